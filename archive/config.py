@@ -1,0 +1,102 @@
+"""Settings: each declared once, with its default and its help text.
+
+An archive folder holds ``onrecord.toml``; each setting can be overridden by an
+environment variable named ``ONRECORD_`` + the upper-cased name (``ONRECORD_ALLOW_PRIVATE=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "allow_private",
+        False,
+        "Allow fetching private, loopback and link-local addresses (tests and the demo only).",
+    ),
+    Setting("admin_token", "", "Token that admin actions (add source, scrape, reindex) require."),
+    Setting(
+        "user_agent", "", "User-Agent for fetches; empty means onrecord's identifying default."
+    ),
+    Setting("delay", 2.0, "Seconds between two requests to the same host."),
+    Setting("max_bytes", 25 * 1024 * 1024, "Largest response body fetched, in bytes."),
+    Setting("timeout", 30.0, "Read timeout of one request, in seconds."),
+    Setting("max_warc_size", 1_000_000_000, "Size in bytes at which a new WARC file is started."),
+    Setting("sources", "sources", "Folder (relative to the archive) of source definition files."),
+    Setting(
+        "replay_origin",
+        "",
+        "Separate origin that serves archived copies, e.g. http://127.0.0.1:8081.",
+    ),
+)
+
+CONFIG_FILE = "onrecord.toml"
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+class ConfigError(ValueError):
+    """A setting with a value of the wrong type, or an unknown setting."""
+
+
+def _coerce(setting: Setting, value: Any) -> Any:
+    default = setting.default
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{setting.name} must be true or false, not {value!r}")
+    try:
+        return type(default)(value)
+    except (TypeError, ValueError):
+        kind = type(default).__name__
+        raise ConfigError(f"{setting.name} must be a {kind}, not {value!r}") from None
+
+
+def load(root: Path | None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Defaults, then the archive's config file, then ``ONRECORD_*`` variables."""
+    environ = os.environ if environ is None else environ
+    values = {setting.name: setting.default for setting in SETTINGS}
+    if root is not None and (root / CONFIG_FILE).exists():
+        path = root / CONFIG_FILE
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        for name, value in data.get("onrecord", {}).items():
+            if name not in _BY_NAME:
+                raise ConfigError(f"{path}: unknown setting {name!r}")
+            values[name] = _coerce(_BY_NAME[name], value)
+    for setting in SETTINGS:
+        variable = "ONRECORD_" + setting.name.upper()
+        if variable in environ:
+            values[setting.name] = _coerce(setting, environ[variable])
+    return values
+
+
+def default_file() -> str:
+    """The text of a new archive's config file: every setting, commented, with its help."""
+    lines = ["# onrecord archive settings. Uncomment to change a default.", "[onrecord]"]
+    for setting in SETTINGS:
+        value = setting.default
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        if isinstance(value, str):
+            shown = '"' + value + '"'
+        lines += [f"# {setting.help}", f"# {setting.name} = {shown}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,241 @@
+"""Content-derived identifiers.
+
+Every identifier onrecord issues is a short hash of canonical inputs, so that the same
+inputs give the same id on any machine, after any rebuild: a link that cites an id keeps
+working after re-extraction, reindexing, migration or a move of the archive.
+
+    >>> canonical_url("HTTP://Example.COM:80/a/../b/?utm_source=x&b=2&a=1#top")
+    'http://example.com/b/?a=1&b=2'
+    >>> doc_id("http://example.com/b/?a=1&b=2")
+    'd-74e758034f2807bd'
+    >>> ts14(datetime(2026, 11, 3, 14, 5, 9, tzinfo=timezone.utc))
+    '20261103140509'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+import unicodedata
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+__all__ = [
+    "canonical_url",
+    "capture_id",
+    "doc_id",
+    "extraction_id",
+    "normalize_quote_text",
+    "parse_ts14",
+    "quote_id",
+    "speaker_id",
+    "ts14",
+    "version_id",
+]
+
+# Query parameters that only track the reader, never select the content.
+_TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|_ga|cmpid|smid|sh)$",
+    re.IGNORECASE,
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+
+
+class InvalidURL(ValueError):
+    """A URL that onrecord cannot archive (no http(s) scheme or no host)."""
+
+
+def _hash(*parts: str, length: int = 16) -> str:
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:length]
+
+
+def canonical_url(url: str) -> str:
+    """Return the canonical form of an http(s) URL, the key a document is filed under.
+
+    Lower-cases scheme and host, drops default ports, fragments and tracking parameters,
+    resolves dot segments, sorts the query and normalises percent-encoding.
+
+    >>> canonical_url("https://www.Example.org")
+    'https://www.example.org/'
+    >>> canonical_url("https://example.org/caf%c3%a9?fbclid=1")
+    'https://example.org/caf%C3%A9'
+    >>> canonical_url("ftp://example.org/")
+    Traceback (most recent call last):
+    ...
+    archive.ids.InvalidURL: not an http(s) URL: 'ftp://example.org/'
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURL(f"malformed URL {url!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise InvalidURL(f"not an http(s) URL: {url!r}")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise InvalidURL(f"URL has no host: {url!r}")
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host.lower()
+    except UnicodeError:
+        raise InvalidURL(f"URL has an invalid host: {url!r}") from None
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = parts.path or "/"
+    trailing = path.endswith("/")
+    path = posixpath.normpath(path)
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")
+    if trailing and path != "/":
+        path += "/"
+    path = quote(unquote(path), safe=_PATH_SAFE.replace("%", ""))
+    query_pairs = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _TRACKING_PARAMS.match(k)
+    ]
+    query = urlencode(sorted(query_pairs), doseq=True)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def doc_id(canonical: str) -> str:
+    """The id of the document filed under a canonical URL.
+
+    >>> doc_id(canonical_url("https://example.org/news/1"))
+    'd-12c21f980eea6482'
+    """
+    return "d-" + _hash("document", canonical)
+
+
+def capture_id(url: str, captured_at: datetime, payload_digest: str) -> str:
+    """The id of one capture: what was received from where, and when.
+
+    Derived from what the WARC record itself holds (target URI, WARC-Date, payload
+    digest), so a catalog rebuilt from the WARC files gives every capture its old id.
+
+    >>> capture_id("https://example.org/", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    ...            "sha256:ab")
+    'c-01811e64661168d1'
+    """
+    return "c-" + _hash("capture", url, ts14(captured_at), payload_digest)
+
+
+def version_id(document: str, first_capture: str) -> str:
+    """The id of a version of a document, named after the capture that first showed it.
+
+    >>> version_id("d-4cfd3b3b3f75bfb9", "c-8e4ba8c0e8d52d95")
+    'v-316b18b478b3f496'
+    """
+    return "v-" + _hash("version", document, first_capture)
+
+
+def extraction_id(version: str, extractor: str) -> str:
+    """The id of one extraction of a version by one extractor release.
+
+    >>> extraction_id("v-2e0b3b1c8c9c53d9", "onrecord-extract/1")
+    'x-d2719d9bf8306f0c'
+    """
+    return "x-" + _hash("extraction", version, extractor)
+
+
+def normalize_quote_text(text: str) -> str:
+    """Fold a quote to the form its id is derived from.
+
+    Typographic variants (curly quotes, dashes, non-breaking spaces, case, accents) and
+    the punctuation at its edges do not make a different quote.
+
+    >>> normalize_quote_text("  “We’re  ready —  Café,” ")
+    "we're ready - cafe"
+    """
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.translate(_TYPOGRAPHIC)
+    text = re.sub(r"\s+", " ", text).strip().lower()
+    return text.strip(" \"'.,;:!?")
+
+
+_TYPOGRAPHIC = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2033": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+    }
+)
+
+
+def quote_id(document: str, text: str) -> str:
+    """The id of a quote: the document it stands in and its normalised words.
+
+    It does not depend on offsets, the version or the extractor, so it survives
+    re-extraction, reindexing and migration.
+
+    >>> quote_id("d-4cfd3b3b3f75bfb9", "“We are ready,”") == quote_id(
+    ...     "d-4cfd3b3b3f75bfb9", '"we are ready"')
+    True
+    """
+    return "q-" + _hash("quote", document, normalize_quote_text(text))
+
+
+def speaker_id(name: str, document: str | None = None) -> str:
+    """The id of a speaker. Anonymous speakers are scoped to one document.
+
+    >>> speaker_id("Chris  Krebs") == speaker_id("chris krebs")
+    True
+    >>> speaker_id("a senior official", "d-1") == speaker_id("a senior official", "d-2")
+    False
+    """
+    key = re.sub(r"\s+", " ", name).strip().lower()
+    return "s-" + _hash("speaker", key, document or "")
+
+
+def ts14(moment: datetime) -> str:
+    """A UTC moment as the 14-digit timestamp of Wayback URLs.
+
+    >>> ts14(datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc))
+    '20261103090000'
+    """
+    if moment.tzinfo is None:
+        raise ValueError("ts14 needs a timezone-aware datetime")
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def parse_ts14(value: str) -> datetime:
+    """Parse a 1- to 14-digit Wayback timestamp; missing digits take their lowest value.
+
+    >>> parse_ts14("2026110314")
+    datetime.datetime(2026, 11, 3, 14, 0, tzinfo=datetime.timezone.utc)
+    >>> parse_ts14("20261399")
+    Traceback (most recent call last):
+    ...
+    ValueError: timestamp out of range: '20261399'
+    """
+    if not value.isdigit() or not 4 <= len(value) <= 14 or len(value) % 2:
+        raise ValueError(f"not a Wayback timestamp: {value!r}")
+    padded = value + "0101000000"[len(value) - 4 :]
+    try:
+        return datetime.strptime(padded, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"timestamp out of range: {value!r}") from None

@@ -1,0 +1,262 @@
+"""The archive folder, and saving captures into it: the WARC first, then the catalog.
+
+Layout of an archive folder::
+
+    onrecord.toml     settings (see archive/config.py)
+    warcs/            the WARC files: the source of truth
+    catalog.sqlite    the catalog, rebuilt from warcs/ when lost
+    index/            the search index, rebuilt from the catalog when lost
+
+:meth:`Store.save_capture` appends to a WARC file, flushes and fsyncs, and only then
+commits the catalog row. A crash between the two leaves a record the catalog does not
+know; :meth:`Store.reconcile`, run whenever an archive is opened for writing, catalogs it
+(or cuts off a torn last record) and logs what it did.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archive import config, ids
+from archive.db import Catalog, CatalogError
+from archive.models import Capture
+from archive.warc import (
+    HttpExchange,
+    RecordLocation,
+    StoredRecord,
+    WarcError,
+    WarcWriter,
+    iter_warc_files,
+    read_record,
+    scan,
+    sha256_digest,
+)
+
+log = logging.getLogger(__name__)
+
+CATALOG_FILE = "catalog.sqlite"
+WARC_DIR = "warcs"
+INDEX_DIR = "index"
+
+
+class ArchiveError(Exception):
+    """An archive folder that is missing, unwritable, or damaged."""
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the crash tests: die here when ``ONRECORD_CRASH_AT`` names it."""
+    if os.environ.get("ONRECORD_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @property
+    def warcs(self) -> Path:
+        return self.root / WARC_DIR
+
+    @property
+    def catalog(self) -> Path:
+        return self.root / CATALOG_FILE
+
+    @property
+    def index(self) -> Path:
+        return self.root / INDEX_DIR
+
+    @property
+    def config(self) -> Path:
+        return self.root / config.CONFIG_FILE
+
+
+def init_archive(root: Path) -> Paths:
+    """Create an archive folder (or complete one that lacks parts); return its paths."""
+    paths = Paths(root)
+    if root.exists() and not root.is_dir():
+        raise ArchiveError(f"{root} exists and is not a folder")
+    if (root / "__init__.py").exists():
+        raise ArchiveError(f"{root} is a Python package, not an archive: pass --archive DIR")
+    try:
+        paths.warcs.mkdir(parents=True, exist_ok=True)
+        if not paths.config.exists():
+            paths.config.write_text(config.default_file(), encoding="utf-8")
+    except OSError as exc:
+        raise ArchiveError(f"cannot create an archive in {root}: {exc.strerror}") from None
+    Catalog.open(paths.catalog, create=True).close()
+    return paths
+
+
+def open_paths(root: Path, *, writable: bool) -> Paths:
+    """Check that ``root`` is an archive folder (and writable when asked)."""
+    paths = Paths(root)
+    if not paths.catalog.exists() or not paths.warcs.is_dir():
+        raise ArchiveError(f"no archive at {root} (create one with: onrecord init {root})")
+    if writable and not os.access(paths.warcs, os.W_OK):
+        raise ArchiveError(f"the archive at {root} is not writable")
+    return paths
+
+
+@dataclass
+class ReconcileReport:
+    recataloged: list[str] = field(default_factory=list)  # capture ids
+    truncated: list[tuple[str, int]] = field(default_factory=list)  # (file, bytes cut)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.recataloged or self.truncated)
+
+
+class Store:
+    """Saves captures into one archive: WARC record first, catalog row second."""
+
+    def __init__(self, paths: Paths, catalog: Catalog, writer: WarcWriter) -> None:
+        self.paths = paths
+        self.catalog = catalog
+        self.writer = writer
+
+    @classmethod
+    def open(cls, root: Path, *, max_warc_size: int | None = None) -> Store:
+        """Open an archive for writing and reconcile what a crash may have left."""
+        paths = open_paths(root, writable=True)
+        settings = config.load(root)
+        size = max_warc_size or settings["max_warc_size"]
+        try:
+            catalog = Catalog.open(paths.catalog)
+        except CatalogError as exc:
+            raise ArchiveError(str(exc)) from None
+        store = cls(paths, catalog, WarcWriter(paths.warcs, max_file_size=size))
+        store.reconcile()
+        return store
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def save_capture(
+        self,
+        exchange: HttpExchange,
+        *,
+        source: str | None = None,
+        revisit_of: Capture | None = None,
+    ) -> Capture:
+        """Store one exchange (as a revisit of an earlier capture when given) and catalog it.
+
+        Saving the same exchange twice writes nothing the second time and returns the
+        capture the first time made.
+        """
+        digest = revisit_of.payload_digest if revisit_of else sha256_digest(exchange.payload)
+        existing = self.catalog.capture(ids.capture_id(exchange.url, exchange.fetched_at, digest))
+        if existing is not None:
+            return existing
+        if revisit_of is not None:
+            location = self.writer.write_revisit(
+                exchange,
+                payload_digest=revisit_of.payload_digest,
+                refers_to_url=revisit_of.url,
+                refers_to_date=revisit_of.captured_at,
+            )
+        else:
+            location = self.writer.write_exchange(exchange)
+        crash_point("warc-written")
+        capture = capture_from_location(
+            location, source=source, refers_to=revisit_of.id if revisit_of else None
+        )
+        with self.catalog.transaction():
+            self.catalog.add_capture(capture)
+        return capture
+
+    def reconcile(self) -> ReconcileReport:
+        """Catalog complete WARC records the catalog lacks; cut off torn tails."""
+        report = ReconcileReport()
+        ends = self.catalog.warc_ends()
+        for warc_file in iter_warc_files(self.paths.warcs):
+            result = scan(self.paths.warcs, warc_file, ends.get(warc_file, 0))
+            known = self.catalog.record_ids(warc_file) if result.records else set()
+            with self.catalog.transaction():
+                for location in result.records:
+                    if location.record_id in known:
+                        continue
+                    capture = capture_from_location(location)
+                    if self.catalog.add_capture(capture):
+                        report.recataloged.append(capture.id)
+                        log.warning(
+                            "recataloged %s (%s) found in %s at %d",
+                            capture.id,
+                            capture.url,
+                            warc_file,
+                            location.offset,
+                        )
+            if result.torn:
+                size = (self.paths.warcs / warc_file).stat().st_size
+                self.writer.truncate(warc_file, result.good_end)
+                report.truncated.append((warc_file, size - result.good_end))
+                log.warning(
+                    "cut a torn record of %d bytes off the end of %s",
+                    size - result.good_end,
+                    warc_file,
+                )
+        return report
+
+    def read(self, capture: Capture) -> StoredRecord:
+        return read_capture(self.paths, capture)
+
+
+def read_capture(paths: Paths, capture: Capture) -> StoredRecord:
+    """Read a capture's record back and check it is the one the catalog describes."""
+    record = read_record(paths.warcs, capture.warc_file, capture.warc_offset)
+    if record.location.record_id != capture.warc_record_id:
+        raise WarcError(
+            f"{capture.warc_file}:{capture.warc_offset} holds {record.location.record_id}, "
+            f"not {capture.warc_record_id} as the catalog says"
+        )
+    if capture.record_type == "response":
+        digest = sha256_digest(record.raw_payload)
+        if digest != capture.payload_digest:
+            raise WarcError(
+                f"payload digest mismatch for capture {capture.id}: the WARC record has "
+                f"{digest}, the catalog says {capture.payload_digest}"
+            )
+    return record
+
+
+def capture_from_location(
+    location: RecordLocation, *, source: str | None = None, refers_to: str | None = None
+) -> Capture:
+    """The catalog row for a WARC record; its id depends only on what the record holds."""
+    headers = {name.lower(): value for name, value in location.headers}
+    if location.record_type == "revisit" and refers_to is None and location.refers_to_date:
+        refers_to = ids.capture_id(
+            location.refers_to_url or location.url,
+            location.refers_to_date,
+            location.payload_digest,
+        )
+    return Capture(
+        id=ids.capture_id(location.url, location.date, location.payload_digest),
+        url=location.url,
+        canonical_url=ids.canonical_url(location.url),
+        captured_at=location.date,
+        status=location.status or 0,
+        content_type=location.content_type,
+        payload_digest=location.payload_digest,
+        payload_length=location.payload_length,
+        warc_file=location.warc_file,
+        warc_offset=location.offset,
+        warc_length=location.length,
+        warc_record_id=location.record_id,
+        record_type=location.record_type,
+        refers_to=refers_to,
+        etag=headers.get("etag"),
+        last_modified=headers.get("last-modified"),
+        location=headers.get("location"),
+        source=source,
+    )

@@ -1,0 +1,430 @@
+"""WARC files: the archive's source of truth. The only module that imports warcio.
+
+Records are written explicitly with warcio's record builder from the bytes that were
+fetched (never through ``capture_http``), gzip-compressed one member per record, WARC 1.1.
+A request/response pair (or a revisit) is written with one ``write`` call, then flushed
+and fsynced, so a crash leaves at most one torn record at the tail of the file, which
+:func:`scan` detects and :meth:`WarcWriter.truncate` removes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import logging
+import os
+import re
+import secrets
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
+from warcio.warcwriter import WARCWriter
+
+from archive import ids
+
+log = logging.getLogger(__name__)
+
+WARC_VERSION = "1.1"
+SOFTWARE = "onrecord/0.1"
+DEFAULT_MAX_FILE_SIZE = 1_000_000_000
+_HOP_BY_HOP = {"transfer-encoding"}
+_FILE_RE = re.compile(r"^[A-Za-z0-9._-]+\.warc(\.gz)?$")
+
+
+class WarcError(Exception):
+    """A WARC record that cannot be read or does not match what the catalog says."""
+
+
+@dataclass(frozen=True)
+class HttpExchange:
+    """The bytes of one HTTP exchange, as the archive stores them."""
+
+    url: str
+    fetched_at: datetime
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    payload: bytes  # as received: still content-encoded
+    http_version: str = "HTTP/1.1"
+    method: str = "GET"
+    request_headers: tuple[tuple[str, str], ...] = ()
+    remote_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where a record lives and what it says about itself."""
+
+    warc_file: str
+    offset: int
+    length: int
+    record_id: str
+    record_type: str
+    url: str
+    date: datetime
+    payload_digest: str  # "sha256:<hex>"
+    payload_length: int
+    status: int | None
+    content_type: str
+    headers: tuple[tuple[str, str], ...]
+    refers_to_url: str | None = None
+    refers_to_date: datetime | None = None
+
+
+def sha256_digest(data: bytes) -> str:
+    """The payload digest in the form the catalog and the WARC headers use.
+
+    >>> sha256_digest(b"")
+    'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+    """
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _warc_date(moment: datetime) -> str:
+    return datetime_to_iso_date(moment.astimezone(UTC).replace(tzinfo=None), use_micros=True)
+
+
+def _parse_warc_date(value: str) -> datetime:
+    return iso_date_to_datetime(value).replace(tzinfo=UTC)
+
+
+def _content_type(headers: tuple[tuple[str, str], ...]) -> str:
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value.split(";", 1)[0].strip().lower()
+    return ""
+
+
+class WarcWriter:
+    """Appends records to the WARC files of one folder, rotating at a size cap."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        prefix: str = "onrecord",
+    ) -> None:
+        self.directory = directory
+        self.max_file_size = max_file_size
+        self.prefix = prefix
+        self._current: Path | None = None
+
+    def _target(self, now: datetime) -> Path:
+        if self._current is None:
+            existing = sorted(self.directory.glob(f"{self.prefix}-*.warc.gz"))
+            self._current = existing[-1] if existing else None
+        if self._current is None or self._current.stat().st_size >= self.max_file_size:
+            self._current = self._new_file(now)
+        return self._current
+
+    def _new_file(self, now: datetime) -> Path:
+        name = f"{self.prefix}-{ids.ts14(now)}-{secrets.token_hex(3)}.warc.gz"
+        path = self.directory / name
+        buffer = io.BytesIO()
+        writer = WARCWriter(buffer, gzip=True, warc_version=WARC_VERSION)
+        info = {"software": SOFTWARE, "format": "WARC File Format 1.1", "robots": "obey"}
+        writer.write_record(writer.create_warcinfo_record(name, info))
+        self._append(path, buffer.getvalue(), create=True)
+        log.info("started WARC file %s", name)
+        return path
+
+    @staticmethod
+    def _append(path: Path, data: bytes, *, create: bool = False) -> int:
+        flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT | os.O_EXCL if create else 0)
+        fd = os.open(path, flags, 0o644)
+        try:
+            offset = os.lseek(fd, 0, os.SEEK_END)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if create:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return offset
+
+    def write_exchange(self, exchange: HttpExchange) -> RecordLocation:
+        """Append a response record and its request record; return the response's place."""
+        writer, buffer = self._builder()
+        http_headers = StatusAndHeaders(
+            f"{exchange.status} {exchange.reason}".strip(),
+            [(k, v) for k, v in exchange.headers if k.lower() not in _HOP_BY_HOP],
+            protocol=exchange.http_version,
+        )
+        digest = sha256_digest(exchange.payload)
+        warc_headers = {
+            "WARC-Date": _warc_date(exchange.fetched_at),
+            "WARC-Payload-Digest": digest,
+        }
+        if exchange.remote_ip:
+            warc_headers["WARC-IP-Address"] = exchange.remote_ip
+        response = writer.create_warc_record(
+            exchange.url,
+            "response",
+            payload=io.BytesIO(exchange.payload),
+            length=len(exchange.payload),
+            http_headers=http_headers,
+            warc_headers_dict=warc_headers,
+        )
+        self._block_digest(response, http_headers, exchange.payload)
+        writer.write_record(response)
+        response_end = buffer.tell()
+        request = self._request_record(writer, exchange, response)
+        if request is not None:
+            writer.write_record(request)
+        return self._commit(
+            buffer.getvalue(),
+            exchange.fetched_at,
+            length=response_end,
+            record_id=response.rec_headers.get_header("WARC-Record-ID"),
+            record_type="response",
+            url=exchange.url,
+            payload_digest=digest,
+            payload_length=len(exchange.payload),
+            status=exchange.status,
+            headers=exchange.headers,
+        )
+
+    def write_revisit(
+        self,
+        exchange: HttpExchange,
+        *,
+        payload_digest: str,
+        refers_to_url: str,
+        refers_to_date: datetime,
+    ) -> RecordLocation:
+        """Append a revisit record: the same payload as an earlier capture, not stored again."""
+        writer, buffer = self._builder()
+        http_headers = StatusAndHeaders(
+            f"{exchange.status} {exchange.reason}".strip(),
+            [(k, v) for k, v in exchange.headers if k.lower() not in _HOP_BY_HOP],
+            protocol=exchange.http_version,
+        )
+        record = writer.create_revisit_record(
+            exchange.url,
+            payload_digest,
+            refers_to_url,
+            _warc_date(refers_to_date),
+            http_headers=http_headers,
+            warc_headers_dict={"WARC-Date": _warc_date(exchange.fetched_at)},
+        )
+        self._block_digest(record, http_headers, b"")
+        writer.write_record(record)
+        response_end = buffer.tell()
+        request = self._request_record(writer, exchange, record)
+        if request is not None:
+            writer.write_record(request)
+        return self._commit(
+            buffer.getvalue(),
+            exchange.fetched_at,
+            length=response_end,
+            record_id=record.rec_headers.get_header("WARC-Record-ID"),
+            record_type="revisit",
+            url=exchange.url,
+            payload_digest=payload_digest,
+            payload_length=0,
+            status=exchange.status,
+            headers=exchange.headers,
+            refers_to_url=refers_to_url,
+            refers_to_date=refers_to_date,
+        )
+
+    @staticmethod
+    def _builder() -> tuple[WARCWriter, io.BytesIO]:
+        buffer = io.BytesIO()
+        return WARCWriter(buffer, gzip=True, warc_version=WARC_VERSION), buffer
+
+    @staticmethod
+    def _block_digest(record, http_headers: StatusAndHeaders, payload: bytes) -> None:
+        http_headers.compute_headers_buffer()
+        block = hashlib.sha256(http_headers.headers_buff + payload).hexdigest()
+        record.rec_headers.replace_header("WARC-Block-Digest", "sha256:" + block)
+
+    @staticmethod
+    def _request_record(writer: WARCWriter, exchange: HttpExchange, response):
+        if not exchange.request_headers:
+            return None
+        target = exchange.url.split("://", 1)[-1]
+        path = "/" + target.split("/", 1)[1] if "/" in target else "/"
+        request_headers = StatusAndHeaders(
+            f"{exchange.method} {path} {exchange.http_version}",
+            list(exchange.request_headers),
+            protocol="",
+            is_http_request=True,
+        )
+        record = writer.create_warc_record(
+            exchange.url,
+            "request",
+            http_headers=request_headers,
+            warc_headers_dict={
+                "WARC-Date": response.rec_headers.get_header("WARC-Date"),
+                "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
+            },
+        )
+        WarcWriter._block_digest(record, request_headers, b"")
+        return record
+
+    def _commit(self, data: bytes, now: datetime, *, length: int, **fields) -> RecordLocation:
+        path = self._target(now)
+        offset = self._append(path, data)
+        return RecordLocation(
+            warc_file=path.name,
+            offset=offset,
+            length=length,
+            date=_parse_warc_date(_warc_date(now)),
+            content_type=_content_type(fields["headers"]),
+            **fields,
+        )
+
+    def truncate(self, warc_file: str, size: int) -> None:
+        """Cut a torn tail off a WARC file, keeping its first ``size`` bytes."""
+        path = self.path(warc_file)
+        with open(path, "r+b") as handle:
+            handle.truncate(size)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._current = None
+
+    def path(self, warc_file: str) -> Path:
+        if not _FILE_RE.match(warc_file):
+            raise WarcError(f"not a WARC file name: {warc_file!r}")
+        return self.directory / warc_file
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record read back from its WARC file."""
+
+    location: RecordLocation
+    raw_payload: bytes  # as received, content-encoded
+    payload: bytes  # Content-Encoding removed
+
+
+def read_record(directory: Path, warc_file: str, offset: int) -> StoredRecord:
+    """Read one record back by seeking to its offset."""
+    if not _FILE_RE.match(warc_file):
+        raise WarcError(f"not a WARC file name: {warc_file!r}")
+    path = directory / warc_file
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            for record in ArchiveIterator(handle, check_digests=False):
+                raw = record.raw_stream.read()
+                location = _location(record, warc_file, offset, 0)
+                decoded = _decode_content(raw, location.headers)
+                return StoredRecord(location=location, raw_payload=raw, payload=decoded)
+    except FileNotFoundError:
+        raise WarcError(f"WARC file {warc_file} is missing") from None
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+        raise WarcError(f"cannot read the record at {warc_file}:{offset}: {exc}") from None
+    raise WarcError(f"no record at {warc_file}:{offset}")
+
+
+def _decode_content(raw: bytes, headers: tuple[tuple[str, str], ...]) -> bytes:
+    encoding = ""
+    for name, value in headers:
+        if name.lower() == "content-encoding":
+            encoding = value.strip().lower()
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return gzip.decompress(raw)
+        if encoding == "deflate":
+            try:
+                return zlib.decompress(raw)
+            except zlib.error:
+                return zlib.decompress(raw, -zlib.MAX_WBITS)
+    except (OSError, EOFError, zlib.error):
+        log.warning("payload declares Content-Encoding %s but does not decode", encoding)
+    return raw
+
+
+def _location(record, warc_file: str, offset: int, length: int) -> RecordLocation:
+    headers = record.rec_headers
+    http = record.http_headers
+    http_headers = tuple(http.headers) if http is not None else ()
+    status = None
+    if http is not None and record.rec_type in ("response", "revisit"):
+        code = http.get_statuscode()
+        status = int(code) if code and code.isdigit() else None
+    refers_date = headers.get_header("WARC-Refers-To-Date")
+    return RecordLocation(
+        warc_file=warc_file,
+        offset=offset,
+        length=length,
+        record_id=headers.get_header("WARC-Record-ID") or "",
+        record_type=record.rec_type,
+        url=(headers.get_header("WARC-Target-URI") or "").strip("<>"),
+        date=_parse_warc_date(headers.get_header("WARC-Date")),
+        payload_digest=headers.get_header("WARC-Payload-Digest") or "",
+        payload_length=0,
+        status=status,
+        content_type=_content_type(http_headers),
+        headers=http_headers,
+        refers_to_url=headers.get_header("WARC-Refers-To-Target-URI"),
+        refers_to_date=_parse_warc_date(refers_date) if refers_date else None,
+    )
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The complete records of a WARC file from some offset on, and where it is torn."""
+
+    records: tuple[RecordLocation, ...]
+    good_end: int  # the end of the last complete record
+    torn: bool  # bytes after good_end that do not form a record
+
+
+def scan(directory: Path, warc_file: str, start: int = 0) -> ScanResult:
+    """Walk the response and revisit records of a file from ``start``, noting a torn tail."""
+    path = directory / warc_file
+    size = path.stat().st_size
+    found: list[RecordLocation] = []
+    good_end = start
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        iterator = ArchiveIterator(handle, check_digests=False)
+        try:
+            for record in iterator:
+                offset = start + iterator.get_record_offset()
+                raw = record.raw_stream.read()
+                iterator.read_to_end(record)
+                record_end = start + iterator.get_record_offset() + iterator.get_record_length()
+                if record.rec_type in ("response", "revisit"):
+                    location = _location(record, warc_file, offset, record_end - offset)
+                    digest = location.payload_digest
+                    if record.rec_type == "response":
+                        digest = sha256_digest(raw)
+                    found.append(
+                        RecordLocation(
+                            **{
+                                **location.__dict__,
+                                "payload_digest": digest,
+                                "payload_length": len(raw),
+                            }
+                        )
+                    )
+                good_end = record_end
+        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+            log.warning("%s is torn after byte %d: %s", warc_file, good_end, exc)
+    return ScanResult(records=tuple(found), good_end=good_end, torn=good_end < size)
+
+
+def iter_warc_files(directory: Path) -> Iterator[str]:
+    """The WARC files of a folder, oldest first."""
+    for path in sorted(directory.glob("*.warc.gz")) + sorted(directory.glob("*.warc")):
+        yield path.name
