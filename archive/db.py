@@ -9,6 +9,7 @@ what SQLite and PostgreSQL share, so a catalog can move to a server later.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -148,12 +149,13 @@ class Catalog:
         row = self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
         return row[0] or 0
 
-    def migrate(self) -> list[int]:
-        """Apply the migrations the catalog lacks, each in its own transaction."""
+    def migrate(self, up_to: int | None = None) -> list[int]:
+        """Apply the migrations the catalog lacks (up to ``up_to``), each in its own
+        transaction."""
         applied = []
         current = self.schema_version()
         for version, name, sql in migrations():
-            if version <= current:
+            if version <= current or (up_to is not None and version > up_to):
                 continue
             with self.transaction():
                 self._db.execute(
@@ -277,6 +279,49 @@ class Catalog:
 
     def mark_all_unprocessed(self) -> None:
         self._db.execute("UPDATE captures SET processed = 0")
+
+    # -- the capture log -------------------------------------------------------------
+
+    def log_head(self) -> tuple[int, str]:
+        """The last entry of the capture log: (sequence number, entry hash)."""
+        row = self._db.execute(
+            "SELECT seq, entry_hash FROM capture_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+    def append_log(self, capture: Capture) -> int:
+        """Append a capture to the hash chain (once); return its position."""
+        row = self._db.execute(
+            "SELECT seq FROM capture_log WHERE capture_id = ?", (capture.id,)
+        ).fetchone()
+        if row:
+            return row[0]
+        seq, prev = self.log_head()
+        when = to_text(capture.captured_at)
+        entry = log_entry_hash(prev, capture.id, when, capture.payload_digest)
+        self._db.execute(
+            "INSERT INTO capture_log (seq, capture_id, captured_at, payload_digest, prev_hash,"
+            " entry_hash) VALUES (?, ?, ?, ?, ?, ?)",
+            (seq + 1, capture.id, when, capture.payload_digest, prev, entry),
+        )
+        return seq + 1
+
+    def unlogged_captures(self) -> list[Capture]:
+        rows = self._db.execute(
+            "SELECT c.* FROM captures c LEFT JOIN capture_log l ON l.capture_id = c.id"
+            " WHERE l.seq IS NULL ORDER BY c.captured_at, c.warc_file, c.warc_offset"
+        )
+        return [_capture(row) for row in rows]
+
+    def log_entries(self) -> Iterator[dict]:
+        for row in self._db.execute("SELECT * FROM capture_log ORDER BY seq"):
+            yield dict(row)
+
+    def log_position(self, capture_id: str) -> int | None:
+        row = self._db.execute(
+            "SELECT seq FROM capture_log WHERE capture_id = ?", (capture_id,)
+        ).fetchone()
+        return row[0] if row else None
 
     # -- documents and versions --------------------------------------------------------
 
@@ -767,6 +812,19 @@ class Catalog:
             (document_id,),
         ).fetchone()
         return row[0] if row else None
+
+
+GENESIS_HASH = "0" * 64
+
+
+def log_entry_hash(prev_hash: str, capture_id: str, captured_at: str, digest: str) -> str:
+    """One link of the capture log's hash chain.
+
+    >>> log_entry_hash(GENESIS_HASH, "c-1", "2026-11-03T09:00:00.000000Z", "sha256:ab")[:16]
+    '322f824d68e0662b'
+    """
+    material = "\n".join((prev_hash, capture_id, captured_at, digest)).encode("utf-8")
+    return hashlib.sha256(material).hexdigest()
 
 
 def _statements(sql: str) -> list[str]:

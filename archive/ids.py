@@ -8,7 +8,7 @@ working after re-extraction, reindexing, migration or a move of the archive.
     'http://example.com/b/?a=1&b=2'
     >>> doc_id("http://example.com/b/?a=1&b=2")
     'd-74e758034f2807bd'
-    >>> ts14(datetime(2026, 11, 3, 14, 5, 9, tzinfo=timezone.utc))
+    >>> ts14(datetime(2026, 11, 3, 14, 5, 9, tzinfo=UTC))
     '20261103140509'
 """
 
@@ -214,7 +214,7 @@ def speaker_id(name: str, document: str | None = None) -> str:
 def ts14(moment: datetime) -> str:
     """A UTC moment as the 14-digit timestamp of Wayback URLs.
 
-    >>> ts14(datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc))
+    >>> ts14(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
     '20261103090000'
     """
     if moment.tzinfo is None:

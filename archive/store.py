@@ -6,6 +6,7 @@ Layout of an archive folder::
     warcs/            the WARC files: the source of truth
     catalog.sqlite    the catalog, rebuilt from warcs/ when lost
     index/            the search index, rebuilt from the catalog when lost
+    quarantine/       torn WARC tails cut off after a crash, kept for inspection
 
 :meth:`Store.save_capture` appends to a WARC file, flushes and fsyncs, and only then
 commits the catalog row. A crash between the two leaves a record the catalog does not
@@ -68,6 +69,11 @@ class Paths:
     @property
     def index(self) -> Path:
         return self.root / INDEX_DIR
+
+    @property
+    def quarantine(self) -> Path:
+        """Where torn WARC tails are kept after they are cut off."""
+        return self.root / "quarantine"
 
     @property
     def config(self) -> Path:
@@ -172,12 +178,14 @@ class Store:
             location, source=source, refers_to=revisit_of.id if revisit_of else None
         )
         with self.catalog.transaction():
-            self.catalog.add_capture(capture)
+            if self.catalog.add_capture(capture):
+                self.catalog.append_log(capture)
         return capture
 
     def reconcile(self) -> ReconcileReport:
         """Catalog complete WARC records the catalog lacks; cut off torn tails."""
         report = ReconcileReport()
+        self._log_unlogged()
         ends = self.catalog.warc_ends()
         for warc_file in iter_warc_files(self.paths.warcs):
             result = scan(self.paths.warcs, warc_file, ends.get(warc_file, 0))
@@ -188,6 +196,7 @@ class Store:
                         continue
                     capture = capture_from_location(location)
                     if self.catalog.add_capture(capture):
+                        self.catalog.append_log(capture)
                         report.recataloged.append(capture.id)
                         log.warning(
                             "recataloged %s (%s) found in %s at %d",
@@ -198,14 +207,24 @@ class Store:
                         )
             if result.torn:
                 size = (self.paths.warcs / warc_file).stat().st_size
-                self.writer.truncate(warc_file, result.good_end)
+                saved = self.writer.truncate(warc_file, result.good_end, self.paths.quarantine)
                 report.truncated.append((warc_file, size - result.good_end))
                 log.warning(
-                    "cut a torn record of %d bytes off the end of %s",
+                    "moved a torn record of %d bytes off the end of %s into %s",
                     size - result.good_end,
                     warc_file,
+                    saved,
                 )
         return report
+
+    def _log_unlogged(self) -> None:
+        """Append captures the capture log lacks (those cataloged before it existed)."""
+        missing = self.catalog.unlogged_captures()
+        if missing:
+            with self.catalog.transaction():
+                for capture in missing:
+                    self.catalog.append_log(capture)
+            log.info("appended %d earlier captures to the capture log", len(missing))
 
     def read(self, capture: Capture) -> StoredRecord:
         return read_capture(self.paths, capture)

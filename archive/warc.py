@@ -24,7 +24,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
-from warcio.statusandheaders import StatusAndHeaders
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
 
@@ -37,6 +37,17 @@ SOFTWARE = "onrecord/0.1"
 DEFAULT_MAX_FILE_SIZE = 1_000_000_000
 _HOP_BY_HOP = {"transfer-encoding"}
 _FILE_RE = re.compile(r"^[A-Za-z0-9._-]+\.warc(\.gz)?$")
+# What warcio raises on bytes that are not a complete record (a torn or damaged tail):
+# its own errors, decompression and parse errors, and attribute errors on missing headers.
+_UNREADABLE = (
+    ArchiveLoadFailed,
+    StatusAndHeadersParserException,
+    OSError,
+    EOFError,
+    ValueError,
+    AttributeError,
+    zlib.error,
+)
 
 
 class WarcError(Exception):
@@ -291,14 +302,21 @@ class WarcWriter:
             **fields,
         )
 
-    def truncate(self, warc_file: str, size: int) -> None:
-        """Cut a torn tail off a WARC file, keeping its first ``size`` bytes."""
+    def truncate(self, warc_file: str, size: int, quarantine: Path) -> Path:
+        """Move a torn tail off a WARC file into ``quarantine``, keeping the file's first
+        ``size`` bytes. No byte is lost: the tail is saved before the file is cut."""
         path = self.path(warc_file)
+        quarantine.mkdir(parents=True, exist_ok=True)
+        saved = quarantine / f"{warc_file}.{size}.torn"
+        with open(path, "rb") as source:
+            source.seek(size)
+            self._append(saved, source.read(), create=not saved.exists())
         with open(path, "r+b") as handle:
             handle.truncate(size)
             handle.flush()
             os.fsync(handle.fileno())
         self._current = None
+        return saved
 
     def path(self, warc_file: str) -> Path:
         if not _FILE_RE.match(warc_file):
@@ -330,7 +348,7 @@ def read_record(directory: Path, warc_file: str, offset: int) -> StoredRecord:
                 return StoredRecord(location=location, raw_payload=raw, payload=decoded)
     except FileNotFoundError:
         raise WarcError(f"WARC file {warc_file} is missing") from None
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+    except _UNREADABLE as exc:
         raise WarcError(f"cannot read the record at {warc_file}:{offset}: {exc}") from None
     raise WarcError(f"no record at {warc_file}:{offset}")
 
@@ -400,10 +418,9 @@ def scan(directory: Path, warc_file: str, start: int = 0) -> ScanResult:
         iterator = ArchiveIterator(handle, check_digests=False)
         try:
             for record in iterator:
-                offset = start + iterator.get_record_offset()
-                raw = record.raw_stream.read()
-                iterator.read_to_end(record)
-                record_end = start + iterator.get_record_offset() + iterator.get_record_length()
+                raw = record.raw_stream.read()  # before asking offsets: that consumes it
+                offset = iterator.get_record_offset()  # absolute: it starts at tell()
+                record_end = offset + iterator.get_record_length()
                 if record.rec_type in ("response", "revisit"):
                     location = _location(record, warc_file, offset, record_end - offset)
                     digest = location.payload_digest
@@ -419,7 +436,7 @@ def scan(directory: Path, warc_file: str, start: int = 0) -> ScanResult:
                         )
                     )
                 good_end = record_end
-        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
+        except _UNREADABLE as exc:
             log.warning("%s is torn after byte %d: %s", warc_file, good_end, exc)
     return ScanResult(records=tuple(found), good_end=good_end, torn=good_end < size)
 

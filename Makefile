@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both make their own
+# virtual environment; `make test` also installs Debian's Chromium (as root) for the
+# browser tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8080
+
+.PHONY: demo test lint pytest system bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/onrecord demo --port $(PORT)
+
+# System packages the tests use: Chromium (browser tests) and wget (WARC import tests).
+system:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v wget >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium wget; \
+	  else \
+	    echo "note: run 'sudo apt-get install chromium wget' for the browser and import tests"; \
+	  fi; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: system lint pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/store.py
+	$(BIN)/python bench/extraction.py
+	$(BIN)/python bench/quotes.py
+	$(BIN)/python bench/search.py --sizes 10000
+	$(BIN)/python bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

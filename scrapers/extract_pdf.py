@@ -1,0 +1,104 @@
+"""Text and metadata of a PDF payload, with pypdf; no OCR, so scans yield no text."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+
+from scrapers.metadata import split_authors
+
+log = logging.getLogger(__name__)
+
+PDF_MAGIC = b"%PDF-"
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_HYPHENATED = re.compile(r"(\w)-\n(\w)")
+# D:YYYYMMDDHHmmSS+HH'mm' with everything after the year optional.
+_PDF_DATE = re.compile(
+    r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:([Zz+-])(\d{2})?'?(\d{2})?'?)?"
+)
+
+
+@dataclass(frozen=True)
+class PdfText:
+    paragraphs: tuple[str, ...]
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None
+    modified: datetime | None = None
+    problems: tuple[str, ...] = ()
+
+
+def is_pdf(data: bytes, content_type: str | None) -> bool:
+    declared = (content_type or "").split(";")[0].strip().lower() == "application/pdf"
+    return declared or data[:1024].lstrip().startswith(PDF_MAGIC)
+
+
+def pdf_text(data: bytes) -> PdfText:
+    """Paragraphs of a PDF's text layer and its document-info metadata."""
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            reader.decrypt("")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata or {}
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, NotImplementedError) as exc:
+        log.info("PDF could not be read: %s", exc)
+        return PdfText((), problems=(f"PDF could not be read: {exc}",))
+    paragraphs = tuple(paragraph for page in pages for paragraph in _paragraphs(page))
+    problems = () if paragraphs else ("PDF has no text layer",)
+    return PdfText(
+        paragraphs=paragraphs,
+        title=_info(info, "/Title"),
+        authors=split_authors(_info(info, "/Author") or ""),
+        published=pdf_date(_info(info, "/CreationDate")),
+        modified=pdf_date(_info(info, "/ModDate")),
+        problems=problems,
+    )
+
+
+def _paragraphs(page: str) -> list[str]:
+    """Blank-line separated blocks, with line breaks inside them kept as single newlines."""
+    text = _HYPHENATED.sub(r"\1\2", page.replace("\r\n", "\n").replace("\r", "\n"))
+    blocks = (
+        "\n".join(" ".join(line.split()) for line in block.split("\n") if line.strip())
+        for block in _PARAGRAPH_BREAK.split(text)
+    )
+    return [block for block in blocks if block]
+
+
+def _info(info: object, key: str) -> str | None:
+    value = info.get(key) if hasattr(info, "get") else None
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text or None
+
+
+def pdf_date(value: str | None) -> datetime | None:
+    """A PDF date string as an aware UTC datetime.
+
+    >>> pdf_date("D:20191118103000+01'00'")
+    datetime.datetime(2019, 11, 18, 9, 30, tzinfo=datetime.timezone.utc)
+    """
+    match = _PDF_DATE.match(value or "")
+    if not match:
+        return None
+    year, month, day, hour, minute, second, sign, zone_h, zone_m = match.groups()
+    try:
+        moment = datetime(
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+    offset = (int(zone_h or 0) * 60 + int(zone_m or 0)) * (-1 if sign == "-" else 1)
+    return moment - timedelta(minutes=offset) if sign in ("+", "-") else moment

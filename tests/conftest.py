@@ -1,0 +1,51 @@
+"""Shared fixtures: a fresh archive folder, a loopback HTTP server, and the command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archive.store import Paths, init_archive
+from tests.loopback import LoopbackServer
+
+ONRECORD = Path(sys.executable).parent / "onrecord"
+
+
+@pytest.fixture
+def archive_root(tmp_path: Path) -> Path:
+    """An empty archive that may fetch loopback addresses, with no politeness delay."""
+    root = tmp_path / "archive"
+    init_archive(root)
+    (root / "onrecord.toml").write_text(
+        "[onrecord]\nallow_private = true\ndelay = 0.0\n", encoding="utf-8"
+    )
+    return root
+
+
+@pytest.fixture
+def archive_paths(archive_root: Path) -> Paths:
+    return Paths(archive_root)
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    with LoopbackServer() as srv:
+        yield srv
+
+
+def run_onrecord(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
+    """Run the installed command in a child process, as a user would."""
+    environ = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [str(ONRECORD), *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,0 +1,212 @@
+"""The archive core: WARC + catalog, crash recovery, and identifiers that never change."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from archive.db import Catalog, CatalogError, latest_version
+from archive.store import ArchiveError, Store, init_archive, read_capture
+from archive.warc import HttpExchange, WarcError, iter_warc_files
+
+WARCIO = Path(sys.executable).parent / "warcio"
+MOMENT = datetime(2026, 11, 3, 14, 5, 9, 250000, tzinfo=UTC)
+
+
+def exchange(url: str = "https://elections.example.gov/news/1", body: bytes = b"", **kw):
+    page = body or b"<html><body><p>The count is complete.</p></body></html>"
+    return HttpExchange(
+        url=url,
+        fetched_at=kw.get("at", MOMENT),
+        status=kw.get("status", 200),
+        reason="OK",
+        headers=(("Content-Type", "text/html; charset=utf-8"), ("ETag", '"v1"')),
+        payload=page,
+        request_headers=(("User-Agent", "onrecord-test"), ("Accept", "*/*")),
+        remote_ip="127.0.0.1",
+    )
+
+
+def catalog_ids(root: Path) -> list[str]:
+    with Catalog.open(root / "catalog.sqlite") as catalog:
+        return sorted(c.id for c in catalog.all_captures())
+
+
+def test_save_capture_writes_warc_then_catalog_and_reads_back(archive_root):
+    with Store.open(archive_root) as store:
+        saved = store.save_capture(exchange())
+        record = store.read(saved)
+    assert record.payload.startswith(b"<html>")
+    assert record.location.record_id == saved.warc_record_id
+    assert saved.payload_digest.startswith("sha256:")
+    assert saved.status == 200 and saved.etag == '"v1"'
+    assert saved.captured_at == MOMENT
+
+
+def test_the_same_capture_saved_twice_is_stored_once(archive_root):
+    with Store.open(archive_root) as store:
+        first = store.save_capture(exchange())
+        size = (store.paths.warcs / first.warc_file).stat().st_size
+        second = store.save_capture(exchange())
+        assert second == first
+        assert store.catalog.count_captures() == 1
+        assert (store.paths.warcs / first.warc_file).stat().st_size == size
+
+
+def test_ids_survive_a_catalog_rebuilt_from_the_warcs(archive_root):
+    with Store.open(archive_root) as store:
+        for n in range(3):
+            store.save_capture(exchange(f"https://elections.example.gov/news/{n}"))
+        store.save_capture(exchange(at=datetime(2026, 11, 4, tzinfo=UTC)), revisit_of=None)
+    before = catalog_ids(archive_root)
+    (archive_root / "catalog.sqlite").unlink()
+    init_archive(archive_root)
+    with Store.open(archive_root) as store:
+        assert store.catalog.count_captures() == 4
+    assert catalog_ids(archive_root) == before
+
+
+def test_ids_survive_a_migration(archive_root):
+    path = archive_root / "catalog.sqlite"
+    path.unlink()
+    old = Catalog.open(path, create=True, migrate=False)
+    old.migrate(up_to=1)
+    assert old.schema_version() == 1
+    old.close()
+    with Store.open(archive_root) as store:  # migrates to the latest schema
+        saved = store.save_capture(exchange())
+        assert store.catalog.schema_version() == latest_version()
+    # A catalog made by the newest code keeps the same ids.
+    path.unlink()
+    init_archive(archive_root)
+    with Store.open(archive_root) as store:
+        assert store.catalog.capture(saved.id) == saved
+
+
+def test_revisit_records_point_at_the_original(archive_root):
+    with Store.open(archive_root) as store:
+        first = store.save_capture(exchange())
+        later = exchange(at=datetime(2026, 11, 5, tzinfo=UTC))
+        revisit = store.save_capture(later, revisit_of=first)
+        assert revisit.record_type == "revisit"
+        assert revisit.refers_to == first.id
+        assert revisit.payload_digest == first.payload_digest
+    (archive_root / "catalog.sqlite").unlink()
+    init_archive(archive_root)
+    with Store.open(archive_root) as store:
+        assert store.catalog.capture(revisit.id).refers_to == first.id
+
+
+def test_warcio_check_and_index_read_every_warc(archive_root):
+    with Store.open(archive_root) as store:
+        first = store.save_capture(exchange())
+        store.save_capture(exchange(at=datetime(2026, 11, 6, tzinfo=UTC)), revisit_of=first)
+        store.save_capture(exchange("https://elections.example.gov/gone", status=410))
+    for name in iter_warc_files(archive_root / "warcs"):
+        path = archive_root / "warcs" / name
+        check = subprocess.run([WARCIO, "check", "-v", path], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "digest failed" not in check.stdout
+        index = subprocess.run([WARCIO, "index", path], capture_output=True, text=True)
+        assert index.returncode == 0
+        types = [line for line in index.stdout.splitlines() if '"warc-type"' in line]
+        assert any('"response"' in line for line in types)
+        assert any('"revisit"' in line for line in types)
+        assert any('"request"' in line for line in types)
+
+
+def test_warc_files_rotate_at_the_size_cap(archive_root):
+    with Store.open(archive_root, max_warc_size=2000) as store:
+        for n in range(6):
+            store.save_capture(exchange(f"https://elections.example.gov/r/{n}", b"x" * 900))
+        files = list(iter_warc_files(store.paths.warcs))
+        assert len(files) >= 2
+        for capture in store.catalog.all_captures():
+            assert read_capture(store.paths, capture).payload == b"x" * 900
+
+
+def test_a_torn_warc_tail_is_cut_off_on_open(archive_root):
+    with Store.open(archive_root) as store:
+        saved = store.save_capture(exchange())
+    path = archive_root / "warcs" / saved.warc_file
+    whole = path.read_bytes()
+    record = whole[saved.warc_offset : saved.warc_offset + saved.warc_length]
+    with open(path, "ab") as handle:  # half of a record, as a crash mid-write leaves it
+        handle.write(record[: len(record) // 2])
+    with Store.open(archive_root) as store:
+        assert path.read_bytes() == whole
+        assert store.catalog.count_captures() == 1
+        assert store.read(saved).payload.startswith(b"<html>")
+
+
+def test_a_digest_mismatch_is_reported(archive_root):
+    with Store.open(archive_root) as store:
+        saved = store.save_capture(exchange())
+    db = sqlite3.connect(archive_root / "catalog.sqlite")
+    db.execute("UPDATE captures SET payload_digest = 'sha256:00' WHERE id = ?", (saved.id,))
+    db.commit()
+    db.close()
+    with Store.open(archive_root) as store:
+        tampered = store.catalog.capture(saved.id)
+        with pytest.raises(WarcError, match="payload digest mismatch"):
+            store.read(tampered)
+
+
+def test_a_missing_warc_file_is_a_clear_error(archive_root):
+    with Store.open(archive_root) as store:
+        saved = store.save_capture(exchange())
+        (archive_root / "warcs" / saved.warc_file).rename(archive_root / "elsewhere.warc.gz")
+        with pytest.raises(WarcError, match="missing"):
+            store.read(saved)
+
+
+def test_a_newer_catalog_is_refused(archive_root):
+    db = sqlite3.connect(archive_root / "catalog.sqlite")
+    db.execute("INSERT INTO schema_migrations VALUES (999, '0999_future.sql', 'x')")
+    db.commit()
+    db.close()
+    with pytest.raises(ArchiveError, match="schema version 999, newer than"):
+        Store.open(archive_root)
+
+
+def test_a_missing_archive_is_a_clear_error(tmp_path):
+    with pytest.raises(ArchiveError, match="no archive at"):
+        Store.open(tmp_path / "nowhere")
+
+
+def test_an_archive_cannot_be_made_where_a_file_stands(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ArchiveError, match="not a folder"):
+        init_archive(tmp_path / "file")
+
+
+def test_a_catalog_that_is_not_sqlite_is_refused(tmp_path):
+    path = tmp_path / "catalog.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CatalogError, match="not a usable catalog"):
+        Catalog.open(path)
+
+
+def test_capture_log_chains_every_capture(archive_root):
+    with Store.open(archive_root) as store:
+        for n in range(3):
+            store.save_capture(exchange(f"https://elections.example.gov/log/{n}"))
+        entries = list(store.catalog.log_entries())
+    assert [e["seq"] for e in entries] == [1, 2, 3]
+    assert all(
+        b["prev_hash"] == a["entry_hash"] for a, b in zip(entries, entries[1:], strict=False)
+    )
+
+
+def test_a_copied_archive_keeps_its_ids(archive_root, tmp_path):
+    with Store.open(archive_root) as store:
+        store.save_capture(exchange())
+    moved = tmp_path / "elsewhere" / "archive"
+    shutil.copytree(archive_root, moved)
+    assert catalog_ids(moved) == catalog_ids(archive_root)

@@ -1,0 +1,292 @@
+"""scrapers.extract: article text, paragraphs and metadata from archived payloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scrapers.extract import EXTRACTOR, MAX_CHARS, Extracted, extract, paragraph_spans
+from scrapers.extract_decode import decode, repair_mojibake
+
+DATA = Path(__file__).parent / "data" / "extract"
+URL = "https://gazette.example/news/2031/harbour-barrier?utm_source=feed"
+
+
+def fixture(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def assert_offsets(result: Extracted) -> None:
+    pieces = [result.text[p.start : p.end] for p in result.paragraphs]
+    assert "\n\n".join(pieces) == result.text
+    assert all(piece and piece == piece.strip() and "\n\n" not in piece for piece in pieces)
+
+
+def pdf(lines: list[str], info: dict[str, str]) -> bytes:
+    """A one-page PDF written by hand; no text layer at all when ``lines`` is empty."""
+    content = " ".join(f"({line}) Tj 0 -16 Td" for line in lines)
+    stream = f"BT /F1 12 Tf 72 720 Td {content} ET".encode("latin-1")
+    page = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
+    page += " /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>" if lines else " >>"
+    fields = " ".join(f"/{key} ({value})" for key, value in info.items())
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        page.encode("latin-1"),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        f"<< {fields} >>".encode("latin-1"),
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\n" % (len(objects) + 1)
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+# --- article body -------------------------------------------------------------------
+
+
+def test_article_body_without_boilerplate():
+    result = extract(fixture("article.html"), URL, "text/html; charset=utf-8")
+    assert result.ok
+    assert result.text.startswith("The harbour council voted on Tuesday evening")
+    assert result.text.endswith("to fishing boats at all states of the tide.")
+    assert "What the barrier will cost" in result.text  # a subheading of the article
+    for leak in (
+        "Weather",
+        "serving the lower valley",
+        "Ferry timetable",
+        "Copyright",
+        "newsletter",
+        "Harbour council approves flood barrier",
+    ):
+        assert leak not in result.text
+    assert_offsets(result)
+    assert len(result.paragraphs) == 7
+
+
+def test_statement_keeps_its_blockquote():
+    result = extract(fixture("statement.html"), "https://transport.example/press/1")
+    assert result.ok
+    assert "Nobody takes the decision to close a railway lightly." in result.text
+    assert "We will reopen the line as soon as it is safe to do so." in result.text
+    assert "Ministry home" not in result.text
+    assert "Crown copyright" not in result.text
+
+
+def test_hidden_text_does_not_leak():
+    result = extract(fixture("hidden.html"), "https://news.example/senator")
+    assert "Senator Ada Quill questioned the award" in result.text
+    for hidden in ("profile card", "Opens in a new window", "Internal note"):
+        assert hidden not in result.text
+
+
+def test_listing_page_has_no_article():
+    result = extract(fixture("listing.html"), "https://gazette.example/news")
+    assert not result.ok
+    assert result.text == ""
+    assert "no article body found" in result.problems
+    assert result.title == "News | The Estuary Gazette"
+    assert result.publisher is None  # trafilatura offers the host name; that is no site name
+
+
+def test_text_input_is_accepted():
+    result = extract(fixture("statement.html").decode("utf-8"))
+    assert result.ok
+    assert result.language == "en"
+
+
+# --- metadata -----------------------------------------------------------------------
+
+
+def test_metadata_from_json_ld_graph_and_opengraph():
+    result = extract(fixture("article.html"), URL, "text/html")
+    assert result.title == "Harbour council approves flood barrier"
+    assert result.authors == ("Mira Castellan", "Tobias Wrenfield")
+    assert result.publisher == "The Estuary Gazette"
+    assert result.published == datetime(2031, 3, 4, 8, 15, tzinfo=UTC)
+    assert result.modified == datetime(2031, 3, 5, 18, 0, tzinfo=UTC)
+    assert result.language == "en"
+    assert result.canonical_url == "https://gazette.example/news/2031/harbour-barrier"
+
+
+def test_metadata_from_meta_tags():
+    result = extract(fixture("statement.html"), "https://transport.example/press/1")
+    assert result.title == "Statement on the closure of the northern rail line"
+    assert result.authors == ("Office of the Transport Minister",)
+    assert result.published == datetime(2031, 6, 12, tzinfo=UTC)  # a bare date: midnight UTC
+    assert result.canonical_url is None
+
+
+def test_extractor_version_is_named():
+    assert EXTRACTOR.startswith("onrecord-extract/")
+
+
+# --- bad input ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\t", "", "   "])
+def test_empty_input(data):
+    result = extract(data, "https://example.org/", "text/html")
+    assert not result.ok
+    assert result.problems == ("empty document",)
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "text/html"),
+        (b"\x1f\x8b\x08\x00" + bytes(64), None),
+        (b"GIF89a\x01\x00\x01\x00\x00\xff\x00,", "image/gif"),
+        (bytes(range(256)) * 4, None),
+    ],
+)
+def test_binary_data_is_not_html(data, content_type):
+    result = extract(data, "https://example.org/file", content_type)
+    assert not result.ok
+    assert result.problems[0].startswith("not HTML: binary data")
+
+
+def test_truncated_html_keeps_what_arrived():
+    page = fixture("article.html")
+    cut = page[: page.index(b"Opponents argued") + 40]
+    result = extract(cut, URL, "text/html")
+    assert result.ok
+    assert "forty million" in result.text
+    assert_offsets(result)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "<html><body><div><p>unclosed <b>tags <i>everywhere</div></td></table>",
+        "<?xml version='1.0' encoding='utf-8'?><html><body><p>x</p></body></html>",
+        "<<<>>>&&&;;;",
+        "\x00\x01 control characters <p>\x0b</p>",
+        "<p>" + "<div>" * 5000 + "deep" + "</div>" * 5000,
+    ],
+)
+def test_malformed_html_never_raises(page):
+    result = extract(page, None, None)
+    assert isinstance(result, Extracted)
+    assert result.ok or result.problems
+    assert_offsets(result)
+
+
+def test_huge_page_is_cut_with_a_problem():
+    page = fixture("article.html").decode("utf-8")
+    padding = "<script>" + "x" * (MAX_CHARS + 1000) + "</script>"
+    result = extract(page.replace("</main>", "</main>" + padding), URL, "text/html")
+    assert result.ok
+    assert any("cut to its first" in problem for problem in result.problems)
+
+
+# --- charsets -----------------------------------------------------------------------
+
+FRENCH = (
+    "<html><head><title>Réunion</title></head><body><article>"
+    + "<p>Le comité a décidé d’élargir la célèbre fête de l’été à toute la vallée, "
+    "où les élèves préparent déjà les décors et les chœurs répètent chaque soir.</p>"
+    * 6
+    + "</article></body></html>"
+)
+
+
+def test_header_says_latin1_but_bytes_are_utf8():
+    result = extract(FRENCH.encode("utf-8"), None, "text/html; charset=ISO-8859-1")
+    assert "décidé d’élargir la célèbre fête" in result.text
+    assert any("bytes are UTF-8" in problem for problem in result.problems)
+
+
+def test_meta_charset_is_used_without_header():
+    page = FRENCH.replace("<head>", "<head><meta charset='windows-1252'>")
+    result = extract(page.encode("windows-1252"), None, "text/html")
+    assert "les chœurs répètent chaque soir" in result.text
+
+
+def test_charset_is_detected_when_nobody_declares_it():
+    result = extract(FRENCH.encode("windows-1252"), None, None)
+    assert "les élèves préparent déjà" in result.text
+
+
+def test_wrong_declared_charset_that_cannot_decode():
+    page = FRENCH.encode("windows-1252")
+    result = extract(page, None, "text/html; charset=utf-8")
+    assert "les élèves préparent déjà" in result.text
+
+
+def test_mojibake_is_repaired():
+    garbled = FRENCH.encode("utf-8").decode("windows-1252")
+    result = extract(garbled.encode("utf-8"), None, "text/html; charset=utf-8")
+    assert "décidé d’élargir la célèbre fête" in result.text
+    assert any("mojibake" in problem for problem in result.problems)
+
+
+def test_genuine_text_is_not_taken_for_mojibake():
+    assert repair_mojibake("Viel Spaß“ und Grüße") == "Viel Spaß“ und Grüße"
+    assert repair_mojibake("Ãœber") == "Über"
+
+
+def test_bom_wins():
+    assert decode(b"\xef\xbb\xbf<p>caf\xc3\xa9</p>", "text/html; charset=latin-1").text == (
+        "\ufeff<p>café</p>"
+    )
+
+
+# --- PDF ----------------------------------------------------------------------------
+
+
+def test_pdf_with_text_layer():
+    info = {
+        "Title": "Annual report on river levels",
+        "Author": "Valley Water Board",
+        "CreationDate": "D:20310304091500+01'00'",
+    }
+    data = pdf(["Levels rose in every month of the year.", "The board expects more rain."], info)
+    result = extract(data, "https://water.example/report.pdf", "application/pdf")
+    assert result.ok
+    assert "Levels rose in every month of the year." in result.text
+    assert "The board expects more rain." in result.text
+    assert result.title == "Annual report on river levels"
+    assert result.authors == ("Valley Water Board",)
+    assert result.published == datetime(2031, 3, 4, 8, 15, tzinfo=UTC)
+    assert_offsets(result)
+
+
+def test_pdf_is_recognised_by_its_magic_number():
+    data = pdf(["Recognised without a content type."], {"Title": "x"})
+    assert "Recognised without a content type." in extract(data).text
+
+
+def test_pdf_without_text_layer():
+    result = extract(pdf([], {"Title": "Scanned letter"}), None, "application/pdf")
+    assert not result.ok
+    assert result.problems == ("PDF has no text layer",)
+    assert result.title == "Scanned letter"
+
+
+def test_broken_pdf():
+    result = extract(b"%PDF-1.4\n1 0 obj garbage", None, "application/pdf")
+    assert not result.ok
+    assert result.problems
+
+
+# --- offsets ------------------------------------------------------------------------
+
+
+@given(st.lists(st.text(min_size=1).filter(str.strip), max_size=8))
+def test_paragraph_spans_round_trip(paragraphs):
+    text = "\n\n".join(paragraphs)
+    spans = paragraph_spans(paragraphs)
+    assert [text[span.start : span.end] for span in spans] == paragraphs
