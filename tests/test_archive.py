@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -199,9 +200,7 @@ def test_capture_log_chains_every_capture(archive_root):
             store.save_capture(exchange(f"https://elections.example.gov/log/{n}"))
         entries = list(store.catalog.log_entries())
     assert [e["seq"] for e in entries] == [1, 2, 3]
-    assert all(
-        b["prev_hash"] == a["entry_hash"] for a, b in zip(entries, entries[1:], strict=False)
-    )
+    assert all(b["prev_hash"] == a["entry_hash"] for a, b in pairwise(entries))
 
 
 def test_a_copied_archive_keeps_its_ids(archive_root, tmp_path):
