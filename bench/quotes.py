@@ -1,0 +1,316 @@
+"""Quote attribution benchmark: onrecord's quote finder against a regex baseline, on PolNeAR.
+
+Run from the repository root, either way:
+
+    .venv/bin/python bench/quotes.py [--split dev|train] [--errors N]
+    .venv/bin/python -m bench.quotes
+
+Data: ``../shared/eval/polnear`` beside the repository. Each ``attributions/NAME_XXXX.ann``
+(brat stand-off, one file per annotator) is scored against ``text/NAME.txt``.
+
+Gold: a *direct quote* is a maximal run of characters that lie both inside a Content span
+and between a pair of double quotation marks (paired per paragraph; a mark left open runs
+to the paragraph's end). It carries the Source span(s) of its attribution; quotes whose
+attribution has no Source count for the quote-span scores only.
+
+Scores, after the corpus's own definition:
+
+* quote: a predicted quote is correct when it overlaps a gold quote and at least half of
+  its characters lie inside gold quotes; recall counts the gold quotes so overlapped.
+* quote+speaker: the quote must be correct as above, and its speaker mention must overlap
+  the Source of a gold quote it overlaps, with at least half of the mention's characters
+  inside that Source. A prediction without a mention counts as wrong.
+
+Speed is sentences per second on one core, counted over the split's distinct texts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scrapers.quotes import find_quotes
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "polnear"
+
+Span = tuple[int, int]
+
+_OPENING = "“„«"
+_CLOSING = "”»"
+_STRAIGHT = '"'
+_SENTENCE_END = re.compile(r"[.!?][\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])|\n+")
+
+
+@dataclass(frozen=True)
+class GoldQuote:
+    span: Span
+    sources: tuple[Span, ...]  # the attribution's Source fragments; empty when it has none
+
+
+@dataclass(frozen=True)
+class Article:
+    name: str  # the .ann file's stem: text name and annotator
+    text: str
+    quotes: tuple[GoldQuote, ...]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    span: Span
+    mention: Span | None
+
+
+@dataclass(frozen=True)
+class Counts:
+    predicted: int = 0
+    gold: int = 0
+    gold_with_source: int = 0
+    quote_correct: int = 0
+    quote_found: int = 0
+    pair_correct: int = 0
+    pair_found: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(*(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__))
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def quoted_chars(text: str) -> bytearray:
+    """1 for every character between paired double quotation marks, paired per line."""
+    inside = bytearray(len(text))
+    position = 0
+    for line in text.split("\n"):
+        opened: int | None = None
+        for offset, char in enumerate(line):
+            at = position + offset
+            if opened is None and (char in _OPENING or char == _STRAIGHT):
+                opened = at + 1
+            elif opened is not None and (char in _CLOSING or char == _STRAIGHT):
+                inside[opened:at] = b"\x01" * (at - opened)
+                opened = None
+            elif opened is not None and char in _OPENING:
+                opened = at + 1
+        if opened is not None:
+            end = position + len(line)
+            inside[opened:end] = b"\x01" * (end - opened)
+        position += len(line) + 1
+    return inside
+
+
+def _runs(flags: bytearray, start: int, end: int, text: str) -> Iterable[Span]:
+    """Maximal runs of set flags in [start, end), stripped of surrounding whitespace."""
+    run_start = None
+    for at in range(start, end + 1):
+        on = at < end and flags[at]
+        if on and run_start is None:
+            run_start = at
+        elif not on and run_start is not None:
+            piece = text[run_start:at]
+            left = len(piece) - len(piece.lstrip())
+            right = len(piece.rstrip())
+            if right > left:
+                yield (run_start + left, run_start + right)
+            run_start = None
+
+
+def _fragments(offsets: str) -> tuple[Span, ...]:
+    pieces = (piece.split() for piece in offsets.split(";"))
+    return tuple((int(a), int(b)) for a, b in pieces)
+
+
+def parse_ann(text: str, ann: str) -> tuple[GoldQuote, ...]:
+    """The direct quotes of one brat annotation file, each with its attribution's Source."""
+    spans: dict[str, tuple[str, tuple[Span, ...]]] = {}
+    events: list[dict[str, str]] = []
+    for line in ann.splitlines():
+        fields = line.split("\t")
+        if line.startswith("T") and len(fields) >= 2:
+            label, _, offsets = fields[1].partition(" ")
+            spans[fields[0]] = (label, _fragments(offsets))
+        elif line.startswith("E") and len(fields) >= 2:
+            events.append(dict(arg.split(":", 1) for arg in fields[1].split() if ":" in arg))
+    inside = quoted_chars(text)
+    found: dict[Span, set[Span]] = {}
+    for event in events:
+        content = spans.get(event.get("Content", ""))
+        if content is None or content[0] != "Content":
+            continue
+        source = spans.get(event.get("Source", ""))
+        sources = source[1] if source and source[0] == "Source" else ()
+        for start, end in content[1]:
+            for quote in _runs(inside, start, end, text):
+                found.setdefault(quote, set()).update(sources)
+    return tuple(GoldQuote(span, tuple(sorted(found[span]))) for span in sorted(found))
+
+
+def load_articles(split: str, root: Path = DATA) -> list[Article]:
+    articles = []
+    for ann_path in sorted((root / split / "attributions").glob("*.ann")):
+        text_name = ann_path.stem.rsplit("_", 1)[0]
+        text = (root / split / "text" / f"{text_name}.txt").read_text(encoding="utf-8")
+        quotes = parse_ann(text, ann_path.read_text(encoding="utf-8"))
+        articles.append(Article(ann_path.stem, text, quotes))
+    return articles
+
+
+def _overlap(a: Span, b: Span) -> int:
+    return max(0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def score(article: Article, predictions: Sequence[Prediction]) -> tuple[Counts, list[str]]:
+    """Counts for one article, and a line per error for inspection."""
+    inside = bytearray(len(article.text))
+    for quote in article.quotes:
+        inside[quote.span[0] : quote.span[1]] = b"\x01" * (quote.span[1] - quote.span[0])
+    quote_found: set[Span] = set()
+    pair_found: set[Span] = set()
+    quote_correct = pair_correct = 0
+    errors = []
+    for prediction in predictions:
+        start, end = prediction.span
+        touched = [g for g in article.quotes if _overlap(g.span, prediction.span)]
+        if not touched or 2 * sum(inside[start:end]) < end - start:
+            errors.append(f"FP quote  {article.text[start:end][:70]!r}")
+            continue
+        quote_correct += 1
+        quote_found.update(g.span for g in touched)
+        matched = [
+            g
+            for g in touched
+            if prediction.mention is not None
+            and any(_mention_matches(prediction.mention, source) for source in g.sources)
+        ]
+        if matched:
+            pair_correct += 1
+            pair_found.update(g.span for g in matched)
+        elif any(g.sources for g in touched):
+            said = article.text[slice(*prediction.mention)] if prediction.mention else None
+            gold = " | ".join(article.text[a:b] for g in touched for a, b in g.sources)
+            errors.append(f"speaker   {said!r} gold {gold!r} {article.text[start:end][:50]!r}")
+    for quote in article.quotes:
+        if quote.span not in quote_found:
+            errors.append(f"FN quote  {article.text[slice(*quote.span)][:70]!r}")
+    counts = Counts(
+        predicted=len(predictions),
+        gold=len(article.quotes),
+        gold_with_source=sum(1 for g in article.quotes if g.sources),
+        quote_correct=quote_correct,
+        quote_found=len(quote_found),
+        pair_correct=pair_correct,
+        pair_found=len(pair_found),
+    )
+    return counts, errors
+
+
+def _mention_matches(mention: Span, source: Span) -> bool:
+    length = mention[1] - mention[0]
+    return length > 0 and 2 * _overlap(mention, source) >= length
+
+
+def onrecord(text: str) -> list[Prediction]:
+    return [
+        Prediction(
+            (q.start, q.end),
+            (q.speaker_start, q.speaker_end) if q.speaker_start is not None else None,
+        )
+        for q in find_quotes(text)
+    ]
+
+
+_BASELINE_QUOTE = re.compile(r"[\"“]([^\"“”\n]+)[\"”]")
+_NAME = r"[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*)*"
+_SAID = "said|says|told|added|wrote"
+_BASELINE_SPEAKER = re.compile(rf"(?:\b(?:{_SAID}) ({_NAME}))|(?:({_NAME}) (?:{_SAID})\b)")
+
+
+def regex_baseline(text: str) -> list[Prediction]:
+    """A quoted span and the nearest capitalised name before "said" or after it."""
+    predictions = []
+    speakers = [
+        (match.start(1), match.end(1)) if match.group(1) else (match.start(2), match.end(2))
+        for match in _BASELINE_SPEAKER.finditer(text)
+    ]
+    for match in _BASELINE_QUOTE.finditer(text):
+        span = (match.start(1), match.end(1))
+        nearest = min(
+            (s for s in speakers if abs(s[0] - span[1]) < 200 or abs(span[0] - s[1]) < 200),
+            key=lambda s: min(abs(s[0] - span[1]), abs(span[0] - s[1])),
+            default=None,
+        )
+        predictions.append(Prediction(span, nearest))
+    return predictions
+
+
+SYSTEMS: dict[str, Callable[[str], list[Prediction]]] = {
+    "onrecord": onrecord,
+    "regex baseline": regex_baseline,
+}
+
+
+def sentence_count(texts: Iterable[str]) -> int:
+    return sum(len(_SENTENCE_END.findall(text)) + 1 for text in texts)
+
+
+def evaluate(
+    system: Callable[[str], list[Prediction]], articles: list[Article]
+) -> tuple[Counts, float, list[str]]:
+    """Total counts, sentences per second and error lines for one system."""
+    texts = {article.name.rsplit("_", 1)[0]: article.text for article in articles}
+    started = time.perf_counter()
+    predicted = {name: system(text) for name, text in texts.items()}
+    elapsed = time.perf_counter() - started
+    total, errors = Counts(), []
+    for article in articles:
+        counts, article_errors = score(article, predicted[article.name.rsplit("_", 1)[0]])
+        total += counts
+        errors.extend(f"{article.name}: {line}" for line in article_errors)
+    return total, sentence_count(texts.values()) / elapsed, errors
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="dev", choices=("dev", "train"))
+    parser.add_argument("--errors", type=int, default=0, help="print onrecord's first N errors")
+    args = parser.parse_args(argv)
+    if not (DATA / args.split / "attributions").is_dir():
+        print(f"benchmark data not found at {DATA}; nothing to measure")
+        return 0
+    articles = load_articles(args.split)
+    gold = sum(len(a.quotes) for a in articles)
+    print(f"PolNeAR {args.split}: {len(articles)} annotated articles, {gold} gold direct quotes\n")
+    print(
+        f"{'system':<15} {'quote P':>7} {'R':>6} {'F1':>6}   {'+speaker P':>10} {'R':>6}"
+        f" {'F1':>6} {'sent/s':>8}"
+    )
+    for name, system in SYSTEMS.items():
+        counts, speed, errors = evaluate(system, articles)
+        qp = _ratio(counts.quote_correct, counts.predicted)
+        qr = _ratio(counts.quote_found, counts.gold)
+        sp = _ratio(counts.pair_correct, counts.predicted)
+        sr = _ratio(counts.pair_found, counts.gold_with_source)
+        print(
+            f"{name:<15} {qp:7.3f} {qr:6.3f} {_f1(qp, qr):6.3f}   {sp:10.3f} {sr:6.3f}"
+            f" {_f1(sp, sr):6.3f} {speed:8.0f}"
+        )
+        if name == "onrecord" and args.errors:
+            print("\n".join(errors[: args.errors]), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,549 @@
+"""Direct quotes in a text, with who said them: text in, quotes out, no network.
+
+``find_quotes(text)`` pairs quotation marks per paragraph (``quotes_marks``), drops quoted
+phrases that are names, titles or scare quotes, and attributes each quote from the words
+around it (``quotes_speakers``): a cue next to the quote ('," he said'; 'said Jane Doe,
+a spokeswoman'), a cue earlier in its sentence ('Krebs told POLITICO that "..."'), else
+the attribution of the sentence before, which is how continuation quotes and quotes
+after a colon are written. The mention reported is the one the text gives ("he"); the
+speaker is who that is, resolved over the whole document ("Chris Krebs").
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+from dataclasses import dataclass
+
+from scrapers.quotes_lexicon import (
+    BELIEF_VERBS,
+    CUE_VERBS,
+    DETERMINERS,
+    INVERTED_CUES,
+    NAMING_BEFORE,
+    NAMING_CUES,
+)
+from scrapers.quotes_marks import MarkedSpan, Paragraph, find_marked_spans, paragraphs
+from scrapers.quotes_speakers import (
+    Attribution,
+    Entities,
+    Mention,
+    cue_object,
+    head_noun,
+    is_anonymous,
+    is_outlet,
+    subject_after,
+    subject_before,
+)
+
+ATTRIBUTOR = "onrecord-quotes/1"
+
+log = logging.getLogger(__name__)
+
+_SENTENCE_END = re.compile(r"[.!?…][\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Lt|Gen|Col|Sgt|St|Jr|Sr|Inc|Corp|Co|No|vs|Prof|Rev|"
+    r"Jan|Feb|Aug|Sept|Sep|Oct|Nov|Dec|U\.S|U\.K|D\.C|a\.m|p\.m)|\b[A-Z])\.[\"”’')]*\s+$"
+)
+_CUE_WORD = re.compile(r"[A-Za-z]+")
+_ACCORDING = re.compile(r"\b(?:according to|in the words of|as quoted by)\s+", re.I)
+_SMALL_WORDS = frozenset(
+    ["of", "and", "the", "a", "an", "in", "on", "for", "to", "at", "by", "or", "with", "from"]
+)
+_NOT_IN_TITLES = frozenset(
+    [
+        "that",
+        "which",
+        "and",
+        "but",
+        "or",
+        "because",
+        "while",
+        "when",
+        "if",
+        "as",
+        "than",
+        "who",
+        "every",
+        "time",
+        "to",
+        "of",
+        "for",
+        "at",
+        "in",
+        "on",
+        "with",
+        "from",
+        "by",
+        "about",
+        "is",
+        "was",
+        "has",
+        "had",
+        "have",
+        "will",
+        "would",
+        "not",
+    ]
+)
+_MAX_CUE_DISTANCE = 80  # characters between a closing mark and a trailing attribution
+
+
+@dataclass(frozen=True)
+class FoundQuote:
+    """One direct quote, with offsets into the text it was found in."""
+
+    start: int
+    end: int
+    text: str
+    speaker: str | None
+    speaker_mention: str | None
+    speaker_start: int | None
+    speaker_end: int | None
+    role: str | None
+    cue: str | None
+    via: str | None
+    anonymous: bool
+    unclosed: bool
+    confidence: float
+    method: str = "rule"
+
+
+@dataclass(frozen=True)
+class _Found:
+    """How one quote was attributed, before resolution."""
+
+    attribution: Attribution | None
+    how: str  # "adjacent", "sentence", "previous" or "none"
+
+
+class _Document:
+    """One text's paragraphs, sentences and quoted spans, and the attributions found."""
+
+    def __init__(self, text: str, publisher: str | None) -> None:
+        self.text = text
+        self.publisher = publisher
+        self.paragraphs: list[Paragraph] = paragraphs(text)
+        self.spans: list[MarkedSpan] = find_marked_spans(text)
+        self.quoted = [(s.open_mark, (s.close_mark or s.end) + 1) for s in self.spans]
+        self._quoted_starts = [span[0] for span in self.quoted]
+        self.boundaries = self._sentence_boundaries()
+        self.found: dict[int, _Found] = {}  # by index into spans
+        self.definite: dict[str, str] = {}  # "the official" -> whom it first stood for
+        self.speakers: list[tuple[int, str]] = []  # (quote start, resolved speaker)
+        self.entities = Entities(text, self.quoted)
+
+    def _inside_quote(self, position: int) -> bool:
+        index = bisect.bisect_right(self._quoted_starts, position) - 1
+        return index >= 0 and self.quoted[index][0] < position < self.quoted[index][1]
+
+    def _sentence_boundaries(self) -> list[int]:
+        starts = [paragraph.start for paragraph in self.paragraphs]
+        for match in _SENTENCE_END.finditer(self.text):
+            position = match.end()
+            if self._inside_quote(position - 1) or _ABBREVIATION.search(
+                self.text, max(0, match.start() - 6), match.end()
+            ):
+                continue
+            starts.append(position)
+        return sorted(starts)
+
+    def sentence(self, position: int) -> tuple[int, int]:
+        """The sentence holding ``position``, as offsets."""
+        index = bisect.bisect_right(self.boundaries, position) - 1
+        start = self.boundaries[index] if index >= 0 else 0
+        paragraph_end = self.paragraph_of(position).end
+        end = self.boundaries[index + 1] if index + 1 < len(self.boundaries) else len(self.text)
+        return start, min(end, paragraph_end)
+
+    def last_person(self, floor: int) -> str | None:
+        """The named person quoted last, if that was after ``floor``."""
+        for position, speaker in reversed(self.speakers):
+            if position < floor:
+                return None
+            if self.entities.is_person(speaker):
+                return speaker
+        return None
+
+    def paragraph_of(self, position: int) -> Paragraph:
+        index = bisect.bisect_right([p.start for p in self.paragraphs], position) - 1
+        return self.paragraphs[max(0, index)]
+
+
+def _cues(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cue verbs in [start, end); a noun reading ("his remarks", "the States") is skipped."""
+    found = []
+    for match in _CUE_WORD.finditer(text, start, end):
+        if match.group() not in CUE_VERBS:
+            continue
+        before = text[max(start, match.start() - 30) : match.start()].split()
+        previous = before[-1] if before else ""
+        if previous.lower() not in DETERMINERS | {"to"} and not previous.endswith(("’s", "'s")):
+            found.append((match.start(), match.end()))
+    return found
+
+
+def _outside(doc: _Document, start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of [start, end) that are not inside quotation marks."""
+    pieces, cursor = [], start
+    index = bisect.bisect_right(doc._quoted_starts, start) - 1
+    index = max(index, 0)
+    while index < len(doc.quoted) and doc.quoted[index][0] < end:
+        q_start, q_end = doc.quoted[index]
+        if q_end > cursor:
+            if q_start > cursor:
+                pieces.append((cursor, q_start))
+            cursor = max(cursor, q_end)
+        index += 1
+    if cursor < end:
+        pieces.append((cursor, end))
+    return pieces
+
+
+def _attribution(
+    doc: _Document, mention: Mention | None, cue: tuple[int, int], end: int
+) -> Attribution | None:
+    if mention is None:
+        return None
+    cue_text, via = cue_object(doc.text, cue, end)
+    return Attribution(mention, cue_text, cue[0], via)
+
+
+def _according(doc: _Document, start: int, end: int) -> Attribution | None:
+    match = _ACCORDING.search(doc.text, start, end)
+    if match is None:
+        return None
+    mention = subject_after(doc.text, match.end(), end)
+    if mention is None:
+        return None
+    phrase = match.group().strip()
+    name = doc.text[mention.start : mention.end]
+    return Attribution(mention, phrase, match.start(), name if is_outlet(name) else None)
+
+
+def _after(doc: _Document, span: MarkedSpan, ceiling: int) -> Attribution | None:
+    """'," he said' / '," said Jane Doe' / '," according to X' right after the quote."""
+    text = doc.text
+    start = span.close_mark + 1
+    limit = min(ceiling, start + _MAX_CUE_DISTANCE)
+    lead = re.match(r"[\s,;:—–-]*", text[start:limit])
+    first = start + lead.end()
+    according = _according(doc, first, limit)
+    if according and according.cue_start == first:
+        return according
+    # '"...," he said' punctuates the quote; '"several folks" expected ...' makes the
+    # quote a part of its own sentence, with no attribution after it.
+    punctuated = text[span.end - 1] in ",.!?…—-" or text[start : start + 1] in ",—"
+    for cue in _cues(text, first, limit) or _trailing_verb(text, first, limit):
+        if cue[0] == first:
+            if text[cue[0] : cue[1]].lower() not in INVERTED_CUES or not punctuated:
+                return None  # ', adding that ...' is no inverted attribution
+            mention = subject_after(text, cue[1], ceiling, inverted=True)
+            return _attribution(doc, mention, cue, ceiling)
+        mention = subject_before(text, first, cue[0])
+        if mention is not None and _leads(text[first : mention.start]):
+            return _attribution(doc, mention, cue, ceiling)
+    return None
+
+
+def _leads(gap: str) -> bool:
+    """Whether words between a closing mark and the speaker still belong to the speaker
+    ("Republican National Committee spokesman") or end a clause before it (", ")."""
+    gap = gap.strip(" —–-")
+    if not gap or gap.endswith(","):
+        return not re.search(r"[.!?;:]", gap)
+    lower = [word for word in gap.split() if not (word[0].isupper() or "-" in word)]
+    return len(lower) <= 3 and not any(
+        word in _NOT_IN_TITLES or word in CUE_VERBS for word in lower
+    )
+
+
+def _trailing_verb(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Any past-tense verb closing a short clause after a quote: '," an angry Hollande
+    retaliated.' The position alone makes it an attribution."""
+    clause = re.match(r"[^.,;!?\n“”\"]{3,60}[.,;!?]", text[start:end])
+    if clause is None:
+        return []
+    words = list(re.finditer(r"[a-z]{3,}ed\b", clause.group()))
+    if len(words) != 1:
+        return []
+    return [(start + words[0].start(), start + words[0].end())]
+
+
+def _opening_subject(doc: _Document, start: int, end: int) -> Mention | None:
+    """The subject at the start of a sentence, past a short adverbial ('On Thursday, ')."""
+    text = doc.text
+    comma = text.find(",", start, min(end, start + 40))
+    if comma > 0 and not _cues(text, start, comma) and len(text[start:comma].split()) <= 5:
+        start = comma + 1
+    while start < end and text[start] in " \t":
+        start += 1
+    return subject_after(text, start, end)
+
+
+def _within(doc: _Document, start: int, end: int) -> Attribution | None:
+    """The last cue of a stretch of sentence (quotes left out) and its subject."""
+    text = doc.text
+    according = None
+    for piece_start, piece_end in _outside(doc, start, end):
+        according = _according(doc, piece_start, piece_end) or according
+    embedded = None
+    for piece_start, piece_end in reversed(_outside(doc, start, end)):
+        for cue in reversed(_cues(text, piece_start, piece_end)):
+            word = text[cue[0] : cue[1]].lower()
+            if word.endswith("ing"):
+                mention = _opening_subject(doc, start, cue[0])
+            else:
+                mention = subject_before(text, piece_start, cue[0])
+                if mention is None and not text[piece_start : cue[0]].strip(" ,—–-"):
+                    mention = subject_after(text, cue[1], piece_end)  # "Continued Stone:"
+            if mention is None:
+                # "Carson did not name them, but told his supporters": the clause's subject.
+                mention = _opening_subject(doc, start, cue[0])
+            if mention is None:
+                continue
+            if mention.kind == "pronoun" and text[cue[0] : cue[1]].lower() in BELIEF_VERBS:
+                # "Trump said he believes '...'": the gold, and the reader, credit the
+                # outer speaker; keep the pronoun only if there is none.
+                embedded = embedded or _attribution(doc, mention, cue, end)
+                continue
+            return _attribution(doc, mention, cue, end)
+    if embedded is not None:
+        return embedded
+    if according is None and doc.text[start:end].rstrip().endswith(":"):
+        # "Sanders delivered a snappy retort: '...'" introduces the quote without a cue.
+        mention = _opening_subject(doc, start, end)
+        if mention is not None:
+            colon = doc.text.rindex(":", start, end)
+            return Attribution(mention, ":", colon, None)
+    return according
+
+
+def _is_name_of_thing(doc: _Document, span: MarkedSpan) -> bool:
+    """Titles, names, slogans and scare quotes: quoted words that are no quote."""
+    text = doc.text
+    if NAMING_BEFORE.search(text, max(0, span.open_mark - 30), span.open_mark):
+        return True
+    words = text[span.start : span.end].split()
+    if len(words) > 6 or re.search(r"[.!?,;:]", text[span.start : span.end].rstrip(".,")):
+        return False
+    content = [w for w in words if w.lower() not in _SMALL_WORDS]
+    return bool(content) and all(w[0].isupper() for w in content)
+
+
+def _previous_sentence(doc: _Document, index: int, span: MarkedSpan) -> Attribution | None:
+    """The attribution of the sentence before the quote's, for continuation quotes."""
+    start, _ = doc.sentence(span.open_mark)
+    paragraph = doc.paragraph_of(span.open_mark)
+    if start <= paragraph.start:
+        # First sentence of its paragraph: only a quote continued from the paragraph
+        # before, or a paragraph that ends with a colon, hands its speaker on.
+        previous = [p for p in doc.paragraphs if p.end < paragraph.start]
+        if not previous:
+            return None
+        before = previous[-1]
+        tail = doc.text[before.start : before.end].rstrip()
+        last_quote = next(
+            (i for i in range(index - 1, -1, -1) if doc.spans[i].end <= before.end), None
+        )
+        quote_ends = last_quote is not None and doc.spans[last_quote].start >= before.start
+        if not (tail.endswith(":") or quote_ends):
+            return None
+        prev_start, prev_end = doc.sentence(before.end - 1)
+    else:
+        prev_start, prev_end = doc.sentence(start - 1)
+    for i in range(index - 1, -1, -1):
+        other = doc.spans[i]
+        if other.open_mark < prev_start:
+            break
+        found = doc.found.get(i)
+        if other.open_mark < prev_end and found and found.attribution:
+            return found.attribution
+    return _within(doc, prev_start, prev_end)
+
+
+def _attribute(doc: _Document, index: int) -> _Found:
+    span = doc.spans[index]
+    sentence_start, sentence_end = doc.sentence(span.open_mark)
+    next_open = next(
+        (s.open_mark for s in doc.spans[index + 1 :] if s.paragraph == span.paragraph),
+        doc.paragraphs[span.paragraph].end,
+    )
+    if span.close_mark is not None:
+        # A sentence may end inside the quote ('." Trump said.'): read past that boundary,
+        # but only into a short attribution, not into the next sentence's own business.
+        _, after_end = doc.sentence(span.close_mark + 3)
+        crossed = after_end > sentence_end
+        ceiling = min(next_open, max(sentence_end, after_end))
+        found = _after(doc, span, ceiling)
+        if found and not (crossed and after_end - found.cue_start > 40):
+            return _Found(found, "adjacent")
+    previous_close = max(
+        (
+            s.close_mark + 1
+            for s in doc.spans[:index]
+            if s.close_mark and s.close_mark >= sentence_start
+        ),
+        default=sentence_start,
+    )
+    found = _within(doc, previous_close, span.open_mark)
+    if found:
+        return _Found(found, "sentence")
+    if previous_close > sentence_start:
+        prior = next(
+            (
+                doc.found[i]
+                for i in range(index - 1, -1, -1)
+                if doc.spans[i].open_mark >= sentence_start and doc.found[i].attribution
+            ),
+            None,
+        )
+        if prior:
+            return _Found(prior.attribution, "sentence")
+    found = _previous_sentence(doc, index, span)
+    return _Found(found, "previous" if found else "none")
+
+
+def _keep(doc: _Document, span: MarkedSpan, found: _Found) -> bool:
+    if _is_name_of_thing(doc, span):
+        # A title or name is a quote only when a cue hands it over: 'shouted "Fire"'.
+        if found.how == "adjacent" and doc.text[span.end - 1] in ",!?":
+            return True  # '"Never," he said.'
+        lead = doc.text[max(0, span.open_mark - 20) : span.open_mark].rstrip(" ,:")
+        verb = lead.rsplit(None, 1)[-1].lower() if lead else ""
+        return verb in CUE_VERBS and verb not in NAMING_CUES
+    words = len(doc.text[span.start : span.end].split())
+    if found.how == "none":
+        return words >= 4
+    return not (words <= 2 and found.how == "previous")
+
+
+def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str | None]:
+    """Who a mention is: canonical speaker, whether anonymous, and a role."""
+    text = doc.text
+    mention = attribution.mention
+    said = text[mention.start : mention.end]
+    if mention.kind == "name":
+        name = doc.entities.canonical(said)
+        return name, False, mention.role or doc.entities.role(name)
+    if mention.kind == "pronoun":
+        word = said.lower()
+        if word in {"he", "she"}:
+            floor = doc.paragraph_of(mention.start).start
+            paragraph_index = doc.paragraphs.index(doc.paragraph_of(mention.start))
+            if paragraph_index:
+                floor = doc.paragraphs[paragraph_index - 1].start
+            name = doc.entities.antecedent(mention.start, floor, doc.last_person(floor))
+            if name:
+                return name, False, mention.role or doc.entities.role(name)
+        if word == "who":
+            floor = max(0, mention.start - 120)
+            stop = len(text[floor : mention.start].rstrip(" ,")) + floor
+            subject = subject_before(text, floor, stop)
+            if subject is not None and subject.kind != "pronoun":
+                return _resolve(
+                    doc, Attribution(subject, attribution.cue, attribution.cue_start, None)
+                )
+        if word in {"they", "it"}:
+            start, _ = doc.sentence(mention.start)
+            if start > doc.paragraph_of(mention.start).start:
+                earlier = _within(doc, doc.sentence(start - 1)[0], start)
+                if earlier is not None and earlier.mention.kind != "pronoun":
+                    return _resolve(doc, earlier)
+        return said, False, mention.role
+    description = _introduced(doc, mention, said, attribution.cue_start)
+    return description, is_anonymous(description), mention.role
+
+
+def _introduced(doc: _Document, mention: Mention, said: str, cue_start: int) -> str:
+    """'the official' -> the 'a current U.S. official' introduced earlier, if there is one."""
+    head = head_noun(said)
+    if head is None or not said.lower().startswith("the "):
+        return _with_relative(doc, mention, said, cue_start)
+    if said.lower() in doc.definite:
+        return doc.definite[said.lower()]  # "the official" again: the same official
+    pattern = re.compile(rf"\b(?:a|an|one|another)\s+(?:[\w.’'-]+\s+){{0,5}}{head}\b", re.I)
+    best = None
+    for match in pattern.finditer(doc.text, max(0, mention.start - 3000), mention.start):
+        if not doc._inside_quote(match.start()):
+            best = match
+    if best is None:
+        return _with_relative(doc, mention, said, cue_start)
+    doc.definite[said.lower()] = best.group()
+    return best.group()
+
+
+def _with_relative(doc: _Document, mention: Mention, said: str, cue_start: int) -> str:
+    """'one person' + ' who spoke on the condition of anonymity' when the text goes on so."""
+    rest = re.match(r"\s+who [^,.;“”\"]{3,120}", doc.text[mention.end : mention.end + 130])
+    if rest and is_anonymous(said):
+        clause = re.split(r"\s+because\s+", rest.group())[0]
+        if not mention.end <= cue_start <= mention.end + len(clause):
+            return said + clause  # unless it holds the cue: "who warned people"
+    return said
+
+
+def _confidence(found: _Found, words: int, unclosed: bool) -> float:
+    base = {"adjacent": 0.9, "sentence": 0.75, "previous": 0.65, "none": 0.3}[found.how]
+    if found.attribution and found.attribution.mention.kind == "pronoun":
+        base -= 0.1
+    if words <= 2:
+        base -= 0.15
+    if unclosed:
+        base -= 0.1
+    return round(max(base, 0.05), 2)
+
+
+def _via(doc: _Document, attribution: Attribution) -> str | None:
+    via = attribution.via
+    if via and doc.publisher and via.lower().removeprefix("the ") in doc.publisher.lower():
+        return doc.publisher
+    return via
+
+
+def find_quotes(text: str, publisher: str | None = None) -> list[FoundQuote]:
+    """Every direct quote of ``text``, in text order, attributed where the text says who."""
+    doc = _Document(text, publisher)
+    quotes = []
+    for index, span in enumerate(doc.spans):
+        found = _attribute(doc, index)
+        doc.found[index] = found
+        if not _keep(doc, span, found):
+            continue
+        attribution = found.attribution
+        unclosed = span.close_mark is None and not span.continued
+        words = len(text[span.start : span.end].split())
+        if attribution is None:
+            speaker = role = cue = via = mention_text = None
+            mention_start = mention_end = None
+            anonymous = False
+        else:
+            mention = attribution.mention
+            speaker, anonymous, role = _resolve(doc, attribution)
+            doc.speakers.append((span.start, speaker))
+            mention_text = text[mention.start : mention.end]
+            mention_start, mention_end = mention.start, mention.end
+            cue, via = attribution.cue, _via(doc, attribution)
+        quotes.append(
+            FoundQuote(
+                start=span.start,
+                end=span.end,
+                text=text[span.start : span.end],
+                speaker=speaker,
+                speaker_mention=mention_text,
+                speaker_start=mention_start,
+                speaker_end=mention_end,
+                role=role,
+                cue=cue,
+                via=via,
+                anonymous=anonymous,
+                unclosed=unclosed,
+                confidence=_confidence(found, words, unclosed),
+            )
+        )
+    log.debug("found %d quotes in %d characters", len(quotes), len(text))
+    return quotes
+
+
+__all__ = ["ATTRIBUTOR", "FoundQuote", "find_quotes"]

@@ -1,0 +1,583 @@
+"""Find who a quote is attributed to, and who that is.
+
+Two halves. ``mention_*`` functions read the words around one quote and return the mention
+the text attributes it to ("he", "Krebs", "a former senior U.S. official", "the
+statement"), with the cue and any appositive role. ``Entities`` knows the names mentioned
+in the whole document and resolves a mention to one canonical speaker: "Krebs" and "he"
+become "Chris Krebs", "the official" becomes the "a current U.S. official" introduced
+earlier.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from scrapers.quotes_lexicon import (
+    ANONYMOUS_HEADS,
+    AUXILIARIES,
+    CUE_VERBS,
+    DETERMINERS,
+    DOCUMENT_HEADS,
+    ORGANISATION_WORDS,
+    OUTLET_ENDINGS,
+    OUTLETS,
+    PRONOUNS,
+    TITLES,
+)
+
+_WORD = re.compile(r"[\w][\w'’.&-]*|\S")
+_CAPITALISED = re.compile(r"[A-Z][\w'’.&-]*")
+_NAME_PARTICLES = frozenset(
+    ["de", "da", "del", "van", "von", "der", "la", "le", "al", "bin", "ibn", "du", "st.", "of"]
+)
+# Capitalised words that start sentences and are never part of a name.
+_SENTENCE_WORDS = frozenset(
+    [
+        "but",
+        "and",
+        "still",
+        "however",
+        "meanwhile",
+        "then",
+        "so",
+        "yet",
+        "now",
+        "also",
+        "in",
+        "on",
+        "at",
+        "as",
+        "when",
+        "while",
+        "after",
+        "before",
+        "if",
+        "though",
+        "although",
+        "because",
+        "since",
+        "later",
+        "earlier",
+        "instead",
+        "indeed",
+        "for",
+        "with",
+        "from",
+        "by",
+        "during",
+        "asked",
+        "last",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "it",
+        "its",
+        "his",
+        "her",
+        "their",
+        "our",
+        "we",
+        "they",
+        "he",
+        "she",
+        "i",
+        "you",
+        "the",
+        "a",
+        "an",
+        "one",
+        "some",
+        "many",
+        "most",
+        "other",
+        "another",
+        "both",
+        "each",
+        "asked,",
+        "speaking",
+        "writing",
+        "even",
+        "only",
+        "just",
+        "like",
+        "unlike",
+        "despite",
+        "among",
+        "according",
+    ]
+)
+_BARRIERS = frozenset(
+    [
+        "that",
+        "which",
+        "and",
+        "but",
+        "or",
+        "because",
+        "while",
+        "when",
+        "if",
+        "as",
+        "than",
+        "who",
+        "whom",
+        "whose",
+        "where",
+        "after",
+        "before",
+        "since",
+        "though",
+        "although",
+        "whether",
+        "until",
+        "unless",
+    ]
+)
+_PREPOSITIONS = frozenset(
+    ["of", "for", "at", "with", "in", "on", "from", "to", "by", "about", "over", "under", "near"]
+)
+_POSSESSIVE = re.compile(r"^[A-Za-z][\w.&-]*['’]s?$")
+_ABBREVIATED = frozenset(
+    [
+        "mr.",
+        "mrs.",
+        "ms.",
+        "dr.",
+        "sen.",
+        "rep.",
+        "gov.",
+        "jr.",
+        "sr.",
+        "st.",
+        "lt.",
+        "gen.",
+        "col.",
+        "rev.",
+    ]
+)
+_TOKEN = re.compile(r"\S+")
+_INDEFINITE = frozenset(
+    [
+        "a",
+        "an",
+        "one",
+        "two",
+        "three",
+        "four",
+        "several",
+        "some",
+        "many",
+        "another",
+        "other",
+        "multiple",
+        "few",
+    ]
+)
+_UNNAMED = re.compile(r"anonymity|not to be named|not authori[sz]ed|declined to be", re.I)
+_TITLE_WORDS = frozenset(title.rstrip(".") for title in TITLES)
+_TOLD = frozenset(["told", "tells", "tell", "telling"])
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A span of the text a quote is attributed to, and what kind of phrase it is."""
+
+    start: int
+    end: int
+    kind: str  # "pronoun", "name" or "description"
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class Attribution:
+    mention: Mention
+    cue: str
+    cue_start: int
+    via: str | None
+
+
+def _words(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
+
+
+def _lower(text: str, span: tuple[int, int]) -> str:
+    return text[span[0] : span[1]].lower()
+
+
+def _is_cap(text: str, span: tuple[int, int]) -> bool:
+    return bool(_CAPITALISED.fullmatch(text, span[0], span[1]))
+
+
+def is_outlet(name: str) -> bool:
+    """Whether a name reads as a news outlet ("POLITICO", "The Washington Post")."""
+    low = name.lower().removeprefix("the ").strip()
+    last = low.rsplit(" ", 1)[-1]
+    return low in OUTLETS or f"the {low}" in OUTLETS or (" " in low and last in OUTLET_ENDINGS)
+
+
+def _name_run(text: str, words: list[tuple[int, int]], last: int) -> int | None:
+    """Index of the first word of the capitalised run ending at words[last], if any."""
+    if not _is_cap(text, words[last]) or _lower(text, words[last]) in _SENTENCE_WORDS:
+        return None
+    first = last
+    while first > 0:
+        previous = words[first - 1]
+        low = _lower(text, previous)
+        if _is_cap(text, previous) and low not in _SENTENCE_WORDS:
+            first -= 1
+        elif low in _NAME_PARTICLES and first - 2 >= 0 and _is_cap(text, words[first - 2]):
+            first -= 2
+        else:
+            break
+    # A title is role, not name: "Gov. Pat McCrory", "President Donald Trump".
+    while first < last and _lower(text, words[first]).rstrip(".") in _TITLE_WORDS:
+        first += 1
+    return first
+
+
+def _description_start(text: str, words: list[tuple[int, int]], last: int) -> int | None:
+    """Index of the first word of a description ending at words[last] ("a U.S. official")."""
+    start = None
+    bare_head = _lower(text, words[last]).rstrip(".") in ANONYMOUS_HEADS | DOCUMENT_HEADS
+    index = last
+    while index >= 0 and last - index < 14:
+        low = _lower(text, words[index])
+        if low in _BARRIERS or low in CUE_VERBS or low in AUXILIARIES:
+            break
+        if not low[0].isalnum() and low not in "-’'":
+            break
+        if low in DETERMINERS or _POSSESSIVE.match(text[words[index][0] : words[index][1]]):
+            start = index
+            # keep going: "one person familiar with the matter" starts at "one"
+        elif low in _PREPOSITIONS and start is None and index < last:
+            break
+        index -= 1
+    if start is not None:
+        return start
+    plural = _lower(text, words[last]).endswith("s") and _lower(text, words[last]).isalpha()
+    if (bare_head or (plural and index < 0)) and last > index and last - index <= 4:
+        return max(index + 1, last - 3)
+    return None
+
+
+def _peel(text: str, start: int, end: int) -> tuple[int, str | None]:
+    """Drop auxiliaries and one appositive from the right of [start, end): new end, role."""
+    role = None
+    for _ in range(3):
+        words = _words(text, start, end)
+        if not words:
+            return end, role
+        last = words[-1]
+        low = _lower(text, last)
+        if (low in AUXILIARIES or (low.endswith("ly") and low.islower())) and len(words) > 1:
+            end = last[0]
+            continue
+        if text[last[0] : last[1]] == ")":
+            opening = text.rfind("(", start, last[0])
+            if opening < 0:
+                return end, role
+            end = opening
+            continue
+        if text[last[0] : last[1]] == ",":
+            opening = text.rfind(",", start, last[0])
+            if opening < 0:
+                return end, role
+            middle = text[opening + 1 : last[0]].strip()
+            first = middle.split(" ", 1)[0].lower()
+            if first in DETERMINERS or first in TITLES or _POSSESSIVE.match(first):
+                role = middle
+            end = opening
+            continue
+        return end, role
+    return end, role
+
+
+def subject_before(text: str, floor: int, end: int) -> Mention | None:
+    """The noun phrase that ends right before ``end`` (a cue), not starting before floor."""
+    end, role = _peel(text, floor, end)
+    words = _words(text, floor, end)
+    if not words:
+        return None
+    last = len(words) - 1
+    low = _lower(text, words[last])
+    if low in PRONOUNS and (last == 0 or _lower(text, words[last - 1]) not in DETERMINERS):
+        return Mention(words[last][0], words[last][1], "pronoun", role)
+    first = _name_run(text, words, last)
+    if first is not None:
+        if first > 0 and _lower(text, words[first - 1]) in DETERMINERS:
+            # "the Republican", "a Trump adviser": a description, not a name.
+            return Mention(words[first - 1][0], words[last][1], "description", role)
+        return Mention(words[first][0], words[last][1], "name", role)
+    first = _description_start(text, words, last)
+    if first is not None:
+        return Mention(words[first][0], words[last][1], "description", role)
+    return None
+
+
+def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Mention | None:
+    """The noun phrase that starts at ``start``: a sentence's subject, or the speaker after
+    an ``inverted`` cue ('said Jane Doe', '," said he.' but not '," said they would')."""
+    words = _words(text, start, end)
+    if not words:
+        return None
+    low = _lower(text, words[0])
+    if low in PRONOUNS:
+        following = _lower(text, words[1]) if len(words) > 1 else "."
+        if inverted and following[0].isalnum():
+            return None
+        return Mention(words[0][0], words[0][1], "pronoun")
+    if _is_cap(text, words[0]) and low not in _SENTENCE_WORDS and low not in DETERMINERS:
+        last = 0
+        while last + 1 < len(words) and (
+            _is_cap(text, words[last + 1])
+            or (
+                _lower(text, words[last + 1]) in _NAME_PARTICLES
+                and last + 2 < len(words)
+                and _is_cap(text, words[last + 2])
+            )
+        ):
+            last += 1
+        first = 0
+        while first < last and _lower(text, words[first]) in TITLES:
+            first += 1
+        return Mention(words[first][0], words[last][1], "name", _role_after(text, words, last))
+    if low in DETERMINERS or _POSSESSIVE.match(text[words[0][0] : words[0][1]]):
+        last = 0
+        while last + 1 < len(words) and last < 8:
+            following = _lower(text, words[last + 1])
+            if (
+                following in _BARRIERS
+                or following in AUXILIARIES
+                or following in CUE_VERBS
+                or not following[0].isalnum()
+                or (following.endswith("ed") and last >= 1)
+            ):
+                break
+            if (
+                following in _PREPOSITIONS | {"during", "referring", "adding", "noting"}
+                and (last + 2 >= len(words) or _lower(text, words[last + 2]) in DETERMINERS)
+                and _lower(text, words[last]) not in ANONYMOUS_HEADS | DOCUMENT_HEADS
+            ):
+                break
+            last += 1
+        return Mention(words[0][0], words[last][1], "description")
+    if low in ANONYMOUS_HEADS:
+        return Mention(words[0][0], words[0][1], "description")
+    return _titled_name(text, words)
+
+
+def _titled_name(text: str, words: list[tuple[int, int]]) -> Mention | None:
+    """A name behind a lower-case title: 'former Obama adviser David Axelrod'."""
+    last = None
+    for index, word in enumerate(words[:8]):
+        low = _lower(text, word)
+        if low in _BARRIERS or not low[0].isalnum() or low in CUE_VERBS:
+            break
+        if _is_cap(text, word):
+            last = index
+        elif last is not None:
+            break
+    if last is None:
+        return None
+    first = _name_run(text, words, last)
+    if first is None:
+        return None
+    return Mention(words[first][0], words[last][1], "name", _role_after(text, words, last))
+
+
+def _role_after(text: str, words: list[tuple[int, int]], last: int) -> str | None:
+    """An appositive after a name: ', a spokeswoman for the agency,'."""
+    if last + 2 >= len(words) or text[words[last + 1][0]] != ",":
+        return None
+    first = _lower(text, words[last + 2])
+    if first not in DETERMINERS and first not in TITLES:
+        return None
+    start = words[last + 2][0]
+    stop = len(text)
+    for mark in (",", ".", ";", "—"):
+        found = text.find(mark, start)
+        if 0 <= found < stop:
+            stop = found
+    role = text[start:stop].strip()
+    return role if 0 < len(role) <= 160 else None
+
+
+def cue_object(text: str, cue: tuple[int, int], end: int) -> tuple[str, str | None]:
+    """The cue as the text gives it ("told POLITICO") and the outlet it names, if any."""
+    verb = text[cue[0] : cue[1]]
+    after = text[cue[1] : end]
+    match = re.match(r"\s+((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+|reporters|us)", after)
+    if verb.lower() in _TOLD and match:
+        target = match.group(1).strip()
+        return f"{verb} {target}", target if is_outlet(target) else None
+    outlet = re.match(
+        r"\s+(?:in an? \w+ (?:with|to) |on |to )((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+)", after
+    )
+    if outlet and is_outlet(outlet.group(1).strip()):
+        return verb, outlet.group(1).strip()
+    return verb, None
+
+
+@dataclass(frozen=True)
+class NameMention:
+    start: int
+    end: int
+    name: str
+    subject: bool  # opens its sentence
+
+
+class Entities:
+    """The names of one document, for resolving mentions to canonical speakers."""
+
+    _RUN = re.compile(
+        r"(?<![\w'’])(?:[A-Z][\w'’.-]*(?:\s+(?:(?:de|van|von|del|da|bin|al)\s+)?[A-Z][\w'’.-]*)*)"
+    )
+    _APPOSITIVE = re.compile(
+        r"((?:[A-Z][\w'’.-]*\s)*[A-Z][\w'’.-]*), ((?:the|a|an|his|her|its|their|"
+        r"[A-Z][\w.-]*['’]s) [^,.;:“”\"\n]{3,140}?)[,.;]"
+    )
+
+    def __init__(self, text: str, quoted: list[tuple[int, int]]) -> None:
+        self._text = text
+        self._mentions: list[NameMention] = []
+        self._roles: dict[str, str] = {}
+        full_names: Counter[str] = Counter()
+        quote_starts = [span[0] for span in quoted]
+        for run in self._RUN.finditer(text):
+            if _inside(quoted, quote_starts, run.start()):
+                continue
+            for piece_start, piece_end in _sentence_pieces(text, run.start(), run.end()):
+                name = self._strip_titles(text[piece_start:piece_end])
+                if not name or not _personal(name):
+                    continue
+                end = piece_end
+                start = end - len(name)
+                if " " in name:
+                    full_names[name] += 1
+                self._mentions.append(
+                    NameMention(start, end, name, _opens_sentence(text, piece_start))
+                )
+        self._full = full_names
+        self._by_surname: dict[str, list[str]] = {}
+        for name, _count in full_names.most_common():
+            self._by_surname.setdefault(name.rsplit(" ", 1)[-1], []).append(name)
+        self._persons = [m for m in self._mentions if self._is_person(m.name)]
+        self._person_starts = [m.start for m in self._persons]
+        for match in self._APPOSITIVE.finditer(text):
+            name = self._strip_titles(match.group(1))
+            if name and _personal(name):
+                self._roles.setdefault(self.canonical(name), match.group(2).strip())
+
+    @staticmethod
+    def _strip_titles(run: str) -> str:
+        words = run.split()
+        while words and (words[0].lower() in TITLES or words[0].lower() in _SENTENCE_WORDS):
+            words.pop(0)
+        while words and words[-1].lower() in _SENTENCE_WORDS:
+            words.pop()
+        return " ".join(words)
+
+    def _is_person(self, name: str) -> bool:
+        return " " in name or name in self._by_surname
+
+    def canonical(self, name: str) -> str:
+        """The document's usual full form of a person's name ("Krebs" -> "Chris Krebs")."""
+        name = name.removesuffix("’s").removesuffix("'s")
+        surname = name.rsplit(" ", 1)[-1]
+        candidates = self._by_surname.get(surname, [])
+        if " " not in name:
+            return candidates[0] if candidates else name
+        first = name.split(" ", 1)[0].rstrip(".")
+        for candidate in candidates:  # most frequent first
+            other = candidate.split(" ", 1)[0].rstrip(".")
+            if candidate != name and (other.startswith(first) or first.startswith(other)):
+                return candidate if self._full[candidate] > self._full[name] else name
+        return name
+
+    def role(self, name: str) -> str | None:
+        return self._roles.get(name)
+
+    def antecedent(self, position: int, floor: int, last_speaker: str | None) -> str | None:
+        """The person a he/she at ``position`` most likely refers to: the nearest sentence
+        subject since ``floor`` (the previous paragraph), else the last person quoted
+        (``last_speaker``), else the nearest person named."""
+        index = bisect.bisect_left(self._person_starts, position)
+        nearest = None
+        for mention in reversed(self._persons[max(0, index - 12) : index]):
+            if mention.start < floor:
+                break
+            if mention.subject:
+                return self.canonical(mention.name)
+            nearest = nearest or mention
+        if last_speaker is not None:
+            return last_speaker
+        if nearest is None and index:
+            nearest = self._persons[index - 1]
+        return self.canonical(nearest.name) if nearest else None
+
+    def is_person(self, name: str) -> bool:
+        return self._is_person(name) and _personal(name)
+
+
+def _sentence_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split a capitalised run at sentence ends: "Chris Krebs. Hours" is two runs, while
+    "George W. Bush" and "Sen. Tim Kaine" are one."""
+    pieces, piece_start = [], start
+    for token in _TOKEN.finditer(text, start, end):
+        word = token.group()
+        initial = len(word) == 2 or "." in word[:-1] or word.lower() in _ABBREVIATED
+        if word.endswith(".") and not initial:
+            pieces.append((piece_start, token.end() - 1))
+            piece_start = token.end()
+    if piece_start < end:
+        pieces.append((piece_start, end))
+    return [
+        (a + len(text[a:b]) - len(text[a:b].lstrip()), b) for a, b in pieces if text[a:b].strip()
+    ]
+
+
+def _inside(spans: list[tuple[int, int]], starts: list[int], position: int) -> bool:
+    index = bisect.bisect_right(starts, position) - 1
+    return index >= 0 and spans[index][0] <= position < spans[index][1]
+
+
+def _personal(name: str) -> bool:
+    """Whether a capitalised run can be a person's name (not an outlet or organisation)."""
+    words = name.lower().split()
+    if any(word.strip(".,’'s") in ORGANISATION_WORDS for word in words) or is_outlet(name):
+        return False
+    return not (len(words) == 1 and name.isupper())
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    before = text[max(0, start - 40) : start].rstrip()
+    if not before or before.endswith(("\n", ".", "!", "?", "”", '"')):
+        return True
+    # "On Thursday evening, Krebs retweeted": a short adverbial and a comma.
+    clause = re.split(r"[.!?\n]", before)[-1]
+    return before.endswith(",") and clause.count(",") == 1 and len(clause) < 40
+
+
+def is_anonymous(description: str) -> bool:
+    """Whether a description stands for unnamed people: "a former senior U.S. official",
+    "officials", "one skipper who asked not to be named"; not "the statement"."""
+    words = re.findall(r"[\w.]+", description.lower())
+    if not words or any(w in DOCUMENT_HEADS for w in words[:4]):
+        return False
+    if any(w in ANONYMOUS_HEADS for w in words[:8]) or _UNNAMED.search(description):
+        return True
+    return words[0] in _INDEFINITE
+
+
+def head_noun(description: str) -> str | None:
+    words = re.findall(r"[\w]+", description.lower())
+    for word in words:
+        if word in ANONYMOUS_HEADS or word in DOCUMENT_HEADS:
+            return word
+    return None
