@@ -44,7 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 CONFIG_FILE = "onrecord.toml"
-_BY_NAME = {setting.name: setting for setting in SETTINGS}
+SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
 class ConfigError(ValueError):
@@ -80,9 +80,9 @@ def load(root: Path | None, environ: Mapping[str, str] | None = None) -> dict[st
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
         for name, value in data.get("onrecord", {}).items():
-            if name not in _BY_NAME:
+            if name not in SETTINGS_BY_NAME:
                 raise ConfigError(f"{path}: unknown setting {name!r}")
-            values[name] = _coerce(_BY_NAME[name], value)
+            values[name] = _coerce(SETTINGS_BY_NAME[name], value)
     for setting in SETTINGS:
         variable = "ONRECORD_" + setting.name.upper()
         if variable in environ:

@@ -114,14 +114,17 @@ def doc_id(canonical: str) -> str:
 def capture_id(url: str, captured_at: datetime, payload_digest: str) -> str:
     """The id of one capture: what was received from where, and when.
 
-    Derived from what the WARC record itself holds (target URI, WARC-Date, payload
-    digest), so a catalog rebuilt from the WARC files gives every capture its old id.
+    Derived from what the WARC record itself holds (target URI, WARC-Date to the
+    microsecond, payload digest), so a catalog rebuilt from the WARC files gives every
+    capture its old id.
 
     >>> capture_id("https://example.org/", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
     ...            "sha256:ab")
     'c-01811e64661168d1'
     """
-    return "c-" + _hash("capture", url, ts14(captured_at), payload_digest)
+    moment = captured_at.astimezone(UTC)
+    stamp = ts14(moment) + (f".{moment.microsecond:06d}" if moment.microsecond else "")
+    return "c-" + _hash("capture", url, stamp, payload_digest)
 
 
 def version_id(document: str, first_capture: str) -> str:

@@ -89,6 +89,7 @@ def init_archive(root: Path) -> Paths:
         raise ArchiveError(f"{root} is a Python package, not an archive: pass --archive DIR")
     try:
         paths.warcs.mkdir(parents=True, exist_ok=True)
+        (root / config.SETTINGS_BY_NAME["sources"].default).mkdir(exist_ok=True)
         if not paths.config.exists():
             paths.config.write_text(config.default_file(), encoding="utf-8")
     except OSError as exc:

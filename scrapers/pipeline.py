@@ -1,0 +1,440 @@
+"""One scrape: discover -> fetch -> store -> extract -> quotes.
+
+Fetching goes through :mod:`scrapers.http`, storage through :mod:`archive.store`, and the
+pure parsers (:mod:`scrapers.extract`, :mod:`scrapers.quotes`) turn each stored capture
+into a document version with its text and quotes. Indexing is not done here (scrapers do
+not know the index): every call returns the ids of the documents it changed, and the
+composition root (the ``onrecord`` command, the web app) updates the index with them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+from archive import ids
+from archive.db import Catalog, Failure
+from archive.models import Capture, Document, Event, Extraction, Quote, Speaker, Version
+from archive.store import Store, crash_point
+from archive.warc import HttpExchange, WarcError
+from scrapers.discover import discover
+from scrapers.errors import DiscoveryError, FetchError
+from scrapers.extract import EXTRACTOR, Extracted, extract
+from scrapers.http import Exchange, PoliteSession
+from scrapers.quotes import ATTRIBUTOR, find_quotes
+from scrapers.sources import Source
+
+log = logging.getLogger(__name__)
+
+_TEXTUAL = ("text/html", "application/xhtml+xml", "application/pdf", "text/plain", "")
+_GONE = (404, 410)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Outcome:
+    """What a fetch, a processing step or a run did."""
+
+    captures: list[Capture] = field(default_factory=list)
+    changed_documents: set[str] = field(default_factory=set)
+    new_versions: int = 0
+    events: list[Event] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    def merge(self, other: Outcome) -> None:
+        self.captures += other.captures
+        self.changed_documents |= other.changed_documents
+        self.new_versions += other.new_versions
+        self.events += other.events
+        self.failures += other.failures
+
+
+def _exchange(hop: Exchange) -> HttpExchange:
+    return HttpExchange(
+        url=hop.url,
+        fetched_at=hop.fetched_at,
+        status=hop.status,
+        reason=hop.reason,
+        headers=hop.headers,
+        payload=hop.raw_body,
+        http_version=hop.http_version,
+        method=hop.method,
+        request_headers=hop.request_headers,
+        remote_ip=hop.remote_ip,
+    )
+
+
+class Pipeline:
+    """Fetches into one archive and turns what it stored into documents and quotes."""
+
+    def __init__(self, store: Store, session: PoliteSession, *, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.catalog: Catalog = store.catalog
+        self.session = session
+        self.clock = clock
+
+    # -- fetching -----------------------------------------------------------------------
+
+    def capture(self, url: str, source: Source | None = None) -> Outcome:
+        """Fetch one URL (conditionally, when it was captured before), store every hop,
+        and process what was stored. A failed fetch is recorded as a failure row."""
+        outcome = Outcome()
+        name = source.name if source else None
+        previous = self._latest_response(ids.canonical_url(url))
+        try:
+            result = self.session.fetch(
+                url,
+                etag=previous.etag if previous else None,
+                last_modified=previous.last_modified if previous else None,
+            )
+        except FetchError as exc:
+            failure = Failure(url=url, source=name, at=self.clock(), reason=exc.reason, status=None)
+            with self.catalog.transaction():
+                self.catalog.add_failure(failure)
+            log.warning("could not fetch %s: %s", url, exc.reason)
+            outcome.failures.append(failure)
+            return outcome
+        for hop in result.exchanges:
+            earlier = previous if hop is result.final else None
+            outcome.captures.append(self._save(hop, name, earlier))
+        for capture in outcome.captures:
+            outcome.merge(self.process(capture, source))
+        return outcome
+
+    def _latest_response(self, canonical: str) -> Capture | None:
+        for capture in reversed(self.catalog.captures_of_url(canonical)):
+            if capture.record_type == "response" and capture.status == 200:
+                return capture
+        return None
+
+    def _save(self, hop: Exchange, source: str | None, previous: Capture | None) -> Capture:
+        exchange = _exchange(hop)
+        if previous is not None:
+            same = hop.status == 304 or (
+                hop.status == 200
+                and "sha256:" + hashlib.sha256(hop.raw_body).hexdigest() == previous.payload_digest
+            )
+            if same:
+                return self.store.save_capture(exchange, source=source, revisit_of=previous)
+        return self.store.save_capture(exchange, source=source)
+
+    # -- processing ---------------------------------------------------------------------
+
+    def process_pending(self) -> Outcome:
+        """Process every stored capture not yet processed (after a crash, an import…)."""
+        outcome = Outcome()
+        for capture in self.catalog.unprocessed_captures():
+            outcome.merge(self.process(capture, None))
+        return outcome
+
+    def process(self, capture: Capture, source: Source | None) -> Outcome:
+        """Turn one stored capture into document state: a version, an event, or nothing."""
+        outcome = Outcome()
+        with self.catalog.transaction():
+            if capture.status in _GONE or 300 <= capture.status < 400:
+                self._gone(capture, outcome)
+            elif capture.status in (200, 304) and _textual(capture.content_type, capture):
+                self._page(capture, source, outcome)
+            self.catalog.mark_processed(capture.id)
+        return outcome
+
+    def _gone(self, capture: Capture, outcome: Outcome) -> None:
+        document = self.catalog.document_by_url(capture.canonical_url)
+        if document is None or document.state == "taken_down":
+            return
+        if 300 <= capture.status < 400 and not _moved_away(capture):
+            return
+        self._save_document(document, capture, state="taken_down")
+        self._event("taken_down", document, capture, outcome)
+
+    def _page(self, capture: Capture, source: Source | None, outcome: Outcome) -> None:
+        document = self.catalog.document_by_url(capture.canonical_url)
+        if capture.record_type == "revisit" and document and document.latest_version_id:
+            self.catalog.link_capture(capture.id, document.latest_version_id)
+            self._save_document(document, capture, state="live")
+            if document.state == "taken_down":
+                self._event("restored", document, capture, outcome)
+            return
+        if capture.record_type == "revisit":
+            original = self.catalog.capture(capture.refers_to) if capture.refers_to else None
+            if original is None:
+                return
+            capture_for_text = original
+        else:
+            capture_for_text = capture
+        extracted = self._extract(capture_for_text)
+        if extracted is None:
+            return
+        if document is None:
+            document = Document(
+                id=ids.doc_id(capture.canonical_url),
+                canonical_url=capture.canonical_url,
+                url=capture.url,
+                first_captured=capture.captured_at,
+                last_captured=capture.captured_at,
+                source=source.name if source else capture.source,
+                publisher=source.publisher if source else None,
+                kind=source.kind if source else None,
+            )
+        versions = self.catalog.versions(document.id)
+        if versions:
+            current = self.catalog.current_extraction(versions[-1].id)
+            if current is not None and current.text == extracted.text:
+                self.catalog.link_capture(capture.id, versions[-1].id)
+                self._save_document(document, capture, state="live")
+                if document.state == "taken_down":
+                    self._event("restored", document, capture, outcome)
+                return
+        version = Version(
+            id=ids.version_id(document.id, capture.id),
+            document_id=document.id,
+            capture_id=capture.id,
+            seq=len(versions) + 1,
+            created_at=capture.captured_at,
+        )
+        self.catalog.save_document(document)
+        self.catalog.add_version(version)
+        self.catalog.link_capture(capture.id, version.id)
+        self._store_extraction(document, version, extracted)
+        self._save_document(document, capture, state="live", latest=version.id)
+        outcome.new_versions += 1
+        outcome.changed_documents.add(document.id)
+        if document.state == "taken_down":
+            self._event("restored", document, capture, outcome)
+        if versions:
+            self._event("edited", document, capture, outcome)
+
+    def _extract(self, capture: Capture) -> Extracted | None:
+        try:
+            record = self.store.read(capture)
+        except WarcError as exc:
+            log.error("cannot read capture %s back: %s", capture.id, exc)
+            return None
+        return extract(record.payload, capture.url, content_type=_header_type(record))
+
+    def _store_extraction(self, document: Document, version: Version, extracted: Extracted) -> str:
+        extraction = Extraction(
+            id=ids.extraction_id(version.id, f"{EXTRACTOR}+{ATTRIBUTOR}"),
+            version_id=version.id,
+            extractor=f"{EXTRACTOR}+{ATTRIBUTOR}",
+            created_at=self.clock(),
+            text=extracted.text,
+            paragraphs=extracted.paragraphs,
+            title=extracted.title,
+            authors=extracted.authors,
+            publisher=extracted.publisher,
+            published=extracted.published,
+            modified=extracted.modified,
+            language=extracted.language,
+            canonical_url=extracted.canonical_url,
+            problems=extracted.problems,
+        )
+        previous = self.catalog.current_extraction(version.id)
+        digest = "sha256:" + hashlib.sha256(extracted.text.encode("utf-8")).hexdigest()
+        self.catalog.add_extraction(extraction, digest)
+        quotes = self._quotes(document, extraction, document.publisher or extracted.publisher)
+        self.catalog.replace_quotes(extraction.id, quotes)
+        if previous is not None and previous.id != extraction.id:
+            self._alias_quotes(self.catalog.quotes_of_extraction(previous.id), quotes)
+        crash_point("extraction-stored")
+        return extraction.id
+
+    def _quotes(self, document: Document, extraction: Extraction, publisher: str | None):
+        quotes = []
+        for found in find_quotes(extraction.text, publisher):
+            speaker_id = None
+            if found.speaker:
+                speaker = Speaker(
+                    id=ids.speaker_id(found.speaker, document.id if found.anonymous else None),
+                    name=found.speaker,
+                    anonymous=found.anonymous,
+                    document_id=document.id if found.anonymous else None,
+                )
+                self.catalog.save_speaker(speaker)
+                speaker_id = speaker.id
+            quotes.append(
+                Quote(
+                    id=ids.quote_id(document.id, found.text),
+                    document_id=document.id,
+                    extraction_id=extraction.id,
+                    start=found.start,
+                    end=found.end,
+                    text=found.text,
+                    speaker_id=speaker_id,
+                    speaker=found.speaker,
+                    speaker_mention=found.speaker_mention,
+                    speaker_start=found.speaker_start,
+                    speaker_end=found.speaker_end,
+                    role=found.role,
+                    cue=found.cue,
+                    via=found.via,
+                    anonymous=found.anonymous,
+                    unclosed=found.unclosed,
+                    method=found.method,
+                    confidence=found.confidence,
+                )
+            )
+        return quotes
+
+    def _alias_quotes(self, old: list[Quote], new: list[Quote]) -> None:
+        """Point each quote id the old extraction issued, and the new one lacks, at the
+        new quote that succeeds it (the most similar text), so old links keep resolving."""
+        new_ids = {q.id for q in new}
+        for quote in old:
+            if quote.id in new_ids:
+                continue
+            successor = _successor(quote, new)
+            if successor is not None:
+                self.catalog.add_quote_alias(quote.id, successor.id)
+
+    def reextract(self, document_id: str) -> Outcome:
+        """Extract every version of a document again with the current extractor."""
+        outcome = Outcome()
+        document = self.catalog.document(document_id)
+        if document is None:
+            return outcome
+        extractor = f"{EXTRACTOR}+{ATTRIBUTOR}"
+        with self.catalog.transaction():
+            for version in self.catalog.versions(document_id):
+                current = self.catalog.current_extraction(version.id)
+                if current is not None and current.extractor == extractor:
+                    continue
+                capture = self.catalog.capture(version.capture_id)
+                extracted = self._extract(capture) if capture else None
+                if extracted is not None:
+                    self._store_extraction(document, version, extracted)
+                    outcome.changed_documents.add(document_id)
+        return outcome
+
+    def _save_document(
+        self, document: Document, capture: Capture, *, state: str, latest: str | None = None
+    ) -> None:
+        self.catalog.save_document(
+            Document(
+                **{
+                    **document.__dict__,
+                    "last_captured": max(document.last_captured, capture.captured_at),
+                    "state": state,
+                    "latest_version_id": latest or document.latest_version_id,
+                }
+            )
+        )
+
+    def _event(self, kind: str, document: Document, capture: Capture, outcome: Outcome) -> None:
+        event = Event(
+            type=kind,
+            document_id=document.id,
+            url=document.url,
+            at=capture.captured_at,
+            capture_id=capture.id,
+        )
+        self.catalog.add_event(event)
+        outcome.events.append(event)
+        outcome.changed_documents.add(document.id)
+        log.info("%s: %s (%s)", kind, document.url, capture.id)
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def scrape(self, source: Source) -> Outcome:
+        """One run of one source. A run stopped half-way is resumed by the next call:
+        the queue lives in the catalog, and pages captured during the run are not fetched
+        again."""
+        outcome = self.process_pending()
+        run_id = self.catalog.unfinished_run(source.name)
+        if run_id is None:
+            run_id = f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"
+            started = self.clock()
+            with self.catalog.transaction():
+                self.catalog.start_run(run_id, source.name, started)
+            try:
+                urls = discover(source, self.session)
+            except (DiscoveryError, FetchError) as exc:
+                return self._failed_run(source, run_id, str(exc), outcome)
+            with self.catalog.transaction():
+                self.catalog.enqueue(source.name, run_id, urls, started)
+                self.catalog.count_run(run_id, discovered=len(urls))
+        else:
+            log.info("resuming run %s of %s", run_id, source.name)
+        run_started = self.catalog.last_run(source.name).started_at
+        for url in self.catalog.pending(source.name, run_id):
+            if not self._captured_since(url, run_started):
+                result = self.capture(url, source)
+                outcome.merge(result)
+                with self.catalog.transaction():
+                    self.catalog.count_run(
+                        run_id,
+                        fetched=len(result.captures),
+                        new_versions=result.new_versions,
+                        failed=len(result.failures),
+                    )
+            with self.catalog.transaction():
+                self.catalog.mark_done(source.name, run_id, url, self.clock())
+        now = self.clock()
+        with self.catalog.transaction():
+            self.catalog.finish_run(run_id, now)
+            self.catalog.set_next_due(source.name, source.next_due(now))
+        return outcome
+
+    def _captured_since(self, url: str, since: datetime) -> bool:
+        return any(c.captured_at >= since for c in self.catalog.captures_of_url(url))
+
+    def _failed_run(self, source: Source, run_id: str, reason: str, outcome: Outcome) -> Outcome:
+        now = self.clock()
+        failure = Failure(url=source.name, source=source.name, at=now, reason=reason, status=None)
+        with self.catalog.transaction():
+            self.catalog.add_failure(failure)
+            self.catalog.finish_run(run_id, now, error=reason)
+            self.catalog.set_next_due(source.name, source.next_due(now))
+        outcome.failures.append(failure)
+        log.warning("run %s of %s failed: %s", run_id, source.name, reason)
+        return outcome
+
+
+def _textual(content_type: str, capture: Capture) -> bool:
+    return capture.record_type == "revisit" or content_type in _TEXTUAL
+
+
+def _header_type(record) -> str | None:
+    for name, value in record.location.headers:
+        if name.lower() == "content-type":
+            return value
+    return None
+
+
+def _moved_away(capture: Capture) -> bool:
+    """A redirect to another page (not merely to https, or to add a slash)."""
+    if not capture.location:
+        return False
+    try:
+        target = ids.canonical_url(urljoin(capture.url, capture.location))
+    except ids.InvalidURL:
+        return True
+    return _scheme_free(target).rstrip("/") != _scheme_free(capture.canonical_url).rstrip("/")
+
+
+def _scheme_free(url: str) -> str:
+    return url.split("://", 1)[-1]
+
+
+def _successor(quote: Quote, candidates: list[Quote]) -> Quote | None:
+    old = ids.normalize_quote_text(quote.text)
+    best, best_ratio = None, 0.6
+    for candidate in candidates:
+        new = ids.normalize_quote_text(candidate.text)
+        if old in new or new in old:
+            return candidate
+        ratio = difflib.SequenceMatcher(None, old, new).ratio()
+        if ratio > best_ratio:
+            best, best_ratio = candidate, ratio
+    return best

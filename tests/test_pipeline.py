@@ -1,0 +1,140 @@
+"""The capture pipeline against a real loopback server: versions, revisits, events."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from archive.db import Catalog
+from archive.store import Store
+from scrapers.http import HttpConfig, PoliteSession
+from scrapers.pipeline import Pipeline
+from tests.conftest import run_onrecord
+from tests.loopback import Reply
+
+PAGES = Path(__file__).parent / "data" / "pages"
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def page(name: str) -> bytes:
+    return (PAGES / name).read_bytes()
+
+
+def session() -> PoliteSession:
+    return PoliteSession(HttpConfig(allow_private=True, delay=0.0))
+
+
+@pytest.fixture
+def pipeline(archive_root):
+    with Store.open(archive_root) as store, session() as http:
+        yield Pipeline(store, http)
+
+
+def test_a_capture_becomes_a_document_with_text_and_quotes(pipeline, server):
+    server.route("/news/certified", status=200, body=page("statement-v1.html"), headers=HTML)
+    outcome = pipeline.capture(server.url("/news/certified"))
+    assert [c.status for c in outcome.captures] == [200]
+    [document_id] = outcome.changed_documents
+    catalog = pipeline.catalog
+    document = catalog.document(document_id)
+    extraction = catalog.current_extraction(document.latest_version_id)
+    assert extraction.title == "Board certifies county results"
+    assert "Cookie settings" not in extraction.text
+    quotes = catalog.quotes_of_extraction(extraction.id)
+    assert {q.speaker for q in quotes} == {"Rosa Delgado"}
+    for quote in quotes:
+        assert extraction.text[quote.start : quote.end] == quote.text
+
+
+def test_unchanged_edited_taken_down_and_restored(pipeline, server):
+    url = server.url("/news/certified")
+    server.route("/news/certified", status=200, body=page("statement-v1.html"), headers=HTML)
+    first = pipeline.capture(url)
+    again = pipeline.capture(url)
+    assert again.captures[0].record_type == "revisit"
+    assert again.new_versions == 0
+    server.route("/news/certified", status=200, body=page("statement-v2.html"), headers=HTML)
+    edited = pipeline.capture(url)
+    assert edited.new_versions == 1
+    assert [e.type for e in edited.events] == ["edited"]
+    server.route("/news/certified", status=410, body=b"gone", headers=HTML)
+    assert [e.type for e in pipeline.capture(url).events] == ["taken_down"]
+    server.route("/news/certified", status=200, body=page("statement-v2.html"), headers=HTML)
+    assert [e.type for e in pipeline.capture(url).events] == ["restored"]
+    [document_id] = first.changed_documents
+    versions = pipeline.catalog.versions(document_id)
+    assert [v.seq for v in versions] == [1, 2]
+    texts = [pipeline.catalog.current_extraction(v.id).text for v in versions]
+    assert "trust these numbers" in texts[0] and "rely on these numbers" in texts[1]
+
+
+def test_a_redirect_away_is_a_takedown(pipeline, server):
+    url = server.url("/news/certified")
+    server.route("/news/certified", status=200, body=page("statement-v1.html"), headers=HTML)
+    pipeline.capture(url)
+    server.route("/news/certified", status=301, headers={"Location": "/news"})
+    server.route("/news", status=200, body=b"<html><p>News index</p></html>", headers=HTML)
+    outcome = pipeline.capture(url)
+    assert [c.status for c in outcome.captures] == [301, 200]
+    assert "taken_down" in [e.type for e in outcome.events]
+
+
+def test_a_failed_fetch_is_a_row_and_leaves_nothing_partial(pipeline, server, archive_root):
+    server.route("/huge", Reply(status=200, body=b"x" * 1024, length=64 * 1024 * 1024))
+    before = sorted(p.stat().st_size for p in (archive_root / "warcs").iterdir())
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0, max_bytes=100_000)) as http,
+    ):
+        outcome = Pipeline(store, http).capture(server.url("/huge"))
+        assert outcome.captures == []
+        [failure] = store.catalog.failures()
+        assert "100000" in failure.reason or "large" in failure.reason
+        assert store.catalog.count_captures() == 0
+    after = sorted(p.stat().st_size for p in (archive_root / "warcs").iterdir())
+    assert after == before
+
+
+def test_capture_killed_between_warc_and_catalog_is_reconciled(archive_root, server):
+    server.route("/news/certified", status=200, body=page("statement-v1.html"), headers=HTML)
+    url = server.url("/news/certified")
+    crashed = run_onrecord(
+        "capture", url, "--archive", str(archive_root), env={"ONRECORD_CRASH_AT": "warc-written"}
+    )
+    assert crashed.returncode == -signal.SIGKILL
+    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+        assert catalog.count_captures() == 0  # the WARC has it; the catalog does not yet
+    finished = run_onrecord("capture", url, "--archive", str(archive_root))
+    assert finished.returncode == 0, finished.stderr
+    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+        captures = list(catalog.all_captures())
+        assert [c.record_type for c in captures] == ["response", "revisit"]
+        assert len({c.id for c in captures}) == 2
+        assert catalog.unprocessed_captures() == []
+        [document] = catalog.documents()
+        assert len(catalog.versions(document.id)) == 1
+
+
+def test_capture_of_a_missing_archive_is_one_clear_sentence(tmp_path):
+    result = run_onrecord("capture", "https://example.gov/", "--archive", str(tmp_path / "no"))
+    assert result.returncode != 0
+    assert "no archive at" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_capture_refuses_loopback_unless_allowed(tmp_path, server):
+    run_onrecord("init", str(tmp_path / "strict"))
+    server.route("/", status=200, body=b"<p>hello</p>", headers=HTML)
+    result = run_onrecord("capture", server.url("/"), "--archive", str(tmp_path / "strict"))
+    assert result.returncode != 0
+    assert "non-public address" in result.stderr
+    assert server.hits("/") == 0
+
+
+def test_capture_of_a_bad_url_is_one_clear_sentence(archive_root):
+    result = run_onrecord("capture", "ftp://example.gov/x", "--archive", str(archive_root))
+    assert result.returncode != 0
+    assert "not an http(s) URL" in result.stderr
+    assert "Traceback" not in result.stderr

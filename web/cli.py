@@ -1,0 +1,499 @@
+"""The ``onrecord`` command.
+
+Every command takes ``--archive DIR`` (default ``$ONRECORD_ARCHIVE``, else ``./archive``).
+User errors exit non-zero with one clear sentence; progress bars appear on a terminal,
+plain log lines otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from archive import config as archive_config
+from archive.db import Catalog, CatalogError
+from archive.ids import InvalidURL, canonical_url
+from archive.store import ArchiveError, Paths, Store, init_archive, open_paths
+from scrapers.extract import extract
+from scrapers.http import HttpConfig, PoliteSession
+from scrapers.pipeline import Outcome, Pipeline
+from scrapers.quotes import find_quotes
+from scrapers.sources import Source, SourceError, load_sources
+from web import indexing, links
+
+log = logging.getLogger("onrecord")
+
+
+def _archive_option(function: Callable) -> Callable:
+    return click.option(
+        "--archive",
+        "archive_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="ONRECORD_ARCHIVE",
+        default="archive",
+        show_default=True,
+        help="The archive folder (also $ONRECORD_ARCHIVE).",
+    )(function)
+
+
+def _setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if sys.stderr.isatty() and not verbose:
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
+@click.version_option("0.1.0", prog_name="onrecord")
+def main(verbose: bool) -> None:
+    """onrecord: an archive of official statements and the news stories that quote them."""
+    _setup_logging(verbose)
+
+
+def open_store(archive_dir: Path) -> Store:
+    try:
+        return Store.open(archive_dir)
+    except (ArchiveError, CatalogError, archive_config.ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def open_catalog(archive_dir: Path) -> tuple[Paths, Catalog]:
+    try:
+        paths = open_paths(archive_dir, writable=False)
+        return paths, Catalog.open(paths.catalog, migrate=False)
+    except (ArchiveError, CatalogError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def http_config(archive_dir: Path | None, **overrides) -> HttpConfig:
+    try:
+        settings = archive_config.load(archive_dir)
+    except archive_config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    values = {
+        "allow_private": settings["allow_private"],
+        "delay": settings["delay"],
+        "max_bytes": settings["max_bytes"],
+        "read_timeout": settings["timeout"],
+    }
+    if settings["user_agent"]:
+        values["user_agent"] = settings["user_agent"]
+    values.update(overrides)
+    return HttpConfig(**values)
+
+
+def progress(items: list, label: str) -> Iterable:
+    """A progress bar on a terminal; the items as they are otherwise (logs tell)."""
+    if sys.stderr.isatty() and items:
+        with click.progressbar(items, label=label, file=sys.stderr) as bar:
+            yield from bar
+    else:
+        yield from items
+
+
+# -- archive ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@_archive_option
+def init(directory: Path | None, archive_dir: Path) -> None:
+    """Create an archive folder: WARCs, catalog and config."""
+    root = directory or archive_dir
+    try:
+        paths = init_archive(root)
+    except (ArchiveError, CatalogError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"archive ready at {paths.root}")
+
+
+@main.command()
+@click.argument("url")
+@_archive_option
+@click.option("--json", "as_json", is_flag=True, help="Print what was captured as JSON.")
+def capture(url: str, archive_dir: Path, as_json: bool) -> None:
+    """Fetch one page politely into the archive, extract its text and quotes, index them."""
+    try:
+        canonical_url(url)
+    except InvalidURL as exc:
+        raise click.ClickException(str(exc)) from None
+    with open_store(archive_dir) as store, PoliteSession(http_config(archive_dir)) as session:
+        pipeline = Pipeline(store, session)
+        outcome = pipeline.process_pending()
+        outcome.merge(pipeline.capture(url))
+        indexing.update(store.paths, store.catalog, outcome.changed_documents)
+        report = _outcome_report(store.catalog, outcome)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for item in report["captures"]:
+            click.echo(f"{item['id']}  {item['status']}  {item['url']}  {item['path']}")
+        for event in report["events"]:
+            click.echo(f"{event['type']}: {event['url']}")
+        click.echo(f"{report['quotes']} quotes in {len(report['documents'])} changed documents")
+    if outcome.failures:
+        raise click.ClickException(f"could not capture {url}: {outcome.failures[0].reason}")
+
+
+def _outcome_report(catalog: Catalog, outcome: Outcome) -> dict:
+    quotes = 0
+    for document_id in outcome.changed_documents:
+        document = catalog.document(document_id)
+        if document and document.latest_version_id:
+            extraction = catalog.current_extraction(document.latest_version_id)
+            quotes += len(catalog.quotes_of_extraction(extraction.id)) if extraction else 0
+    return {
+        "captures": [
+            {
+                "id": c.id,
+                "url": c.url,
+                "status": c.status,
+                "record_type": c.record_type,
+                "path": links.capture_path(c.url, c.captured_at),
+            }
+            for c in outcome.captures
+        ],
+        "documents": sorted(outcome.changed_documents),
+        "events": [{"type": e.type, "url": e.url} for e in outcome.events],
+        "quotes": quotes,
+        "failures": [f.reason for f in outcome.failures],
+    }
+
+
+# -- extraction and quotes on files ------------------------------------------------------
+
+
+@main.command("extract")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "text"]), default="text")
+@click.option("--url", default=None, help="The page's URL, to resolve links and metadata.")
+def extract_command(files: tuple[Path, ...], fmt: str, url: str | None) -> None:
+    """Extract the article text and metadata of saved HTML or PDF files."""
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+        found = extract(data, url)
+        paragraphs = [found.text[p.start : p.end] for p in found.paragraphs]
+        record = {
+            "path": str(path),
+            "url": url or found.canonical_url,
+            "title": found.title,
+            "authors": list(found.authors),
+            "publisher": found.publisher,
+            "published": found.published.isoformat() if found.published else None,
+            "language": found.language,
+            "text": found.text,
+            "paragraphs": paragraphs,
+        }
+        if fmt == "jsonl":
+            click.echo(json.dumps(record, ensure_ascii=False))
+            continue
+        click.echo(f"== {path}")
+        for key in ("title", "authors", "publisher", "published", "language", "url"):
+            value = record[key]
+            if value:
+                click.echo(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+        for problem in found.problems:
+            click.echo(f"problem: {problem}")
+        click.echo()
+        click.echo(found.text)
+        click.echo()
+
+
+@main.command("quotes")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "text"]), default="text")
+def quotes_command(files: tuple[Path, ...], fmt: str) -> None:
+    """Find the direct quotes in plain-text (UTF-8) files, with speaker and offsets."""
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"cannot read {path} as UTF-8 text: {exc}") from None
+        found = find_quotes(text)
+        if fmt == "jsonl":
+            record = {
+                "path": str(path),
+                "quotes": [
+                    {
+                        "start": q.start,
+                        "end": q.end,
+                        "text": q.text,
+                        "speaker": q.speaker,
+                        "speaker_start": q.speaker_start,
+                        "speaker_end": q.speaker_end,
+                        "role": q.role,
+                        "cue": q.cue,
+                        "via": q.via,
+                        "anonymous": q.anonymous,
+                    }
+                    for q in found
+                ],
+            }
+            click.echo(json.dumps(record, ensure_ascii=False))
+            continue
+        click.echo(f"== {path}: {len(found)} quotes")
+        for q in found:
+            who = q.speaker or "(speaker unknown)"
+            if q.anonymous:
+                who += " [anonymous]"
+            details = ", ".join(x for x in (q.role, q.cue, f"via {q.via}" if q.via else None) if x)
+            click.echo(f"[{q.start}:{q.end}] {who}{' — ' + details if details else ''}")
+            click.echo(f"    “{q.text}”{' (unclosed)' if q.unclosed else ''}")
+
+
+# -- search -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("query")
+@_archive_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--type", "kind", type=click.Choice(["quote", "document"]), default=None)
+@click.option("--sort", type=click.Choice(["relevance", "date", "date_asc"]), default="relevance")
+@click.option("--page", type=click.IntRange(min=1), default=1)
+@click.option("--page-size", type=click.IntRange(1, 200), default=20)
+def search(
+    query: str, archive_dir: Path, fmt: str, kind: str | None, sort: str, page: int, page_size: int
+) -> None:
+    """Search quotes and documents: words, "exact phrases", speaker:, publisher:, dates…"""
+    paths, catalog = open_catalog(archive_dir)
+    with catalog:
+        try:
+            results = indexing.search(
+                paths, catalog, query, type=kind, sort=sort, page=page, page_size=page_size
+            )
+        except indexing.QueryError as exc:
+            raise click.ClickException(f"cannot search for that: {exc}") from None
+    if fmt == "json":
+        click.echo(json.dumps(indexing.results_json(results), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{results.total} results for {query!r}")
+    for hit in results.hits:
+        when = hit.published.date().isoformat() if hit.published else "undated"
+        who = hit.speaker or ("" if hit.type == "document" else "(speaker unknown)")
+        click.echo(f"{hit.id}  {hit.type}  {who}  {hit.publisher or ''}  {when}")
+        click.echo(f"    {hit.text[:200]}")
+
+
+@main.command()
+@_archive_option
+def reindex(archive_dir: Path) -> None:
+    """Rebuild the search index from the catalog."""
+    paths, catalog = open_catalog(archive_dir)
+    with catalog:
+        count = indexing.rebuild(paths, catalog)
+    click.echo(f"indexed {count} records")
+
+
+# -- sources and schedule -------------------------------------------------------------------
+
+
+def _sources(archive_dir: Path, files: tuple[Path, ...] = ()) -> list[Source]:
+    if not files:
+        settings = archive_config.load(archive_dir)
+        folder = archive_dir / settings["sources"]
+        files = tuple(sorted(folder.glob("*.toml"))) if folder.is_dir() else ()
+    try:
+        return load_sources(list(files))
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def sources() -> None:
+    """Source definitions (TOML files in the archive's sources/ folder)."""
+
+
+@sources.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@_archive_option
+def sources_check(files: tuple[Path, ...], archive_dir: Path) -> None:
+    """Validate source files without fetching anything."""
+    found = _sources(archive_dir, files)
+    for source in found:
+        click.echo(f"ok  {source.name}  ({source.kind}, {source.publisher})")
+    click.echo(f"{len(found)} sources valid")
+
+
+def _run_sources(archive_dir: Path, chosen: list[Source]) -> Outcome:
+    total = Outcome()
+    with open_store(archive_dir) as store, PoliteSession(http_config(archive_dir)) as session:
+        pipeline = Pipeline(store, session)
+        for source in progress(chosen, "scraping"):
+            outcome = pipeline.scrape(source)
+            indexing.update(store.paths, store.catalog, outcome.changed_documents)
+            log.info(
+                "%s: %d captures, %d new versions, %d failures",
+                source.name,
+                len(outcome.captures),
+                outcome.new_versions,
+                len(outcome.failures),
+            )
+            total.merge(outcome)
+    return total
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@_archive_option
+def scrape(names: tuple[str, ...], archive_dir: Path) -> None:
+    """Scrape the named sources (all of them when none is named) now."""
+    every = _sources(archive_dir)
+    chosen = [s for s in every if not names or s.name in names]
+    unknown = set(names) - {s.name for s in every}
+    if unknown:
+        raise click.ClickException(f"no source named {', '.join(sorted(unknown))}")
+    outcome = _run_sources(archive_dir, chosen)
+    click.echo(
+        f"{len(outcome.captures)} captures, {outcome.new_versions} new versions, "
+        f"{len(outcome.events)} events, {len(outcome.failures)} failures"
+    )
+
+
+@main.command()
+@_archive_option
+@click.option("--once", is_flag=True, help="Run what is due now, then exit.")
+@click.option("--tick", type=float, default=30.0, help="Seconds between checks.")
+def schedule(archive_dir: Path, once: bool, tick: float) -> None:
+    """Run every source when it is due, forever (next-due times live in the catalog)."""
+    while True:
+        every = _sources(archive_dir)
+        now = datetime.now(UTC)
+        with open_store(archive_dir) as store:
+            due = [s for s in every if (store.catalog.next_due(s.name) or now) <= now]
+        if due:
+            _run_sources(archive_dir, due)
+        if once:
+            return
+        time.sleep(tick)
+
+
+@main.command()
+@_archive_option
+def status(archive_dir: Path) -> None:
+    """Per source: the last run, what it found, failures, and the next due time."""
+    every = _sources(archive_dir)
+    _, catalog = open_catalog(archive_dir)
+    with catalog:
+        for source in every:
+            run = catalog.last_run(source.name)
+            due = catalog.next_due(source.name)
+            click.echo(f"{source.name} ({source.kind}, {source.publisher})")
+            if run is None:
+                click.echo("  never run")
+            else:
+                state = "running or interrupted" if run.finished_at is None else "finished"
+                click.echo(
+                    f"  last run {run.started_at:%Y-%m-%d %H:%M} UTC ({state}): "
+                    f"{run.discovered} discovered, {run.fetched} fetched, "
+                    f"{run.new_versions} new versions, {run.failed} failed"
+                )
+                if run.error:
+                    click.echo(f"  error: {run.error}")
+            for failure in catalog.failures(source.name, limit=3):
+                click.echo(f"  failed {failure.at:%Y-%m-%d %H:%M}: {failure.url}: {failure.reason}")
+            click.echo(f"  next due {due:%Y-%m-%d %H:%M} UTC" if due else "  due now")
+
+
+@main.command()
+@_archive_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def changes(archive_dir: Path, fmt: str) -> None:
+    """Edits, takedowns and restores of archived documents."""
+    _, catalog = open_catalog(archive_dir)
+    with catalog:
+        events = catalog.events()
+    if fmt == "json":
+        rows = [
+            {
+                "type": e.type,
+                "url": e.url,
+                "document_id": e.document_id,
+                "at": e.at.isoformat().replace("+00:00", "Z"),
+            }
+            for e in events
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for e in events:
+        click.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.type:<10}  {e.url}  {e.document_id}")
+
+
+# -- serving ------------------------------------------------------------------------------
+
+
+@main.command()
+@_archive_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
+    """Serve the archive's web front end with a production WSGI server."""
+    open_catalog(archive_dir)[1].close()
+    from waitress import serve as waitress_serve
+
+    from web import create_app
+
+    app = create_app({"ARCHIVE": str(archive_dir)})
+    click.echo(f"serving {archive_dir} at http://{host}:{port}/")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="onrecord")
+
+
+@main.command()
+@_archive_option
+@click.option(
+    "--build-only",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Build the demo archive into this (new or empty) folder and exit.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def demo(archive_dir: Path, build_only: Path | None, host: str, port: int) -> None:
+    """Scrape a small fictional newsroom world into a fresh archive, and serve it.
+
+    The demo site runs on a loopback port of its own; the archive goes into a temporary
+    folder, or into --archive when that is given and empty.
+    """
+    import tempfile
+
+    from click.core import ParameterSource
+    from waitress import serve as waitress_serve
+
+    from web import create_app
+    from web.demo import DemoSite, build_demo, tour
+
+    given = click.get_current_context().get_parameter_source("archive_dir")
+    target = build_only or (archive_dir if given == ParameterSource.COMMANDLINE else None)
+    if target is not None and target.is_dir() and any(target.iterdir()):
+        raise click.ClickException(f"{target} is not empty: the demo builds a fresh archive")
+    with DemoSite() as site, tempfile.TemporaryDirectory(prefix="onrecord-demo-") as scratch:
+        root = target or Path(scratch)
+        try:
+            build_demo(root, site, echo=click.echo)
+        except (ArchiveError, CatalogError, SourceError) as exc:
+            raise click.ClickException(str(exc)) from None
+        if build_only:
+            return
+        _, catalog = open_catalog(root)
+        with catalog:
+            stops = tour(catalog)
+        app = create_app({"ARCHIVE": str(root)})
+        click.echo(f"onrecord demo at http://{host}:{port}/")
+        for label, path in stops:
+            click.echo(f"  {label}: http://{host}:{port}{path}")
+        waitress_serve(app, host=host, port=port, threads=8, ident="onrecord")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The catalog feeding the search index: incremental updates, rebuilds, and searches
+whose document snippets are cut from the catalog's text (bodies are not stored in the
+index)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from archive.db import Catalog
+from archive.store import Paths
+from index.build import Indexer
+from index.search import QueryError, Searcher, SearchResults
+from web import links
+
+__all__ = ["QueryError", "rebuild", "results_json", "search", "update"]
+
+
+def update(paths: Paths, catalog: Catalog, document_ids: Iterable[str]) -> int:
+    """Reindex the given documents and their quotes (after a capture or a scrape)."""
+    chosen = sorted(set(document_ids))
+    if not chosen:
+        return 0
+    indexer = Indexer(paths.index)
+    for document_id in chosen:
+        indexer.delete_document(document_id)
+    return indexer.update(catalog.document_records(chosen), catalog.quote_records(chosen))
+
+
+def rebuild(paths: Paths, catalog: Catalog) -> int:
+    """Rebuild the whole index from the catalog, swapping it in when complete."""
+    return Indexer(paths.index).rebuild(catalog.document_records(), catalog.quote_records())
+
+
+def search(paths: Paths, catalog: Catalog, query: str, **options) -> SearchResults:
+    if not paths.index.exists():
+        Indexer(paths.index)
+    searcher = Searcher(paths.index, text_loader=catalog.document_text)
+    try:
+        return searcher.search(query, **options)
+    finally:
+        searcher.close()
+
+
+def hit_path(hit) -> str:
+    return links.quote_path(hit.id) if hit.type == "quote" else links.document_path(hit.id)
+
+
+def results_json(results: SearchResults) -> dict:
+    """The JSON shape of ``onrecord search --format json`` and the search API."""
+    return {
+        "query": results.query,
+        "total": results.total,
+        "hits": [
+            {
+                "type": hit.type,
+                "id": hit.id,
+                "text": hit.text,
+                "speaker": hit.speaker,
+                "publisher": hit.publisher,
+                "published": hit.published.isoformat() if hit.published else None,
+                "url": hit_path(hit),
+            }
+            for hit in results.hits
+        ],
+        "facets": {
+            name: [[value, count] for value, count in counts]
+            for name, counts in results.facets.items()
+        },
+    }

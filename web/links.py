@@ -1,0 +1,160 @@
+"""Every URL shape of the web front end, in one place.
+
+Views and templates call these functions; nobody formats a path by hand. The shapes are
+a promise: links issued once keep working, so change them only by adding new ones.
+
+    /quote/<quote id>                      a quote, with its provenance and citations
+    /document/<document id>                a document: text, quotes, versions, events
+    /speaker/<speaker id>                  everything a speaker said, roles over time
+    /<YYYYMMDDhhmmss>/<original URL>       a capture, in the Wayback form
+    /<YYYYMMDDhhmmss>id_/<original URL>    the archived copy itself, as received (sandboxed)
+    /timemap/link/<original URL>           Memento TimeMap (RFC 7089)
+    /timegate/<original URL>               Memento TimeGate
+
+>>> from datetime import datetime, timezone
+>>> capture_path("https://example.gov/a?b=1", datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc))
+'/20261103090000/https://example.gov/a?b=1'
+>>> quote_path("q-0123456789abcdef")
+'/quote/q-0123456789abcdef'
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote as _escape
+from urllib.parse import urlencode
+
+from archive.ids import ts14
+
+
+def _safe(url: str) -> str:
+    return _escape(url, safe=":/?&=%#@!$'()*+,;~-._")
+
+
+def quote_path(quote_id: str) -> str:
+    return f"/quote/{quote_id}"
+
+
+def document_path(document_id: str) -> str:
+    return f"/document/{document_id}"
+
+
+def speaker_path(speaker_id: str) -> str:
+    return f"/speaker/{speaker_id}"
+
+
+def capture_path(url: str, captured_at: datetime) -> str:
+    return f"/{ts14(captured_at)}/{_safe(url)}"
+
+
+def raw_capture_path(url: str, captured_at: datetime) -> str:
+    """The archived copy as received; served sandboxed, never as an app page."""
+    return f"/{ts14(captured_at)}id_/{_safe(url)}"
+
+
+def timemap_path(url: str) -> str:
+    return f"/timemap/link/{_safe(url)}"
+
+
+def timegate_path(url: str) -> str:
+    return f"/timegate/{_safe(url)}"
+
+
+def search_path(query: str = "", **params: str | int) -> str:
+    pairs = {"q": query, **{k: v for k, v in params.items() if v not in (None, "")}}
+    return "/search?" + urlencode(pairs)
+
+
+def captures_path(page: int = 1) -> str:
+    return "/captures" if page == 1 else f"/captures?page={page}"
+
+
+# -- added for the page families (quotes, documents, speakers, search, feeds, admin) ---------
+
+
+def json_path(path: str) -> str:
+    """The JSON twin of an app page: the same path with ``.json`` before any query.
+
+    >>> json_path("/quote/q-0123456789abcdef")
+    '/quote/q-0123456789abcdef.json'
+    >>> json_path("/search?q=krebs")
+    '/search.json?q=krebs'
+    """
+    path, mark, query = path.partition("?")
+    return f"{path}.json{mark}{query}"
+
+
+def quote_in_document(document_id: str, quote_id: str) -> str:
+    """The archived text of a document, scrolled to the quote marked in it."""
+    return f"{document_path(document_id)}#{quote_id}"
+
+
+def document_diff_path(document_id: str, older: int, newer: int) -> str:
+    """Two versions of a document compared, by their sequence numbers.
+
+    >>> document_diff_path("d-74e758034f2807bd", 1, 2)
+    '/document/d-74e758034f2807bd?diff=1,2'
+    """
+    return f"{document_path(document_id)}?diff={older},{newer}"
+
+
+def search_atom_path(query: str) -> str:
+    return "/search.atom?" + urlencode({"q": query})
+
+
+def sources_path() -> str:
+    return "/sources"
+
+
+def admin_path(action: str) -> str:
+    """Where the admin actions are POSTed: sources, scrape, reindex, archive."""
+    return f"/admin/{action}"
+
+
+def absolute(root: str, path: str) -> str:
+    """A path of this app made absolute against the request's root URL.
+
+    >>> absolute("http://127.0.0.1:8080/", "/quote/q-1")
+    'http://127.0.0.1:8080/quote/q-1'
+    """
+    return root.rstrip("/") + path
+
+
+def text_fragment(url: str, text: str, words: int = 4) -> str:
+    """A link into the live page that scrolls to ``text`` (a URL text fragment).
+
+    Short texts are matched whole; longer ones by their first and last words.
+
+    >>> text_fragment("https://example.gov/a#top", "We are ready, and we will serve you all week.")
+    'https://example.gov/a#:~:text=We%20are%20ready%2C%20and,serve%20you%20all%20week.'
+    >>> text_fragment("https://example.gov/a", "Hold the line-up, please")
+    'https://example.gov/a#:~:text=Hold%20the%20line%2Dup%2C%20please'
+    """
+    spoken = text.split()
+    if len(spoken) <= 2 * words:
+        directive = _fragment_part(" ".join(spoken))
+    else:
+        start = _fragment_part(" ".join(spoken[:words]))
+        end = _fragment_part(" ".join(spoken[-words:]))
+        directive = f"{start},{end}"
+    return f"{url.split('#', 1)[0]}#:~:text={directive}"
+
+
+def _fragment_part(text: str) -> str:
+    # "-", "," and "&" are syntax inside a text directive; escape them with the rest.
+    return _escape(text, safe="").replace("-", "%2D")
+
+
+def document_version_path(document_id: str, seq: int, quote_id: str | None = None) -> str:
+    """One version of a document's text, optionally scrolled to a quote marked in it.
+
+    >>> document_version_path("d-74e758034f2807bd", 2, "q-0123456789abcdef")
+    '/document/d-74e758034f2807bd?version=2#q-0123456789abcdef'
+    """
+    anchor = f"#{quote_id}" if quote_id else ""
+    return f"{document_path(document_id)}?version={seq}{anchor}"
+
+
+def search_form_path() -> str:
+    """Where search forms submit (their fields make the query string)."""
+    return "/search"
