@@ -21,11 +21,12 @@ from archive import config as archive_config
 from archive.db import Catalog, CatalogError
 from archive.ids import InvalidURL, canonical_url
 from archive.store import ArchiveError, Paths, Store, init_archive, open_paths
+from scrapers.errors import SourceError
 from scrapers.extract import extract
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.quotes import find_quotes
-from scrapers.sources import Source, SourceError, load_sources
+from scrapers.sources import Source, load_sources
 from web import indexing, links
 
 log = logging.getLogger("onrecord")

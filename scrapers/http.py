@@ -1,0 +1,657 @@
+"""The polite HTTP layer: the only module that imports requests.
+
+One `PoliteSession` fetches for the whole crawler. It identifies itself, obeys robots.txt
+(Crawl-delay included), sends one request at a time to each host (host:port) with a delay
+between them while different hosts proceed in parallel from several threads, retries only
+the listed statuses and dropped connections with exponential backoff and `Retry-After`,
+refuses private addresses, follows redirects one recorded hop at a time and enforces its
+size and time caps while the body streams in. What crossed the wire is kept exactly
+(`Exchange.raw_body`) for the WARC writer, next to the decoded payload (`Exchange.body`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import email.utils
+import ipaddress
+import logging
+import random
+import re
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import requests
+from charset_normalizer import from_bytes
+from protego import Protego
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
+
+from scrapers.errors import (
+    ConnectionFailed,
+    FetchError,
+    FetchTimeout,
+    InvalidURL,
+    PrivateAddress,
+    ResponseTooLarge,
+    RetriesExhausted,
+    RobotsDisallowed,
+    TooManyRedirects,
+)
+
+__all__ = ["Exchange", "FetchResult", "HttpConfig", "PoliteSession", "decode_text"]
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+# How long an unreadable robots.txt (5xx, 429, unreachable) keeps its host closed before
+# we ask again: "disallow for now", not for a whole robots_ttl.
+_ROBOTS_RETRY_AFTER = 600.0
+# Content-Encodings we can undo, in the order we advertise them. No "br": no decoder is
+# installed, so we never ask for it.
+_ACCEPT_ENCODING = "gzip, deflate"
+_HTTP_VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """How politely and how far a `PoliteSession` fetches. Times are in seconds."""
+
+    user_agent: str = "onrecord/0.1 (+https://github.com/onrecord/onrecord; archive bot)"
+    delay: float = 2.0  # between requests to one host; a larger Crawl-delay wins
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0  # the longest silence while waiting for bytes
+    total_timeout: float = 120.0  # the longest one request may take, connect to last byte
+    max_bytes: int = 25 * 1024 * 1024  # on the body as sent, and again once decoded
+    max_redirects: int = 10
+    max_retries: int = 4
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0  # also caps Retry-After
+    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+    allow_private: bool = False  # fetch private, loopback, link-local, reserved addresses
+    obey_robots: bool = True
+    robots_ttl: float = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request and its response, as they crossed the wire."""
+
+    url: str
+    method: str
+    request_headers: tuple[tuple[str, str], ...]
+    http_version: str
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]  # order and duplicates kept
+    raw_body: bytes  # still content-encoded
+    body: bytes  # Content-Encoding removed (equal to raw_body if it could not be)
+    fetched_at: datetime
+    remote_ip: str | None
+
+    def header(self, name: str) -> str | None:
+        """The first value of a response header, by case-insensitive name."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lower-case and without parameters ("" when not sent)."""
+        return (self.header("Content-Type") or "").split(";", 1)[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        return _charset_param(self.header("Content-Type") or "")
+
+    @property
+    def location(self) -> str | None:
+        """The Location header made absolute against the request URL."""
+        value = self.header("Location")
+        return urljoin(self.url, value.strip()) if value else None
+
+    @property
+    def etag(self) -> str | None:
+        return self.header("ETag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.header("Last-Modified")
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Every hop of one fetch: redirects first, the final response last."""
+
+    exchanges: tuple[Exchange, ...]
+
+    @property
+    def final(self) -> Exchange:
+        return self.exchanges[-1]
+
+    @property
+    def not_modified(self) -> bool:
+        return self.final.status == 304
+
+
+@dataclass
+class _Host:
+    """What we know of one host:port: its turn-taking lock and its robots.txt."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    next_allowed: float = float("-inf")
+    robots_lock: threading.Lock = field(default_factory=threading.Lock)
+    robots: Protego | None = None
+    robots_problem: str = ""  # why robots.txt could not be read, when robots is None
+    robots_expires: float = float("-inf")
+    crawl_delay: float = 0.0
+
+
+class _Transient(Exception):
+    """A connection failure worth another attempt (refused, reset, connect timeout)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PoliteSession:
+    """A thread-safe HTTP client that is polite by construction.
+
+    `clock` (monotonic seconds), `sleep`, `rng` (uniform in [0, 1)) and `resolver`
+    (`socket.getaddrinfo`'s signature) are passed in so that tests can check delays and
+    backoff without waiting, and address checks without DNS.
+    """
+
+    def __init__(
+        self,
+        config: HttpConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+        resolver: Callable[..., list] = socket.getaddrinfo,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng
+        self._resolver = resolver
+        self._hosts: dict[str, _Host] = {}
+        self._hosts_lock = threading.Lock()
+        self._http = requests.Session()
+        # Proxies and .netrc from the environment would bypass the address checks.
+        self._http.trust_env = False
+        self._http.headers.update(
+            {"User-Agent": config.user_agent, "Accept-Encoding": _ACCEPT_ENCODING}
+        )
+
+    def __enter__(self) -> PoliteSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """GET `url`, following redirects; conditional when `etag`/`last_modified` given.
+
+        Returns every hop; 4xx/5xx that are not retried are results. Raises a
+        `scrapers.errors.FetchError` subclass otherwise.
+        """
+        conditional = {}
+        if etag:
+            conditional["If-None-Match"] = etag
+        if last_modified:
+            conditional["If-Modified-Since"] = last_modified
+        return FetchResult(self._follow(url, conditional, robots=True, retries=True))
+
+    def allowed(self, url: str) -> bool:
+        """Whether robots.txt lets our user agent fetch `url`.
+
+        robots.txt is read once per host and re-read after `robots_ttl`; a 4xx robots.txt
+        allows everything, a 5xx, 429 or unreachable one disallows everything for now.
+        Raises InvalidURL for a URL that is not http(s).
+        """
+        if not self.config.obey_robots:
+            return True
+        url = _checked_url(url, ())
+        host = self._host(url)
+        self._read_robots(url, host)
+        return host.robots is not None and host.robots.can_fetch(url, self.config.user_agent)
+
+    # -- redirects, retries, turns ------------------------------------------------------
+
+    def _follow(
+        self, url: str, headers: Mapping[str, str], *, robots: bool, retries: bool
+    ) -> tuple[Exchange, ...]:
+        chain: list[Exchange] = []
+        seen: set[str] = set()
+        current = url
+        while True:
+            current = _checked_url(current, chain, origin=url)
+            if current in seen:
+                raise TooManyRedirects(url, f"redirect loop back to {current}", exchanges=chain)
+            seen.add(current)
+            self._refuse_private(current, chain)
+            if robots and not self.allowed(current):
+                raise RobotsDisallowed(url, self._robots_verdict(current), exchanges=chain)
+            # Validators belong to the URL asked for, not to where it redirects.
+            exchange = self._hop(current, {} if chain else headers, chain, retries=retries)
+            chain.append(exchange)
+            target = exchange.location if exchange.status in _REDIRECT_STATUSES else None
+            if target is None:
+                return tuple(chain)
+            if len(chain) > self.config.max_redirects:
+                raise TooManyRedirects(
+                    url, f"more than {self.config.max_redirects} redirects", exchanges=chain
+                )
+            current = target
+
+    def _hop(
+        self, url: str, headers: Mapping[str, str], chain: list[Exchange], *, retries: bool
+    ) -> Exchange:
+        """One URL, retried on `retry_statuses` and dropped connections."""
+        config = self.config
+        host = self._host(url)
+        failed: list[Exchange] = []
+        attempts = config.max_retries + 1 if retries else 1
+        attempt = 1
+        while True:
+            try:
+                exchange = self._take_turn(url, headers, host, chain + failed)
+            except _Transient as exc:
+                if attempt == attempts:
+                    raise ConnectionFailed(
+                        url, f"{exc.reason} (after {attempt} attempts)", exchanges=chain
+                    ) from None
+                wait = self._backoff(attempt)
+                log.info("retrying %s in %.1fs: %s", url, wait, exc.reason)
+            else:
+                if exchange.status not in config.retry_statuses or not retries:
+                    return exchange
+                failed.append(exchange)
+                if attempt == attempts:
+                    raise RetriesExhausted(
+                        url,
+                        f"HTTP {exchange.status} after {attempt} attempts",
+                        status=exchange.status,
+                        exchanges=chain + failed,
+                    )
+                wait = self._retry_wait(exchange, attempt)
+                log.info("retrying %s in %.1fs after HTTP %d", url, wait, exchange.status)
+            # A struggling host waits for everyone, not just for this thread.
+            with host.lock:
+                host.next_allowed = max(host.next_allowed, self._clock() + wait)
+            attempt += 1
+
+    def _backoff(self, attempt: int) -> float:
+        """Backoff after the n-th attempt: between half and all of base * 2**(n - 1)."""
+        ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2 ** (attempt - 1))
+        return ceiling / 2 + ceiling / 2 * self._rng()
+
+    def _retry_wait(self, exchange: Exchange, attempt: int) -> float:
+        retry_after = _retry_after_seconds(exchange)
+        if retry_after is None:
+            return self._backoff(attempt)
+        return min(retry_after, self.config.backoff_cap)
+
+    def _take_turn(
+        self, url: str, headers: Mapping[str, str], host: _Host, chain: list[Exchange]
+    ) -> Exchange:
+        """Send one request when this host's turn comes; the next turn is `delay` later."""
+        with host.lock:
+            wait = host.next_allowed - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+            try:
+                return self._transfer(url, headers, chain)
+            finally:
+                delay = max(self.config.delay, host.crawl_delay)
+                host.next_allowed = max(host.next_allowed, self._clock() + delay)
+
+    def _host(self, url: str) -> _Host:
+        parts = urlsplit(url)
+        key = f"{parts.hostname}:{parts.port or _DEFAULT_PORTS[parts.scheme]}"
+        with self._hosts_lock:
+            return self._hosts.setdefault(key, _Host())
+
+    # -- one request on the wire ---------------------------------------------------------
+
+    def _transfer(self, url: str, headers: Mapping[str, str], chain: list[Exchange]) -> Exchange:
+        config = self.config
+        fetched_at = datetime.now(UTC)
+        started = self._clock()
+        try:
+            response = self._http.get(
+                url,
+                headers=dict(headers),
+                stream=True,
+                allow_redirects=False,
+                timeout=(config.connect_timeout, config.read_timeout),
+            )
+        except requests.exceptions.ConnectTimeout:
+            raise _Transient(f"no connection within {config.connect_timeout}s") from None
+        except requests.exceptions.ReadTimeout:
+            raise FetchTimeout(
+                url, f"no response within {config.read_timeout}s", exchanges=chain
+            ) from None
+        except requests.exceptions.SSLError as exc:
+            raise ConnectionFailed(url, f"TLS failure: {exc}", exchanges=chain) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise _Transient(f"connection failed: {exc}") from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
+            raise InvalidURL(url, str(exc), exchanges=chain) from None
+        with response:
+            remote_ip = _peer_ip(response)
+            raw_body = self._read_body(url, response, started, chain)
+        encoding = response.headers.get("Content-Encoding")
+        body = _decode_content(url, encoding, raw_body, config.max_bytes, chain)
+        sent = response.request
+        exchange = Exchange(
+            url=sent.url or url,
+            method=sent.method or "GET",
+            request_headers=_sent_headers(sent.url or url, sent.headers),
+            http_version=_HTTP_VERSIONS.get(response.raw.version, f"HTTP/{response.raw.version}"),
+            status=response.status_code,
+            reason=response.reason or "",
+            # requests merges repeated headers; http.client's message keeps them in order.
+            # (requests reads the same private attribute to extract cookies.)
+            headers=tuple(response.raw._original_response.msg.items()),
+            raw_body=raw_body,
+            body=body,
+            fetched_at=fetched_at,
+            remote_ip=remote_ip,
+        )
+        log.info(
+            "GET %s -> %d %s, %d bytes in %.2fs",
+            exchange.url,
+            exchange.status,
+            exchange.reason,
+            len(raw_body),
+            self._clock() - started,
+        )
+        return exchange
+
+    def _read_body(
+        self, url: str, response: requests.Response, started: float, chain: list[Exchange]
+    ) -> bytes:
+        """Stream the body as sent, stopping as soon as a cap is crossed."""
+        config = self.config
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > config.max_bytes:
+            raise ResponseTooLarge(
+                url,
+                f"Content-Length {declared} exceeds the {config.max_bytes}-byte cap",
+                exchanges=chain,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        deadline = started + config.total_timeout
+        try:
+            while chunk := response.raw.read1(_CHUNK, decode_content=False):
+                size += len(chunk)
+                if size > config.max_bytes:
+                    raise ResponseTooLarge(
+                        url,
+                        f"body exceeds the {config.max_bytes}-byte cap; stopped reading",
+                        exchanges=chain,
+                    )
+                if self._clock() > deadline:
+                    raise FetchTimeout(
+                        url, f"body not received within {config.total_timeout}s", exchanges=chain
+                    )
+                chunks.append(chunk)
+        except ReadTimeoutError:
+            raise FetchTimeout(
+                url, f"body stalled for more than {config.read_timeout}s", exchanges=chain
+            ) from None
+        except (ProtocolError, OSError) as exc:
+            raise _Transient(f"connection broken while reading the body: {exc}") from None
+        return b"".join(chunks)
+
+    # -- addresses and robots.txt --------------------------------------------------------
+
+    def _refuse_private(self, url: str, chain: list[Exchange]) -> None:
+        if self.config.allow_private:
+            return
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        try:
+            infos = self._resolver(host, parts.port or _DEFAULT_PORTS[parts.scheme])
+        except (OSError, UnicodeError) as exc:
+            raise ConnectionFailed(url, f"cannot resolve {host}: {exc}", exchanges=chain) from None
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if _is_private(address):
+                raise PrivateAddress(
+                    url, f"{host} resolves to {address}, a non-public address", exchanges=chain
+                )
+
+    def _read_robots(self, url: str, host: _Host) -> None:
+        """(Re)read the robots.txt of `url`'s host if our copy has expired."""
+        with host.robots_lock:
+            if self._clock() < host.robots_expires:
+                return
+            parts = urlsplit(url)
+            robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+            ttl = self.config.robots_ttl
+            try:
+                final = self._follow(robots_url, {}, robots=False, retries=False)[-1]
+            except FetchError as exc:
+                host.robots, host.robots_problem = None, f"robots.txt unreachable: {exc.reason}"
+                ttl = min(ttl, _ROBOTS_RETRY_AFTER)
+            else:
+                if 200 <= final.status < 300:
+                    text = decode_text(final.body, final.charset)
+                    host.robots, host.robots_problem = Protego.parse(text), ""
+                elif 400 <= final.status < 500 and final.status != 429:
+                    host.robots, host.robots_problem = Protego.parse(""), ""
+                else:
+                    host.robots = None
+                    host.robots_problem = f"robots.txt answered HTTP {final.status}"
+                    ttl = min(ttl, _ROBOTS_RETRY_AFTER)
+            host.crawl_delay = _robots_delay(host.robots, self.config.user_agent)
+            host.robots_expires = self._clock() + ttl
+            with host.lock:  # the next turn, already booked, now knows the Crawl-delay
+                host.next_allowed = max(host.next_allowed, self._clock() + host.crawl_delay)
+            log.info("robots.txt for %s read; crawl delay %.1fs", robots_url, host.crawl_delay)
+
+    def _robots_verdict(self, url: str) -> str:
+        problem = self._host(url).robots_problem
+        if problem:
+            return f"{problem}; not fetching for now"
+        return f"robots.txt disallows {url} to {self.config.user_agent}"
+
+
+def _checked_url(url: str, chain: Sequence[Exchange], origin: str | None = None) -> str:
+    """`url` without its fragment, or InvalidURL if it is not a fetchable http(s) URL."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError as exc:
+        raise InvalidURL(origin or url, f"malformed URL {url!r}: {exc}", exchanges=chain) from None
+    if parts.scheme.lower() not in _DEFAULT_PORTS:
+        raise InvalidURL(origin or url, f"not an http(s) URL: {url!r}", exchanges=chain)
+    if not parts.hostname:
+        raise InvalidURL(origin or url, f"URL has no host: {url!r}", exchanges=chain)
+    return urldefrag(url.strip()).url
+
+
+def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
+
+
+def _robots_delay(robots: Protego | None, user_agent: str) -> float:
+    """The spacing robots.txt asks for: Crawl-delay, or the one Request-rate implies."""
+    if robots is None:
+        return 0.0
+    delay = robots.crawl_delay(user_agent) or 0.0
+    rate = robots.request_rate(user_agent)
+    if rate is not None and rate.requests:
+        delay = max(delay, rate.seconds / rate.requests)
+    return float(delay)
+
+
+def _peer_ip(response: requests.Response) -> str | None:
+    connection = response.raw.connection
+    sock = getattr(connection, "sock", None)
+    return sock.getpeername()[0] if sock is not None else None
+
+
+def _sent_headers(url: str, headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The request headers as http.client sends them: Host first, then requests' own."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port and parts.port != _DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{parts.port}"
+    pairs = [(name, value) for name, value in headers.items() if name.lower() != "host"]
+    return (("Host", headers.get("Host", host)), *pairs)
+
+
+def _retry_after_seconds(exchange: Exchange) -> float | None:
+    """Retry-After in seconds, from a delay or an HTTP date (against the server's Date)."""
+    value = (exchange.header("Retry-After") or "").strip()
+    if value.isdigit():
+        return float(value)
+    when = _http_date(value)
+    if when is None:
+        return None
+    now = _http_date(exchange.header("Date") or "") or exchange.fetched_at
+    return max(0.0, (when - now).total_seconds())
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+# -- payload decoding -----------------------------------------------------------------------
+
+
+def _decode_content(
+    url: str, encoding: str | None, raw: bytes, max_bytes: int, chain: list[Exchange]
+) -> bytes:
+    """Undo Content-Encoding (gzip, deflate, several in a row), within `max_bytes`.
+
+    An encoding we cannot undo leaves the body as sent, with a warning: the raw bytes are
+    what gets archived, and an archive keeps what it received.
+    """
+    body = raw
+    for coding in reversed([c.strip().lower() for c in (encoding or "").split(",")]):
+        if coding in ("", "identity"):
+            continue
+        if coding not in ("gzip", "x-gzip", "deflate"):
+            log.warning("%s: cannot decode Content-Encoding %r; body left as sent", url, coding)
+            return raw
+        try:
+            body = _inflate(body, coding, max_bytes)
+        except zlib.error as exc:
+            log.warning("%s: corrupt %s body (%s); body left as sent", url, coding, exc)
+            return raw
+        if len(body) > max_bytes:
+            raise ResponseTooLarge(
+                url, f"decoded body exceeds the {max_bytes}-byte cap", exchanges=chain
+            )
+    return body
+
+
+def _inflate(data: bytes, coding: str, limit: int) -> bytes:
+    """Decompress gzip (all members) or deflate (zlib-wrapped or raw), up to limit + 1."""
+    if coding == "deflate":
+        wbits = zlib.MAX_WBITS if data[:1] == b"\x78" else -zlib.MAX_WBITS
+    else:
+        wbits = 16 + zlib.MAX_WBITS
+    out = bytearray()
+    while data and len(out) <= limit:
+        inflater = zlib.decompressobj(wbits)
+        out += inflater.decompress(data, limit + 1 - len(out))
+        if not inflater.eof:
+            break
+        data = inflater.unused_data  # gzip allows several members back to back
+    return bytes(out)
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9_:.+-]+)""")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Labels that servers use for windows-1252 text, as browsers read them (WHATWG Encoding).
+_BROWSER_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}
+
+
+def _charset_param(content_type: str) -> str | None:
+    match = re.search(r"""charset\s*=\s*["']?([^"';\s]+)""", content_type, re.I)
+    return match.group(1).lower() if match else None
+
+
+def decode_text(body: bytes, content_type_charset: str | None) -> str:
+    """Decode a fetched body to text, never raising.
+
+    Tries, in order: a byte-order mark (unambiguous, so it comes first, as in browsers),
+    the charset of the Content-Type header, the document's own declaration (<meta
+    charset>, the XML declaration), UTF-8; the first under which the bytes decode cleanly
+    wins. Otherwise charset-normalizer guesses; as a last resort, UTF-8 with U+FFFD
+    replacements (binary served as text).
+
+    >>> decode_text("café".encode("cp1252"), "utf-8")
+    'café'
+    """
+    head = body[:1024]
+    bom = next((codec for mark, codec in _BOMS if body.startswith(mark)), None)
+    meta = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
+    declared = meta.group(1).decode("ascii") if meta else None
+    for label in (bom, content_type_charset, declared, "utf-8"):
+        codec = _codec(label)
+        if codec is None:
+            continue
+        try:
+            return body.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return _guess(body) or body.decode("utf-8", errors="replace")
+
+
+def _guess(body: bytes) -> str | None:
+    """charset-normalizer's best guess; among equally good ones, windows-1252, the web's
+    legacy default (charset-normalizer alone reads French as Czech as readily)."""
+    matches = from_bytes(body)
+    best = matches.best()
+    if best is None:
+        return None
+    for match in matches:
+        tied = (match.chaos, match.coherence) == (best.chaos, best.coherence)
+        if tied and "cp1252" in match.could_be_from_charset:
+            return body.decode("cp1252")
+    return str(best)
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return _BROWSER_ALIASES.get(name, name)
