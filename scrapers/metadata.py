@@ -302,7 +302,12 @@ def parse_date(value: str) -> datetime | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    if not _EARLIEST <= parsed.year <= _LATEST:
+        return None  # placeholders such as 0001-01-01 are no publication date
     return parsed.astimezone(UTC)
+
+
+_EARLIEST, _LATEST = 1800, 9998
 
 
 def _date_field(fields: _Fields, name: str, problems: list[str]) -> datetime | None:

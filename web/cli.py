@@ -329,10 +329,11 @@ def sources_check(files: tuple[Path, ...], archive_dir: Path) -> None:
 
 def _run_sources(archive_dir: Path, chosen: list[Source]) -> Outcome:
     total = Outcome()
-    with open_store(archive_dir) as store, PoliteSession(http_config(archive_dir)) as session:
-        pipeline = Pipeline(store, session)
+    with open_store(archive_dir) as store:
         for source in progress(chosen, "scraping"):
-            outcome = pipeline.scrape(source)
+            overrides = {} if source.delay is None else {"delay": source.delay}
+            with PoliteSession(http_config(archive_dir, **overrides)) as session:
+                outcome = Pipeline(store, session).scrape(source)
             indexing.update(store.paths, store.catalog, outcome.changed_documents)
             log.info(
                 "%s: %d captures, %d new versions, %d failures",

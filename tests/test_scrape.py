@@ -1,0 +1,215 @@
+"""Scheduled scrapes of declared sources, against a real loopback site."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+
+from archive.db import Catalog
+from archive.store import Store
+from scrapers.http import HttpConfig, PoliteSession
+from scrapers.pipeline import Pipeline
+from scrapers.sources import load_sources
+from tests.conftest import run_onrecord
+from tests.loopback import Reply
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+RSS = {"Content-Type": "application/rss+xml"}
+
+
+def article(title: str, speaker: str, words: str) -> str:
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+    </head><body><nav><a href="/">Home</a></nav><article><h1>{title}</h1>
+    <p>The county's election office released its weekly update on Tuesday, describing how the
+    canvass was proceeding and what observers had seen in the counting rooms.</p>
+    <p>“{words},” said {speaker}, who oversees the count for the office.</p>
+    <p>Further updates are expected before the certification deadline later this month, the
+    office said, and will be posted on its website as they are approved.</p>
+    </article><footer>Privacy policy</footer></body></html>"""
+
+
+def feed(origin: str, paths: list[str]) -> str:
+    items = "".join(f"<item><title>{p}</title><link>{origin}{p}</link></item>" for p in paths)
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Updates</title>'
+        f"<link>{origin}/</link><description>d</description>{items}</channel></rss>"
+    )
+
+
+PAGES = ["/updates/1", "/updates/2", "/updates/3", "/private/draft"]
+
+
+@pytest.fixture
+def site(server):
+    server.route("/robots.txt", status=200, body="User-agent: *\nDisallow: /private/\n")
+    server.route("/feed.xml", status=200, body=feed(server.origin, PAGES), headers=RSS)
+    for n, path in enumerate(PAGES, start=1):
+        words = f"Update number {n} shows the count is on schedule in every ward"
+        server.route(
+            path, status=200, body=article(f"Update {n}", "Nora Quint", words), headers=HTML
+        )
+    return server
+
+
+@pytest.fixture
+def sources_file(archive_root, site):
+    path = archive_root / "sources" / "county.toml"
+    path.write_text(
+        f"""[[source]]
+name = "county-updates"
+publisher = "Lakemoor County Elections Office"
+kind = "statement"
+discovery = {{ type = "feed", url = "{site.url("/feed.xml")}" }}
+schedule = {{ every = "6h" }}
+delay = 0.0
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_scrape_captures_the_feed_and_obeys_robots(archive_root, site, sources_file):
+    result = run_onrecord("scrape", "--archive", str(archive_root))
+    assert result.returncode == 0, result.stderr
+    assert "3 new versions" in result.stdout
+    assert site.hits("/private/draft") == 0
+    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+        assert len(catalog.documents()) == 3
+        reasons = [f.reason for f in catalog.failures()]
+        assert any("robots.txt" in r for r in reasons)
+        run = catalog.last_run("county-updates")
+        assert run.finished_at is not None and run.discovered == 4
+        assert catalog.next_due("county-updates") > run.finished_at
+
+
+def test_a_killed_scrape_is_finished_by_the_next_run_without_refetching(
+    archive_root, site, sources_file
+):
+    killed = run_onrecord(
+        "scrape", "--archive", str(archive_root), env={"ONRECORD_CRASH_AT": "extraction-stored"}
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert site.hits("/updates/1") == 1
+    again = run_onrecord("scrape", "--archive", str(archive_root))
+    assert again.returncode == 0, again.stderr
+    for path in PAGES[:3]:
+        assert site.hits(path) == 1, path
+    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+        assert catalog.unprocessed_captures() == []
+        assert len(catalog.documents()) == 3
+        assert all(len(catalog.versions(d.id)) == 1 for d in catalog.documents())
+        assert catalog.last_run("county-updates").finished_at is not None
+
+
+def test_schedule_once_runs_only_what_is_due(archive_root, site, sources_file):
+    first = run_onrecord("schedule", "--once", "--archive", str(archive_root))
+    assert first.returncode == 0, first.stderr
+    hits = site.hits("/feed.xml")
+    second = run_onrecord("schedule", "--once", "--archive", str(archive_root))
+    assert second.returncode == 0, second.stderr
+    assert site.hits("/feed.xml") == hits  # not due again for six hours
+    status = run_onrecord("status", "--archive", str(archive_root))
+    assert "county-updates" in status.stdout and "next due" in status.stdout
+
+
+def test_changes_as_json(archive_root, site, sources_file):
+    run_onrecord("scrape", "--archive", str(archive_root))
+    site.route("/updates/2", status=410, body="gone", headers=HTML)
+    edited = article("Update 1", "Nora Quint", "Update number 1 shows a short delay in ward 4")
+    site.route("/updates/1", status=200, body=edited, headers=HTML)
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        pipeline = Pipeline(store, http)
+        pipeline.capture(site.url("/updates/1"))
+        pipeline.capture(site.url("/updates/2"))
+    result = run_onrecord("changes", "--format", "json", "--archive", str(archive_root))
+    events = json.loads(result.stdout)
+    assert sorted(e["type"] for e in events) == ["edited", "taken_down"]
+    assert set(events[0]) == {"type", "url", "document_id", "at"}
+    assert all(e["at"].endswith("Z") for e in events)
+
+
+def test_sources_check_names_file_line_and_field(archive_root):
+    bad = archive_root / "sources" / "bad.toml"
+    bad.write_text('[[source]]\nname = "x"\npublisher = "P"\nkind = "gossip"\n', encoding="utf-8")
+    result = run_onrecord("sources", "check", "--archive", str(archive_root))
+    assert result.returncode != 0
+    assert "bad.toml:4" in result.stderr and "kind" in result.stderr
+
+
+def no_wait(_seconds: float) -> None:
+    """Backoff is asserted elsewhere; here only the recorded outcome matters."""
+
+
+FAILURES = {
+    "429 storm": Reply(status=429, headers={"Retry-After": "1"}),
+    "5xx storm": Reply(status=503),
+    "slow server": Reply(status=200, body="<p>late</p>", delay=3.0),
+    "oversize body": Reply(status=200, body=b"<p>x</p>" * 128, length=5_000_000),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAILURES))
+def test_each_failure_is_a_recorded_reason_and_nothing_partial(archive_root, server, case):
+    server.route("/page", FAILURES[case])
+    warcs = archive_root / "warcs"
+    before = {p.name: p.stat().st_size for p in warcs.iterdir()}
+    config = HttpConfig(
+        allow_private=True, delay=0.0, read_timeout=1.0, max_bytes=1_000_000, max_retries=2
+    )
+    with Store.open(archive_root) as store, PoliteSession(config, sleep=no_wait) as http:
+        outcome = Pipeline(store, http).capture(server.url("/page"))
+        assert outcome.captures == []
+        [failure] = store.catalog.failures()
+        assert failure.reason
+        assert store.catalog.count_captures() == 0
+    assert {p.name: p.stat().st_size for p in warcs.iterdir()} == before
+
+
+def test_a_redirect_loop_is_a_recorded_reason(archive_root, server):
+    server.route("/a", status=302, headers={"Location": "/b"})
+    server.route("/b", status=302, headers={"Location": "/a"})
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        outcome = Pipeline(store, http).capture(server.url("/a"))
+        assert outcome.captures == []
+        assert "redirect" in store.catalog.failures()[0].reason
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expect"),
+    [
+        (bytes(range(256)) * 64, "text/html", "binary"),
+        ("<html><body><p>Unclosed <b>tags <i>everywhere".encode(), "text/html", "Unclosed"),
+        (
+            "<html><body><article><p>" + "Café déjà vu, the señora said. " * 12 + "</p></article>",
+            "text/html; charset=iso-8859-1",
+            "Café",
+        ),
+    ],
+    ids=["binary-as-html", "malformed-html", "wrong-charset"],
+)
+def test_bad_pages_are_stored_whole_and_extracted_with_reasons(
+    archive_root, server, body, content_type, expect
+):
+    payload = body.encode("utf-8") if isinstance(body, str) else body
+    server.route("/page", status=200, body=payload, headers={"Content-Type": content_type})
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        outcome = Pipeline(store, http).capture(server.url("/page"))
+        [capture] = outcome.captures
+        assert store.read(capture).payload == payload  # as received, byte for byte
+        document = store.catalog.document_by_url(capture.canonical_url)
+        extraction = store.catalog.current_extraction(document.latest_version_id)
+        if expect == "binary":
+            assert extraction.text == "" and extraction.problems
+        else:
+            assert expect in extraction.text
