@@ -11,7 +11,6 @@ from archive.db import Catalog
 from archive.store import Store
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
-from scrapers.sources import load_sources
 from tests.conftest import run_onrecord
 from tests.loopback import Reply
 
@@ -186,7 +185,7 @@ def test_a_redirect_loop_is_a_recorded_reason(archive_root, server):
     ("body", "content_type", "expect"),
     [
         (bytes(range(256)) * 64, "text/html", "binary"),
-        ("<html><body><p>Unclosed <b>tags <i>everywhere".encode(), "text/html", "Unclosed"),
+        (b"<html><body><p>Unclosed <b>tags <i>everywhere", "text/html", "Unclosed"),
         (
             "<html><body><article><p>" + "Café déjà vu, the señora said. " * 12 + "</p></article>",
             "text/html; charset=iso-8859-1",
