@@ -269,8 +269,8 @@ def build_demo(root: Path, site: DemoSite, *, echo: Callable[[str], None] = prin
     echo(f"demo site at {site.url()}, archive at {root}")
     with Store.open(root) as store:
         _visit(store, sources, echo, "first visit")
-        # Capture times have one-second resolution (the Wayback form): start the second
-        # visit in a later second than the first one ended, so no two captures collide.
+        # Capture links in the Wayback form have one-second resolution: start the second
+        # visit in a later second than the first one ended, so each link names one capture.
         time.sleep(1 - time.time() % 1)
         site.advance()
         echo("a day later: a statement edited, one taken down, a new story published")
