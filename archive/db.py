@@ -43,7 +43,7 @@ def to_text(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:
         raise ValueError("the catalog stores timezone-aware datetimes only")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def from_text(value: str | None) -> datetime | None:
@@ -88,6 +88,20 @@ class Failure:
     at: datetime
     reason: str
     status: int | None
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """What a list of quotes shows of each quote's document (a web query's row)."""
+
+    id: str
+    url: str
+    first_captured: datetime
+    kind: str | None
+    publisher: str | None
+    title: str | None
+    published: datetime | None
+    authors: tuple[str, ...]
 
 
 class Catalog:
@@ -342,6 +356,10 @@ class Catalog:
         )
         return [_document(row) for row in rows]
 
+    def all_documents(self) -> Iterator[Document]:
+        for row in self._db.execute("SELECT * FROM documents ORDER BY id"):
+            yield _document(row)
+
     def save_document(self, document: Document) -> None:
         """Insert a document or update its mutable fields."""
         self._db.execute(
@@ -550,19 +568,29 @@ class Catalog:
         return _quote(row) if row else None
 
     def resolve_quote_id(self, quote_id: str) -> str | None:
-        """Follow aliases from an id an older extraction issued to its successor."""
-        seen = set()
+        """The id a quote link should show now: the id itself while a current extraction
+        has it, else its successor (following aliases), else the id as an older
+        extraction issued it; None for an id never issued."""
+        seen: list[str] = []
         current = quote_id
         while current not in seen:
-            seen.add(current)
-            if self._db.execute("SELECT 1 FROM quotes WHERE id = ?", (current,)).fetchone():
+            seen.append(current)
+            live = self._db.execute(
+                "SELECT 1 FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
+                " WHERE q.id = ? AND e.is_current = 1",
+                (current,),
+            ).fetchone()
+            if live:
                 return current
             row = self._db.execute(
                 "SELECT new_id FROM quote_aliases WHERE old_id = ?", (current,)
             ).fetchone()
             if not row:
-                return None
+                break
             current = row[0]
+        for candidate in seen:
+            if self._db.execute("SELECT 1 FROM quotes WHERE id = ?", (candidate,)).fetchone():
+                return candidate
         return None
 
     def add_quote_alias(self, old_id: str, new_id: str) -> None:
@@ -812,6 +840,154 @@ class Catalog:
             (document_id,),
         ).fetchone()
         return row[0] if row else None
+
+    # -- web queries -------------------------------------------------------------------
+
+    def document_summaries(self, document_ids: Iterable[str]) -> dict[str, DocumentSummary]:
+        """The title, publisher and dates of each document's current text, by document id."""
+        chosen = sorted(set(document_ids))
+        found: dict[str, DocumentSummary] = {}
+        for start in range(0, len(chosen), 500):
+            batch = chosen[start : start + 500]
+            rows = self._db.execute(
+                "SELECT d.id, d.url, d.first_captured, d.kind,"
+                " COALESCE(d.publisher, e.publisher) AS publisher, e.title, e.published,"
+                " e.authors FROM documents d LEFT JOIN extractions e"
+                " ON e.version_id = d.latest_version_id AND e.is_current = 1"
+                f" WHERE d.id IN ({', '.join('?' * len(batch))})",
+                batch,
+            )
+            for row in rows:
+                found[row["id"]] = DocumentSummary(
+                    id=row["id"],
+                    url=row["url"],
+                    first_captured=from_text(row["first_captured"]),
+                    kind=row["kind"],
+                    publisher=row["publisher"],
+                    title=row["title"],
+                    published=from_text(row["published"]),
+                    authors=tuple(json.loads(row["authors"] or "[]")),
+                )
+        return found
+
+    # -- integrity ---------------------------------------------------------------------
+
+    def captures_in_file(self, warc_file: str) -> dict[int, Capture]:
+        """The captures the catalog places in one WARC file, by offset."""
+        rows = self._db.execute(
+            "SELECT * FROM captures WHERE warc_file = ? ORDER BY warc_offset", (warc_file,)
+        )
+        return {row["warc_offset"]: _capture(row) for row in rows}
+
+    def warc_files(self) -> set[str]:
+        """The WARC files the catalog refers to."""
+        return {row[0] for row in self._db.execute("SELECT DISTINCT warc_file FROM captures")}
+
+    def relocate_capture(self, capture: Capture) -> None:
+        """Rewrite what a capture row says of its record (where it is, its digest and
+        headers) from the WARC record itself, keeping the id and what was made of it."""
+        self._db.execute(
+            "UPDATE captures SET url = ?, canonical_url = ?, captured_at = ?, status = ?,"
+            " content_type = ?, payload_digest = ?, payload_length = ?, warc_file = ?,"
+            " warc_offset = ?, warc_length = ?, warc_record_id = ?, record_type = ?"
+            " WHERE id = ?",
+            (
+                capture.url,
+                capture.canonical_url,
+                to_text(capture.captured_at),
+                capture.status,
+                capture.content_type,
+                capture.payload_digest,
+                capture.payload_length,
+                capture.warc_file,
+                capture.warc_offset,
+                capture.warc_length,
+                capture.warc_record_id,
+                capture.record_type,
+                capture.id,
+            ),
+        )
+
+    def log_entry(self, capture_id: str) -> dict | None:
+        """A capture's entry in the capture log (seq, capture_id, captured_at,
+        payload_digest, prev_hash, entry_hash)."""
+        row = self._db.execute(
+            "SELECT * FROM capture_log WHERE capture_id = ?", (capture_id,)
+        ).fetchone()
+        return dict(row) if row else None
+
+    def log_segment(self, start: int, end: int | None = None) -> Iterator[dict]:
+        """The capture log's entries from position ``start`` to ``end`` (both included;
+        to the head when ``end`` is None), in order: what a reader re-hashes to check
+        that a published head still follows from an entry."""
+        rows = self._db.execute(
+            "SELECT * FROM capture_log WHERE seq >= ? AND (? IS NULL OR seq <= ?) ORDER BY seq",
+            (start, end, end),
+        )
+        for row in rows:
+            yield dict(row)
+
+    def indexable_ids(self) -> tuple[set[str], set[str]]:
+        """The ids of the documents and quotes the index should hold (those
+        :meth:`document_records` and :meth:`quote_records` yield), without their text."""
+        documents = {
+            row[0]
+            for row in self._db.execute(
+                "SELECT d.id FROM documents d JOIN extractions e"
+                " ON e.version_id = d.latest_version_id AND e.is_current = 1"
+            )
+        }
+        quotes = {
+            row[0]
+            for row in self._db.execute(
+                "SELECT q.id FROM quotes q JOIN documents d ON d.id = q.document_id"
+                " JOIN extractions e ON e.id = q.extraction_id AND e.is_current = 1"
+                " AND e.version_id = d.latest_version_id"
+            )
+        }
+        return documents, quotes
+
+    def captures_of_source(self, source: str) -> list[Capture]:
+        """Captures made for a source, and every capture of the documents it owns."""
+        rows = self._db.execute(
+            "SELECT * FROM captures WHERE source = ? OR canonical_url IN"
+            " (SELECT canonical_url FROM documents WHERE source = ?)"
+            " ORDER BY warc_file, warc_offset",
+            (source, source),
+        )
+        return [_capture(row) for row in rows]
+
+    def captures_of_documents(self, document_ids: Iterable[str]) -> list[Capture]:
+        """Every capture of the given documents' URLs (in WARC order within each batch of
+        500 documents)."""
+        chosen = sorted(set(document_ids))
+        found: list[Capture] = []
+        for start in range(0, len(chosen), 500):
+            batch = chosen[start : start + 500]
+            rows = self._db.execute(
+                "SELECT c.* FROM captures c JOIN documents d ON d.canonical_url = c.canonical_url"
+                f" WHERE d.id IN ({', '.join('?' * len(batch))})"
+                " ORDER BY c.warc_file, c.warc_offset",
+                batch,
+            )
+            found += [_capture(row) for row in rows]
+        return found
+
+    def capture_titles(self, capture_ids: Iterable[str]) -> dict[str, str | None]:
+        """For captures that show a version of a document: the title of that version's
+        current text, by capture id."""
+        chosen = sorted(set(capture_ids))
+        found: dict[str, str | None] = {}
+        for start in range(0, len(chosen), 500):
+            batch = chosen[start : start + 500]
+            rows = self._db.execute(
+                "SELECT cv.capture_id, e.title FROM capture_versions cv"
+                " LEFT JOIN extractions e ON e.version_id = cv.version_id AND e.is_current = 1"
+                f" WHERE cv.capture_id IN ({', '.join('?' * len(batch))})",
+                batch,
+            )
+            found.update({row[0]: row[1] for row in rows})
+        return found
 
 
 GENESIS_HASH = "0" * 64

@@ -75,14 +75,34 @@ def _exchange(hop: Exchange) -> HttpExchange:
     )
 
 
+@dataclass(frozen=True)
+class Readers:
+    """The pure parsers a pipeline runs on what it stored, and the release they form.
+
+    The release name is stored with every extraction: a new release makes a new
+    extraction of each version when re-extracted, and the old one stays resolvable."""
+
+    extract: Callable[..., Extracted] = extract
+    find_quotes: Callable[..., list] = find_quotes
+    release: str = f"{EXTRACTOR}+{ATTRIBUTOR}"
+
+
 class Pipeline:
     """Fetches into one archive and turns what it stored into documents and quotes."""
 
-    def __init__(self, store: Store, session: PoliteSession, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        store: Store,
+        session: PoliteSession | None,
+        *,
+        clock: Clock = utcnow,
+        readers: Readers = Readers(),
+    ) -> None:
         self.store = store
         self.catalog: Catalog = store.catalog
         self.session = session
         self.clock = clock
+        self.readers = readers
 
     # -- fetching -----------------------------------------------------------------------
 
@@ -221,13 +241,13 @@ class Pipeline:
         except WarcError as exc:
             log.error("cannot read capture %s back: %s", capture.id, exc)
             return None
-        return extract(record.payload, capture.url, content_type=_header_type(record))
+        return self.readers.extract(record.payload, capture.url, content_type=_header_type(record))
 
     def _store_extraction(self, document: Document, version: Version, extracted: Extracted) -> str:
         extraction = Extraction(
-            id=ids.extraction_id(version.id, f"{EXTRACTOR}+{ATTRIBUTOR}"),
+            id=ids.extraction_id(version.id, self.readers.release),
             version_id=version.id,
-            extractor=f"{EXTRACTOR}+{ATTRIBUTOR}",
+            extractor=self.readers.release,
             created_at=self.clock(),
             text=extracted.text,
             paragraphs=extracted.paragraphs,
@@ -252,7 +272,7 @@ class Pipeline:
 
     def _quotes(self, document: Document, extraction: Extraction, publisher: str | None):
         quotes = []
-        for found in find_quotes(extraction.text, publisher):
+        for found in self.readers.find_quotes(extraction.text, publisher):
             speaker_id = None
             if found.speaker:
                 speaker = Speaker(
@@ -304,7 +324,7 @@ class Pipeline:
         document = self.catalog.document(document_id)
         if document is None:
             return outcome
-        extractor = f"{EXTRACTOR}+{ATTRIBUTOR}"
+        extractor = self.readers.release
         with self.catalog.transaction():
             for version in self.catalog.versions(document_id):
                 current = self.catalog.current_extraction(version.id)

@@ -297,6 +297,27 @@ def reindex(archive_dir: Path) -> None:
     click.echo(f"indexed {count} records")
 
 
+@main.command()
+@click.argument("document_ids", nargs=-1)
+@_archive_option
+def reextract(document_ids: tuple[str, ...], archive_dir: Path) -> None:
+    """Extract documents again with the current extractor and quote finder.
+
+    Each version gets a new extraction; the old one stays resolvable, and quote ids it
+    issued keep resolving to their successors."""
+    with open_store(archive_dir) as store:
+        pipeline = Pipeline(store, None)
+        chosen = list(document_ids) or [d.id for d in store.catalog.all_documents()]
+        unknown = [d for d in chosen if store.catalog.document(d) is None]
+        if unknown:
+            raise click.ClickException(f"no document with id {unknown[0]}")
+        changed: set[str] = set()
+        for document_id in progress(chosen, "re-extracting"):
+            changed |= pipeline.reextract(document_id).changed_documents
+        indexing.update(store.paths, store.catalog, changed)
+    click.echo(f"re-extracted {len(changed)} of {len(chosen)} documents")
+
+
 # -- sources and schedule -------------------------------------------------------------------
 
 

@@ -1,0 +1,57 @@
+"""Re-extraction with a better extractor keeps every id and link resolvable."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from archive.store import Store
+from scrapers.http import HttpConfig, PoliteSession
+from scrapers.pipeline import Pipeline, Readers
+from scrapers.quotes import find_quotes
+from tests.conftest import run_onrecord
+
+PAGE = (Path(__file__).parent / "data" / "pages" / "statement-v1.html").read_bytes()
+
+
+def tighter_quotes(text: str, publisher: str | None = None):
+    """A 'better' quote finder: it drops the last word of the first quote."""
+    found = find_quotes(text, publisher)
+    first = found[0]
+    end = first.start + first.text.rstrip(" .,").rfind(" ")
+    return [replace(first, end=end, text=text[first.start : end]), *found[1:]]
+
+
+def test_reextraction_keeps_old_ids_resolving(archive_root, server):
+    server.route("/s", status=200, body=PAGE, headers={"Content-Type": "text/html"})
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        outcome = Pipeline(store, http).capture(server.url("/s"))
+        [document_id] = outcome.changed_documents
+        catalog = store.catalog
+        document = catalog.document(document_id)
+        old = catalog.current_extraction(document.latest_version_id)
+        old_quotes = catalog.quotes_of_extraction(old.id)
+
+        better = Readers(find_quotes=tighter_quotes, release="onrecord-test/2")
+        assert Pipeline(store, None, readers=better).reextract(document_id).changed_documents
+        new = catalog.current_extraction(document.latest_version_id)
+        new_quotes = catalog.quotes_of_extraction(new.id)
+
+        assert new.id != old.id
+        assert {e.id for e in catalog.extractions(document.latest_version_id)} == {old.id, new.id}
+        assert catalog.extraction(old.id).text == old.text  # the old text stays, exactly
+        assert catalog.document(document_id) == document
+        assert new_quotes[0].id != old_quotes[0].id
+        assert catalog.resolve_quote_id(old_quotes[0].id) == new_quotes[0].id
+        assert [q.id for q in new_quotes[1:]] == [q.id for q in old_quotes[1:]]
+        # Re-extracting with the same release changes nothing.
+        assert not Pipeline(store, None, readers=better).reextract(document_id).changed_documents
+
+
+def test_reextract_command_reports_unknown_ids(archive_root):
+    result = run_onrecord("reextract", "d-0000000000000000", "--archive", str(archive_root))
+    assert result.returncode != 0
+    assert "no document with id d-0000000000000000" in result.stderr
