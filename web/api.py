@@ -1,0 +1,87 @@
+"""Content negotiation and errors for every page family.
+
+Every app page has a JSON twin: the same URL with ``.json`` before the query, or the
+same URL asked for with ``Accept: application/json``. Errors answer in the same format
+as the page would have: a readable HTML page or ``{"error": {"status", "message"}}``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from web import links
+
+bp = Blueprint("api", __name__)
+
+JSON_SUFFIX = ".json"
+MAX_QUERY_STRING = 2048
+
+_TITLES = {
+    400: "That request cannot be answered",
+    401: "Authorisation needed",
+    403: "Not allowed",
+    404: "Not in the archive",
+    405: "Method not allowed",
+    414: "That address is too long",
+    503: "The archive is unavailable",
+}
+
+
+def split_json(identifier: str) -> tuple[str, bool]:
+    """An id from a URL, and whether it asked for JSON with a ``.json`` suffix.
+
+    >>> split_json("q-0123456789abcdef.json")
+    ('q-0123456789abcdef', True)
+    >>> split_json("q-0123456789abcdef")
+    ('q-0123456789abcdef', False)
+    """
+    if identifier.endswith(JSON_SUFFIX):
+        return identifier[: -len(JSON_SUFFIX)], True
+    return identifier, False
+
+
+def wants_json(suffix: bool = False) -> bool:
+    """True when the request asked for JSON (by suffix, or preferring it in Accept)."""
+    if suffix or request.path.endswith(JSON_SUFFIX):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+@bp.app_context_processor
+def inject_links() -> dict:
+    """Every template builds its URLs with :mod:`web.links`."""
+    return {"links": links}
+
+
+@bp.before_app_request
+def refuse_long_query() -> None:
+    if len(request.query_string) > MAX_QUERY_STRING:
+        abort(
+            414,
+            description=f"the query string is longer than {MAX_QUERY_STRING} bytes; shorten it",
+        )
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    message = error.description or error.name
+    if wants_json():
+        response = jsonify({"error": {"status": status, "message": message}})
+    else:
+        page = render_template(
+            "error.html",
+            status=status,
+            title=_TITLES.get(status, error.name),
+            message=message,
+            query=request.args.get("q", "")[:MAX_QUERY_STRING],
+        )
+        response = Response(page, content_type="text/html; charset=utf-8")
+    response.status_code = status
+    for name in ("WWW-Authenticate", "Allow"):
+        value = error.get_response().headers.get(name)
+        if value:
+            response.headers[name] = value
+    return response

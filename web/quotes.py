@@ -1,0 +1,193 @@
+"""Quote pages: the quote, who said it, where it was published, the capture it came from,
+how it was attributed, where else it appears, and ready-made citations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request
+
+from archive.db import Catalog, DocumentSummary
+from archive.ids import normalize_quote_text
+from archive.models import Capture, Document, Extraction, Quote, Version
+from web import api, citations, links
+from web.documents import Change, word_diff
+from web.resources import catalog
+
+bp = Blueprint("quotes", __name__)
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """The same words, or near-identical ones, in another place."""
+
+    quote: Quote
+    document: DocumentSummary | None
+    seen: object  # datetime: when onrecord first captured that document
+    current: bool  # the quote this page is about
+    same: bool  # the same normalised words
+    changes: tuple[Change, ...]  # for a variant: how its words differ from this quote's
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """A quote and everything its page states about where it came from."""
+
+    quote: Quote
+    document: Document
+    extraction: Extraction
+    version: Version
+    capture: Capture
+
+
+def get_quote_or_404(db: Catalog, quote_id: str) -> Quote:
+    found = db.quote(quote_id)
+    if found is None:
+        abort(404, description=f"onrecord has no quote {quote_id}")
+    return found
+
+
+def provenance(db: Catalog, quote: Quote) -> Provenance:
+    extraction = db.extraction(quote.extraction_id)
+    version = db.version(extraction.version_id) if extraction else None
+    capture = db.capture(version.capture_id) if version else None
+    document = db.document(quote.document_id)
+    if extraction is None or version is None or capture is None or document is None:
+        abort(404, description=f"the capture quote {quote.id} came from is missing")
+    return Provenance(quote, document, extraction, version, capture)
+
+
+def appearances(db: Catalog, quote: Quote) -> list[Appearance]:
+    """Every current quote with these words (or words containing or contained in them),
+    first appearance first."""
+    normalized = normalize_quote_text(quote.text)
+    found = db.appearances(normalized)
+    summaries = db.document_summaries(q.document_id for q, _ in found)
+    listed = []
+    shown = set()
+    for other, seen in found:
+        # Every version of a document has a current extraction: list each quote once.
+        if other.id in shown:
+            continue
+        shown.add(other.id)
+        same = normalize_quote_text(other.text) == normalized
+        listed.append(
+            Appearance(
+                quote=other,
+                document=summaries.get(other.document_id),
+                seen=seen,
+                current=other.id == quote.id,
+                same=same,
+                changes=() if same else word_diff(quote.text, other.text),
+            )
+        )
+    return listed
+
+
+def citable(found: Provenance) -> citations.Citable:
+    root = request.url_root
+    return citations.Citable(
+        quote_id=found.quote.id,
+        quote=found.quote.text,
+        speaker=found.quote.speaker,
+        title=found.extraction.title,
+        authors=found.extraction.authors,
+        publisher=found.document.publisher or found.extraction.publisher,
+        published=found.extraction.published,
+        url=found.document.url,
+        archived_url=links.absolute(
+            root, links.capture_path(found.capture.url, found.capture.captured_at)
+        ),
+        captured=found.capture.captured_at,
+        permalink=links.absolute(root, links.quote_path(found.quote.id)),
+    )
+
+
+@bp.get("/quote/<quote_id>")
+def quote(quote_id: str):
+    quote_id, as_json = api.split_json(quote_id)
+    db = catalog()
+    resolved = db.resolve_quote_id(quote_id)
+    if resolved is None:
+        abort(404, description=f"onrecord has no quote {quote_id}")
+    if resolved != quote_id:
+        target = links.quote_path(resolved)
+        return redirect(links.json_path(target) if as_json else target, code=301)
+    found = provenance(db, get_quote_or_404(db, quote_id))
+    seen = appearances(db, found.quote)
+    item = citable(found)
+    if as_json or api.wants_json():
+        return jsonify(quote_json(found, seen, item))
+    return render_template(
+        "quote.html",
+        found=found,
+        quote=found.quote,
+        appearances=seen,
+        citations=[(key, label, getattr(citations, key)(item)) for key, label in citations.STYLES],
+        csl_text=json.dumps(citations.csl_json(item), ensure_ascii=False),
+        live_link=links.text_fragment(found.document.url, found.quote.text),
+        links=links,
+    )
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def quote_json(found: Provenance, seen: list[Appearance], item: citations.Citable) -> dict:
+    quote, capture, extraction = found.quote, found.capture, found.extraction
+    return {
+        "id": quote.id,
+        "text": quote.text,
+        "speaker": {
+            "id": quote.speaker_id,
+            "name": quote.speaker,
+            "mention": quote.speaker_mention,
+            "role": quote.role,
+            "anonymous": quote.anonymous,
+            "url": links.speaker_path(quote.speaker_id) if quote.speaker_id else None,
+        },
+        "cue": quote.cue,
+        "via": quote.via,
+        "attribution": {"method": quote.method, "confidence": quote.confidence},
+        "offsets": [quote.start, quote.end],
+        "document": {
+            "id": found.document.id,
+            "url": found.document.url,
+            "title": extraction.title,
+            "publisher": item.publisher,
+            "authors": list(extraction.authors),
+            "published": _iso(extraction.published),
+            "version": found.version.seq,
+            "page": links.document_version_path(found.document.id, found.version.seq, quote.id),
+        },
+        "capture": {
+            "id": capture.id,
+            "url": capture.url,
+            "captured_at": _iso(capture.captured_at),
+            "status": capture.status,
+            "payload_digest": capture.payload_digest,
+            "warc_file": capture.warc_file,
+            "warc_record_id": capture.warc_record_id,
+            "page": links.capture_path(capture.url, capture.captured_at),
+            "archived_copy": links.raw_capture_path(capture.url, capture.captured_at),
+        },
+        "live": links.text_fragment(found.document.url, quote.text),
+        "appearances": [
+            {
+                "id": a.quote.id,
+                "text": a.quote.text,
+                "speaker": a.quote.speaker,
+                "document": a.quote.document_id,
+                "first_seen": _iso(a.seen),
+                "same": a.same,
+                "url": links.quote_path(a.quote.id),
+            }
+            for a in seen
+        ],
+        "citations": {
+            **{key: getattr(citations, key)(item) for key, _ in citations.STYLES},
+            "csl": citations.csl_json(item),
+        },
+    }

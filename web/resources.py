@@ -1,0 +1,72 @@
+"""Per-request owners of the catalog connection and the index searcher.
+
+Each request opens what it needs on first use, caches it on ``g``, and closes it in a
+teardown; the searcher is shared by the process (a new Whoosh searcher per query costs
+tens of milliseconds) and refreshed when the index changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from flask import Flask, abort, current_app, g
+
+from archive.db import Catalog, CatalogError
+from archive.store import Paths
+from index.search import Searcher, SearchResults
+
+SEARCHER = "onrecord.searcher"
+SEARCHER_LOCK = "onrecord.searcher_lock"
+
+
+def paths() -> Paths:
+    return Paths(Path(current_app.config["ARCHIVE"]))
+
+
+def catalog() -> Catalog:
+    if "catalog" not in g:
+        try:
+            g.catalog = Catalog.open(paths().catalog, migrate=False)
+        except CatalogError as exc:
+            current_app.logger.error("catalog unavailable: %s", exc)
+            abort(503, description=str(exc))
+    return g.catalog
+
+
+def close_catalog(_exc: BaseException | None = None) -> None:
+    opened = g.pop("catalog", None)
+    if opened is not None:
+        opened.close()
+
+
+def document_text(document_id: str) -> str | None:
+    """The searcher's text loader: a document's body, from this request's catalog."""
+    return catalog().document_text(document_id)
+
+
+class SharedSearcher:
+    """The process's one index searcher, used by one request at a time (its caches and
+    its refresh are not thread-safe); it refreshes itself when the index changed."""
+
+    def __init__(self, path: Path) -> None:
+        self._searcher = Searcher(path, text_loader=document_text)
+        self._lock = threading.Lock()
+
+    def search(self, query: str, **options) -> SearchResults:
+        with self._lock:
+            return self._searcher.search(query, **options)
+
+
+def searcher() -> SharedSearcher:
+    """The shared searcher, opened on first use."""
+    extensions = current_app.extensions
+    with extensions[SEARCHER_LOCK]:
+        if SEARCHER not in extensions:
+            extensions[SEARCHER] = SharedSearcher(paths().index)
+        return extensions[SEARCHER]
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(close_catalog)
+    app.extensions[SEARCHER_LOCK] = threading.Lock()
