@@ -603,6 +603,7 @@ class Catalog:
     def quotes_by_speaker(self, speaker_id: str, *, limit: int = 200) -> list[Quote]:
         rows = self._db.execute(
             "SELECT q.* FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
+            " JOIN documents d ON d.id = q.document_id AND d.latest_version_id = e.version_id"
             " WHERE q.speaker_id = ? AND e.is_current = 1 ORDER BY e.created_at DESC LIMIT ?",
             (speaker_id, limit),
         )
@@ -614,7 +615,7 @@ class Catalog:
         rows = self._db.execute(
             "SELECT q.*, d.first_captured AS seen FROM quotes q"
             " JOIN extractions e ON e.id = q.extraction_id AND e.is_current = 1"
-            " JOIN documents d ON d.id = q.document_id"
+            " JOIN documents d ON d.id = q.document_id AND d.latest_version_id = e.version_id"
             " WHERE instr(q.normalized, ?) > 0 OR instr(?, q.normalized) > 0"
             " ORDER BY d.first_captured, q.id",
             (normalized, normalized),
@@ -624,6 +625,7 @@ class Catalog:
     def current_quotes(self) -> Iterator[Quote]:
         rows = self._db.execute(
             "SELECT q.* FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
+            " JOIN documents d ON d.id = q.document_id AND d.latest_version_id = e.version_id"
             " WHERE e.is_current = 1 ORDER BY q.document_id, q.start_offset"
         )
         for row in rows:

@@ -14,6 +14,7 @@ from archive.store import Paths
 from tests.loopback import LoopbackServer
 from tests.webarchive import IMG, SCRIPT, build_web_archive
 from web import create_app, links
+from web.security import ARCHIVED_CSP
 
 TOKEN = "s3cret-admin-token"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -235,3 +236,9 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <p>The port authority switched the harbour lights back on after the storm repairs.</p>
 <p>“The harbour lights are back and the channel is open,” said Lena Ortiz, the harbour master.</p>
 </article></body></html>"""
+
+
+def test_archived_copies_cannot_reach_the_live_web():
+    directives = dict(part.strip().split(" ", 1) for part in ARCHIVED_CSP.split(";")[1:])
+    assert ARCHIVED_CSP.startswith("sandbox;")
+    assert all("*" not in value and "http" not in value for value in directives.values())

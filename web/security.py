@@ -9,9 +9,11 @@ APP_CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "frame-src 'self'"
 )
-# Archived copies run in a unique opaque origin: no scripts, no forms, no cookies of ours.
+# Archived copies run in a unique opaque origin: no scripts, no forms, no cookies of ours,
+# and no request to the live web (which would tell a site who reads its archived pages).
 ARCHIVED_CSP = (
-    "sandbox; default-src 'none'; img-src * data:; style-src * 'unsafe-inline'; font-src *"
+    "sandbox; default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "font-src 'self' data:"
 )
 
 
