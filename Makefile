@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/quotes.py
 	$(BIN)/python bench/search.py --sizes 10000
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python -m bench.web --seconds 30
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
