@@ -24,6 +24,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
@@ -140,11 +141,8 @@ class WarcWriter:
     def _new_file(self, now: datetime) -> Path:
         name = f"{self.prefix}-{ids.ts14(now)}-{secrets.token_hex(3)}.warc.gz"
         path = self.directory / name
-        buffer = io.BytesIO()
-        writer = WARCWriter(buffer, gzip=True, warc_version=WARC_VERSION)
         info = {"software": SOFTWARE, "format": "WARC File Format 1.1", "robots": "obey"}
-        writer.write_record(writer.create_warcinfo_record(name, info))
-        self._append(path, buffer.getvalue(), create=True)
+        self._append(path, _member(_BUILDER.create_warcinfo_record(name, info)), create=True)
         log.info("started WARC file %s", name)
         return path
 
@@ -171,7 +169,7 @@ class WarcWriter:
 
     def write_exchange(self, exchange: HttpExchange) -> RecordLocation:
         """Append a response record and its request record; return the response's place."""
-        writer, buffer = self._builder()
+        writer = _BUILDER
         http_headers = StatusAndHeaders(
             f"{exchange.status} {exchange.reason}".strip(),
             [(k, v) for k, v in exchange.headers if k.lower() not in _HOP_BY_HOP],
@@ -193,15 +191,13 @@ class WarcWriter:
             warc_headers_dict=warc_headers,
         )
         self._block_digest(response, http_headers, exchange.payload)
-        writer.write_record(response)
-        response_end = buffer.tell()
+        members = [_member(response)]
         request = self._request_record(writer, exchange, response)
         if request is not None:
-            writer.write_record(request)
+            members.append(_member(request))
         return self._commit(
-            buffer.getvalue(),
+            members,
             exchange.fetched_at,
-            length=response_end,
             record_id=response.rec_headers.get_header("WARC-Record-ID"),
             record_type="response",
             url=exchange.url,
@@ -220,7 +216,7 @@ class WarcWriter:
         refers_to_date: datetime,
     ) -> RecordLocation:
         """Append a revisit record: the same payload as an earlier capture, not stored again."""
-        writer, buffer = self._builder()
+        writer = _BUILDER
         http_headers = StatusAndHeaders(
             f"{exchange.status} {exchange.reason}".strip(),
             [(k, v) for k, v in exchange.headers if k.lower() not in _HOP_BY_HOP],
@@ -235,15 +231,13 @@ class WarcWriter:
             warc_headers_dict={"WARC-Date": _warc_date(exchange.fetched_at)},
         )
         self._block_digest(record, http_headers, b"")
-        writer.write_record(record)
-        response_end = buffer.tell()
+        members = [_member(record)]
         request = self._request_record(writer, exchange, record)
         if request is not None:
-            writer.write_record(request)
+            members.append(_member(request))
         return self._commit(
-            buffer.getvalue(),
+            members,
             exchange.fetched_at,
-            length=response_end,
             record_id=record.rec_headers.get_header("WARC-Record-ID"),
             record_type="revisit",
             url=exchange.url,
@@ -256,18 +250,13 @@ class WarcWriter:
         )
 
     @staticmethod
-    def _builder() -> tuple[WARCWriter, io.BytesIO]:
-        buffer = io.BytesIO()
-        return WARCWriter(buffer, gzip=True, warc_version=WARC_VERSION), buffer
-
-    @staticmethod
     def _block_digest(record, http_headers: StatusAndHeaders, payload: bytes) -> None:
         http_headers.compute_headers_buffer()
         block = hashlib.sha256(http_headers.headers_buff + payload).hexdigest()
         record.rec_headers.replace_header("WARC-Block-Digest", "sha256:" + block)
 
     @staticmethod
-    def _request_record(writer: WARCWriter, exchange: HttpExchange, response):
+    def _request_record(writer: RecordBuilder, exchange: HttpExchange, response):
         if not exchange.request_headers:
             return None
         target = exchange.url.split("://", 1)[-1]
@@ -290,13 +279,14 @@ class WarcWriter:
         WarcWriter._block_digest(record, request_headers, b"")
         return record
 
-    def _commit(self, data: bytes, now: datetime, *, length: int, **fields) -> RecordLocation:
+    def _commit(self, members: list[bytes], now: datetime, **fields) -> RecordLocation:
+        """Append a record's gzip member and its companions with one write and fsync."""
         path = self._target(now)
-        offset = self._append(path, data)
+        offset = self._append(path, b"".join(members))
         return RecordLocation(
             warc_file=path.name,
             offset=offset,
-            length=length,
+            length=len(members[0]),
             date=_parse_warc_date(_warc_date(now)),
             content_type=_content_type(fields["headers"]),
             **fields,
@@ -322,6 +312,18 @@ class WarcWriter:
         if not _FILE_RE.match(warc_file):
             raise WarcError(f"not a WARC file name: {warc_file!r}")
         return self.directory / warc_file
+
+
+_BUILDER = RecordBuilder(warc_version=WARC_VERSION)
+# gzip level 6, not warcio's 9: twice as fast for a file a few percent larger.
+_GZIP_LEVEL = 6
+
+
+def _member(record) -> bytes:
+    """One record as its own gzip member, so it can be read back by seeking to it."""
+    buffer = io.BytesIO()
+    WARCWriter(buffer, gzip=False, warc_version=WARC_VERSION).write_record(record)
+    return gzip.compress(buffer.getvalue(), compresslevel=_GZIP_LEVEL, mtime=0)
 
 
 @dataclass(frozen=True)
