@@ -37,7 +37,7 @@ from scrapers.quotes_speakers import (
     subject_before,
 )
 
-ATTRIBUTOR = "onrecord-quotes/1"
+ATTRIBUTOR = "onrecord-quotes/2"
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,41 @@ _NOT_IN_TITLES = frozenset(
         "not",
     ]
 )
+_NOT_A_SPEAKER = re.compile(
+    r"(?:(?:the |a |last |this |next )?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
+    r"Sunday|January|February|March|July|August|September|October|November|"
+    r"December|past|today|tonight|yesterday|week|weekend|morning|evening|night|year|month)"
+    r"|.*['’]s?)",
+    re.I,
+)
+_OPENER = re.compile(  # a word that opens an adverbial clause, then a lower-case word
+    r"(?:[A-Z][a-z]{3,}ing|After|Before|During|Alongside|Despite|Following|In|On|At|With|"
+    r"Without|Amid|Since|While|When|As|Although|Though|Because|If|For|From|Under|Unlike|Like|"
+    r"Specifically|Earlier|Later|Meanwhile|Separately|Previously|Similarly|Finally|Instead)"
+    r" [a-z]"
+)
+_OUTLET_NAME = r"(?:the |The )?[A-Z][\w.'’&-]*(?: [A-Z][\w.'’&-]*){0,4}"
+_REPORTED = re.compile(
+    rf",\s+(?:(?P<before>{_OUTLET_NAME})\s+(?:first\s+)?report(?:ed|s)|"
+    rf"report(?:ed|s)\s+(?P<after>{_OUTLET_NAME}))\s*[.,;]"
+)
+_NOT_SUBJECTS = frozenset(["this", "that", "these", "those", "there", "here", "good", "u.s."])
+_DATELINE = re.compile(  # 'WASHINGTON, Aug. 24 (UPI) — ', 'Washington (AFP) – '
+    r"(?:[A-Z][A-Z.]+(?:[ ,]+[A-Z][\w.]*){0,3}(?:[ ,]+[A-Z][a-z]{2}\.? \d+)?"
+    r"\s*(?:\([A-Z]+\))?|[A-Z][a-z]+\s*\([A-Z]+\))\s*[—–-]+\s+"
+)
+_BASE_CONFIDENCE = {  # by how the quote was attributed (_Found.how)
+    "adjacent": 0.9,
+    "sentence": 0.75,
+    "previous": 0.65,
+    "subject": 0.4,
+    "last": 0.35,
+    "none": 0.3,
+}
+_SUBORDINATORS = frozenset(["When", "As", "After", "While", "Before", "Since", "Until", "If"])
+_PHRASAL_CUE = re.compile(
+    r"(?:went on|fired back|shot back|chimed in|broke in|cut in|puts it|put it)\b"
+)
 _MAX_CUE_DISTANCE = 80  # characters between a closing mark and a trailing attribution
 
 
@@ -115,7 +150,7 @@ class _Found:
     """How one quote was attributed, before resolution."""
 
     attribution: Attribution | None
-    how: str  # "adjacent", "sentence", "previous" or "none"
+    how: str  # "adjacent", "sentence", "previous", "subject" (no cue), "last" or "none"
 
 
 class _Document:
@@ -176,6 +211,9 @@ def _cues(text: str, start: int, end: int) -> list[tuple[int, int]]:
     found = []
     for match in _CUE_WORD.finditer(text, start, end):
         if match.group() not in CUE_VERBS:
+            particle = _PHRASAL_CUE.match(text, match.start(), end)
+            if particle is not None:
+                found.append((match.start(), particle.end()))  # 'went on', 'shot back'
             continue
         before = text[max(start, match.start() - 30) : match.start()].split()
         previous = before[-1] if before else ""
@@ -234,7 +272,8 @@ def _after(doc: _Document, span: MarkedSpan, ceiling: int) -> Attribution | None
         return according
     # '"...," he said' punctuates the quote; '"several folks" expected ...' makes the
     # quote a part of its own sentence, with no attribution after it.
-    punctuated = text[span.end - 1] in ",.!?…—-" or text[start : start + 1] in ",—"
+    inner = text[span.start : span.end].rstrip(" '’")  # ",' \" said": a nested quote closed
+    punctuated = inner.endswith(tuple(",.!?…—-")) or text[start : start + 1] in ",—"
     for cue in _cues(text, first, limit) or _trailing_verb(text, first, limit):
         if cue[0] == first:
             if text[cue[0] : cue[1]].lower() not in INVERTED_CUES or not punctuated:
@@ -274,12 +313,72 @@ def _trailing_verb(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _opening_subject(doc: _Document, start: int, end: int) -> Mention | None:
     """The subject at the start of a sentence, past a short adverbial ('On Thursday, ')."""
     text = doc.text
-    comma = text.find(",", start, min(end, start + 40))
+    dateline = _DATELINE.match(text, start, end)
+    if dateline is not None:
+        start = dateline.end()  # 'WASHINGTON, Aug. 24 (UPI) — A spokesman ...'
+    comma = text.find(", ", start, min(end, start + 40))  # not '2,000'
     if comma > 0 and not _cues(text, start, comma) and len(text[start:comma].split()) <= 5:
+        named = subject_after(text, start, comma)
+        if named is not None and named.kind == "name" and named.end == comma:
+            # 'Olmo Bertz, for his part, is ...', 'Clinton, who was speaking, told ...':
+            # the subject, set off by a comma.
+            after = subject_after(text, comma + 1, end)
+            if after is None or text[after.start : after.end].lower() == "who":
+                return named
         start = comma + 1
+    else:
+        # 'Reprising one of her lines, the former secretary ...': a longer opening clause
+        # that a preposition, participle or adverb marks as no subject.
+        comma = text.find(", ", start, min(end, start + 120))
+        if comma > 0 and _OPENER.match(text, start):
+            start = comma + 1
     while start < end and text[start] in " \t":
         start += 1
-    return subject_after(text, start, end)
+    mention = subject_after(text, start, end)
+    if mention is not None and _NOT_A_SPEAKER.fullmatch(text[mention.start : mention.end]):
+        return None  # "Clinton's wins Tuesday ...": a possessive opens, no subject
+    return mention
+
+
+def _may_speak(said: str) -> bool:
+    """Whether a sentence's subject, found without a cue, reads as someone: not 'This',
+    'Specifically' or a phrase run on into its verb ('The ad targets a')."""
+    words = said.split()
+    if words[-1].lower() in DETERMINERS:
+        return False
+    return len(words) > 1 or not (words[0].endswith("ly") or words[0].lower() in _NOT_SUBJECTS)
+
+
+def _set_off_subject(doc: _Document, mention: Mention, cue_start: int) -> Mention:
+    """'Clinton, during a town hall in Columbus, Ohio, said': the subject before the clause
+    set off by commas, not the last noun inside it."""
+    text = doc.text
+    start, _ = doc.sentence(cue_start)
+    opening = _opening_subject(doc, start, mention.start)
+    if opening is None or opening.end >= mention.start or text[opening.end] != ",":
+        return mention
+    return opening
+
+
+def _outer_subject(doc: _Document, pronoun: Mention) -> Mention:
+    """'Bolton said he would advise ...': the sentence's own subject, not the pronoun inside
+    it, when that subject speaks the clause or is whom the pronoun stands for."""
+    text = doc.text
+    if text[pronoun.start : pronoun.end].lower() not in {"he", "she"}:
+        return pronoun
+    start, _ = doc.sentence(pronoun.start)
+    subject = _opening_subject(doc, start, pronoun.start)
+    if subject is None or subject.kind == "pronoun" or subject.end >= pronoun.start:
+        return pronoun
+    cues = _cues(text, subject.end, pronoun.start)
+    if cues and re.fullmatch(r"\s+(?:[a-z]+\s+)?", text[subject.end : cues[0][0]]):
+        return subject  # the subject's own cue, at most an adverb between: 'X also said'
+    if subject.kind == "name" and cues:
+        said = text[subject.start : subject.end]
+        who, _, _ = _resolve(doc, Attribution(pronoun, "", pronoun.start, None))
+        if who == doc.entities.canonical(said):
+            return subject  # 'Trump told ..., and he vowed': the same person, named
+    return pronoun
 
 
 def _within(doc: _Document, start: int, end: int) -> Attribution | None:
@@ -288,21 +387,34 @@ def _within(doc: _Document, start: int, end: int) -> Attribution | None:
     according = None
     for piece_start, piece_end in _outside(doc, start, end):
         according = _according(doc, piece_start, piece_end) or according
+    if according is not None:
+        return according  # 'According to pool reports, Obama said': the outer source
     embedded = None
     for piece_start, piece_end in reversed(_outside(doc, start, end)):
         for cue in reversed(_cues(text, piece_start, piece_end)):
             word = text[cue[0] : cue[1]].lower()
             if word.endswith("ing"):
                 mention = _opening_subject(doc, start, cue[0])
+            elif word in INVERTED_CUES and re.fullmatch(
+                r"\s*(?:\w+\s+){0,2}\w+,\s*", text[piece_start : cue[0]]
+            ):
+                # 'But, said Solovey, "..."', 'In other words, explained Nancy Cordes: "..."'
+                mention = subject_after(text, cue[1], piece_end, inverted=True)
             else:
                 mention = subject_before(text, piece_start, cue[0])
+                if mention is not None and text[mention.end : cue[0]].rstrip().endswith(","):
+                    mention = _set_off_subject(doc, mention, cue[0])
                 if mention is None and not text[piece_start : cue[0]].strip(" ,—–-"):
                     mention = subject_after(text, cue[1], piece_end)  # "Continued Stone:"
+            if mention is not None and _NOT_A_SPEAKER.fullmatch(text[mention.start : mention.end]):
+                mention = None  # 'told ABC on Monday the tone ...': a time, or a possessive
             if mention is None:
                 # "Carson did not name them, but told his supporters": the clause's subject.
                 mention = _opening_subject(doc, start, cue[0])
             if mention is None:
                 continue
+            if mention.kind == "pronoun":
+                mention = _outer_subject(doc, mention)
             if mention.kind == "pronoun" and text[cue[0] : cue[1]].lower() in BELIEF_VERBS:
                 # "Trump said he believes '...'": the gold, and the reader, credit the
                 # outer speaker; keep the pronoun only if there is none.
@@ -348,9 +460,16 @@ def _previous_sentence(doc: _Document, index: int, span: MarkedSpan) -> Attribut
             (i for i in range(index - 1, -1, -1) if doc.spans[i].end <= before.end), None
         )
         quote_ends = last_quote is not None and doc.spans[last_quote].start >= before.start
-        if not (tail.endswith(":") or quote_ends):
+        # A paragraph that opens with a quote and has no cue of its own is, by the usual
+        # convention, still the speaker of the paragraph before: 'Carter said ... ¶ "..."'.
+        opens_paragraph = span.open_mark == paragraph.start
+        if not (tail.endswith(":") or quote_ends or opens_paragraph):
             return None
         prev_start, prev_end = doc.sentence(before.end - 1)
+        if not (tail.endswith(":") or quote_ends):
+            found = _within(doc, prev_start, prev_end)
+            spoke = found is not None and found.cue.split(" ")[0].lower() in CUE_VERBS
+            return found if spoke and found.mention.kind != "description" else None
     else:
         prev_start, prev_end = doc.sentence(start - 1)
     for i in range(index - 1, -1, -1):
@@ -363,6 +482,32 @@ def _previous_sentence(doc: _Document, index: int, span: MarkedSpan) -> Attribut
     return _within(doc, prev_start, prev_end)
 
 
+def _in_opening_clause(doc: _Document, span: MarkedSpan, sentence_start: int) -> bool:
+    """'When Trump said he would "protect our citizens," the crowd applauded': a quote in
+    the clause that opens its sentence, whose main clause is no attribution of it."""
+    text = doc.text
+    first = _CUE_WORD.match(text, sentence_start)
+    if first is None or first.group() not in _SUBORDINATORS:
+        return False
+    return "," not in text[sentence_start : span.open_mark]
+
+
+def _outer_source(doc: _Document, found: Attribution, end: int) -> Attribution:
+    """'," Sanders said, according to CNN.': the outlet the writer took the quote from is
+    the source the corpus, and a reader checking it, goes by."""
+    cue_end = found.cue_start + len(found.cue)
+    according = _according(doc, max(cue_end, found.mention.end), end)
+    if according is not None:
+        return according
+    reported = _REPORTED.search(doc.text, max(cue_end, found.mention.end), end)
+    if reported is None:
+        return found
+    name = reported.group("before") or reported.group("after")
+    at = reported.start("before") if reported.group("before") else reported.start("after")
+    mention = Mention(at, at + len(name), "name", None)
+    return Attribution(mention, "reported", reported.start(), name if is_outlet(name) else None)
+
+
 def _attribute(doc: _Document, index: int) -> _Found:
     span = doc.spans[index]
     sentence_start, sentence_end = doc.sentence(span.open_mark)
@@ -370,7 +515,7 @@ def _attribute(doc: _Document, index: int) -> _Found:
         (s.open_mark for s in doc.spans[index + 1 :] if s.paragraph == span.paragraph),
         doc.paragraphs[span.paragraph].end,
     )
-    if span.close_mark is not None:
+    if span.close_mark is not None and not _in_opening_clause(doc, span, sentence_start):
         # A sentence may end inside the quote ('." Trump said.'): read past that boundary,
         # but only into a short attribution, not into the next sentence's own business.
         _, after_end = doc.sentence(span.close_mark + 3)
@@ -378,7 +523,7 @@ def _attribute(doc: _Document, index: int) -> _Found:
         ceiling = min(next_open, max(sentence_end, after_end))
         found = _after(doc, span, ceiling)
         if found and not (crossed and after_end - found.cue_start > 40):
-            return _Found(found, "adjacent")
+            return _Found(_outer_source(doc, found, ceiling), "adjacent")
     previous_close = max(
         (
             s.close_mark + 1
@@ -401,8 +546,30 @@ def _attribute(doc: _Document, index: int) -> _Found:
         )
         if prior:
             return _Found(prior.attribution, "sentence")
+    if span.close_mark is not None:
+        # '"the beginning of the end" for the EU, said Geert Wilders': the cue comes later
+        # in the sentence, past words of the writer's own.
+        found = _within(doc, span.close_mark + 1, sentence_end)
+        if found:
+            return _Found(found, "sentence")
+    if sentence_start < span.open_mark:
+        # 'Huckabee, for his part, is labeling Obama's actions "..."': no cue, but the
+        # sentence's subject is likelier to speak what it puts in quotation marks than
+        # whoever spoke the sentence before.
+        mention = _opening_subject(doc, sentence_start, span.open_mark)
+        if mention is not None and _may_speak(doc.text[mention.start : mention.end]):
+            return _Found(Attribution(mention, "", mention.end, None), "subject")
     found = _previous_sentence(doc, index, span)
-    return _Found(found, "previous" if found else "none")
+    if found:
+        return _Found(found, "previous")
+    # Nothing in or before the sentence says who: the speaker quoted last, if that was in
+    # this paragraph or the one before, is still the likeliest.
+    for i in range(index - 1, -1, -1):
+        if doc.spans[i].paragraph < span.paragraph - 1:
+            break
+        if doc.found[i].attribution:
+            return _Found(doc.found[i].attribution, "last")
+    return _Found(None, "none")
 
 
 def _keep(doc: _Document, span: MarkedSpan, found: _Found) -> bool:
@@ -410,13 +577,13 @@ def _keep(doc: _Document, span: MarkedSpan, found: _Found) -> bool:
         # A title or name is a quote only when a cue hands it over: 'shouted "Fire"'.
         if found.how == "adjacent" and doc.text[span.end - 1] in ",!?":
             return True  # '"Never," he said.'
-        lead = doc.text[max(0, span.open_mark - 20) : span.open_mark].rstrip(" ,:")
-        verb = lead.rsplit(None, 1)[-1].lower() if lead else ""
+        lead = doc.text[max(0, span.open_mark - 20) : span.open_mark].split()
+        verb = lead[-1].rstrip(",:").lower() if lead else ""
         return verb in CUE_VERBS and verb not in NAMING_CUES
     words = len(doc.text[span.start : span.end].split())
-    if found.how == "none":
+    if found.how in ("none", "last"):
         return words >= 4
-    return not (words <= 2 and found.how == "previous")
+    return not (words <= 2 and found.how in ("previous", "subject"))
 
 
 def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str | None]:
@@ -485,7 +652,7 @@ def _with_relative(doc: _Document, mention: Mention, said: str, cue_start: int) 
 
 
 def _confidence(found: _Found, words: int, unclosed: bool) -> float:
-    base = {"adjacent": 0.9, "sentence": 0.75, "previous": 0.65, "none": 0.3}[found.how]
+    base = _BASE_CONFIDENCE[found.how]
     if found.attribution and found.attribution.mention.kind == "pronoun":
         base -= 0.1
     if words <= 2:
@@ -524,7 +691,7 @@ def find_quotes(text: str, publisher: str | None = None) -> list[FoundQuote]:
             doc.speakers.append((span.start, speaker))
             mention_text = text[mention.start : mention.end]
             mention_start, mention_end = mention.start, mention.end
-            cue, via = attribution.cue, _via(doc, attribution)
+            cue, via = attribution.cue or None, _via(doc, attribution)
         quotes.append(
             FoundQuote(
                 start=span.start,

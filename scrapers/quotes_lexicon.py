@@ -19,7 +19,8 @@ _CUE_STEMS = (
     "state stress suggest swear tease tell testify tout tweet urge vow warn whisper "
     "wonder write yell believe think hope fear worry feel expect call label dub brand "
     "refer characterize chant attack accuse praise blast slam criticize decry denounce "
-    "thank question"
+    "thank question remember answer interject react recite lecture hail read "
+    "challenge repeat vent express hammer pronounce"
 )
 _IRREGULAR = {
     "say": ("said", "says", "saying"),
@@ -35,6 +36,9 @@ _IRREGULAR = {
     "dub": ("dubbed", "dubs", "dubbing"),
     "slam": ("slammed", "slams", "slamming"),
     "scoff": ("scoffed", "scoffs", "scoffing"),
+    "admit": ("admitted", "admits", "admitting"),
+    "refer": ("referred", "refers", "referring"),
+    "read": ("read", "reads"),  # 'the statement read', not 'reading' (a reading of the law)
 }
 
 

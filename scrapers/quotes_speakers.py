@@ -308,6 +308,8 @@ def subject_before(text: str, floor: int, end: int) -> Mention | None:
     low = _lower(text, words[last])
     if low in PRONOUNS and (last == 0 or _lower(text, words[last - 1]) not in DETERMINERS):
         return Mention(words[last][0], words[last][1], "pronoun", role)
+    if low in _STANDALONE and (last == 0 or not _lower(text, words[last - 1]).isalpha()):
+        return Mention(words[last][0], words[last][1], "description", role)  # 'Another said'
     first = _name_run(text, words, last)
     if first is not None:
         if first > 0 and _lower(text, words[first - 1]) in DETERMINERS:
@@ -318,6 +320,10 @@ def subject_before(text: str, floor: int, end: int) -> Mention | None:
     if first is not None:
         return Mention(words[first][0], words[last][1], "description", role)
     return None
+
+
+_STANDALONE = frozenset(["another", "one", "others"])  # determiners that stand for someone
+_SENTENCE_STOP = re.compile(r"(?<=[a-z]{3})\.$")  # 'Ledger.', not 'Jr.', 'U.S.' or 'J.'
 
 
 def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Mention | None:
@@ -346,7 +352,10 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
         first = 0
         while first < last and _lower(text, words[first]) in TITLES:
             first += 1
-        return Mention(words[first][0], words[last][1], "name", _role_after(text, words, last))
+        end = words[last][1]
+        if _SENTENCE_STOP.search(text, words[last][0], end):
+            end -= 1  # '," said Holan.': the full stop ends the sentence, not an initial
+        return Mention(words[first][0], end, "name", _role_after(text, words, last))
     if low in DETERMINERS or _POSSESSIVE.match(text[words[0][0] : words[0][1]]):
         last = 0
         while last + 1 < len(words) and last < 8:
@@ -357,6 +366,7 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
                 or following in CUE_VERBS
                 or not following[0].isalnum()
                 or (following.endswith("ed") and last >= 1)
+                or (last >= 1 and _verb_between(text, words, last + 1))
             ):
                 break
             if (
@@ -366,10 +376,29 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
             ):
                 break
             last += 1
-        return Mention(words[0][0], words[last][1], "description")
+        end = words[last][1] - bool(_SENTENCE_STOP.search(text, words[last][0], words[last][1]))
+        return Mention(words[0][0], end, "description")
     if low in ANONYMOUS_HEADS:
         return Mention(words[0][0], words[0][1], "description")
     return _titled_name(text, words)
+
+
+def _verb_between(text: str, words: list[tuple[int, int]], index: int) -> bool:
+    """Whether words[index], after a description's head, reads as its verb: 'The ad targets
+    a ...', 'His office put out ...', 'The senator sought to ...'."""
+    if index + 1 >= len(words):
+        return False
+    word = _lower(text, words[index])
+    if not word.isalpha() or not text[words[index][0]].islower():
+        return False
+    if word in _PREPOSITIONS or word in TITLES or word in ANONYMOUS_HEADS | DOCUMENT_HEADS:
+        return False
+    following = _lower(text, words[index + 1])
+    return (
+        following in DETERMINERS
+        or following in {"to", "out", "up", "off"}
+        or _is_cap(text, words[index + 1])
+    )
 
 
 def _titled_name(text: str, words: list[tuple[int, int]]) -> Mention | None:

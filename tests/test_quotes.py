@@ -134,6 +134,62 @@ def test_continuation_quote_takes_previous_sentence_speaker() -> None:
     assert third.speaker == "Rosa Lind"
 
 
+def test_cue_later_in_the_sentence_after_the_writers_words() -> None:
+    text = (
+        "Ivo Brandt has been “held without any charge” by the ministry since March, "
+        "and should be released at once, the rights group says."
+    )
+    (quote,) = find_quotes(text)
+    assert quote.speaker_mention == "the rights group"
+    assert_offsets(text, [quote])
+
+
+def test_subject_set_off_by_commas() -> None:
+    text = (
+        "Rain fell on the capital all week.\n\n"
+        "Olmo Bertz, for his part, is branding the budget “a betrayal of every promise we made.”"
+    )
+    (quote,) = find_quotes(text)
+    assert quote.speaker_mention == "Olmo Bertz"
+
+
+def test_opening_clause_is_no_speaker() -> None:
+    text = (
+        "Reprising one of her favourite lines, the former governor talked about "
+        "“the work we still have to finish together.”"
+    )
+    (quote,) = find_quotes(text)
+    assert quote.speaker_mention == "the former governor"
+
+
+def test_speaker_of_a_cue_is_credited_over_the_pronoun_inside() -> None:
+    text = (
+        "Tomas Reyna told the crowd the fight was not over, and he vowed to "
+        "“fight this ruling in every court we can reach.”"
+    )
+    (quote,) = find_quotes(text)
+    assert quote.speaker_mention == "Tomas Reyna"
+
+
+@pytest.mark.parametrize(
+    ("text", "mention"),
+    [
+        ("“Come to Louisiana and see it,” the editorial read.", "the editorial"),
+        ("“We are not done with this,” Lena Ortiz shot back.", "Lena Ortiz"),
+        ("“I was wrong about the numbers,” Ortiz admitted.", "Ortiz"),
+    ],
+)
+def test_less_common_cues(text: str, mention: str) -> None:
+    (quote,) = find_quotes(text)
+    assert quote.speaker_mention == mention
+
+
+def test_outlet_the_quote_was_taken_from_is_the_source() -> None:
+    text = "“We will keep going,” Ana Ruiz said, according to the Daily Ledger."
+    (quote,) = find_quotes(text)
+    assert quote.speaker_mention == "the Daily Ledger"
+
+
 def test_not_quotes_are_dropped() -> None:
     text = (
         "The council approved the so-called “rigged” budget after a debate about "
