@@ -131,6 +131,7 @@ _FURNITURE_TEXT = re.compile(
 )
 _NON_WORD = re.compile(r"\W+")
 _SPACES = re.compile(r"[^\S\n]+")
+_SOURCE_SPACE = re.compile(r"\s+")
 _MIN_ANCHOR = 12  # shortest block key located by substring search in the anchor text
 _STRONG = 60  # a block this long, once located, can open or close the article's span
 _CHUNK = 24  # long blocks are located piecewise, in case the anchor text differs a little
@@ -228,7 +229,8 @@ def text_blocks(root: HtmlElement, hidden: list[str] | None = None) -> list[Bloc
 
 
 def _add(block: Block, text: str, links: int) -> None:
-    block.parts.append(text)
+    # A line break in the HTML source is only white space; <br> adds the real ones.
+    block.parts.append(_SOURCE_SPACE.sub(" ", text))
     if links:
         block.link_chars += len(text.strip())
 
