@@ -1,0 +1,128 @@
+"""Facet counts and date sorting from per-document columns held in memory.
+
+Whoosh reads a column one document at a time; counting facets that way over 100,000 hits
+takes seconds. Instead each segment's columns are copied once into plain lists (segments
+never change, so the copy is kept until the segment is merged away) and joined into one
+list per column indexed by global document number; counting is then a ``Counter`` over a
+``map``, which runs at C speed.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from whoosh.reading import IndexReader
+
+__all__ = ["FACETS", "CachedResult", "ColumnCache", "Columns", "ResultCache"]
+
+# facet name -> column holding it
+FACETS = {
+    "speaker": "facet_speaker",
+    "publisher": "facet_publisher",
+    "kind": "facet_kind",
+    "month": "facet_month",
+}
+_SORT_COLUMN = "sort_date"
+_FACET_LIMIT = 20
+_MONTH_LIMIT = 36
+
+
+class Columns:
+    """The sort and facet columns of one reader, as lists indexed by document number."""
+
+    def __init__(self, reader: IndexReader, cache: ColumnCache) -> None:
+        self._reader = reader
+        self._cache = cache
+        self._lists: dict[str, list] = {}
+
+    def column(self, name: str) -> list:
+        if name not in self._lists:
+            joined: list = []
+            for leaf, _offset in self._reader.leaf_readers():
+                joined.extend(self._cache.segment_column(leaf, name))
+            self._lists[name] = joined
+        return self._lists[name]
+
+    def facets(self, docnums: Sequence[int]) -> dict[str, list[tuple[str, int]]]:
+        """Counts of each facet value over ``docnums``: most frequent first, months newest
+        first."""
+        counted = {}
+        for facet, name in FACETS.items():
+            counts = Counter(map(self.column(name).__getitem__, docnums))
+            counts.pop("", None)
+            if facet == "month":
+                counted[facet] = sorted(counts.items(), reverse=True)[:_MONTH_LIMIT]
+            else:
+                counted[facet] = counts.most_common(_FACET_LIMIT)
+        return counted
+
+    def newest(self, docnums: Sequence[int], count: int, *, oldest: bool = False) -> list[int]:
+        """The ``count`` most recent (or oldest) of ``docnums``, in that order."""
+        dates = self.column(_SORT_COLUMN)
+        pick = heapq.nsmallest if oldest else heapq.nlargest
+        return pick(count, docnums, key=dates.__getitem__)
+
+
+class ColumnCache:
+    """Column copies per segment, shared by successive readers of one index."""
+
+    def __init__(self) -> None:
+        self._segments: dict[tuple[str, str], list] = {}
+
+    def segment_column(self, leaf: IndexReader, name: str) -> list:
+        key = (leaf.segment().segment_id(), name)
+        if key not in self._segments:
+            values = list(leaf.column_reader(name)) if leaf.has_column(name) else None
+            if values is None:
+                values = [0 if name == _SORT_COLUMN else ""] * leaf.doc_count_all()
+            elif name != _SORT_COLUMN:
+                values = _decoded(values)
+            self._segments[key] = values
+        return self._segments[key]
+
+    def keep_only(self, reader: IndexReader) -> None:
+        """Forget segments that ``reader`` no longer has."""
+        live = {leaf.segment().segment_id() for leaf, _ in reader.leaf_readers()}
+        for key in [k for k in self._segments if k[0] not in live]:
+            del self._segments[key]
+
+
+def _decoded(values: list[bytes]) -> list[str]:
+    names = {raw: raw.decode("utf-8") for raw in set(values)}
+    return list(map(names.__getitem__, values))
+
+
+@dataclass
+class CachedResult:
+    """What one query matched: its candidates, the ones refuted so far, and their facets."""
+
+    docnums: Sequence[int]
+    rejected: set[int] = field(default_factory=set)
+    exact: bool = True  # every candidate was checked against its text
+    facets: dict[str, list[tuple[str, int]]] | None = None
+
+
+class ResultCache:
+    """The last few queries' candidate sets, so turning a page does not search again."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._entries: OrderedDict[object, CachedResult] = OrderedDict()
+
+    def get(self, key: object) -> CachedResult | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: object, entry: CachedResult) -> None:
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()

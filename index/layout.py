@@ -1,0 +1,60 @@
+"""Where the live index lives inside the index directory, and how a rebuild replaces it.
+
+The index directory holds numbered generations (``gen-000001``, ...) and a ``CURRENT`` file
+naming the live one. A rebuild writes a new generation beside the live one and publishes it
+by atomically replacing ``CURRENT``; until then readers and writers keep using the old one,
+so a rebuild that dies half-way leaves the old index untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+__all__ = ["current", "discard_stale", "new_generation", "publish"]
+
+log = logging.getLogger(__name__)
+
+_POINTER = "CURRENT"
+_PREFIX = "gen-"
+
+
+def current(root: Path) -> Path | None:
+    """The live generation's directory, or None if nothing was ever published."""
+    try:
+        name = (root / _POINTER).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    return root / name
+
+
+def new_generation(root: Path) -> Path:
+    """Create and return an empty directory for the next generation."""
+    root.mkdir(parents=True, exist_ok=True)
+    numbers = [int(p.name[len(_PREFIX) :]) for p in root.glob(_PREFIX + "*") if p.is_dir()]
+    path = root / f"{_PREFIX}{max(numbers, default=0) + 1:06d}"
+    path.mkdir()
+    return path
+
+
+def publish(root: Path, generation: Path) -> None:
+    """Make ``generation`` the live index, atomically."""
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".current-")
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(generation.name + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, root / _POINTER)
+    log.info("published index generation %s", generation.name)
+
+
+def discard_stale(root: Path) -> None:
+    """Remove every generation but the live one (left by older or failed rebuilds)."""
+    live = current(root)
+    for path in root.glob(_PREFIX + "*"):
+        if path.is_dir() and path != live:
+            log.info("removing stale index generation %s", path.name)
+            shutil.rmtree(path)

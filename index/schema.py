@@ -1,0 +1,215 @@
+"""The Whoosh schema and the text analysis shared by indexing, querying and highlighting.
+
+Quotes and documents live in one index, told apart by ``type``; their text fields are
+disjoint (``text`` and ``speaker`` are quote-only, ``title`` and ``body`` document-only), so a
+word query for one type only walks that type's postings. Metadata fields are shared.
+
+Text is folded before it is split: lower case, no accents, plain quotes, apostrophes and
+dashes, one character for one, so that an offset into the folded text is an offset into
+the original and ``Pérez`` matches ``Perez``, ``don’t`` matches ``don't``:
+
+    >>> fold("Pérez’s “ÉTÉ” — OK")
+    'perez\\'s "ete" - ok'
+    >>> [term(word) for _, _, word in words("The economy’s growing, Pérez said.")]
+    [None, 'economi', 'grow', 'perez', 'said']
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+
+from whoosh.analysis import Token, Tokenizer
+from whoosh.columns import NumericColumn, RefBytesColumn
+from whoosh.fields import BOOLEAN, COLUMN, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.lang.porter import stem
+
+__all__ = [
+    "FOLDED_WORD",
+    "STOP_WORDS",
+    "FoldingAnalyzer",
+    "build_schema",
+    "fold",
+    "term",
+    "words",
+]
+
+# Lucene's English stop set: too common to narrow a search, dropped from the stemmed
+# fields (their positions stay, so phrase distances survive).
+STOP_WORDS = frozenset(
+    {
+        *("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into"),
+        *("is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then"),
+        *("there", "these", "they", "this", "to", "was", "will", "with"),
+    }
+)
+
+# A word of the folded text: letters and digits, joined by inner apostrophes ("don't").
+FOLDED_WORD = re.compile(r"\w+(?:'\w+)*")
+
+_QUOTES = {"\u2018", "\u2019", "\u201a", "\u201b", "\u2032", "\u02bc", "`", "\u00b4"}
+_DOUBLE_QUOTES = {"\u201c", "\u201d", "\u201e", "\u201f", "\u00ab", "\u00bb", "\u2033"}
+
+
+class _FoldTable(dict):
+    """A ``str.translate`` table that computes, then remembers, each character's fold."""
+
+    def __missing__(self, codepoint: int) -> str:
+        char = chr(codepoint)
+        folded = self[codepoint] = _fold_char(char)
+        return folded
+
+
+def _fold_char(char: str) -> str:
+    if char in _QUOTES:
+        return "'"
+    if char in _DOUBLE_QUOTES:
+        return '"'
+    category = unicodedata.category(char)
+    if category == "Pd":
+        return "-"
+    if category == "Zs":
+        return " "
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    lowered = base.lower()
+    if len(lowered) == 1:
+        return lowered
+    lowered = char.lower()
+    return lowered if len(lowered) == 1 else char
+
+
+_FOLD_TABLE = _FoldTable()
+_TYPOGRAPHY_TABLE = str.maketrans(
+    {**dict.fromkeys(_QUOTES, "'"), **dict.fromkeys(_DOUBLE_QUOTES, '"')}
+)
+
+
+def fold(text: str) -> str:
+    """Lower-case ``text`` and fold accents and typographic variants, keeping its length."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_FOLD_TABLE)
+
+
+def plain_typography(text: str) -> str:
+    """Straighten curly quotes and apostrophes, keeping case (for parsing queries).
+
+    >>> plain_typography("“don’t”")
+    '"don\\'t"'
+    """
+    return text.translate(_TYPOGRAPHY_TABLE)
+
+
+def words(text: str) -> Iterator[tuple[int, int, str]]:
+    """Yield ``(start, end, word)`` for each word of ``text``, folded, possessives dropped."""
+    for match in FOLDED_WORD.finditer(fold(text)):
+        word = match.group()
+        if word.endswith("'s"):
+            word = word[:-2]
+        yield match.start(), match.end(), word
+
+
+@lru_cache(maxsize=200_000)
+def term(word: str) -> str | None:
+    """The stemmed index term for a folded word, or None for a stop word."""
+    if word in STOP_WORDS:
+        return None
+    return stem(word)
+
+
+class FoldingAnalyzer(Tokenizer):
+    """Fold, split and optionally stem in one pass (much cheaper than a filter chain).
+
+    With ``stemmed`` set, stop words are dropped but still take up their position, so the
+    distance between the words of a phrase is the same in the index as in the text.
+    """
+
+    def __init__(self, stemmed: bool) -> None:
+        self.stemmed = stemmed
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for pos, (start, end, word) in enumerate(words(value), start_pos):
+            text = term(word) if self.stemmed else word
+            if text is None:
+                if removestops:
+                    continue
+                text = word
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = word
+            if positions:
+                token.pos = pos
+            if chars:
+                token.startchar = start_char + start
+                token.endchar = start_char + end
+            yield token
+
+
+class NAME(TEXT):
+    """A name-like text field (speaker, role, publisher...): folded words with positions for
+    phrases, but no field lengths, since a name is matched, not ranked by its length."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(analyzer=FoldingAnalyzer(stemmed=False), **kwargs)
+        self.scorable = False
+
+
+def build_schema() -> Schema:
+    """The schema of onrecord's index (see the module docstring for the layout)."""
+    stemmed = FoldingAnalyzer(stemmed=True)
+    return Schema(
+        id=ID(unique=True, stored=True),
+        type=ID(stored=True),
+        document_id=ID(stored=True),
+        # quote-only
+        text=TEXT(analyzer=stemmed, stored=True),
+        speaker=NAME(stored=True),
+        role=NAME(stored=True),
+        via=NAME(stored=True),
+        anonymous=BOOLEAN(stored=True),
+        document_title=STORED(),
+        # document-only; the body is indexed but not stored
+        title=TEXT(analyzer=stemmed, stored=True, field_boost=2.0),
+        body=TEXT(analyzer=stemmed),
+        lead=STORED(),
+        author=NAME(),
+        # shared metadata
+        publisher=NAME(stored=True),
+        kind=ID(stored=True),
+        lang=ID(stored=True),
+        domain=KEYWORD(),
+        url=STORED(),
+        published=STORED(),
+        captured=STORED(),
+        # for date filters, "2026-11-03" and "2026-11" (UTC); `day` is published or captured.
+        # A range is a few month terms plus day terms at its ragged ends: two postings per
+        # date instead of a numeric trie's four or more.
+        published_day=ID(),
+        published_month=ID(),
+        captured_day=ID(),
+        captured_month=ID(),
+        day=ID(),
+        month=ID(),
+        # per-document columns for sorting and facets
+        sort_date=COLUMN(NumericColumn("q")),
+        facet_speaker=COLUMN(RefBytesColumn()),
+        facet_publisher=COLUMN(RefBytesColumn()),
+        facet_kind=COLUMN(RefBytesColumn()),
+        facet_month=COLUMN(RefBytesColumn()),
+    )

@@ -1,0 +1,196 @@
+"""Check candidates against their exact words, and mark the matches in HTML snippets.
+
+The index finds candidates through stemmed terms; a phrase must match the exact words.
+``TextMatch`` re-reads the query against the record's own text: it accepts a candidate only
+if the query holds with phrases taken literally (after folding case, accents and
+typography), and it wraps the words that matched in ``<mark>``, escaping everything else.
+
+    >>> from index.query import parse
+    >>> match = TextMatch(parse('"growing economy" perez'))
+    >>> match.accepts(["The economy is growing, Perez said."])
+    False
+    >>> match.accepts(["<b>A growing economy</b>, Pérez said"])
+    True
+    >>> match.snippet("<b>A growing economy</b>, Pérez said")
+    '&lt;b&gt;A <mark>growing economy</mark>&lt;/b&gt;, <mark>Pérez</mark> said'
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from index.query import And, Field, Node, Not, Or, Phrase, Word
+from index.schema import FOLDED_WORD, fold, term, words
+
+__all__ = ["TextMatch"]
+
+_WINDOW = 90  # characters of context on each side of a match
+_MAX_WINDOWS = 3
+_WHOLE_TEXT = 400  # shorter texts are shown whole
+
+
+class TextMatch:
+    """What a parsed query looks for in the text of one record."""
+
+    def __init__(self, node: Node | None) -> None:
+        self._node = node
+        self._stems: set[str] = set()
+        self._prefixes: list[str] = []
+        phrases: list[list[str]] = []
+        self.has_phrases = _collect(node, self._stems, self._prefixes, phrases)
+        self._exact = {p[0] for p in phrases if len(p) == 1}
+        alternatives = [_phrase_pattern(p) for p in sorted(phrases, key=len, reverse=True)]
+        starts = {s[:-1] if len(s) > 3 else s for s in self._stems} | set(self._prefixes)
+        if starts:
+            starts_pattern = "|".join(map(re.escape, sorted(starts)))
+            alternatives.append(rf"(?<!\w)(?:{starts_pattern})\w*(?:'\w+)*")
+        self._pattern = re.compile("|".join(alternatives)) if alternatives else None
+
+    def accepts(self, texts: Sequence[str | None]) -> bool:
+        """Whether the query holds on ``texts`` with its phrases taken word for word.
+
+        Only words and phrases are checked; field and date filters were settled by the
+        index. A missing text (None) cannot refute anything, so the candidate stands.
+        """
+        if self._node is None or not self.has_phrases or any(t is None for t in texts):
+            return True
+        return _holds(self._node, [_Text(t) for t in texts if t])
+
+    def snippet(self, text: str) -> str:
+        """HTML for ``text``: escaped, matches in ``<mark>``, cut to windows around them
+        when it is long."""
+        marks = self._marks(text)
+        if len(text) <= _WHOLE_TEXT:
+            return _render(text, marks, 0, len(text))
+        if not marks:
+            end = _word_boundary(text, 2 * _WINDOW, forward=False)
+            return _render(text, [], 0, end) + " …"
+        pieces, windows = [], _windows(text, marks[:_MAX_WINDOWS])
+        for start, end in windows:
+            inside = [m for m in marks if start <= m[0] and m[1] <= end]
+            pieces.append(_render(text, inside, start, end))
+        prefix = "… " if windows[0][0] > 0 else ""
+        suffix = " …" if windows[-1][1] < len(text) else ""
+        return prefix + " … ".join(pieces) + suffix
+
+    def _marks(self, text: str) -> list[tuple[int, int]]:
+        if self._pattern is None:
+            return []
+        marks = []
+        for found in self._pattern.finditer(fold(text)):
+            word = found.group()
+            if FOLDED_WORD.fullmatch(word) and not self._word_matches(word):
+                continue
+            marks.append(found.span())
+        return marks
+
+    def _word_matches(self, word: str) -> bool:
+        if word.endswith("'s"):
+            word = word[:-2]
+        return (
+            word in self._exact
+            or term(word) in self._stems
+            or word.startswith(tuple(self._prefixes))
+        )
+
+
+def _collect(
+    node: Node | None, stems: set[str], prefixes: list[str], phrases: list[list[str]]
+) -> bool:
+    """Gather the positive words and phrases to mark; return whether there is a phrase."""
+    match node:
+        case Word(text=text, prefix=True):
+            prefixes.append(fold(text))
+        case Word(text=text):
+            folded = [w for _, _, w in words(text)]
+            if len(folded) > 1:
+                phrases.append(folded)
+                return True
+            stems.update(t for t in map(term, folded) if t)
+        case Phrase(text=text):
+            folded = [w for _, _, w in words(text)]
+            if folded:
+                phrases.append(folded)
+                return True
+        case And(children=children) | Or(children=children):
+            found = [_collect(child, stems, prefixes, phrases) for child in children]
+            return any(found)
+        case Not(child=child):
+            return _collect(child, set(), [], [])
+    return False
+
+
+def _phrase_pattern(folded: list[str]) -> str:
+    return r"(?<!\w)" + r"\W+".join(re.escape(w) + r"(?:'s)?" for w in folded) + r"(?!\w)"
+
+
+class _Text:
+    """A text folded once, with its stems computed on first use."""
+
+    def __init__(self, text: str) -> None:
+        self.folded = fold(text)
+        self._stems: set[str] | None = None
+
+    @property
+    def stems(self) -> set[str]:
+        if self._stems is None:
+            self._stems = {term(w) for _, _, w in words(self.folded)}
+        return self._stems
+
+
+def _holds(node: Node, texts: list[_Text]) -> bool:
+    match node:
+        case Word(text=text, prefix=True):
+            pattern = re.compile(r"(?<!\w)" + re.escape(fold(text)))
+            return any(pattern.search(t.folded) for t in texts)
+        case Word(text=text) | Phrase(text=text):
+            folded = [w for _, _, w in words(text)]
+            if isinstance(node, Word) and len(folded) == 1:
+                wanted = term(folded[0])
+                return wanted is None or any(wanted in t.stems for t in texts)
+            pattern = re.compile(_phrase_pattern(folded))
+            return any(pattern.search(t.folded) for t in texts)
+        case And(children=children):
+            return all(_holds(child, texts) for child in children)
+        case Or(children=children):
+            return any(_holds(child, texts) for child in children)
+        case Not(child=child):
+            return not _holds(child, texts)
+        case Field():
+            return True
+    return True
+
+
+def _windows(text: str, marks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in marks:
+        start = _word_boundary(text, max(0, start - _WINDOW), forward=True)
+        end = _word_boundary(text, min(len(text), end + _WINDOW), forward=False)
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _word_boundary(text: str, at: int, *, forward: bool) -> int:
+    """Move ``at`` to the nearest space so a window does not cut a word."""
+    if at <= 0 or at >= len(text):
+        return max(0, min(at, len(text)))
+    if forward:
+        space = text.find(" ", at, at + 20)
+        return at if space < 0 else space + 1
+    space = text.rfind(" ", at - 20, at)
+    return at if space < 0 else space
+
+
+def _render(text: str, marks: list[tuple[int, int]], start: int, end: int) -> str:
+    out, at = [], start
+    for mark_start, mark_end in marks:
+        out.append(html.escape(text[at:mark_start]))
+        out.append("<mark>" + html.escape(text[mark_start:mark_end]) + "</mark>")
+        at = mark_end
+    out.append(html.escape(text[at:end]))
+    return "".join(out).strip()

@@ -1,0 +1,317 @@
+"""The index: building, updating, deleting, rebuilding, and searching what was built."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from index.build import DuplicateRecord, Indexer
+from index.search import Searcher
+
+NOV = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
+
+
+def document(doc_id: str, text: str, **meta: object) -> dict:
+    record = {
+        "id": doc_id,
+        "url": f"https://{meta.get('domain', 'www.example.gov')}/{doc_id}",
+        "title": f"Title of {doc_id}",
+        "text": text,
+        "publisher": "Example Agency",
+        "authors": ["Jane Roe"],
+        "kind": "statement",
+        "language": "en",
+        "published": NOV,
+        "captured": NOV,
+        "domain": "www.example.gov",
+        "source": "example",
+    }
+    record.update(meta)
+    return record
+
+
+def quote(quote_id: str, doc: dict, text: str, **meta: object) -> dict:
+    record = {
+        "id": quote_id,
+        "document_id": doc["id"],
+        "text": text,
+        "speaker": "Chris Krebs",
+        "speaker_mention": "Krebs",
+        "speaker_id": "s-krebs",
+        "role": "director",
+        "anonymous": False,
+        "cue": "said",
+        "via": None,
+    }
+    for key in ("publisher", "kind", "language", "published", "captured", "domain", "url"):
+        record[key] = doc[key]
+    record["title"] = doc["title"]
+    record.update(meta)
+    return record
+
+
+D1 = document(
+    "d-1",
+    "The election was the most secure in American history, the agency said on Thursday. "
+    "Officials counted every ballot twice.",
+)
+D2 = document(
+    "d-2",
+    "Ballots were counted by hand in several counties, and the count confirmed the result.",
+    title="Hand count confirms result",
+    publisher="Washington Post",
+    kind="news",
+    published=datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
+    captured=datetime(2026, 12, 2, 9, 0, tzinfo=UTC),
+    domain="www.washingtonpost.com",
+)
+Q1 = quote("q-1", D1, "The election was the most secure in American history.")
+Q2 = quote(
+    "q-2",
+    D2,
+    "We found no evidence of fraud <script>alert(1)</script> anywhere.",
+    speaker="María Pérez",
+    role="county clerk",
+)
+Q3 = quote(
+    "q-3",
+    D2,
+    "A senior official said the counting was slow.",
+    speaker="a senior official",
+    role=None,
+    anonymous=True,
+    via="Politico",
+)
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    Indexer(tmp_path / "ix").update([D1, D2], [Q1, Q2, Q3])
+    return tmp_path / "ix"
+
+
+def ids(results) -> list[str]:
+    return [hit.id for hit in results.hits]
+
+
+def test_update_indexes_documents_and_quotes(built: Path) -> None:
+    searcher = Searcher(built)
+    assert sorted(ids(searcher.search("counted"))) == ["d-1", "d-2", "q-3"]  # "counting"
+    assert sorted(ids(searcher.search("ballot"))) == ["d-1", "d-2"]
+    assert ids(searcher.search("secure", type="quote")) == ["q-1"]
+    assert searcher.search("secure").total == 2
+
+
+def test_update_replaces_by_id_without_duplicates(built: Path) -> None:
+    changed = dict(Q1, text="The election was secure and fair.")
+    Indexer(built).update([], [changed])
+    searcher = Searcher(built)
+    assert ids(searcher.search("fair")) == ["q-1"]
+    assert searcher.search("history", type="quote").total == 0
+    assert searcher.search("type:quote").total == 3
+
+
+def test_updating_a_document_drops_quotes_it_no_longer_has(built: Path) -> None:
+    Indexer(built).update([D2], [Q2])
+    searcher = Searcher(built)
+    assert sorted(ids(searcher.search("type:quote"))) == ["q-1", "q-2"]
+    assert searcher.search("type:document").total == 2
+
+
+def test_a_record_twice_in_one_batch_is_refused(built: Path) -> None:
+    with pytest.raises(DuplicateRecord):
+        Indexer(built).update([], [Q1, Q1])
+    assert Searcher(built).search("type:quote").total == 3
+
+
+def test_delete_document_removes_its_quotes(built: Path) -> None:
+    Indexer(built).delete_document("d-2")
+    searcher = Searcher(built)
+    assert ids(searcher.search("type:quote")) == ["q-1"]
+    assert ids(searcher.search("type:document")) == ["d-1"]
+
+
+def test_searcher_sees_updates_after_refresh(built: Path) -> None:
+    searcher = Searcher(built)
+    assert searcher.search("recount").total == 0
+    Indexer(built).update([document("d-3", "A recount was ordered.")], [])
+    searcher.refresh()
+    assert ids(searcher.search("recount")) == ["d-3"]
+
+
+def test_searcher_before_any_index_finds_nothing(tmp_path: Path) -> None:
+    searcher = Searcher(tmp_path / "none")
+    results = searcher.search("election")
+    assert results.total == 0
+    assert results.hits == ()
+
+
+def test_rebuild_gives_the_same_results_as_incremental_updates(built: Path, tmp_path: Path) -> None:
+    rebuilt = tmp_path / "rebuilt"
+    progress: list[int] = []
+    count = Indexer(rebuilt, procs=1).rebuild([D1, D2], [Q1, Q2, Q3], progress=progress.append)
+    assert count == 5
+    assert progress == [5]
+    queries = ["counted", '"secure in American history"', "speaker:krebs", "kind:news", ""]
+    for query in queries:
+        incremental = Searcher(built).search(query, sort="date")
+        fresh = Searcher(rebuilt).search(query, sort="date")
+        assert ids(fresh) == ids(incremental), query
+        assert fresh.facets == incremental.facets, query
+
+
+def test_rebuild_replaces_the_live_index(built: Path) -> None:
+    searcher = Searcher(built)
+    Indexer(built).rebuild([document("d-9", "Only this one now.")], [])
+    searcher.refresh()
+    assert ids(searcher.search("")) == ["d-9"]
+
+
+class Interrupted(RuntimeError):
+    pass
+
+
+def failing_records() -> object:
+    yield document("d-7", "A half-built index must never be seen.")
+    raise Interrupted("catalog went away")
+
+
+def test_a_failed_rebuild_leaves_the_old_index_searchable(built: Path) -> None:
+    with pytest.raises(Interrupted):
+        Indexer(built).rebuild(failing_records(), [])
+    searcher = Searcher(built)
+    assert searcher.search("half-built").total == 0
+    assert searcher.search("type:document").total == 2
+    assert [p.name for p in built.glob("gen-*")] == ["gen-000001"]
+
+
+def test_phrase_matches_exact_words_only(built: Path) -> None:
+    searcher = Searcher(built)
+    assert ids(searcher.search('"counted by hand"')) == ["d-2"]
+    # the stems of "count was slow" are in q-3 ("counting was slow"), the words are not
+    assert searcher.search('"count was slow"').total == 0
+    assert ids(searcher.search('"counting was slow"')) == ["q-3"]
+    assert ids(searcher.search('"secure in American history"', type="quote")) == ["q-1"]
+
+
+def test_document_phrases_are_checked_against_the_body(built: Path) -> None:
+    bodies = {"d-1": D1["text"], "d-2": D2["text"]}
+    searcher = Searcher(built, text_loader=bodies.get)
+    # stop words are not indexed: "hand in several" is a candidate for "hand by several"
+    assert searcher.search('"counted by hand in several"').total == 1
+    assert searcher.search('"counted by hand by several"').total == 0
+    assert searcher.search('"count every ballot"').total == 0
+    assert ids(searcher.search('"counted every ballot"')) == ["d-1"]
+
+
+def test_typographic_variants_match(tmp_path: Path) -> None:
+    doc = document("d-5", "Pérez said: “We don’t know — yet.”", title="Café talk")
+    Indexer(tmp_path / "ix").update([doc], [])
+    searcher = Searcher(tmp_path / "ix")
+    for query in [
+        "perez",
+        "Pérez",
+        "PEREZ",
+        "don't",
+        "don’t",
+        '"we don\'t know"',
+        "“we don’t know”",
+    ]:
+        assert ids(searcher.search(query)) == ["d-5"], query
+    assert ids(searcher.search("cafe")) == ["d-5"]
+
+
+def test_field_filters(built: Path) -> None:
+    searcher = Searcher(built)
+    assert sorted(ids(searcher.search("speaker:krebs"))) == ["q-1"]
+    assert ids(searcher.search('speaker:"maria perez"')) == ["q-2"]
+    assert sorted(ids(searcher.search('publisher:"Washington Post"'))) == ["d-2", "q-2", "q-3"]
+    assert sorted(ids(searcher.search("kind:statement"))) == ["d-1", "q-1"]
+    assert ids(searcher.search("via:politico")) == ["q-3"]
+    assert ids(searcher.search("role:clerk")) == ["q-2"]
+    assert ids(searcher.search("anonymous:yes")) == ["q-3"]
+    assert sorted(ids(searcher.search("domain:washingtonpost.com type:document"))) == ["d-2"]
+    assert searcher.search("lang:en").total == 5
+    assert searcher.search("lang:fr").total == 0
+    assert sorted(ids(searcher.search("author:roe counted"))) == ["d-1", "d-2"]
+
+
+def test_boolean_operators(built: Path) -> None:
+    searcher = Searcher(built)
+    assert sorted(ids(searcher.search("fraud OR slow"))) == ["q-2", "q-3"]
+    assert ids(searcher.search("ballot -hand")) == ["d-1"]
+    assert ids(searcher.search("ballot AND NOT hand")) == ["d-1"]
+    assert sorted(ids(searcher.search("(fraud OR slow) type:quote -anonymous:yes"))) == ["q-2"]
+
+
+def test_date_filters(built: Path) -> None:
+    searcher = Searcher(built)
+    assert sorted(ids(searcher.search("published:2026-12"))) == ["d-2", "q-2", "q-3"]
+    assert sorted(ids(searcher.search("published:2026-11-01..2026-11-30"))) == ["d-1", "q-1"]
+    assert sorted(ids(searcher.search("captured:>=2026-12-02 type:document"))) == ["d-2"]
+    assert searcher.search("captured:>2026-12-02").total == 0
+    assert sorted(ids(searcher.search("before:2026-12 type:document"))) == ["d-1"]
+    assert sorted(ids(searcher.search("after:2026-12-01 type:document"))) == ["d-2"]
+
+
+def test_facets_count_all_results(built: Path) -> None:
+    facets = Searcher(built).search("", page_size=1).facets
+    assert dict(facets["kind"]) == {"statement": 2, "news": 3}
+    assert dict(facets["publisher"]) == {"Example Agency": 2, "Washington Post": 3}
+    assert dict(facets["speaker"]) == {"Chris Krebs": 1, "María Pérez": 1, "a senior official": 1}
+    assert facets["month"] == [("2026-12", 3), ("2026-11", 2)]
+
+
+def test_sort_and_pagination(built: Path) -> None:
+    searcher = Searcher(built)
+    newest = searcher.search("", sort="date", page_size=2)
+    assert newest.total == 5
+    assert [hit.published for hit in newest.hits] == [D2["published"]] * 2
+    oldest = ids(searcher.search("", sort="date_asc", page_size=5))
+    assert oldest[-1] in {"d-2", "q-2", "q-3"} and oldest[0] in {"d-1", "q-1"}
+    pages = [ids(searcher.search("", sort="date", page=p, page_size=2)) for p in (1, 2, 3)]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sorted(i for p in pages for i in p) == ["d-1", "d-2", "q-1", "q-2", "q-3"]
+    assert searcher.search("", page=4, page_size=2).hits == ()
+
+
+def test_relevance_ranks_the_better_match_first(built: Path) -> None:
+    hits = Searcher(built).search("counted", type="document").hits
+    assert [hit.id for hit in hits] == ["d-2", "d-1"]  # d-2 has it in its title too
+    assert hits[0].score >= hits[-1].score > 0
+
+
+def test_snippets_escape_html_and_mark_matches(built: Path) -> None:
+    hit = Searcher(built).search("fraud").hits[0]
+    assert "<script>" not in hit.snippet
+    assert "&lt;script&gt;" in hit.snippet
+    soup = BeautifulSoup(hit.snippet, "html.parser")
+    assert [m.get_text() for m in soup.find_all("mark")] == ["fraud"]
+    assert soup.find("script") is None
+    assert hit.text == Q2["text"]
+
+
+def test_document_snippets_come_from_the_loaded_body(built: Path) -> None:
+    long_body = "Filler words here. " * 60 + "The ballots were recounted twice. " + "More. " * 60
+    Indexer(built).update([document("d-4", long_body, title="Long")], [])
+    searcher = Searcher(built, text_loader={"d-4": long_body}.get)
+    hit = searcher.search("recounted").hits[0]
+    marks = BeautifulSoup(hit.snippet, "html.parser").find_all("mark")
+    assert [m.get_text() for m in marks] == ["recounted"]
+    assert hit.snippet.startswith("… ") and len(hit.snippet) < 300
+
+
+def test_highlight_off_gives_escaped_text(built: Path) -> None:
+    hit = Searcher(built).search("fraud", highlight=False).hits[0]
+    assert "<mark>" not in hit.snippet and "&lt;script&gt;" in hit.snippet
+
+
+def test_hits_carry_their_metadata(built: Path) -> None:
+    hit = Searcher(built).search("slow").hits[0]
+    assert hit.type == "quote" and hit.document_id == "d-2"
+    assert hit.anonymous and hit.via == "Politico" and hit.role is None
+    assert hit.published == D2["published"] and hit.captured == D2["captured"]
+    assert hit.url == D2["url"] and hit.title == "Hand count confirms result"
