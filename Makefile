@@ -39,6 +39,7 @@ test: system lint pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/quotes.py
 	$(BIN)/python bench/search.py --sizes 10000

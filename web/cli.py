@@ -11,7 +11,6 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,28 +19,18 @@ import click
 from archive import config as archive_config
 from archive.db import Catalog, CatalogError
 from archive.ids import InvalidURL, canonical_url
-from archive.store import ArchiveError, Paths, Store, init_archive, open_paths
+from archive.store import ArchiveError, init_archive
 from scrapers.errors import SourceError
 from scrapers.extract import extract
-from scrapers.http import HttpConfig, PoliteSession
+from scrapers.http import PoliteSession
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.quotes import find_quotes
 from scrapers.sources import Source, load_sources
 from web import indexing, links
+from web.cli_integrity import export_command, import_command, verify
+from web.cli_options import archive_option, http_config, open_catalog, open_store, progress
 
 log = logging.getLogger("onrecord")
-
-
-def _archive_option(function: Callable) -> Callable:
-    return click.option(
-        "--archive",
-        "archive_dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="ONRECORD_ARCHIVE",
-        default="archive",
-        show_default=True,
-        help="The archive folder (also $ONRECORD_ARCHIVE).",
-    )(function)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -59,53 +48,12 @@ def main(verbose: bool) -> None:
     _setup_logging(verbose)
 
 
-def open_store(archive_dir: Path) -> Store:
-    try:
-        return Store.open(archive_dir)
-    except (ArchiveError, CatalogError, archive_config.ConfigError) as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def open_catalog(archive_dir: Path) -> tuple[Paths, Catalog]:
-    try:
-        paths = open_paths(archive_dir, writable=False)
-        return paths, Catalog.open(paths.catalog, migrate=False)
-    except (ArchiveError, CatalogError) as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def http_config(archive_dir: Path | None, **overrides) -> HttpConfig:
-    try:
-        settings = archive_config.load(archive_dir)
-    except archive_config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    values = {
-        "allow_private": settings["allow_private"],
-        "delay": settings["delay"],
-        "max_bytes": settings["max_bytes"],
-        "read_timeout": settings["timeout"],
-    }
-    if settings["user_agent"]:
-        values["user_agent"] = settings["user_agent"]
-    values.update(overrides)
-    return HttpConfig(**values)
-
-
-def progress(items: list, label: str) -> Iterable:
-    """A progress bar on a terminal; the items as they are otherwise (logs tell)."""
-    if sys.stderr.isatty() and items:
-        with click.progressbar(items, label=label, file=sys.stderr) as bar:
-            yield from bar
-    else:
-        yield from items
-
-
 # -- archive ------------------------------------------------------------------------------
 
 
 @main.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-@_archive_option
+@archive_option
 def init(directory: Path | None, archive_dir: Path) -> None:
     """Create an archive folder: WARCs, catalog and config."""
     root = directory or archive_dir
@@ -118,7 +66,7 @@ def init(directory: Path | None, archive_dir: Path) -> None:
 
 @main.command()
 @click.argument("url")
-@_archive_option
+@archive_option
 @click.option("--json", "as_json", is_flag=True, help="Print what was captured as JSON.")
 def capture(url: str, archive_dir: Path, as_json: bool) -> None:
     """Fetch one page politely into the archive, extract its text and quotes, index them."""
@@ -258,7 +206,7 @@ def quotes_command(files: tuple[Path, ...], fmt: str) -> None:
 
 @main.command()
 @click.argument("query")
-@_archive_option
+@archive_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--type", "kind", type=click.Choice(["quote", "document"]), default=None)
 @click.option("--sort", type=click.Choice(["relevance", "date", "date_asc"]), default="relevance")
@@ -288,7 +236,7 @@ def search(
 
 
 @main.command()
-@_archive_option
+@archive_option
 def reindex(archive_dir: Path) -> None:
     """Rebuild the search index from the catalog."""
     paths, catalog = open_catalog(archive_dir)
@@ -299,7 +247,7 @@ def reindex(archive_dir: Path) -> None:
 
 @main.command()
 @click.argument("document_ids", nargs=-1)
-@_archive_option
+@archive_option
 def reextract(document_ids: tuple[str, ...], archive_dir: Path) -> None:
     """Extract documents again with the current extractor and quote finder.
 
@@ -339,7 +287,7 @@ def sources() -> None:
 
 @sources.command("check")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
-@_archive_option
+@archive_option
 def sources_check(files: tuple[Path, ...], archive_dir: Path) -> None:
     """Validate source files without fetching anything."""
     found = _sources(archive_dir, files)
@@ -369,7 +317,7 @@ def _run_sources(archive_dir: Path, chosen: list[Source]) -> Outcome:
 
 @main.command()
 @click.argument("names", nargs=-1)
-@_archive_option
+@archive_option
 def scrape(names: tuple[str, ...], archive_dir: Path) -> None:
     """Scrape the named sources (all of them when none is named) now."""
     every = _sources(archive_dir)
@@ -385,7 +333,7 @@ def scrape(names: tuple[str, ...], archive_dir: Path) -> None:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option("--once", is_flag=True, help="Run what is due now, then exit.")
 @click.option("--tick", type=float, default=30.0, help="Seconds between checks.")
 def schedule(archive_dir: Path, once: bool, tick: float) -> None:
@@ -403,7 +351,7 @@ def schedule(archive_dir: Path, once: bool, tick: float) -> None:
 
 
 @main.command()
-@_archive_option
+@archive_option
 def status(archive_dir: Path) -> None:
     """Per source: the last run, what it found, failures, and the next due time."""
     every = _sources(archive_dir)
@@ -430,7 +378,7 @@ def status(archive_dir: Path) -> None:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def changes(archive_dir: Path, fmt: str) -> None:
     """Edits, takedowns and restores of archived documents."""
@@ -457,7 +405,7 @@ def changes(archive_dir: Path, fmt: str) -> None:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
@@ -474,7 +422,7 @@ def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option(
     "--build-only",
     type=click.Path(file_okay=False, path_type=Path),
@@ -516,6 +464,11 @@ def demo(archive_dir: Path, build_only: Path | None, host: str, port: int) -> No
         for label, path in stops:
             click.echo(f"  {label}: http://{host}:{port}{path}")
         waitress_serve(app, host=host, port=port, threads=8, ident="onrecord")
+
+
+main.add_command(verify)
+main.add_command(export_command)
+main.add_command(import_command)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,465 @@
+"""WACZ packages and foreign WARC files: handing collections to other archive tools, and
+taking theirs in.
+
+A WACZ (version 1.1.1) is a ZIP file, every member stored uncompressed::
+
+    archive/*.warc.gz          the WARC files (the whole archive), or data.warc.gz (a part)
+    indexes/index.cdx          CDXJ (the name the spec, pywb and py-wacz use): one line
+                               per capture, SURT key, timestamp, JSON block
+    pages/pages.jsonl          one line per page (a capture that shows a document)
+    datapackage.json           every file above with its sha256 digest and size
+    datapackage-digest.json    the digest of datapackage.json
+
+Exporting the whole archive copies its WARC files as they are; exporting a part copies
+the bytes of each chosen exchange (its response or revisit record and the request record
+after it) into one new file. Either way no record is re-encoded, so record ids, digests
+and dates survive.
+
+Importing re-writes each response and revisit record through :meth:`Store.save_capture`,
+with the WARC-Date, target URI, HTTP headers and payload bytes it had: the capture id
+derives from those, so a capture keeps its id when an archive moves, and importing twice
+stores nothing the second time. Request records go with their responses. Foreign WARC
+files are read the same way: WARC/1.0, ``<angle-bracketed>`` target URIs (as Debian's
+``wget --warc-file`` writes them) and sha1 digests are all accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import surt
+
+# Reading records of any WARC flavour, request records included, needs warcio's parser
+# directly; archive/warc.py (the store's reader and writer) only reads what onrecord wrote.
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
+from warcio.timeutils import iso_date_to_datetime
+
+from archive import ids
+from archive.db import Catalog
+from archive.models import Capture
+from archive.store import Paths, Store
+from archive.warc import SOFTWARE, HttpExchange, iter_warc_files, scan
+
+log = logging.getLogger(__name__)
+
+WACZ_VERSION = "1.1.1"
+PAGES_FORMAT = "json-pages-1.0"
+PART_WARC = "data.warc.gz"
+_COPY_CHUNK = 1 << 20
+
+
+class PackageError(Exception):
+    """A WACZ or WARC file that cannot be imported: unreadable, incomplete or damaged."""
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    path: Path
+    captures: int
+    pages: int
+    warc_files: tuple[str, ...]
+
+
+@dataclass
+class ImportSummary:
+    added: list[str] = field(default_factory=list)  # capture ids stored by this import
+    present: list[str] = field(default_factory=list)  # capture ids the archive had already
+    skipped: list[str] = field(default_factory=list)  # why records were left out
+
+
+# -- export -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """Where a capture's record lies inside the package."""
+
+    capture: Capture
+    filename: str
+    offset: int
+    length: int
+
+
+def export_wacz(
+    paths: Paths,
+    catalog: Catalog,
+    out: Path,
+    captures: list[Capture] | None = None,
+    *,
+    title: str = "onrecord archive",
+    created: datetime | None = None,
+) -> ExportSummary:
+    """Write the whole archive (``captures`` None) or the given captures to ``out``.
+
+    A revisit's original capture is included with it, so the package replays on its own.
+    The file appears complete or not at all (written beside ``out``, then renamed).
+    """
+    created = created or datetime.now(UTC)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as package:
+            resources: list[dict] = []
+            if captures is None:
+                entries = _copy_whole(paths, catalog, package, resources)
+            else:
+                entries = _copy_part(paths, catalog, captures, package, resources)
+            cdxj = "".join(sorted(_cdxj_line(entry) for entry in entries)).encode("utf-8")
+            _add(package, resources, "indexes/index.cdx", cdxj)
+            pages = _pages(catalog, [entry.capture for entry in entries])
+            _add(package, resources, "pages/pages.jsonl", pages)
+            datapackage = _datapackage(resources, title, created)
+            package.writestr("datapackage.json", datapackage)
+            digest = {"path": "datapackage.json", "hash": _sha256(datapackage)}
+            package.writestr("datapackage-digest.json", json.dumps(digest, indent=2))
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    files = tuple(r["path"] for r in resources if r["path"].startswith("archive/"))
+    page_count = pages.count(b"\n") - 1
+    log.info("exported %d captures in %s to %s", len(entries), ", ".join(files), out)
+    return ExportSummary(out, len(entries), page_count, files)
+
+
+def _copy_whole(
+    paths: Paths, catalog: Catalog, package: zipfile.ZipFile, resources: list[dict]
+) -> list[_Entry]:
+    entries = []
+    for warc_file in iter_warc_files(paths.warcs):
+        source = paths.warcs / warc_file
+        member = f"archive/{warc_file}"
+        hasher = hashlib.sha256()
+        size = 0
+        info = zipfile.ZipInfo(member, time.gmtime(source.stat().st_mtime)[:6])
+        with open(source, "rb") as read, package.open(info, "w", force_zip64=True) as write:
+            while chunk := read.read(_COPY_CHUNK):
+                hasher.update(chunk)
+                write.write(chunk)
+                size += len(chunk)
+        resources.append(_resource(member, "sha256:" + hasher.hexdigest(), size))
+        for offset, capture in catalog.captures_in_file(warc_file).items():
+            entries.append(_Entry(capture, warc_file, offset, capture.warc_length))
+    return entries
+
+
+def _copy_part(
+    paths: Paths,
+    catalog: Catalog,
+    captures: list[Capture],
+    package: zipfile.ZipFile,
+    resources: list[dict],
+) -> list[_Entry]:
+    chosen = {c.id: c for c in captures}
+    for capture in captures:
+        original = catalog.capture(capture.refers_to) if capture.refers_to else None
+        if original is not None:
+            chosen.setdefault(original.id, original)
+    ordered = sorted(chosen.values(), key=_warc_position)
+    entries = []
+    buffer = io.BytesIO()
+    ends: dict[str, dict[int, int]] = {}
+    for capture in ordered:
+        if capture.warc_file not in ends:
+            ends[capture.warc_file] = _exchange_ends(paths, capture.warc_file)
+        end = ends[capture.warc_file].get(capture.warc_offset)
+        if end is None:
+            raise PackageError(
+                f"no record at {capture.warc_file}:{capture.warc_offset} for {capture.id}: "
+                "run onrecord verify"
+            )
+        with open(paths.warcs / capture.warc_file, "rb") as read:
+            read.seek(capture.warc_offset)
+            data = read.read(end - capture.warc_offset)
+        entries.append(_Entry(capture, PART_WARC, buffer.tell(), capture.warc_length))
+        buffer.write(data)
+    _add(package, resources, f"archive/{PART_WARC}", buffer.getvalue())
+    return entries
+
+
+def _warc_position(capture: Capture) -> tuple[str, int]:
+    return capture.warc_file, capture.warc_offset
+
+
+def _exchange_ends(paths: Paths, warc_file: str) -> dict[int, int]:
+    """For each response or revisit record of a file, where its exchange ends: at the next
+    such record, or at the end of the file's last complete record."""
+    scanned = scan(paths.warcs, warc_file)
+    starts = [location.offset for location in scanned.records]
+    return dict(zip(starts, [*starts[1:], scanned.good_end], strict=True))
+
+
+def _cdxj_line(entry: _Entry) -> str:
+    """One CDXJ line, with the fields and order pywb and cdxj-indexer use."""
+    capture = entry.capture
+    block = {
+        "url": capture.url,
+        "mime": "warc/revisit" if capture.record_type == "revisit" else capture.content_type,
+        "status": str(capture.status),
+        "digest": capture.payload_digest,
+        "length": str(entry.length),
+        "offset": str(entry.offset),
+        "filename": entry.filename,
+    }
+    if not block["mime"]:
+        del block["mime"]
+    return f"{surt.surt(capture.url)} {ids.ts14(capture.captured_at)} {json.dumps(block)}\n"
+
+
+def _pages(catalog: Catalog, captures: list[Capture]) -> bytes:
+    titles = catalog.capture_titles(c.id for c in captures)
+    lines = [{"format": PAGES_FORMAT, "id": "pages", "title": "All Pages"}]
+    for capture in sorted(captures, key=_page_order):
+        if capture.id not in titles:
+            continue
+        page = {"id": capture.id, "url": capture.url, "ts": _iso(capture.captured_at)}
+        if titles[capture.id]:
+            page["title"] = titles[capture.id]
+        if capture.source:
+            page["source"] = capture.source
+        lines.append(page)
+    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+
+
+def _page_order(capture: Capture) -> tuple[datetime, str]:
+    return capture.captured_at, capture.id
+
+
+def _datapackage(resources: list[dict], title: str, created: datetime) -> bytes:
+    document = {
+        "profile": "data-package",
+        "wacz_version": WACZ_VERSION,
+        "title": title,
+        "created": _iso(created),
+        "software": SOFTWARE,
+        "resources": resources,
+    }
+    return json.dumps(document, indent=2).encode("utf-8")
+
+
+def _add(package: zipfile.ZipFile, resources: list[dict], member: str, data: bytes) -> None:
+    package.writestr(member, data)
+    resources.append(_resource(member, _sha256(data), len(data)))
+
+
+def _resource(member: str, digest: str, size: int) -> dict:
+    return {"name": PurePosixPath(member).name, "path": member, "hash": digest, "bytes": size}
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# -- import -------------------------------------------------------------------------------
+
+
+def import_file(store: Store, path: Path) -> ImportSummary:
+    """Import a WACZ package or a WARC file (``.warc`` or ``.warc.gz``) into ``store``."""
+    summary = ImportSummary()
+    if zipfile.is_zipfile(path):
+        _import_wacz(store, path, summary)
+    else:
+        try:
+            _import_warc(store, path, str(path), {}, summary)
+        except OSError as exc:
+            raise PackageError(f"cannot read {path}: {exc}") from None
+    log.info(
+        "imported %s: %d new captures, %d already present, %d records skipped",
+        path,
+        len(summary.added),
+        len(summary.present),
+        len(summary.skipped),
+    )
+    return summary
+
+
+def _import_wacz(store: Store, path: Path, summary: ImportSummary) -> None:
+    with zipfile.ZipFile(path) as package:
+        resources = _checked_resources(package, path)
+        sources = _page_sources(package) if "pages/pages.jsonl" in resources else {}
+        warcs = [name for name in resources if _is_warc_member(name)]
+        if not warcs:
+            raise PackageError(f"{path} holds no WARC file under archive/")
+        with tempfile.TemporaryDirectory(prefix="onrecord-import-") as scratch:
+            for name in warcs:
+                local = Path(scratch) / "member.warc"
+                with package.open(name) as read, open(local, "wb") as write:
+                    while chunk := read.read(_COPY_CHUNK):
+                        write.write(chunk)
+                _import_warc(store, local, f"{path}!{name}", sources, summary)
+                local.unlink()
+
+
+def _checked_resources(package: zipfile.ZipFile, path: Path) -> list[str]:
+    """The members datapackage.json lists, each checked against its size and digest."""
+    try:
+        datapackage = json.loads(package.read("datapackage.json"))
+        resources = datapackage["resources"]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise PackageError(f"{path} is not a WACZ package: {exc}") from None
+    names = []
+    for resource in resources:
+        name = resource["path"]
+        algorithm, _, expected = resource.get("hash", "").partition(":")
+        try:
+            hasher = hashlib.new(algorithm or "sha256")
+            size = 0
+            with package.open(name) as read:
+                while chunk := read.read(_COPY_CHUNK):
+                    hasher.update(chunk)
+                    size += len(chunk)
+        except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise PackageError(f"{path}: {name} is missing or damaged: {exc}") from None
+        if expected and hasher.hexdigest() != expected:
+            raise PackageError(f"{path}: {name} does not match its digest in datapackage.json")
+        if "bytes" in resource and resource["bytes"] != size:
+            raise PackageError(
+                f"{path}: {name} is {size} bytes, datapackage.json says {resource['bytes']}"
+            )
+        names.append(name)
+    return names
+
+
+def _is_warc_member(name: str) -> bool:
+    return name.startswith("archive/") and name.endswith((".warc", ".warc.gz"))
+
+
+def _page_sources(package: zipfile.ZipFile) -> dict[str, str]:
+    """Capture id -> source name, from the pages an onrecord export lists."""
+    found = {}
+    for line in package.read("pages/pages.jsonl").splitlines():
+        page = json.loads(line)
+        if page.get("id") and page.get("source"):
+            found[page["id"]] = page["source"]
+    return found
+
+
+def _import_warc(
+    store: Store, path: Path, label: str, sources: dict[str, str], summary: ImportSummary
+) -> None:
+    requests = _request_records(path)
+    with open(path, "rb") as handle:
+        for record in ArchiveIterator(handle, check_digests=False):
+            if record.rec_type not in ("response", "revisit"):
+                continue
+            record_id = record.rec_headers.get_header("WARC-Record-ID")
+            request = requests.get(record_id) or requests.get(
+                record.rec_headers.get_header("WARC-Concurrent-To") or ""
+            )
+            try:
+                exchange = _exchange(record, request)
+            except PackageError as exc:
+                summary.skipped.append(f"{label}: {record_id}: {exc}")
+                continue
+            _save(store, record, exchange, sources, summary, f"{label}: {record_id}")
+
+
+def _request_records(path: Path) -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
+    """(method, headers) of each request record, by its own id and by the id of the
+    response it names as concurrent (onrecord names the response; wget, the request)."""
+    found = {}
+    with open(path, "rb") as handle:
+        for record in ArchiveIterator(handle, check_digests=False):
+            if record.rec_type != "request" or record.http_headers is None:
+                continue
+            method = record.http_headers.statusline.split(" ", 1)[0] or "GET"
+            value = (method, tuple(record.http_headers.headers))
+            found[record.rec_headers.get_header("WARC-Record-ID")] = value
+            concurrent = record.rec_headers.get_header("WARC-Concurrent-To")
+            if concurrent:
+                found[concurrent] = value
+    return found
+
+
+def _exchange(record, request) -> HttpExchange:
+    http = record.http_headers
+    if http is None:
+        raise PackageError("not an HTTP record")
+    url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip("<>")
+    try:
+        ids.canonical_url(url)
+    except ids.InvalidURL as exc:
+        raise PackageError(str(exc)) from None
+    code, _, reason = http.statusline.partition(" ")
+    if not code.isdigit():
+        raise PackageError(f"no HTTP status in {http.statusline!r}")
+    payload = record.raw_stream.read()
+    if "chunked" in (http.get_header("Transfer-Encoding") or "").lower():
+        payload = ChunkedDataReader(io.BytesIO(payload)).read()
+    method, request_headers = request or ("GET", ())
+    date = iso_date_to_datetime(record.rec_headers.get_header("WARC-Date")).replace(tzinfo=UTC)
+    return HttpExchange(
+        url=url,
+        fetched_at=date,
+        status=int(code),
+        reason=reason,
+        headers=tuple(http.headers),
+        payload=payload,
+        http_version=http.protocol or "HTTP/1.1",
+        method=method,
+        request_headers=request_headers,
+        remote_ip=record.rec_headers.get_header("WARC-IP-Address"),
+    )
+
+
+def _save(
+    store: Store,
+    record,
+    exchange: HttpExchange,
+    sources: dict[str, str],
+    summary: ImportSummary,
+    label: str,
+) -> None:
+    revisit_of = None
+    if record.rec_type == "revisit":
+        revisit_of = _original(store.catalog, record)
+        if revisit_of is None:
+            summary.skipped.append(f"{label}: the capture this revisit repeats is not archived")
+            return
+        digest = revisit_of.payload_digest
+    else:
+        digest = "sha256:" + hashlib.sha256(exchange.payload).hexdigest()
+    capture_id = ids.capture_id(exchange.url, exchange.fetched_at, digest)
+    if store.catalog.capture(capture_id) is not None:
+        summary.present.append(capture_id)
+        return
+    source = sources.get(capture_id)
+    capture = store.save_capture(exchange, source=source, revisit_of=revisit_of)
+    summary.added.append(capture.id)
+
+
+def _original(catalog: Catalog, record) -> Capture | None:
+    """The archived capture a revisit record refers to (by target URI and date)."""
+    headers = record.rec_headers
+    refers_date = headers.get_header("WARC-Refers-To-Date")
+    refers_url = (
+        headers.get_header("WARC-Refers-To-Target-URI") or headers.get_header("WARC-Target-URI")
+    ).strip("<>")
+    if not refers_date:
+        return None
+    moment = iso_date_to_datetime(refers_date).replace(tzinfo=UTC)
+    try:
+        canonical = ids.canonical_url(refers_url)
+    except ids.InvalidURL:
+        return None
+    for capture in catalog.captures_of_url(canonical):
+        if capture.captured_at == moment and capture.record_type == "response":
+            return capture
+    return None

@@ -1,0 +1,113 @@
+"""Records per second of ``onrecord verify``'s WARC-and-catalog check, and the round trip
+of a small archive through a WACZ (export, then import into a fresh archive with
+extraction, quotes and indexing).
+
+Run: ``.venv/bin/python bench/verify.py [--count N] [--size BYTES]``. The baseline in the
+same run is a bare read of the same WARC files with a sha256 over every byte, the floor
+any check that reads everything pays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from archive.db import Catalog
+from archive.store import Paths, Store, init_archive
+from archive.verify import Verifier
+from archive.wacz import export_wacz, import_file
+from archive.warc import HttpExchange
+from index.build import Indexer
+from scrapers.http import HttpConfig, PoliteSession
+from scrapers.pipeline import Pipeline
+
+
+def page(n: int, size: int) -> bytes:
+    said = f"<p>“The count for precinct {n} is complete,” said Dana Whitfield, the director.</p>"
+    filler = "<p>The canvass of every precinct is complete and certified.</p>\n" * (size // 64)
+    return f"<html><head><title>Notice {n}</title></head><body><article><h1>Notice {n}</h1>{said}{filler}</article></body></html>".encode()  # noqa: E501
+
+
+def build(root: Path, count: int, size: int) -> None:
+    init_archive(root)
+    start = datetime(2026, 11, 3, tzinfo=UTC)
+    with Store.open(root) as store, PoliteSession(HttpConfig()) as never_used:
+        for n in range(count):
+            store.save_capture(
+                HttpExchange(
+                    url=f"https://elections.example.gov/news/{n}",
+                    fetched_at=start + timedelta(seconds=n),
+                    status=200,
+                    reason="OK",
+                    headers=(("Content-Type", "text/html; charset=utf-8"),),
+                    payload=page(n, size),
+                    request_headers=(("User-Agent", "onrecord-bench"),),
+                )
+            )
+        Pipeline(store, never_used).process_pending()
+        index(store)
+
+
+def index(store: Store) -> None:
+    # What web.indexing.rebuild does; bench/ is sys.path[0] here, and bench/web.py would
+    # shadow the web package.
+    catalog = store.catalog
+    Indexer(store.paths.index).rebuild(catalog.document_records(), catalog.quote_records())
+
+
+def bare_read(paths: Paths) -> float:
+    began = time.perf_counter()
+    for path in sorted(paths.warcs.iterdir()):
+        hashlib.sha256(path.read_bytes()).hexdigest()
+    return time.perf_counter() - began
+
+
+def verify(paths: Paths) -> tuple[float, int, int]:
+    began = time.perf_counter()
+    with Catalog.open(paths.catalog) as catalog:
+        found = Verifier(paths, catalog).run()
+    return time.perf_counter() - began, found.records, len(found.problems)
+
+
+def round_trip(paths: Paths, scratch: Path) -> tuple[float, float]:
+    package = scratch / "move.wacz"
+    began = time.perf_counter()
+    with Catalog.open(paths.catalog) as catalog:
+        export_wacz(paths, catalog, package)
+    exported = time.perf_counter() - began
+    target = scratch / "moved"
+    init_archive(target)
+    with Store.open(target) as store, PoliteSession(HttpConfig()) as never_used:
+        import_file(store, package)
+        Pipeline(store, never_used).process_pending()
+        index(store)
+    return exported, time.perf_counter() - began - exported
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=200, help="captures in the archive")
+    parser.add_argument("--size", type=int, default=8_000, help="bytes of each page")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="onrecord-bench-") as scratch:
+        root = Path(scratch) / "archive"
+        build(root, args.count, args.size)
+        paths = Paths(root)
+        floor = bare_read(paths)
+        seconds, records, problems = verify(paths)
+        exported, imported = round_trip(paths, Path(scratch))
+    print(f"verify: {records} records in {seconds:.3f} s = {records / seconds:,.0f} records/s")
+    print(f"  baseline (read + sha256 of the same files): {floor * 1000:.1f} ms")
+    print(f"  problems found: {problems}")
+    print(
+        f"round trip of {args.count} captures: export {exported:.2f} s, "
+        f"import + extract + quotes + index {imported:.2f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
