@@ -768,6 +768,27 @@ class Catalog:
             (source, to_text(when)),
         )
 
+    # -- the index backlog -------------------------------------------------------------
+
+    def queue_for_index(self, document_id: str, at: datetime) -> None:
+        self._db.execute(
+            "INSERT INTO index_queue (document_id, queued_at) VALUES (?, ?)"
+            " ON CONFLICT (document_id) DO UPDATE SET queued_at = excluded.queued_at",
+            (document_id, to_text(at)),
+        )
+
+    def index_backlog(self) -> list[tuple[str, str]]:
+        """(document id, queued at) of every document the index is behind on."""
+        rows = self._db.execute("SELECT document_id, queued_at FROM index_queue ORDER BY 1")
+        return [(row[0], row[1]) for row in rows]
+
+    def indexed(self, backlog: Iterable[tuple[str, str]]) -> None:
+        """Take documents off the queue, unless they were queued again meanwhile."""
+        with self.transaction():
+            self._db.executemany(
+                "DELETE FROM index_queue WHERE document_id = ? AND queued_at = ?", list(backlog)
+            )
+
     # -- records for the index ---------------------------------------------------------
 
     def document_records(self, document_ids: Iterable[str] | None = None) -> Iterator[dict]:

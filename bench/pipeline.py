@@ -62,7 +62,7 @@ def run(root: Path, source: Source) -> int:
     init_archive(root)
     with Store.open(root) as store, PoliteSession(HttpConfig(allow_private=True, delay=0)) as s:
         outcome = Pipeline(store, s).scrape(source)
-        indexing.update(store.paths, store.catalog, outcome.changed_documents)
+        indexing.catch_up(store.paths, store.catalog)
     return len(outcome.captures)
 
 

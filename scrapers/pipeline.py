@@ -229,7 +229,7 @@ class Pipeline:
         self._store_extraction(document, version, extracted)
         self._save_document(document, capture, state="live", latest=version.id)
         outcome.new_versions += 1
-        outcome.changed_documents.add(document.id)
+        self._changed(document.id, outcome)
         if document.state == "taken_down":
             self._event("restored", document, capture, outcome)
         if versions:
@@ -334,7 +334,7 @@ class Pipeline:
                 extracted = self._extract(capture) if capture else None
                 if extracted is not None:
                     self._store_extraction(document, version, extracted)
-                    outcome.changed_documents.add(document_id)
+                    self._changed(document_id, outcome)
         return outcome
 
     def _save_document(
@@ -361,8 +361,13 @@ class Pipeline:
         )
         self.catalog.add_event(event)
         outcome.events.append(event)
-        outcome.changed_documents.add(document.id)
+        self._changed(document.id, outcome)
         log.info("%s: %s (%s)", kind, document.url, capture.id)
+
+    def _changed(self, document_id: str, outcome: Outcome) -> None:
+        """Note a changed document, and queue it for the index in the same transaction."""
+        outcome.changed_documents.add(document_id)
+        self.catalog.queue_for_index(document_id, self.clock())
 
     # -- runs ---------------------------------------------------------------------------
 

@@ -212,3 +212,19 @@ def test_bad_pages_are_stored_whole_and_extracted_with_reasons(
             assert extraction.text == "" and extraction.problems
         else:
             assert expect in extraction.text
+
+
+def test_a_scrape_killed_before_indexing_is_indexed_by_the_next_run(
+    archive_root, site, sources_file
+):
+    killed = run_onrecord(
+        "scrape", "--archive", str(archive_root), env={"ONRECORD_CRASH_AT": "before-index"}
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert run_onrecord("scrape", "--archive", str(archive_root)).returncode == 0
+    found = run_onrecord(
+        "search", '"number 2 shows"', "--format", "json", "--archive", str(archive_root)
+    )
+    assert json.loads(found.stdout)["total"] >= 1
+    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+        assert catalog.index_backlog() == []

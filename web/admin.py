@@ -164,7 +164,7 @@ def scrape_now():
         pipeline = Pipeline(store, polite)
         for source in chosen:
             outcome = pipeline.scrape(source)
-            indexing.update(store.paths, store.catalog, outcome.changed_documents)
+            indexing.catch_up(store.paths, store.catalog)
             total.merge(outcome)
     return jsonify({"sources": [s.name for s in chosen], **outcome_json(total)})
 
@@ -206,6 +206,6 @@ def archive_url():
         refuse_private(url)
     with open_store() as store, session() as polite:
         outcome = Pipeline(store, polite).capture(url)
-        indexing.update(store.paths, store.catalog, outcome.changed_documents)
+        indexing.catch_up(store.paths, store.catalog)
     status = 502 if outcome.failures and not outcome.captures else 201
     return jsonify(outcome_json(outcome)), status

@@ -78,7 +78,7 @@ def capture(url: str, archive_dir: Path, as_json: bool) -> None:
         pipeline = Pipeline(store, session)
         outcome = pipeline.process_pending()
         outcome.merge(pipeline.capture(url))
-        indexing.update(store.paths, store.catalog, outcome.changed_documents)
+        indexing.catch_up(store.paths, store.catalog)
         report = _outcome_report(store.catalog, outcome)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -262,7 +262,7 @@ def reextract(document_ids: tuple[str, ...], archive_dir: Path) -> None:
         changed: set[str] = set()
         for document_id in progress(chosen, "re-extracting"):
             changed |= pipeline.reextract(document_id).changed_documents
-        indexing.update(store.paths, store.catalog, changed)
+        indexing.catch_up(store.paths, store.catalog)
     click.echo(f"re-extracted {len(changed)} of {len(chosen)} documents")
 
 
@@ -303,7 +303,7 @@ def _run_sources(archive_dir: Path, chosen: list[Source]) -> Outcome:
             overrides = {} if source.delay is None else {"delay": source.delay}
             with PoliteSession(http_config(archive_dir, **overrides)) as session:
                 outcome = Pipeline(store, session).scrape(source)
-            indexing.update(store.paths, store.catalog, outcome.changed_documents)
+            indexing.catch_up(store.paths, store.catalog)
             log.info(
                 "%s: %d captures, %d new versions, %d failures",
                 source.name,

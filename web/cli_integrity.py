@@ -211,7 +211,7 @@ def import_command(files: tuple[Path, ...], archive_dir: Path) -> None:
             skipped += len(summary.skipped)
         with PoliteSession(HttpConfig()) as never_used:  # processing reads WARCs only
             outcome = Pipeline(store, never_used).process_pending()
-        indexing.update(store.paths, store.catalog, outcome.changed_documents)
+        indexing.catch_up(store.paths, store.catalog)
     click.echo(
         f"imported {added} captures ({present} already archived, {skipped} skipped): "
         f"{outcome.new_versions} new versions in {len(outcome.changed_documents)} documents"

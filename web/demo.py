@@ -292,7 +292,7 @@ def _visit(store: Store, sources: list[Source], echo: Callable[[str], None], lab
         pipeline = Pipeline(store, session)
         for source in sources:
             outcome = pipeline.scrape(source)
-            indexing.update(store.paths, store.catalog, outcome.changed_documents)
+            indexing.catch_up(store.paths, store.catalog)
             total.merge(outcome)
     kinds = Counter(event.type for event in total.events)
     events = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from archive.db import Catalog
-from archive.store import Paths
+from archive.store import Paths, crash_point
 from index.build import Indexer
 from index.search import QueryError, Searcher, SearchResults
 from web import links
 
-__all__ = ["QueryError", "rebuild", "results_json", "search", "update"]
+__all__ = ["QueryError", "catch_up", "rebuild", "results_json", "search", "update"]
 
 
 def update(paths: Paths, catalog: Catalog, document_ids: Iterable[str]) -> int:
@@ -26,9 +26,22 @@ def update(paths: Paths, catalog: Catalog, document_ids: Iterable[str]) -> int:
     return indexer.update(catalog.document_records(chosen), catalog.quote_records(chosen))
 
 
+def catch_up(paths: Paths, catalog: Catalog) -> int:
+    """Index every document the catalog queued for the index (after each capture or
+    scrape, and after a crash that came between the catalog commit and the index)."""
+    backlog = catalog.index_backlog()
+    crash_point("before-index")
+    count = update(paths, catalog, [document_id for document_id, _ in backlog])
+    catalog.indexed(backlog)
+    return count
+
+
 def rebuild(paths: Paths, catalog: Catalog) -> int:
     """Rebuild the whole index from the catalog, swapping it in when complete."""
-    return Indexer(paths.index).rebuild(catalog.document_records(), catalog.quote_records())
+    backlog = catalog.index_backlog()
+    count = Indexer(paths.index).rebuild(catalog.document_records(), catalog.quote_records())
+    catalog.indexed(backlog)
+    return count
 
 
 def search(paths: Paths, catalog: Catalog, query: str, **options) -> SearchResults:
