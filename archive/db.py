@@ -268,18 +268,14 @@ class Catalog:
         ).fetchone()
         return _capture(row) if row else None
 
-    def warc_ends(self) -> dict[str, int]:
-        """For each WARC file, where the last record the catalog knows ends."""
+    def last_records(self) -> dict[str, tuple[int, str]]:
+        """For each WARC file, the offset and record id of the last capture cataloged in it."""
         rows = self._db.execute(
-            "SELECT warc_file, MAX(warc_offset + warc_length) FROM captures GROUP BY warc_file"
+            "SELECT c.warc_file, c.warc_offset, c.warc_record_id FROM captures c"
+            " JOIN (SELECT warc_file, MAX(warc_offset) AS last FROM captures"
+            " GROUP BY warc_file) m ON m.warc_file = c.warc_file AND m.last = c.warc_offset"
         )
-        return {row[0]: row[1] for row in rows}
-
-    def record_ids(self, warc_file: str) -> set[str]:
-        rows = self._db.execute(
-            "SELECT warc_record_id FROM captures WHERE warc_file = ?", (warc_file,)
-        )
-        return {row[0] for row in rows}
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     def unprocessed_captures(self) -> list[Capture]:
         """Captures stored but not yet turned into documents (oldest first)."""

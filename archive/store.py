@@ -112,6 +112,7 @@ def open_paths(root: Path, *, writable: bool) -> Paths:
 class ReconcileReport:
     recataloged: list[str] = field(default_factory=list)  # capture ids
     truncated: list[tuple[str, int]] = field(default_factory=list)  # (file, bytes cut)
+    disagreements: list[str] = field(default_factory=list)  # files left for verify
 
     @property
     def changed(self) -> bool:
@@ -184,17 +185,33 @@ class Store:
         return capture
 
     def reconcile(self) -> ReconcileReport:
-        """Catalog complete WARC records the catalog lacks; cut off torn tails."""
+        """Catalog complete WARC records the catalog lacks; cut off torn tails.
+
+        Each file is read from the last record the catalog knows in it, which must be
+        there, whole, with the id the catalog gives it: otherwise the catalog and the
+        file disagree about more than a crash can explain, and the file is left alone
+        for ``onrecord verify`` to report."""
         report = ReconcileReport()
         self._log_unlogged()
-        ends = self.catalog.warc_ends()
+        lasts = self.catalog.last_records()
         for warc_file in iter_warc_files(self.paths.warcs):
-            result = scan(self.paths.warcs, warc_file, ends.get(warc_file, 0))
-            known = self.catalog.record_ids(warc_file) if result.records else set()
+            last = lasts.get(warc_file)
+            result = scan(self.paths.warcs, warc_file, last[0] if last else 0)
+            records = list(result.records)
+            if last is not None:
+                if not records or records[0].record_id != last[1]:
+                    log.error(
+                        "%s does not hold record %s at %d as the catalog says: left alone; "
+                        "run onrecord verify",
+                        warc_file,
+                        last[1],
+                        last[0],
+                    )
+                    report.disagreements.append(warc_file)
+                    continue
+                records = records[1:]
             with self.catalog.transaction():
-                for location in result.records:
-                    if location.record_id in known:
-                        continue
+                for location in records:
                     capture = capture_from_location(location)
                     if self.catalog.add_capture(capture):
                         self.catalog.append_log(capture)

@@ -209,3 +209,19 @@ def test_a_copied_archive_keeps_its_ids(archive_root, tmp_path):
     moved = tmp_path / "elsewhere" / "archive"
     shutil.copytree(archive_root, moved)
     assert catalog_ids(moved) == catalog_ids(archive_root)
+
+
+def test_a_catalog_that_disagrees_with_its_warc_leaves_the_file_alone(archive_root):
+    with Store.open(archive_root) as store:
+        store.save_capture(exchange())
+        saved = store.save_capture(exchange("https://elections.example.gov/news/2"))
+    path = archive_root / "warcs" / saved.warc_file
+    whole = path.read_bytes()
+    db = sqlite3.connect(archive_root / "catalog.sqlite")
+    db.execute("UPDATE captures SET warc_offset = warc_offset + 7 WHERE id = ?", (saved.id,))
+    db.commit()
+    db.close()
+    with Store.open(archive_root) as store:
+        assert store.catalog.count_captures() == 2
+    assert path.read_bytes() == whole
+    assert not (archive_root / "quarantine").exists()
