@@ -187,9 +187,8 @@ def build_web_archive(root: Path, server: LoopbackServer) -> WebArchive:
         PoliteSession(HttpConfig(allow_private=True, delay=0.0, obey_robots=False)) as http,
     ):
         pipeline = Pipeline(store, http)
-        changed: set[str] = set()
         for url in (statement_url, news_url, hostile_url):
-            changed |= pipeline.capture(url).changed_documents
+            pipeline.capture(url)
         # Wayback timestamps have one-second resolution: the edit is a later second.
         time.sleep(1.05)
         server.route(
@@ -198,9 +197,9 @@ def build_web_archive(root: Path, server: LoopbackServer) -> WebArchive:
             body=NEWS.format(when="Wednesday evening", extra=NEWS_EDIT),
             headers=HTML,
         )
-        changed |= pipeline.capture(news_url).changed_documents
+        pipeline.capture(news_url)
         catalog = store.catalog
-        indexing.update(Paths(root), catalog, changed)
+        indexing.catch_up(Paths(root), catalog)
         statement = ids.doc_id(ids.canonical_url(statement_url))
         news = ids.doc_id(ids.canonical_url(news_url))
         hostile = ids.doc_id(ids.canonical_url(hostile_url))

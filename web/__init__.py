@@ -33,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         captures,
         documents,
         feeds,
+        log,
         memento,
         quotes,
         resources,
@@ -54,4 +55,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(sources.bp)
     app.register_blueprint(memento.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(log.bp)
     return app

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, render_template, request
 
 from web import links
+from web.resources import catalog
 from web.search import SearchRequest, run
 
 bp = Blueprint("feeds", __name__)
@@ -40,5 +41,7 @@ def search_feed() -> Response:
         page_url=links.absolute(root, links.search_path(query, type="quote", sort="date")),
         quote_url={hit.id: links.absolute(root, links.quote_path(hit.id)) for hit in results.hits},
         rfc3339=rfc3339,
+        log_head=catalog().log_head(),
+        log_url=links.absolute(root, links.log_path(json=True)),
     )
     return Response(body, content_type=ATOM)

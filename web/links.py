@@ -111,6 +111,18 @@ def admin_path(action: str) -> str:
     return f"/admin/{action}"
 
 
+def log_path(position: int | None = None, *, json: bool = False) -> str:
+    """The capture log (its head and latest entries), or the entry at ``position``.
+
+    >>> log_path(7)
+    '/log#log-7'
+    >>> log_path(json=True)
+    '/log.json'
+    """
+    path = "/log.json" if json else "/log"
+    return path if position is None else f"{path}#log-{position}"
+
+
 def absolute(root: str, path: str) -> str:
     """A path of this app made absolute against the request's root URL.
 

@@ -127,6 +127,7 @@ def quote(quote_id: str):
         citations=[(key, label, getattr(citations, key)(item)) for key, label in citations.STYLES],
         csl_text=json.dumps(citations.csl_json(item), ensure_ascii=False),
         live_link=links.text_fragment(found.document.url, found.quote.text),
+        log_position=db.log_position(found.capture.id),
         links=links,
     )
 
@@ -172,6 +173,7 @@ def quote_json(found: Provenance, seen: list[Appearance], item: citations.Citabl
             "warc_record_id": capture.warc_record_id,
             "page": links.capture_path(capture.url, capture.captured_at),
             "archived_copy": links.raw_capture_path(capture.url, capture.captured_at),
+            "log_position": catalog().log_position(capture.id),
         },
         "live": links.text_fragment(found.document.url, quote.text),
         "appearances": [
