@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scrapers.quotes_lexicon import (
     BELIEF_VERBS,
@@ -37,7 +37,7 @@ from scrapers.quotes_speakers import (
     subject_before,
 )
 
-ATTRIBUTOR = "onrecord-quotes/2"
+ATTRIBUTOR = "onrecord-quotes/3"
 
 log = logging.getLogger(__name__)
 
@@ -710,7 +710,21 @@ def find_quotes(text: str, publisher: str | None = None) -> list[FoundQuote]:
             )
         )
     log.debug("found %d quotes in %d characters", len(quotes), len(text))
-    return quotes
+    return _share_roles(quotes)
+
+
+def _share_roles(quotes: list[FoundQuote]) -> list[FoundQuote]:
+    """A named speaker's role, given once in the document, holds for all their quotes."""
+    roles: dict[str, str] = {}
+    for quote in quotes:
+        if quote.role and quote.speaker and not quote.anonymous:
+            roles.setdefault(quote.speaker, quote.role)
+    return [
+        replace(quote, role=roles[quote.speaker])
+        if quote.role is None and not quote.anonymous and quote.speaker in roles
+        else quote
+        for quote in quotes
+    ]
 
 
 __all__ = ["ATTRIBUTOR", "FoundQuote", "find_quotes"]

@@ -511,6 +511,21 @@ TITLES = frozenset(
         "chancellor",
         "premier",
         "prime",
+        "executive",
+        "clerk",
+        "manager",
+        "officer",
+        "administrator",
+        "superintendent",
+        "treasurer",
+        "auditor",
+        "registrar",
+        "inspector",
+        "counsel",
+        "professor",
+        "senior",
+        "assistant",
+        "associate",
     ]
 )
 
@@ -704,5 +719,15 @@ OUTLET_ENDINGS = frozenset(
         "daily",
         "beast",
         "wire",
+        "ledger",
+        "dispatch",
+        "bulletin",
+        "courier",
+        "sentinel",
+        "monitor",
+        "enquirer",
+        "mirror",
+        "guardian",
+        "standard",
     ]
 )

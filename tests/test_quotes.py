@@ -348,3 +348,13 @@ def test_election_security_sample() -> None:
     for start in _SAMPLE_NOT_QUOTES:
         assert not any(q.start <= start < q.end for q in quotes.values())
     assert_offsets(text, list(quotes.values()))
+
+
+def test_a_role_given_once_holds_for_the_speakers_later_quotes():
+    text = (
+        "“The count will finish tonight,” said Mara Ilves, chief clerk of the Tessel County "
+        "board.\n\nLater she told the Valley Courier: “We will publish every tally.”"
+    )
+    first, second = find_quotes(text)
+    assert first.role == second.role == "chief clerk of the Tessel County board"
+    assert second.via == "the Valley Courier"
