@@ -518,8 +518,8 @@ class Catalog:
         self._db.executemany(
             "INSERT INTO quotes (id, extraction_id, document_id, start_offset, end_offset, text,"
             " normalized, speaker_id, speaker, speaker_mention, speaker_start, speaker_end, role,"
-            " cue, via, anonymous, unclosed, method, confidence)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " cue, via, anonymous, unclosed, method, confidence, lead, tail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT DO NOTHING",
             [
                 (
@@ -542,6 +542,7 @@ class Catalog:
                     int(q.unclosed),
                     q.method,
                     q.confidence,
+                    *quote_keys(normalize_quote_text(q.text)),
                 )
                 for q in quotes
             ],
@@ -606,17 +607,47 @@ class Catalog:
         return [_quote(row) for row in rows]
 
     def appearances(self, normalized: str) -> list[tuple[Quote, datetime]]:
-        """Current quotes whose normalised text contains ``normalized`` or is contained in it,
-        with their document's first capture time, first appearance first."""
+        """Current quotes with the same normalised text, or the same first or last words
+        (the same quote cut longer or shorter, or a variant with a word changed or
+        dropped), with their document's first capture time, first appearance first."""
+        lead, tail = quote_keys(normalized)
         rows = self._db.execute(
             "SELECT q.*, d.first_captured AS seen FROM quotes q"
             " JOIN extractions e ON e.id = q.extraction_id AND e.is_current = 1"
             " JOIN documents d ON d.id = q.document_id AND d.latest_version_id = e.version_id"
-            " WHERE instr(q.normalized, ?) > 0 OR instr(?, q.normalized) > 0"
-            " ORDER BY d.first_captured, q.id",
-            (normalized, normalized),
+            " WHERE q.normalized = ? OR q.lead = ? OR q.tail = ?"
+            " ORDER BY d.first_captured, q.id LIMIT 500",
+            (normalized, lead, tail),
         )
         return [(_quote(row), from_text(row["seen"])) for row in rows]
+
+    def quotes_with_ids(self, quote_ids: Iterable[str]) -> list[tuple[Quote, datetime]]:
+        """Current quotes by id (as the index found them), with their document's first
+        capture time, first appearance first."""
+        found = []
+        for quote_id in dict.fromkeys(quote_ids):
+            row = self._db.execute(
+                "SELECT q.*, d.first_captured AS seen FROM quotes q"
+                " JOIN extractions e ON e.id = q.extraction_id AND e.is_current = 1"
+                " JOIN documents d ON d.id = q.document_id AND d.latest_version_id = e.version_id"
+                " WHERE q.id = ? LIMIT 1",
+                (quote_id,),
+            ).fetchone()
+            if row:
+                found.append((_quote(row), from_text(row["seen"])))
+        return sorted(found, key=_first_seen)
+
+    def fill_quote_keys(self) -> int:
+        """Compute the lead and tail words of quotes stored before they were kept."""
+        rows = self._db.execute(
+            "SELECT id, extraction_id, normalized FROM quotes WHERE lead IS NULL"
+        ).fetchall()
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE quotes SET lead = ?, tail = ? WHERE id = ? AND extraction_id = ?",
+                [(*quote_keys(row[2]), row[0], row[1]) for row in rows],
+            )
+        return len(rows)
 
     def current_quotes(self) -> Iterator[Quote]:
         rows = self._db.execute(
@@ -1010,6 +1041,21 @@ class Catalog:
 
 
 GENESIS_HASH = "0" * 64
+QUOTE_KEY_WORDS = 4
+
+
+def quote_keys(normalized: str) -> tuple[str, str]:
+    """The first and last words of a normalised quote, the keys its relatives share.
+
+    >>> quote_keys("we will count every ballot cast in this county")
+    ('we will count every', 'cast in this county')
+    """
+    words = normalized.split()
+    return " ".join(words[:QUOTE_KEY_WORDS]), " ".join(words[-QUOTE_KEY_WORDS:])
+
+
+def _first_seen(pair: tuple[Quote, datetime]) -> tuple[datetime, str]:
+    return pair[1], pair[0].id
 
 
 def log_entry_hash(prev_hash: str, capture_id: str, captured_at: str, digest: str) -> str:

@@ -193,6 +193,8 @@ class Store:
         for ``onrecord verify`` to report."""
         report = ReconcileReport()
         self._log_unlogged()
+        if self.catalog.fill_quote_keys():
+            log.info("filled in the lead and tail words of earlier quotes")
         lasts = self.catalog.last_records()
         for warc_file in iter_warc_files(self.paths.warcs):
             last = lasts.get(warc_file)

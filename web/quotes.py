@@ -3,6 +3,7 @@ how it was attributed, where else it appears, and ready-made citations."""
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 
@@ -11,9 +12,10 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request
 from archive.db import Catalog, DocumentSummary
 from archive.ids import normalize_quote_text
 from archive.models import Capture, Document, Extraction, Quote, Version
+from index.search import QueryError
 from web import api, citations, links
 from web.documents import Change, word_diff
-from web.resources import catalog
+from web.resources import catalog, searcher
 
 bp = Blueprint("quotes", __name__)
 
@@ -59,19 +61,27 @@ def provenance(db: Catalog, quote: Quote) -> Provenance:
 
 
 def appearances(db: Catalog, quote: Quote) -> list[Appearance]:
-    """Every current quote with these words (or words containing or contained in them),
-    first appearance first."""
+    """Every current quote with these words, words containing them, or near-identical
+    words (a variant with a word changed or dropped), first appearance first.
+
+    Candidates come from the catalog (same words, same first or last words) and from the
+    index (quotes containing these words as a phrase); each is kept when it is the same
+    quote, contains or is contained in it, or differs by a few words."""
     normalized = normalize_quote_text(quote.text)
     found = db.appearances(normalized)
+    found += db.quotes_with_ids(_containing(normalized))
+    found.sort(key=_first_seen)
     summaries = db.document_summaries(q.document_id for q, _ in found)
     listed = []
     shown = set()
     for other, seen in found:
-        # Every version of a document has a current extraction: list each quote once.
         if other.id in shown:
             continue
         shown.add(other.id)
-        same = normalize_quote_text(other.text) == normalized
+        words = normalize_quote_text(other.text)
+        same = words == normalized
+        if not (same or _related(normalized, words)):
+            continue
         listed.append(
             Appearance(
                 quote=other,
@@ -83,6 +93,36 @@ def appearances(db: Catalog, quote: Quote) -> list[Appearance]:
             )
         )
     return listed
+
+
+PHRASE_WORDS = 12
+VARIANT_SIMILARITY = 0.8
+
+
+def _first_seen(pair) -> tuple:
+    return pair[1], pair[0].id
+
+
+def _containing(normalized: str) -> list[str]:
+    """Ids of quotes that hold these words as a phrase, as the index finds them."""
+    words = normalized.replace('"', " ").split()[:PHRASE_WORDS]
+    if len(words) < 2:
+        return []
+    try:
+        results = searcher().search(
+            '"' + " ".join(words) + '"', type="quote", page_size=50, facets=False, highlight=False
+        )
+    except QueryError:
+        return []
+    return [hit.id for hit in results.hits]
+
+
+def _related(mine: str, theirs: str) -> bool:
+    """The same quote cut longer or shorter, or a variant differing by a few words."""
+    if mine in theirs or theirs in mine:
+        return True
+    matcher = difflib.SequenceMatcher(None, mine.split(), theirs.split(), autojunk=False)
+    return matcher.ratio() >= VARIANT_SIMILARITY
 
 
 def citable(found: Provenance) -> citations.Citable:
