@@ -39,17 +39,11 @@ from pathlib import Path, PurePosixPath
 
 import surt
 
-# Reading records of any WARC flavour, request records included, needs warcio's parser
-# directly; archive/warc.py (the store's reader and writer) only reads what onrecord wrote.
-from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import ChunkedDataReader
-from warcio.timeutils import iso_date_to_datetime
-
 from archive import ids
 from archive.db import Catalog
 from archive.models import Capture
 from archive.store import Paths, Store
-from archive.warc import SOFTWARE, HttpExchange, iter_warc_files, scan
+from archive.warc import SOFTWARE, ForeignRecord, iter_warc_files, read_exchanges, scan
 
 log = logging.getLogger(__name__)
 
@@ -354,82 +348,24 @@ def _page_sources(package: zipfile.ZipFile) -> dict[str, str]:
 def _import_warc(
     store: Store, path: Path, label: str, sources: dict[str, str], summary: ImportSummary
 ) -> None:
-    requests = _request_records(path)
-    with open(path, "rb") as handle:
-        for record in ArchiveIterator(handle, check_digests=False):
-            if record.rec_type not in ("response", "revisit"):
-                continue
-            record_id = record.rec_headers.get_header("WARC-Record-ID")
-            request = requests.get(record_id) or requests.get(
-                record.rec_headers.get_header("WARC-Concurrent-To") or ""
-            )
-            try:
-                exchange = _exchange(record, request)
-            except PackageError as exc:
-                summary.skipped.append(f"{label}: {record_id}: {exc}")
-                continue
-            _save(store, record, exchange, sources, summary, f"{label}: {record_id}")
-
-
-def _request_records(path: Path) -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
-    """(method, headers) of each request record, by its own id and by the id of the
-    response it names as concurrent (onrecord names the response; wget, the request)."""
-    found = {}
-    with open(path, "rb") as handle:
-        for record in ArchiveIterator(handle, check_digests=False):
-            if record.rec_type != "request" or record.http_headers is None:
-                continue
-            method = record.http_headers.statusline.split(" ", 1)[0] or "GET"
-            value = (method, tuple(record.http_headers.headers))
-            found[record.rec_headers.get_header("WARC-Record-ID")] = value
-            concurrent = record.rec_headers.get_header("WARC-Concurrent-To")
-            if concurrent:
-                found[concurrent] = value
-    return found
-
-
-def _exchange(record, request) -> HttpExchange:
-    http = record.http_headers
-    if http is None:
-        raise PackageError("not an HTTP record")
-    url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip("<>")
-    try:
-        ids.canonical_url(url)
-    except ids.InvalidURL as exc:
-        raise PackageError(str(exc)) from None
-    code, _, reason = http.statusline.partition(" ")
-    if not code.isdigit():
-        raise PackageError(f"no HTTP status in {http.statusline!r}")
-    payload = record.raw_stream.read()
-    if "chunked" in (http.get_header("Transfer-Encoding") or "").lower():
-        payload = ChunkedDataReader(io.BytesIO(payload)).read()
-    method, request_headers = request or ("GET", ())
-    date = iso_date_to_datetime(record.rec_headers.get_header("WARC-Date")).replace(tzinfo=UTC)
-    return HttpExchange(
-        url=url,
-        fetched_at=date,
-        status=int(code),
-        reason=reason,
-        headers=tuple(http.headers),
-        payload=payload,
-        http_version=http.protocol or "HTTP/1.1",
-        method=method,
-        request_headers=request_headers,
-        remote_ip=record.rec_headers.get_header("WARC-IP-Address"),
-    )
+    for found in read_exchanges(path):
+        if found.exchange is None:
+            summary.skipped.append(f"{label}: {found.record_id}: {found.problem}")
+            continue
+        _save(store, found, sources, summary, f"{label}: {found.record_id}")
 
 
 def _save(
     store: Store,
-    record,
-    exchange: HttpExchange,
+    found: ForeignRecord,
     sources: dict[str, str],
     summary: ImportSummary,
     label: str,
 ) -> None:
+    exchange = found.exchange
     revisit_of = None
-    if record.rec_type == "revisit":
-        revisit_of = _original(store.catalog, record)
+    if found.record_type == "revisit":
+        revisit_of = _original(store.catalog, found)
         if revisit_of is None:
             summary.skipped.append(f"{label}: the capture this revisit repeats is not archived")
             return
@@ -445,21 +381,15 @@ def _save(
     summary.added.append(capture.id)
 
 
-def _original(catalog: Catalog, record) -> Capture | None:
+def _original(catalog: Catalog, found: ForeignRecord) -> Capture | None:
     """The archived capture a revisit record refers to (by target URI and date)."""
-    headers = record.rec_headers
-    refers_date = headers.get_header("WARC-Refers-To-Date")
-    refers_url = (
-        headers.get_header("WARC-Refers-To-Target-URI") or headers.get_header("WARC-Target-URI")
-    ).strip("<>")
-    if not refers_date:
+    if found.refers_to_date is None or not found.refers_to_url:
         return None
-    moment = iso_date_to_datetime(refers_date).replace(tzinfo=UTC)
     try:
-        canonical = ids.canonical_url(refers_url)
+        canonical = ids.canonical_url(found.refers_to_url)
     except ids.InvalidURL:
         return None
     for capture in catalog.captures_of_url(canonical):
-        if capture.captured_at == moment and capture.record_type == "response":
+        if capture.captured_at == found.refers_to_date and capture.record_type == "response":
             return capture
     return None

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
@@ -447,3 +448,95 @@ def iter_warc_files(directory: Path) -> Iterator[str]:
     """The WARC files of a folder, oldest first."""
     for path in sorted(directory.glob("*.warc.gz")) + sorted(directory.glob("*.warc")):
         yield path.name
+
+
+@dataclass(frozen=True)
+class ForeignRecord:
+    """A response or revisit record of a WARC file any tool wrote (wget, warcio, another
+    archive), as the exchange onrecord would store, or the reason it cannot be one."""
+
+    record_id: str
+    record_type: str
+    exchange: HttpExchange | None
+    problem: str | None = None
+    refers_to_url: str | None = None
+    refers_to_date: datetime | None = None
+
+
+def read_exchanges(path: Path) -> Iterator[ForeignRecord]:
+    """Every response and revisit record of a WARC file, with its request's method and
+    headers when the file has them (WARC 1.0 or 1.1, gzipped or not, angle brackets
+    around target URIs or not, chunked payloads de-chunked)."""
+    requests = _request_records(path)
+    with open(path, "rb") as handle:
+        for record in ArchiveIterator(handle, check_digests=False):
+            if record.rec_type not in ("response", "revisit"):
+                continue
+            headers = record.rec_headers
+            record_id = headers.get_header("WARC-Record-ID") or ""
+            request = requests.get(record_id) or requests.get(
+                headers.get_header("WARC-Concurrent-To") or ""
+            )
+            refers_date = headers.get_header("WARC-Refers-To-Date")
+            refers_url = headers.get_header("WARC-Refers-To-Target-URI") or headers.get_header(
+                "WARC-Target-URI"
+            )
+            try:
+                exchange, problem = _foreign_exchange(record, request), None
+            except WarcError as exc:
+                exchange, problem = None, str(exc)
+            yield ForeignRecord(
+                record_id=record_id,
+                record_type=record.rec_type,
+                exchange=exchange,
+                problem=problem,
+                refers_to_url=(refers_url or "").strip("<>") or None,
+                refers_to_date=_parse_warc_date(refers_date) if refers_date else None,
+            )
+
+
+def _request_records(path: Path) -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
+    """(method, headers) of each request record, by its own id and by the id of the
+    response it names as concurrent (onrecord names the response; wget, the request)."""
+    found = {}
+    with open(path, "rb") as handle:
+        for record in ArchiveIterator(handle, check_digests=False):
+            if record.rec_type != "request" or record.http_headers is None:
+                continue
+            method = record.http_headers.statusline.split(" ", 1)[0] or "GET"
+            value = (method, tuple(record.http_headers.headers))
+            found[record.rec_headers.get_header("WARC-Record-ID")] = value
+            concurrent = record.rec_headers.get_header("WARC-Concurrent-To")
+            if concurrent:
+                found[concurrent] = value
+    return found
+
+
+def _foreign_exchange(record, request) -> HttpExchange:
+    http = record.http_headers
+    if http is None:
+        raise WarcError("not an HTTP record")
+    url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip("<>")
+    try:
+        ids.canonical_url(url)
+    except ids.InvalidURL as exc:
+        raise WarcError(str(exc)) from None
+    code, _, reason = http.statusline.partition(" ")
+    if not code.isdigit():
+        raise WarcError(f"no HTTP status in {http.statusline!r}")
+    payload = record.raw_stream.read()
+    if "chunked" in (http.get_header("Transfer-Encoding") or "").lower():
+        payload = ChunkedDataReader(io.BytesIO(payload)).read()
+    method, request_headers = request or ("GET", ())
+    return HttpExchange(
+        url=url,
+        fetched_at=_parse_warc_date(record.rec_headers.get_header("WARC-Date")),
+        status=int(code),
+        reason=reason,
+        headers=tuple(http.headers),
+        payload=payload,
+        http_version=http.protocol or "HTTP/1.1",
+        method=method,
+        request_headers=request_headers,
+        remote_ip=record.rec_headers.get_header("WARC-IP-Address"),
+    )
