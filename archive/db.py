@@ -590,6 +590,10 @@ class Catalog:
                 return candidate
         return None
 
+    def quote_aliases(self) -> list[tuple[str, str]]:
+        """Every (old id, successor id) pair, to carry them with an exported archive."""
+        return [(r[0], r[1]) for r in self._db.execute("SELECT * FROM quote_aliases ORDER BY 1")]
+
     def add_quote_alias(self, old_id: str, new_id: str) -> None:
         self._db.execute(
             "INSERT INTO quote_aliases (old_id, new_id) VALUES (?, ?)"

@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 WACZ_VERSION = "1.1.1"
 PAGES_FORMAT = "json-pages-1.0"
 PART_WARC = "data.warc.gz"
+# onrecord's own addition: quote ids older extractions issued, and their successors, so
+# that links citing them keep working after a move.
+ALIASES = "onrecord/quote-aliases.json"
 _COPY_CHUNK = 1 << 20
 
 
@@ -115,6 +118,8 @@ def export_wacz(
             _add(package, resources, "indexes/index.cdx", cdxj)
             pages = _pages(catalog, [entry.capture for entry in entries])
             _add(package, resources, "pages/pages.jsonl", pages)
+            aliases = json.dumps(catalog.quote_aliases(), indent=0).encode("utf-8")
+            _add(package, resources, ALIASES, aliases)
             datapackage = _datapackage(resources, title, created)
             package.writestr("datapackage.json", datapackage)
             digest = {"path": "datapackage.json", "hash": _sha256(datapackage)}
@@ -299,6 +304,10 @@ def _import_wacz(store: Store, path: Path, summary: ImportSummary) -> None:
                         write.write(chunk)
                 _import_warc(store, local, f"{path}!{name}", sources, summary)
                 local.unlink()
+        if ALIASES in resources:
+            with store.catalog.transaction():
+                for old_id, new_id in json.loads(package.read(ALIASES)):
+                    store.catalog.add_quote_alias(old_id, new_id)
 
 
 def _checked_resources(package: zipfile.ZipFile, path: Path) -> list[str]:
