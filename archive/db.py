@@ -653,6 +653,34 @@ class Catalog:
             )
         return len(rows)
 
+    def latest_quotes(self, limit: int = 10) -> list[Quote]:
+        """Quotes of the documents captured most recently (their current text)."""
+        rows = self._db.execute(
+            "SELECT q.* FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
+            " JOIN documents d ON d.id = q.document_id AND d.latest_version_id = e.version_id"
+            " WHERE e.is_current = 1 ORDER BY d.last_captured DESC, q.start_offset LIMIT ?",
+            (limit,),
+        )
+        return [_quote(row) for row in rows]
+
+    def latest_events(self, limit: int = 10) -> list[Event]:
+        rows = self._db.execute("SELECT * FROM events ORDER BY at DESC, id DESC LIMIT ?", (limit,))
+        return [_event(row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many captures, documents, quotes (current) and speakers the archive holds."""
+        one = self._db.execute
+        return {
+            "captures": one("SELECT COUNT(*) FROM captures").fetchone()[0],
+            "documents": one("SELECT COUNT(*) FROM documents").fetchone()[0],
+            "quotes": one(
+                "SELECT COUNT(*) FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
+                " JOIN documents d ON d.id = q.document_id"
+                " AND d.latest_version_id = e.version_id WHERE e.is_current = 1"
+            ).fetchone()[0],
+            "speakers": one("SELECT COUNT(*) FROM speakers").fetchone()[0],
+        }
+
     def current_quotes(self) -> Iterator[Quote]:
         rows = self._db.execute(
             "SELECT q.* FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
@@ -681,16 +709,7 @@ class Catalog:
             rows = self._db.execute(
                 "SELECT * FROM events WHERE document_id = ? ORDER BY at, id", (document_id,)
             )
-        return [
-            Event(
-                type=r["type"],
-                document_id=r["document_id"],
-                url=r["url"],
-                at=from_text(r["at"]),
-                capture_id=r["capture_id"],
-            )
-            for r in rows
-        ]
+        return [_event(r) for r in rows]
 
     def add_failure(self, failure: Failure) -> None:
         self._db.execute(
@@ -1116,6 +1135,16 @@ def _document(row: sqlite3.Row) -> Document:
         kind=row["kind"],
         state=row["state"],
         latest_version_id=row["latest_version_id"],
+    )
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(
+        type=row["type"],
+        document_id=row["document_id"],
+        url=row["url"],
+        at=from_text(row["at"]),
+        capture_id=row["capture_id"],
     )
 
 

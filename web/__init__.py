@@ -33,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         captures,
         documents,
         feeds,
+        home,
         log,
         memento,
         quotes,
@@ -56,4 +57,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(memento.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(log.bp)
+    app.register_blueprint(home.bp)
     return app

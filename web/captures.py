@@ -23,7 +23,6 @@ def _register_converter(state) -> None:
     state.app.url_map.strict_slashes = False
 
 
-@bp.get("/")
 @bp.get("/captures")
 def index():
     page = max(request.args.get("page", 1, type=int) or 1, 1)
