@@ -228,3 +228,41 @@ def test_a_scrape_killed_before_indexing_is_indexed_by_the_next_run(
     assert json.loads(found.stdout)["total"] >= 1
     with Catalog.open(archive_root / "catalog.sqlite") as catalog:
         assert catalog.index_backlog() == []
+
+
+def test_a_feed_that_is_not_xml_fails_the_run_with_a_reason(archive_root, site, sources_file):
+    site.route("/feed.xml", status=200, body="<html><p>Not a feed</p></html>", headers=HTML)
+    result = run_onrecord("scrape", "--archive", str(archive_root))
+    assert result.returncode == 0, result.stderr
+    assert "1 failures" in result.stdout
+    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+        run = catalog.last_run("county-updates")
+        assert run.error and "feed" in run.error.lower()
+        assert catalog.count_captures() == 0
+        assert catalog.next_due("county-updates") is not None
+
+
+def test_a_sitemap_bomb_is_capped(archive_root, server):
+    urls = "".join(f"<url><loc>{server.url(f'/n/{n}')}</loc></url>" for n in range(50_000))
+    body = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    server.route("/sitemap.xml", status=200, body=body, headers={"Content-Type": "application/xml"})
+    server.route(
+        "/n/0", status=200, body=article("N", "Ada Brook", "The count is done"), headers=HTML
+    )
+    (archive_root / "sources" / "bomb.toml").write_text(
+        f"""[[source]]
+name = "bomb"
+publisher = "Bomb Gazette"
+kind = "news"
+discovery = {{ type = "sitemap", url = "{server.url("/sitemap.xml")}" }}
+schedule = {{ every = "1d" }}
+delay = 0.0
+max_pages = 3
+""",
+        encoding="utf-8",
+    )
+    result = run_onrecord("scrape", "--archive", str(archive_root))
+    assert result.returncode == 0, result.stderr
+    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+        assert catalog.last_run("bomb").discovered == 3
+    assert len([r for r in server.requests if r.path.startswith("/n/")]) == 3
