@@ -37,13 +37,15 @@ pytest: $(STAMP)
 
 test: system lint pytest
 
+# Benchmarks run as modules from the repository root (bench/web.py would shadow the
+# web package if bench/ came first on the path).
 bench: $(STAMP)
-	$(BIN)/python bench/store.py
-	$(BIN)/python bench/verify.py
-	$(BIN)/python bench/extraction.py
-	$(BIN)/python bench/quotes.py
-	$(BIN)/python bench/search.py --sizes 10000
-	$(BIN)/python bench/pipeline.py
+	$(BIN)/python -m bench.store
+	$(BIN)/python -m bench.verify
+	$(BIN)/python -m bench.extraction
+	$(BIN)/python -m bench.quotes
+	$(BIN)/python -m bench.search --sizes 10000
+	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.web --seconds 30
 
 clean:

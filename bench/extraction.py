@@ -1,8 +1,7 @@
 """Article-body extraction benchmark: onrecord's extractor against trafilatura and naive <p>.
 
-Run from the repository root, either way:
+Run from the repository root:
 
-    .venv/bin/python bench/extraction.py
     .venv/bin/python -m bench.extraction
 
 Data: ``../shared/eval/article-extraction`` beside the repository (gzipped HTML pages and

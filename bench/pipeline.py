@@ -6,7 +6,7 @@ CPU cost, not the network, is measured), indexes the result, and prints pages/s.
 run under cProfile gives the share of time in each stage. The baseline in the same run is
 the fetch alone (the same pages through the same polite HTTP layer, nothing stored).
 
-Run: ``.venv/bin/python bench/pipeline.py [--pages N]``
+Run: ``.venv/bin/python -m bench.pipeline [--pages N]``
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Quote attribution benchmark: onrecord's quote finder against a regex baseline, on PolNeAR.
 
-Run from the repository root, either way:
+Run from the repository root:
 
-    .venv/bin/python bench/quotes.py [--split dev|train] [--errors N]
+    .venv/bin/python -m bench.quotes [--split dev|train] [--errors N]
     .venv/bin/python -m bench.quotes
 
 Data: ``../shared/eval/polnear`` beside the repository. Each ``attributions/NAME_XXXX.ann``

@@ -2,9 +2,9 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/search.py                      # 10,000 and 100,000 documents
-    .venv/bin/python bench/search.py --quick              # 2,000 documents
-    .venv/bin/python bench/search.py --sizes 10000,50000
+    .venv/bin/python -m bench.search                      # 10,000 and 100,000 documents
+    .venv/bin/python -m bench.search --quick              # 2,000 documents
+    .venv/bin/python -m bench.search --sizes 10000,50000
 
 Data: the PolNeAR texts in ``../shared/eval/polnear/{train,dev}/text/`` beside the
 repository. Each generated document is a copy of one text with its paragraphs shuffled and

@@ -1,6 +1,6 @@
 """Capture rate of ``Store.save_capture``: WARC append + fsync + catalog commit.
 
-Run: ``.venv/bin/python bench/store.py [--count N] [--size BYTES]``. The baseline in the
+Run: ``.venv/bin/python -m bench.store [--count N] [--size BYTES]``. The baseline in the
 same run is a bare append of the same bytes to a file with one fsync per record, the
 floor any durable store pays, so the figure shows what the catalog and WARC framing add.
 """

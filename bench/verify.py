@@ -2,7 +2,7 @@
 of a small archive through a WACZ (export, then import into a fresh archive with
 extraction, quotes and indexing).
 
-Run: ``.venv/bin/python bench/verify.py [--count N] [--size BYTES]``. The baseline in the
+Run: ``.venv/bin/python -m bench.verify [--count N] [--size BYTES]``. The baseline in the
 same run is a bare read of the same WARC files with a sha256 over every byte, the floor
 any check that reads everything pays.
 """
@@ -21,9 +21,9 @@ from archive.store import Paths, Store, init_archive
 from archive.verify import Verifier
 from archive.wacz import export_wacz, import_file
 from archive.warc import HttpExchange
-from index.build import Indexer
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
+from web import indexing
 
 
 def page(n: int, size: int) -> bytes:
@@ -53,10 +53,7 @@ def build(root: Path, count: int, size: int) -> None:
 
 
 def index(store: Store) -> None:
-    # What web.indexing.rebuild does; bench/ is sys.path[0] here, and bench/web.py would
-    # shadow the web package.
-    catalog = store.catalog
-    Indexer(store.paths.index).rebuild(catalog.document_records(), catalog.quote_records())
+    indexing.rebuild(store.paths, store.catalog)
 
 
 def bare_read(paths: Paths) -> float:
