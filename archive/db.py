@@ -261,13 +261,6 @@ class Catalog:
         )
         return [_capture(row) for row in rows]
 
-    def capture_at(self, warc_file: str, warc_offset: int) -> Capture | None:
-        row = self._db.execute(
-            "SELECT * FROM captures WHERE warc_file = ? AND warc_offset = ?",
-            (warc_file, warc_offset),
-        ).fetchone()
-        return _capture(row) if row else None
-
     def last_records(self) -> dict[str, tuple[int, str]]:
         """For each WARC file, the offset and record id of the last capture cataloged in it."""
         rows = self._db.execute(
@@ -286,11 +279,6 @@ class Catalog:
 
     def mark_processed(self, capture_id: str) -> None:
         self._db.execute("UPDATE captures SET processed = 1 WHERE id = ?", (capture_id,))
-
-    def mark_all_unprocessed(self) -> None:
-        self._db.execute("UPDATE captures SET processed = 0")
-
-    # -- the capture log -------------------------------------------------------------
 
     def log_head(self) -> tuple[int, str]:
         """The last entry of the capture log: (sequence number, entry hash)."""
@@ -411,14 +399,6 @@ class Catalog:
             (capture_id, version_id),
         )
 
-    def version_of_capture(self, capture_id: str) -> Version | None:
-        row = self._db.execute(
-            "SELECT v.* FROM versions v JOIN capture_versions cv ON cv.version_id = v.id"
-            " WHERE cv.capture_id = ?",
-            (capture_id,),
-        ).fetchone()
-        return _version(row) if row else None
-
     def captures_of_version(self, version_id: str) -> list[Capture]:
         rows = self._db.execute(
             "SELECT c.* FROM captures c JOIN capture_versions cv ON cv.capture_id = c.id"
@@ -478,14 +458,6 @@ class Catalog:
             "SELECT * FROM extractions WHERE version_id = ? ORDER BY created_at", (version_id,)
         )
         return [_extraction(row) for row in rows]
-
-    def text_digest(self, extraction_id: str) -> str | None:
-        row = self._db.execute(
-            "SELECT text_digest FROM extractions WHERE id = ?", (extraction_id,)
-        ).fetchone()
-        return row[0] if row else None
-
-    # -- speakers and quotes -----------------------------------------------------------
 
     def save_speaker(self, speaker: Speaker) -> None:
         self._db.execute(
@@ -690,11 +662,6 @@ class Catalog:
         for row in rows:
             yield _quote(row)
 
-    def all_quote_ids(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT DISTINCT id FROM quotes")}
-
-    # -- events, failures, runs and schedule ----------------------------------------------
-
     def add_event(self, event: Event) -> None:
         self._db.execute(
             "INSERT INTO events (type, document_id, url, at, capture_id) VALUES (?, ?, ?, ?, ?)"
@@ -793,11 +760,6 @@ class Catalog:
             (source, run_id),
         )
         return [row[0] for row in rows]
-
-    def queued(self, source: str, run_id: str) -> int:
-        return self._db.execute(
-            "SELECT COUNT(*) FROM queue WHERE source = ? AND run_id = ?", (source, run_id)
-        ).fetchone()[0]
 
     def mark_done(self, source: str, run_id: str, url: str, at: datetime) -> None:
         self._db.execute(
