@@ -56,8 +56,16 @@ class Indexer:
         return count
 
     def delete_document(self, document_id: str) -> None:
-        """Remove a document and all its quotes."""
-        writer = self._open().writer()
+        """Remove a document and all its quotes.
+
+        A document that was never indexed (every new page a scrape finds) costs a term
+        lookup, not a writer: opening one takes the lock and commits a new generation.
+        """
+        ix = self._open()
+        with ix.reader() as reader:
+            if ("document_id", document_id) not in reader:
+                return
+        writer = ix.writer()
         try:
             writer.delete_by_term("document_id", document_id)
         except BaseException:
@@ -112,6 +120,7 @@ def _write(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     seen: set[str] = set()
+    replaced: set[str] = set()  # documents whose quotes were all deleted in this batch
     count = 0
     for fields in _all_fields(documents, quotes):
         if fields["id"] in seen:
@@ -121,6 +130,11 @@ def _write(
             writer.add_document(**fields)
         elif fields["type"] == "document":
             writer.delete_by_term("document_id", fields["id"])
+            replaced.add(fields["id"])
+            writer.add_document(**fields)
+        elif fields["document_id"] in replaced:
+            # quote ids belong to one document, whose old quotes are already deleted:
+            # no need for update_document's per-record term lookup
             writer.add_document(**fields)
         else:
             writer.update_document(**fields)

@@ -46,12 +46,23 @@ class Columns:
             self._lists[name] = joined
         return self._lists[name]
 
-    def facets(self, docnums: Sequence[int]) -> dict[str, list[tuple[str, int]]]:
+    def facets(
+        self, docnums: Sequence[int], parts: Sequence[tuple[int, int, float]] | None = None
+    ) -> dict[str, list[tuple[str, int]]]:
         """Counts of each facet value over ``docnums``: most frequent first, months newest
-        first."""
+        first. With ``parts`` (from `index.sample`), each record of ``docnums[start:end]``
+        counts ``weight`` times, and the counts are estimates."""
         counted = {}
         for facet, name in FACETS.items():
-            counts = Counter(map(self.column(name).__getitem__, docnums))
+            value = self.column(name).__getitem__
+            if parts is None or all(weight == 1.0 for _, _, weight in parts):
+                counts = Counter(map(value, docnums))
+            else:
+                counts = Counter()
+                for start, end, weight in parts:
+                    for key, count in Counter(map(value, docnums[start:end])).items():
+                        counts[key] += count * weight
+                counts = Counter({key: max(1, round(count)) for key, count in counts.items()})
             counts.pop("", None)
             if facet == "month":
                 counted[facet] = sorted(counts.items(), reverse=True)[:_MONTH_LIMIT]
@@ -102,6 +113,9 @@ class CachedResult:
     docnums: Sequence[int]
     rejected: set[int] = field(default_factory=set)
     exact: bool = True  # every candidate was checked against its text
+    complete: bool = True  # docnums holds every candidate, not a sample
+    estimate: int | None = None  # the estimated number of candidates, when not complete
+    parts: tuple[tuple[int, int, float], ...] | None = None  # sample weights (index.sample)
     facets: dict[str, list[tuple[str, int]]] | None = None
 
 

@@ -3,18 +3,22 @@
 One Whoosh searcher is opened and reused; each search first makes the cheap check of
 whether the index changed (a published rebuild, or a commit) and reopens only then.
 
-A search runs in two passes. The first lists every candidate without scoring them, which
-gives the exact total and the facets. The second ranks: Whoosh's top-N collector for
-relevance (it skips blocks that cannot reach the page), or the in-memory date column for
-date order. Phrase candidates are checked against their exact words: all of them when
-there are few, otherwise as the page is filled (the total then counts candidates).
+A search runs in two passes. The first finds the candidates without scoring them, for the
+total and the facets: for relevance order a sample spread over the index (`index.sample`),
+exact for up to a few thousand matches and estimated beyond (``total_is_exact`` says
+which), for date order every candidate. The second ranks: Whoosh's top-N collector for
+relevance, or the in-memory date column for date order. Phrase candidates are checked
+against their exact words: all of them when there are few, otherwise as the page is filled
+(the total then counts candidates).
 """
 
 from __future__ import annotations
 
+import heapq
 import html
 import logging
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +33,7 @@ from index import layout
 from index.compile import TYPES, compile_query
 from index.facets import CachedResult, ColumnCache, Columns, ResultCache
 from index.query import And, Node, Not, Or, QueryError, Word, parse
+from index.sample import sample
 from index.schema import fold
 from index.textmatch import TextMatch
 
@@ -41,6 +46,7 @@ MAX_PAGE_SIZE = 200
 MAX_PREFIX_EXPANSION = 1000
 VERIFY_ALL = 200  # phrase candidate sets up to this size are checked in full
 VERIFY_BUDGET = 400  # candidates checked per search beyond that
+SCORE_KNOWN = 5000  # up to this many known candidates are scored one by one
 _PREFIX_FIELDS = {"quote": ("text", "speaker"), "document": ("title", "body")}
 
 
@@ -69,7 +75,10 @@ class Hit:
 @dataclass(frozen=True)
 class SearchResults:
     """One page of results; ``facets`` maps speaker, publisher, kind and month ("2026-11")
-    to (value, count) pairs over all results (empty when facets were not asked for)."""
+    to (value, count) pairs over all results (empty when facets were not asked for).
+
+    ``total`` and the facet counts are estimates when ``total_is_exact`` is false (a big
+    result set, counted from a sample, or phrase candidates not all checked)."""
 
     query: str
     total: int
@@ -77,6 +86,7 @@ class SearchResults:
     page_size: int
     hits: tuple[Hit, ...]
     facets: dict[str, list[tuple[str, int]]]
+    total_is_exact: bool = True
 
 
 class Searcher:
@@ -148,29 +158,46 @@ class Searcher:
             return SearchResults(query, 0, page, page_size, (), _empty_facets(facets))
         self._check_prefixes(node, types)
         match = TextMatch(node)
-        result = self._candidates(compiled, types, match)
+        result = self._candidates(compiled, types, match, complete=sort != "relevance")
         if facets and result.facets is None:
-            result.facets = self._columns.facets(result.docnums)
+            result.facets = self._columns.facets(result.docnums, result.parts)
         start = (page - 1) * page_size
         ranked = self._ranked(compiled, sort, result, match, need=start + page_size)
         hits = tuple(
             self._hit(docnum, score, match if highlight else TextMatch(None))
             for docnum, score in islice(ranked, start, start + page_size)
         )
-        total = len(result.docnums) - len(result.rejected)
-        return SearchResults(query, total, page, page_size, hits, result.facets if facets else {})
+        if result.complete:
+            total = len(result.docnums) - len(result.rejected)
+        else:
+            total = max(result.estimate - len(result.rejected), start + len(hits))
+        return SearchResults(
+            query,
+            total,
+            page,
+            page_size,
+            hits,
+            result.facets if facets else {},
+            total_is_exact=result.complete and result.exact,
+        )
 
     def _candidates(
-        self, compiled: wq.Query, types: tuple[str, ...], match: TextMatch
+        self, compiled: wq.Query, types: tuple[str, ...], match: TextMatch, *, complete: bool
     ) -> CachedResult:
+        """The candidates of a query: all of them if ``complete``, else a sample."""
         key = (compiled, types)
         cached = self._results.get(key)
-        if cached is not None:
+        if cached is not None and (cached.complete or not complete):
             return cached
-        docnums = array("i", self._searcher.docs_for_query(compiled))
-        result = CachedResult(docnums, exact=not match.has_phrases)
-        if match.has_phrases and len(docnums) <= VERIFY_ALL:
-            result.docnums = array("i", (d for d in docnums if self._accepts(d, match)))
+        if complete:
+            result = CachedResult(array("i", self._searcher.docs_for_query(compiled)))
+        else:
+            found = sample(self._searcher, compiled)
+            result = CachedResult(found.docnums, complete=found.exact, estimate=found.estimate)
+            result.parts = None if found.exact else found.parts
+        result.exact = not match.has_phrases
+        if match.has_phrases and result.complete and len(result.docnums) <= VERIFY_ALL:
+            result.docnums = array("i", (d for d in result.docnums if self._accepts(d, match)))
             result.exact = True
         self._results.put(key, result)
         return result
@@ -187,7 +214,8 @@ class Searcher:
         seen: set[int] = set()
         budget = VERIFY_BUDGET
         while True:
-            for docnum, score in self._top(compiled, sort, result, limit):
+            top = self._top(compiled, sort, result, limit)
+            for docnum, score in top:
                 if docnum in seen or docnum in result.rejected:
                     continue
                 seen.add(docnum)
@@ -201,19 +229,47 @@ class Searcher:
                     yield docnum, score
                 else:
                     result.rejected.add(docnum)
-            if limit >= len(result.docnums):
-                return
+            if len(top) < limit:
+                return  # every candidate was seen
             limit *= 4
 
     def _top(
         self, compiled: wq.Query, sort: str, result: CachedResult, limit: int
     ) -> list[tuple[int, float]]:
         if sort == "relevance":
+            if result.complete and len(result.docnums) <= SCORE_KNOWN:
+                return self._score_known(compiled, result, limit)
             mask = result.rejected or None
             top = self._searcher.search(compiled, limit=limit, mask=mask).top_n
             return [(docnum, score) for score, docnum in top]
         newest = self._columns.newest(result.docnums, limit, oldest=sort == "date_asc")
         return [(docnum, 0.0) for docnum in newest]
+
+    def _score_known(
+        self, compiled: wq.Query, result: CachedResult, limit: int
+    ) -> list[tuple[int, float]]:
+        """The top ``limit`` of candidates already listed, scored by jumping straight to
+        each: for a phrase, positions are then compared in those records only, not in
+        every record that has all its words. Same scores and order as Whoosh's collector
+        (ties go to the lower document number)."""
+        searcher = self._searcher
+        context = searcher.context()
+        docnums = sorted(set(result.docnums) - result.rejected)
+        scored = []
+        for leaf, offset in searcher.leaf_searchers():
+            low = bisect_left(docnums, offset)
+            high = bisect_left(docnums, offset + leaf.doc_count_all(), low)
+            if low == high:
+                continue
+            matcher = compiled.matcher(leaf, context)
+            for docnum in islice(docnums, low, high):
+                if not matcher.is_active():
+                    break
+                if matcher.id() < docnum - offset:
+                    matcher.skip_to(docnum - offset)
+                if matcher.is_active() and matcher.id() == docnum - offset:
+                    scored.append((-matcher.score(), docnum))
+        return [(docnum, -score) for score, docnum in heapq.nsmallest(limit, scored)]
 
     def _accepts(self, docnum: int, match: TextMatch) -> bool:
         stored = self._searcher.stored_fields(docnum)

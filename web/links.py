@@ -84,11 +84,6 @@ def json_path(path: str) -> str:
     return f"{path}.json{mark}{query}"
 
 
-def quote_in_document(document_id: str, quote_id: str) -> str:
-    """The archived text of a document, scrolled to the quote marked in it."""
-    return f"{document_path(document_id)}#{quote_id}"
-
-
 def document_diff_path(document_id: str, older: int, newer: int) -> str:
     """Two versions of a document compared, by their sequence numbers.
 
