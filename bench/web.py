@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python -m bench.web [--archive DIR] [--seconds 30] [--threads 4]`` (as a
 module: run as a script, this file would shadow the ``web`` package).
-Without ``--archive`` a small archive is built from loopback pages (tests/webarchive.py).
+Without ``--archive`` the demo archive is built (as ``onrecord demo`` does).
 ``onrecord serve`` runs in a subprocess; this process loads pages over loopback from
 worker threads with ``http.client``. The baseline, measured in the same run against the
 same server, is the stylesheet: what waitress, Flask and the security headers cost alone.
@@ -26,6 +26,7 @@ from pathlib import Path
 from archive.db import Catalog
 from archive.store import Paths
 from web import links
+from web.demo import DemoSite, build_demo
 
 ONRECORD = Path(sys.executable).parent / "onrecord"
 QUERIES = ('"every count"', "ballot", "speaker:whitfield", "kind:statement audit", "recount")
@@ -107,11 +108,15 @@ def quote_paths(root: Path) -> list[str]:
 
 
 def build_archive(folder: Path) -> Path:
-    from tests.loopback import LoopbackServer
-    from tests.webarchive import build_web_archive
+    """The demo archive, as ``onrecord demo`` builds it."""
+    root = folder / "archive"
+    with DemoSite() as site:
+        build_demo(root, site, echo=quiet)
+    return root
 
-    with LoopbackServer() as server:
-        return build_web_archive(folder / "archive", server).root
+
+def quiet(_line: str) -> None:
+    """The demo's progress lines are not the benchmark's figures."""
 
 
 def main() -> None:

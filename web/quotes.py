@@ -109,7 +109,7 @@ def _containing(normalized: str) -> list[str]:
     if len(words) < 2:
         return []
     try:
-        results = searcher().search(
+        results = searcher().memoised(
             '"' + " ".join(words) + '"', type="quote", page_size=50, facets=False, highlight=False
         )
     except QueryError:

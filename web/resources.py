@@ -8,6 +8,7 @@ tens of milliseconds) and refreshed when the index changes.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from flask import Flask, abort, current_app, g
@@ -47,15 +48,36 @@ def document_text(document_id: str) -> str | None:
 
 class SharedSearcher:
     """The process's one index searcher, used by one request at a time (its caches and
-    its refresh are not thread-safe); it refreshes itself when the index changed."""
+    its refresh are not thread-safe); it refreshes itself when the index changed.
 
-    def __init__(self, path: Path) -> None:
+    Searches that pages make for themselves (a quote page's "where else") are memoised
+    for a few seconds: every view of a popular quote asks the same question."""
+
+    MEMO_SECONDS = 15.0
+    MEMO_SIZE = 2048
+
+    def __init__(self, path: Path, clock=time.monotonic) -> None:
         self._searcher = Searcher(path, text_loader=document_text)
         self._lock = threading.Lock()
+        self._clock = clock
+        self._memo: dict[tuple, tuple[float, SearchResults]] = {}
 
     def search(self, query: str, **options) -> SearchResults:
         with self._lock:
             return self._searcher.search(query, **options)
+
+    def memoised(self, query: str, **options) -> SearchResults:
+        key = (query, *sorted(options.items()))
+        now = self._clock()
+        with self._lock:
+            found = self._memo.get(key)
+            if found is not None and now - found[0] < self.MEMO_SECONDS:
+                return found[1]
+            results = self._searcher.search(query, **options)
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = (now, results)
+            return results
 
 
 def searcher() -> SharedSearcher:
