@@ -139,7 +139,7 @@ def main() -> None:
         try:
             wait_until_up(port, time.monotonic() + 30)
             load(port, quotes[:1] + searches[:1], 1.0, 1)  # warm: templates, searcher
-            share = options.seconds / 3
+            share = options.seconds
             print(f"{len(quotes)} quotes, {options.threads} client threads, {share:.0f} s each")
             report(
                 "baseline css", load(port, ["/static/onrecord.css"], share, options.threads), share
