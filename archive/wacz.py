@@ -43,7 +43,14 @@ from archive import ids
 from archive.db import Catalog
 from archive.models import Capture
 from archive.store import Paths, Store
-from archive.warc import SOFTWARE, ForeignRecord, iter_warc_files, read_exchanges, scan
+from archive.warc import (
+    SOFTWARE,
+    ForeignRecord,
+    WarcError,
+    iter_warc_files,
+    read_exchanges,
+    scan,
+)
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +286,8 @@ def import_file(store: Store, path: Path) -> ImportSummary:
             _import_warc(store, path, str(path), {}, summary)
         except OSError as exc:
             raise PackageError(f"cannot read {path}: {exc}") from None
+        except WarcError as exc:
+            raise PackageError(str(exc)) from None
     log.info(
         "imported %s: %d new captures, %d already present, %d records skipped",
         path,

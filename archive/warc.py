@@ -469,7 +469,7 @@ def read_exchanges(path: Path) -> Iterator[ForeignRecord]:
     around target URIs or not, chunked payloads de-chunked)."""
     requests = _request_records(path)
     with open(path, "rb") as handle:
-        for record in ArchiveIterator(handle, check_digests=False):
+        for record in _records(handle, path):
             if record.rec_type not in ("response", "revisit"):
                 continue
             headers = record.rec_headers
@@ -495,12 +495,25 @@ def read_exchanges(path: Path) -> Iterator[ForeignRecord]:
             )
 
 
+def _records(handle, path: Path) -> Iterator:
+    """The records of an open WARC file; a file that is not one is a WarcError."""
+    iterator = iter(ArchiveIterator(handle, check_digests=False))
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            return
+        except _UNREADABLE as exc:
+            raise WarcError(f"{path.name} is not a readable WARC file: {exc}") from None
+        yield record
+
+
 def _request_records(path: Path) -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
     """(method, headers) of each request record, by its own id and by the id of the
     response it names as concurrent (onrecord names the response; wget, the request)."""
     found = {}
     with open(path, "rb") as handle:
-        for record in ArchiveIterator(handle, check_digests=False):
+        for record in _records(handle, path):
             if record.rec_type != "request" or record.http_headers is None:
                 continue
             method = record.http_headers.statusline.split(" ", 1)[0] or "GET"
