@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from archive.db import Catalog
-from archive.store import Store
+from archive.store import Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
 from tests.conftest import run_onrecord
@@ -138,3 +138,30 @@ def test_capture_of_a_bad_url_is_one_clear_sentence(archive_root):
     assert result.returncode != 0
     assert "not an http(s) URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_catalog_rebuilt_from_the_warcs_issues_the_same_ids(archive_root, server):
+    server.route("/news/certified", status=200, body=page("statement-v1.html"), headers=HTML)
+    with Store.open(archive_root) as store, session() as http:
+        pipeline = Pipeline(store, http)
+        pipeline.capture(server.url("/news/certified"))
+        server.route("/news/certified", status=200, body=page("statement-v2.html"), headers=HTML)
+        pipeline.capture(server.url("/news/certified"))
+        before = ids_of(store.catalog)
+    (archive_root / "catalog.sqlite").unlink()
+    init_archive(archive_root)
+    with Store.open(archive_root) as store:  # reconciles every record from the WARCs
+        Pipeline(store, None).process_pending()
+        assert ids_of(store.catalog) == before
+
+
+def ids_of(catalog) -> dict[str, list[str]]:
+    documents = [d.id for d in catalog.all_documents()]
+    versions = [v.id for d in documents for v in catalog.versions(d)]
+    return {
+        "captures": sorted(c.id for c in catalog.all_captures()),
+        "documents": sorted(documents),
+        "versions": sorted(versions),
+        "quotes": sorted(q.id for q in catalog.current_quotes()),
+        "events": sorted((e.type, e.capture_id) for e in catalog.events()),
+    }
