@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from waitress import create_server
 
 from archive import config as archive_config
 from archive.db import Catalog, CatalogError
@@ -26,7 +27,7 @@ from scrapers.http import PoliteSession
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.quotes import find_quotes
 from scrapers.sources import Source, load_sources
-from web import indexing, links
+from web import create_app, indexing, links
 from web.cli_integrity import export_command, import_command, verify
 from web.cli_options import archive_option, http_config, open_catalog, open_store, progress
 
@@ -412,13 +413,17 @@ def changes(archive_dir: Path, fmt: str) -> None:
 def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
     """Serve the archive's web front end with a production WSGI server."""
     open_catalog(archive_dir)[1].close()
-    from waitress import serve as waitress_serve
-
-    from web import create_app
-
-    app = create_app({"ARCHIVE": str(archive_dir)})
+    server = listen(create_app({"ARCHIVE": str(archive_dir)}), host, port, threads)
     click.echo(f"serving {archive_dir} at http://{host}:{port}/")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="onrecord")
+    server.run()
+
+
+def listen(app, host: str, port: int, threads: int = 8):
+    """A waitress server bound to host:port (a port in use is one clear sentence)."""
+    try:
+        return create_server(app, host=host, port=port, threads=threads, ident="onrecord")
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 @main.command()
@@ -439,9 +444,7 @@ def demo(archive_dir: Path, build_only: Path | None, host: str, port: int) -> No
     import tempfile
 
     from click.core import ParameterSource
-    from waitress import serve as waitress_serve
 
-    from web import create_app
     from web.demo import DemoSite, build_demo, tour
 
     given = click.get_current_context().get_parameter_source("archive_dir")
@@ -459,11 +462,11 @@ def demo(archive_dir: Path, build_only: Path | None, host: str, port: int) -> No
         _, catalog = open_catalog(root)
         with catalog:
             stops = tour(catalog)
-        app = create_app({"ARCHIVE": str(root)})
+        server = listen(create_app({"ARCHIVE": str(root)}), host, port)
         click.echo(f"onrecord demo at http://{host}:{port}/")
         for label, path in stops:
             click.echo(f"  {label}: http://{host}:{port}{path}")
-        waitress_serve(app, host=host, port=port, threads=8, ident="onrecord")
+        server.run()
 
 
 main.add_command(verify)
