@@ -131,7 +131,11 @@ def _write(
     seen: set[str] = set()
     replaced: set[str] = set()  # documents whose quotes were all deleted in this batch
     count = 0
+    # an index built before word pairs existed keeps working without them until rebuilt
+    pairs = "text_pairs" in writer.schema
     for fields in _all_fields(documents, quotes):
+        if not pairs:
+            fields.pop("text_pairs", None)
         if fields["id"] in seen:
             raise DuplicateRecord(f"record {fields['id']} appears twice in one batch")
         seen.add(fields["id"])
@@ -187,6 +191,7 @@ def quote_fields(record: dict) -> dict:
         type="quote",
         document_id=record["document_id"],
         text=record["text"],
+        text_pairs=record["text"],
         speaker=speaker or "",
         role=record.get("role") or "",
         via=record.get("via") or "",

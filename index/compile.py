@@ -2,8 +2,10 @@
 
 Words become stemmed terms (stop words are dropped); phrases become stemmed phrases whose
 slop covers the dropped stop words, so they find candidates that `index.textmatch` then
-checks against the exact words. Every compiled query is limited to one record type: by the
-fields it searches when they belong to that type alone, otherwise by a ``type`` term.
+checks against the exact words. Among quotes, when the index has word pairs, a phrase is
+found by its pairs instead (stop words included, no positions compared). Every compiled
+query is limited to one record type: by the fields it searches when they belong to that
+type alone, otherwise by a ``type`` term.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from itertools import pairwise
 from whoosh import query as wq
 
 from index.query import And, Dates, Field, Match, Node, Not, Or, Phrase, QueryError, Word
-from index.schema import term, words
+from index.schema import pair, term, words
 
 __all__ = ["TYPES", "compile_query"]
 
@@ -37,14 +39,18 @@ class _Compiled:
     typed: bool  # the query can only match records of the type it was compiled for
 
 
-def compile_query(node: Node | None, types: Sequence[str]) -> wq.Query:
-    """The Whoosh query for ``node`` over records of ``types`` (a NullQuery if none can match)."""
+def compile_query(node: Node | None, types: Sequence[str], *, pairs: bool = False) -> wq.Query:
+    """The Whoosh query for ``node`` over records of ``types`` (a NullQuery if none can match).
+
+    ``pairs``: the index has the ``text_pairs`` field, so a phrase among quotes is looked
+    up by its word pairs (an intersection of short posting lists) instead of positions.
+    """
     parts = []
     for record_type in types:
         if node is None:
             parts.append(_all(record_type))
             continue
-        compiled = _compile(node, record_type)
+        compiled = _compile(node, record_type, pairs)
         if compiled.query is None:
             raise QueryError("the query has only very common words, which are not indexed")
         if compiled.query is wq.NullQuery:
@@ -58,12 +64,12 @@ def compile_query(node: Node | None, types: Sequence[str]) -> wq.Query:
     return parts[0] if len(parts) == 1 else wq.Or(parts)
 
 
-def _compile(node: Node, record_type: str) -> _Compiled:
+def _compile(node: Node, record_type: str, pairs: bool) -> _Compiled:
     match node:
         case Word():
-            return _Compiled(_word(node, record_type), True)
+            return _Compiled(_word(node, record_type, pairs), True)
         case Phrase():
-            return _Compiled(_phrase(node.text, record_type), True)
+            return _Compiled(_phrase(node.text, record_type, pairs), True)
         case Field():
             return _field(node, record_type)
         case Match():
@@ -71,20 +77,20 @@ def _compile(node: Node, record_type: str) -> _Compiled:
         case Dates():
             return _Compiled(_dates(node), False)
         case And():
-            children = [_compile_child(child, record_type) for child in node.children]
+            children = [_compile_child(child, record_type, pairs) for child in node.children]
             return _and(children, record_type)
         case Or():
-            return _or([_compile(child, record_type) for child in node.children])
+            return _or([_compile(child, record_type, pairs) for child in node.children])
         case Not():
-            return _and([(True, _compile(node.child, record_type))], record_type)
+            return _and([(True, _compile(node.child, record_type, pairs))], record_type)
     raise TypeError(f"not a query node: {node!r}")
 
 
-def _compile_child(node: Node, record_type: str) -> tuple[bool, _Compiled]:
+def _compile_child(node: Node, record_type: str, pairs: bool) -> tuple[bool, _Compiled]:
     """(negated, compiled) for a child of an And."""
     if isinstance(node, Not):
-        return True, _compile(node.child, record_type)
-    return False, _compile(node, record_type)
+        return True, _compile(node.child, record_type, pairs)
+    return False, _compile(node, record_type, pairs)
 
 
 def _and(children: list[tuple[bool, _Compiled]], record_type: str) -> _Compiled:
@@ -127,12 +133,12 @@ def _or(children: list[_Compiled]) -> _Compiled:
     return _Compiled(queries[0] if len(queries) == 1 else wq.Or(queries), typed)
 
 
-def _word(node: Word, record_type: str) -> wq.Query | None:
+def _word(node: Word, record_type: str, pairs: bool) -> wq.Query | None:
     folded = [word for _, _, word in words(node.text)]
     if not folded:
         return None
     if len(folded) > 1:
-        return _phrase(node.text, record_type)
+        return _phrase(node.text, record_type, pairs)
     (word,) = folded
     if node.prefix:
         clauses = [wq.Prefix(field, word) for field, _ in _TEXT_FIELDS[record_type]]
@@ -147,7 +153,7 @@ def _word(node: Word, record_type: str) -> wq.Query | None:
     return wq.Or(clauses)
 
 
-def _phrase(text: str, record_type: str) -> wq.Query | None:
+def _phrase(text: str, record_type: str, pairs: bool) -> wq.Query | None:
     folded = [word for _, _, word in words(text)]
     if not folded:
         return None
@@ -160,9 +166,25 @@ def _phrase(text: str, record_type: str) -> wq.Query | None:
         if not stemmed:
             clauses.append(_sequence(field, folded, slop=1))
             continue
+        if pairs and field == "text" and len(folded) > 1:
+            clauses.append(_paired(folded, [t for _, t in kept]))
+            continue
         gaps = [b - a for (a, _), (b, _) in pairwise(kept)]
         clauses.append(_sequence(field, [t for _, t in kept], slop=max(gaps, default=1)))
     return wq.Or(clauses)
+
+
+def _paired(folded: list[str], stems: list[str]) -> wq.Query:
+    """Quote texts with every word pair of a phrase, scored as the phrase would be.
+
+    The pairs find the quotes (a text with every pair has every stem, so nothing is
+    lost); Whoosh scores a phrase as the sum of its terms' scores, so the stems are
+    looked up in those quotes only, to score them as before. The pairs score nothing.
+    """
+    scored = [wq.Term("text", stem) for stem in stems]
+    filters = [wq.Term("text_pairs", pair(a, b), boost=0.0) for a, b in pairwise(folded)]
+    found = filters[0] if len(filters) == 1 else wq.And(filters)
+    return wq.AndMaybe(found, scored[0] if len(scored) == 1 else wq.And(scored))
 
 
 def _sequence(field: str, terms: list[str], slop: int) -> wq.Query:

@@ -1,8 +1,9 @@
 """The Whoosh schema and the text analysis shared by indexing, querying and highlighting.
 
 Quotes and documents live in one index, told apart by ``type``; their text fields are
-disjoint (``text`` and ``speaker`` are quote-only, ``title`` and ``body`` document-only), so a
-word query for one type only walks that type's postings. Metadata fields are shared.
+disjoint (``text``, ``text_pairs`` and ``speaker`` are quote-only, ``title`` and ``body``
+document-only), so a word query for one type only walks that type's postings. Metadata
+fields are shared.
 
 Text is folded before it is split: lower case, no accents, plain quotes, apostrophes and
 dashes, one character for one, so that an offset into the folded text is an offset into
@@ -30,8 +31,10 @@ __all__ = [
     "FOLDED_WORD",
     "STOP_WORDS",
     "FoldingAnalyzer",
+    "PairAnalyzer",
     "build_schema",
     "fold",
+    "pair",
     "term",
     "words",
 ]
@@ -161,6 +164,60 @@ class FoldingAnalyzer(Tokenizer):
             yield token
 
 
+def pair(first: str, second: str) -> str:
+    """The word-pair term of two neighbouring folded words.
+
+    >>> [t.text for t in PairAnalyzer()("In this country’s")]
+    ['in this', 'this country']
+    """
+    return first + " " + second
+
+
+class PairAnalyzer(Tokenizer):
+    """Each two neighbouring words of the folded text as one token, stop words included.
+
+    Indexed without positions, the pairs of a phrase make it an intersection of short
+    posting lists, checked against the exact words afterwards like any phrase candidate.
+    """
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        previous: tuple[int, str] | None = None
+        for pos, (start, end, word) in enumerate(words(value), start_pos):
+            if previous is not None:
+                token.text = pair(previous[1], word)
+                token.boost = 1.0
+                token.stopped = False
+                if keeporiginal:
+                    token.original = token.text
+                if positions:
+                    token.pos = pos - 1
+                if chars:
+                    token.startchar = start_char + previous[0]
+                    token.endchar = start_char + end
+                yield token
+            previous = (start, word)
+
+
+class PAIRS(TEXT):
+    """Word pairs for phrase candidates: no positions, no lengths, not stored."""
+
+    def __init__(self) -> None:
+        super().__init__(analyzer=PairAnalyzer(), phrase=False)
+        self.scorable = False
+
+
 class NAME(TEXT):
     """A name-like text field (speaker, role, publisher...): folded words with positions for
     phrases, but no field lengths, since a name is matched, not ranked by its length."""
@@ -179,6 +236,7 @@ def build_schema() -> Schema:
         document_id=ID(stored=True),
         # quote-only
         text=TEXT(analyzer=stemmed, stored=True),
+        text_pairs=PAIRS(),  # the quote text again, as word pairs (see `compile`)
         speaker=NAME(stored=True),
         role=NAME(stored=True),
         via=NAME(stored=True),

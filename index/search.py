@@ -152,8 +152,9 @@ class Searcher:
             raise ValueError(f"bad page {page} or page size {page_size}")
         node = parse(query)
         types = TYPES if type is None else (type,)
-        compiled = compile_query(node, types)
         self.refresh()
+        pairs = self._searcher is not None and "text_pairs" in self._searcher.schema
+        compiled = compile_query(node, types, pairs=pairs)
         if self._searcher is None or compiled is wq.NullQuery:
             return SearchResults(query, 0, page, page_size, (), _empty_facets(facets))
         self._check_prefixes(node, types)
@@ -210,7 +211,10 @@ class Searcher:
 
         At most VERIFY_BUDGET candidates are checked per search: a phrase of mostly stop
         words can have thousands of candidates, and a short page beats a slow one."""
-        limit = need if result.exact else max(3 * need, 100)
+        # Unchecked candidates: ask once for as many as could be checked, since each ask
+        # runs the whole query again (with phrases, comparing positions in every record
+        # that has their words).
+        limit = need if result.exact else need + len(result.rejected) + VERIFY_BUDGET
         seen: set[int] = set()
         budget = VERIFY_BUDGET
         while True:
