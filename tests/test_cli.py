@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 from tests.conftest import ONRECORD, run_onrecord
 
@@ -51,3 +53,69 @@ def test_serve_on_a_port_in_use_is_one_sentence(archive_root):
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+PAGES = Path(__file__).parent / "data" / "pages"
+
+
+def test_extract_jsonl_has_exactly_the_promised_fields():
+    result = run_onrecord(
+        "extract",
+        "--format",
+        "jsonl",
+        "--url",
+        "https://lakemoor.example.gov/news/1",
+        str(PAGES / "statement-v1.html"),
+        str(PAGES / "statement-v2.html"),
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 2
+    fields = {
+        "path",
+        "url",
+        "title",
+        "authors",
+        "publisher",
+        "published",
+        "language",
+        "text",
+        "paragraphs",
+    }
+    assert all(set(line) == fields for line in lines)
+    first = lines[0]
+    assert first["url"] == "https://lakemoor.example.gov/news/1"
+    assert first["title"] == "Board certifies county results"
+    assert first["text"] == "\n\n".join(first["paragraphs"])
+    assert first["published"].startswith("2026-11-12T21:30:00")
+
+
+def test_quotes_jsonl_has_exactly_the_promised_fields(tmp_path):
+    text = (
+        "The clerk spoke after the vote.\n\n"
+        "“We counted every ballot twice,” said Ines Varga, the county clerk. "
+        "“Nothing was left out,” she added."
+    )
+    path = tmp_path / "story.txt"
+    path.write_text(text, encoding="utf-8")
+    result = run_onrecord("quotes", "--format", "jsonl", str(path))
+    assert result.returncode == 0, result.stderr
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert set(record) == {"path", "quotes"}
+    fields = {
+        "start",
+        "end",
+        "text",
+        "speaker",
+        "speaker_start",
+        "speaker_end",
+        "role",
+        "cue",
+        "via",
+        "anonymous",
+    }
+    assert all(set(quote) == fields for quote in record["quotes"])
+    first, second = record["quotes"]
+    assert text[first["start"] : first["end"]] == first["text"]
+    assert first["speaker"] == second["speaker"] == "Ines Varga"
+    assert text[second["speaker_start"] : second["speaker_end"]] == "she"
