@@ -117,6 +117,9 @@ class CachedResult:
     estimate: int | None = None  # the estimated number of candidates, when not complete
     parts: tuple[tuple[int, int, float], ...] | None = None  # sample weights (index.sample)
     facets: dict[str, list[tuple[str, int]]] | None = None
+    # Every candidate with its score, in document order, when one scoring pass listed them
+    # all (then ranking needs no second pass over the index).
+    scored: list[tuple[int, float]] | None = None
 
 
 class ResultCache:

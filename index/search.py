@@ -10,6 +10,12 @@ which), for date order every candidate. The second ranks: Whoosh's top-N collect
 relevance, or the in-memory date column for date order. Phrase candidates are checked
 against their exact words: all of them when there are few, otherwise as the page is filled
 (the total then counts candidates).
+
+Queries with phrases are the exception for relevance order: Whoosh's collector would visit
+and score every one of their matches anyway (comparing positions leaves no block to skip),
+so one scoring pass lists them all, the sample is taken from that list
+(`index.sample.sample_listed`, the same sample as read from the index) and the ranking is
+taken from the scores already computed.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from index import layout
 from index.compile import TYPES, compile_query
 from index.facets import CachedResult, ColumnCache, Columns, ResultCache
 from index.query import And, Node, Not, Or, QueryError, Word, parse
-from index.sample import sample
+from index.sample import sample, sample_listed
 from index.schema import fold
 from index.textmatch import TextMatch
 
@@ -193,13 +199,23 @@ class Searcher:
         if complete:
             result = CachedResult(array("i", self._searcher.docs_for_query(compiled)))
         else:
-            found = sample(self._searcher, compiled)
+            scored = self._score_all(compiled) if match.has_phrases else None
+            if scored is None:
+                found = sample(self._searcher, compiled)
+            else:
+                listed = array("i", (docnum for docnum, _ in scored))
+                found = sample_listed(listed, self._searcher.doc_count_all())
             result = CachedResult(found.docnums, complete=found.exact, estimate=found.estimate)
             result.parts = None if found.exact else found.parts
+            if not (found.exact and len(found.docnums) <= SCORE_KNOWN):
+                result.scored = scored  # else ranked by _score_known, as before
         result.exact = not match.has_phrases
         if match.has_phrases and result.complete and len(result.docnums) <= VERIFY_ALL:
             result.docnums = array("i", (d for d in result.docnums if self._accepts(d, match)))
             result.exact = True
+            if result.scored is not None:
+                kept = set(result.docnums)
+                result.scored = [pair for pair in result.scored if pair[0] in kept]
         self._results.put(key, result)
         return result
 
@@ -241,6 +257,12 @@ class Searcher:
         self, compiled: wq.Query, sort: str, result: CachedResult, limit: int
     ) -> list[tuple[int, float]]:
         if sort == "relevance":
+            if result.scored is not None:
+                rejected = result.rejected
+                best = heapq.nsmallest(
+                    limit, ((-score, d) for d, score in result.scored if d not in rejected)
+                )
+                return [(docnum, -score) for score, docnum in best]
             if result.complete and len(result.docnums) <= SCORE_KNOWN:
                 return self._score_known(compiled, result, limit)
             mask = result.rejected or None
@@ -274,6 +296,23 @@ class Searcher:
                 if matcher.is_active() and matcher.id() == docnum - offset:
                     scored.append((-matcher.score(), docnum))
         return [(docnum, -score) for score, docnum in heapq.nsmallest(limit, scored)]
+
+    def _score_all(self, compiled: wq.Query) -> list[tuple[int, float]]:
+        """Every match of ``compiled`` with its score, in document order: one pass that
+        serves both the count (`sample_listed`) and the ranking. For queries whose matches
+        Whoosh's collector would visit one by one anyway (phrases compare positions in
+        every record with their words; no block can be skipped). Same scores as the
+        collector's."""
+        searcher = self._searcher
+        context = searcher.context()
+        scored = []
+        append = scored.append
+        for leaf, offset in searcher.leaf_searchers():
+            matcher = compiled.matcher(leaf, context)
+            while matcher.is_active():
+                append((matcher.id() + offset, matcher.score()))
+                matcher.next()
+        return scored
 
     def _accepts(self, docnum: int, match: TextMatch) -> bool:
         stored = self._searcher.stored_fields(docnum)

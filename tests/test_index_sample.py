@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -61,3 +62,20 @@ def test_a_sample_estimates_total_and_facets(searcher: Searcher) -> None:
 def test_totals_within_the_sample_are_exact(searcher: Searcher) -> None:
     assert searcher.search("security").total_is_exact  # 2,000 fit in the default sample
     assert searcher.search("security", sort="date").total == 2000
+
+
+@pytest.mark.parametrize("strata,per_stratum", [(4, 100), (16, 128), (7, 3), (3, 1000)])
+@pytest.mark.parametrize("word", ["secur", "rare"])
+def test_a_sample_of_listed_matches_is_the_sample_read(
+    searcher: Searcher, strata: int, per_stratum: int, word: str
+) -> None:
+    whoosh_searcher = searcher._searcher
+    query = wq.Term("body", word)
+    read = sampling.sample(whoosh_searcher, query, strata=strata, per_stratum=per_stratum)
+    listed = sampling.sample_listed(
+        array("i", sorted(whoosh_searcher.docs_for_query(query))),
+        whoosh_searcher.doc_count_all(),
+        strata=strata,
+        per_stratum=per_stratum,
+    )
+    assert listed == read
