@@ -71,13 +71,23 @@ def new_archive(root: Path) -> Path:
 
 
 def onrecord(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The command in a process group of its own, so that a kill takes the whole job
+    (a rebuild's index writer runs worker processes)."""
     return subprocess.Popen(
         [str(ONRECORD), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
+        start_new_session=True,
     )
+
+
+def kill_job(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return  # the job had finished
 
 
 def finish(proc: subprocess.Popen) -> int:
@@ -136,7 +146,7 @@ def test_random_kills_of_scrapes_indexing_and_reindexing_lose_nothing(tmp_path):
                     command = "scrape" if point == "scrape" else "reindex"
                     proc = onrecord(command, "--archive", str(root))
                     time.sleep(rng.uniform(0.3, 1.8 if command == "scrape" else 0.7))
-                    proc.send_signal(signal.SIGKILL)
+                    kill_job(proc)
                 _out, err = proc.communicate(timeout=60)
                 if point in ("scrape", "reindex") and proc.returncode != -signal.SIGKILL:
                     point += "-finished-first"
