@@ -335,6 +335,11 @@ class StoredRecord:
     raw_payload: bytes  # as received, content-encoded
     payload: bytes  # Content-Encoding removed
 
+    def header(self, name: str) -> str | None:
+        """An HTTP response header as received (the first, when repeated)."""
+        wanted = name.lower()
+        return next((v for k, v in self.location.headers if k.lower() == wanted), None)
+
 
 def read_record(directory: Path, warc_file: str, offset: int) -> StoredRecord:
     """Read one record back by seeking to its offset."""

@@ -164,7 +164,7 @@ class Pipeline:
         with self.catalog.transaction():
             if capture.status in _GONE or 300 <= capture.status < 400:
                 self._gone(capture, outcome)
-            elif capture.status in (200, 304) and _textual(capture.content_type, capture):
+            elif capture.status in (200, 304) and _textual(capture):
                 self._page(capture, source, outcome)
             self.catalog.mark_processed(capture.id)
         return outcome
@@ -241,7 +241,9 @@ class Pipeline:
         except WarcError as exc:
             log.error("cannot read capture %s back: %s", capture.id, exc)
             return None
-        return self.readers.extract(record.payload, capture.url, content_type=_header_type(record))
+        return self.readers.extract(
+            record.payload, capture.url, content_type=record.header("Content-Type")
+        )
 
     def _store_extraction(self, document: Document, version: Version, extracted: Extracted) -> str:
         extraction = Extraction(
@@ -426,15 +428,9 @@ class Pipeline:
         return outcome
 
 
-def _textual(content_type: str, capture: Capture) -> bool:
-    return capture.record_type == "revisit" or content_type in _TEXTUAL
-
-
-def _header_type(record) -> str | None:
-    for name, value in record.location.headers:
-        if name.lower() == "content-type":
-            return value
-    return None
+def _textual(capture: Capture) -> bool:
+    """A page or file extraction can read (a revisit's type is its original's)."""
+    return capture.record_type == "revisit" or capture.content_type in _TEXTUAL
 
 
 def _moved_away(capture: Capture) -> bool:

@@ -77,10 +77,7 @@ def archived_copy(found: Capture) -> Response:
         record = read_capture(paths(), target)
     except WarcError as exc:
         abort(500, description=f"the archived copy cannot be read: {exc}")
-    content_type = "application/octet-stream"
-    for name, value in record.location.headers:
-        if name.lower() == "content-type":
-            content_type = value
+    content_type = record.header("Content-Type") or "application/octet-stream"
     response = Response(record.payload, status=200, content_type=content_type)
     response.headers["X-Onrecord-Archived"] = "1"
     response.headers["Memento-Datetime"] = found.captured_at.strftime("%a, %d %b %Y %H:%M:%S GMT")
