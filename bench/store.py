@@ -11,6 +11,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,9 +19,16 @@ from archive.store import Store, init_archive
 from archive.warc import HttpExchange
 
 
-def exchanges(count: int, size: int) -> list[HttpExchange]:
-    start = datetime(2026, 11, 3, tzinfo=UTC)
+def plain_page(n: int, size: int) -> bytes:
     body = (b"<p>The canvass of every precinct is complete and certified.</p>\n" * 64)[:size]
+    return body + str(n).encode()
+
+
+def exchanges(
+    count: int, size: int, page: Callable[[int, int], bytes] = plain_page
+) -> list[HttpExchange]:
+    """``count`` captures of distinct pages a second apart, each ``page(n, size)``."""
+    start = datetime(2026, 11, 3, tzinfo=UTC)
     return [
         HttpExchange(
             url=f"https://elections.example.gov/news/{n}",
@@ -28,7 +36,7 @@ def exchanges(count: int, size: int) -> list[HttpExchange]:
             status=200,
             reason="OK",
             headers=(("Content-Type", "text/html; charset=utf-8"),),
-            payload=body + str(n).encode(),
+            payload=page(n, size),
             request_headers=(("User-Agent", "onrecord-bench"),),
         )
         for n in range(count)

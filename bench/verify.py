@@ -13,14 +13,13 @@ import argparse
 import hashlib
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from archive.db import Catalog
 from archive.store import Paths, Store, init_archive
 from archive.verify import Verifier
 from archive.wacz import export_wacz, import_file
-from archive.warc import HttpExchange
+from bench.store import exchanges
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
 from web import indexing
@@ -29,26 +28,18 @@ from web import indexing
 def page(n: int, size: int) -> bytes:
     said = f"<p>“The count for precinct {n} is complete,” said Dana Whitfield, the director.</p>"
     filler = "<p>The canvass of every precinct is complete and certified.</p>\n" * (size // 64)
-    return f"<html><head><title>Notice {n}</title></head><body><article><h1>Notice {n}</h1>{said}{filler}</article></body></html>".encode()  # noqa: E501
+    head = f"<html><head><title>Notice {n}</title></head>"
+    return (
+        f"{head}<body><article><h1>Notice {n}</h1>{said}{filler}</article></body></html>".encode()
+    )
 
 
 def build(root: Path, count: int, size: int) -> None:
     init_archive(root)
-    start = datetime(2026, 11, 3, tzinfo=UTC)
-    with Store.open(root) as store, PoliteSession(HttpConfig()) as never_used:
-        for n in range(count):
-            store.save_capture(
-                HttpExchange(
-                    url=f"https://elections.example.gov/news/{n}",
-                    fetched_at=start + timedelta(seconds=n),
-                    status=200,
-                    reason="OK",
-                    headers=(("Content-Type", "text/html; charset=utf-8"),),
-                    payload=page(n, size),
-                    request_headers=(("User-Agent", "onrecord-bench"),),
-                )
-            )
-        Pipeline(store, never_used).process_pending()
+    with Store.open(root) as store:
+        for exchange in exchanges(count, size, page):
+            store.save_capture(exchange)
+        Pipeline(store, None).process_pending()
         index(store)
 
 
