@@ -12,6 +12,8 @@ import pytest
 
 from archive.store import Paths, init_archive
 from tests.loopback import LoopbackServer
+from tests.webarchive import WebArchive, build_web_archive
+from web import create_app
 
 ONRECORD = Path(sys.executable).parent / "onrecord"
 
@@ -36,6 +38,20 @@ def archive_paths(archive_root: Path) -> Paths:
 def server() -> Iterator[LoopbackServer]:
     with LoopbackServer() as srv:
         yield srv
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[WebArchive]:
+    """The web tests' archive (tests/webarchive.py), built once per test module and served
+    by a loopback site that stays up for the module."""
+    with LoopbackServer() as server:
+        yield build_web_archive(tmp_path_factory.mktemp("web") / "archive", server)
+
+
+@pytest.fixture(scope="module")
+def client(site: WebArchive):
+    """A Flask test client on the module's web archive."""
+    return create_app({"ARCHIVE": str(site.root), "TESTING": True}).test_client()
 
 
 def run_onrecord(*args: str, env: dict[str, str] | None = None, timeout: float = 60):

@@ -9,9 +9,7 @@ import pytest
 
 from archive.db import Catalog
 from archive.store import Paths
-from tests.loopback import LoopbackServer
-from tests.webarchive import build_web_archive
-from web import create_app, links
+from web import links
 from web.memento import http_date
 
 LINK = re.compile(r'<([^>]*)>((?:\s*;\s*[a-z]+="[^"]*")*)')
@@ -20,17 +18,6 @@ PARAM = re.compile(r'([a-z]+)="([^"]*)"')
 
 def parse_links(value: str) -> list[tuple[str, dict[str, str]]]:
     return [(m.group(1), dict(PARAM.findall(m.group(2)))) for m in LINK.finditer(value)]
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    with LoopbackServer() as server:
-        yield build_web_archive(tmp_path_factory.mktemp("memento") / "archive", server)
-
-
-@pytest.fixture(scope="module")
-def client(site):
-    return create_app({"ARCHIVE": str(site.root), "TESTING": True}).test_client()
 
 
 @pytest.fixture(scope="module")

@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 from bs4 import BeautifulSoup
-
-from tests.loopback import LoopbackServer
-from tests.webarchive import build_web_archive
-from web import create_app
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    with LoopbackServer() as server:
-        site = build_web_archive(tmp_path_factory.mktemp("home") / "archive", server)
-    return create_app({"ARCHIVE": str(site.root), "TESTING": True}).test_client()
 
 
 def test_the_front_page_leads_to_quotes_changes_and_the_log(client):

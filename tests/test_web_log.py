@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
-import pytest
 from bs4 import BeautifulSoup
 
 from archive.db import GENESIS_HASH, log_entry_hash
-from tests.loopback import LoopbackServer
-from tests.webarchive import build_web_archive
-from web import create_app
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    with LoopbackServer() as server:
-        site = build_web_archive(tmp_path_factory.mktemp("log") / "archive", server)
-    return create_app({"ARCHIVE": str(site.root), "TESTING": True}).test_client()
 
 
 def test_the_log_json_rehashes_to_its_head(client):

@@ -13,22 +13,9 @@ from bs4 import BeautifulSoup
 
 from archive.db import Catalog
 from archive.store import Paths
-from tests.loopback import LoopbackServer
-from tests.webarchive import build_web_archive
-from web import api, citations, create_app, documents, feeds, links, memento, search
+from web import api, citations, documents, feeds, links, memento, search
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    with LoopbackServer() as server:
-        yield build_web_archive(tmp_path_factory.mktemp("pages") / "archive", server)
-
-
-@pytest.fixture(scope="module")
-def client(site):
-    return create_app({"ARCHIVE": str(site.root), "TESTING": True}).test_client()
 
 
 @pytest.fixture(scope="module")

@@ -11,25 +11,13 @@ from bs4 import BeautifulSoup
 
 from archive.db import Catalog
 from archive.store import Paths
-from tests.loopback import LoopbackServer
-from tests.webarchive import IMG, SCRIPT, build_web_archive
+from tests.webarchive import IMG, SCRIPT
 from web import create_app, links
 from web.security import ARCHIVED_CSP
 
 TOKEN = "s3cret-admin-token"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 HOSTILE_TITLE = f"{SCRIPT} Leaked memo {IMG}"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    with LoopbackServer() as server:
-        yield build_web_archive(tmp_path_factory.mktemp("security") / "archive", server)
-
-
-@pytest.fixture(scope="module")
-def client(site):
-    return create_app({"ARCHIVE": str(site.root), "TESTING": True}).test_client()
 
 
 @pytest.fixture(scope="module")
