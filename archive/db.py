@@ -204,32 +204,11 @@ class Catalog:
 
     def add_capture(self, capture: Capture) -> bool:
         """Record a capture; False when it was already there (same id)."""
+        values = _capture_values(capture)
         cursor = self._db.execute(
-            "INSERT INTO captures (id, url, canonical_url, captured_at, status, content_type,"
-            " payload_digest, payload_length, warc_file, warc_offset, warc_length,"
-            " warc_record_id, record_type, refers_to, etag, last_modified, location, source)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            (
-                capture.id,
-                capture.url,
-                capture.canonical_url,
-                to_text(capture.captured_at),
-                capture.status,
-                capture.content_type,
-                capture.payload_digest,
-                capture.payload_length,
-                capture.warc_file,
-                capture.warc_offset,
-                capture.warc_length,
-                capture.warc_record_id,
-                capture.record_type,
-                capture.refers_to,
-                capture.etag,
-                capture.last_modified,
-                capture.location,
-                capture.source,
-            ),
+            f"INSERT INTO captures ({', '.join(values)})"
+            f" VALUES ({', '.join('?' * len(values))}) ON CONFLICT DO NOTHING",
+            tuple(values.values()),
         )
         return cursor.rowcount == 1
 
@@ -921,26 +900,11 @@ class Catalog:
     def relocate_capture(self, capture: Capture) -> None:
         """Rewrite what a capture row says of its record (where it is, its digest and
         headers) from the WARC record itself, keeping the id and what was made of it."""
+        values = _capture_values(capture)
+        columns = _RECORD_COLUMNS
         self._db.execute(
-            "UPDATE captures SET url = ?, canonical_url = ?, captured_at = ?, status = ?,"
-            " content_type = ?, payload_digest = ?, payload_length = ?, warc_file = ?,"
-            " warc_offset = ?, warc_length = ?, warc_record_id = ?, record_type = ?"
-            " WHERE id = ?",
-            (
-                capture.url,
-                capture.canonical_url,
-                to_text(capture.captured_at),
-                capture.status,
-                capture.content_type,
-                capture.payload_digest,
-                capture.payload_length,
-                capture.warc_file,
-                capture.warc_offset,
-                capture.warc_length,
-                capture.warc_record_id,
-                capture.record_type,
-                capture.id,
-            ),
+            f"UPDATE captures SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
+            (*(values[c] for c in columns), capture.id),
         )
 
     def log_entry(self, capture_id: str) -> dict | None:
@@ -1060,6 +1024,32 @@ def _statements(sql: str) -> list[str]:
 
 def _domain(canonical_url: str) -> str:
     return canonical_url.split("://", 1)[-1].split("/", 1)[0]
+
+
+# What a capture row takes from its WARC record (relocate_capture rewrites these).
+_RECORD_COLUMNS = (
+    "url",
+    "canonical_url",
+    "captured_at",
+    "status",
+    "content_type",
+    "payload_digest",
+    "payload_length",
+    "warc_file",
+    "warc_offset",
+    "warc_length",
+    "warc_record_id",
+    "record_type",
+)
+
+
+def _capture_values(capture: Capture) -> dict[str, object]:
+    """A capture as the columns of its row (the catalog stores times as text)."""
+    values = {name: getattr(capture, name) for name in ("id", *_RECORD_COLUMNS)}
+    values["captured_at"] = to_text(capture.captured_at)
+    for name in ("refers_to", "etag", "last_modified", "location", "source"):
+        values[name] = getattr(capture, name)
+    return values
 
 
 def _capture(row: sqlite3.Row) -> Capture:
