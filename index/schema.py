@@ -21,11 +21,15 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
+from itertools import pairwise
+from pickle import dumps
 
 from whoosh.analysis import Token, Tokenizer
 from whoosh.columns import NumericColumn, RefBytesColumn
 from whoosh.fields import BOOLEAN, COLUMN, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.formats import Frequency, Positions
 from whoosh.lang.porter import stem
+from whoosh.system import pack_uint
 
 __all__ = [
     "FOLDED_WORD",
@@ -114,6 +118,11 @@ def words(text: str) -> Iterator[tuple[int, int, str]]:
         yield match.start(), match.end(), word
 
 
+def folded_words(text: str) -> list[str]:
+    """The folded words of ``text`` without their offsets (the indexing fast path)."""
+    return [word[:-2] if word.endswith("'s") else word for word in FOLDED_WORD.findall(fold(text))]
+
+
 @lru_cache(maxsize=200_000)
 def term(word: str) -> str | None:
     """The stemmed index term for a folded word, or None for a stop word."""
@@ -163,6 +172,22 @@ class FoldingAnalyzer(Tokenizer):
                 token.endchar = start_char + end
             yield token
 
+    def positions(self, value: str) -> dict[str, list[int]]:
+        """Each term of ``value`` with its positions: what the tokens say, without them."""
+        found: dict[str, list[int]] = {}
+        if self.stemmed:
+            for position, word in enumerate(folded_words(value)):
+                text = term(word)
+                if text is not None:
+                    found.setdefault(text, []).append(position)
+        else:
+            for position, word in enumerate(folded_words(value)):
+                found.setdefault(word, []).append(position)
+        return found
+
+    def frequencies(self, value: str) -> dict[str, int]:
+        return {text: len(found) for text, found in self.positions(value).items()}
+
 
 def pair(first: str, second: str) -> str:
     """The word-pair term of two neighbouring folded words.
@@ -209,12 +234,55 @@ class PairAnalyzer(Tokenizer):
                 yield token
             previous = (start, word)
 
+    def frequencies(self, value: str) -> dict[str, int]:
+        """Each pair of ``value`` with its count: what the tokens say, without them."""
+        found: dict[str, int] = {}
+        folded = folded_words(value)
+        for first, second in pairwise(folded):
+            text = pair(first, second)
+            found[text] = found.get(text, 0) + 1
+        return found
+
+
+# Whoosh's formats ask the analyzer for a token object per word and gather them; ours ask
+# our analyzers for the gathered terms directly, which makes indexing a third faster. The
+# bytes written are Whoosh's own.
+
+
+class _TermPositions(Positions):
+    def word_values(self, value, analyzer, **kwargs):
+        boost = self.field_boost
+        encode = self.encode
+        for text, positions in analyzer.positions(value).items():
+            yield text, len(positions), len(positions) * boost, encode(positions)
+
+    def encode(self, poslist):
+        deltas = [b - a for a, b in zip([0, *poslist], poslist, strict=False)]
+        return pack_uint(len(deltas)) + dumps(deltas, 2)
+
+
+class _TermFrequency(Frequency):
+    def word_values(self, value, analyzer, **kwargs):
+        boost = self.field_boost
+        for text, frequency in analyzer.frequencies(value).items():
+            yield text, frequency, frequency * boost, pack_uint(frequency)
+
+
+class WORDS(TEXT):
+    """Stemmed words, stop words dropped; with ``phrase``, their positions are kept."""
+
+    def __init__(self, *, phrase: bool = True, **kwargs: object) -> None:
+        super().__init__(analyzer=FoldingAnalyzer(stemmed=True), phrase=phrase, **kwargs)
+        kind = _TermPositions if phrase else _TermFrequency
+        self.format = kind(field_boost=self.format.field_boost)
+
 
 class PAIRS(TEXT):
     """Word pairs for phrase candidates: no positions, no lengths, not stored."""
 
     def __init__(self) -> None:
         super().__init__(analyzer=PairAnalyzer(), phrase=False)
+        self.format = _TermFrequency()
         self.scorable = False
 
 
@@ -224,18 +292,18 @@ class NAME(TEXT):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(analyzer=FoldingAnalyzer(stemmed=False), **kwargs)
+        self.format = _TermPositions(field_boost=self.format.field_boost)
         self.scorable = False
 
 
 def build_schema() -> Schema:
     """The schema of onrecord's index (see the module docstring for the layout)."""
-    stemmed = FoldingAnalyzer(stemmed=True)
     return Schema(
         id=ID(unique=True, stored=True),
         type=ID(stored=True),
         document_id=ID(stored=True),
         # quote-only
-        text=TEXT(analyzer=stemmed, stored=True),
+        text=WORDS(stored=True),
         text_pairs=PAIRS(),  # the quote text again, as word pairs (see `compile`)
         speaker=NAME(stored=True),
         role=NAME(stored=True),
@@ -243,8 +311,8 @@ def build_schema() -> Schema:
         anonymous=BOOLEAN(stored=True),
         document_title=STORED(),
         # document-only; the body is indexed but not stored
-        title=TEXT(analyzer=stemmed, stored=True, field_boost=2.0),
-        body=TEXT(analyzer=stemmed),
+        title=WORDS(stored=True, field_boost=2.0),
+        body=WORDS(),
         lead=STORED(),
         author=NAME(),
         # shared metadata
