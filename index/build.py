@@ -13,6 +13,7 @@ from whoosh.index import Index
 from whoosh.writing import IndexWriter
 
 from index import layout
+from index.codec import Codec
 from index.schema import build_schema
 
 __all__ = ["DuplicateRecord", "Indexer"]
@@ -21,11 +22,14 @@ log = logging.getLogger(__name__)
 
 _LEAD_CHARS = 300
 _PROGRESS_EVERY = 1000
-# Memory per rebuild process (and the parent) for sorting postings. What does not fit is
-# spilled to disk in sorted runs, each posting pickled, read back and heap-merged: at
-# Whoosh's default of 128 MB a 10,000-document rebuild spilled, and 1024 MB made it 1.6
-# times as fast. Bigger indexes still spill, in fewer runs.
+# Memory per rebuild process for sorting postings. What does not fit would be spilled to
+# disk in sorted runs, each posting pickled, read back and heap-merged, which made a
+# 20,000-document rebuild half as fast again; so a rebuild writes one segment per batch of
+# records that fits instead (`_batches`), and never spills.
 REBUILD_LIMIT_MB = 1024
+# Whoosh's estimate of its sorting memory, per character of indexed text (measured on news
+# articles and their quotes: 13.4).
+_POOL_BYTES_PER_CHAR = 16
 
 
 class DuplicateRecord(ValueError):
@@ -52,9 +56,9 @@ class Indexer:
         of that document that are not among ``quotes`` are dropped, so re-extracted text
         never leaves stale quotes behind. A quote given alone replaces the quote with its id.
         """
-        writer = self._open().writer()
+        writer = self._open().writer(codec=Codec())
         try:
-            count = _write(writer, documents, quotes, replace=True)
+            count = _write(writer, _all_fields(documents, quotes), set(), replace=True)
         except BaseException:
             writer.cancel()
             raise
@@ -72,7 +76,7 @@ class Indexer:
         with ix.reader() as reader:
             if ("document_id", document_id) not in reader:
                 return
-        writer = ix.writer()
+        writer = ix.writer(codec=Codec())
         try:
             writer.delete_by_term("document_id", document_id)
         except BaseException:
@@ -93,17 +97,26 @@ class Indexer:
         """
         layout.discard_stale(self._root)
         generation = layout.new_generation(self._root)
+        batch_chars = self._procs * self._limitmb * 2**20 // _POOL_BYTES_PER_CHAR
+        seen: set[str] = set()
+        count = 0
         try:
             ix = whoosh_index.create_in(str(generation), build_schema())
-            writer = ix.writer(
-                procs=self._procs, multisegment=self._procs > 1, limitmb=self._limitmb
-            )
-            try:
-                count = _write(writer, documents, quotes, replace=False, progress=progress)
-            except BaseException:
-                writer.cancel()
-                raise
-            writer.commit()
+            for batch in _batches(_all_fields(documents, quotes), batch_chars):
+                writer = ix.writer(
+                    procs=self._procs,
+                    multisegment=self._procs > 1,
+                    limitmb=self._limitmb,
+                    codec=Codec(),
+                )
+                try:
+                    count = _write(
+                        writer, batch, seen, replace=False, progress=progress, count=count
+                    )
+                except BaseException:
+                    writer.cancel()
+                    raise
+                writer.commit(merge=False)
         except BaseException:
             shutil.rmtree(generation, ignore_errors=True)
             raise
@@ -122,18 +135,18 @@ class Indexer:
 
 def _write(
     writer: IndexWriter,
-    documents: Iterable[dict],
-    quotes: Iterable[dict],
+    records: Iterable[dict],
+    seen: set[str],
     *,
     replace: bool,
     progress: Callable[[int], None] | None = None,
+    count: int = 0,
 ) -> int:
-    seen: set[str] = set()
+    """Add the index fields of ``records``; return ``count`` plus how many were added."""
     replaced: set[str] = set()  # documents whose quotes were all deleted in this batch
-    count = 0
     # an index built before word pairs existed keeps working without them until rebuilt
     pairs = "text_pairs" in writer.schema
-    for fields in _all_fields(documents, quotes):
+    for fields in records:
         if not pairs:
             fields.pop("text_pairs", None)
         if fields["id"] in seen:
@@ -157,6 +170,23 @@ def _write(
     if progress is not None and count % _PROGRESS_EVERY:
         progress(count)
     return count
+
+
+def _batches(records: Iterator[dict], chars: int) -> Iterator[Iterator[dict]]:
+    """Split ``records`` into consecutive batches of about ``chars`` characters of text."""
+    pending = next(records, None)
+
+    def batch() -> Iterator[dict]:
+        nonlocal pending
+        size = 0
+        while pending is not None and size < chars:
+            fields, pending = pending, None
+            size += sum(len(value) for value in fields.values() if isinstance(value, str))
+            yield fields
+            pending = next(records, None)
+
+    while pending is not None:
+        yield batch()
 
 
 def _all_fields(documents: Iterable[dict], quotes: Iterable[dict]) -> Iterator[dict]:
