@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterator
 from functools import lru_cache
-from itertools import pairwise
-from pickle import dumps
+from itertools import accumulate, pairwise
 
 from whoosh.analysis import Token, Tokenizer
 from whoosh.columns import NumericColumn, RefBytesColumn
 from whoosh.fields import BOOLEAN, COLUMN, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.formats import Frequency, Positions
 from whoosh.lang.porter import stem
-from whoosh.system import pack_uint
+from whoosh.system import _INT_SIZE, pack_uint
 
 __all__ = [
     "FOLDED_WORD",
@@ -245,11 +245,21 @@ class PairAnalyzer(Tokenizer):
 
 
 # Whoosh's formats ask the analyzer for a token object per word and gather them; ours ask
-# our analyzers for the gathered terms directly, which makes indexing a third faster. The
-# bytes written are Whoosh's own.
+# our analyzers for the gathered terms directly.
 
 
 class _TermPositions(Positions):
+    """The gaps between positions as a machine array (one byte each when they are under
+    256) rather than Whoosh's pickled list of them: a third of the size for a word seen
+    once, and read back in two calls when a phrase compares positions.
+
+    >>> f = _TermPositions()
+    >>> len(f.encode([3, 70])), len(Positions().encode([3, 70]))
+    (7, 16)
+    >>> f.decode_positions(f.encode([3, 70, 65_600])), f.decode_frequency(f.encode([3, 70]))
+    ([3, 70, 65600], 2)
+    """
+
     def word_values(self, value, analyzer, **kwargs):
         boost = self.field_boost
         encode = self.encode
@@ -257,8 +267,13 @@ class _TermPositions(Positions):
             yield text, len(positions), len(positions) * boost, encode(positions)
 
     def encode(self, poslist):
-        deltas = [b - a for a, b in zip([0, *poslist], poslist, strict=False)]
-        return pack_uint(len(deltas)) + dumps(deltas, 2)
+        gaps = [b - a for a, b in zip([0, *poslist], poslist, strict=False)]
+        widest = max(gaps)
+        code = "B" if widest < 256 else "H" if widest < 65_536 else "I"
+        return pack_uint(len(gaps)) + code.encode() + array(code, gaps).tobytes()
+
+    def decode_positions(self, valuestring):
+        return list(accumulate(array(chr(valuestring[_INT_SIZE]), valuestring[_INT_SIZE + 1 :])))
 
 
 class _TermFrequency(Frequency):
@@ -303,7 +318,7 @@ def build_schema() -> Schema:
         type=ID(stored=True),
         document_id=ID(stored=True),
         # quote-only
-        text=WORDS(stored=True),
+        text=WORDS(stored=True, phrase=False),  # phrases are found by `text_pairs`
         text_pairs=PAIRS(),  # the quote text again, as word pairs (see `compile`)
         speaker=NAME(stored=True),
         role=NAME(stored=True),
