@@ -6,6 +6,8 @@ The files are Whoosh 3's (`W3Codec`); what changes is how they are written and r
   posting it writes and every match it scores, and when a field has none (names, ids,
   word pairs: most of our fields) it asks the file system again each time, a ``stat`` per
   posting: a seventh of a rebuild's time. The answer is remembered here.
+- Scoring a match or writing a posting reads the record's field length from the column,
+  one small file read each time. Here each column is read once, as bytes.
 - The posting writer asks its file for the current offset at every term, a system call
   each time (Python's buffered files ask the kernel). Here the offset is counted.
 
@@ -15,7 +17,8 @@ module; an index that cannot be opened is rebuilt from the catalog (`onrecord re
 
 from __future__ import annotations
 
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PerDocReader
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3FieldWriter, W3PerDocReader, _lenfield
+from whoosh.util.numeric import byte_to_length
 
 __all__ = ["Codec"]
 
@@ -30,13 +33,38 @@ class Codec(W3Codec):
         return _FieldWriter(self, storage, segment)
 
 
+# a field length as stored (one byte, lossy) to the length; 0 is "no length" (None)
+_LENGTH_OF_BYTE = (None, *(byte_to_length(b) for b in range(1, 256)))
+
+
 class _PerDocReader(W3PerDocReader):
+    def __init__(self, storage, segment):
+        super().__init__(storage, segment)
+        self._length_bytes: dict[str, bytes | None] = {}
+
     def _cached_reader(self, fieldname, column):
         try:
             return self._readers[fieldname]
         except KeyError:
             reader = self._readers[fieldname] = super()._cached_reader(fieldname, column)
             return reader
+
+    def doc_field_length(self, docnum, fieldname, default=0):
+        try:
+            lengths = self._length_bytes[fieldname]
+        except KeyError:
+            lengths = self._length_bytes[fieldname] = self._read_lengths(fieldname)
+        if lengths is None:
+            return default
+        return _LENGTH_OF_BYTE[lengths[docnum]]
+
+    def _read_lengths(self, fieldname):
+        column = self._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+        if column is None:
+            return None
+        # a column of one byte per record, shorter when its last records have no length
+        stored = column._dbfile.get(column._basepos, column._count)
+        return stored + bytes(self._doccount - len(stored))
 
 
 class _FieldWriter(W3FieldWriter):
