@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from whoosh.writing import IndexWriter
 from index import layout
 from index.codec import Codec
 from index.schema import build_schema
+from index.segments import write_segments
 
 __all__ = ["DuplicateRecord", "Indexer"]
 
@@ -27,9 +29,12 @@ _PROGRESS_EVERY = 1000
 # 20,000-document rebuild half as fast again; so a rebuild writes one segment per batch of
 # records that fits instead (`_batches`), and never spills.
 REBUILD_LIMIT_MB = 1024
-# Whoosh's estimate of its sorting memory, per character of indexed text (measured on news
-# articles and their quotes: 13.4).
-_POOL_BYTES_PER_CHAR = 16
+# The work and memory of writing a record grow with its postings: one per distinct word
+# (about one per 14 characters of an article) and some 25 for its metadata. Counted in
+# characters, a record costs its text plus this much:
+_RECORD_CHARS = 350
+# and a writer's postings take this much memory per character counted (measured: 12).
+_BYTES_PER_CHAR = 14
 
 
 class DuplicateRecord(ValueError):
@@ -46,7 +51,7 @@ class Indexer:
     def __init__(self, path: Path, *, procs: int = 2, limitmb: int = REBUILD_LIMIT_MB) -> None:
         self._root = Path(path)
         self._procs = procs
-        self._limitmb = limitmb
+        self._batch_chars = limitmb * 2**20 // _BYTES_PER_CHAR
         self._root.mkdir(parents=True, exist_ok=True)
 
     def update(self, documents: Iterable[dict], quotes: Iterable[dict]) -> int:
@@ -58,7 +63,7 @@ class Indexer:
         """
         writer = self._open().writer(codec=Codec())
         try:
-            count = _write(writer, _all_fields(documents, quotes), set(), replace=True)
+            count = _write(writer, documents, quotes)
         except BaseException:
             writer.cancel()
             raise
@@ -97,29 +102,17 @@ class Indexer:
         """
         layout.discard_stale(self._root)
         generation = layout.new_generation(self._root)
-        batch_chars = self._procs * self._limitmb * 2**20 // _POOL_BYTES_PER_CHAR
-        seen: set[str] = set()
-        count = 0
+        records = _Records(_all_fields(documents, quotes), progress)
         try:
             ix = whoosh_index.create_in(str(generation), build_schema())
-            for batch in _batches(_all_fields(documents, quotes), batch_chars):
-                writer = ix.writer(
-                    procs=self._procs,
-                    multisegment=self._procs > 1,
-                    limitmb=self._limitmb,
-                    codec=Codec(),
-                )
-                try:
-                    count = _write(
-                        writer, batch, seen, replace=False, progress=progress, count=count
-                    )
-                except BaseException:
-                    writer.cancel()
-                    raise
-                writer.commit(merge=False)
+            # the last records in smaller batches, so that the writers finish together
+            parts = 2 * self._procs if self._procs > 1 else 1
+            batches = _batches(records, self._batch_chars, parts)
+            write_segments(ix, batches, self._procs)
         except BaseException:
             shutil.rmtree(generation, ignore_errors=True)
             raise
+        count = records.count
         layout.publish(self._root, generation)
         log.info("rebuilt the index with %d records in %s", count, generation.name)
         return count
@@ -133,28 +126,16 @@ class Indexer:
         return whoosh_index.open_dir(str(live))
 
 
-def _write(
-    writer: IndexWriter,
-    records: Iterable[dict],
-    seen: set[str],
-    *,
-    replace: bool,
-    progress: Callable[[int], None] | None = None,
-    count: int = 0,
-) -> int:
-    """Add the index fields of ``records``; return ``count`` plus how many were added."""
+def _write(writer: IndexWriter, documents: Iterable[dict], quotes: Iterable[dict]) -> int:
+    """Add or replace records by id (see `Indexer.update`); return how many."""
     replaced: set[str] = set()  # documents whose quotes were all deleted in this batch
     # an index built before word pairs existed keeps working without them until rebuilt
     pairs = "text_pairs" in writer.schema
-    for fields in records:
+    count = 0
+    for fields in _Records(_all_fields(documents, quotes)):
         if not pairs:
             fields.pop("text_pairs", None)
-        if fields["id"] in seen:
-            raise DuplicateRecord(f"record {fields['id']} appears twice in one batch")
-        seen.add(fields["id"])
-        if not replace:
-            writer.add_document(**fields)
-        elif fields["type"] == "document":
+        if fields["type"] == "document":
             writer.delete_by_term("document_id", fields["id"])
             replaced.add(fields["id"])
             writer.add_document(**fields)
@@ -165,28 +146,77 @@ def _write(
         else:
             writer.update_document(**fields)
         count += 1
-        if progress is not None and count % _PROGRESS_EVERY == 0:
-            progress(count)
-    if progress is not None and count % _PROGRESS_EVERY:
-        progress(count)
     return count
 
 
-def _batches(records: Iterator[dict], chars: int) -> Iterator[Iterator[dict]]:
-    """Split ``records`` into consecutive batches of about ``chars`` characters of text."""
-    pending = next(records, None)
+class _Records:
+    """Iterate index fields, refusing a repeated id, counting, and reporting progress."""
 
-    def batch() -> Iterator[dict]:
-        nonlocal pending
-        size = 0
-        while pending is not None and size < chars:
-            fields, pending = pending, None
-            size += sum(len(value) for value in fields.values() if isinstance(value, str))
-            yield fields
-            pending = next(records, None)
+    def __init__(
+        self, records: Iterator[dict], progress: Callable[[int], None] | None = None
+    ) -> None:
+        self._records = records
+        self._progress = progress
+        self._seen: set[str] = set()
+        self.count = 0
 
-    while pending is not None:
-        yield batch()
+    def __iter__(self) -> Iterator[dict]:
+        return self
+
+    def __next__(self) -> dict:
+        try:
+            fields = next(self._records)
+        except StopIteration:
+            if self._progress is not None and self.count % _PROGRESS_EVERY:
+                self._progress(self.count)
+            raise
+        if fields["id"] in self._seen:
+            raise DuplicateRecord(f"record {fields['id']} appears twice in one batch")
+        self._seen.add(fields["id"])
+        self.count += 1
+        if self._progress is not None and self.count % _PROGRESS_EVERY == 0:
+            self._progress(self.count)
+        return fields
+
+
+def _batches(records: Iterator[dict], chars: int, parts: int) -> Iterator[list[dict]]:
+    """Split ``records`` into consecutive batches of about ``chars`` characters (with
+    ``_RECORD_CHARS`` for each record).
+
+    What is left when the records run out, up to ``parts`` batches' worth, is split into
+    ``parts`` equal batches, so that as many writers side by side finish together.
+
+    >>> size = _RECORD_CHARS + 3
+    >>> [len(b) for b in _batches(({"t": "abc"} for _ in range(10)), 2 * size, parts=2)]
+    [2, 2, 2, 2, 1, 1]
+    >>> [len(b) for b in _batches(({"t": "abc"} for _ in range(5)), 10 * size, parts=2)]
+    [3, 2]
+    """
+    held: deque[tuple[dict, int]] = deque()
+    held_chars = 0
+    for fields in records:
+        size = _RECORD_CHARS + sum(len(v) for v in fields.values() if isinstance(v, str))
+        held.append((fields, size))
+        held_chars += size
+        if held_chars >= chars * parts:
+            batch, taken = _take(held, chars)
+            held_chars -= taken
+            yield batch
+    for part in range(parts, 0, -1):
+        batch, taken = _take(held, held_chars / part)
+        held_chars -= taken
+        if batch:
+            yield batch
+
+
+def _take(held: deque[tuple[dict, int]], chars: float) -> tuple[list[dict], int]:
+    """Records from the front of ``held`` up to ``chars`` characters, and their size."""
+    batch, taken = [], 0
+    while held and taken < chars:
+        fields, size = held.popleft()
+        batch.append(fields)
+        taken += size
+    return batch, taken
 
 
 def _all_fields(documents: Iterable[dict], quotes: Iterable[dict]) -> Iterator[dict]:

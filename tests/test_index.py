@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from whoosh import index as whoosh_index
 
+from index import layout
 from index.build import DuplicateRecord, Indexer
 from index.search import Searcher
 
@@ -149,12 +151,19 @@ def test_searcher_before_any_index_finds_nothing(tmp_path: Path) -> None:
     assert results.hits == ()
 
 
-def test_rebuild_gives_the_same_results_as_incremental_updates(built: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("procs", [1, 2])
+def test_rebuild_gives_the_same_results_as_incremental_updates(
+    built: Path, tmp_path: Path, procs: int
+) -> None:
     rebuilt = tmp_path / "rebuilt"
     progress: list[int] = []
-    count = Indexer(rebuilt, procs=1).rebuild([D1, D2], [Q1, Q2, Q3], progress=progress.append)
+    indexer = Indexer(rebuilt, procs=procs)
+    count = indexer.rebuild([D1, D2], [Q1, Q2, Q3], progress=progress.append)
     assert count == 5
     assert progress == [5]
+    segments = whoosh_index.open_dir(str(layout.current(rebuilt))).reader().leaf_readers()
+    # with two writers, the records are split into segments written side by side
+    assert len(segments) > 1 if procs == 2 else len(segments) == 1
     queries = ["counted", '"secure in American history"', "speaker:krebs", "kind:news", ""]
     for query in queries:
         incremental = Searcher(built).search(query, sort="date")
@@ -185,6 +194,14 @@ def test_a_failed_rebuild_leaves_the_old_index_searchable(built: Path) -> None:
     searcher = Searcher(built)
     assert searcher.search("half-built").total == 0
     assert searcher.search("type:document").total == 2
+    assert [p.name for p in built.glob("gen-*")] == ["gen-000001"]
+
+
+def test_a_rebuild_whose_writer_fails_leaves_the_old_index_searchable(built: Path) -> None:
+    broken = document("d-8", "A title that is not text.") | {"title": 8}
+    with pytest.raises(ValueError, match="is not unicode"):
+        Indexer(built, procs=2).rebuild([D1, broken], [])
+    assert Searcher(built).search("type:document").total == 2
     assert [p.name for p in built.glob("gen-*")] == ["gen-000001"]
 
 
