@@ -66,8 +66,10 @@ class Columns:
             counts.pop("", None)
             if facet == "month":
                 counted[facet] = sorted(counts.items(), reverse=True)[:_MONTH_LIMIT]
-            else:
-                counted[facet] = counts.most_common(_FACET_LIMIT)
+            else:  # equal counts in the order of their values, not of the records
+                counted[facet] = heapq.nsmallest(
+                    _FACET_LIMIT, counts.items(), key=lambda item: (-item[1], item[0])
+                )
         return counted
 
     def newest(self, docnums: Sequence[int], count: int, *, oldest: bool = False) -> list[int]:
