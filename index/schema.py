@@ -27,7 +27,7 @@ from itertools import accumulate, pairwise
 from whoosh.analysis import Token, Tokenizer
 from whoosh.columns import NumericColumn, RefBytesColumn
 from whoosh.fields import BOOLEAN, COLUMN, ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.formats import Frequency, Positions
+from whoosh.formats import Existence, Frequency, Positions
 from whoosh.lang.porter import stem
 from whoosh.system import _INT_SIZE, pack_uint
 
@@ -283,6 +283,37 @@ class _TermFrequency(Frequency):
             yield text, frequency, frequency * boost, pack_uint(frequency)
 
 
+class _WholeValue(Existence):
+    def word_values(self, value, analyzer, **kwargs):
+        return ((value, 1, self.field_boost, b""),)
+
+
+class _SpaceSeparated(Frequency):
+    def word_values(self, value, analyzer, **kwargs):
+        boost = self.field_boost
+        found: dict[str, int] = {}
+        for word in value.split():
+            found[word] = found.get(word, 0) + 1
+        for word, frequency in found.items():
+            yield word, frequency, frequency * boost, pack_uint(frequency)
+
+
+class WHOLE(ID):
+    """A value matched as a whole (ids, kinds, days), as Whoosh's ID field does."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.format = _WholeValue(field_boost=self.format.field_boost)
+
+
+class KEYWORDS(KEYWORD):
+    """Space-separated values, each matched as a whole, as Whoosh's KEYWORD field does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.format = _SpaceSeparated(field_boost=self.format.field_boost)
+
+
 class WORDS(TEXT):
     """Stemmed words, stop words dropped; with ``phrase``, their positions are kept."""
 
@@ -314,9 +345,9 @@ class NAME(TEXT):
 def build_schema() -> Schema:
     """The schema of onrecord's index (see the module docstring for the layout)."""
     return Schema(
-        id=ID(unique=True, stored=True),
-        type=ID(stored=True),
-        document_id=ID(stored=True),
+        id=WHOLE(unique=True, stored=True),
+        type=WHOLE(stored=True),
+        document_id=WHOLE(stored=True),
         # quote-only
         text=WORDS(stored=True, phrase=False),  # phrases are found by `text_pairs`
         text_pairs=PAIRS(),  # the quote text again, as word pairs (see `compile`)
@@ -332,21 +363,21 @@ def build_schema() -> Schema:
         author=NAME(),
         # shared metadata
         publisher=NAME(stored=True),
-        kind=ID(stored=True),
-        lang=ID(stored=True),
-        domain=KEYWORD(),
+        kind=WHOLE(stored=True),
+        lang=WHOLE(stored=True),
+        domain=KEYWORDS(),
         url=STORED(),
         published=STORED(),
         captured=STORED(),
         # for date filters, "2026-11-03" and "2026-11" (UTC); `day` is published or captured.
         # A range is a few month terms plus day terms at its ragged ends: two postings per
         # date instead of a numeric trie's four or more.
-        published_day=ID(),
-        published_month=ID(),
-        captured_day=ID(),
-        captured_month=ID(),
-        day=ID(),
-        month=ID(),
+        published_day=WHOLE(),
+        published_month=WHOLE(),
+        captured_day=WHOLE(),
+        captured_month=WHOLE(),
+        day=WHOLE(),
+        month=WHOLE(),
         # per-document columns for sorting and facets
         sort_date=COLUMN(NumericColumn("q")),
         facet_speaker=COLUMN(RefBytesColumn()),
