@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,17 +23,10 @@ log = logging.getLogger(__name__)
 
 _LEAD_CHARS = 300
 _PROGRESS_EVERY = 1000
-# Memory per rebuild process for sorting postings. What does not fit would be spilled to
-# disk in sorted runs, each posting pickled, read back and heap-merged, which made a
-# 20,000-document rebuild half as fast again; so a rebuild writes one segment per batch of
-# records that fits instead (`_batches`), and never spills.
+# Memory per rebuild process for the postings it gathers before writing them as a segment.
+# Whoosh's own writer spills what does not fit to disk in sorted runs, each posting
+# pickled, read back and heap-merged; ours starts a new segment instead (`index.segments`).
 REBUILD_LIMIT_MB = 1024
-# The work and memory of writing a record grow with its postings: one per distinct word
-# (about one per 14 characters of an article) and some 25 for its metadata. Counted in
-# characters, a record costs its text plus this much:
-_RECORD_CHARS = 350
-# and a writer's postings take this much memory per character counted (measured: 12).
-_BYTES_PER_CHAR = 14
 
 
 class DuplicateRecord(ValueError):
@@ -51,7 +43,7 @@ class Indexer:
     def __init__(self, path: Path, *, procs: int = 2, limitmb: int = REBUILD_LIMIT_MB) -> None:
         self._root = Path(path)
         self._procs = procs
-        self._batch_chars = limitmb * 2**20 // _BYTES_PER_CHAR
+        self._limitmb = limitmb
         self._root.mkdir(parents=True, exist_ok=True)
 
     def update(self, documents: Iterable[dict], quotes: Iterable[dict]) -> int:
@@ -105,10 +97,7 @@ class Indexer:
         records = _Records(_all_fields(documents, quotes), progress)
         try:
             ix = whoosh_index.create_in(str(generation), build_schema())
-            # the last records in smaller batches, so that the writers finish together
-            parts = 2 * self._procs if self._procs > 1 else 1
-            batches = _batches(records, self._batch_chars, parts)
-            write_segments(ix, batches, self._procs)
+            write_segments(ix, records, self._procs, self._limitmb)
         except BaseException:
             shutil.rmtree(generation, ignore_errors=True)
             raise
@@ -150,73 +139,30 @@ def _write(writer: IndexWriter, documents: Iterable[dict], quotes: Iterable[dict
 
 
 class _Records:
-    """Iterate index fields, refusing a repeated id, counting, and reporting progress."""
+    """Index fields, a repeated id refused, counted, with progress reported."""
 
     def __init__(
         self, records: Iterator[dict], progress: Callable[[int], None] | None = None
     ) -> None:
-        self._records = records
         self._progress = progress
-        self._seen: set[str] = set()
+        self._checked = self._check(records)
         self.count = 0
 
     def __iter__(self) -> Iterator[dict]:
-        return self
+        return self._checked
 
-    def __next__(self) -> dict:
-        try:
-            fields = next(self._records)
-        except StopIteration:
-            if self._progress is not None and self.count % _PROGRESS_EVERY:
+    def _check(self, records: Iterator[dict]) -> Iterator[dict]:
+        seen: set[str] = set()
+        for fields in records:
+            if fields["id"] in seen:
+                raise DuplicateRecord(f"record {fields['id']} appears twice in one batch")
+            seen.add(fields["id"])
+            self.count += 1
+            if self._progress is not None and self.count % _PROGRESS_EVERY == 0:
                 self._progress(self.count)
-            raise
-        if fields["id"] in self._seen:
-            raise DuplicateRecord(f"record {fields['id']} appears twice in one batch")
-        self._seen.add(fields["id"])
-        self.count += 1
-        if self._progress is not None and self.count % _PROGRESS_EVERY == 0:
+            yield fields
+        if self._progress is not None and self.count % _PROGRESS_EVERY:
             self._progress(self.count)
-        return fields
-
-
-def _batches(records: Iterator[dict], chars: int, parts: int) -> Iterator[list[dict]]:
-    """Split ``records`` into consecutive batches of about ``chars`` characters (with
-    ``_RECORD_CHARS`` for each record).
-
-    What is left when the records run out, up to ``parts`` batches' worth, is split into
-    ``parts`` equal batches, so that as many writers side by side finish together.
-
-    >>> size = _RECORD_CHARS + 3
-    >>> [len(b) for b in _batches(({"t": "abc"} for _ in range(10)), 2 * size, parts=2)]
-    [2, 2, 2, 2, 1, 1]
-    >>> [len(b) for b in _batches(({"t": "abc"} for _ in range(5)), 10 * size, parts=2)]
-    [3, 2]
-    """
-    held: deque[tuple[dict, int]] = deque()
-    held_chars = 0
-    for fields in records:
-        size = _RECORD_CHARS + sum(len(v) for v in fields.values() if isinstance(v, str))
-        held.append((fields, size))
-        held_chars += size
-        if held_chars >= chars * parts:
-            batch, taken = _take(held, chars)
-            held_chars -= taken
-            yield batch
-    for part in range(parts, 0, -1):
-        batch, taken = _take(held, held_chars / part)
-        held_chars -= taken
-        if batch:
-            yield batch
-
-
-def _take(held: deque[tuple[dict, int]], chars: float) -> tuple[list[dict], int]:
-    """Records from the front of ``held`` up to ``chars`` characters, and their size."""
-    batch, taken = [], 0
-    while held and taken < chars:
-        fields, size = held.popleft()
-        batch.append(fields)
-        taken += size
-    return batch, taken
 
 
 def _all_fields(documents: Iterable[dict], quotes: Iterable[dict]) -> Iterator[dict]:
