@@ -1,22 +1,24 @@
 """Turn a parsed query into the Whoosh query that finds its candidates for each record type.
 
-Words become stemmed terms (stop words are dropped); phrases become stemmed phrases whose
-slop covers the dropped stop words, so they find candidates that `index.textmatch` then
-checks against the exact words. Among quotes, when the index has word pairs, a phrase is
-found by its pairs instead (stop words included, no positions compared). Every compiled
+Words become stemmed terms (stop words are dropped); phrases become sequences of stems at
+their places in the phrase (`index.phrase`; a dropped stop word leaves a gap), so they find
+candidates that `index.textmatch` then checks against the exact words. Among quotes, when
+the index has word pairs, a phrase is found by its pairs instead (stop words included, no
+positions compared). Every compiled
 query is limited to one record type: by the fields it searches when they belong to that
 type alone, otherwise by a ``type`` term.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import pairwise
 
 from whoosh import query as wq
 
+from index.phrase import Sequence as Phrased
 from index.query import And, Dates, Field, Match, Node, Not, Or, Phrase, QueryError, Word
 from index.schema import pair, term, words
 
@@ -164,13 +166,12 @@ def _phrase(text: str, record_type: str, pairs: bool) -> wq.Query | None:
     clauses = []
     for field, stemmed in _TEXT_FIELDS[record_type]:
         if not stemmed:
-            clauses.append(_sequence(field, folded, slop=1))
+            clauses.append(_sequence(field, folded, range(len(folded))))
             continue
         if pairs and field == "text" and len(folded) > 1:
             clauses.append(_paired(folded, [t for _, t in kept]))
             continue
-        gaps = [b - a for (a, _), (b, _) in pairwise(kept)]
-        clauses.append(_sequence(field, [t for _, t in kept], slop=max(gaps, default=1)))
+        clauses.append(_sequence(field, [t for _, t in kept], [p - kept[0][0] for p, _ in kept]))
     return wq.Or(clauses)
 
 
@@ -187,10 +188,11 @@ def _paired(folded: list[str], stems: list[str]) -> wq.Query:
     return wq.AndMaybe(found, scored[0] if len(scored) == 1 else wq.And(scored))
 
 
-def _sequence(field: str, terms: list[str], slop: int) -> wq.Query:
+def _sequence(field: str, terms: list[str], places: Iterable[int]) -> wq.Query:
+    """``terms`` at ``places`` from each other (stop words leave gaps) in ``field``."""
     if len(terms) == 1:
         return wq.Term(field, terms[0])
-    return wq.Phrase(field, terms, slop=slop)
+    return Phrased(field, terms, list(places))
 
 
 def _field(node: Field, record_type: str) -> _Compiled:
@@ -201,7 +203,7 @@ def _field(node: Field, record_type: str) -> _Compiled:
     if not folded:
         raise QueryError(f"'{node.field}:{node.text}' has no words to look for")
     if node.phrase or len(folded) > 1:
-        return _Compiled(_sequence(node.field, folded, slop=1), owner is not None)
+        return _Compiled(_sequence(node.field, folded, range(len(folded))), owner is not None)
     return _Compiled(wq.Term(node.field, folded[0]), owner is not None)
 
 
