@@ -1,6 +1,12 @@
-"""Whoosh's segment format, with two costs of writing it removed.
+"""Whoosh's segment format, with the costs of writing and reading it cut.
 
-The files are Whoosh 3's (`W3Codec`); what changes is how they are written and read back:
+The files are Whoosh 3's (`W3Codec`) but for the blocks of postings; what changes:
+
+- Whoosh pickles each block of up to 128 postings (ids, weights, values) as one tuple and
+  compresses it, so skipping through a list means unpickling the positions of every
+  posting it passes. Ours lays a block out as arrays, ids first: reading ids is one
+  array call, and values are split out only when asked for. Writing skips the pickle
+  and the compression (a fifth of a rebuild's time).
 
 - Field lengths are a column per scorable field. Whoosh looks the column up for every
   posting it writes and every match it scores, and when a field has none (names, ids,
@@ -20,25 +26,44 @@ module; an index that cannot be opened is rebuilt from the catalog (`onrecord re
 
 from __future__ import annotations
 
+import sys
+from array import array
 from bisect import bisect_left
-from itertools import accumulate
+from itertools import accumulate, pairwise
+from pickle import dumps
 
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
+    WHOOSH3_HEADER_MAGIC,
     W3Codec,
     W3FieldWriter,
     W3LeafMatcher,
     W3PerDocReader,
+    W3PostingsWriter,
     _lenfield,
 )
 from whoosh.matching import ReadTooFar
-from whoosh.util.numeric import byte_to_length
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 __all__ = ["Codec"]
 
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+_BLOCKS = 1  # the version of our block layout, kept with each segment's codec
+
 
 class Codec(W3Codec):
-    """`W3Codec` with remembered missing columns and counted file offsets."""
+    """`W3Codec` with array blocks, remembered missing columns and counted offsets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = _BLOCKS
+
+    def postings_writer(self, dbfile, byteids=False):
+        if byteids:  # term vectors, which we do not store
+            return super().postings_writer(dbfile, byteids)
+        return _PostingsWriter(dbfile, blocklimit=self._blocklimit)
 
     def per_document_reader(self, storage, segment):
         return _PerDocReader(storage, segment)
@@ -50,7 +75,9 @@ class Codec(W3Codec):
         if terminfo.is_inlined():  # never written: Whoosh 3's writer cannot inline
             return super().postings_reader(dbfile, terminfo, format_, term, scorer)
         offset, length = terminfo.extent()
-        return _LeafMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
+        # segments written before array blocks have Whoosh's pickled ones
+        kind = _BlockMatcher if getattr(self, "blocks", 0) == _BLOCKS else _LeafMatcher
+        return kind(dbfile, offset, length, format_, term=term, scorer=scorer)
 
 
 class _LeafMatcher(W3LeafMatcher):
@@ -75,6 +102,122 @@ class _LeafMatcher(W3LeafMatcher):
             self._read_data()
         gaps = self._data[0]
         self._ids = gaps if self._byteids else tuple(accumulate(gaps))
+
+
+# Block data: three type codes (ids, weights, values), then the id gaps as an array, the
+# weights (none when all are 1.0, one float when all are equal, else an array), and the
+# values (nothing for a format without any, fixed-size values joined, or their lengths as
+# an array and then the values joined).
+_SIZES = {code: array(code).itemsize for code in "BHIf"}
+_ALL_ONE, _ALL_SAME, _EACH = b"1", b"=", b"f"
+_NONE, _FIXED = b"0", b"x"
+
+
+def _smallest(numbers) -> str:
+    widest = max(numbers, default=0)
+    return "B" if widest < 256 else "H" if widest < 65_536 else "I"
+
+
+def _packed(code: str, numbers) -> bytes:
+    packed = array(code, numbers)
+    if _BIG_ENDIAN:
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _unpacked(code: str, data: bytes) -> array:
+    unpacked = array(code, data)
+    if _BIG_ENDIAN:
+        unpacked.byteswap()
+    return unpacked
+
+
+class _PostingsWriter(W3PostingsWriter):
+    def _write_block(self, last=False):
+        if not self._blockcount:
+            self._postfile.write(WHOOSH3_HEADER_MAGIC)
+        self._terminfo.add_block(self)
+        ids, weights, values = self._ids, self._weights, self._values
+        gaps = [ids[0], *(b - a for a, b in pairwise(ids))]
+        id_code = _smallest(gaps)
+        if weights.count(1.0) == len(weights):
+            weight_code, weight_bytes = _ALL_ONE, b""
+        elif weights.count(weights[0]) == len(weights):
+            weight_code, weight_bytes = _ALL_SAME, _packed("f", weights[:1])
+        else:
+            weight_code, weight_bytes = _EACH, _packed("f", weights)
+        fixed = self._format.fixed_value_size()
+        if not values:
+            value_code, value_bytes = _NONE, b""
+        elif fixed:
+            value_code, value_bytes = _FIXED, b"".join(values)
+        else:
+            sizes = [len(value) for value in values]
+            code = _smallest(sizes)
+            value_code, value_bytes = code.encode(), _packed(code, sizes) + b"".join(values)
+        header = id_code.encode() + weight_code + value_code
+        data = b"".join((header, _packed(id_code, gaps), weight_bytes, value_bytes))
+        info = dumps(
+            (
+                len(ids),
+                ids[-1],
+                self._maxweight,
+                f"onrecord-{_BLOCKS}",  # where Whoosh keeps its compression level
+                length_to_byte(self._minlength),
+                length_to_byte(self._maxlength),
+            ),
+            2,
+        )
+        size = len(info) + len(data)
+        self._postfile.write_int(-size if last else size)
+        self._postfile.write(info)
+        self._postfile.write(data)
+        self._blockcount += 1
+        self._new_block()
+
+
+class _BlockMatcher(_LeafMatcher):
+    def _read_data(self):
+        raw = self._postfile.get(self._dataoffset, self._nextoffset - self._dataoffset)
+        count = self._blocklength
+        id_code = chr(raw[0])
+        at = 3 + count * _SIZES[id_code]
+        gaps = _unpacked(id_code, raw[3:at])
+        weight_code = raw[1:2]
+        if weight_code == _ALL_ONE:
+            weights = None
+        elif weight_code == _ALL_SAME:
+            weights, at = _unpacked("f", raw[at : at + 4])[0], at + 4
+        else:
+            weights, at = _unpacked("f", raw[at : at + 4 * count]), at + 4 * count
+        self._data = (gaps, weights, (raw[2:3], raw, at))
+
+    def _read_weights(self):
+        if self._data is None:
+            self._read_data()
+        weights = self._data[1]
+        if weights is None:
+            self._weights = array("f", [1.0]) * self._blocklength
+        elif isinstance(weights, float):
+            self._weights = array("f", [weights]) * self._blocklength
+        else:
+            self._weights = weights
+
+    def _read_values(self):
+        if self._data is None:
+            self._read_data()
+        value_code, raw, at = self._data[2]
+        count = self._blocklength
+        if value_code == _NONE:
+            self._values = (None,) * count
+        elif value_code == _FIXED:
+            size = self._fixedsize
+            self._values = tuple(raw[at + i * size : at + (i + 1) * size] for i in range(count))
+        else:
+            code = value_code.decode()
+            end = at + count * _SIZES[code]
+            offsets = accumulate(_unpacked(code, raw[at:end]), initial=end)
+            self._values = tuple(raw[a:b] for a, b in pairwise(offsets))
 
 
 # a field length as stored (one byte, lossy) to the length; 0 is "no length" (None)
