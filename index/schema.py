@@ -267,6 +267,8 @@ class _TermPositions(Positions):
             yield text, len(positions), len(positions) * boost, encode(positions)
 
     def encode(self, poslist):
+        if len(poslist) == 1:  # most words of a text appear once in it
+            return _one_position(poslist[0])
         gaps = [b - a for a, b in zip([0, *poslist], poslist, strict=False)]
         widest = max(gaps)
         code = "B" if widest < 256 else "H" if widest < 65_536 else "I"
@@ -274,6 +276,12 @@ class _TermPositions(Positions):
 
     def decode_positions(self, valuestring):
         return list(accumulate(array(chr(valuestring[_INT_SIZE]), valuestring[_INT_SIZE + 1 :])))
+
+
+@lru_cache(maxsize=65_536)
+def _one_position(position: int) -> bytes:
+    code = "B" if position < 256 else "H" if position < 65_536 else "I"
+    return pack_uint(1) + code.encode() + array(code, [position]).tobytes()
 
 
 class _TermFrequency(Frequency):
