@@ -13,7 +13,8 @@ The files are Whoosh 3's (`W3Codec`) but for the blocks of postings; what change
   word pairs: most of our fields) it asks the file system again each time, a ``stat`` per
   posting: a seventh of a rebuild's time. The answer is remembered here.
 - Scoring a match or writing a posting reads the record's field length from the column,
-  one small file read each time. Here each column is read once, as bytes.
+  one small file read each time (and the shortest and longest, for skipping, a record at
+  a time). Here each column is read once, as bytes.
 - Skipping ahead in a posting list steps through a block one posting at a time; here it
   jumps with a binary search, which is what intersections (phrases, filters) spend most
   of their time on.
@@ -237,13 +238,25 @@ class _PerDocReader(W3PerDocReader):
             return reader
 
     def doc_field_length(self, docnum, fieldname, default=0):
-        try:
-            lengths = self._length_bytes[fieldname]
-        except KeyError:
-            lengths = self._length_bytes[fieldname] = self._read_lengths(fieldname)
+        lengths = self._lengths(fieldname)
         if lengths is None:
             return default
         return _LENGTH_OF_BYTE[lengths[docnum]]
+
+    def _minmax_length(self, fieldname, op, cache):
+        # Whoosh reads the column a record at a time for this: half a second at 100,000
+        # documents, for the first search that scores each field
+        if fieldname not in cache:
+            lengths = self._lengths(fieldname)
+            cache[fieldname] = byte_to_length(op(lengths)) if lengths else 0
+        return cache[fieldname]
+
+    def _lengths(self, fieldname):
+        try:
+            return self._length_bytes[fieldname]
+        except KeyError:
+            lengths = self._length_bytes[fieldname] = self._read_lengths(fieldname)
+            return lengths
 
     def _read_lengths(self, fieldname):
         column = self._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)

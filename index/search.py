@@ -131,6 +131,11 @@ class Searcher:
             reader = self._searcher.reader()
             self._column_cache.keep_only(reader)
             self._columns = Columns(reader, self._column_cache)
+            for leaf, _ in reader.leaf_readers():
+                # Whoosh copies a segment's stored fields into memory the first time one
+                # is read (0.2 s at 100,000 documents): here, not in somebody's search
+                if leaf.doc_count_all():
+                    leaf.stored_fields(0)
 
     def close(self) -> None:
         if self._searcher is not None:
