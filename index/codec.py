@@ -98,6 +98,16 @@ class _LeafMatcher(W3LeafMatcher):
         # the block's last id is at least the target, so this stays inside the block
         self._i = bisect_left(self._ids, targetid, self._i)
 
+    def all_block_ids(self) -> list[int]:
+        """The ids from here to the end, a block at a time (``all_ids`` goes one by one)."""
+        found: list[int] = []
+        while self.is_active():
+            if self._ids is None:
+                self._read_ids()
+            found.extend(self._ids[self._i :])
+            self._next_block()
+        return found
+
     def _read_ids(self):
         if self._data is None:
             self._read_data()

@@ -11,11 +11,12 @@ phrases (by the sum of the words' scores).
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterator
 from itertools import pairwise
 
 from whoosh import query as wq
-from whoosh.matching import IntersectionMatcher, Matcher, NullMatcher, WrappingMatcher
-from whoosh.util import make_binary_tree
+from whoosh.matching import Matcher, NullMatcher, WrappingMatcher
 
 __all__ = ["Sequence"]
 
@@ -57,56 +58,131 @@ class Sequence(wq.Phrase):
         for word in self.words:
             if (self.fieldname, field.to_bytes(word)) not in reader:
                 return NullMatcher()
-        leaves = [wq.Term(self.fieldname, word).matcher(searcher, context) for word in self.words]
-        found = _InPlace(make_binary_tree(IntersectionMatcher, leaves), leaves, self.places)
+        terms = [wq.Term(self.fieldname, word) for word in self.words]
+        rarest_first = sorted(terms, key=lambda term: reader.doc_frequency(*_key(term)))
+        candidates = _ids(rarest_first[0].matcher(searcher, context))
+        for term in rarest_first[1:]:
+            candidates = _having(candidates, term, reader, searcher, context)
+            if not candidates:
+                return NullMatcher()
+        # their positions, record by record as the search asks, from fresh matchers
+        leaves = [term.matcher(searcher, context) for term in terms]
+        found = _InPlace(candidates, leaves, self.places)
         return WrappingMatcher(found, boost=self.boost) if self.boost != 1.0 else found
 
 
-class _InPlace(WrappingMatcher):
-    """The records of ``child`` (all the words) where the words (``leaves``) stand at
-    ``places``; scored as ``child`` is, by the sum of the words' scores."""
+# A word found in this many times as many records as there are candidates left is looked
+# up record by record (a binary search in a block); a commoner one is read whole.
+_PROBE_RATIO = 8
 
-    def __init__(self, child: Matcher, leaves: list[Matcher], places: tuple[int, ...]) -> None:
-        super().__init__(child)
+
+def _having(candidates: list[int], term: wq.Term, reader, searcher, context) -> list[int]:
+    """Those of the sorted ``candidates`` that have ``term``."""
+    matcher = term.matcher(searcher, context)
+    if len(candidates) * _PROBE_RATIO >= reader.doc_frequency(*_key(term)):
+        having = set(_ids(matcher))
+        return [docnum for docnum in candidates if docnum in having]
+    kept = []
+    for docnum in candidates:
+        if not matcher.is_active():
+            break
+        matcher.skip_to(docnum)
+        if matcher.is_active() and matcher.id() == docnum:
+            kept.append(docnum)
+    return kept
+
+
+def _key(term: wq.Term) -> tuple[str, str]:
+    return term.fieldname, term.text
+
+
+def _ids(matcher: Matcher) -> list[int]:
+    all_ids = getattr(matcher, "all_block_ids", None)  # `index.codec`'s, a block at a time
+    return all_ids() if all_ids is not None else list(matcher.all_ids())
+
+
+class _InPlace(Matcher):
+    """Those of the sorted ``candidates`` where the words (``leaves``) stand at ``places``;
+    scored as Whoosh scores its phrases, by the sum of the words' scores."""
+
+    def __init__(
+        self, candidates: list[int], leaves: list[Matcher], places: tuple[int, ...]
+    ) -> None:
+        self._candidates = candidates
+        self._i = 0
         self._leaves = leaves
         self._places = places
         self._settle()
 
-    def _in_place(self) -> bool:
+    def _in_place(self, docnum: int) -> bool:
         first, *rest = self._leaves
+        first.skip_to(docnum)
         starts = set(first.value_as("positions"))
         for leaf, place in zip(rest, self._places[1:], strict=True):
+            leaf.skip_to(docnum)
             starts.intersection_update([p - place for p in leaf.value_as("positions")])
             if not starts:
                 return False
         return True
 
     def _settle(self) -> None:
-        child = self.child
-        while child.is_active() and not self._in_place():
-            child.next()
+        candidates = self._candidates
+        while self._i < len(candidates) and not self._in_place(candidates[self._i]):
+            self._i += 1
+
+    def is_active(self) -> bool:
+        return self._i < len(self._candidates)
+
+    def id(self) -> int:
+        return self._candidates[self._i]
 
     def next(self) -> bool:
-        self.child.next()
+        self._i += 1
         self._settle()
         return False
 
     def skip_to(self, id: int) -> bool:
-        self.child.skip_to(id)
-        self._settle()
+        if id > self._candidates[self._i]:
+            self._i = bisect_left(self._candidates, id, self._i)
+            self._settle()
         return False
 
-    def all_ids(self):
+    def all_ids(self) -> Iterator[int]:
         while self.is_active():
             yield self.id()
             self.next()
 
+    def score(self) -> float:
+        return _tree_sum([leaf.score() for leaf in self._leaves])
+
+    def weight(self) -> float:
+        return _tree_sum([leaf.weight() for leaf in self._leaves])
+
+    def supports(self, astype: str) -> bool:
+        return False
+
+    def supports_block_quality(self) -> bool:
+        return False
+
     def copy(self) -> _InPlace:
-        leaves = [leaf.copy() for leaf in self._leaves]
-        return _InPlace(make_binary_tree(IntersectionMatcher, leaves), leaves, self._places)
+        copied = _InPlace(self._candidates, [leaf.copy() for leaf in self._leaves], self._places)
+        copied._i = self._i
+        return copied
 
     def replace(self, minquality: float = 0) -> Matcher:
         return self if self.is_active() else NullMatcher()
 
-    def supports_block_quality(self) -> bool:
-        return False  # skipping by quality would skip the position check
+    def children(self) -> list[Matcher]:
+        return []
+
+    def term_matchers(self) -> Iterator[Matcher]:
+        for leaf in self._leaves:
+            yield from leaf.term_matchers()
+
+
+def _tree_sum(values: list[float]) -> float:
+    """Add as Whoosh's tree of intersections adds (the same float, to the last bit)."""
+    if len(values) == 1:
+        return values[0]
+    half = len(values) // 2
+    return _tree_sum(values[:half]) + _tree_sum(values[half:])
