@@ -7,6 +7,8 @@ The files are Whoosh 3's (`W3Codec`) but for the blocks of postings; what change
   posting it passes. Ours lays a block out as arrays, ids first: reading ids is one
   array call, and values are split out only when asked for. Writing skips the pickle
   and the compression (a fifth of a rebuild's time).
+- Stored fields are pickled but not compressed, record by record (a twentieth of a
+  rebuild's time, and a decompression for every hit shown).
 
 - Field lengths are a column per scorable field. Whoosh looks the column up for every
   posting it writes and every match it scores, and when a field has none (names, ids,
@@ -35,14 +37,17 @@ from pickle import dumps
 
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
+    STORED_COLUMN,
     WHOOSH3_HEADER_MAGIC,
     W3Codec,
     W3FieldWriter,
     W3LeafMatcher,
     W3PerDocReader,
+    W3PerDocWriter,
     W3PostingsWriter,
     _lenfield,
 )
+from whoosh.columns import PickleColumn, VarBytesColumn
 from whoosh.matching import ReadTooFar
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
@@ -51,7 +56,10 @@ __all__ = ["Codec"]
 _BIG_ENDIAN = sys.byteorder == "big"
 
 
-_BLOCKS = 1  # the version of our block layout, kept with each segment's codec
+# The version of our layout, kept with each segment's codec: 1 array blocks, 2 and stored
+# fields not compressed. Segments without it are Whoosh's own.
+_LAYOUT = 2
+_STORED = PickleColumn(VarBytesColumn())
 
 
 class Codec(W3Codec):
@@ -59,7 +67,10 @@ class Codec(W3Codec):
 
     def __init__(self) -> None:
         super().__init__()
-        self.blocks = _BLOCKS
+        self.layout = _LAYOUT
+
+    def per_document_writer(self, storage, segment):
+        return _PerDocWriter(self, storage, segment)
 
     def postings_writer(self, dbfile, byteids=False):
         if byteids:  # term vectors, which we do not store
@@ -67,7 +78,7 @@ class Codec(W3Codec):
         return _PostingsWriter(dbfile, blocklimit=self._blocklimit)
 
     def per_document_reader(self, storage, segment):
-        return _PerDocReader(storage, segment)
+        return _PerDocReader(storage, segment, plain_stored=getattr(self, "layout", 0) >= 2)
 
     def field_writer(self, storage, segment):
         return _FieldWriter(self, storage, segment)
@@ -77,7 +88,7 @@ class Codec(W3Codec):
             return super().postings_reader(dbfile, terminfo, format_, term, scorer)
         offset, length = terminfo.extent()
         # segments written before array blocks have Whoosh's pickled ones
-        kind = _BlockMatcher if getattr(self, "blocks", 0) == _BLOCKS else _LeafMatcher
+        kind = _BlockMatcher if getattr(self, "layout", 0) >= 1 else _LeafMatcher
         return kind(dbfile, offset, length, format_, term=term, scorer=scorer)
 
 
@@ -173,7 +184,7 @@ class _PostingsWriter(W3PostingsWriter):
                 len(ids),
                 ids[-1],
                 self._maxweight,
-                f"onrecord-{_BLOCKS}",  # where Whoosh keeps its compression level
+                "onrecord",  # where Whoosh keeps its compression level
                 length_to_byte(self._minlength),
                 length_to_byte(self._maxlength),
             ),
@@ -235,10 +246,19 @@ class _BlockMatcher(_LeafMatcher):
 _LENGTH_OF_BYTE = (None, *(byte_to_length(b) for b in range(1, 256)))
 
 
+class _PerDocWriter(W3PerDocWriter):
+    def _create_column(self, fieldname, column):
+        super()._create_column(fieldname, _STORED if fieldname == "_stored" else column)
+
+
 class _PerDocReader(W3PerDocReader):
-    def __init__(self, storage, segment):
+    def __init__(self, storage, segment, *, plain_stored: bool):
         super().__init__(storage, segment)
         self._length_bytes: dict[str, bytes | None] = {}
+        self._stored = _STORED if plain_stored else STORED_COLUMN
+
+    def stored_fields(self, docnum):
+        return self._cached_reader("_stored", self._stored)[docnum] or {}
 
     def _cached_reader(self, fieldname, column):
         try:

@@ -90,3 +90,12 @@ def test_searches_score_the_same(searchers) -> None:
         query = QueryParser("text", theirs.schema).parse(text)
         expected = [(hit.docnum, hit.score) for hit in theirs.search(query, limit=None)]
         assert [(hit.docnum, hit.score) for hit in ours.search(query, limit=None)] == expected
+
+
+def test_stored_fields_read_back_the_same(searchers) -> None:
+    theirs, ours = searchers
+    count = theirs.doc_count_all()
+    assert [ours.stored_fields(n) for n in range(count)] == [
+        theirs.stored_fields(n) for n in range(count)
+    ]
+    assert ours.stored_fields(5) == {"id": "r5"}
