@@ -89,10 +89,15 @@ def _segments(ix: Index, records: Iterator[dict], budget: int) -> Iterator[Segme
 
 
 class _Workers:
-    """``procs`` forked processes, each writing the jobs dealt to it as its segments."""
+    """``procs`` processes, each writing the jobs dealt to it as its segments.
+
+    They are forked (so they share the schema's classes without pickling, and the caller
+    needs no ``__main__`` guard); in the web server, which runs threads, a fork copies
+    locks other threads may hold, so the workers touch nothing they inherit but the
+    index's path and their two queues: no logging, no printing, no catalog."""
 
     def __init__(self, folder: str, procs: int, budget: int) -> None:
-        context = multiprocessing.get_context("fork")  # shares the schema without pickling
+        context = multiprocessing.get_context("fork")
         self._jobs = [context.Queue(_JOBS_AHEAD) for _ in range(procs)]
         self._results = context.Queue()
         self._processes = [
