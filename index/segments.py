@@ -125,6 +125,11 @@ class _Workers:
                 if process.is_alive():
                     process.kill()
                 process.join()
+            for jobs in self._jobs:
+                # jobs a failed worker never took would keep this process from exiting
+                jobs.cancel_join_thread()
+                jobs.close()
+            self._results.close()
         return [self._segments[key] for key in sorted(self._segments)]
 
     def _put(self, jobs: multiprocessing.Queue, job: list[dict] | None) -> None:

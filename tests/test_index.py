@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -211,6 +213,29 @@ def test_a_rebuild_whose_writer_fails_leaves_the_old_index_searchable(built: Pat
         Indexer(built, procs=2).rebuild([D1, broken], [])
     assert Searcher(built).search("type:document").total == 2
     assert [p.name for p in built.glob("gen-*")] == ["gen-000001"]
+
+
+def test_a_rebuild_whose_writer_fails_early_lets_its_process_exit(tmp_path: Path) -> None:
+    # the records queued for the failed writer must not keep the process from exiting
+    script = (
+        "import sys\n"
+        "from index.build import Indexer\n"
+        "from tests.test_index import document\n"
+        "text = 'Ballots were counted again. ' * 40\n"
+        "docs = [document(f'd-{n}', text) for n in range(3000)]\n"
+        "docs[10] = docs[10] | {'title': 10}\n"
+        "Indexer(sys.argv[1], procs=2).rebuild(docs, [])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "ix")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).resolve().parents[1],
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "is not unicode" in done.stderr
 
 
 def test_phrase_matches_exact_words_only(built: Path) -> None:
