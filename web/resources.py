@@ -57,7 +57,7 @@ class SharedSearcher:
     MEMO_SIZE = 2048
 
     def __init__(self, path: Path, clock=time.monotonic) -> None:
-        self._searcher = Searcher(path, text_loader=document_text)
+        self._searcher = Searcher(path, text_loader=document_text, warm=True)
         self._lock = threading.Lock()
         self._clock = clock
         self._memo: dict[tuple, tuple[float, SearchResults]] = {}
