@@ -36,8 +36,9 @@ class DuplicateRecord(ValueError):
 class Indexer:
     """Writes quote and document records into the index at ``path``.
 
-    ``procs`` is the number of processes a rebuild uses, each sorting postings in up to
-    ``limitmb`` of memory; incremental updates use one process and Whoosh's defaults.
+    ``procs`` is the number of processes a rebuild uses, each gathering up to about
+    ``limitmb`` of postings before it writes them as a segment (`index.segments`);
+    incremental updates use Whoosh's own writer, in this process.
     """
 
     def __init__(self, path: Path, *, procs: int = 2, limitmb: int = REBUILD_LIMIT_MB) -> None:
