@@ -99,3 +99,28 @@ def test_stored_fields_read_back_the_same(searchers) -> None:
         theirs.stored_fields(n) for n in range(count)
     ]
     assert ours.stored_fields(5) == {"id": "r5"}
+
+
+def test_an_index_written_by_whoosh_s_codec_keeps_working(tmp_path: Path) -> None:
+    # indexes of earlier releases: every segment Whoosh's own; updates add ours beside them
+    from index import layout
+    from index.build import Indexer, document_fields, quote_fields
+    from index.schema import build_schema
+    from index.search import Searcher
+    from tests.test_index import D1, D2, Q1, Q2, ids
+
+    root = tmp_path / "ix"
+    generation = layout.new_generation(root)
+    ix = whoosh_index.create_in(str(generation), build_schema())
+    writer = ix.writer(codec=W3Codec())
+    for fields in [document_fields(D1), quote_fields(Q1)]:
+        writer.add_document(**fields)
+    writer.commit()
+    layout.publish(root, generation)
+    Indexer(root).update([D2], [Q2])
+    codecs = {type(leaf.segment().codec()).__name__ for leaf, _ in ix.reader().leaf_readers()}
+    assert codecs == {"W3Codec", "Codec"}
+    searcher = Searcher(root)
+    assert sorted(ids(searcher.search("type:document"))) == ["d-1", "d-2"]
+    assert ids(searcher.search('"secure in American history"', type="quote")) == ["q-1"]
+    assert searcher.search(Q2["text"][:30].rsplit(" ", 1)[0], type="quote").total >= 1
