@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
+from collections import Counter
 from collections.abc import Iterator
 from functools import lru_cache
 from itertools import accumulate, pairwise
@@ -236,12 +237,7 @@ class PairAnalyzer(Tokenizer):
 
     def frequencies(self, value: str) -> dict[str, int]:
         """Each pair of ``value`` with its count: what the tokens say, without them."""
-        found: dict[str, int] = {}
-        folded = folded_words(value)
-        for first, second in pairwise(folded):
-            text = pair(first, second)
-            found[text] = found.get(text, 0) + 1
-        return found
+        return Counter(pair(first, second) for first, second in pairwise(folded_words(value)))
 
 
 # Whoosh's formats ask the analyzer for a token object per word and gather them; ours ask
@@ -287,8 +283,11 @@ def _one_position(position: int) -> bytes:
 class _TermFrequency(Frequency):
     def word_values(self, value, analyzer, **kwargs):
         boost = self.field_boost
-        for text, frequency in analyzer.frequencies(value).items():
+        for text, frequency in self._frequencies(value, analyzer).items():
             yield text, frequency, frequency * boost, pack_uint(frequency)
+
+    def _frequencies(self, value, analyzer):
+        return analyzer.frequencies(value)
 
 
 class _WholeValue(Existence):
@@ -296,14 +295,9 @@ class _WholeValue(Existence):
         return ((value, 1, self.field_boost, b""),)
 
 
-class _SpaceSeparated(Frequency):
-    def word_values(self, value, analyzer, **kwargs):
-        boost = self.field_boost
-        found: dict[str, int] = {}
-        for word in value.split():
-            found[word] = found.get(word, 0) + 1
-        for word, frequency in found.items():
-            yield word, frequency, frequency * boost, pack_uint(frequency)
+class _SpaceSeparated(_TermFrequency):
+    def _frequencies(self, value, analyzer):
+        return Counter(value.split())
 
 
 class WHOLE(ID):
