@@ -66,14 +66,10 @@ def sample(
             if full:
                 break
         read = len(docnums) - start
-        if full and read and any(leaf.has_unread(low, high) for leaf in leaves):
-            exact = False
-            covered = docnums[-1] - low + 1
-            weight = (high - low) / covered
-            estimate += read * weight
-        else:
-            weight = 1.0
-            estimate += read
+        cut = full and read > 0 and any(leaf.has_unread(low, high) for leaf in leaves)
+        weight = _weight(cut, low, high, docnums[-1] if read else low)
+        exact = exact and not cut
+        estimate += read * weight
         if read:
             parts.append((start, len(docnums), weight))
     return Sample(docnums, tuple(parts), round(estimate), exact)
@@ -102,17 +98,23 @@ def sample_listed(
         read = min(last - first, per_stratum)
         start = len(picked)
         picked.extend(docnums[first : first + read])
-        if last - first > per_stratum:
-            exact = False
-            covered = picked[-1] - low + 1
-            weight = (high - low) / covered
-            estimate += read * weight
-        else:
-            weight = 1.0
-            estimate += read
+        cut = last - first > per_stratum
+        weight = _weight(cut, low, high, picked[-1] if read else low)
+        exact = exact and not cut
+        estimate += read * weight
         if read:
             parts.append((start, len(picked), weight))
     return Sample(picked, tuple(parts), round(estimate), exact)
+
+
+def _weight(cut: bool, low: int, high: int, last: int) -> float:
+    """How many records of ``[low, high)`` each one read stands for, when reading stopped
+    (``cut``) at record ``last``.
+
+    >>> _weight(False, 0, 100, 9), _weight(True, 0, 100, 9)
+    (1.0, 10.0)
+    """
+    return (high - low) / (last - low + 1) if cut else 1.0
 
 
 class _Leaf:
