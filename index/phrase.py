@@ -55,18 +55,21 @@ class Sequence(wq.Phrase):
     def matcher(self, searcher, context=None) -> Matcher:
         reader = searcher.reader()
         field = searcher.schema[self.fieldname]
-        for word in self.words:
-            if (self.fieldname, field.to_bytes(word)) not in reader:
-                return NullMatcher()
-        terms = [wq.Term(self.fieldname, word) for word in self.words]
-        rarest_first = sorted(terms, key=lambda term: reader.doc_frequency(*_key(term)))
-        candidates = _ids(rarest_first[0].matcher(searcher, context))
-        for term in rarest_first[1:]:
-            candidates = _having(candidates, term, reader, searcher, context)
+        if any((self.fieldname, field.to_bytes(word)) not in reader for word in self.words):
+            return NullMatcher()
+
+        def matcher_of(word: str) -> Matcher:
+            return wq.Term(self.fieldname, word).matcher(searcher, context)
+
+        found_in = {word: reader.doc_frequency(self.fieldname, word) for word in self.words}
+        rarest, *others = sorted(self.words, key=found_in.__getitem__)
+        candidates = _ids(matcher_of(rarest))
+        for word in others:
+            candidates = _having(candidates, matcher_of(word), found_in[word])
             if not candidates:
                 return NullMatcher()
         # their positions, record by record as the search asks, from fresh matchers
-        leaves = [term.matcher(searcher, context) for term in terms]
+        leaves = [matcher_of(word) for word in self.words]
         found = _InPlace(candidates, leaves, self.places)
         return WrappingMatcher(found, boost=self.boost) if self.boost != 1.0 else found
 
@@ -76,10 +79,10 @@ class Sequence(wq.Phrase):
 _PROBE_RATIO = 8
 
 
-def _having(candidates: list[int], term: wq.Term, reader, searcher, context) -> list[int]:
-    """Those of the sorted ``candidates`` that have ``term``."""
-    matcher = term.matcher(searcher, context)
-    if len(candidates) * _PROBE_RATIO >= reader.doc_frequency(*_key(term)):
+def _having(candidates: list[int], matcher: Matcher, found_in: int) -> list[int]:
+    """Those of the sorted ``candidates`` that ``matcher`` (of a word in ``found_in``
+    records) matches."""
+    if len(candidates) * _PROBE_RATIO >= found_in:
         having = set(_ids(matcher))
         return [docnum for docnum in candidates if docnum in having]
     kept = []
@@ -90,10 +93,6 @@ def _having(candidates: list[int], term: wq.Term, reader, searcher, context) -> 
         if matcher.is_active() and matcher.id() == docnum:
             kept.append(docnum)
     return kept
-
-
-def _key(term: wq.Term) -> tuple[str, str]:
-    return term.fieldname, term.text
 
 
 def _ids(matcher: Matcher) -> list[int]:
