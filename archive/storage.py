@@ -37,6 +37,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
@@ -367,6 +368,8 @@ class S3Storage(WarcStorage):
     def _error(self, exc: Exception, doing: str) -> StorageError:
         """A clear message for what boto3 raised: never the secret key."""
         where = f"{self.location} at {self.endpoint}"
+        if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
+            exc = exc.__context__
         if isinstance(exc, ClientError):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -425,7 +428,7 @@ class S3Storage(WarcStorage):
             )
             try:
                 self.client.upload_file(str(path), self.bucket, self.key(name), Config=transfer)
-            except (BotoCoreError, ClientError) as exc:
+            except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
                 raise self._error(exc, f"uploading {name}") from None
             found = self._head(name)
             if found != expected:
