@@ -42,6 +42,20 @@ SETTINGS: tuple[Setting, ...] = (
         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE; empty means catalog.sqlite "
         "in the archive.",
     ),
+    Setting(
+        "warcs",
+        "warcs",
+        "Where WARC files are kept: a folder (relative to the archive) or s3://bucket/prefix "
+        "(written in warcs/, uploaded when a file is finished).",
+    ),
+    Setting(
+        "s3_endpoint_url",
+        "",
+        "S3-compatible endpoint for an s3:// warcs setting; empty means $AWS_ENDPOINT_URL.",
+    ),
+    Setting("s3_access_key_id", "", "S3 access key; empty means $AWS_ACCESS_KEY_ID."),
+    Setting("s3_secret_access_key", "", "S3 secret key; empty means $AWS_SECRET_ACCESS_KEY."),
+    Setting("s3_region", "", "S3 region; empty means $AWS_DEFAULT_REGION, else us-east-1."),
     Setting("sources", "sources", "Folder (relative to the archive) of source definition files."),
     Setting(
         "replay_origin",

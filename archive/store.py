@@ -3,7 +3,9 @@
 Layout of an archive folder::
 
     onrecord.toml     settings (see archive/config.py)
-    warcs/            the WARC files: the source of truth
+    warcs/            the WARC files: the source of truth (with a bucket store, the
+                      files being written and those waiting for upload; see
+                      archive/storage.py)
     catalog.sqlite    the catalog, rebuilt from warcs/ when lost (or, when the ``catalog``
                       setting says so, a PostgreSQL database)
     index/            the search index, rebuilt from the catalog when lost
@@ -12,15 +14,20 @@ Layout of an archive folder::
 :meth:`Store.save_capture` appends to a WARC file, flushes and fsyncs, and only then
 commits the catalog row. A crash between the two leaves a record the catalog does not
 know; :meth:`Store.reconcile`, run whenever an archive is opened for writing, catalogs it
-(or cuts off a torn last record) and logs what it did.
+(or cuts off a torn last record) and logs what it did. A file the writer leaves (it
+rotated, or the store closed) is reconciled the same way and then put in its store
+(:meth:`WarcStorage.finish`: uploaded, with a bucket); files whose upload failed are
+uploaded again whenever the store is opened and whenever a file rotates.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy.engine import URL
@@ -30,13 +37,13 @@ from archive.catalog import Catalog, CatalogError
 from archive.catalog.engine import catalog_url
 from archive.catalog.engine import exists as catalog_exists
 from archive.models import Capture
+from archive.storage import StorageError, WarcStorage, open_storage
 from archive.warc import (
     HttpExchange,
     RecordLocation,
     StoredRecord,
     WarcError,
     WarcWriter,
-    iter_warc_files,
     read_record,
     scan,
     sha256_digest,
@@ -44,7 +51,6 @@ from archive.warc import (
 
 log = logging.getLogger(__name__)
 
-WARC_DIR = "warcs"
 INDEX_DIR = "index"
 
 
@@ -62,9 +68,18 @@ def crash_point(name: str) -> None:
 class Paths:
     root: Path
 
+    @cached_property
+    def storage(self) -> WarcStorage:
+        """Where the archive's WARC files are kept (the ``warcs`` setting)."""
+        try:
+            return open_storage(self.root, config.load(self.root))
+        except (config.ConfigError, StorageError) as exc:
+            raise ArchiveError(str(exc)) from None
+
     @property
     def warcs(self) -> Path:
-        return self.root / WARC_DIR
+        """The folder WARC files are written to."""
+        return self.storage.local
 
     @property
     def catalog(self) -> URL:
@@ -128,6 +143,7 @@ class ReconcileReport:
     recataloged: list[str] = field(default_factory=list)  # capture ids
     truncated: list[tuple[str, int]] = field(default_factory=list)  # (file, bytes cut)
     disagreements: list[str] = field(default_factory=list)  # files left for verify
+    waiting: list[str] = field(default_factory=list)  # files whose upload failed again
 
     @property
     def changed(self) -> bool:
@@ -141,6 +157,7 @@ class Store:
         self.paths = paths
         self.catalog = catalog
         self.writer = writer
+        writer.on_finished = self._finish_file
 
     @classmethod
     def open(cls, root: Path, *, max_warc_size: int | None = None) -> Store:
@@ -152,12 +169,23 @@ class Store:
             catalog = Catalog.open(paths.catalog)
         except CatalogError as exc:
             raise ArchiveError(str(exc)) from None
-        store = cls(paths, catalog, WarcWriter(paths.warcs, max_file_size=size))
+        storage = paths.storage
+        try:
+            storage.check()
+        except StorageError as exc:
+            catalog.close()
+            raise ArchiveError(str(exc)) from None
+        writer = WarcWriter(paths.warcs, max_file_size=size, reuse=storage.appendable)
+        store = cls(paths, catalog, writer)
         store.reconcile()
         return store
 
     def close(self) -> None:
-        self.catalog.close()
+        """Finish the file being written (upload it, with a bucket), close the catalog."""
+        try:
+            self.writer.close()
+        finally:
+            self.catalog.close()
 
     def __enter__(self) -> Store:
         return self
@@ -211,46 +239,68 @@ class Store:
         if self.catalog.fill_quote_keys():
             log.info("filled in the lead and tail words of earlier quotes")
         lasts = self.catalog.last_records()
-        for warc_file in iter_warc_files(self.paths.warcs):
-            last = lasts.get(warc_file)
-            result = scan(self.paths.warcs, warc_file, last[0] if last else 0)
-            records = list(result.records)
-            if last is not None:
-                if not records or records[0].record_id != last[1]:
-                    log.error(
-                        "%s does not hold record %s at %d as the catalog says: left alone; "
-                        "run onrecord verify",
-                        warc_file,
-                        last[1],
-                        last[0],
-                    )
-                    report.disagreements.append(warc_file)
-                    continue
-                records = records[1:]
-            with self.catalog.transaction():
-                for location in records:
-                    capture = capture_from_location(location)
-                    if self.catalog.add_capture(capture):
-                        self.catalog.append_log(capture)
-                        report.recataloged.append(capture.id)
-                        log.warning(
-                            "recataloged %s (%s) found in %s at %d",
-                            capture.id,
-                            capture.url,
-                            warc_file,
-                            location.offset,
-                        )
-            if result.torn:
-                size = (self.paths.warcs / warc_file).stat().st_size
-                saved = self.writer.truncate(warc_file, result.good_end, self.paths.quarantine)
-                report.truncated.append((warc_file, size - result.good_end))
-                log.warning(
-                    "moved a torn record of %d bytes off the end of %s into %s",
-                    size - result.good_end,
-                    warc_file,
-                    saved,
-                )
+        storage = self.paths.storage
+        for warc_file in storage.local_names():
+            with storage.claimed(warc_file) as ours:
+                if ours:  # otherwise another process is appending to it
+                    self._reconcile_file(warc_file, lasts.get(warc_file), report)
+        report.waiting = storage.finish_pending()
         return report
+
+    def _reconcile_file(
+        self, warc_file: str, last: tuple[int, str] | None, report: ReconcileReport
+    ) -> None:
+        """Reconcile one local file that no writer holds, from the catalog's ``last``
+        (offset, record id) in it."""
+        storage = self.paths.storage
+        size = storage.size(warc_file)
+        with storage.open(warc_file, last[0] if last else 0) as stream:
+            result = scan(stream, warc_file, size)
+        records = list(result.records)
+        if last is not None:
+            if not records or records[0].record_id != last[1]:
+                log.error(
+                    "%s does not hold record %s at %d as the catalog says: left alone; "
+                    "run onrecord verify",
+                    warc_file,
+                    last[1],
+                    last[0],
+                )
+                report.disagreements.append(warc_file)
+                return
+            records = records[1:]
+        with self.catalog.transaction():
+            for location in records:
+                capture = capture_from_location(location)
+                if self.catalog.add_capture(capture):
+                    self.catalog.append_log(capture)
+                    report.recataloged.append(capture.id)
+                    log.warning(
+                        "recataloged %s (%s) found in %s at %d",
+                        capture.id,
+                        capture.url,
+                        warc_file,
+                        location.offset,
+                    )
+        if result.torn:
+            saved = storage.truncate(warc_file, result.good_end, self.paths.quarantine)
+            report.truncated.append((warc_file, size - result.good_end))
+            log.warning(
+                "moved a torn record of %d bytes off the end of %s into %s",
+                size - result.good_end,
+                warc_file,
+                saved,
+            )
+
+    def _finish_file(self, warc_file: str) -> None:
+        """A file the writer has left: catalog what it holds that the catalog lacks, then
+        put it (and any other file still waiting) in the store."""
+        storage = self.paths.storage
+        with storage.claimed(warc_file) as ours:
+            if ours:
+                last = self.catalog.last_records().get(warc_file)
+                self._reconcile_file(warc_file, last, ReconcileReport())
+        storage.finish_pending()
 
     def _log_unlogged(self) -> None:
         """Append captures the capture log lacks (those cataloged before it existed)."""
@@ -266,8 +316,15 @@ class Store:
 
 
 def read_capture(paths: Paths, capture: Capture) -> StoredRecord:
-    """Read a capture's record back and check it is the one the catalog describes."""
-    record = read_record(paths.warcs, capture.warc_file, capture.warc_offset)
+    """Read a capture's record back (one range read of its bytes) and check it is the
+    one the catalog describes."""
+    storage = paths.storage
+    if capture.warc_length > 0:
+        data = storage.read(capture.warc_file, capture.warc_offset, capture.warc_length)
+        record = read_record(io.BytesIO(data), capture.warc_file, capture.warc_offset)
+    else:
+        with storage.open(capture.warc_file, capture.warc_offset) as stream:
+            record = read_record(stream, capture.warc_file, capture.warc_offset)
     if record.location.record_id != capture.warc_record_id:
         raise WarcError(
             f"{capture.warc_file}:{capture.warc_offset} holds {record.location.record_id}, "

@@ -27,7 +27,7 @@ from archive import ids
 from archive.catalog import GENESIS_HASH, Catalog, log_entry_hash, to_text
 from archive.models import Capture
 from archive.store import Paths, capture_from_location, read_capture
-from archive.warc import RecordLocation, WarcError, iter_warc_files, scan, sha256_digest
+from archive.warc import RecordLocation, WarcError, scan, sha256_digest
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class Verification:
     # What repair_catalog can do: rows to point at their records, records to catalog.
     relocations: list[tuple[Capture, RecordLocation]] = field(default_factory=list)
     uncataloged: list[RecordLocation] = field(default_factory=list)
+    torn: list[tuple[str, int]] = field(default_factory=list)  # (file, end of its records)
 
 
 class Verifier:
@@ -71,9 +72,11 @@ class Verifier:
         self.result = Verification()
         self._strays: dict[str, RecordLocation] = {}  # capture id -> record without a row
         self._orphans: list[Capture] = []  # rows without a record where they say
+        self._unread: set[str] = set()  # files that could not be read
 
     def warc_files(self) -> list[str]:
-        return list(iter_warc_files(self.paths.warcs))
+        """Every WARC file, in the local folder or in the store."""
+        return self.paths.storage.names()
 
     def run(self) -> Verification:
         for warc_file in self.warc_files():
@@ -83,7 +86,15 @@ class Verifier:
     def check_file(self, warc_file: str) -> None:
         """Read every record of one file again and compare it with the catalog."""
         rows = self.catalog.captures_in_file(warc_file)
-        scanned = scan(self.paths.warcs, warc_file)
+        storage = self.paths.storage
+        try:
+            size = storage.size(warc_file)
+            with storage.open(warc_file) as stream:
+                scanned = scan(stream, warc_file, size)
+        except WarcError as exc:
+            self._add("warc", warc_file, f"cannot be read: {exc}", repairable=False)
+            self._unread.add(warc_file)
+            return
         self.result.files += 1
         for location in scanned.records:
             self.result.records += 1
@@ -94,7 +105,7 @@ class Verifier:
                 self._compare(row, location)
         self._orphans += rows.values()
         if scanned.torn:
-            size = (self.paths.warcs / warc_file).stat().st_size
+            self.result.torn.append((warc_file, scanned.good_end))
             self._add(
                 "warc",
                 f"{warc_file}:{scanned.good_end}",
@@ -106,8 +117,8 @@ class Verifier:
 
     def finish(self) -> Verification:
         """Match rows and records left over, check missing files and the capture log."""
-        on_disk = set(iter_warc_files(self.paths.warcs))
-        for warc_file in sorted(self.catalog.warc_files() - on_disk):
+        kept = set(self.paths.storage.names()) | self._unread
+        for warc_file in sorted(self.catalog.warc_files() - kept):
             self._orphans += self.catalog.captures_in_file(warc_file).values()
         for row in self._orphans:
             location = self._strays.pop(row.id, None)

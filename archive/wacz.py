@@ -47,9 +47,8 @@ from archive.warc import (
     SOFTWARE,
     ForeignRecord,
     WarcError,
-    iter_warc_files,
+    exchange_end,
     read_exchanges,
-    scan,
 )
 
 log = logging.getLogger(__name__)
@@ -145,13 +144,16 @@ def _copy_whole(
     paths: Paths, catalog: Catalog, package: zipfile.ZipFile, resources: list[dict]
 ) -> list[_Entry]:
     entries = []
-    for warc_file in iter_warc_files(paths.warcs):
-        source = paths.warcs / warc_file
+    for stored in paths.storage.files():
+        warc_file = stored.name
         member = f"archive/{warc_file}"
         hasher = hashlib.sha256()
         size = 0
-        info = zipfile.ZipInfo(member, time.gmtime(source.stat().st_mtime)[:6])
-        with open(source, "rb") as read, package.open(info, "w", force_zip64=True) as write:
+        info = zipfile.ZipInfo(member, time.gmtime(stored.modified)[:6])
+        with (
+            paths.storage.open(warc_file) as read,
+            package.open(info, "w", force_zip64=True) as write,
+        ):
             while chunk := read.read(_COPY_CHUNK):
                 hasher.update(chunk)
                 write.write(chunk)
@@ -177,19 +179,11 @@ def _copy_part(
     ordered = sorted(chosen.values(), key=_warc_position)
     entries = []
     buffer = io.BytesIO()
-    ends: dict[str, dict[int, int]] = {}
     for capture in ordered:
-        if capture.warc_file not in ends:
-            ends[capture.warc_file] = _exchange_ends(paths, capture.warc_file)
-        end = ends[capture.warc_file].get(capture.warc_offset)
-        if end is None:
-            raise PackageError(
-                f"no record at {capture.warc_file}:{capture.warc_offset} for {capture.id}: "
-                "run onrecord verify"
-            )
-        with open(paths.warcs / capture.warc_file, "rb") as read:
-            read.seek(capture.warc_offset)
-            data = read.read(end - capture.warc_offset)
+        try:
+            data = _exchange(paths, capture)
+        except WarcError as exc:
+            raise PackageError(f"{exc} for {capture.id}: run onrecord verify") from None
         entries.append(_Entry(capture, PART_WARC, buffer.tell(), capture.warc_length))
         buffer.write(data)
     _add(package, resources, f"archive/{PART_WARC}", buffer.getvalue())
@@ -200,12 +194,13 @@ def _warc_position(capture: Capture) -> tuple[str, int]:
     return capture.warc_file, capture.warc_offset
 
 
-def _exchange_ends(paths: Paths, warc_file: str) -> dict[int, int]:
-    """For each response or revisit record of a file, where its exchange ends: at the next
-    such record, or at the end of the file's last complete record."""
-    scanned = scan(paths.warcs, warc_file)
-    starts = [location.offset for location in scanned.records]
-    return dict(zip(starts, [*starts[1:], scanned.good_end], strict=True))
+def _exchange(paths: Paths, capture: Capture) -> bytes:
+    """The bytes of a capture's exchange: its record and the request record after it,
+    read by range from wherever the file is kept."""
+    storage, name, offset = paths.storage, capture.warc_file, capture.warc_offset
+    with storage.open(name, offset) as stream:
+        end = exchange_end(stream, name)
+    return storage.read(name, offset, end - offset)
 
 
 def _cdxj_line(entry: _Entry) -> str:

@@ -4,11 +4,15 @@ Records are written explicitly with warcio's record builder from the bytes that 
 fetched (never through ``capture_http``), gzip-compressed one member per record, WARC 1.1.
 A request/response pair (or a revisit) is written with one ``write`` call, then flushed
 and fsynced, so a crash leaves at most one torn record at the tail of the file, which
-:func:`scan` detects and :meth:`WarcWriter.truncate` removes.
+:func:`scan` detects and the store cuts off. A writer holds an advisory lock
+(:func:`claim`) on the file it appends to, so no other process appends to it, cuts it,
+or uploads it meanwhile. Where finished files go is :mod:`archive.storage`'s business;
+this module reads records from any stream it is given.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import io
@@ -17,10 +21,11 @@ import os
 import re
 import secrets
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
@@ -116,8 +121,42 @@ def _content_type(headers: tuple[tuple[str, str], ...]) -> str:
     return ""
 
 
+def is_warc_name(name: str) -> bool:
+    """Whether ``name`` is a plain WARC file name (no folder, nothing odd).
+
+    >>> is_warc_name("onrecord-20261103090000-a1b2c3.warc.gz"), is_warc_name("../x.warc")
+    (True, False)
+    """
+    return bool(_FILE_RE.match(name))
+
+
+def claim(path: Path) -> int | None:
+    """Take a WARC file's writer lock without waiting: an open descriptor holding it, or
+    None when another writer (in any process) holds it or the file is gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def release(fd: int) -> None:
+    os.close(fd)  # closing the descriptor releases its lock
+
+
 class WarcWriter:
-    """Appends records to the WARC files of one folder, rotating at a size cap."""
+    """Appends records to WARC files in one folder, rotating at a size cap.
+
+    With ``reuse`` it goes on appending to the newest file of the folder that no other
+    writer holds (a folder store); otherwise every writer starts files of its own (a
+    bucket store, whose local files are waiting for upload). ``on_finished`` is called
+    with the name of each file the writer leaves (it rotated, or the writer closed).
+    """
 
     def __init__(
         self,
@@ -125,22 +164,57 @@ class WarcWriter:
         *,
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
         prefix: str = "onrecord",
+        reuse: bool = True,
+        on_finished: Callable[[str], None] | None = None,
     ) -> None:
         self.directory = directory
         self.max_file_size = max_file_size
         self.prefix = prefix
+        self.reuse = reuse
+        self.on_finished = on_finished
         self._current: Path | None = None
+        self._lock: int | None = None
+
+    @property
+    def current(self) -> str | None:
+        """The file being appended to, if any."""
+        return self._current.name if self._current is not None else None
 
     def _target(self, now: datetime) -> Path:
-        if self._current is None:
-            existing = sorted(self.directory.glob(f"{self.prefix}-*.warc.gz"))
-            self._current = existing[-1] if existing else None
-        if self._current is None or self._current.stat().st_size >= self.max_file_size:
-            self._current = self._new_file(now)
+        if self._current is None and self.reuse:
+            for existing in sorted(self.directory.glob(f"{self.prefix}-*.warc.gz"))[-1:]:
+                self._hold(existing)
+        if self._current is not None and self._current.stat().st_size >= self.max_file_size:
+            self._leave()
+        while self._current is None:  # another writer may claim a new file first
+            self._hold(self._new_file(now))
         return self._current
 
+    def _hold(self, path: Path) -> None:
+        lock = claim(path)
+        if lock is not None:
+            self._current, self._lock = path, lock
+
+    def _leave(self) -> str | None:
+        """Stop appending to the current file; tell ``on_finished``; return its name."""
+        if self._current is None:
+            return None
+        name = self._current.name
+        if self._lock is not None:
+            release(self._lock)
+        self._current, self._lock = None, None
+        if self.on_finished is not None:
+            self.on_finished(name)
+        return name
+
+    def close(self) -> str | None:
+        """Finish the current file (if any) and return its name."""
+        return self._leave()
+
     def _new_file(self, now: datetime) -> Path:
-        name = f"{self.prefix}-{ids.ts14(now)}-{secrets.token_hex(3)}.warc.gz"
+        # 64 random bits: writers on other machines, sharing a catalog and a bucket,
+        # never pick the same name (on one machine O_EXCL refuses a taken one).
+        name = f"{self.prefix}-{ids.ts14(now)}-{secrets.token_hex(8)}.warc.gz"
         path = self.directory / name
         info = {"software": SOFTWARE, "format": "WARC File Format 1.1", "robots": "obey"}
         self._append(path, _member(_BUILDER.create_warcinfo_record(name, info)), create=True)
@@ -283,27 +357,6 @@ class WarcWriter:
             **fields,
         )
 
-    def truncate(self, warc_file: str, size: int, quarantine: Path) -> Path:
-        """Move a torn tail off a WARC file into ``quarantine``, keeping the file's first
-        ``size`` bytes. No byte is lost: the tail is saved before the file is cut."""
-        path = self.path(warc_file)
-        quarantine.mkdir(parents=True, exist_ok=True)
-        saved = quarantine / f"{warc_file}.{size}.torn"
-        with open(path, "rb") as source:
-            source.seek(size)
-            self._append(saved, source.read(), create=not saved.exists())
-        with open(path, "r+b") as handle:
-            handle.truncate(size)
-            handle.flush()
-            os.fsync(handle.fileno())
-        self._current = None
-        return saved
-
-    def path(self, warc_file: str) -> Path:
-        if not _FILE_RE.match(warc_file):
-            raise WarcError(f"not a WARC file name: {warc_file!r}")
-        return self.directory / warc_file
-
 
 _BUILDER = RecordBuilder(warc_version=WARC_VERSION)
 # gzip level 6, not warcio's 9: twice as fast for a file a few percent larger.
@@ -341,21 +394,15 @@ class StoredRecord:
         return next((v for k, v in self.location.headers if k.lower() == wanted), None)
 
 
-def read_record(directory: Path, warc_file: str, offset: int) -> StoredRecord:
-    """Read one record back by seeking to its offset."""
-    if not _FILE_RE.match(warc_file):
-        raise WarcError(f"not a WARC file name: {warc_file!r}")
-    path = directory / warc_file
+def read_record(handle: BinaryIO, warc_file: str, offset: int) -> StoredRecord:
+    """Read the record that starts where ``handle`` is (at ``offset`` in ``warc_file``):
+    the bytes of a range read, or a stream of the file from there."""
     try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            for record in ArchiveIterator(handle, check_digests=False):
-                raw = record.raw_stream.read()
-                location = _location(record, warc_file, offset, 0)
-                decoded = _decode_content(raw, location.headers)
-                return StoredRecord(location=location, raw_payload=raw, payload=decoded)
-    except FileNotFoundError:
-        raise WarcError(f"WARC file {warc_file} is missing") from None
+        for record in ArchiveIterator(handle, check_digests=False):
+            raw = record.raw_stream.read()
+            location = _location(record, warc_file, offset, 0)
+            decoded = _decode_content(raw, location.headers)
+            return StoredRecord(location=location, raw_payload=raw, payload=decoded)
     except _UNREADABLE as exc:
         raise WarcError(f"cannot read the record at {warc_file}:{offset}: {exc}") from None
     raise WarcError(f"no record at {warc_file}:{offset}")
@@ -415,38 +462,57 @@ class ScanResult:
     torn: bool  # bytes after good_end that do not form a record
 
 
-def scan(directory: Path, warc_file: str, start: int = 0) -> ScanResult:
-    """Walk the response and revisit records of a file from ``start``, noting a torn tail."""
-    path = directory / warc_file
-    size = path.stat().st_size
+def scan(handle: BinaryIO, warc_file: str, size: int) -> ScanResult:
+    """Walk the response and revisit records of a file of ``size`` bytes from where
+    ``handle`` is (its ``tell()`` counts from the file's start), noting a torn tail."""
     found: list[RecordLocation] = []
-    good_end = start
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        iterator = ArchiveIterator(handle, check_digests=False)
-        try:
-            for record in iterator:
-                raw = record.raw_stream.read()  # before asking offsets: that consumes it
-                offset = iterator.get_record_offset()  # absolute: it starts at tell()
-                record_end = offset + iterator.get_record_length()
-                if record.rec_type in ("response", "revisit"):
-                    location = _location(record, warc_file, offset, record_end - offset)
-                    digest = location.payload_digest
-                    if record.rec_type == "response":
-                        digest = sha256_digest(raw)
-                    found.append(
-                        RecordLocation(
-                            **{
-                                **location.__dict__,
-                                "payload_digest": digest,
-                                "payload_length": len(raw),
-                            }
-                        )
+    good_end = handle.tell()
+    iterator = ArchiveIterator(handle, check_digests=False)
+    try:
+        for record in iterator:
+            raw = record.raw_stream.read()  # before asking offsets: that consumes it
+            offset = iterator.get_record_offset()  # absolute: it starts at tell()
+            record_end = offset + iterator.get_record_length()
+            if record.rec_type in ("response", "revisit"):
+                location = _location(record, warc_file, offset, record_end - offset)
+                digest = location.payload_digest
+                if record.rec_type == "response":
+                    digest = sha256_digest(raw)
+                found.append(
+                    RecordLocation(
+                        **{
+                            **location.__dict__,
+                            "payload_digest": digest,
+                            "payload_length": len(raw),
+                        }
                     )
-                good_end = record_end
-        except _UNREADABLE as exc:
-            log.warning("%s is torn after byte %d: %s", warc_file, good_end, exc)
+                )
+            good_end = record_end
+    except _UNREADABLE as exc:
+        log.warning("%s is torn after byte %d: %s", warc_file, good_end, exc)
     return ScanResult(records=tuple(found), good_end=good_end, torn=good_end < size)
+
+
+def exchange_end(handle: BinaryIO, warc_file: str) -> int:
+    """Where the exchange whose response or revisit record starts where ``handle`` is
+    ends: at the next response or revisit record, or at the end of the last complete
+    record (so its request record is included). Reads no further than that."""
+    start = handle.tell()
+    iterator = ArchiveIterator(handle, check_digests=False)
+    end = None
+    try:
+        for record in iterator:
+            if end is not None and record.rec_type in ("response", "revisit"):
+                break
+            if end is None and record.rec_type not in ("response", "revisit"):
+                raise WarcError(f"no response or revisit record at {warc_file}:{start}")
+            record.raw_stream.read()
+            end = iterator.get_record_offset() + iterator.get_record_length()
+    except _UNREADABLE as exc:
+        log.warning("%s is torn after byte %s: %s", warc_file, end, exc)
+    if end is None:
+        raise WarcError(f"no record at {warc_file}:{start}")
+    return end
 
 
 def iter_warc_files(directory: Path) -> Iterator[str]:

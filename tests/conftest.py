@@ -12,6 +12,7 @@ import pytest
 
 from archive.store import Paths, init_archive
 from tests.loopback import LoopbackServer
+from tests.seaweedfs import SeaweedFS
 from tests.webarchive import WebArchive, build_web_archive
 from web import create_app
 
@@ -38,6 +39,13 @@ def archive_paths(archive_root: Path) -> Paths:
 def server() -> Iterator[LoopbackServer]:
     with LoopbackServer() as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory) -> Iterator[SeaweedFS]:
+    """One real S3-compatible server (SeaweedFS) for the whole run, stopped at its end."""
+    with SeaweedFS(tmp_path_factory.mktemp("seaweedfs")) as weed:
+        yield weed
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from archive import wacz
 from archive.catalog import Catalog
 from archive.store import Paths
 from archive.verify import Problem, Verification, Verifier, prove_capture, repair_catalog
+from archive.warc import WarcError
 from index import check
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
@@ -39,9 +40,12 @@ def _index_problems(diff: check.IndexDiff) -> list[Problem]:
 
 def _check(paths: Paths, catalog: Catalog) -> tuple[Verification, check.IndexDiff]:
     verifier = Verifier(paths, catalog)
-    for warc_file in progress(verifier.warc_files(), "verifying"):
-        verifier.check_file(warc_file)
-    found = verifier.finish()
+    try:
+        for warc_file in progress(verifier.warc_files(), "verifying"):
+            verifier.check_file(warc_file)
+        found = verifier.finish()
+    except WarcError as exc:  # the list of files is in a store that cannot be reached
+        raise click.ClickException(f"cannot verify the WARC files: {exc}") from None
     documents, quotes = catalog.indexable_ids()
     diff = check.compare(paths.index, documents, quotes)
     found.problems += _index_problems(diff)
@@ -63,6 +67,10 @@ def _repair(archive_dir: Path) -> tuple[Verification, check.IndexDiff, int]:
         return found, diff, 0
     with open_store(archive_dir) as store:  # opening reconciles torn tails and the log
         found, diff = _check(store.paths, store.catalog)
+        for warc_file, end in found.torn:  # files in a bucket (reconcile cut local ones)
+            saved = store.paths.storage.repair_torn(warc_file, end, store.paths.quarantine)
+            if saved is not None:
+                click.echo(f"moved the torn tail of {warc_file} into {saved}")
         touched = repair_catalog(store.catalog, found)
         with PoliteSession(HttpConfig()) as never_used:  # processing reads WARCs only
             outcome = Pipeline(store, never_used).process_pending()

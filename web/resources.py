@@ -18,11 +18,17 @@ from archive.store import Paths
 from index.search import Searcher, SearchResults
 
 SEARCHER = "onrecord.searcher"
+PATHS = "onrecord.paths"
 SEARCHER_LOCK = "onrecord.searcher_lock"
 
 
 def paths() -> Paths:
-    return Paths(Path(current_app.config["ARCHIVE"]))
+    """The archive's paths, one object per app: it keeps the WARC store (and a bucket's
+    client, which is slow to make) for every request."""
+    extensions = current_app.extensions
+    if PATHS not in extensions:
+        extensions[PATHS] = Paths(Path(current_app.config["ARCHIVE"]))
+    return extensions[PATHS]
 
 
 def catalog() -> Catalog:
