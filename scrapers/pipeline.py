@@ -151,17 +151,22 @@ class Pipeline:
 
     # -- processing ---------------------------------------------------------------------
 
-    def process_pending(self) -> Outcome:
-        """Process every stored capture not yet processed (after a crash, an import…)."""
+    def process_pending(self, source: Source | None = None) -> Outcome:
+        """Process every stored capture not yet processed (after a crash, an import…);
+        for one source's run, only its own captures and those of no source: another
+        process may be scraping another source into the same catalog right now."""
         outcome = Outcome()
         for capture in self.catalog.unprocessed_captures():
-            outcome.merge(self.process(capture, None))
+            if source is None or capture.source in (None, source.name):
+                outcome.merge(self.process(capture, source if capture.source else None))
         return outcome
 
     def process(self, capture: Capture, source: Source | None) -> Outcome:
         """Turn one stored capture into document state: a version, an event, or nothing."""
         outcome = Outcome()
         with self.catalog.transaction():
+            if not self.catalog.claim_capture(capture.id):
+                return outcome  # processed already, or being processed by another process
             if capture.status in _GONE or 300 <= capture.status < 400:
                 self._gone(capture, outcome)
             elif capture.status in (200, 304) and _textual(capture):
@@ -377,7 +382,7 @@ class Pipeline:
         """One run of one source. A run stopped half-way is resumed by the next call:
         the queue lives in the catalog, and pages captured during the run are not fetched
         again."""
-        outcome = self.process_pending()
+        outcome = self.process_pending(source)
         run_id = self.catalog.unfinished_run(source.name)
         if run_id is None:
             run_id = f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"
