@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from archive import ids
-from archive.catalog import Catalog, Failure
+from archive.catalog import Catalog, CatalogConflict, Failure
 from archive.models import Capture, Document, Event, Extraction, Quote, Speaker, Version
 from archive.store import Store, crash_point
 from archive.warc import HttpExchange, WarcError
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 _TEXTUAL = ("text/html", "application/xhtml+xml", "application/pdf", "text/plain", "")
 _GONE = (404, 410)
+# How often processing a capture is tried when it deadlocks with another process's.
+PROCESS_ATTEMPTS = 3
 
 Clock = Callable[[], datetime]
 
@@ -162,7 +164,19 @@ class Pipeline:
         return outcome
 
     def process(self, capture: Capture, source: Source | None) -> Outcome:
-        """Turn one stored capture into document state: a version, an event, or nothing."""
+        """Turn one stored capture into document state: a version, an event, or nothing.
+        A transaction that deadlocked with another process's is run again."""
+        attempt = 1
+        while True:
+            try:
+                return self._process(capture, source)
+            except CatalogConflict as exc:
+                if attempt == PROCESS_ATTEMPTS:
+                    raise
+                attempt += 1
+                log.info("processing %s again: %s", capture.id, exc)
+
+    def _process(self, capture: Capture, source: Source | None) -> Outcome:
         outcome = Outcome()
         with self.catalog.transaction():
             if not self.catalog.claim_capture(capture.id):

@@ -22,6 +22,7 @@ from archive.catalog import schema
 from archive.catalog.captures import GENESIS_HASH, CaptureQueries, log_entry_bytes, log_entry_hash
 from archive.catalog.documents import DocumentQueries, DocumentSummary
 from archive.catalog.engine import (
+    CatalogConflict,
     CatalogError,
     connection_error,
     create_engine,
@@ -38,6 +39,7 @@ from archive.catalog.sources import Failure, RunStats, SourceQueries
 __all__ = [
     "GENESIS_HASH",
     "Catalog",
+    "CatalogConflict",
     "CatalogError",
     "Catalogs",
     "DocumentSummary",

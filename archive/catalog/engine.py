@@ -28,6 +28,11 @@ class CatalogError(Exception):
     schema. Its message never holds a password."""
 
 
+class CatalogConflict(CatalogError):
+    """A transaction that two writers' transactions deadlocked over: it was rolled back,
+    and running it again is safe."""
+
+
 def catalog_url(root: Path, setting: str = "") -> URL:
     """The catalog of the archive folder ``root``, from its ``catalog`` setting.
 
