@@ -45,8 +45,10 @@ def noise(n: int, size: int) -> bytes:
 
 
 def new_archive(root: Path, settings: str = "") -> Path:
-    init_archive(root)
+    """An archive with these settings (written first: they say where things are kept)."""
+    root.mkdir(parents=True)
     (root / "onrecord.toml").write_text(f"[onrecord]\n{settings}", encoding="utf-8")
+    init_archive(root)
     return root
 
 
