@@ -332,3 +332,44 @@ def test_copying_warc_files_into_a_bucket_resumes_and_refuses_another_archive(se
 
 def settings_of(weed: SeaweedFS) -> tuple[str, str, str]:
     return weed.endpoint, ACCESS_KEY, SECRET_KEY
+
+
+def test_a_file_uploaded_in_parts_is_confirmed_by_its_multipart_etag(seaweedfs, tmp_path):
+    place = seaweedfs.new_place()
+    bucket, prefix = place.removeprefix("s3://").split("/", 1)
+    storage = S3Storage(
+        tmp_path / "warcs", bucket, prefix, S3Settings(*settings_of(seaweedfs)), part_size=5 << 20
+    )
+    storage.local.mkdir()
+    name = "onrecord-20261103090000-abcdef.warc.gz"
+    data = noise(1, 12 << 20)
+    (storage.local / name).write_bytes(data)
+    storage.finish(name)
+    assert seaweedfs.keys(place) == {name: len(data)}
+    assert storage.fingerprint(name)[1].endswith("-3")  # three parts, confirmed
+    assert storage.read(name, 7 << 20, 100) == data[7 << 20 : (7 << 20) + 100]
+
+
+def test_a_capture_killed_before_its_catalog_row_is_recataloged_and_uploaded(
+    seaweedfs, tmp_path, server
+):
+    server.route("/statement", body="<html><body><p>Counted.</p></body></html>")
+    place = seaweedfs.new_place()
+    root = new_archive(
+        tmp_path / "archive", "allow_private = true\ndelay = 0.0\n" + seaweedfs.settings(place)
+    )
+    killed = run_onrecord(
+        "capture",
+        server.url("/statement"),
+        "--archive",
+        str(root),
+        env={"ONRECORD_CRASH_AT": "warc-written"},
+    )
+    assert killed.returncode != 0
+    [left] = local_files(root)  # the record is written; nothing was uploaded
+    assert seaweedfs.keys(place) == {}
+    with Store.open(root) as store:  # the next start catalogs it, then uploads the file
+        [capture] = store.catalog.all_captures()
+        assert capture.warc_file == left
+    assert local_files(root) == [] and list(seaweedfs.keys(place)) == [left]
+    assert read_capture(Paths(root), capture).payload.startswith(b"<html>")
