@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/onrecord demo --port $(PORT)
 
-# System packages the tests use: Chromium (browser tests) and wget (WARC import tests).
+# System packages and services the tests use: Chromium (browser tests), wget (WARC import
+# tests) and a PostgreSQL server on 127.0.0.1:5432 (catalog tests; installed and started
+# only when none answers there).
 system:
 	@if [ ! -x /usr/bin/chromium ] || ! command -v wget >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -27,6 +29,7 @@ system:
 	    echo "note: run 'sudo apt-get install chromium wget' for the browser and import tests"; \
 	  fi; \
 	fi
+	@bash .ci/postgres.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -36,6 +36,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("timeout", 30.0, "Read timeout of one request, in seconds."),
     Setting("max_warc_size", 1_000_000_000, "Size in bytes at which a new WARC file is started."),
     Setting(
+        "catalog",
+        "",
+        "Where the catalog lives: sqlite:///PATH (relative to the archive) or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE; empty means catalog.sqlite "
+        "in the archive.",
+    ),
+    Setting(
         "warcs",
         "warcs",
         "Where WARC files are kept: a folder (relative to the archive) or s3://bucket/prefix "
@@ -102,6 +109,49 @@ def load(root: Path | None, environ: Mapping[str, str] | None = None) -> dict[st
         if variable in environ:
             values[setting.name] = _coerce(setting, environ[variable])
     return values
+
+
+def set_values(root: Path, values: Mapping[str, str]) -> None:
+    """Write settings into an archive's config file, keeping its other lines (comments
+    included): a setting already set is changed where it stands, others are added at the
+    end of the ``[onrecord]`` table."""
+    path = root / CONFIG_FILE
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    if "[onrecord]" not in (line.strip() for line in lines):
+        lines.append("[onrecord]")
+    for name, value in values.items():
+        if name not in SETTINGS_BY_NAME:
+            raise ConfigError(f"unknown setting {name!r}")
+        line = f"{name} = {_toml_value(value)}"
+        at = next((n for n, old in enumerate(lines) if _sets(old, name)), None)
+        if at is None:
+            start = [old.strip() for old in lines].index("[onrecord]")
+            end = next(
+                (n for n in range(start + 1, len(lines)) if lines[n].lstrip().startswith("[")),
+                len(lines),
+            )
+            lines.insert(end, line)
+        else:
+            lines[at] = line
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _sets(line: str, name: str) -> bool:
+    key = line.split("=", 1)[0].strip()
+    return "=" in line and key == name
+
+
+def _toml_value(value: Any) -> str:
+    """A value as TOML writes it.
+
+    >>> _toml_value(True), _toml_value(2.5), _toml_value('postgresql://a@b/"c"')
+    ('true', '2.5', '"postgresql://a@b/\\\\"c\\\\""')
+    """
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def default_file() -> str:

@@ -6,7 +6,8 @@ Layout of an archive folder::
     warcs/            the WARC files: the source of truth (with a bucket store, the
                       files being written and those waiting for upload; see
                       archive/storage.py)
-    catalog.sqlite    the catalog, rebuilt from warcs/ when lost
+    catalog.sqlite    the catalog, rebuilt from warcs/ when lost (or, when the ``catalog``
+                      setting says so, a PostgreSQL database)
     index/            the search index, rebuilt from the catalog when lost
     quarantine/       torn WARC tails cut off after a crash, kept for inspection
 
@@ -29,8 +30,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from sqlalchemy.engine import URL
+
 from archive import config, ids
-from archive.db import Catalog, CatalogError
+from archive.catalog import Catalog, CatalogError
+from archive.catalog.engine import catalog_url
+from archive.catalog.engine import exists as catalog_exists
 from archive.models import Capture
 from archive.storage import StorageError, WarcStorage, open_storage
 from archive.warc import (
@@ -46,7 +51,6 @@ from archive.warc import (
 
 log = logging.getLogger(__name__)
 
-CATALOG_FILE = "catalog.sqlite"
 INDEX_DIR = "index"
 
 
@@ -78,8 +82,16 @@ class Paths:
         return self.storage.local
 
     @property
-    def catalog(self) -> Path:
-        return self.root / CATALOG_FILE
+    def catalog(self) -> URL:
+        """The catalog's database URL, from the archive's ``catalog`` setting."""
+        try:
+            setting = config.load(self.root)["catalog"]
+        except config.ConfigError as exc:
+            raise ArchiveError(str(exc)) from None
+        try:
+            return catalog_url(self.root, setting)
+        except CatalogError as exc:
+            raise ArchiveError(str(exc)) from None
 
     @property
     def index(self) -> Path:
@@ -109,14 +121,17 @@ def init_archive(root: Path) -> Paths:
             paths.config.write_text(config.default_file(), encoding="utf-8")
     except OSError as exc:
         raise ArchiveError(f"cannot create an archive in {root}: {exc.strerror}") from None
-    Catalog.open(paths.catalog, create=True).close()
+    try:
+        Catalog.open(paths.catalog, create=True).close()
+    except CatalogError as exc:
+        raise ArchiveError(str(exc)) from None
     return paths
 
 
 def open_paths(root: Path, *, writable: bool) -> Paths:
     """Check that ``root`` is an archive folder (and writable when asked)."""
     paths = Paths(root)
-    if not paths.catalog.exists() or not paths.warcs.is_dir():
+    if not paths.warcs.is_dir() or not catalog_exists(paths.catalog):
         raise ArchiveError(f"no archive at {root} (create one with: onrecord init {root})")
     if writable and not os.access(paths.warcs, os.W_OK):
         raise ArchiveError(f"the archive at {root} is not writable")

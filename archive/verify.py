@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from archive import ids
-from archive.db import GENESIS_HASH, Catalog, log_entry_hash, to_text
+from archive.catalog import GENESIS_HASH, Catalog, log_entry_hash, to_text
 from archive.models import Capture
 from archive.store import Paths, capture_from_location, read_capture
 from archive.warc import RecordLocation, WarcError, scan, sha256_digest
@@ -244,7 +244,7 @@ def check_chain(
     """Re-hash a segment of the capture log that should follow ``prev_hash`` at position
     ``first_seq``: what anyone holding an earlier head can do with a later segment.
 
-    >>> from archive.db import log_entry_hash
+    >>> from archive.catalog import log_entry_hash
     >>> first = log_entry_hash(GENESIS_HASH, "c-1", "2026-11-03T09:00:00.000000Z", "sha256:ab")
     >>> entry = {"seq": 1, "capture_id": "c-1", "captured_at": "2026-11-03T09:00:00.000000Z",
     ...          "payload_digest": "sha256:ab", "prev_hash": GENESIS_HASH, "entry_hash": first}

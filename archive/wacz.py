@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 import surt
 
 from archive import ids
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.models import Capture
 from archive.store import Paths, Store
 from archive.warc import (

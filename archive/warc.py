@@ -186,9 +186,8 @@ class WarcWriter:
                 self._hold(existing)
         if self._current is not None and self._current.stat().st_size >= self.max_file_size:
             self._leave()
-        if self._current is None:
+        while self._current is None:  # another writer may claim a new file first
             self._hold(self._new_file(now))
-        assert self._current is not None
         return self._current
 
     def _hold(self, path: Path) -> None:
@@ -213,7 +212,9 @@ class WarcWriter:
         return self._leave()
 
     def _new_file(self, now: datetime) -> Path:
-        name = f"{self.prefix}-{ids.ts14(now)}-{secrets.token_hex(3)}.warc.gz"
+        # 64 random bits: writers on other machines, sharing a catalog and a bucket,
+        # never pick the same name (on one machine O_EXCL refuses a taken one).
+        name = f"{self.prefix}-{ids.ts14(now)}-{secrets.token_hex(8)}.warc.gz"
         path = self.directory / name
         info = {"software": SOFTWARE, "format": "WARC File Format 1.1", "robots": "obey"}
         self._append(path, _member(_BUILDER.create_warcinfo_record(name, info)), create=True)

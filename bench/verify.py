@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Paths, Store, init_archive
 from archive.verify import Verifier
 from archive.wacz import export_wacz, import_file

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Paths
 from web import links
 from web.demo import DemoSite, build_demo

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from archive import ids
-from archive.db import Catalog, Failure
+from archive.catalog import Catalog, Failure
 from archive.models import Capture, Document, Event, Extraction, Quote, Speaker, Version
 from archive.store import Store, crash_point
 from archive.warc import HttpExchange, WarcError

@@ -1,23 +1,36 @@
-"""The archive core: WARC + catalog, crash recovery, and identifiers that never change."""
+"""The archive core: WARC + catalog, crash recovery, and identifiers that never change,
+on both catalog engines (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from archive.db import Catalog, CatalogError, latest_version
-from archive.store import ArchiveError, Store, init_archive, read_capture
+from archive.catalog import Catalog, CatalogError, latest_version
+from archive.store import ArchiveError, Paths, Store, init_archive, read_capture
 from archive.warc import HttpExchange, WarcError, iter_warc_files
+from tests.catalogs import ENGINES, catalog_setting, drop_catalog, execute, write_settings
 
 WARCIO = Path(sys.executable).parent / "warcio"
 MOMENT = datetime(2026, 11, 3, 14, 5, 9, 250000, tzinfo=UTC)
+
+
+@pytest.fixture(params=ENGINES)
+def archive_root(request, tmp_path: Path) -> Iterator[Path]:
+    """An empty archive whose catalog is an SQLite file or a PostgreSQL database."""
+    root = tmp_path / "archive"
+    with catalog_setting(request.param) as setting:
+        root.mkdir()
+        write_settings(root, setting)
+        init_archive(root)
+        yield root
 
 
 def exchange(url: str = "https://elections.example.gov/news/1", body: bytes = b"", **kw):
@@ -35,7 +48,7 @@ def exchange(url: str = "https://elections.example.gov/news/1", body: bytes = b"
 
 
 def catalog_ids(root: Path) -> list[str]:
-    with Catalog.open(root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(root).catalog) as catalog:
         return sorted(c.id for c in catalog.all_captures())
 
 
@@ -66,7 +79,7 @@ def test_ids_survive_a_catalog_rebuilt_from_the_warcs(archive_root):
             store.save_capture(exchange(f"https://elections.example.gov/news/{n}"))
         store.save_capture(exchange(at=datetime(2026, 11, 4, tzinfo=UTC)), revisit_of=None)
     before = catalog_ids(archive_root)
-    (archive_root / "catalog.sqlite").unlink()
+    drop_catalog(archive_root)
     init_archive(archive_root)
     with Store.open(archive_root) as store:
         assert store.catalog.count_captures() == 4
@@ -74,9 +87,8 @@ def test_ids_survive_a_catalog_rebuilt_from_the_warcs(archive_root):
 
 
 def test_ids_survive_a_migration(archive_root):
-    path = archive_root / "catalog.sqlite"
-    path.unlink()
-    old = Catalog.open(path, create=True, migrate=False)
+    drop_catalog(archive_root)
+    old = Catalog.open(Paths(archive_root).catalog, create=True, migrate=False)
     old.migrate(up_to=1)
     assert old.schema_version() == 1
     old.close()
@@ -84,7 +96,7 @@ def test_ids_survive_a_migration(archive_root):
         saved = store.save_capture(exchange())
         assert store.catalog.schema_version() == latest_version()
     # A catalog made by the newest code keeps the same ids.
-    path.unlink()
+    drop_catalog(archive_root)
     init_archive(archive_root)
     with Store.open(archive_root) as store:
         assert store.catalog.capture(saved.id) == saved
@@ -98,7 +110,7 @@ def test_revisit_records_point_at_the_original(archive_root):
         assert revisit.record_type == "revisit"
         assert revisit.refers_to == first.id
         assert revisit.payload_digest == first.payload_digest
-    (archive_root / "catalog.sqlite").unlink()
+    drop_catalog(archive_root)
     init_archive(archive_root)
     with Store.open(archive_root) as store:
         assert store.catalog.capture(revisit.id).refers_to == first.id
@@ -149,10 +161,9 @@ def test_a_torn_warc_tail_is_cut_off_on_open(archive_root):
 def test_a_digest_mismatch_is_reported(archive_root):
     with Store.open(archive_root) as store:
         saved = store.save_capture(exchange())
-    db = sqlite3.connect(archive_root / "catalog.sqlite")
-    db.execute("UPDATE captures SET payload_digest = 'sha256:00' WHERE id = ?", (saved.id,))
-    db.commit()
-    db.close()
+    execute(
+        archive_root, "UPDATE captures SET payload_digest = 'sha256:00' WHERE id = :id", id=saved.id
+    )
     with Store.open(archive_root) as store:
         tampered = store.catalog.capture(saved.id)
         with pytest.raises(WarcError, match="payload digest mismatch"):
@@ -168,12 +179,16 @@ def test_a_missing_warc_file_is_a_clear_error(archive_root):
 
 
 def test_a_newer_catalog_is_refused(archive_root):
-    db = sqlite3.connect(archive_root / "catalog.sqlite")
-    db.execute("INSERT INTO schema_migrations VALUES (999, '0999_future.sql', 'x')")
-    db.commit()
-    db.close()
-    with pytest.raises(ArchiveError, match="schema version 999, newer than"):
+    with Store.open(archive_root) as store:
+        saved = store.save_capture(exchange())
+    execute(archive_root, "UPDATE alembic_version SET version_num = '0999'")
+    with pytest.raises(ArchiveError, match="schema version 999, newer than this onrecord"):
         Store.open(archive_root)
+    execute(
+        archive_root, "UPDATE alembic_version SET version_num = :v", v=f"{latest_version():04d}"
+    )
+    with Store.open(archive_root) as store:  # nothing was lost
+        assert store.catalog.capture(saved.id) == saved
 
 
 def test_a_missing_archive_is_a_clear_error(tmp_path):
@@ -217,10 +232,11 @@ def test_a_catalog_that_disagrees_with_its_warc_leaves_the_file_alone(archive_ro
         saved = store.save_capture(exchange("https://elections.example.gov/news/2"))
     path = archive_root / "warcs" / saved.warc_file
     whole = path.read_bytes()
-    db = sqlite3.connect(archive_root / "catalog.sqlite")
-    db.execute("UPDATE captures SET warc_offset = warc_offset + 7 WHERE id = ?", (saved.id,))
-    db.commit()
-    db.close()
+    execute(
+        archive_root,
+        "UPDATE captures SET warc_offset = warc_offset + 7 WHERE id = :id",
+        id=saved.id,
+    )
     with Store.open(archive_root) as store:
         assert store.catalog.count_captures() == 2
     assert path.read_bytes() == whole

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Paths
 from web import indexing
 from web.cli import main

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive import ids
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Paths, init_archive, read_capture
 from archive.verify import Verifier
 from tests.conftest import ONRECORD

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Paths
 from web import links
 from web.memento import http_date

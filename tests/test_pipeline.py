@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive import ids
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Paths, Store, read_capture
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline

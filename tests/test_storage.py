@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.models import Capture
 from archive.storage import S3Settings, S3Storage, StorageError, copy_files
 from archive.store import ArchiveError, Paths, Store, init_archive, read_capture

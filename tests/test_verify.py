@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archive.db import Catalog, log_entry_hash
+from archive.catalog import Catalog, log_entry_hash
 from archive.verify import check_chain
 from index.build import Indexer
 from tests.loopback import LoopbackServer

@@ -6,7 +6,7 @@ from xml.etree import ElementTree
 
 from bs4 import BeautifulSoup
 
-from archive.db import GENESIS_HASH, log_entry_hash
+from archive.catalog import GENESIS_HASH, log_entry_hash
 
 
 def test_the_log_json_rehashes_to_its_head(client):

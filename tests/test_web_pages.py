@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Paths
 from web import api, citations, documents, feeds, links, memento, search
 

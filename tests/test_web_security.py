@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from bs4 import BeautifulSoup
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Paths
 from tests.webarchive import IMG, SCRIPT
 from web import create_app, links

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive import ids
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Paths, Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline

@@ -18,7 +18,7 @@ import click
 from waitress import create_server
 
 from archive import config as archive_config
-from archive.db import Catalog, CatalogError
+from archive.catalog import Catalog, CatalogError
 from archive.ids import InvalidURL, canonical_url
 from archive.store import ArchiveError, init_archive
 from scrapers.errors import SourceError
@@ -29,6 +29,7 @@ from scrapers.quotes import find_quotes
 from scrapers.sources import Source, load_sources
 from web import create_app, indexing, links
 from web.cli_integrity import export_command, import_command, verify
+from web.cli_migrate import migrate_command
 from web.cli_options import archive_option, http_config, open_catalog, open_store, progress
 
 log = logging.getLogger("onrecord")
@@ -39,6 +40,8 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if sys.stderr.isatty() and not verbose:
         logging.getLogger().setLevel(logging.WARNING)
+    # Alembic says which engine it talks to on every open; the catalog logs what it migrates.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -472,6 +475,7 @@ def demo(archive_dir: Path, build_only: Path | None, host: str, port: int) -> No
 main.add_command(verify)
 main.add_command(export_command)
 main.add_command(import_command)
+main.add_command(migrate_command)
 
 
 if __name__ == "__main__":

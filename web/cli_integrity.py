@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from archive import wacz
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Paths
 from archive.verify import Problem, Verification, Verifier, prove_capture, repair_catalog
 from archive.warc import WarcError

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from archive import config as archive_config
-from archive.db import Catalog, CatalogError
+from archive.catalog import Catalog, CatalogError
 from archive.store import ArchiveError, Paths, Store, open_paths
 from scrapers.http import HttpConfig
 

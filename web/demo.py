@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from archive import config as archive_config
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Outcome, Pipeline

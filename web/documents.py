@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.models import Capture, Document, Extraction, Quote, Version
 from web import api, links
 from web.resources import catalog

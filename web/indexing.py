@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Paths, crash_point
 from index.build import Indexer
 from index.search import QueryError, Searcher, SearchResults

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request
 
-from archive.db import Catalog, DocumentSummary
+from archive.catalog import Catalog, DocumentSummary
 from archive.ids import normalize_quote_text
 from archive.models import Capture, Document, Extraction, Quote, Version
 from index.search import QueryError

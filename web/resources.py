@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import Flask, abort, current_app, g
 
-from archive.db import Catalog, CatalogError
+from archive.catalog import Catalog, CatalogError
 from archive.store import Paths
 from index.search import Searcher, SearchResults
 

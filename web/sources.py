@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Blueprint, abort, jsonify, render_template
 
 from archive import config as archive_config
-from archive.db import Failure, RunStats
+from archive.catalog import Failure, RunStats
 from scrapers.errors import SourceError
 from scrapers.sources import Source, load_sources
 from web import api, links

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, jsonify, render_template
 
-from archive.db import DocumentSummary
+from archive.catalog import DocumentSummary
 from archive.models import Quote, Speaker
 from web import api, links
 from web.resources import catalog

@@ -1,0 +1,129 @@
+"""The catalog: the only package that holds SQL.
+
+The catalog is derived from the WARC files (see :mod:`archive.store`) and holds what was
+made of them. One module per kind of data holds its queries: ``captures`` (captures and
+the capture log), ``documents`` (documents, versions, extractions, events), ``quotes``
+(quotes, aliases, speakers) and ``sources`` (runs, failures, queues, the schedule); the
+joins they share are written once in ``rows``. :class:`Catalog` puts them behind one
+object on one connection, to SQLite or PostgreSQL alike (``engine``), with its schema
+versioned by Alembic (``schema``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from archive.catalog import schema
+from archive.catalog.captures import GENESIS_HASH, CaptureQueries, log_entry_bytes, log_entry_hash
+from archive.catalog.documents import DocumentQueries, DocumentSummary
+from archive.catalog.engine import (
+    CatalogError,
+    connection_error,
+    create_engine,
+    exists,
+    parse_url,
+    shown,
+    sqlite_url,
+)
+from archive.catalog.quotes import QuoteQueries, quote_keys
+from archive.catalog.rows import from_text, to_text
+from archive.catalog.schema import latest_version
+from archive.catalog.sources import Failure, RunStats, SourceQueries
+
+__all__ = [
+    "GENESIS_HASH",
+    "Catalog",
+    "CatalogError",
+    "DocumentSummary",
+    "Failure",
+    "RunStats",
+    "from_text",
+    "latest_version",
+    "log_entry_bytes",
+    "log_entry_hash",
+    "quote_keys",
+    "to_text",
+]
+
+log = logging.getLogger(__name__)
+
+
+def as_url(target: Path | str | URL) -> URL:
+    """A catalog named by an SQLite file's path or by a database URL."""
+    if isinstance(target, URL):
+        return target
+    if isinstance(target, Path) or "://" not in target:
+        return sqlite_url(Path(target))
+    return parse_url(target)
+
+
+class Catalog(CaptureQueries, DocumentQueries, QuoteQueries, SourceQueries):
+    """One connection to one catalog. Not shared between threads."""
+
+    def __init__(self, engine: sa.Engine, connection: sa.Connection, url: URL) -> None:
+        super().__init__(connection, url)
+        self._engine = engine
+
+    @property
+    def name(self) -> str:
+        """The catalog as messages show it (a file's path, or a URL without password)."""
+        return shown(self.url)
+
+    @classmethod
+    def open(
+        cls, target: Path | str | URL, *, create: bool = False, migrate: bool = True
+    ) -> Catalog:
+        """Open (or with ``create``, make) a catalog and bring its schema up to date."""
+        url = as_url(target)
+        if not create and not exists(url):
+            raise CatalogError(f"no catalog at {shown(url)}")
+        engine = create_engine(url)
+        try:
+            connection = engine.connect()
+        except sa.exc.DBAPIError as exc:
+            engine.dispose()
+            raise connection_error(url, exc) from None
+        catalog = cls(engine, connection, url)
+        try:
+            version = catalog.schema_version()
+            if version > latest_version():
+                raise CatalogError(
+                    f"the catalog {shown(url)} has schema version {version}, newer than "
+                    f"this onrecord knows ({latest_version()}): upgrade onrecord to use it"
+                )
+            if version == 0 and not create:
+                raise CatalogError(f"no catalog at {shown(url)} (the database is empty)")
+            if migrate:
+                catalog.migrate()
+        except sa.exc.DBAPIError as exc:
+            catalog.close()
+            raise connection_error(url, exc) from None
+        except CatalogError:
+            catalog.close()
+            raise
+        return catalog
+
+    def close(self) -> None:
+        self._conn.close()
+        self._engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        return schema.schema_version(self._conn)
+
+    def migrate(self, up_to: int | None = None) -> list[int]:
+        """Apply the migrations the catalog lacks (up to ``up_to``), each in its own
+        transaction."""
+        applied = schema.upgrade(self._conn, self.transaction, up_to)
+        for version in applied:
+            log.info("catalog %s migrated to version %d", self.name, version)
+        return applied

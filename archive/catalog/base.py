@@ -1,0 +1,80 @@
+"""What every part of the catalog shares: one connection, its transactions, and running
+a statement with named parameters on either engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, RowMapping
+
+from archive.catalog.engine import is_sqlite
+
+
+@lru_cache(maxsize=1024)
+def _statement(sql: str, expanding: tuple[str, ...]) -> sa.TextClause:
+    statement = sa.text(sql)
+    if expanding:
+        statement = statement.bindparams(*(sa.bindparam(n, expanding=True) for n in expanding))
+    return statement
+
+
+class Queries:
+    """A connection in autocommit mode; :meth:`transaction` groups statements."""
+
+    def __init__(self, connection: sa.Connection, url: URL) -> None:
+        self._conn = connection
+        self.url = url
+        self.sqlite = is_sqlite(url)
+        self._in_transaction = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction; nested uses join the outer one. On SQLite it takes the
+        write lock at once (``BEGIN IMMEDIATE``), so two writers queue instead of one
+        failing at its first write."""
+        if self._in_transaction:
+            yield
+            return
+        self._conn.exec_driver_sql("BEGIN IMMEDIATE" if self.sqlite else "BEGIN")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._in_transaction = False
+            self._conn.exec_driver_sql("ROLLBACK")
+            raise
+        self._in_transaction = False
+        self._conn.exec_driver_sql("COMMIT")
+
+    def _run(self, sql: str, params: Mapping | Sequence[Mapping] | None = None, /, **named):
+        """Run one statement; a list value of ``named`` fills an ``IN :name`` list."""
+        expanding = tuple(sorted(k for k, v in named.items() if isinstance(v, list)))
+        if params is None:
+            params = named
+        return self._conn.execute(_statement(sql, expanding), params)
+
+    def _many(self, sql: str, rows: Sequence[Mapping]) -> None:
+        """Run one statement for each of ``rows`` (nothing when there are none)."""
+        if rows:
+            self._conn.execute(_statement(sql, ()), list(rows))
+
+    def _rows(self, sql: str, **named) -> list[RowMapping]:
+        return list(self._run(sql, **named).mappings())
+
+    def _one(self, sql: str, **named) -> RowMapping | None:
+        return self._run(sql, **named).mappings().first()
+
+    def _value(self, sql: str, **named):
+        return self._run(sql, **named).scalar()
+
+    def _per_document(self, sql: str, key: str, ids: Iterable[str] | None) -> Iterator[RowMapping]:
+        """The rows of ``sql`` for every document (in ``key`` order), or for each of
+        ``ids`` in turn."""
+        if ids is None:
+            yield from self._run(f"{sql} ORDER BY {key}").mappings()
+            return
+        for document_id in ids:
+            yield from self._run(f"{sql} WHERE {key} = :id", id=document_id).mappings()

@@ -1,0 +1,185 @@
+"""What the scheduler keeps of each source: runs, failed fetches, the queue of a run's
+URLs, when each source is next due; and the documents the index is behind on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from archive.catalog.base import Queries
+from archive.catalog.rows import from_text, to_text
+
+RUN_COUNTERS = ("discovered", "fetched", "new_versions", "failed")
+
+
+@dataclass(frozen=True)
+class RunStats:
+    id: str
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    discovered: int
+    fetched: int
+    new_versions: int
+    failed: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Failure:
+    url: str
+    source: str | None
+    at: datetime
+    reason: str
+    status: int | None
+
+
+class SourceQueries(Queries):
+    def add_failure(self, failure: Failure) -> None:
+        self._run(
+            "INSERT INTO failures (url, source, at, reason, status)"
+            " VALUES (:url, :source, :at, :reason, :status)",
+            url=failure.url,
+            source=failure.source,
+            at=to_text(failure.at),
+            reason=failure.reason,
+            status=failure.status,
+        )
+
+    def failures(self, source: str | None = None, *, limit: int = 50) -> list[Failure]:
+        where = "" if source is None else "WHERE source = :source "
+        rows = self._rows(
+            f"SELECT * FROM failures {where}ORDER BY at DESC, id DESC LIMIT :n",
+            source=source,
+            n=limit,
+        )
+        return [
+            Failure(
+                url=r["url"],
+                source=r["source"],
+                at=from_text(r["at"]),
+                reason=r["reason"],
+                status=r["status"],
+            )
+            for r in rows
+        ]
+
+    # -- runs -------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, source: str, started_at: datetime) -> None:
+        self._run(
+            "INSERT INTO runs (id, source, started_at) VALUES (:id, :source, :at)"
+            " ON CONFLICT DO NOTHING",
+            id=run_id,
+            source=source,
+            at=to_text(started_at),
+        )
+
+    def unfinished_run(self, source: str) -> str | None:
+        return self._value(
+            "SELECT id FROM runs WHERE source = :source AND finished_at IS NULL"
+            " ORDER BY started_at DESC LIMIT 1",
+            source=source,
+        )
+
+    def count_run(self, run_id: str, **increments: int) -> None:
+        for column, amount in increments.items():
+            if column not in RUN_COUNTERS:
+                raise ValueError(f"no run counter {column!r}")
+            self._run(
+                f"UPDATE runs SET {column} = {column} + :amount WHERE id = :id",
+                amount=amount,
+                id=run_id,
+            )
+
+    def finish_run(self, run_id: str, finished_at: datetime, error: str | None = None) -> None:
+        self._run(
+            "UPDATE runs SET finished_at = :at, error = :error WHERE id = :id",
+            at=to_text(finished_at),
+            error=error,
+            id=run_id,
+        )
+
+    def last_run(self, source: str) -> RunStats | None:
+        row = self._one(
+            "SELECT * FROM runs WHERE source = :source ORDER BY started_at DESC LIMIT 1",
+            source=source,
+        )
+        if not row:
+            return None
+        return RunStats(
+            id=row["id"],
+            source=row["source"],
+            started_at=from_text(row["started_at"]),
+            finished_at=from_text(row["finished_at"]),
+            discovered=row["discovered"],
+            fetched=row["fetched"],
+            new_versions=row["new_versions"],
+            failed=row["failed"],
+            error=row["error"],
+        )
+
+    # -- a run's queue and the schedule -----------------------------------------------
+
+    def enqueue(self, source: str, run_id: str, urls: Iterable[str], at: datetime) -> None:
+        self._many(
+            "INSERT INTO queue (source, url, run_id, queued_at)"
+            " VALUES (:source, :url, :run_id, :at) ON CONFLICT DO NOTHING",
+            [{"source": source, "url": u, "run_id": run_id, "at": to_text(at)} for u in urls],
+        )
+
+    def pending(self, source: str, run_id: str) -> list[str]:
+        rows = self._run(
+            "SELECT url FROM queue WHERE source = :source AND run_id = :run_id"
+            " AND done_at IS NULL ORDER BY queued_at, url",
+            source=source,
+            run_id=run_id,
+        )
+        return list(rows.scalars())
+
+    def mark_done(self, source: str, run_id: str, url: str, at: datetime) -> None:
+        self._run(
+            "UPDATE queue SET done_at = :at WHERE source = :source AND run_id = :run_id"
+            " AND url = :url",
+            at=to_text(at),
+            source=source,
+            run_id=run_id,
+            url=url,
+        )
+
+    def next_due(self, source: str) -> datetime | None:
+        return from_text(
+            self._value("SELECT next_due FROM schedule WHERE source = :source", source=source)
+        )
+
+    def set_next_due(self, source: str, when: datetime) -> None:
+        self._run(
+            "INSERT INTO schedule (source, next_due) VALUES (:source, :when)"
+            " ON CONFLICT (source) DO UPDATE SET next_due = excluded.next_due",
+            source=source,
+            when=to_text(when),
+        )
+
+    # -- the index backlog ------------------------------------------------------------
+
+    def queue_for_index(self, document_id: str, at: datetime) -> None:
+        self._run(
+            "INSERT INTO index_queue (document_id, queued_at) VALUES (:id, :at)"
+            " ON CONFLICT (document_id) DO UPDATE SET queued_at = excluded.queued_at",
+            id=document_id,
+            at=to_text(at),
+        )
+
+    def index_backlog(self) -> list[tuple[str, str]]:
+        """(document id, queued at) of every document the index is behind on."""
+        rows = self._run("SELECT document_id, queued_at FROM index_queue ORDER BY document_id")
+        return [(row[0], row[1]) for row in rows]
+
+    def indexed(self, backlog: Iterable[tuple[str, str]]) -> None:
+        """Take documents off the queue, unless they were queued again meanwhile."""
+        with self.transaction():
+            self._many(
+                "DELETE FROM index_queue WHERE document_id = :id AND queued_at = :at",
+                [{"id": d, "at": at} for d, at in backlog],
+            )

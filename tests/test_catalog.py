@@ -1,0 +1,171 @@
+"""The catalog on either engine: what a bad URL, an unreachable or refusing server and a
+catalog of another schema get; catalogs made before Alembic upgrade in place; the
+capture log hashes the same bytes on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import socket
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archive.catalog import Catalog, CatalogError, log_entry_hash
+from archive.store import ArchiveError, Paths, Store, init_archive
+from archive.warc import HttpExchange
+from tests.catalogs import catalog_setting, postgres_database, write_settings
+from tests.conftest import run_onrecord
+from tests.loopback import LoopbackServer
+from tests.webarchive import build_web_archive
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def exchange(n: int) -> HttpExchange:
+    return HttpExchange(
+        url=f"https://elections.example.gov/news/{n}",
+        fetched_at=datetime(2026, 11, 3, 14, 5, 9, 250000, tzinfo=UTC) + timedelta(minutes=n),
+        status=200,
+        reason="OK",
+        headers=(("Content-Type", "text/html; charset=utf-8"),),
+        payload=f"<html><body><p>Statement {n}.</p></body></html>".encode(),
+        request_headers=(("User-Agent", "onrecord-test"),),
+        remote_ip="127.0.0.1",
+    )
+
+
+def test_an_unreachable_server_is_named_without_its_password(tmp_path):
+    port = free_port()
+    url = f"postgresql://archivist:hunter2secret@127.0.0.1:{port}/news"
+    with pytest.raises(CatalogError) as raised:
+        Catalog.open(url)
+    message = str(raised.value)
+    assert f"cannot reach the catalog database at 127.0.0.1:{port}" in message
+    assert "hunter2secret" not in message
+    # The command says the same, and nothing is written.
+    root = tmp_path / "archive"
+    result = run_onrecord("init", str(root), env={"ONRECORD_CATALOG": url})
+    assert result.returncode != 0
+    assert f"127.0.0.1:{port}" in result.stderr and "hunter2secret" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_user_is_refused_by_name():
+    user = f"nobody_{secrets.token_hex(4)}"
+    with pytest.raises(CatalogError, match=f"refused user '{user}'") as raised:
+        Catalog.open(f"postgresql://{user}:wrong-password@127.0.0.1:5432/postgres")
+    assert "wrong-password" not in str(raised.value)
+
+
+def test_a_missing_database_is_named():
+    name = f"absent_{secrets.token_hex(4)}"
+    with pytest.raises(CatalogError, match=f"has no database '{name}'"):
+        Catalog.open(f"postgresql://postgres@127.0.0.1:5432/{name}")
+
+
+def test_an_empty_database_is_not_taken_for_a_catalog():
+    with postgres_database() as url, pytest.raises(CatalogError, match="the database is empty"):
+        Catalog.open(url)
+
+
+def test_a_url_of_another_engine_is_refused(tmp_path):
+    root = tmp_path / "archive"
+    root.mkdir()
+    write_settings(root, "mysql://archivist@127.0.0.1/news")
+    with pytest.raises(ArchiveError, match="SQLite or PostgreSQL, not mysql"):
+        init_archive(root)
+
+
+def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path):
+    """A catalog versioned by ``schema_migrations`` at version 2 (no index queue, no
+    quote keys) is stamped, upgraded to the latest version, and keeps its ids, its quote
+    links and a capture log that still verifies."""
+    with LoopbackServer() as server:
+        built = build_web_archive(tmp_path / "archive", server)
+    path = built.root / "catalog.sqlite"
+    with Catalog.open(path) as catalog:
+        captures = list(catalog.all_captures())
+        quotes = list(catalog.current_quotes())
+        head = catalog.log_head()
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        DROP TABLE alembic_version;
+        DROP TABLE index_queue;
+        DROP INDEX quotes_by_lead;
+        DROP INDEX quotes_by_tail;
+        ALTER TABLE quotes DROP COLUMN lead;
+        ALTER TABLE quotes DROP COLUMN tail;
+        CREATE TABLE schema_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+        INSERT INTO schema_migrations VALUES (1, '0001_catalog.sql', '2026-11-01T00:00:00Z');
+        INSERT INTO schema_migrations VALUES (2, '0002_capture_log.sql', '2026-11-01T00:00:00Z');
+        """
+    )
+    db.close()
+    with Store.open(built.root) as store:
+        catalog = store.catalog
+        assert catalog.schema_version() == 4
+        assert list(catalog.all_captures()) == captures
+        assert list(catalog.current_quotes()) == quotes
+        assert catalog.log_head() == head
+        assert catalog.resolve_quote_id(built.old_pledge) == built.pledge
+        assert catalog.appearances(catalog.quote(built.pledge).text.lower())  # keys filled
+    result = run_onrecord("verify", "--archive", str(built.root))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_legacy_catalog_of_a_newer_version_is_refused(archive_root):
+    db = sqlite3.connect(archive_root / "catalog.sqlite")
+    db.executescript(
+        "DROP TABLE alembic_version;"
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT);"
+        "INSERT INTO schema_migrations VALUES (999, '0999_future.sql', 'x');"
+    )
+    db.close()
+    with pytest.raises(ArchiveError, match="schema version 999, newer than this onrecord"):
+        Store.open(archive_root)
+
+
+def test_the_capture_log_is_the_same_chain_on_both_engines(tmp_path):
+    """The same captures make the same log, entry for entry, on SQLite and PostgreSQL;
+    and the first entry hashes exactly the bytes the log has always hashed."""
+    logs = []
+    for engine in ("sqlite", "postgresql"):
+        root = tmp_path / engine
+        with catalog_setting(engine) as setting:
+            root.mkdir()
+            write_settings(root, setting)
+            init_archive(root)
+            with Store.open(root) as store:
+                for n in range(5):
+                    store.save_capture(exchange(n))
+                logs.append(list(store.catalog.log_entries()))
+            assert Paths(root).catalog.get_backend_name() == engine
+    assert logs[0] == logs[1]
+    first = logs[0][0]
+    assert first["captured_at"] == "2026-11-03T14:05:09.250000Z"
+    material = "\n".join(
+        ("0" * 64, first["capture_id"], first["captured_at"], first["payload_digest"])
+    )
+    assert first["entry_hash"] == hashlib.sha256(material.encode()).hexdigest()
+    assert first["entry_hash"] == log_entry_hash(
+        "0" * 64, first["capture_id"], first["captured_at"], first["payload_digest"]
+    )
+
+
+def test_the_catalog_setting_reads_a_relative_sqlite_path_from_the_archive(tmp_path):
+    root = tmp_path / "archive"
+    root.mkdir()
+    write_settings(root, "sqlite:///elsewhere.sqlite")
+    init_archive(root)
+    assert (root / "elsewhere.sqlite").exists() and not (root / "catalog.sqlite").exists()
+    with Store.open(root) as store:
+        assert Path(store.catalog.url.database) == root / "elsewhere.sqlite"
