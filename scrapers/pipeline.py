@@ -13,7 +13,7 @@ import difflib
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -151,11 +151,14 @@ class Pipeline:
 
     # -- processing ---------------------------------------------------------------------
 
-    def process_pending(self) -> Outcome:
-        """Process every stored capture not yet processed (after a crash, an import…)."""
+    def process_pending(self, sources: Iterable[Source] = ()) -> Outcome:
+        """Process every stored capture not yet processed (after a crash, an import…);
+        a capture that names its source gets that source's definition among ``sources``
+        (its kind and publisher), as when it was scraped."""
+        by_name = {source.name: source for source in sources}
         outcome = Outcome()
         for capture in self.catalog.unprocessed_captures():
-            outcome.merge(self.process(capture, None))
+            outcome.merge(self.process(capture, by_name.get(capture.source or "")))
         return outcome
 
     def process(self, capture: Capture, source: Source | None) -> Outcome:
