@@ -13,7 +13,7 @@ import difflib
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -153,14 +153,21 @@ class Pipeline:
 
     # -- processing ---------------------------------------------------------------------
 
-    def process_pending(self, source: Source | None = None) -> Outcome:
+    def process_pending(
+        self, sources: Iterable[Source] = (), *, only: Source | None = None
+    ) -> Outcome:
         """Process every stored capture not yet processed (after a crash, an import…);
-        for one source's run, only its own captures and those of no source: another
-        process may be scraping another source into the same catalog right now."""
+        a capture that names its source gets that source's definition among ``sources``
+        (its kind and publisher), as when it was scraped. For one source's run (``only``),
+        just its own captures and those of no source: another process may be scraping
+        another source into the same catalog right now."""
+        by_name = {source.name: source for source in sources}
+        if only is not None:
+            by_name[only.name] = only
         outcome = Outcome()
         for capture in self.catalog.unprocessed_captures():
-            if source is None or capture.source in (None, source.name):
-                outcome.merge(self.process(capture, source if capture.source else None))
+            if only is None or capture.source in (None, only.name):
+                outcome.merge(self.process(capture, by_name.get(capture.source or "")))
         return outcome
 
     def process(self, capture: Capture, source: Source | None) -> Outcome:
@@ -396,7 +403,7 @@ class Pipeline:
         """One run of one source. A run stopped half-way is resumed by the next call:
         the queue lives in the catalog, and pages captured during the run are not fetched
         again."""
-        outcome = self.process_pending(source)
+        outcome = self.process_pending(only=source)
         run_id = self.catalog.unfinished_run(source.name)
         if run_id is None:
             run_id = f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"
