@@ -8,7 +8,14 @@ itself (one says so in JSON-LD, one in a ``<meta name=author>``).
 
 from __future__ import annotations
 
+import json
+
+import bibtexparser
 import pytest
+from bibtexparser.middlewares import SeparateCoAuthors, SplitNameParts
+from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle
+from citeproc import formatter as citeproc_formatter
+from citeproc.source.json import CiteProcJSON
 
 from archive import ids
 from archive.db import Catalog
@@ -125,6 +132,62 @@ def test_a_publication_date_is_cited_as_the_publisher_gave_it_not_shifted_to_utc
     assert "November 19, 2026" in citations["chicago"]
     assert "date = {2026-11-19}" in citations["bibtex"]
     assert citations["csl"]["issued"] == {"date-parts": [[2026, 11, 19]]}
+
+
+def test_an_organisation_is_cited_whole_in_every_style(archive):
+    for path in ("/releases/recount-schedule", "/releases/recount-results"):
+        citations = cited(archive, path)
+        assert citations["apa"].startswith(f"{OFFICE}. (2026, November 2"), citations["apa"]
+        assert citations["csl"]["author"] == [{"literal": OFFICE}]
+        assert citations["chicago"].startswith(f"{OFFICE}. ")
+        entry = bibtexparser.parse_string(
+            citations["bibtex"], append_middleware=[SeparateCoAuthors(), SplitNameParts()]
+        ).entries[0]
+        (author,) = entry["author"]
+        assert (author.first, author.von, author.last) == ([], [], ["{" + OFFICE + "}"])
+    # a person is still split into family and given names
+    person = cited(archive, "/news/late-count")
+    assert person["csl"]["author"] == [{"family": "Carvalho", "given": "Ines"}]
+    assert person["apa"].startswith("Carvalho, I. (2026, November 19).")
+
+
+def test_a_press_release_csl_json_produces_the_reference_the_page_shows(archive):
+    citations = cited(archive, "/releases/recount-notice")
+    assert citations["apa"].startswith(f"{OFFICE}. (2026, November 20). Recount notice")
+    csl = citations["csl"]
+    assert csl["author"] == [{"literal": OFFICE}]
+    source = CiteProcJSON([json.loads(json.dumps(csl))])
+    style = CitationStylesStyle("apa", validate=False)
+    bibliography = CitationStylesBibliography(style, source, citeproc_formatter.plain)
+    bibliography.register(Citation([CitationItem(csl["id"])]))
+    (reference,) = bibliography.bibliography()
+    # a reference manager's APA names the same author, date and title as onrecord's
+    assert str(reference).startswith(citations["apa"].split(" Retrieved ")[0])
+
+
+def test_mla_and_chicago_titles_are_in_title_case(archive):
+    citations = cited(archive, "/news/late-count")
+    assert '"Late Count Ends in a Tie for the County Seat."' in citations["mla"]
+    assert '"Late Count Ends in a Tie for the County Seat."' in citations["chicago"]
+    assert "late count ends in a tie for the county seat." in citations["apa"]  # sentence case
+
+
+def test_apa_gives_the_original_and_archived_urls_with_the_retrieval_wording(archive):
+    story = archive["/news/late-count"]
+    apa = story["citations"]["apa"]
+    captured = story["capture"]["captured_at"][:10]
+    assert f"Retrieved {_long(captured)}, from {story['document']['url']}" in apa
+    assert apa.endswith(f"{story['capture']['page']})")
+
+
+def test_every_bibtex_entry_has_an_author_and_its_own_key(archive):
+    text = "\n\n".join(cited(archive, path)["bibtex"] for path in archive)
+    library = bibtexparser.parse_string(text)
+    assert not library.failed_blocks  # a duplicate key is a failed block
+    assert len(library.entries) == len(archive) == 4
+    for entry in library.entries:
+        assert entry.entry_type == "online"
+        assert "author" in entry.fields_dict or "editor" in entry.fields_dict, entry.key
 
 
 def _long(day: str) -> str:
