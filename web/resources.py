@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from flask import Flask, abort, current_app, g
+from flask import Flask, abort, current_app, g, request
 
 from archive.db import Catalog, CatalogError
 from archive.store import Paths
@@ -23,6 +23,13 @@ SEARCHER_LOCK = "onrecord.searcher_lock"
 
 def paths() -> Paths:
     return Paths(Path(current_app.config["ARCHIVE"]))
+
+
+def root_url() -> str:
+    """The root that absolute URLs are built on: the ``public_url`` setting, else the
+    request's own host (a Host header anyone can set: configure ``public_url`` in
+    production)."""
+    return current_app.config.get("PUBLIC_URL") or request.url_root
 
 
 def catalog() -> Catalog:
