@@ -6,6 +6,7 @@ header a client chose."""
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from contextlib import contextmanager
 
@@ -14,6 +15,7 @@ import pytest
 from web import create_app, links
 from web.cli import listen
 
+IDLE = 300
 EVIL = "evil.example"
 
 
@@ -40,6 +42,23 @@ def get(port: int, path: str, host: str | None = None, timeout: float = 10.0):
         return response.status, dict(response.getheaders()), response.read().decode()
     finally:
         connection.close()
+
+
+def test_a_reader_is_served_while_300_idle_connections_are_open(site):
+    with serving(create_app({"ARCHIVE": str(site.root)})) as port:
+        idle = []
+        try:
+            for _ in range(IDLE):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never finish
+                idle.append(sock)
+            status, _, body = get(port, links.quote_path(site.pledge), timeout=5)
+            assert status == 200 and "Dana Whitfield" in body
+            status, _, _ = get(port, "/static/onrecord.css", timeout=5)
+            assert status == 200
+        finally:
+            for sock in idle:
+                sock.close()
 
 
 @pytest.fixture
