@@ -141,7 +141,7 @@ def extract_command(files: tuple[Path, ...], fmt: str, url: str | None) -> None:
             "title": found.title,
             "authors": list(found.authors),
             "publisher": found.publisher,
-            "published": found.published.isoformat() if found.published else None,
+            "published": found.published.astimezone(UTC).isoformat() if found.published else None,
             "language": found.language,
             "text": found.text,
             "paragraphs": paragraphs,
