@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from tests.conftest import run_onrecord
 from web import create_app, links
 from web.cli import listen
 
@@ -89,3 +90,18 @@ def test_a_public_url_that_is_not_an_absolute_url_is_refused(site, monkeypatch):
     monkeypatch.setenv("ONRECORD_PUBLIC_URL", "onrecord.example")
     with pytest.raises(ValueError, match="public_url must be an absolute http"):
         create_app({"ARCHIVE": str(site.root)})
+
+
+def test_serve_with_a_bad_public_url_says_so_in_one_line(archive_root):
+    result = run_onrecord(
+        "serve",
+        "--archive",
+        str(archive_root),
+        "--port",
+        "0",
+        env={"ONRECORD_PUBLIC_URL": "onrecord.example"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: public_url must be an absolute http(s) URL, not 'onrecord.example'"
+    )

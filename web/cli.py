@@ -414,7 +414,11 @@ def changes(archive_dir: Path, fmt: str) -> None:
 def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
     """Serve the archive's web front end with a production WSGI server."""
     open_catalog(archive_dir)[1].close()
-    server = listen(create_app({"ARCHIVE": str(archive_dir)}), host, port, threads)
+    try:
+        app = create_app({"ARCHIVE": str(archive_dir)})
+    except archive_config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    server = listen(app, host, port, threads)
     click.echo(f"serving {archive_dir} at http://{host}:{port}/")
     server.run()
 
