@@ -64,6 +64,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 __all__ = ["STYLES", "Citable", "apa", "bibtex", "chicago", "csl_json", "mla"]
@@ -150,6 +151,7 @@ def is_organisation(name: str, publisher: str | None = None) -> bool:
     return any(part.casefold() in _ORGANISATION_WORDS for part in parts)
 
 
+@lru_cache(maxsize=4096)  # a page's citations split the same names several times
 def _split_name(name: str, publisher: str | None = None) -> tuple[str, str]:
     """(family, given) of a personal name; an organisation's name is all family.
 
@@ -216,6 +218,7 @@ def _title(item: Citable) -> str:
     return item.title or item.url
 
 
+@lru_cache(maxsize=4096)
 def title_case(text: str) -> str:
     """A title in the headline case of MLA and Chicago: principal words capitalised,
     minor words lower case unless first, last or after a colon; words already holding
