@@ -16,6 +16,13 @@ gets the bytes exactly as received.
 >>> out = rewrite_links(page, None, "https://example.gov/a/b", lambda url: "/arch/" + url)
 >>> print(out.decode())
 <html><body><p><a href="/arch/https://example.gov/next" target="_self">next</a></p></body></html>
+>>> page = (b'<!DOCTYPE html><head><base href="https://cdn.example/x/">'
+...         b'<meta http-equiv="refresh" content="0;url=https://live.example/"></head>'
+...         b'<a href="y">y</a> <a href="javascript:go()">go</a> <a href="#top">top</a>')
+>>> print(rewrite_links(page, None, "https://example.gov/", lambda url: "/arch/" + url).decode())
+<!DOCTYPE html>
+<html><head></head><body><a href="/arch/https://cdn.example/x/y" target="_self">y</a> \
+<a href="#" target="_self">go</a> <a href="#top" target="_self">top</a></body></html>
 """
 
 from __future__ import annotations
