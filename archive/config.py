@@ -62,6 +62,13 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Separate origin that serves archived copies, e.g. http://127.0.0.1:8081.",
     ),
+    Setting(
+        "public_url",
+        "",
+        "Public base URL of the web front end, e.g. https://onrecord.example/: absolute links"
+        " (citations, feeds, Memento headers) are built on it, never on a request's Host"
+        " header. Empty: the request's host (only safe with no proxy in front).",
+    ),
 )
 
 CONFIG_FILE = "onrecord.toml"

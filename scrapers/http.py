@@ -29,7 +29,10 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import requests
 from charset_normalizer import from_bytes
 from protego import Protego
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NameResolutionError, ProtocolError, ReadTimeoutError
 
 from scrapers.errors import (
     ConnectionFailed,
@@ -43,7 +46,15 @@ from scrapers.errors import (
     TooManyRedirects,
 )
 
-__all__ = ["Exchange", "FetchResult", "HttpConfig", "PoliteSession", "decode_text"]
+__all__ = [
+    "Exchange",
+    "FetchResult",
+    "HttpConfig",
+    "NonPublicAddress",
+    "PoliteSession",
+    "decode_text",
+    "public_addresses",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +86,9 @@ class HttpConfig:
     backoff_cap: float = 60.0  # also caps Retry-After
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
     allow_private: bool = False  # fetch private, loopback, link-local, reserved addresses
+    # Networks fetched although not public ("10.1.2.0/24" for an intranet source, or a
+    # test's loopback server): the rest of the non-public space stays refused.
+    allow_networks: tuple[str, ...] = ()
     obey_robots: bool = True
     robots_ttl: float = 24 * 3600
 
@@ -187,6 +201,11 @@ class PoliteSession:
         self._http = requests.Session()
         # Proxies and .netrc from the environment would bypass the address checks.
         self._http.trust_env = False
+        # Every connection dials an address it checked itself: requests resolving the
+        # name again could be answered with a private address (DNS rebinding).
+        pinned = _PinnedAdapter(self._dial_addresses)
+        self._http.mount("http://", pinned)
+        self._http.mount("https://", pinned)
         self._http.headers.update(
             {"User-Agent": config.user_agent, "Accept-Encoding": _ACCEPT_ENCODING}
         )
@@ -339,6 +358,8 @@ class PoliteSession:
                 allow_redirects=False,
                 timeout=(config.connect_timeout, config.read_timeout),
             )
+        except NonPublicAddress as exc:
+            raise PrivateAddress(url, str(exc), exchanges=chain) from None
         except requests.exceptions.ConnectTimeout:
             raise _Transient(f"no connection within {config.connect_timeout}s") from None
         except requests.exceptions.ReadTimeout:
@@ -422,20 +443,24 @@ class PoliteSession:
     # -- addresses and robots.txt --------------------------------------------------------
 
     def _refuse_private(self, url: str, chain: list[Exchange]) -> None:
+        """Refuse a URL whose host resolves to a non-public address before anything is
+        sent (robots.txt included); the connection checks again what it dials."""
         if self.config.allow_private:
             return
         parts = urlsplit(url)
         host = parts.hostname or ""
         try:
-            infos = self._resolver(host, parts.port or _DEFAULT_PORTS[parts.scheme])
+            self._dial_addresses(host, parts.port or _DEFAULT_PORTS[parts.scheme])
         except (OSError, UnicodeError) as exc:
             raise ConnectionFailed(url, f"cannot resolve {host}: {exc}", exchanges=chain) from None
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if _is_private(address):
-                raise PrivateAddress(
-                    url, f"{host} resolves to {address}, a non-public address", exchanges=chain
-                )
+        except NonPublicAddress as exc:
+            raise PrivateAddress(url, str(exc), exchanges=chain) from None
+
+    def _dial_addresses(self, host: str, port: int) -> list[str]:
+        """The addresses a connection to host:port may dial, resolved once, each checked."""
+        if self.config.allow_private:
+            return [info[4][0] for info in self._resolver(host, port, 0, socket.SOCK_STREAM)]
+        return public_addresses(host, port, self._resolver, allow=self.config.allow_networks)
 
     def _read_robots(self, url: str, host: _Host) -> None:
         """(Re)read the robots.txt of `url`'s host if our copy has expired."""
@@ -487,10 +512,89 @@ def _checked_url(url: str, chain: Sequence[Exchange], origin: str | None = None)
     return urldefrag(url.strip()).url
 
 
+# -- the private-address check (the only one: the admin's "archive this URL" uses it too) --
+
+
+class NonPublicAddress(ValueError):
+    """A host that resolves to a private, loopback, link-local or reserved address."""
+
+
+def public_addresses(
+    host: str,
+    port: int | None,
+    resolver: Callable[..., list] = socket.getaddrinfo,
+    *,
+    allow: Sequence[str] = (),
+) -> list[str]:
+    """Every address ``host`` resolves to, when all of them are public (or in ``allow``);
+    NonPublicAddress otherwise. OSError when the name does not resolve.
+
+    >>> public_addresses("93.184.216.34", 80)
+    ['93.184.216.34']
+    >>> public_addresses("0x7f.1", 80)
+    Traceback (most recent call last):
+    ...
+    scrapers.http.NonPublicAddress: 0x7f.1 resolves to 127.0.0.1, a non-public address
+    """
+    networks = [ipaddress.ip_network(network, strict=False) for network in allow]
+    found = []
+    for info in resolver(host, port, 0, socket.SOCK_STREAM):
+        text = info[4][0]
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+        if _is_private(address) and not any(address in network for network in networks):
+            raise NonPublicAddress(f"{host} resolves to {address}, a non-public address")
+        found.append(text)
+    if not found:
+        raise OSError(f"{host} has no address")
+    return found
+
+
 def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return not address.is_global or address.is_multicast
+
+
+class _Pinned:
+    """A urllib3 connection that dials only addresses its session resolved and checked
+    for this very connection, never a second lookup's answer."""
+
+    dial_addresses: Callable[[str, int], list[str]]
+
+    def _new_conn(self):
+        name = self._dns_host
+        try:
+            addresses = type(self).dial_addresses(name, self.port)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        failure: Exception | None = None
+        for address in dict.fromkeys(addresses):
+            self._dns_host = address  # urllib3 dials _dns_host; TLS still checks `host`
+            try:
+                return super()._new_conn()
+            except OSError as exc:
+                failure = exc
+            finally:
+                self._dns_host = name
+        raise failure or OSError(f"{name} has no address")
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """requests' adapter with pools of :class:`_Pinned` connections."""
+
+    def __init__(self, dial_addresses: Callable[[str, int], list[str]]) -> None:
+        dial = {"dial_addresses": staticmethod(dial_addresses)}
+        http = type("PinnedHTTPConnection", (_Pinned, HTTPConnection), dial)
+        https = type("PinnedHTTPSConnection", (_Pinned, HTTPSConnection), dial)
+        self._pools = {
+            "http": type("PinnedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type("PinnedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+        }
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pools
 
 
 def _robots_delay(robots: Protego | None, user_agent: str) -> float:

@@ -5,11 +5,12 @@ OpenGraph and ``<meta>`` tags, then the page's markup (``<link rel=canonical>``,
 ``<html lang>``, ``<time>``, bylines, ``<title>``), and last trafilatura's own metadata
 extraction, consulted only for the fields still missing.
 
-Dates are returned timezone-aware in UTC. A date without a time (``2019-11-18``) becomes
+Dates are returned timezone-aware, in the zone the publisher gave (a citation names the day
+the page shows, not the day in UTC). A date without a time (``2019-11-18``) becomes
 midnight UTC of that day; a time without a zone is read as UTC, and a problem says so.
 
-    >>> parse_date("2019-11-18T10:30:00-05:00")
-    datetime.datetime(2019, 11, 18, 15, 30, tzinfo=datetime.timezone.utc)
+    >>> parse_date("2019-11-18T21:30:00-05:00").isoformat()
+    '2019-11-18T21:30:00-05:00'
     >>> parse_date("Mon, 18 Nov 2019 10:30:00 GMT")
     datetime.datetime(2019, 11, 18, 10, 30, tzinfo=datetime.timezone.utc)
     >>> split_authors("By Jane Doe and John Roe, Reuters")
@@ -290,7 +291,8 @@ def _authors(value: object) -> tuple[str, ...]:
 
 
 def parse_date(value: str) -> datetime | None:
-    """An ISO 8601 or RFC 2822 date as an aware UTC datetime; None when unreadable."""
+    """An ISO 8601 or RFC 2822 date as an aware datetime in its own zone; None when
+    unreadable."""
     value = value.strip()
     parsed = None
     try:
@@ -304,7 +306,7 @@ def parse_date(value: str) -> datetime | None:
         parsed = parsed.replace(tzinfo=UTC)
     if not _EARLIEST <= parsed.year <= _LATEST:
         return None  # placeholders such as 0001-01-01 are no publication date
-    return parsed.astimezone(UTC)
+    return parsed
 
 
 _EARLIEST, _LATEST = 1800, 9998

@@ -28,6 +28,7 @@ from scrapers.errors import DiscoveryError, FetchError
 from scrapers.extract import EXTRACTOR, Extracted, extract
 from scrapers.http import Exchange, PoliteSession
 from scrapers.quotes import ATTRIBUTOR, find_quotes
+from scrapers.quotes_speakers import settle_speaker
 from scrapers.sources import Source
 
 log = logging.getLogger(__name__)
@@ -300,14 +301,16 @@ class Pipeline:
 
     def _quotes(self, document: Document, extraction: Extraction, publisher: str | None):
         quotes = []
-        for found in self.readers.find_quotes(extraction.text, publisher):
+        text = extraction.text
+        for found in self.readers.find_quotes(attribution_text(extraction), publisher):
+            name, anonymous = settle_speaker(found.speaker, found.anonymous)
             speaker_id = None
-            if found.speaker:
+            if name:
                 speaker = Speaker(
-                    id=ids.speaker_id(found.speaker, document.id if found.anonymous else None),
-                    name=found.speaker,
-                    anonymous=found.anonymous,
-                    document_id=document.id if found.anonymous else None,
+                    id=ids.speaker_id(name, document.id if anonymous else None),
+                    name=name,
+                    anonymous=anonymous,
+                    document_id=document.id if anonymous else None,
                 )
                 self.catalog.save_speaker(speaker)
                 speaker_id = speaker.id
@@ -318,16 +321,20 @@ class Pipeline:
                     extraction_id=extraction.id,
                     start=found.start,
                     end=found.end,
-                    text=found.text,
+                    text=text[found.start : found.end],
                     speaker_id=speaker_id,
-                    speaker=found.speaker,
-                    speaker_mention=found.speaker_mention,
+                    speaker=name,
+                    speaker_mention=(
+                        text[found.speaker_start : found.speaker_end]
+                        if found.speaker_start is not None
+                        else found.speaker_mention
+                    ),
                     speaker_start=found.speaker_start,
                     speaker_end=found.speaker_end,
                     role=found.role,
                     cue=found.cue,
                     via=found.via,
-                    anonymous=found.anonymous,
+                    anonymous=anonymous,
                     unclosed=found.unclosed,
                     method=found.method,
                     confidence=found.confidence,
@@ -485,3 +492,26 @@ def _successor(quote: Quote, candidates: list[Quote]) -> Quote | None:
         if ratio > best_ratio:
             best, best_ratio = candidate, ratio
     return best
+
+
+def attribution_text(extraction: Extraction) -> str:
+    r"""The text an attributor reads: the extraction's, with the line breaks inside each
+    paragraph (a PDF's wrapped lines) read as spaces, so that "said Elections\nDirector
+    Maria Cruz." keeps its speaker. Same length, so every offset holds in the stored text.
+
+    >>> from archive.models import Paragraph
+    >>> text = "said Elections\nDirector Cruz.\n\nNext"
+    >>> spans = (Paragraph(0, 29), Paragraph(31, 35))
+    >>> attribution_text(Extraction("e", "v", "x", None, text, paragraphs=spans))
+    'said Elections Director Cruz.\n\nNext'
+    """
+    text = extraction.text
+    pieces, last = [], 0
+    for paragraph in extraction.paragraphs:
+        pieces += [
+            text[last : paragraph.start],
+            text[paragraph.start : paragraph.end].replace("\n", " "),
+        ]
+        last = paragraph.end
+    pieces.append(text[last:])
+    return "".join(pieces)

@@ -610,3 +610,40 @@ def head_noun(description: str) -> str | None:
         if word in ANONYMOUS_HEADS or word in DOCUMENT_HEADS:
             return word
     return None
+
+
+# -- a speaker as the archive records it, whichever attributor named it ---------------------
+
+_ABBREVIATION_STOPS = _ABBREVIATED | frozenset(["inc.", "corp.", "co.", "ltd.", "bros.", "esq."])
+
+
+def settle_speaker(name: str | None, anonymous: bool) -> tuple[str | None, bool]:
+    """The speaker's name as stored, and whether it stands for someone unnamed: space
+    collapsed (a PDF's wrapped line), the sentence's full stop dropped from a name (not
+    an abbreviation's or an initial's), a description of an unnamed person ("a department
+    spokesperson") marked anonymous even where a modifier looks like an organisation.
+
+    >>> settle_speaker("Benjamin Adeyemi.", False)
+    ('Benjamin Adeyemi', False)
+    >>> settle_speaker("Martin Luther King Jr.", False), settle_speaker("Acme Inc.", False)
+    (('Martin Luther King Jr.', False), ('Acme Inc.', False))
+    >>> settle_speaker("a department\\nspokesperson", False)
+    ('a department spokesperson', True)
+    >>> settle_speaker("the department", False)
+    ('the department', False)
+    """
+    if name is None:
+        return None, anonymous
+    name = " ".join(name.split())
+    last = name.rsplit(" ", 1)[-1].lower()
+    if _SENTENCE_STOP.search(name) and last not in _ABBREVIATION_STOPS:
+        name = name[:-1]
+    words = re.findall(r"[\w]+", name.lower())
+    if (
+        not anonymous
+        and words
+        and words[0] in _INDEFINITE
+        and any(word in ANONYMOUS_HEADS for word in words[1:6])
+    ):
+        anonymous = True
+    return name, anonymous

@@ -50,14 +50,17 @@ def half() -> float:
     return 0.5
 
 
-class PublicDns:
-    """A resolver that reports the loopback server as a public host, as DNS would for a
-    real newsroom; other names resolve for real. requests still dials 127.0.0.1."""
+class RebindingDns:
+    """What a DNS-rebinding attacker's name server does: a public address the first time
+    a name is asked, the loopback address after that."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
 
     def __call__(self, host: str, port: int, *args: object) -> list:
-        if host == "127.0.0.1":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
-        return socket.getaddrinfo(host, port, *args)
+        self.asked.append(host)
+        address = "93.184.216.34" if len(self.asked) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
 
 @pytest.fixture
@@ -404,11 +407,25 @@ def test_redirect_to_a_private_address_is_refused(server, fake):
     metadata = "http://169.254.169.254/latest/meta-data/"
     server.route("/go", status=302, headers={"Location": metadata})
     session = PoliteSession(
-        HttpConfig(delay=0.0), clock=fake.clock, sleep=fake.sleep, resolver=PublicDns()
+        HttpConfig(delay=0.0, allow_networks=("127.0.0.1/32",)), clock=fake.clock, sleep=fake.sleep
     )
     with session, pytest.raises(PrivateAddress, match=r"169\.254\.169\.254") as caught:
         session.fetch(server.url("/go"))
     assert [e.status for e in caught.value.exchanges] == [302]
+
+
+def test_dns_rebinding_cannot_turn_a_checked_public_host_into_loopback(server, fake):
+    """The address checked is the address dialled: the connection does not ask DNS again
+    behind the check's back (a name that resolves to the loopback server for real)."""
+    server.route("/a", body=b"a")
+    dns = RebindingDns()
+    config = HttpConfig(delay=0.0, obey_robots=False)
+    session = PoliteSession(config, clock=fake.clock, sleep=fake.sleep, resolver=dns)
+    with session, pytest.raises(PrivateAddress, match=r"resolves to 127\.0\.0\.1") as caught:
+        session.fetch(server.url("/a").replace("127.0.0.1", "localhost"))
+    assert server.requests == []
+    assert dns.asked == ["localhost", "localhost"]  # checked, then checked again to dial
+    assert caught.value.exchanges == ()
 
 
 def test_delay_is_per_host_and_port(fake):

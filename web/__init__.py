@@ -22,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ALLOW_PRIVATE=settings["allow_private"],
         ADMIN_TOKEN=settings["admin_token"],
         REPLAY_ORIGIN=settings["replay_origin"],
+        PUBLIC_URL=settings["public_url"],
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     if config:
@@ -34,6 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         documents,
         feeds,
         home,
+        links,
         log,
         memento,
         quotes,
@@ -44,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         speakers,
     )
 
+    app.config["PUBLIC_URL"] = links.public_root(app.config["PUBLIC_URL"])
     resources.init_app(app)
     security.init_app(app)
     app.register_blueprint(captures.bp)

@@ -12,10 +12,8 @@ No token configured means admin is disabled (403). Answers are JSON.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import os
 import secrets
-import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,7 +25,7 @@ from archive import config as archive_config
 from archive import ids
 from archive.store import ArchiveError, Store
 from scrapers.errors import SourceError
-from scrapers.http import HttpConfig, PoliteSession
+from scrapers.http import HttpConfig, NonPublicAddress, PoliteSession, public_addresses
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.sources import Source, load_sources
 from web import indexing, links
@@ -182,17 +180,11 @@ def refuse_private(url: str) -> None:
     """403 unless every address the URL's host resolves to is public."""
     host = urlsplit(url).hostname or ""
     try:
-        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+        public_addresses(host, urlsplit(url).port)
+    except (OSError, UnicodeError):
         abort(400, description=f"cannot resolve the host {host!r}")
-    for info in found:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not address.is_global or address.is_multicast:
-            abort(
-                403,
-                description=f"{host} resolves to a private or loopback address ({address}); "
-                "onrecord only archives public pages",
-            )
+    except NonPublicAddress as exc:
+        abort(403, description=f"{exc}; onrecord only archives public pages")
 
 
 @bp.post("/archive")

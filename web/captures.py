@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
+from werkzeug.exceptions import NotFound
+from werkzeug.http import parse_options_header
 
 from archive import ids
 from archive.models import Capture
 from archive.store import read_capture
 from archive.warc import WarcError
-from web import links
+from web import links, rewrite
 from web.resources import catalog, paths
 from web.wayback import TimestampConverter, WaybackError, parse_wayback
 
@@ -59,7 +61,12 @@ def capture(stamp: str, url: str):
         wayback = parse_wayback(stamp, url, request.query_string)
     except WaybackError as exc:
         abort(400, description=str(exc))
-    found = closest_capture(wayback.url, wayback.moment)
+    try:
+        found = closest_capture(wayback.url, wayback.moment)
+    except NotFound:
+        if wayback.raw and rewrite.is_navigation(request.headers):
+            return not_archived(wayback.url)
+        raise
     exact = links.raw_capture_path if wayback.raw else links.capture_path
     if ids.ts14(found.captured_at) != stamp.removesuffix("id_"):
         return Response(status=302, headers={"Location": exact(found.url, found.captured_at)})
@@ -78,7 +85,32 @@ def archived_copy(found: Capture) -> Response:
     except WarcError as exc:
         abort(500, description=f"the archived copy cannot be read: {exc}")
     content_type = record.header("Content-Type") or "application/octet-stream"
-    response = Response(record.payload, status=200, content_type=content_type)
+    payload = record.payload
+    media_type, options = parse_options_header(content_type)
+    if media_type in ("text/html", "application/xhtml+xml") and rewrite.is_navigation(
+        request.headers
+    ):
+        # A reader's browser: links lead into the archive (web/rewrite.py); other
+        # clients get the bytes as received.
+        payload = rewrite.rewrite_links(
+            payload,
+            options.get("charset"),
+            found.url,
+            lambda url: links.raw_capture_path(url, found.captured_at),
+        )
+        content_type = "text/html; charset=utf-8"
+    response = Response(payload, status=200, content_type=content_type)
+    response.headers["Vary"] = "Sec-Fetch-Mode, Upgrade-Insecure-Requests"
     response.headers["X-Onrecord-Archived"] = "1"
     response.headers["Memento-Datetime"] = found.captured_at.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return response
+
+
+def not_archived(url: str) -> Response:
+    """Where a link in an archived copy leads when onrecord never captured its target:
+    a page that says so and names the live URL, served as inert as an archived copy so
+    that it can show inside the archived copy's frame."""
+    response = Response(render_template("not_archived.html", url=url), status=404)
+    response.headers["Vary"] = "Sec-Fetch-Mode, Upgrade-Insecure-Requests"
+    response.headers["X-Onrecord-Archived"] = "1"
     return response

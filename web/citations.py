@@ -1,7 +1,12 @@
 """Ready-made citations of a quote: pure functions from a :class:`Citable` to text.
 
 A quote is cited through the document that published it, and the archived copy is named
-so a reader can check the words even after the original page changed or vanished.
+so a reader can check the words even after the original page changed or vanished. Dates
+are the publisher's own (the day the page shows, in the zone it was published in).
+Organisations are never split like people: an author that is the publisher, or whose name
+has an organisation's shape ("Lakeland County Elections Office"), is cited whole; a page
+with no author (a press release) is cited under its publisher, in every style and in the
+CSL-JSON a reference manager imports.
 
 >>> from datetime import datetime, timezone
 >>> item = Citable(
@@ -19,18 +24,18 @@ so a reader can check the words even after the original page changed or vanished
 ... )
 >>> print(apa(item))
 Lopez, M., & O'Neil, S. (2026, November 3). County certifies its results. The Harbour \
-Gazette. Archived November 3, 2026, from https://onrecord.example/20261103101500/\
-https://gazette.example/results
+Gazette. Retrieved November 3, 2026, from https://gazette.example/results (archived at \
+https://onrecord.example/20261103101500/https://gazette.example/results)
 >>> print(mla(item))
-Lopez, Maria, and Sam O'Neil. "County certifies its results." The Harbour Gazette, 3 Nov. \
+Lopez, Maria, and Sam O'Neil. "County Certifies Its Results." The Harbour Gazette, 3 Nov. \
 2026, https://gazette.example/results. Archived by onrecord, 3 Nov. 2026, \
 https://onrecord.example/20261103101500/https://gazette.example/results.
 >>> print(chicago(item))
-Lopez, Maria, and Sam O'Neil. "County certifies its results." The Harbour Gazette, November \
+Lopez, Maria, and Sam O'Neil. "County Certifies Its Results." The Harbour Gazette, November \
 3, 2026. https://gazette.example/results. Archived November 3, 2026. \
 https://onrecord.example/20261103101500/https://gazette.example/results.
 >>> print(bibtex(item))
-@online{lopez2026county,
+@online{lopez2026county-01234567,
   author = {Lopez, Maria and O'Neil, Sam},
   title = {County certifies its results},
   organization = {The Harbour Gazette},
@@ -42,6 +47,15 @@ https://onrecord.example/20261103101500/https://gazette.example/results},
 }
 >>> csl_json(item)["author"]
 [{'family': 'Lopez', 'given': 'Maria'}, {'family': "O'Neil", 'given': 'Sam'}]
+>>> from dataclasses import replace
+>>> release = replace(item, authors=(), publisher="Lakeland County Elections Office")
+>>> print(apa(release).split(" (archived")[0])
+Lakeland County Elections Office. (2026, November 3). County certifies its results. \
+Retrieved November 3, 2026, from https://gazette.example/results
+>>> csl_json(release)["author"]
+[{'literal': 'Lakeland County Elections Office'}]
+>>> print(bibtex(release).splitlines()[1])
+  author = {{Lakeland County Elections Office}},
 """
 
 from __future__ import annotations
@@ -50,6 +64,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from urllib.parse import urlsplit
 
 __all__ = ["STYLES", "Citable", "apa", "bibtex", "chicago", "csl_json", "mla"]
 
@@ -71,6 +87,30 @@ _MLA_MONTHS = (
 
 # Lower-case words that make a name an organisation's ("Office of the Clerk").
 _CONNECTIVES = frozenset({"of", "the", "and", "for", "on", "&"})
+# Words that make a name an organisation's wherever they stand ("Lakeland County Elections
+# Office", "Gazette Staff"): the nouns institutions, newsrooms and companies are named with,
+# leaving out those that are also common family names (Post, Court, Bank, Union...).
+_ORGANISATION_WORDS = frozenset(
+    """
+    office department ministry agency council committee commission board bureau authority
+    service services county city state government administration court parliament senate
+    assembly police army navy embassy secretariat directorate division unit
+    association institute university college school hospital foundation trust fund
+    campaign federation coalition centre center
+    news press times gazette herald tribune journal chronicle telegraph courier
+    radio television tv media broadcasting newsroom editors editorial
+    staff desk inc inc. ltd ltd. llc plc corp corp. corporation company co. gmbh
+    """.split()  # noqa: SIM905
+)
+# Words MLA and Chicago leave in lower case inside a title: articles, coordinating
+# conjunctions, prepositions, and "to" and "as".
+_MINOR_WORDS = frozenset(
+    """
+    a an the and but or nor for so yet as to at by from in into of off on onto out over
+    per up upon via with within without about after against among before between
+    through under until vs. v.
+    """.split()  # noqa: SIM905
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +130,29 @@ class Citable:
     permalink: str  # the quote page
 
 
-def _split_name(name: str) -> tuple[str, str]:
+def is_organisation(name: str, publisher: str | None = None) -> bool:
+    """Whether an author's name is an organisation's rather than a person's: the
+    publisher's own name, one word, more than four, or an institution's words.
+
+    >>> is_organisation("Maria Cruz")
+    False
+    >>> is_organisation("Lakeland County Elections Office")
+    True
+    >>> is_organisation("Brightwater Tribune", publisher="brightwater tribune")
+    True
+    """
+    parts = name.split()
+    if publisher and name.casefold() == " ".join(publisher.split()).casefold():
+        return True
+    if len(parts) < 2 or len(parts) > 4 or _CONNECTIVES.intersection(parts):
+        return True
+    if any(not part[:1].isalpha() for part in parts):
+        return True  # digits or symbols: "Channel 4 News", "AT&T"
+    return any(part.casefold() in _ORGANISATION_WORDS for part in parts)
+
+
+@lru_cache(maxsize=4096)  # a page's citations split the same names several times
+def _split_name(name: str, publisher: str | None = None) -> tuple[str, str]:
     """(family, given) of a personal name; an organisation's name is all family.
 
     >>> _split_name("Maria Cruz")
@@ -99,11 +161,26 @@ def _split_name(name: str) -> tuple[str, str]:
     ('Reuters', '')
     >>> _split_name("Office of the County Clerk")
     ('Office of the County Clerk', '')
+    >>> _split_name("Lakeland County Elections Office")
+    ('Lakeland County Elections Office', '')
     """
     parts = name.split()
-    if len(parts) < 2 or len(parts) > 4 or _CONNECTIVES.intersection(parts):
+    if is_organisation(name, publisher):
         return " ".join(parts), ""
     return parts[-1], " ".join(parts[:-1])
+
+
+def _creators(item: Citable) -> tuple[str, ...]:
+    """Who a citation names first: the authors, or the publisher of a page without any
+    (a press release is the publishing organisation's own work)."""
+    if item.authors:
+        return item.authors
+    return (item.publisher,) if item.publisher else ()
+
+
+def _names(item: Citable) -> list[tuple[str, str]]:
+    """(family, given) of each creator; given is empty for an organisation."""
+    return [_split_name(name, item.publisher) for name in _creators(item)]
 
 
 def _initials(given: str) -> str:
@@ -141,6 +218,37 @@ def _title(item: Citable) -> str:
     return item.title or item.url
 
 
+@lru_cache(maxsize=4096)
+def title_case(text: str) -> str:
+    """A title in the headline case of MLA and Chicago: principal words capitalised,
+    minor words lower case unless first, last or after a colon; words already holding
+    capitals ("iPhone", "NASA") kept as written.
+
+    >>> title_case("county certifies its results: a count of every ballot in the state")
+    'County Certifies Its Results: A Count of Every Ballot in the State'
+    >>> title_case("what voters should know about mail-in ballots")
+    'What Voters Should Know about Mail-In Ballots'
+    """
+    words = text.split(" ")
+    out = []
+    for position, word in enumerate(words):
+        edge = position in (0, len(words) - 1) or (out and out[-1].endswith((":", "—", "?", "!")))
+        out.append(
+            "-".join(_capitalised(part, edge or n > 0) for n, part in enumerate(word.split("-")))
+        )
+    return " ".join(out)
+
+
+def _capitalised(word: str, edge: bool) -> str:
+    letters = word.lstrip("\"'“‘([")
+    if not letters or any(ch.isupper() for ch in letters) or "." in letters.rstrip("."):
+        return word  # capitals, initialisms and URLs are the publisher's own
+    if not edge and letters.casefold().rstrip(",;:") in _MINOR_WORDS:
+        return word
+    lead = word[: len(word) - len(letters)]
+    return lead + letters[0].upper() + letters[1:]
+
+
 def _sentence(text: str) -> str:
     """End a citation element with exactly one full stop."""
     text = text.strip()
@@ -148,41 +256,43 @@ def _sentence(text: str) -> str:
 
 
 def apa(item: Citable) -> str:
-    """APA 7th edition, web page."""
-    if item.authors:
-        names = []
-        for author in item.authors:
-            family, given = _split_name(author)
-            names.append(f"{family}, {_initials(given)}" if given else family)
-        who = _join(names, ", & ")
-    else:
-        who = item.publisher or _title(item)
+    """APA 7th edition, web page: the site name unless it is the author, then the
+    retrieval date and original URL (the archive retrieved it then), and the archived copy."""
+    names = [f"{family}, {_initials(given)}" if given else family for family, given in _names(item)]
     when = (
         f"{item.published.year}, {item.published:%B} {item.published.day}"
         if item.published
         else "n.d."
     )
-    parts = [_sentence(who), f"({when}).", _sentence(_title(item))]
+    parts = [_sentence(_join(names, ", & ")), f"({when})."] if names else []
+    parts.append(_sentence(_title(item)))
+    if not names:
+        parts.append(f"({when}).")
     if item.publisher and item.authors:
         parts.append(_sentence(item.publisher))
-    parts.append(f"Archived {_long_date(item.captured)}, from {item.archived_url}")
+    parts.append(
+        f"Retrieved {_long_date(item.captured)}, from {item.url} (archived at {item.archived_url})"
+    )
     return " ".join(parts)
 
 
-def _mla_authors(authors: tuple[str, ...]) -> str:
-    first_family, first_given = _split_name(authors[0])
+def _mla_authors(item: Citable) -> str:
+    first_family, first_given = _split_name(item.authors[0], item.publisher)
     first = f"{first_family}, {first_given}" if first_given else first_family
-    if len(authors) == 1:
+    if len(item.authors) == 1:
         return first
-    if len(authors) == 2:
-        return f"{first}, and {authors[1]}"
+    if len(item.authors) == 2:
+        return f"{first}, and {item.authors[1]}"
     return f"{first}, et al"
 
 
 def mla(item: Citable) -> str:
-    """MLA 9th edition, web page with an archived copy."""
-    parts = [_sentence(_mla_authors(item.authors))] if item.authors else []
-    parts.append(f'"{_sentence(_title(item))}"')
+    """MLA 9th edition, web page with an archived copy. A page whose only author is its
+    publisher (a press release) starts with its title: MLA names the organisation once."""
+    publisher = (item.publisher or "").casefold()
+    by_publisher = not item.authors or [a.casefold() for a in item.authors] == [publisher]
+    parts = [] if by_publisher else [_sentence(_mla_authors(item))]
+    parts.append(f'"{_sentence(title_case(_title(item)))}"')
     container = [item.publisher] if item.publisher else []
     if item.published:
         container.append(_mla_date(item.published))
@@ -195,11 +305,12 @@ def mla(item: Citable) -> str:
 def chicago(item: Citable) -> str:
     """Chicago 17th edition, bibliography entry for a web page."""
     parts = []
-    if item.authors:
-        family, given = _split_name(item.authors[0])
-        names = [f"{family}, {given}" if given else family, *item.authors[1:]]
-        parts.append(_sentence(_join(names, ", and ")))
-    container = [f'"{_sentence(_title(item))}"']
+    names = _names(item)
+    if names:
+        family, given = names[0]
+        shown = [f"{family}, {given}" if given else family, *_creators(item)[1:]]
+        parts.append(_sentence(_join(shown, ", and ")))
+    container = [f'"{_sentence(title_case(_title(item)))}"']
     tail = [item.publisher] if item.publisher else []
     if item.published:
         tail.append(_long_date(item.published))
@@ -221,12 +332,14 @@ def _bibtex_escape(text: str) -> str:
 
 
 def _bibtex_key(item: Citable) -> str:
-    who = _split_name(item.authors[0])[0] if item.authors else (item.publisher or "onrecord")
+    """Author, year and title word, as people type them, then the quote id's first digits:
+    every quote's entry has its own key, even two documents of one author, year and word."""
+    names = _names(item)
+    who = names[0][0].split()[0] if names and not names[0][1] else (names or [("onrecord",)])[0][0]
     year = str(item.published.year) if item.published else "nd"
     words = re.findall(r"[A-Za-z]{3,}", _ascii(_title(item)))
-    return (
-        re.sub(r"[^a-z0-9]", "", _ascii(who).lower()) + year + (words[0].lower() if words else "")
-    )
+    stem = re.sub(r"[^a-z0-9]", "", _ascii(who).lower()) + year
+    return stem + (words[0].lower() if words else "") + "-" + item.quote_id.removeprefix("q-")[:8]
 
 
 def _ascii(text: str) -> str:
@@ -235,9 +348,7 @@ def _ascii(text: str) -> str:
 
 def bibtex(item: Citable) -> str:
     """A BibLaTeX ``@online`` entry."""
-    fields = []
-    if item.authors:
-        fields.append(("author", " and ".join(_reversed(a) for a in item.authors)))
+    fields = [("author", " and ".join(_bibtex_name(*name) for name in _bibtex_names(item)))]
     fields.append(("title", _title(item)))
     if item.publisher:
         fields.append(("organization", item.publisher))
@@ -248,15 +359,23 @@ def bibtex(item: Citable) -> str:
     said = f"Quoting {item.speaker}: " if item.speaker else "Quoted: "
     fields.append(("note", f"{said}``{item.quote}''. Archived copy: {item.archived_url}"))
     body = "".join(
-        f"  {name} = {{{value if name in ('url',) else _bibtex_escape(value)}}},\n"
+        f"  {name} = {{{value if name in ('url', 'author') else _bibtex_escape(value)}}},\n"
         for name, value in fields
     )
     return f"@online{{{_bibtex_key(item)},\n{body}}}"
 
 
-def _reversed(name: str) -> str:
-    family, given = _split_name(name)
-    return f"{family}, {given}" if given else family
+def _bibtex_names(item: Citable) -> list[tuple[str, str]]:
+    """Every ``@online`` entry has an author: the page's, its publisher, or its site."""
+    return _names(item) or [(urlsplit(item.url).hostname or item.url, "")]
+
+
+def _bibtex_name(family: str, given: str) -> str:
+    """A person as "Family, Given"; an organisation double-braced, so BibTeX takes the
+    whole name as one family name and never abbreviates or splits it."""
+    if given:
+        return f"{_bibtex_escape(family)}, {_bibtex_escape(given)}"
+    return f"{{{_bibtex_escape(family)}}}"
 
 
 def _date_parts(moment: datetime) -> dict:
@@ -275,10 +394,11 @@ def csl_json(item: Citable) -> dict:
         "archive_location": item.archived_url,
         "note": (f"Quoting {item.speaker}: " if item.speaker else "") + f"“{item.quote}”",
     }
-    if item.authors:
+    names = _names(item)
+    if names:
         record["author"] = [
             {"family": family, "given": given} if given else {"literal": family}
-            for family, given in (_split_name(a) for a in item.authors)
+            for family, given in names
         ]
     if item.publisher:
         record["container-title"] = item.publisher

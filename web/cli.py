@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import sys
 import time
 from datetime import UTC, datetime
@@ -143,7 +144,7 @@ def extract_command(files: tuple[Path, ...], fmt: str, url: str | None) -> None:
             "title": found.title,
             "authors": list(found.authors),
             "publisher": found.publisher,
-            "published": found.published.isoformat() if found.published else None,
+            "published": found.published.astimezone(UTC).isoformat() if found.published else None,
             "language": found.language,
             "text": found.text,
             "paragraphs": paragraphs,
@@ -416,17 +417,50 @@ def changes(archive_dir: Path, fmt: str) -> None:
 def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
     """Serve the archive's web front end with a production WSGI server."""
     open_catalog(archive_dir)[1].close()
-    server = listen(create_app({"ARCHIVE": str(archive_dir)}), host, port, threads)
+    try:
+        app = create_app({"ARCHIVE": str(archive_dir)})
+    except archive_config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    server = listen(app, host, port, threads)
     click.echo(f"serving {archive_dir} at http://{host}:{port}/")
     server.run()
 
 
+# waitress's defaults admit 100 connections and leave an idle one open for two minutes:
+# a hundred idle clients (slowloris) would lock every reader out. Idle connections cost a
+# socket each, never a worker thread (waitress reads whole requests before dispatching),
+# so admit many and close the silent ones soon. A deployment still puts a reverse proxy in
+# front (README, "Deploying"), which buffers slow clients and caps connections per address.
+SERVER_LIMITS = {
+    "connection_limit": 1000,  # open connections; more wait in the listen backlog
+    "backlog": 2048,
+    "channel_timeout": 20,  # seconds a connection may stay silent before it is closed
+    "cleanup_interval": 5,  # how often silent connections are looked for
+    "asyncore_use_poll": True,  # select() cannot watch more than 1024 sockets
+    "max_request_header_size": 64 * 1024,
+    "max_request_body_size": 16 * 1024 * 1024,  # the largest admin form is a sources file
+}
+
+
 def listen(app, host: str, port: int, threads: int = 8):
-    """A waitress server bound to host:port (a port in use is one clear sentence)."""
+    """A waitress server bound to host:port (a port in use is one clear sentence), with
+    connection limits and timeouts that keep it answering while idle clients hold sockets."""
+    _allow_open_files(SERVER_LIMITS["connection_limit"] + 256)
     try:
-        return create_server(app, host=host, port=port, threads=threads, ident="onrecord")
+        return create_server(
+            app, host=host, port=port, threads=threads, ident="onrecord", **SERVER_LIMITS
+        )
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise this process's soft limit on open files towards ``wanted`` (each connection
+    is one), as far as the hard limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 @main.command()

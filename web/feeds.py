@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, render_template, request
 
 from web import links
-from web.resources import catalog
+from web.resources import catalog, root_url
 from web.search import SearchRequest, run
 
 bp = Blueprint("feeds", __name__)
@@ -30,7 +30,7 @@ def search_feed() -> Response:
     query = request.args.get("q", "")
     wanted = SearchRequest(query=query, type="quote", sort="date", page=1)
     results = run(wanted, page_size=FEED_SIZE, facets=False)
-    root = request.url_root
+    root = root_url()
     updated = max((hit.captured for hit in results.hits), default=datetime.now(UTC))
     body = render_template(
         "feed.atom.xml",

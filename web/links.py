@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from urllib.parse import quote as _escape
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+from archive.config import ConfigError
 from archive.ids import ts14
 
 
@@ -116,6 +117,24 @@ def log_path(position: int | None = None, *, json: bool = False) -> str:
     """
     path = "/log.json" if json else "/log"
     return path if position is None else f"{path}#log-{position}"
+
+
+def public_root(url: str) -> str:
+    """The ``public_url`` setting checked and ending in one slash ("" stays unset).
+
+    >>> public_root("https://onrecord.example/archive")
+    'https://onrecord.example/archive/'
+    >>> public_root("onrecord.example")
+    Traceback (most recent call last):
+    ...
+    archive.config.ConfigError: public_url must be an absolute http(s) URL, not 'onrecord.example'
+    """
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"public_url must be an absolute http(s) URL, not {url!r}")
+    return url.rstrip("/") + "/"
 
 
 def absolute(root: str, path: str) -> str:

@@ -17,7 +17,7 @@ from archive import ids
 from archive.models import Capture
 from web import links
 from web.captures import closest_capture
-from web.resources import catalog
+from web.resources import catalog, root_url
 from web.wayback import MAX_URL, WaybackError, parse_wayback
 
 bp = Blueprint("memento", __name__)
@@ -70,7 +70,7 @@ def accept_datetime(value: str | None) -> datetime | None:
 
 
 def link_header(url: str, *mementos: Capture) -> str:
-    root = request.url_root
+    root = root_url()
     parts = [
         f'<{url}>; rel="original"',
         f'<{links.absolute(root, links.timegate_path(url))}>; rel="timegate"',
@@ -88,7 +88,7 @@ def timemap(url: str) -> Response:
     found = catalog().captures_of_url(ids.canonical_url(original))
     if not found:
         abort(404, description=f"onrecord has no capture of {original}")
-    root = request.url_root
+    root = root_url()
     lines = [
         f'<{original}>; rel="original"',
         f'<{links.absolute(root, links.timemap_path(original))}>; rel="self"; '
@@ -133,7 +133,7 @@ def memento_headers(response: Response) -> Response:
         return response
     response.headers["Memento-Datetime"] = http_date(wayback.moment)
     parts = [link_header(wayback.url)]
-    path = links.absolute(request.url_root, links.capture_path(wayback.url, wayback.moment))
+    path = links.absolute(root_url(), links.capture_path(wayback.url, wayback.moment))
     parts.append(f'<{path}>; rel="memento"; datetime="{http_date(wayback.moment)}"')
     response.headers["Link"] = ", ".join(parts)
     return response

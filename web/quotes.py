@@ -7,7 +7,7 @@ import difflib
 import json
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request
+from flask import Blueprint, abort, jsonify, redirect, render_template
 
 from archive.catalog import Catalog, DocumentSummary
 from archive.ids import normalize_quote_text
@@ -15,7 +15,7 @@ from archive.models import Capture, Document, Extraction, Quote, Version
 from index.search import QueryError
 from web import api, citations, links
 from web.documents import Change, word_diff
-from web.resources import catalog, searcher
+from web.resources import catalog, root_url, searcher
 
 bp = Blueprint("quotes", __name__)
 
@@ -126,7 +126,7 @@ def _related(mine: str, theirs: str) -> bool:
 
 
 def citable(found: Provenance) -> citations.Citable:
-    root = request.url_root
+    root = root_url()
     return citations.Citable(
         quote_id=found.quote.id,
         quote=found.quote.text,

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from flask import Flask, abort, current_app, g
+from flask import Flask, abort, current_app, g, request
 
 from archive.catalog import Catalog, CatalogError, Catalogs
 from archive.store import Paths
@@ -39,6 +39,13 @@ def catalogs() -> Catalogs:
         if CATALOGS not in extensions:
             extensions[CATALOGS] = Catalogs(paths().catalog)
         return extensions[CATALOGS]
+
+
+def root_url() -> str:
+    """The root that absolute URLs are built on: the ``public_url`` setting, else the
+    request's own host (a Host header anyone can set: configure ``public_url`` in
+    production)."""
+    return current_app.config.get("PUBLIC_URL") or request.url_root
 
 
 def catalog() -> Catalog:

@@ -12,7 +12,15 @@ from sqlalchemy.engine import RowMapping
 
 from archive.catalog.base import Queries
 from archive.catalog.captures import capture_row
-from archive.catalog.rows import CURRENT_QUOTES, CURRENT_TEXT, batches, domain, from_text, to_text
+from archive.catalog.rows import (
+    CURRENT_QUOTES,
+    CURRENT_TEXT,
+    batches,
+    domain,
+    from_text,
+    to_text,
+    to_zoned_text,
+)
 from archive.models import Capture, Document, Event, Extraction, Paragraph, Version
 
 
@@ -208,7 +216,7 @@ class DocumentQueries(Queries):
             title=extraction.title,
             authors=json.dumps(list(extraction.authors)),
             publisher=extraction.publisher,
-            published=to_text(extraction.published),
+            published=to_zoned_text(extraction.published),
             modified=to_text(extraction.modified),
             language=extraction.language,
             canonical_url=extraction.canonical_url,

@@ -6,7 +6,7 @@ that they sort, compare and hash the same whatever the engine.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 # A document with its latest version's current text (aliases d, e).
 CURRENT_TEXT = (
@@ -32,6 +32,18 @@ def to_text(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         raise ValueError("the catalog stores timezone-aware datetimes only")
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def to_zoned_text(moment: datetime | None) -> str | None:
+    """A moment kept in the zone it was stated in (a publication date: cited as the day the
+    publisher gave, not the day in UTC).
+
+    >>> to_zoned_text(datetime.fromisoformat("2026-11-19T21:40-06:00"))
+    '2026-11-19T21:40:00.000000-06:00'
+    """
+    if moment is None or moment.utcoffset() in (None, timedelta(0)):
+        return to_text(moment)
+    return moment.isoformat(timespec="microseconds")
 
 
 def from_text(value: str | None) -> datetime | None:
