@@ -42,7 +42,14 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from archive.warc import WarcError, claim, is_warc_name, iter_warc_files, release
+from archive.warc import (
+    WarcError,
+    claim,
+    fsync_folder,
+    is_warc_name,
+    iter_warc_files,
+    release,
+)
 
 log = logging.getLogger(__name__)
 
@@ -420,7 +427,7 @@ class S3Storage(WarcStorage):
         path = self.local / check_name(name)
         expected = self._upload(path, name)
         path.unlink()
-        _fsync_folder(self.local)
+        fsync_folder(self.local)
         log.info("uploaded %s to %s (%d bytes, ETag %s)", name, self.location, *expected)
 
     def _upload(self, path: Path, name: str) -> tuple[int, str]:
@@ -513,14 +520,6 @@ class _Empty:
 
     def close(self) -> None:
         pass
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def open_storage(root: Path, settings: Mapping[str, Any]) -> WarcStorage:
