@@ -157,7 +157,9 @@ def test_a_bucket_holding_another_archive_is_refused(root, seaweedfs):
     with open(root / "onrecord.toml", "a", encoding="utf-8") as handle:
         handle.write(seaweedfs.settings(place).split("\n", 1)[1])
     files = sorted(p.name for p in (root / "warcs").iterdir())
-    with pytest.raises(MigrateError, match="WARC files of a different archive"):
-        migrate_archive(root, warcs=place)
-    assert sorted(p.name for p in (root / "warcs").iterdir()) == files
-    assert config.load(root)["warcs"] == "warcs"
+    with postgres_database() as url:
+        with pytest.raises(MigrateError, match="belongs to another archive"):
+            migrate_archive(root, catalog=url, warcs=place)
+        assert sorted(p.name for p in (root / "warcs").iterdir()) == files
+        assert config.load(root)["warcs"] == "warcs"
+        assert config.load(root)["catalog"] == ""  # nothing moved, the catalog neither

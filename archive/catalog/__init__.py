@@ -12,6 +12,7 @@ versioned by Alembic (``schema``).
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from archive.catalog import schema
 from archive.catalog.captures import GENESIS_HASH, CaptureQueries, log_entry_bytes, log_entry_hash
 from archive.catalog.documents import DocumentQueries, DocumentSummary
 from archive.catalog.engine import (
+    CatalogConflict,
     CatalogError,
     connection_error,
     create_engine,
@@ -37,7 +39,9 @@ from archive.catalog.sources import Failure, RunStats, SourceQueries
 __all__ = [
     "GENESIS_HASH",
     "Catalog",
+    "CatalogConflict",
     "CatalogError",
+    "Catalogs",
     "DocumentSummary",
     "Failure",
     "RunStats",
@@ -64,9 +68,12 @@ def as_url(target: Path | str | URL) -> URL:
 class Catalog(CaptureQueries, DocumentQueries, QuoteQueries, SourceQueries):
     """One connection to one catalog. Not shared between threads."""
 
-    def __init__(self, engine: sa.Engine, connection: sa.Connection, url: URL) -> None:
+    def __init__(
+        self, engine: sa.Engine, connection: sa.Connection, url: URL, *, owns_engine: bool = True
+    ) -> None:
         super().__init__(connection, url)
         self._engine = engine
+        self._owns_engine = owns_engine
 
     @property
     def name(self) -> str:
@@ -109,7 +116,8 @@ class Catalog(CaptureQueries, DocumentQueries, QuoteQueries, SourceQueries):
 
     def close(self) -> None:
         self._conn.close()
-        self._engine.dispose()
+        if self._owns_engine:
+            self._engine.dispose()
 
     def __enter__(self) -> Catalog:
         return self
@@ -127,3 +135,33 @@ class Catalog(CaptureQueries, DocumentQueries, QuoteQueries, SourceQueries):
         for version in applied:
             log.info("catalog %s migrated to version %d", self.name, version)
         return applied
+
+
+class Catalogs:
+    """Catalogs for a long-lived process that opens one per request (the web server):
+    for PostgreSQL, one engine whose connections are pooled, and the schema checked on
+    first use (opening a connection and checking costs tens of milliseconds)."""
+
+    def __init__(self, target: Path | str | URL) -> None:
+        self.url = as_url(target)
+        self._engine: sa.Engine | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> Catalog:
+        if self.url.get_backend_name() == "sqlite":  # a file opens fast, and may go away
+            return Catalog.open(self.url, migrate=False)
+        with self._lock:
+            if self._engine is None:
+                Catalog.open(self.url, migrate=False).close()  # there, and of a known schema
+                self._engine = create_engine(self.url, pooled=True)
+        try:
+            connection = self._engine.connect()
+        except sa.exc.DBAPIError as exc:
+            raise connection_error(self.url, exc) from None
+        return Catalog(self._engine, connection, self.url, owns_engine=False)
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
