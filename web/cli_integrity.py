@@ -14,14 +14,20 @@ from pathlib import Path
 import click
 
 from archive import wacz
-from archive.db import Catalog
-from archive.store import Paths
+from archive.db import Catalog, CatalogError
+from archive.store import ArchiveError, Paths, open_paths
 from archive.verify import Problem, Verification, Verifier, prove_capture, repair_catalog
 from index import check
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
 from web import indexing
-from web.cli_options import archive_option, open_catalog, open_store, progress
+from web.cli_options import (
+    archive_option,
+    catalog_is_empty,
+    open_catalog,
+    open_store,
+    progress,
+)
 
 _PAGE_SIZE = 200
 
@@ -54,13 +60,14 @@ def _repair(archive_dir: Path) -> tuple[Verification, check.IndexDiff, int]:
     Nothing is touched while any problem is beyond repair: a record that no longer matches
     its row is evidence, and the store's reconcile (which trusts the catalog's record
     lengths) could move the bytes after it into quarantine."""
-    paths, catalog = open_catalog(archive_dir)
-    with catalog:
-        found, diff = _check(paths, catalog)
-    beyond = [p for p in found.problems if not p.repairable]
-    if beyond:
-        click.echo(f"repairing nothing: {len(beyond)} problems need a person to look first")
-        return found, diff, 0
+    if not _empty_catalog(archive_dir):  # an empty one has no rows to lose: rebuild it
+        paths, catalog = open_catalog(archive_dir)
+        with catalog:
+            found, diff = _check(paths, catalog)
+        beyond = [p for p in found.problems if not p.repairable]
+        if beyond:
+            click.echo(f"repairing nothing: {len(beyond)} problems need a person to look first")
+            return found, diff, 0
     with open_store(archive_dir) as store:  # opening reconciles torn tails and the log
         found, diff = _check(store.paths, store.catalog)
         touched = repair_catalog(store.catalog, found)
@@ -72,6 +79,15 @@ def _repair(archive_dir: Path) -> tuple[Verification, check.IndexDiff, int]:
         repaired = len(found.problems)
         found, diff = _check(store.paths, store.catalog)
     return found, diff, repaired - len(found.problems)
+
+
+def _empty_catalog(archive_dir: Path) -> bool:
+    try:
+        paths = open_paths(archive_dir, writable=False)
+        with Catalog.open(paths.catalog, migrate=False) as catalog:
+            return catalog_is_empty(catalog)
+    except (ArchiveError, CatalogError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command()
