@@ -25,16 +25,29 @@ def _register_converter(state) -> None:
 
 @bp.get("/captures")
 def index():
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    total = catalog().count_captures()
+    page = list_page(total)
     found = catalog().captures(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     return render_template(
         "captures.html",
         captures=found[:PAGE_SIZE],
         page=page,
         more=len(found) > PAGE_SIZE,
-        total=catalog().count_captures(),
+        total=total,
         links=links,
     )
+
+
+def list_page(total: int) -> int:
+    """The page of the capture list asked for: 400 when it is not a page number, 404 past
+    the last page (never a database error, however many digits it has)."""
+    text = request.args.get("page", "1")
+    if not text.isdigit() or int(text) < 1:
+        abort(400, description="page must be a whole number from 1")
+    last = max((total - 1) // PAGE_SIZE + 1, 1)
+    if len(text) > 12 or int(text) > last:
+        abort(404, description=f"there is no page {text[:20]} of captures: the last is {last}")
+    return int(text)
 
 
 def closest_capture(url: str, moment) -> Capture:
