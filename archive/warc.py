@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 WARC_VERSION = "1.1"
 SOFTWARE = "onrecord/0.1"
 DEFAULT_MAX_FILE_SIZE = 1_000_000_000
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 _HOP_BY_HOP = {"transfer-encoding"}
 _FILE_RE = re.compile(r"^[A-Za-z0-9._-]+\.warc(\.gz)?$")
 # What warcio raises on bytes that are not a complete record (a torn or damaged tail):
@@ -207,7 +208,11 @@ class WarcWriter:
         refers_to_url: str,
         refers_to_date: datetime,
     ) -> RecordLocation:
-        """Append a revisit record: the same payload as an earlier capture, not stored again."""
+        """Append a revisit record: the same payload as an earlier capture, not stored again.
+
+        A 304 answer to a conditional request takes WARC 1.1's ``server-not-modified``
+        profile; an unchanged 200 ``identical-payload-digest``. Both name the earlier
+        payload's digest, which the capture's id derives from."""
         http_headers = _response_headers(exchange)
         record = _BUILDER.create_revisit_record(
             exchange.url,
@@ -217,6 +222,8 @@ class WarcWriter:
             http_headers=http_headers,
             warc_headers_dict={"WARC-Date": _warc_date(exchange.fetched_at)},
         )
+        if exchange.status == 304:
+            record.rec_headers.replace_header("WARC-Profile", SERVER_NOT_MODIFIED)
         self._block_digest(record, http_headers, b"")
         return self._commit(
             self._members(record, exchange),

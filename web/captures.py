@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 from flask import Blueprint, Response, abort, render_template, request
 
 from archive import ids
@@ -78,7 +80,17 @@ def capture(stamp: str, url: str):
         return Response(status=302, headers={"Location": exact(found.url, found.captured_at)})
     if wayback.raw:
         return archived_copy(found)
-    return render_template("capture.html", capture=found, links=links)
+    original = catalog().capture(found.refers_to) if found.refers_to else None
+    return render_template("capture.html", capture=found, original=original, links=links)
+
+
+_BODILESS = {204, 205, 304}
+
+
+def archived_status(found: Capture) -> int:
+    """The status the archived server answered with, replayed as pywb replays it (200 for
+    a record that has none)."""
+    return found.status if 200 <= found.status <= 599 else 200
 
 
 def archived_copy(found: Capture) -> Response:
@@ -91,7 +103,13 @@ def archived_copy(found: Capture) -> Response:
     except WarcError as exc:
         abort(500, description=f"the archived copy cannot be read: {exc}")
     content_type = record.header("Content-Type") or "application/octet-stream"
-    response = Response(record.payload, status=200, content_type=content_type)
+    status = archived_status(found)
+    body = b"" if status in _BODILESS else record.payload
+    response = Response(body, status=status, content_type=content_type)
+    location = record.header("Location") if 300 <= status < 400 else None
+    if location:  # into the archive, never out to the live web (as pywb rewrites it)
+        target = urljoin(found.url, location.strip())
+        response.headers["Location"] = links.raw_capture_path(target, found.captured_at)
     response.headers["X-Onrecord-Archived"] = "1"
     response.headers["Memento-Datetime"] = found.captured_at.strftime("%a, %d %b %Y %H:%M:%S GMT")
     return response

@@ -1,0 +1,145 @@
+"""Replaying what the archive received, as other archives do: the archived status and
+redirects, 304 revisits written and replayed as WARC 1.1 and pywb say."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archive import ids
+from archive.db import Catalog
+from archive.models import Capture
+from archive.store import Store, init_archive
+from scrapers.http import HttpConfig, PoliteSession
+from scrapers.pipeline import Pipeline
+from tests.loopback import LoopbackServer
+from tests.test_pywb import pywb, wayback  # noqa: F401 -- fixtures
+from web import create_app, links
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+
+
+@dataclass(frozen=True)
+class Replayed:
+    root: Path
+    withdrawn: Capture  # a 410
+    moved: Capture  # a 301 to `moved_to`
+    moved_to: str
+    steady: Capture  # a 200 with an ETag
+    unchanged: Capture  # the 304 that answered its conditional request
+
+
+def capture(pipeline: Pipeline, url: str) -> Capture:
+    outcome = pipeline.capture(url)
+    assert not outcome.failures, outcome.failures
+    return outcome.captures[0]
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory) -> Replayed:
+    root = tmp_path_factory.mktemp("replay") / "archive"
+    init_archive(root)
+    with LoopbackServer() as server:
+        server.route(
+            "/notice/withdrawn", status=410, body="<p>This notice was withdrawn.</p>", headers=HTML
+        )
+        server.route("/notice/old", status=301, headers={"Location": "/notice/new"})
+        server.route("/notice/new", status=200, body="<p>The notice moved here.</p>", headers=HTML)
+        steady = {**HTML, "ETag": '"v1"'}
+        server.route("/notice/steady", status=200, body="<p>Opening hours.</p>", headers=steady)
+        with (
+            Store.open(root) as store,
+            PoliteSession(HttpConfig(allow_private=True, delay=0.0, obey_robots=False)) as http,
+        ):
+            pipeline = Pipeline(store, http)
+            withdrawn = capture(pipeline, server.url("/notice/withdrawn"))
+            moved = capture(pipeline, server.url("/notice/old"))
+            first = capture(pipeline, server.url("/notice/steady"))
+            server.route("/notice/steady", status=304, headers={"ETag": '"v1"'})
+            time.sleep(1.0)  # another second: pywb's index knows 14-digit timestamps only
+            again = capture(pipeline, server.url("/notice/steady"))
+            assert server.requests[-1].header("If-None-Match") == '"v1"'
+    assert (withdrawn.status, moved.status, again.status) == (410, 301, 304)
+    return Replayed(root, withdrawn, moved, server.url("/notice/new"), first, again)
+
+
+@pytest.fixture(scope="module")
+def client(replayed):
+    return create_app({"ARCHIVE": str(replayed.root), "TESTING": True}).test_client()
+
+
+def raw(capture: Capture) -> str:
+    return links.raw_capture_path(capture.url, capture.captured_at)
+
+
+def test_the_archived_copy_of_a_410_answers_410(client, replayed):
+    response = client.get(raw(replayed.withdrawn))
+    assert response.status_code == 410
+    assert response.data == b"<p>This notice was withdrawn.</p>"
+    assert response.headers["Memento-Datetime"]
+    assert 'rel="memento"' in response.headers["Link"]
+    assert response.headers["Content-Security-Policy"].startswith("sandbox")
+
+
+def test_an_archived_redirect_is_replayed_into_the_archive(client, replayed):
+    response = client.get(raw(replayed.moved))
+    assert response.status_code == 301
+    assert response.headers["Location"] == links.raw_capture_path(
+        replayed.moved_to, replayed.moved.captured_at
+    )
+
+
+def test_a_304_is_a_server_not_modified_revisit_replayed_empty(client, replayed):
+    unchanged = replayed.unchanged
+    assert unchanged.record_type == "revisit" and unchanged.refers_to == replayed.steady.id
+    with open(replayed.root / "warcs" / unchanged.warc_file, "rb") as handle:
+        handle.seek(unchanged.warc_offset)
+        record = next(iter(ArchiveIterator(handle)))
+        assert record.rec_headers.get_header("WARC-Profile") == NOT_MODIFIED
+        assert record.rec_headers.get_header("WARC-Refers-To-Date")
+    response = client.get(raw(unchanged))
+    assert response.status_code == 304 and response.data == b""
+    page = client.get(links.capture_path(unchanged.url, unchanged.captured_at))
+    frame = re.search(
+        r'<iframe class="archived" sandbox src="([^"]+)"', page.get_data(as_text=True)
+    )
+    assert frame.group(1) == raw(replayed.steady)  # the page shows what was not modified
+    assert client.get(raw(replayed.steady)).data == b"<p>Opening hours.</p>"
+    with Catalog.open(replayed.root / "catalog.sqlite") as catalog:
+        assert catalog.capture(unchanged.id) == unchanged
+
+
+def pywb_reply(url: str) -> tuple[int, bytes]:
+    """Status and body, without following redirects (pywb answers non-200s as they were)."""
+
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        with urllib.request.build_opener(Stay).open(url, timeout=30) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as answer:
+        return answer.code, answer.read()
+
+
+@pytest.mark.slow
+def test_pywb_replays_status_and_304_revisits_as_onrecord_does(
+    client,
+    replayed,
+    wayback,  # noqa: F811 -- the fixture imported above
+):
+    base = wayback("replay", *sorted((replayed.root / "warcs").iterdir()))
+    for capture in (replayed.withdrawn, replayed.unchanged, replayed.steady):
+        stamp = ids.ts14(capture.captured_at)
+        theirs = pywb_reply(f"{base}/{stamp}id_/{capture.url}")
+        ours = client.get(raw(capture))
+        assert (ours.status_code, ours.data) == theirs, capture.url
