@@ -1,5 +1,6 @@
 """Replaying what the archive received, as other archives do: the archived status and
-redirects, 304 revisits written and replayed as WARC 1.1 and pywb say."""
+redirects, 304 revisits written and replayed as WARC 1.1 and pywb say, and a URL of its
+own for every capture, even two in one second."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from archive import ids
 from archive.db import Catalog
 from archive.models import Capture
 from archive.store import Store, init_archive
+from archive.warc import HttpExchange
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
 from tests.loopback import LoopbackServer
@@ -30,6 +33,7 @@ NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 @dataclass(frozen=True)
 class Replayed:
     root: Path
+    twins: tuple[Capture, Capture]  # one URL captured twice in one second
     withdrawn: Capture  # a 410
     moved: Capture  # a 301 to `moved_to`
     moved_to: str
@@ -41,6 +45,18 @@ def capture(pipeline: Pipeline, url: str) -> Capture:
     outcome = pipeline.capture(url)
     assert not outcome.failures, outcome.failures
     return outcome.captures[0]
+
+
+def twin(n: int) -> HttpExchange:
+    """The n-th of two exchanges with one URL in one second (at .250 and .750)."""
+    return HttpExchange(
+        url="https://example.gov/live-results",
+        fetched_at=datetime(2026, 11, 3, 21, 0, 5, 250_000 + (n - 1) * 500_000, tzinfo=UTC),
+        status=200,
+        reason="OK",
+        headers=(("Content-Type", "text/html; charset=utf-8"),),
+        payload=f"<p>Results update {n}.</p>".encode(),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +83,9 @@ def replayed(tmp_path_factory) -> Replayed:
             time.sleep(1.0)  # another second: pywb's index knows 14-digit timestamps only
             again = capture(pipeline, server.url("/notice/steady"))
             assert server.requests[-1].header("If-None-Match") == '"v1"'
+            twins = tuple(store.save_capture(twin(n)) for n in (1, 2))
     assert (withdrawn.status, moved.status, again.status) == (410, 301, 304)
-    return Replayed(root, withdrawn, moved, server.url("/notice/new"), first, again)
+    return Replayed(root, twins, withdrawn, moved, server.url("/notice/new"), first, again)
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +132,37 @@ def test_a_304_is_a_server_not_modified_revisit_replayed_empty(client, replayed)
     assert client.get(raw(replayed.steady)).data == b"<p>Opening hours.</p>"
     with Catalog.open(replayed.root / "catalog.sqlite") as catalog:
         assert catalog.capture(unchanged.id) == unchanged
+
+
+def test_two_captures_in_one_second_each_have_a_reachable_memento_uri(client, replayed):
+    first, second = replayed.twins
+    uris = [links.capture_path(c.url, c.captured_at) for c in (first, second)]
+    assert uris == [
+        "/20261103210005250/https://example.gov/live-results",
+        "/20261103210005750/https://example.gov/live-results",
+    ]
+    timemap = client.get(links.timemap_path(first.url)).get_data(as_text=True)
+    listed = re.findall(r"<http://localhost(/\d+/[^>]+)>; rel=\"[^\"]*memento", timemap)
+    assert listed == uris
+    for capture, uri in zip((first, second), uris, strict=True):
+        page = client.get(uri)
+        assert page.status_code == 200
+        assert f"<code>{capture.id}</code>" in page.get_data(as_text=True)
+        assert f'<http://localhost{uri}>; rel="memento"' in page.headers["Link"]
+        copy = client.get(links.raw_capture_path(capture.url, capture.captured_at))
+        assert copy.status_code == 200
+        assert copy.data == f"<p>Results update {(first, second).index(capture) + 1}.</p>".encode()
+
+
+def test_a_14_digit_link_issued_before_keeps_leading_to_the_first_of_its_second(client, replayed):
+    first, _second = replayed.twins
+    for old, new in (
+        ("/20261103210005/", links.capture_path(first.url, first.captured_at)),
+        ("/20261103210005id_/", links.raw_capture_path(first.url, first.captured_at)),
+    ):
+        response = client.get(old + first.url)
+        assert response.status_code == 302
+        assert response.headers["Location"] == new
 
 
 def pywb_reply(url: str) -> tuple[int, bytes]:

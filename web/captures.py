@@ -52,8 +52,12 @@ def list_page(total: int) -> int:
     return int(text)
 
 
-def closest_capture(url: str, moment) -> Capture:
-    """The capture of ``url`` nearest to ``moment`` (404 when there is none)."""
+def closest_capture(url: str, moment, digits: str = "") -> Capture:
+    """The capture of ``url`` nearest to ``moment`` (404 when there is none).
+
+    A timestamp of 14 or more ``digits`` names the first capture whose own timestamp
+    begins with them (so a 14-digit link issued before milliseconds were keeps leading to
+    the first capture of its second); otherwise the nearest in time."""
     try:
         canonical = ids.canonical_url(url)
     except ids.InvalidURL:
@@ -61,11 +65,19 @@ def closest_capture(url: str, moment) -> Capture:
     found = catalog().captures_of_url(canonical)
     if not found:
         abort(404, description=f"onrecord has no capture of {url}")
+    if len(digits) >= 14:
+        named = [c for c in found if _full_stamp(c).startswith(digits)]
+        if named:
+            return named[0]  # oldest first
 
     def distance(candidate: Capture) -> tuple[float, str]:
         return abs((candidate.captured_at - moment).total_seconds()), candidate.id
 
     return min(found, key=distance)
+
+
+def _full_stamp(capture: Capture) -> str:
+    return ids.ts14(capture.captured_at) + f"{capture.captured_at.microsecond:06d}"
 
 
 @bp.get("/<ts:stamp>/<path:url>")
@@ -74,9 +86,9 @@ def capture(stamp: str, url: str):
         wayback = parse_wayback(stamp, url, request.query_string)
     except WaybackError as exc:
         abort(400, description=str(exc))
-    found = closest_capture(wayback.url, wayback.moment)
+    found = closest_capture(wayback.url, wayback.moment, wayback.digits)
     exact = links.raw_capture_path if wayback.raw else links.capture_path
-    if ids.ts14(found.captured_at) != stamp.removesuffix("id_"):
+    if ids.memento_ts(found.captured_at) != wayback.digits:
         return Response(status=302, headers={"Location": exact(found.url, found.captured_at)})
     if wayback.raw:
         return archived_copy(found)

@@ -6,14 +6,17 @@ a promise: links issued once keep working, so change them only by adding new one
     /quote/<quote id>                      a quote, with its provenance and citations
     /document/<document id>                a document: text, quotes, versions, events
     /speaker/<speaker id>                  everything a speaker said, roles over time
-    /<YYYYMMDDhhmmss>/<original URL>       a capture, in the Wayback form
-    /<YYYYMMDDhhmmss>id_/<original URL>    the archived copy itself, as received (sandboxed)
+    /<YYYYMMDDhhmmss[mmm]>/<original URL>  a capture, in the Wayback form (milliseconds
+                                           when it has them; 14 digits still resolve)
+    /<YYYYMMDDhhmmss[mmm]>id_/<original URL>  the archived copy itself, as received (sandboxed)
     /timemap/link/<original URL>           Memento TimeMap (RFC 7089)
     /timegate/<original URL>               Memento TimeGate
 
 >>> from datetime import datetime, timezone
 >>> capture_path("https://example.gov/a?b=1", datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc))
 '/20261103090000/https://example.gov/a?b=1'
+>>> capture_path("https://example.gov/a", datetime(2026, 11, 3, 9, 0, 0, 5000, tzinfo=timezone.utc))
+'/20261103090000005/https://example.gov/a'
 >>> quote_path("q-0123456789abcdef")
 '/quote/q-0123456789abcdef'
 """
@@ -24,7 +27,7 @@ from datetime import datetime
 from urllib.parse import quote as _escape
 from urllib.parse import urlencode
 
-from archive.ids import ts14
+from archive.ids import memento_ts
 
 
 def _safe(url: str) -> str:
@@ -44,12 +47,12 @@ def speaker_path(speaker_id: str) -> str:
 
 
 def capture_path(url: str, captured_at: datetime) -> str:
-    return f"/{ts14(captured_at)}/{_safe(url)}"
+    return f"/{memento_ts(captured_at)}/{_safe(url)}"
 
 
 def raw_capture_path(url: str, captured_at: datetime) -> str:
     """The archived copy as received; served sandboxed, never as an app page."""
-    return f"/{ts14(captured_at)}id_/{_safe(url)}"
+    return f"/{memento_ts(captured_at)}id_/{_safe(url)}"
 
 
 def timemap_path(url: str) -> str:
