@@ -191,3 +191,34 @@ def test_pywb_replays_status_and_304_revisits_as_onrecord_does(
         theirs = pywb_reply(f"{base}/{stamp}id_/{capture.url}")
         ours = client.get(raw(capture))
         assert (ours.status_code, ours.data) == theirs, capture.url
+
+
+def test_pages_that_negotiate_say_vary_accept_and_archived_copies_do_not(client, replayed):
+    first = replayed.twins[0]
+    for path in ("/captures", links.capture_path(first.url, first.captured_at), "/"):
+        html, data = client.get(path), client.get(path, headers={"Accept": "application/json"})
+        assert html.mimetype == "text/html" and data.mimetype == "application/json", path
+        for response in (html, data):
+            assert "Accept" in response.vary, path
+    raw_copy = client.get(raw(first), headers={"Accept": "application/json"})
+    assert raw_copy.mimetype == "text/html" and "Accept" not in raw_copy.vary
+    assert "Accept" not in client.get("/captures.json").vary
+
+
+def test_the_capture_list_and_a_capture_have_json_twins(client, replayed):
+    listed = client.get("/captures.json").get_json()
+    assert listed == client.get("/captures", headers={"Accept": "application/json"}).get_json()
+    with Catalog.open(replayed.root / "catalog.sqlite") as catalog:
+        assert listed["total"] == catalog.count_captures()
+        newest = catalog.captures(limit=1)[0]
+    assert listed["captures"][0]["id"] == newest.id
+    assert listed["page"] == 1 and listed["next"] is None
+    withdrawn = replayed.withdrawn
+    page = links.capture_path(withdrawn.url, withdrawn.captured_at)
+    twin = client.get(page, headers={"Accept": "application/json"}).get_json()
+    assert twin["id"] == withdrawn.id and twin["status"] == 410
+    assert twin["warc"]["record_id"] == withdrawn.warc_record_id
+    assert twin["archived_copy"] == raw(withdrawn) and twin["page"] == page
+    entry = next(c for c in listed["captures"] if c["id"] == withdrawn.id)
+    assert {key: twin[key] for key in entry} == entry
+    assert isinstance(twin["log_position"], int)

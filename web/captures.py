@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urljoin
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from archive import ids
 from archive.models import Capture
 from archive.store import read_capture
 from archive.warc import WarcError
-from web import links
+from web import api, links
 from web.resources import catalog, paths
 from web.wayback import TimestampConverter, WaybackError, parse_wayback
 
@@ -26,10 +26,23 @@ def _register_converter(state) -> None:
 
 
 @bp.get("/captures")
+@bp.get("/captures.json")
 def index():
     total = catalog().count_captures()
     page = list_page(total)
     found = catalog().captures(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    if api.wants_json():
+        more = len(found) > PAGE_SIZE
+        return jsonify(
+            {
+                "total": total,
+                "page": page,
+                "page_size": PAGE_SIZE,
+                "previous": links.json_path(links.captures_path(page - 1)) if page > 1 else None,
+                "next": links.json_path(links.captures_path(page + 1)) if more else None,
+                "captures": [capture_json(c) for c in found[:PAGE_SIZE]],
+            }
+        )
     return render_template(
         "captures.html",
         captures=found[:PAGE_SIZE],
@@ -38,6 +51,32 @@ def index():
         total=total,
         links=links,
     )
+
+
+def capture_json(found: Capture) -> dict:
+    """A capture as its JSON twin and the capture list's JSON give it."""
+    return {
+        "id": found.id,
+        "url": found.url,
+        "canonical_url": found.canonical_url,
+        "captured_at": found.captured_at.isoformat().replace("+00:00", "Z"),
+        "status": found.status,
+        "content_type": found.content_type or None,
+        "record_type": found.record_type,
+        "refers_to": found.refers_to,
+        "payload_digest": found.payload_digest,
+        "payload_length": found.payload_length,
+        "warc": {
+            "file": found.warc_file,
+            "offset": found.warc_offset,
+            "length": found.warc_length,
+            "record_id": found.warc_record_id,
+        },
+        "source": found.source,
+        "page": links.capture_path(found.url, found.captured_at),
+        "archived_copy": links.raw_capture_path(found.url, found.captured_at),
+        "timemap": links.timemap_path(found.url),
+    }
 
 
 def list_page(total: int) -> int:
@@ -93,6 +132,8 @@ def capture(stamp: str, url: str):
     if wayback.raw:
         return archived_copy(found)
     original = catalog().capture(found.refers_to) if found.refers_to else None
+    if api.prefers_json():  # no .json suffix: the path ends with the original URL
+        return jsonify({**capture_json(found), "log_position": catalog().log_position(found.id)})
     return render_template("capture.html", capture=found, original=original, links=links)
 
 
