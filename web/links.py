@@ -28,6 +28,7 @@ from urllib.parse import quote as _escape
 from urllib.parse import urlencode
 
 from archive.ids import memento_ts
+from web import fragments
 
 
 def _safe(url: str) -> str:
@@ -130,24 +131,38 @@ def absolute(root: str, path: str) -> str:
     return root.rstrip("/") + path
 
 
-def text_fragment(url: str, text: str, words: int = 4) -> str:
+def text_fragment(
+    url: str,
+    text: str,
+    words: int = 4,
+    *,
+    page: str | None = None,
+    span: tuple[int, int] | None = None,
+) -> str:
     """A link into the live page that scrolls to ``text`` (a URL text fragment).
 
-    Short texts are matched whole; longer ones by their first and last words.
+    Short texts are matched whole; longer ones by their first and last words. Given the
+    archived ``page`` text and the quote's ``span`` in it, words and prefix/suffix context
+    are added until the fragment matches the quote and nothing before it
+    (:mod:`web.fragments`).
 
     >>> text_fragment("https://example.gov/a#top", "We are ready, and we will serve you all week.")
     'https://example.gov/a#:~:text=We%20are%20ready%2C%20and,serve%20you%20all%20week.'
     >>> text_fragment("https://example.gov/a", "Hold the line-up, please")
     'https://example.gov/a#:~:text=Hold%20the%20line%2Dup%2C%20please'
+    >>> page = "Hold on. Then: hold on, please."
+    >>> text_fragment("https://example.gov/a", "hold on", page=page, span=(15, 22))
+    'https://example.gov/a#:~:text=Then%3A-,hold%20on,-%2C'
     """
-    spoken = text.split()
-    if len(spoken) <= 2 * words:
-        directive = _fragment_part(" ".join(spoken))
-    else:
-        start = _fragment_part(" ".join(spoken[:words]))
-        end = _fragment_part(" ".join(spoken[-words:]))
-        directive = f"{start},{end}"
-    return f"{url.split('#', 1)[0]}#:~:text={directive}"
+    directive = fragments.directive_for(text, page, span, words=words)
+    parts = [_fragment_part(directive.start)]
+    if directive.prefix:
+        parts.insert(0, _fragment_part(directive.prefix) + "-")
+    if directive.end:
+        parts.append(_fragment_part(directive.end))
+    if directive.suffix:
+        parts.append("-" + _fragment_part(directive.suffix))
+    return f"{url.split('#', 1)[0]}#:~:text={','.join(parts)}"
 
 
 def _fragment_part(text: str) -> str:
