@@ -33,6 +33,7 @@ import os
 import tempfile
 import time
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -46,6 +47,7 @@ from archive.store import Paths, Store
 from archive.warc import (
     SOFTWARE,
     ForeignRecord,
+    Opener,
     WarcError,
     iter_warc_files,
     read_exchanges,
@@ -75,11 +77,25 @@ class ExportSummary:
     warc_files: tuple[str, ...]
 
 
+# Reasons a record is refused as damaged, not merely left out: an import that meets one
+# says so in its exit status.
+DAMAGED = ("torn", "digest mismatch")
+
+
 @dataclass
 class ImportSummary:
     added: list[str] = field(default_factory=list)  # capture ids stored by this import
     present: list[str] = field(default_factory=list)  # capture ids the archive had already
     skipped: list[str] = field(default_factory=list)  # why records were left out
+    reasons: Counter[str] = field(default_factory=Counter)  # the skipped, counted by reason
+
+    def skip(self, kind: str, line: str) -> None:
+        self.skipped.append(line)
+        self.reasons[kind] += 1
+
+    @property
+    def damaged(self) -> int:
+        return sum(self.reasons[kind] for kind in DAMAGED)
 
 
 # -- export -------------------------------------------------------------------------------
@@ -277,17 +293,21 @@ def _iso(moment: datetime) -> str:
 
 
 def import_file(store: Store, path: Path) -> ImportSummary:
-    """Import a WACZ package or a WARC file (``.warc`` or ``.warc.gz``) into ``store``."""
+    """Import a WACZ package or a WARC or ARC file (gzipped or not) into ``store``.
+
+    Records that cannot be captures (torn, failing their digest, too large, not HTTP
+    responses) are left out and counted by reason; a file that is empty, unreadable or a
+    compression bomb is refused whole, before anything of it is stored."""
     summary = ImportSummary()
-    if zipfile.is_zipfile(path):
-        _import_wacz(store, path, summary)
-    else:
-        try:
+    try:
+        if zipfile.is_zipfile(path):
+            _import_wacz(store, path, summary)
+        else:
             _import_warc(store, path, str(path), {}, summary)
-        except OSError as exc:
-            raise PackageError(f"cannot read {path}: {exc}") from None
-        except WarcError as exc:
-            raise PackageError(str(exc)) from None
+    except OSError as exc:
+        raise PackageError(f"cannot read {path}: {exc}") from None
+    except WarcError as exc:
+        raise PackageError(str(exc)) from None
     log.info(
         "imported %s: %d new captures, %d already present, %d records skipped",
         path,
@@ -364,11 +384,16 @@ def _page_sources(package: zipfile.ZipFile) -> dict[str, str]:
 
 
 def _import_warc(
-    store: Store, path: Path, label: str, sources: dict[str, str], summary: ImportSummary
+    store: Store,
+    source: Path | Opener,
+    label: str,
+    sources: dict[str, str],
+    summary: ImportSummary,
 ) -> None:
-    for found in read_exchanges(path):
+    for found in read_exchanges(source, label):
         if found.exchange is None:
-            summary.skipped.append(f"{label}: {found.record_id}: {found.problem}")
+            line = f"{label}: {found.record_id or found.record_type}: {found.problem}"
+            summary.skip(found.kind or "unreadable", line)
             continue
         _save(store, found, sources, summary, f"{label}: {found.record_id}")
 
@@ -385,7 +410,10 @@ def _save(
     if found.record_type == "revisit":
         revisit_of = _original(store.catalog, found)
         if revisit_of is None:
-            summary.skipped.append(f"{label}: the capture this revisit repeats is not archived")
+            summary.skip(
+                "revisits of captures not archived",
+                f"{label}: the capture this revisit repeats is not archived",
+            )
             return
         digest = revisit_of.payload_digest
     else:

@@ -209,22 +209,25 @@ def _found_documents(paths: Paths, catalog: Catalog, query: str) -> set[str]:
 @archive_option
 def import_command(files: tuple[Path, ...], archive_dir: Path) -> None:
     """Import WACZ packages and WARC files; extract, quote and index what they hold."""
-    added = present = skipped = 0
+    added = present = skipped = damaged = 0
     with open_store(archive_dir) as store:
         for path in progress(list(files), "importing"):
             try:
                 summary = wacz.import_file(store, path)
             except wacz.PackageError as exc:
                 raise click.ClickException(str(exc)) from None
+            reasons = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.reasons.items()))
             click.echo(
                 f"{path}: {len(summary.added)} new captures, {len(summary.present)} already "
                 f"archived, {len(summary.skipped)} records skipped"
+                + (f" ({reasons})" if reasons else "")
             )
             for reason in summary.skipped:
                 click.echo(f"  skipped {reason}")
             added += len(summary.added)
             present += len(summary.present)
             skipped += len(summary.skipped)
+            damaged += summary.damaged
         with PoliteSession(HttpConfig()) as never_used:  # processing reads WARCs only
             outcome = Pipeline(store, never_used).process_pending()
         indexing.catch_up(store.paths, store.catalog)
@@ -232,3 +235,8 @@ def import_command(files: tuple[Path, ...], archive_dir: Path) -> None:
         f"imported {added} captures ({present} already archived, {skipped} skipped): "
         f"{outcome.new_versions} new versions in {len(outcome.changed_documents)} documents"
     )
+    if damaged:
+        raise click.ClickException(
+            f"{damaged} damaged records (torn, or failing their digest) were refused, "
+            "not imported: see the skipped lines above"
+        )
