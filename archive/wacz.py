@@ -45,6 +45,8 @@ from archive.db import Catalog
 from archive.models import Capture
 from archive.store import Paths, Store
 from archive.warc import (
+    INFLATION_FLOOR,
+    MAX_INFLATION,
     SOFTWARE,
     ForeignRecord,
     Opener,
@@ -319,24 +321,39 @@ def import_file(store: Store, path: Path) -> ImportSummary:
 
 
 def _import_wacz(store: Store, path: Path, summary: ImportSummary) -> None:
+    """Check the package, then read each WARC member where it lies in the ZIP file (no
+    scratch copy is made, so none can be left behind)."""
     with zipfile.ZipFile(path) as package:
+        _refuse_zip_bombs(package, path)
         resources = _checked_resources(package, path)
         sources = _page_sources(package) if "pages/pages.jsonl" in resources else {}
         warcs = [name for name in resources if _is_warc_member(name)]
         if not warcs:
             raise PackageError(f"{path} holds no WARC file under archive/")
-        with tempfile.TemporaryDirectory(prefix="onrecord-import-") as scratch:
-            for name in warcs:
-                local = Path(scratch) / "member.warc"
-                with package.open(name) as read, open(local, "wb") as write:
-                    while chunk := read.read(_COPY_CHUNK):
-                        write.write(chunk)
-                _import_warc(store, local, f"{path}!{name}", sources, summary)
-                local.unlink()
+        for name in warcs:
+            _import_warc(store, _member_opener(package, name), f"{path}!{name}", sources, summary)
         if ALIASES in resources:
             with store.catalog.transaction():
                 for old_id, new_id in json.loads(package.read(ALIASES)):
                     store.catalog.add_quote_alias(old_id, new_id)
+
+
+def _member_opener(package: zipfile.ZipFile, name: str):
+    return lambda: package.open(name)
+
+
+def _refuse_zip_bombs(package: zipfile.ZipFile, path: Path) -> None:
+    """Refuse a package with a member that would inflate past the caps, before reading
+    any of it (WACZ stores its members uncompressed; a ZIP file reads no further than
+    the size a member declares)."""
+    for info in package.infolist():
+        if info.compress_type == zipfile.ZIP_STORED or info.file_size <= INFLATION_FLOOR:
+            continue
+        if info.file_size > MAX_INFLATION * max(info.compress_size, 1):
+            raise PackageError(
+                f"{path} is a zip bomb: {info.filename} inflates to {info.file_size} bytes "
+                f"from {info.compress_size}; refused, nothing imported"
+            )
 
 
 def _checked_resources(package: zipfile.ZipFile, path: Path) -> list[str]:

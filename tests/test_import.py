@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
+import os
 import time
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from warcio.warcwriter import WARCWriter
 
 from archive.db import Catalog
 from archive.store import init_archive
+from tests.conftest import run_onrecord
 from web.cli_integrity import import_command, verify
 
 BODY = (
@@ -219,3 +223,52 @@ def test_a_gzip_bomb_in_a_warc_is_refused_at_once(tmp_path):
         result.output
     )
     assert captured(root) == []  # refused whole, before anything of it was stored
+
+
+def test_a_zip_bomb_wacz_is_refused_at_once(tmp_path):
+    package = tmp_path / "bomb.wacz"
+    with zipfile.ZipFile(package, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        out.writestr("datapackage.json", json.dumps({"resources": []}))
+        info = zipfile.ZipInfo("archive/data.warc")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with out.open(info, "w", force_zip64=True) as member:
+            chunk = bytes(1 << 20)
+            for _ in range(128):
+                member.write(chunk)
+    assert package.stat().st_size < 2 << 20
+    root = archive(tmp_path)
+    started = time.monotonic()
+    result = run_import(root, package)
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "bomb.wacz is a zip bomb: archive/data.warc inflates to 134217728 bytes" in (
+        result.output
+    )
+    assert captured(root) == []
+
+
+def test_importing_a_package_leaves_no_scratch_file_even_when_killed(tmp_path):
+    source = tmp_path / "notices.warc.gz"
+    source.write_bytes(warc(3, gz=True))
+    package = tmp_path / "notices.wacz"
+    with zipfile.ZipFile(package, "w") as out:
+        data = source.read_bytes()
+        resources = [{"path": "archive/notices.warc.gz", "bytes": len(data)}]
+        out.writestr("archive/notices.warc.gz", data)
+        out.writestr("datapackage.json", json.dumps({"resources": resources}))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    root = archive(tmp_path)
+    killed = run_onrecord(
+        "import",
+        str(package),
+        "--archive",
+        str(root),
+        env={"TMPDIR": str(scratch), "ONRECORD_CRASH_AT": "warc-written"},
+    )
+    assert killed.returncode == -9  # SIGKILL, after the first record was written
+    assert list(scratch.iterdir()) == []
+    finished = run_onrecord("import", str(package), "--archive", str(root))
+    assert finished.returncode == 0, finished.stderr
+    assert len(captured(root)) == 3
+    assert os.listdir(scratch) == []
