@@ -655,8 +655,8 @@ def _request_records(
 
 
 def _foreign_payload(record) -> bytes:
-    """The record's payload, checked: whole (as long as its headers say), under the
-    import cap, and matching its WARC-Payload-Digest when it has one."""
+    """The record's payload as stored, checked: whole (as long as its headers say) and
+    under the import cap."""
     chunks = []
     size = 0
     while chunk := record.raw_stream.read(_READ_CHUNK):
@@ -676,27 +676,23 @@ def _foreign_payload(record) -> bytes:
             f"torn: the record declares Content-Length {length} but the file ends "
             f"{declared - len(payload)} bytes short of it",
         )
-    expected = record.rec_headers.get_header("WARC-Payload-Digest")
-    if expected and record.rec_type == "response" and not _digest_matches(expected, payload):
-        raise RecordProblem(
-            "digest mismatch", f"its payload does not match its WARC-Payload-Digest {expected}"
-        )
     return payload
 
 
-def _digest_matches(expected: str, payload: bytes) -> bool:
-    """Whether ``payload`` has the digest ``algorithm:value`` (hex or base32, as WARC
-    writers give it); an algorithm onrecord does not know is taken on trust."""
+def _digest_matches(expected: str, *payloads: bytes) -> bool:
+    """Whether one of ``payloads`` has the digest ``algorithm:value`` (hex or base32, as
+    WARC writers give it); an algorithm onrecord does not know is taken on trust."""
     algorithm, _, value = expected.strip().partition(":")
-    try:
-        hasher = hashlib.new(algorithm.lower().replace("-", ""))
-    except ValueError:
-        return True
-    hasher.update(payload)
     value = value.strip()
-    return value.lower() == hasher.hexdigest() or value.upper().rstrip("=") == base64.b32encode(
-        hasher.digest()
-    ).decode().rstrip("=")
+    for payload in payloads:
+        try:
+            hasher = hashlib.new(algorithm.lower().replace("-", ""), payload)
+        except ValueError:
+            return True
+        b32 = base64.b32encode(hasher.digest()).decode().rstrip("=")
+        if value.lower() == hasher.hexdigest() or value.upper().rstrip("=") == b32:
+            return True
+    return False
 
 
 def _foreign_exchange(record, request) -> HttpExchange:
@@ -711,9 +707,15 @@ def _foreign_exchange(record, request) -> HttpExchange:
     code, _, reason = http.statusline.partition(" ")
     if not code.isdigit():
         raise RecordProblem("not HTTP", f"no HTTP status in {http.statusline!r}")
-    payload = _foreign_payload(record)
+    payload = raw = _foreign_payload(record)
     if "chunked" in (http.get_header("Transfer-Encoding") or "").lower():
-        payload = ChunkedDataReader(io.BytesIO(payload)).read()
+        payload = ChunkedDataReader(io.BytesIO(raw)).read()
+    expected = record.rec_headers.get_header("WARC-Payload-Digest")
+    # over the bytes as sent (warcio, wget) or de-chunked (some crawlers): either will do
+    if expected and record.rec_type == "response" and not _digest_matches(expected, raw, payload):
+        raise RecordProblem(
+            "digest mismatch", f"its payload does not match its WARC-Payload-Digest {expected}"
+        )
     method, request_headers = request or ("GET", ())
     return HttpExchange(
         url=url,
