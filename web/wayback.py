@@ -7,7 +7,7 @@ capture's page.
 
 >>> parse_wayback("20261103140509id_", "https:/example.gov/a", b"x=1")
 WaybackURL(moment=datetime.datetime(2026, 11, 3, 14, 5, 9, tzinfo=datetime.timezone.utc), \
-raw=True, url='https://example.gov/a?x=1')
+raw=True, url='https://example.gov/a?x=1', digits='20261103140509')
 """
 
 from __future__ import annotations
