@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -89,56 +90,45 @@ def _trimmed(page: str, span: tuple[int, int]) -> tuple[int, int]:
 
 def find(page: str, directive: Directive) -> tuple[int, int] | None:
     """The span of ``page`` a browser would highlight for ``directive`` (None: nothing)."""
-    folded, where = _fold(page)
-    start, end = _fold(directive.start)[0], _fold(directive.end)[0]
-    prefix, suffix = _fold(directive.prefix)[0], _fold(directive.suffix)[0]
+    start, end = _term(directive.start), _term(directive.end)
+    prefix, suffix = _term(directive.prefix), _term(directive.suffix)
 
     def bounded(i: int) -> bool:
-        return i <= 0 or i >= len(folded) or not (folded[i - 1].isalnum() and folded[i].isalnum())
+        return i <= 0 or i >= len(page) or not (page[i - 1].isalnum() and page[i].isalnum())
 
-    def occurrences(term: str, after: int) -> Iterator[int]:
-        i = folded.find(term, after)
-        while i != -1:
-            if bounded(i) and bounded(i + len(term)):
-                yield i
-            i = folded.find(term, i + 1)
+    def occurrences(term: re.Pattern, after: int) -> Iterator[re.Match]:
+        while (found := term.search(page, after)) is not None:
+            if bounded(found.start()) and bounded(found.end()):
+                yield found
+            after = found.start() + 1
 
-    def follows(term: str, at: int) -> int | None:
-        """Where ``term`` begins when it comes right after ``at`` (a space between or not)."""
-        j = at + 1 if folded[at : at + 1] == " " else at
-        return j if folded.startswith(term, j) and bounded(j + len(term)) else None
+    def follows(term: re.Pattern, at: int) -> re.Match | None:
+        """``term`` when it comes right after ``at`` (spaces between or not)."""
+        found = term.match(page, _GAP.match(page, at).end())
+        return found if found is not None and bounded(found.end()) else None
 
-    if prefix:
-        found = (follows(start, i + len(prefix)) for i in occurrences(prefix, 0))
-        starts: Iterator[int] = (i for i in found if i is not None)
+    if directive.prefix:
+        after_prefix = (follows(start, p.end()) for p in occurrences(prefix, 0))
+        starts: Iterator[re.Match] = (m for m in after_prefix if m is not None)
     else:
         starts = occurrences(start, 0)
     for begin in starts:
-        if not end:
-            if suffix and follows(suffix, begin + len(start)) is None:
+        if not directive.end:
+            if directive.suffix and follows(suffix, begin.end()) is None:
                 continue
-            return where[begin], where[begin + len(start) - 1] + 1
-        for i in occurrences(end, begin + len(start)):
-            if suffix and follows(suffix, i + len(end)) is None:
+            return begin.start(), begin.end()
+        for finish in occurrences(end, begin.end()):
+            if directive.suffix and follows(suffix, finish.end()) is None:
                 continue
-            return where[begin], where[i + len(end) - 1] + 1
+            return begin.start(), finish.end()
         return None
     return None
 
 
-def _fold(text: str) -> tuple[str, list[int]]:
-    """``text`` lower-cased with whitespace runs as one space (as one line break where
-    they break a line: no term matches across one), and where each character came from."""
-    chars: list[str] = []
-    where: list[int] = []
-    for index, char in enumerate(text):
-        if char.isspace():
-            char = "\n" if char == "\n" else " "
-            if chars and chars[-1] in " \n":
-                if char == "\n":
-                    chars[-1] = "\n"
-                continue
-        for folded in char.lower():
-            chars.append(folded)
-            where.append(index)
-    return "".join(chars), where
+_GAP = re.compile(r"[^\S\n]*")
+
+
+def _term(text: str) -> re.Pattern:
+    """A term as a pattern: its words in order, any spaces (but no line break) between
+    them, any case."""
+    return re.compile(r"[^\S\n]+".join(map(re.escape, text.split())), re.IGNORECASE)
