@@ -71,7 +71,8 @@ def vary_on_accept(response: Response) -> Response:
         "stamp", ""
     ).endswith("id_"):
         return response
-    response.vary.add("Accept")
+    varies = response.headers.get("Vary")
+    response.headers["Vary"] = f"{varies}, Accept" if varies else "Accept"
     return response
 
 

@@ -51,21 +51,21 @@ def directive_for(
     the page is exactly the quote; the longest one tried when none is.
     """
     spoken = text.split()
+    first = _directive(spoken, words)
     if page is None or span is None:
-        return _directive(spoken, words)
+        return first
     wanted = _trimmed(page, span)
+    if find(page, first) == wanted:
+        return first
     # context from the quote's own lines: a browser matches no prefix across a block
     before = page[: wanted[0]].rpartition("\n")[2].split()
     after = page[wanted[1] :].partition("\n")[0].split()
-    candidate = _directive(spoken, words)
-    for more in range(MAX_CONTEXT + 1):
-        prefix = " ".join(before[max(len(before) - more, 0) :]) if more else ""
+    candidate = first
+    for more in range(1, MAX_CONTEXT + 1):
+        prefix = " ".join(before[max(len(before) - more, 0) :])
         suffix = " ".join(after[:more])
-        for candidate in (
-            _directive(spoken, words + more),
-            _directive(spoken, words, prefix, suffix),
-            _directive(spoken, words + more, prefix, suffix),
-        ):
+        for wider, context in ((more, False), (0, True), (more, True)):
+            candidate = _directive(spoken, words + wider, *((prefix, suffix) if context else ()))
             if find(page, candidate) == wanted:
                 return candidate
     return candidate
