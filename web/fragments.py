@@ -47,8 +47,9 @@ def directive_for(
 ) -> Directive:
     """A directive for ``text``: its first and last ``words`` (or all of it when short).
 
-    Given the ``page`` it sits in at ``span``, the shortest candidate whose first match in
-    the page is exactly the quote; the longest one tried when none is.
+    Given the ``page`` it sits in at ``span``, the first candidate whose first match in the
+    page is exactly the quote, trying for n = 1, 2, ... words of context: n more words of
+    the quote, then n words before and after it, then both; the widest tried when none is.
     """
     spoken = text.split()
     first = _directive(spoken, words)
