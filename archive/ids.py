@@ -26,7 +26,9 @@ __all__ = [
     "capture_id",
     "doc_id",
     "extraction_id",
+    "memento_ts",
     "normalize_quote_text",
+    "parse_timestamp",
     "parse_ts14",
     "quote_id",
     "speaker_id",
@@ -223,6 +225,35 @@ def ts14(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("ts14 needs a timezone-aware datetime")
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def memento_ts(moment: datetime) -> str:
+    """The timestamp of a capture's Wayback URL: 14 digits, and 3 more (milliseconds) when
+    the moment has a fraction of a second, so that two captures of one URL in one second
+    each have a URL of their own. pywb and the Wayback Machine read 15-17 digits too.
+
+    >>> memento_ts(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+    '20261103090000'
+    >>> memento_ts(datetime(2026, 11, 3, 9, 0, 0, 250999, tzinfo=UTC))
+    '20261103090000250'
+    """
+    stamp = ts14(moment)
+    return f"{stamp}{moment.microsecond // 1000:03d}" if moment.microsecond else stamp
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse a 4- to 17-digit Wayback timestamp: :func:`parse_ts14`, and after the 14th
+    digit, fractions of a second.
+
+    >>> parse_timestamp("20261103090000250")
+    datetime.datetime(2026, 11, 3, 9, 0, 0, 250000, tzinfo=datetime.timezone.utc)
+    >>> parse_timestamp("202611030900005")
+    datetime.datetime(2026, 11, 3, 9, 0, 0, 500000, tzinfo=datetime.timezone.utc)
+    """
+    if len(value) <= 14 or not value.isdigit() or len(value) > 17:
+        return parse_ts14(value)
+    whole, fraction = value[:14], value[14:]
+    return parse_ts14(whole).replace(microsecond=int(fraction.ljust(6, "0")))
 
 
 def parse_ts14(value: str) -> datetime:

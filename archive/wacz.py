@@ -33,6 +33,7 @@ import os
 import tempfile
 import time
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -44,8 +45,11 @@ from archive.catalog import Catalog
 from archive.models import Capture
 from archive.store import Paths, Store
 from archive.warc import (
+    INFLATION_FLOOR,
+    MAX_INFLATION,
     SOFTWARE,
     ForeignRecord,
+    Opener,
     WarcError,
     exchange_end,
     read_exchanges,
@@ -74,11 +78,25 @@ class ExportSummary:
     warc_files: tuple[str, ...]
 
 
+# Reasons a record is refused as damaged, not merely left out: an import that meets one
+# says so in its exit status.
+DAMAGED = ("torn", "digest mismatch")
+
+
 @dataclass
 class ImportSummary:
     added: list[str] = field(default_factory=list)  # capture ids stored by this import
     present: list[str] = field(default_factory=list)  # capture ids the archive had already
     skipped: list[str] = field(default_factory=list)  # why records were left out
+    reasons: Counter[str] = field(default_factory=Counter)  # the skipped, counted by reason
+
+    def skip(self, kind: str, line: str) -> None:
+        self.skipped.append(line)
+        self.reasons[kind] += 1
+
+    @property
+    def damaged(self) -> int:
+        return sum(self.reasons[kind] for kind in DAMAGED)
 
 
 # -- export -------------------------------------------------------------------------------
@@ -275,17 +293,21 @@ def _iso(moment: datetime) -> str:
 
 
 def import_file(store: Store, path: Path) -> ImportSummary:
-    """Import a WACZ package or a WARC file (``.warc`` or ``.warc.gz``) into ``store``."""
+    """Import a WACZ package or a WARC or ARC file (gzipped or not) into ``store``.
+
+    Records that cannot be captures (torn, failing their digest, too large, not HTTP
+    responses) are left out and counted by reason; a file that is empty, unreadable or a
+    compression bomb is refused whole, before anything of it is stored."""
     summary = ImportSummary()
-    if zipfile.is_zipfile(path):
-        _import_wacz(store, path, summary)
-    else:
-        try:
+    try:
+        if zipfile.is_zipfile(path):
+            _import_wacz(store, path, summary)
+        else:
             _import_warc(store, path, str(path), {}, summary)
-        except OSError as exc:
-            raise PackageError(f"cannot read {path}: {exc}") from None
-        except WarcError as exc:
-            raise PackageError(str(exc)) from None
+    except OSError as exc:
+        raise PackageError(f"cannot read {path}: {exc}") from None
+    except WarcError as exc:
+        raise PackageError(str(exc)) from None
     log.info(
         "imported %s: %d new captures, %d already present, %d records skipped",
         path,
@@ -297,24 +319,39 @@ def import_file(store: Store, path: Path) -> ImportSummary:
 
 
 def _import_wacz(store: Store, path: Path, summary: ImportSummary) -> None:
+    """Check the package, then read each WARC member where it lies in the ZIP file (no
+    scratch copy is made, so none can be left behind)."""
     with zipfile.ZipFile(path) as package:
+        _refuse_zip_bombs(package, path)
         resources = _checked_resources(package, path)
         sources = _page_sources(package) if "pages/pages.jsonl" in resources else {}
         warcs = [name for name in resources if _is_warc_member(name)]
         if not warcs:
             raise PackageError(f"{path} holds no WARC file under archive/")
-        with tempfile.TemporaryDirectory(prefix="onrecord-import-") as scratch:
-            for name in warcs:
-                local = Path(scratch) / "member.warc"
-                with package.open(name) as read, open(local, "wb") as write:
-                    while chunk := read.read(_COPY_CHUNK):
-                        write.write(chunk)
-                _import_warc(store, local, f"{path}!{name}", sources, summary)
-                local.unlink()
+        for name in warcs:
+            _import_warc(store, _member_opener(package, name), f"{path}!{name}", sources, summary)
         if ALIASES in resources:
             with store.catalog.transaction():
                 for old_id, new_id in json.loads(package.read(ALIASES)):
                     store.catalog.add_quote_alias(old_id, new_id)
+
+
+def _member_opener(package: zipfile.ZipFile, name: str):
+    return lambda: package.open(name)
+
+
+def _refuse_zip_bombs(package: zipfile.ZipFile, path: Path) -> None:
+    """Refuse a package with a member that would inflate past the caps, before reading
+    any of it (WACZ stores its members uncompressed; a ZIP file reads no further than
+    the size a member declares)."""
+    for info in package.infolist():
+        if info.compress_type == zipfile.ZIP_STORED or info.file_size <= INFLATION_FLOOR:
+            continue
+        if info.file_size > MAX_INFLATION * max(info.compress_size, 1):
+            raise PackageError(
+                f"{path} is a zip bomb: {info.filename} inflates to {info.file_size} bytes "
+                f"from {info.compress_size}; refused, nothing imported"
+            )
 
 
 def _checked_resources(package: zipfile.ZipFile, path: Path) -> list[str]:
@@ -362,11 +399,16 @@ def _page_sources(package: zipfile.ZipFile) -> dict[str, str]:
 
 
 def _import_warc(
-    store: Store, path: Path, label: str, sources: dict[str, str], summary: ImportSummary
+    store: Store,
+    source: Path | Opener,
+    label: str,
+    sources: dict[str, str],
+    summary: ImportSummary,
 ) -> None:
-    for found in read_exchanges(path):
+    for found in read_exchanges(source, label):
         if found.exchange is None:
-            summary.skipped.append(f"{label}: {found.record_id}: {found.problem}")
+            line = f"{label}: {found.record_id or found.record_type}: {found.problem}"
+            summary.skip(found.kind or "unreadable", line)
             continue
         _save(store, found, sources, summary, f"{label}: {found.record_id}")
 
@@ -383,7 +425,10 @@ def _save(
     if found.record_type == "revisit":
         revisit_of = _original(store.catalog, found)
         if revisit_of is None:
-            summary.skipped.append(f"{label}: the capture this revisit repeats is not archived")
+            summary.skip(
+                "revisits of captures not archived",
+                f"{label}: the capture this revisit repeats is not archived",
+            )
             return
         digest = revisit_of.payload_digest
     else:

@@ -12,6 +12,8 @@ this module reads records from any stream it is given.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import fcntl
 import gzip
 import hashlib
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 WARC_VERSION = "1.1"
 SOFTWARE = "onrecord/0.1"
 DEFAULT_MAX_FILE_SIZE = 1_000_000_000
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 _HOP_BY_HOP = {"transfer-encoding"}
 _FILE_RE = re.compile(r"^[A-Za-z0-9._-]+\.warc(\.gz)?$")
 # What warcio raises on bytes that are not a complete record (a torn or damaged tail):
@@ -295,7 +298,11 @@ class WarcWriter:
         refers_to_url: str,
         refers_to_date: datetime,
     ) -> RecordLocation:
-        """Append a revisit record: the same payload as an earlier capture, not stored again."""
+        """Append a revisit record: the same payload as an earlier capture, not stored again.
+
+        A 304 answer to a conditional request takes WARC 1.1's ``server-not-modified``
+        profile; an unchanged 200 ``identical-payload-digest``. Both name the earlier
+        payload's digest, which the capture's id derives from."""
         http_headers = _response_headers(exchange)
         record = _BUILDER.create_revisit_record(
             exchange.url,
@@ -305,6 +312,8 @@ class WarcWriter:
             http_headers=http_headers,
             warc_headers_dict={"WARC-Date": _warc_date(exchange.fetched_at)},
         )
+        if exchange.status == 304:
+            record.rec_headers.replace_header("WARC-Profile", SERVER_NOT_MODIFIED)
         self._block_digest(record, http_headers, b"")
         return self._commit(
             self._members(record, exchange),
@@ -535,9 +544,30 @@ def iter_warc_files(directory: Path) -> Iterator[str]:
         yield path.name
 
 
+# What an import reads of one record, and how far a gzip member may inflate, at most: a
+# compression bomb is refused before it fills memory or disk.
+MAX_IMPORT_PAYLOAD = 256 * 1024 * 1024
+MAX_INFLATION = 100  # decompressed bytes per compressed byte, past the floor below
+INFLATION_FLOOR = 8 * 1024 * 1024
+_READ_CHUNK = 1 << 20
+
+
+class CompressionBomb(WarcError):
+    """A WARC file whose gzip members inflate past the caps: not read any further."""
+
+
+class RecordProblem(WarcError):
+    """Why one record of a foreign file is not imported; ``kind`` names the reason in
+    the import's counts (torn, digest mismatch, too large, not an HTTP exchange...)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 @dataclass(frozen=True)
 class ForeignRecord:
-    """A response or revisit record of a WARC file any tool wrote (wget, warcio, another
+    """A record of a WARC or ARC file any tool wrote (wget, warcio, Heritrix, another
     archive), as the exchange onrecord would store, or the reason it cannot be one."""
 
     record_id: str
@@ -546,19 +576,69 @@ class ForeignRecord:
     problem: str | None = None
     refers_to_url: str | None = None
     refers_to_date: datetime | None = None
+    kind: str | None = None  # the reason in a word or two, for counting
 
 
-def read_exchanges(path: Path) -> Iterator[ForeignRecord]:
-    """Every response and revisit record of a WARC file, with its request's method and
-    headers when the file has them (WARC 1.0 or 1.1, gzipped or not, angle brackets
-    around target URIs or not, chunked payloads de-chunked)."""
-    requests = _request_records(path)
-    with open(path, "rb") as handle:
-        for record in _records(handle, path):
-            if record.rec_type not in ("response", "revisit"):
-                continue
+Opener = Callable[[], BinaryIO]
+
+
+def read_exchanges(source: Path | Opener, name: str | None = None) -> Iterator[ForeignRecord]:
+    """Every record of a WARC file (WARC 1.0 or 1.1, or ARC, gzipped or not, angle
+    brackets around target URIs or not, chunked payloads de-chunked): response and revisit
+    records as exchanges, with their request's method and headers when the file has them;
+    every other record, and every response that is torn (shorter than its Content-Length),
+    fails its digest or is too large, with the reason it is not one. Request records go
+    with their responses, and warcinfo records (an ARC file's header too) describe the
+    file: neither is listed.
+
+    ``source`` is a path or a function that opens the file (a member of a package, read
+    where it lies). A file that is empty, not a WARC, or a compression bomb is a WarcError.
+    """
+    if isinstance(source, Path):
+        path = source
+        name = name or path.name
+
+        def source() -> BinaryIO:
+            return open(path, "rb")
+
+    name = name or "the file"
+    with source() as handle:
+        if not handle.read(1):
+            raise WarcError(f"{name} is empty (0 bytes): there is nothing to import")
+    with source() as handle:
+        torn_at = _check_inflation(handle, name)
+    requests = _request_records(source, name)
+    held = None  # one record behind: the last may turn out to be torn
+    for found in _foreign_records(source, name, requests):
+        if held is not None:
+            yield held
+        held = found
+    if torn_at is not None and (held is None or held.kind != "torn"):
+        problem = f"torn: the file ends inside the gzip member at byte {torn_at}"
+        if held is not None and held.exchange is None:
+            held = dataclasses.replace(held, problem=f"{problem}, in this record", kind="torn")
+        else:
+            if held is not None:
+                yield held
+            held = ForeignRecord("", "record", None, problem, kind="torn")
+    if held is not None:
+        yield held
+
+
+def _foreign_records(
+    source: Opener, name: str, requests: dict[str, tuple[str, tuple[tuple[str, str], ...]]]
+) -> Iterator[ForeignRecord]:
+    with source() as handle:
+        for record in _records(handle, name):
             headers = record.rec_headers
             record_id = headers.get_header("WARC-Record-ID") or ""
+            if record.rec_type in ("request", "warcinfo", "arc_header"):
+                continue  # with their responses; describing the file
+            if record.rec_type not in ("response", "revisit"):
+                kind = record.rec_type
+                problem = f"a {kind} record, not an HTTP response"
+                yield ForeignRecord(record_id, kind, None, problem, kind=f"{kind} records")
+                continue
             request = requests.get(record_id) or requests.get(
                 headers.get_header("WARC-Concurrent-To") or ""
             )
@@ -567,9 +647,9 @@ def read_exchanges(path: Path) -> Iterator[ForeignRecord]:
                 "WARC-Target-URI"
             )
             try:
-                exchange, problem = _foreign_exchange(record, request), None
-            except WarcError as exc:
-                exchange, problem = None, str(exc)
+                exchange, problem, kind = _foreign_exchange(record, request), None, None
+            except RecordProblem as exc:
+                exchange, problem, kind = None, str(exc), exc.kind
             yield ForeignRecord(
                 record_id=record_id,
                 record_type=record.rec_type,
@@ -577,28 +657,71 @@ def read_exchanges(path: Path) -> Iterator[ForeignRecord]:
                 problem=problem,
                 refers_to_url=(refers_url or "").strip("<>") or None,
                 refers_to_date=_parse_warc_date(refers_date) if refers_date else None,
+                kind=kind,
             )
 
 
-def _records(handle, path: Path) -> Iterator:
-    """The records of an open WARC file; a file that is not one is a WarcError."""
-    iterator = iter(ArchiveIterator(handle, check_digests=False))
+def _check_inflation(handle: BinaryIO, name: str) -> int | None:
+    """Walk the gzip members of a file without keeping what they inflate to; raise
+    CompressionBomb as soon as one inflates past MAX_INFLATION times its size (beyond
+    INFLATION_FLOOR bytes). Return where the last member starts when the file ends
+    inside it (a torn tail), else None. A file that is not gzipped passes."""
+    head = handle.read(2)
+    if head != b"\x1f\x8b":
+        return None
+    pending = head
+    step = 64 * 1024
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    taken = given = 0  # compressed bytes in, inflated bytes out, for the current member
+    read = 0
+    while True:
+        data = pending or handle.read(step)
+        pending = b""
+        if not data:
+            return read - taken if taken and not inflater.eof else None
+        read += len(data)
+        taken += len(data)
+        while data:
+            try:
+                out = inflater.decompress(data, step)
+            except zlib.error:
+                return None  # damaged, not inflating: reading the records says how
+            given += len(out)
+            if given > INFLATION_FLOOR and given > MAX_INFLATION * taken:
+                raise CompressionBomb(
+                    f"{name} is a compression bomb: a gzip member inflates to more than "
+                    f"{given // (1024 * 1024)} MiB from {max(taken // 1024, 1)} KiB; refused"
+                )
+            if inflater.eof:
+                data = inflater.unused_data
+                taken = len(data)
+                given = 0
+                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            else:
+                data = inflater.unconsumed_tail
+
+
+def _records(handle: BinaryIO, name: str) -> Iterator:
+    """The records of an open WARC or ARC file; a file that is not one is a WarcError."""
+    iterator = iter(ArchiveIterator(handle, check_digests=False, arc2warc=True))
     while True:
         try:
             record = next(iterator)
         except StopIteration:
             return
         except _UNREADABLE as exc:
-            raise WarcError(f"{path.name} is not a readable WARC file: {exc}") from None
+            raise WarcError(f"{name} is not a readable WARC file: {exc}") from None
         yield record
 
 
-def _request_records(path: Path) -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
+def _request_records(
+    source: Opener, name: str
+) -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
     """(method, headers) of each request record, by its own id and by the id of the
     response it names as concurrent (onrecord names the response; wget, the request)."""
     found = {}
-    with open(path, "rb") as handle:
-        for record in _records(handle, path):
+    with source() as handle:
+        for record in _records(handle, name):
             if record.rec_type != "request" or record.http_headers is None:
                 continue
             method = record.http_headers.statusline.split(" ", 1)[0] or "GET"
@@ -610,21 +733,68 @@ def _request_records(path: Path) -> dict[str, tuple[str, tuple[tuple[str, str], 
     return found
 
 
+def _foreign_payload(record) -> bytes:
+    """The record's payload as stored, checked: whole (as long as its headers say) and
+    under the import cap."""
+    chunks = []
+    size = 0
+    while chunk := record.raw_stream.read(_READ_CHUNK):
+        size += len(chunk)
+        if size > MAX_IMPORT_PAYLOAD:
+            raise RecordProblem(
+                "too large",
+                f"its payload is larger than onrecord imports ({MAX_IMPORT_PAYLOAD} bytes)",
+            )
+        chunks.append(chunk)
+    payload = b"".join(chunks)
+    declared = record.payload_length
+    if declared is not None and declared >= 0 and len(payload) < declared:
+        length = record.rec_headers.get_header("Content-Length")
+        raise RecordProblem(
+            "torn",
+            f"torn: the record declares Content-Length {length} but the file ends "
+            f"{declared - len(payload)} bytes short of it",
+        )
+    return payload
+
+
+def _digest_matches(expected: str, *payloads: bytes) -> bool:
+    """Whether one of ``payloads`` has the digest ``algorithm:value`` (hex or base32, as
+    WARC writers give it); an algorithm onrecord does not know is taken on trust."""
+    algorithm, _, value = expected.strip().partition(":")
+    value = value.strip()
+    for payload in payloads:
+        try:
+            hasher = hashlib.new(algorithm.lower().replace("-", ""), payload)
+        except ValueError:
+            return True
+        b32 = base64.b32encode(hasher.digest()).decode().rstrip("=")
+        if value.lower() == hasher.hexdigest() or value.upper().rstrip("=") == b32:
+            return True
+    return False
+
+
 def _foreign_exchange(record, request) -> HttpExchange:
     http = record.http_headers
     if http is None:
-        raise WarcError("not an HTTP record")
+        raise RecordProblem("not HTTP", "not an HTTP record")
     url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip("<>")
     try:
         ids.canonical_url(url)
     except ids.InvalidURL as exc:
-        raise WarcError(str(exc)) from None
+        raise RecordProblem("not an http(s) URL", str(exc)) from None
     code, _, reason = http.statusline.partition(" ")
     if not code.isdigit():
-        raise WarcError(f"no HTTP status in {http.statusline!r}")
-    payload = record.raw_stream.read()
+        raise RecordProblem("not HTTP", f"no HTTP status in {http.statusline!r}")
+    payload = raw = _foreign_payload(record)
     if "chunked" in (http.get_header("Transfer-Encoding") or "").lower():
-        payload = ChunkedDataReader(io.BytesIO(payload)).read()
+        payload = ChunkedDataReader(io.BytesIO(raw)).read()
+    expected = record.rec_headers.get_header("WARC-Payload-Digest")
+    # over the bytes as sent (warcio, wget) or de-chunked (some crawlers): either will do
+    if expected and record.rec_type == "response" and not _digest_matches(expected, raw, payload):
+        raise RecordProblem(
+            "digest mismatch", f"its payload does not match its WARC-Payload-Digest {expected}"
+        )
     method, request_headers = request or ("GET", ())
     return HttpExchange(
         url=url,

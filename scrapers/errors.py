@@ -25,6 +25,7 @@ __all__ = [
     "ResponseTooLarge",
     "RetriesExhausted",
     "RobotsDisallowed",
+    "RobotsUnavailable",
     "SourceError",
     "TooManyRedirects",
 ]
@@ -42,6 +43,10 @@ class FetchError(Exception):
 
 class RobotsDisallowed(FetchError):
     """robots.txt forbids the URL to our user agent, or could not be read just now."""
+
+
+class RobotsUnavailable(RobotsDisallowed):
+    """robots.txt could not be read just now (the host is down or erring): not fetching."""
 
 
 class PrivateAddress(FetchError):

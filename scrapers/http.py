@@ -43,6 +43,7 @@ from scrapers.errors import (
     ResponseTooLarge,
     RetriesExhausted,
     RobotsDisallowed,
+    RobotsUnavailable,
     TooManyRedirects,
 )
 
@@ -263,7 +264,10 @@ class PoliteSession:
             seen.add(current)
             self._refuse_private(current, chain)
             if robots and not self.allowed(current):
-                raise RobotsDisallowed(url, self._robots_verdict(current), exchanges=chain)
+                refusal = (
+                    RobotsUnavailable if self._host(current).robots_problem else RobotsDisallowed
+                )
+                raise refusal(url, self._robots_verdict(current), exchanges=chain)
             # Validators belong to the URL asked for, not to where it redirects.
             exchange = self._hop(current, {} if chain else headers, chain, retries=retries)
             chain.append(exchange)

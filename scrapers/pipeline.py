@@ -24,7 +24,7 @@ from archive.models import Capture, Document, Event, Extraction, Quote, Speaker,
 from archive.store import Store, crash_point
 from archive.warc import HttpExchange, WarcError
 from scrapers.discover import discover
-from scrapers.errors import DiscoveryError, FetchError
+from scrapers.errors import DiscoveryError, FetchError, RobotsDisallowed, RobotsUnavailable
 from scrapers.extract import EXTRACTOR, Extracted, extract
 from scrapers.http import Exchange, PoliteSession
 from scrapers.quotes import ATTRIBUTOR, find_quotes
@@ -54,6 +54,8 @@ class Outcome:
     new_versions: int = 0
     events: list[Event] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    # the failures that are robots.txt refusals: politeness working, not a broken run
+    refused: list[Failure] = field(default_factory=list)
 
     def merge(self, other: Outcome) -> None:
         self.captures += other.captures
@@ -61,6 +63,12 @@ class Outcome:
         self.new_versions += other.new_versions
         self.events += other.events
         self.failures += other.failures
+        self.refused += other.refused
+
+    @property
+    def failed(self) -> list[Failure]:
+        """The failures a run should answer for in its exit status (all but refusals)."""
+        return [f for f in self.failures if not any(f is r for r in self.refused)]
 
 
 def _exchange(hop: Exchange) -> HttpExchange:
@@ -127,6 +135,8 @@ class Pipeline:
                 self.catalog.add_failure(failure)
             log.warning("could not fetch %s: %s", url, exc.reason)
             outcome.failures.append(failure)
+            if isinstance(exc, RobotsDisallowed) and not isinstance(exc, RobotsUnavailable):
+                outcome.refused.append(failure)
             return outcome
         for hop in result.exchanges:
             earlier = previous if hop is result.final else None

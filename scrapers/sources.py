@@ -131,7 +131,7 @@ def load_sources(paths: Iterable[str | Path]) -> list[Source]:
     sources: list[Source] = []
     seen: dict[str, Source] = {}
     for path in _files(paths):
-        text = path.read_text(encoding="utf-8")
+        text = _read(path)
         for index, source in enumerate(_parse(path, text)):
             first = seen.get(source.name)
             if first is not None:
@@ -142,6 +142,21 @@ def load_sources(paths: Iterable[str | Path]) -> list[Source]:
             seen[source.name] = source
             sources.append(source)
     return sources
+
+
+def _read(path: Path) -> str:
+    """A source file's text; a binary or unreadable file is a SourceError, not a traceback."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(path, 0, "file", f"cannot read it: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SourceError(
+            path, line, "file", f"not a UTF-8 text file (byte {exc.start} cannot be decoded)"
+        ) from None
 
 
 def _files(paths: Iterable[str | Path]) -> list[Path]:

@@ -119,3 +119,12 @@ def test_quotes_jsonl_has_exactly_the_promised_fields(tmp_path):
     assert text[first["start"] : first["end"]] == first["text"]
     assert first["speaker"] == second["speaker"] == "Ines Varga"
     assert text[second["speaker_start"] : second["speaker_end"]] == "she"
+
+
+def test_sources_check_on_a_binary_file_is_one_sentence(tmp_path):
+    path = tmp_path / "photo.toml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe" + bytes(range(256)))
+    result = run_onrecord("sources", "check", str(path), "--archive", str(tmp_path))
+    assert result.returncode == 1
+    assert f"{path}:1: file: not a UTF-8 text file" in result.stderr
+    assert "Traceback" not in result.stderr

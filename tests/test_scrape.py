@@ -71,8 +71,8 @@ delay = 0.0
 
 def test_scrape_captures_the_feed_and_obeys_robots(archive_root, site, sources_file):
     result = run_onrecord("scrape", "--archive", str(archive_root))
-    assert result.returncode == 0, result.stderr
-    assert "3 new versions" in result.stdout
+    assert result.returncode == 0, result.stderr  # a robots.txt refusal is not a failed run
+    assert "3 new versions" in result.stdout and "(1 refused by robots.txt)" in result.stdout
     assert site.hits("/private/draft") == 0
     with Catalog.open(archive_root / "catalog.sqlite") as catalog:
         assert len(catalog.documents()) == 3
@@ -233,8 +233,10 @@ def test_a_scrape_killed_before_indexing_is_indexed_by_the_next_run(
 def test_a_feed_that_is_not_xml_fails_the_run_with_a_reason(archive_root, site, sources_file):
     site.route("/feed.xml", status=200, body="<html><p>Not a feed</p></html>", headers=HTML)
     result = run_onrecord("scrape", "--archive", str(archive_root))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
     assert "1 failures" in result.stdout
+    assert "1 fetches or runs failed, the first: county-updates:" in result.stderr
+    assert "Traceback" not in result.stderr
     with Catalog.open(archive_root / "catalog.sqlite") as catalog:
         run = catalog.last_run("county-updates")
         assert run.error and "feed" in run.error.lower()
@@ -266,3 +268,24 @@ max_pages = 3
     with Catalog.open(archive_root / "catalog.sqlite") as catalog:
         assert catalog.last_run("bomb").discovered == 3
     assert len([r for r in server.requests if r.path.startswith("/n/")]) == 3
+
+
+def test_a_scrape_whose_fetches_all_failed_exits_non_zero(archive_root, server):
+    server.route("/gone-wrong", status=503, body="try later", headers=HTML)
+    (archive_root / "sources" / "down.toml").write_text(
+        f"""[[source]]
+name = "down"
+publisher = "Down Gazette"
+kind = "news"
+discovery = {{ type = "none" }}
+start_urls = ["{server.url("/gone-wrong")}", "http://127.0.0.1:9/closed"]
+schedule = {{ every = "1d" }}
+delay = 0.0
+""",
+        encoding="utf-8",
+    )
+    result = run_onrecord("scrape", "--archive", str(archive_root))
+    assert result.returncode == 1, result.stdout
+    assert "0 captures" in result.stdout and "2 failures" in result.stdout
+    assert "2 fetches or runs failed" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -136,3 +136,12 @@ def test_a_file_without_sources(tmp_path):
     path.write_text("# nothing yet\n", encoding="utf-8")
     with pytest.raises(SourceError, match="no \\[\\[source\\]\\] table"):
         load_sources([path])
+
+
+def test_a_binary_source_file_names_the_file_and_line(tmp_path):
+    path = tmp_path / "photo.toml"
+    path.write_bytes(b"name = 1\n\x89PNG\r\n\x1a\n\x00\xff\xfe" + bytes(range(256)))
+    with pytest.raises(SourceError) as caught:
+        load_sources([path])
+    assert (caught.value.path, caught.value.line, caught.value.field) == (path, 2, "file")
+    assert "not a UTF-8 text file" in caught.value.problem

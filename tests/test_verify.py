@@ -19,6 +19,7 @@ from index.build import Indexer
 from tests.catalogs import ENGINES, execute, postgres_database
 from tests.loopback import LoopbackServer
 from tests.webarchive import WebArchive, build_web_archive
+from web.cli import main
 from web.cli_integrity import verify
 
 
@@ -195,3 +196,18 @@ def test_an_index_that_lost_a_document_is_rebuilt(root, built):
     repaired = run_verify(root, "--repair")
     assert repaired.exit_code == 0, repaired.output
     assert "rebuilt the index" in repaired.output
+
+
+def test_an_empty_catalog_file_is_one_sentence_and_repair_rebuilds_it(root):
+    before = {c.id for c in captures(root)}
+    (root / "catalog.sqlite").write_bytes(b"")
+    for command in (["verify"], ["reindex"]):
+        result = CliRunner().invoke(main, [*command, "--archive", str(root)])
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, SystemExit)  # a ClickException, not a traceback
+        assert "is empty: rebuild it from the WARC files with onrecord verify --repair" in (
+            result.output
+        )
+    repaired = run_verify(root, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert {c.id for c in captures(root)} == before

@@ -306,6 +306,22 @@ def test_malformed_wayback_urls_are_400(client, path):
     page(client, path, status=400)
 
 
+@pytest.mark.parametrize(
+    ("number", "status", "words"),
+    [
+        ("99999999999999999999", 404, "there is no page 99999999999999999999 of captures"),
+        ("9223372036854775807", 404, "the last is 1"),
+        ("2", 404, "the last is 1"),
+        ("0", 400, "page must be a whole number"),
+        ("-5", 400, "page must be a whole number"),
+        ("abc", 400, "page must be a whole number"),
+    ],
+)
+def test_a_page_of_captures_that_does_not_exist_is_a_clear_error(client, number, status, words):
+    soup = page(client, f"/captures?page={number}", status=status)
+    assert words in text(soup, ".message")
+
+
 def test_over_long_query_strings_are_refused_with_a_message(client):
     soup = page(client, links.search_path("ballot " * 600), status=414)
     assert "shorten" in text(soup, ".message")

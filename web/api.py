@@ -1,8 +1,10 @@
 """Content negotiation and errors for every page family.
 
 Every app page has a JSON twin: the same URL with ``.json`` before the query, or the
-same URL asked for with ``Accept: application/json``. Errors answer in the same format
-as the page would have: a readable HTML page or ``{"error": {"status", "message"}}``.
+same URL asked for with ``Accept: application/json`` (the only way for a capture's page,
+whose path ends with the original URL); those pages send ``Vary: Accept``. Errors answer
+in the same format as the page would have: a readable HTML page or
+``{"error": {"status", "message"}}``.
 """
 
 from __future__ import annotations
@@ -45,8 +47,33 @@ def wants_json(suffix: bool = False) -> bool:
     """True when the request asked for JSON (by suffix, or preferring it in Accept)."""
     if suffix or request.path.endswith(JSON_SUFFIX):
         return True
+    return prefers_json()
+
+
+def prefers_json() -> bool:
+    """True when the request's Accept header prefers JSON to HTML (pages whose path is not
+    theirs to suffix, like a capture's Wayback URL, negotiate by this alone)."""
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
+
+
+@bp.after_app_request
+def vary_on_accept(response: Response) -> Response:
+    """A page that answers HTML or JSON from one URL tells caches that Accept chooses.
+    Static files, ``.json`` twins, archived copies (served as received) and the Memento
+    TimeGate and TimeMap (one format each) do not vary by it."""
+    endpoint = request.endpoint or ""
+    if endpoint == "static" or endpoint.startswith("memento."):
+        return response
+    if request.path.endswith(JSON_SUFFIX):
+        return response
+    if request.endpoint == "captures.capture" and (request.view_args or {}).get(
+        "stamp", ""
+    ).endswith("id_"):
+        return response
+    varies = response.headers.get("Vary")
+    response.headers["Vary"] = f"{varies}, Accept" if varies else "Accept"
+    return response
 
 
 @bp.app_context_processor

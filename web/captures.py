@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request
+from urllib.parse import urljoin
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from werkzeug.exceptions import NotFound
 from werkzeug.http import parse_options_header
 
@@ -10,7 +12,7 @@ from archive import ids
 from archive.models import Capture
 from archive.store import read_capture
 from archive.warc import WarcError
-from web import links, rewrite
+from web import api, links, rewrite
 from web.resources import catalog, paths
 from web.wayback import TimestampConverter, WaybackError, parse_wayback
 
@@ -26,21 +28,77 @@ def _register_converter(state) -> None:
 
 
 @bp.get("/captures")
+@bp.get("/captures.json")
 def index():
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    total = catalog().count_captures()
+    page = list_page(total)
     found = catalog().captures(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    if api.wants_json():
+        more = len(found) > PAGE_SIZE
+        return jsonify(
+            {
+                "total": total,
+                "page": page,
+                "page_size": PAGE_SIZE,
+                "previous": links.json_path(links.captures_path(page - 1)) if page > 1 else None,
+                "next": links.json_path(links.captures_path(page + 1)) if more else None,
+                "captures": [capture_json(c) for c in found[:PAGE_SIZE]],
+            }
+        )
     return render_template(
         "captures.html",
         captures=found[:PAGE_SIZE],
         page=page,
         more=len(found) > PAGE_SIZE,
-        total=catalog().count_captures(),
+        total=total,
         links=links,
     )
 
 
-def closest_capture(url: str, moment) -> Capture:
-    """The capture of ``url`` nearest to ``moment`` (404 when there is none)."""
+def capture_json(found: Capture) -> dict:
+    """A capture as its JSON twin and the capture list's JSON give it."""
+    return {
+        "id": found.id,
+        "url": found.url,
+        "canonical_url": found.canonical_url,
+        "captured_at": found.captured_at.isoformat().replace("+00:00", "Z"),
+        "status": found.status,
+        "content_type": found.content_type or None,
+        "record_type": found.record_type,
+        "refers_to": found.refers_to,
+        "payload_digest": found.payload_digest,
+        "payload_length": found.payload_length,
+        "warc": {
+            "file": found.warc_file,
+            "offset": found.warc_offset,
+            "length": found.warc_length,
+            "record_id": found.warc_record_id,
+        },
+        "source": found.source,
+        "page": links.capture_path(found.url, found.captured_at),
+        "archived_copy": links.raw_capture_path(found.url, found.captured_at),
+        "timemap": links.timemap_path(found.url),
+    }
+
+
+def list_page(total: int) -> int:
+    """The page of the capture list asked for: 400 when it is not a page number, 404 past
+    the last page (never a database error, however many digits it has)."""
+    text = request.args.get("page", "1")
+    if not text.isdigit() or int(text) < 1:
+        abort(400, description="page must be a whole number from 1")
+    last = max((total - 1) // PAGE_SIZE + 1, 1)
+    if len(text) > 12 or int(text) > last:
+        abort(404, description=f"there is no page {text[:20]} of captures: the last is {last}")
+    return int(text)
+
+
+def closest_capture(url: str, moment, digits: str = "") -> Capture:
+    """The capture of ``url`` nearest to ``moment`` (404 when there is none).
+
+    A timestamp of 14 or more ``digits`` names the first capture whose own timestamp
+    begins with them (so a 14-digit link issued before milliseconds were keeps leading to
+    the first capture of its second); otherwise the nearest in time."""
     try:
         canonical = ids.canonical_url(url)
     except ids.InvalidURL:
@@ -48,11 +106,19 @@ def closest_capture(url: str, moment) -> Capture:
     found = catalog().captures_of_url(canonical)
     if not found:
         abort(404, description=f"onrecord has no capture of {url}")
+    if len(digits) >= 14:
+        named = [c for c in found if _full_stamp(c).startswith(digits)]
+        if named:
+            return named[0]  # oldest first
 
     def distance(candidate: Capture) -> tuple[float, str]:
         return abs((candidate.captured_at - moment).total_seconds()), candidate.id
 
     return min(found, key=distance)
+
+
+def _full_stamp(capture: Capture) -> str:
+    return ids.ts14(capture.captured_at) + f"{capture.captured_at.microsecond:06d}"
 
 
 @bp.get("/<ts:stamp>/<path:url>")
@@ -62,17 +128,29 @@ def capture(stamp: str, url: str):
     except WaybackError as exc:
         abort(400, description=str(exc))
     try:
-        found = closest_capture(wayback.url, wayback.moment)
+        found = closest_capture(wayback.url, wayback.moment, wayback.digits)
     except NotFound:
         if wayback.raw and rewrite.is_navigation(request.headers):
             return not_archived(wayback.url)
         raise
     exact = links.raw_capture_path if wayback.raw else links.capture_path
-    if ids.ts14(found.captured_at) != stamp.removesuffix("id_"):
+    if ids.memento_ts(found.captured_at) != wayback.digits:
         return Response(status=302, headers={"Location": exact(found.url, found.captured_at)})
     if wayback.raw:
         return archived_copy(found)
-    return render_template("capture.html", capture=found, links=links)
+    original = catalog().capture(found.refers_to) if found.refers_to else None
+    if api.prefers_json():  # no .json suffix: the path ends with the original URL
+        return jsonify({**capture_json(found), "log_position": catalog().log_position(found.id)})
+    return render_template("capture.html", capture=found, original=original, links=links)
+
+
+_BODILESS = {204, 205, 304}
+
+
+def archived_status(found: Capture) -> int:
+    """The status the archived server answered with, replayed as pywb replays it (200 for
+    a record that has none)."""
+    return found.status if 200 <= found.status <= 599 else 200
 
 
 def archived_copy(found: Capture) -> Response:
@@ -85,10 +163,13 @@ def archived_copy(found: Capture) -> Response:
     except WarcError as exc:
         abort(500, description=f"the archived copy cannot be read: {exc}")
     content_type = record.header("Content-Type") or "application/octet-stream"
-    payload = record.payload
+    status = archived_status(found)
+    payload = b"" if status in _BODILESS else record.payload
     media_type, options = parse_options_header(content_type)
-    if media_type in ("text/html", "application/xhtml+xml") and rewrite.is_navigation(
-        request.headers
+    if (
+        payload
+        and media_type in ("text/html", "application/xhtml+xml")
+        and rewrite.is_navigation(request.headers)
     ):
         # A reader's browser: links lead into the archive (web/rewrite.py); other
         # clients get the bytes as received.
@@ -99,8 +180,12 @@ def archived_copy(found: Capture) -> Response:
             lambda url: links.raw_capture_path(url, found.captured_at),
         )
         content_type = "text/html; charset=utf-8"
-    response = Response(payload, status=200, content_type=content_type)
+    response = Response(payload, status=status, content_type=content_type)
     response.headers["Vary"] = "Sec-Fetch-Mode, Upgrade-Insecure-Requests"
+    location = record.header("Location") if 300 <= status < 400 else None
+    if location:  # into the archive, never out to the live web (as pywb rewrites it)
+        target = urljoin(found.url, location.strip())
+        response.headers["Location"] = links.raw_capture_path(target, found.captured_at)
     response.headers["X-Onrecord-Archived"] = "1"
     response.headers["Memento-Datetime"] = found.captured_at.strftime("%a, %d %b %Y %H:%M:%S GMT")
     return response

@@ -324,17 +324,25 @@ def _run_sources(archive_dir: Path, chosen: list[Source]) -> Outcome:
 @click.argument("names", nargs=-1)
 @archive_option
 def scrape(names: tuple[str, ...], archive_dir: Path) -> None:
-    """Scrape the named sources (all of them when none is named) now."""
+    """Scrape the named sources (all of them when none is named) now.
+
+    Exits 1 when a fetch or a source's run failed (robots.txt refusals do not count)."""
     every = _sources(archive_dir)
     chosen = [s for s in every if not names or s.name in names]
     unknown = set(names) - {s.name for s in every}
     if unknown:
         raise click.ClickException(f"no source named {', '.join(sorted(unknown))}")
     outcome = _run_sources(archive_dir, chosen)
+    refused = f" ({len(outcome.refused)} refused by robots.txt)" if outcome.refused else ""
     click.echo(
         f"{len(outcome.captures)} captures, {outcome.new_versions} new versions, "
-        f"{len(outcome.events)} events, {len(outcome.failures)} failures"
+        f"{len(outcome.events)} events, {len(outcome.failures)} failures{refused}"
     )
+    if outcome.failed:
+        raise click.ClickException(
+            f"{len(outcome.failed)} fetches or runs failed, the first: {outcome.failed[0].url}: "
+            f"{outcome.failed[0].reason} (onrecord status lists them)"
+        )
 
 
 @main.command()

@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 
 from archive import wacz
-from archive.catalog import Catalog
-from archive.store import Paths
+from archive.catalog import Catalog, CatalogError
+from archive.store import ArchiveError, Paths, open_paths
 from archive.verify import Problem, Verification, Verifier, prove_capture, repair_catalog
 from archive.warc import WarcError
 from index import check
@@ -25,6 +25,7 @@ from web import indexing
 from web.cli_options import (
     archive_option,
     archive_sources,
+    catalog_is_empty,
     open_catalog,
     open_store,
     progress,
@@ -64,13 +65,14 @@ def _repair(archive_dir: Path) -> tuple[Verification, check.IndexDiff, int]:
     Nothing is touched while any problem is beyond repair: a record that no longer matches
     its row is evidence, and the store's reconcile (which trusts the catalog's record
     lengths) could move the bytes after it into quarantine."""
-    paths, catalog = open_catalog(archive_dir)
-    with catalog:
-        found, diff = _check(paths, catalog)
-    beyond = [p for p in found.problems if not p.repairable]
-    if beyond:
-        click.echo(f"repairing nothing: {len(beyond)} problems need a person to look first")
-        return found, diff, 0
+    if not _empty_catalog(archive_dir):  # an empty one has no rows to lose: rebuild it
+        paths, catalog = open_catalog(archive_dir)
+        with catalog:
+            found, diff = _check(paths, catalog)
+        beyond = [p for p in found.problems if not p.repairable]
+        if beyond:
+            click.echo(f"repairing nothing: {len(beyond)} problems need a person to look first")
+            return found, diff, 0
     with open_store(archive_dir) as store:  # opening reconciles torn tails and the log
         found, diff = _check(store.paths, store.catalog)
         for warc_file, end in found.torn:  # files in a bucket (reconcile cut local ones)
@@ -86,6 +88,15 @@ def _repair(archive_dir: Path) -> tuple[Verification, check.IndexDiff, int]:
         repaired = len(found.problems)
         found, diff = _check(store.paths, store.catalog)
     return found, diff, repaired - len(found.problems)
+
+
+def _empty_catalog(archive_dir: Path) -> bool:
+    try:
+        paths = open_paths(archive_dir, writable=False)
+        with Catalog.open(paths.catalog, migrate=False) as catalog:
+            return catalog_is_empty(catalog)
+    except (ArchiveError, CatalogError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command()
@@ -207,22 +218,25 @@ def _found_documents(paths: Paths, catalog: Catalog, query: str) -> set[str]:
 @archive_option
 def import_command(files: tuple[Path, ...], archive_dir: Path) -> None:
     """Import WACZ packages and WARC files; extract, quote and index what they hold."""
-    added = present = skipped = 0
+    added = present = skipped = damaged = 0
     with open_store(archive_dir) as store:
         for path in progress(list(files), "importing"):
             try:
                 summary = wacz.import_file(store, path)
             except wacz.PackageError as exc:
                 raise click.ClickException(str(exc)) from None
+            reasons = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.reasons.items()))
             click.echo(
                 f"{path}: {len(summary.added)} new captures, {len(summary.present)} already "
                 f"archived, {len(summary.skipped)} records skipped"
+                + (f" ({reasons})" if reasons else "")
             )
             for reason in summary.skipped:
                 click.echo(f"  skipped {reason}")
             added += len(summary.added)
             present += len(summary.present)
             skipped += len(summary.skipped)
+            damaged += summary.damaged
         with PoliteSession(HttpConfig()) as never_used:  # processing reads WARCs only
             outcome = Pipeline(store, never_used).process_pending(archive_sources(archive_dir))
         indexing.catch_up(store.paths, store.catalog)
@@ -230,3 +244,8 @@ def import_command(files: tuple[Path, ...], archive_dir: Path) -> None:
         f"imported {added} captures ({present} already archived, {skipped} skipped): "
         f"{outcome.new_versions} new versions in {len(outcome.changed_documents)} documents"
     )
+    if damaged:
+        raise click.ClickException(
+            f"{damaged} damaged records (torn, or failing their digest) were refused, "
+            "not imported: see the skipped lines above"
+        )

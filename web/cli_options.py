@@ -36,11 +36,25 @@ def open_store(archive_dir: Path) -> Store:
 
 
 def open_catalog(archive_dir: Path) -> tuple[Paths, Catalog]:
+    """Open an archive's catalog for reading; an empty one (a 0-byte file, or one without
+    tables) is one sentence saying how to rebuild it, not a traceback at the first query."""
     try:
         paths = open_paths(archive_dir, writable=False)
-        return paths, Catalog.open(paths.catalog, migrate=False)
+        catalog = Catalog.open(paths.catalog, migrate=False)
     except (ArchiveError, CatalogError) as exc:
         raise click.ClickException(str(exc)) from None
+    if catalog_is_empty(catalog):
+        catalog.close()
+        raise click.ClickException(
+            f"the catalog {paths.catalog} is empty: rebuild it from the WARC files with "
+            f"onrecord verify --repair --archive {archive_dir}"
+        )
+    return paths, catalog
+
+
+def catalog_is_empty(catalog: Catalog) -> bool:
+    """A catalog no onrecord ever wrote a table into (schema version 0)."""
+    return catalog.schema_version() == 0
 
 
 def http_config(archive_dir: Path | None, **overrides) -> HttpConfig:

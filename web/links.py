@@ -6,14 +6,17 @@ a promise: links issued once keep working, so change them only by adding new one
     /quote/<quote id>                      a quote, with its provenance and citations
     /document/<document id>                a document: text, quotes, versions, events
     /speaker/<speaker id>                  everything a speaker said, roles over time
-    /<YYYYMMDDhhmmss>/<original URL>       a capture, in the Wayback form
-    /<YYYYMMDDhhmmss>id_/<original URL>    the archived copy itself, as received (sandboxed)
+    /<YYYYMMDDhhmmss[mmm]>/<original URL>  a capture, in the Wayback form (milliseconds
+                                           when it has them; 14 digits still resolve)
+    /<YYYYMMDDhhmmss[mmm]>id_/<original URL>  the archived copy itself, as received (sandboxed)
     /timemap/link/<original URL>           Memento TimeMap (RFC 7089)
     /timegate/<original URL>               Memento TimeGate
 
 >>> from datetime import datetime, timezone
 >>> capture_path("https://example.gov/a?b=1", datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc))
 '/20261103090000/https://example.gov/a?b=1'
+>>> capture_path("https://example.gov/a", datetime(2026, 11, 3, 9, 0, 0, 5000, tzinfo=timezone.utc))
+'/20261103090000005/https://example.gov/a'
 >>> quote_path("q-0123456789abcdef")
 '/quote/q-0123456789abcdef'
 """
@@ -25,7 +28,8 @@ from urllib.parse import quote as _escape
 from urllib.parse import urlencode, urlsplit
 
 from archive.config import ConfigError
-from archive.ids import ts14
+from archive.ids import memento_ts
+from web import fragments
 
 
 def _safe(url: str) -> str:
@@ -45,12 +49,12 @@ def speaker_path(speaker_id: str) -> str:
 
 
 def capture_path(url: str, captured_at: datetime) -> str:
-    return f"/{ts14(captured_at)}/{_safe(url)}"
+    return f"/{memento_ts(captured_at)}/{_safe(url)}"
 
 
 def raw_capture_path(url: str, captured_at: datetime) -> str:
     """The archived copy as received; served sandboxed, never as an app page."""
-    return f"/{ts14(captured_at)}id_/{_safe(url)}"
+    return f"/{memento_ts(captured_at)}id_/{_safe(url)}"
 
 
 def timemap_path(url: str) -> str:
@@ -146,24 +150,38 @@ def absolute(root: str, path: str) -> str:
     return root.rstrip("/") + path
 
 
-def text_fragment(url: str, text: str, words: int = 4) -> str:
+def text_fragment(
+    url: str,
+    text: str,
+    words: int = 4,
+    *,
+    page: str | None = None,
+    span: tuple[int, int] | None = None,
+) -> str:
     """A link into the live page that scrolls to ``text`` (a URL text fragment).
 
-    Short texts are matched whole; longer ones by their first and last words.
+    Short texts are matched whole; longer ones by their first and last words. Given the
+    archived ``page`` text and the quote's ``span`` in it, words and prefix/suffix context
+    are added until the fragment matches the quote and nothing before it
+    (:mod:`web.fragments`).
 
     >>> text_fragment("https://example.gov/a#top", "We are ready, and we will serve you all week.")
     'https://example.gov/a#:~:text=We%20are%20ready%2C%20and,serve%20you%20all%20week.'
     >>> text_fragment("https://example.gov/a", "Hold the line-up, please")
     'https://example.gov/a#:~:text=Hold%20the%20line%2Dup%2C%20please'
+    >>> page = "Hold on. Then: hold on, please."
+    >>> text_fragment("https://example.gov/a", "hold on", page=page, span=(15, 22))
+    'https://example.gov/a#:~:text=Then%3A-,hold%20on,-%2C'
     """
-    spoken = text.split()
-    if len(spoken) <= 2 * words:
-        directive = _fragment_part(" ".join(spoken))
-    else:
-        start = _fragment_part(" ".join(spoken[:words]))
-        end = _fragment_part(" ".join(spoken[-words:]))
-        directive = f"{start},{end}"
-    return f"{url.split('#', 1)[0]}#:~:text={directive}"
+    directive = fragments.directive_for(text, page, span, words=words)
+    parts = [_fragment_part(directive.start)]
+    if directive.prefix:
+        parts.insert(0, _fragment_part(directive.prefix) + "-")
+    if directive.end:
+        parts.append(_fragment_part(directive.end))
+    if directive.suffix:
+        parts.append("-" + _fragment_part(directive.suffix))
+    return f"{url.split('#', 1)[0]}#:~:text={','.join(parts)}"
 
 
 def _fragment_part(text: str) -> str:

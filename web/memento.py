@@ -124,8 +124,10 @@ def timegate(url: str) -> Response:
 @bp.after_app_request
 def memento_headers(response: Response) -> Response:
     """Capture pages and archived copies are Mementos: say when, and of what."""
-    if request.endpoint != "captures.capture" or response.status_code != 200:
+    if request.endpoint != "captures.capture":
         return response
+    if response.status_code != 200 and "Memento-Datetime" not in response.headers:
+        return response  # a redirect to the exact capture, or an error: not a Memento
     args = request.view_args or {}
     try:
         wayback = parse_wayback(args["stamp"], args["url"], request.query_string)

@@ -166,9 +166,17 @@ def quote(quote_id: str):
         appearances=seen,
         citations=[(key, label, getattr(citations, key)(item)) for key, label in citations.STYLES],
         csl_text=json.dumps(citations.csl_json(item), ensure_ascii=False),
-        live_link=links.text_fragment(found.document.url, found.quote.text),
+        live_link=live_link(found),
         log_position=db.log_position(found.capture.id),
         links=links,
+    )
+
+
+def live_link(found: Provenance) -> str:
+    """The live page, scrolled to the quote and to nothing else on it."""
+    quote = found.quote
+    return links.text_fragment(
+        found.document.url, quote.text, page=found.extraction.text, span=(quote.start, quote.end)
     )
 
 
@@ -215,7 +223,7 @@ def quote_json(found: Provenance, seen: list[Appearance], item: citations.Citabl
             "archived_copy": links.raw_capture_path(capture.url, capture.captured_at),
             "log_position": catalog().log_position(capture.id),
         },
-        "live": links.text_fragment(found.document.url, quote.text),
+        "live": live_link(found),
         "appearances": [
             {
                 "id": a.quote.id,
