@@ -73,7 +73,10 @@ def test_a_missing_database_is_named():
 
 
 def test_an_empty_database_is_not_taken_for_a_catalog():
-    with postgres_database() as url, pytest.raises(CatalogError, match="the database is empty"):
+    with (
+        postgres_database() as url,
+        pytest.raises(CatalogError, match="is empty: rebuild it from the WARC files"),
+    ):
         Catalog.open(url)
 
 

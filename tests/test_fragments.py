@@ -7,7 +7,7 @@ import doctest
 import re
 from urllib.parse import unquote
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import Store
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline

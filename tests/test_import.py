@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.store import init_archive
 from tests.conftest import run_onrecord
 from web.cli_integrity import import_command, verify

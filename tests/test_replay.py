@@ -16,7 +16,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import ids
-from archive.db import Catalog
+from archive.catalog import Catalog
 from archive.models import Capture
 from archive.store import Store, init_archive
 from archive.warc import HttpExchange

@@ -42,6 +42,12 @@ def root(request, built: WebArchive, tmp_path: Path) -> Iterator[Path]:
         yield copy
 
 
+@pytest.fixture
+def sqlite_root(built: WebArchive, tmp_path: Path) -> Path:
+    """A copy of the built archive with its catalog in SQLite (a file that can be emptied)."""
+    return Path(shutil.copytree(built.root, tmp_path / "archive"))
+
+
 def run_verify(root: Path, *args: str):
     return CliRunner().invoke(verify, ["--archive", str(root), *args])
 
@@ -198,7 +204,8 @@ def test_an_index_that_lost_a_document_is_rebuilt(root, built):
     assert "rebuilt the index" in repaired.output
 
 
-def test_an_empty_catalog_file_is_one_sentence_and_repair_rebuilds_it(root):
+def test_an_empty_catalog_file_is_one_sentence_and_repair_rebuilds_it(sqlite_root):
+    root = sqlite_root
     before = {c.id for c in captures(root)}
     (root / "catalog.sqlite").write_bytes(b"")
     for command in (["verify"], ["reindex"]):

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from archive import wacz
-from archive.catalog import Catalog, CatalogError
+from archive.catalog import Catalog, CatalogError, EmptyCatalog
 from archive.store import ArchiveError, Paths, open_paths
 from archive.verify import Problem, Verification, Verifier, prove_capture, repair_catalog
 from archive.warc import WarcError
@@ -25,7 +25,6 @@ from web import indexing
 from web.cli_options import (
     archive_option,
     archive_sources,
-    catalog_is_empty,
     open_catalog,
     open_store,
     progress,
@@ -65,7 +64,9 @@ def _repair(archive_dir: Path) -> tuple[Verification, check.IndexDiff, int]:
     Nothing is touched while any problem is beyond repair: a record that no longer matches
     its row is evidence, and the store's reconcile (which trusts the catalog's record
     lengths) could move the bytes after it into quarantine."""
-    if not _empty_catalog(archive_dir):  # an empty one has no rows to lose: rebuild it
+    if _empty_catalog(archive_dir):  # no rows to lose: give it its tables, then rebuild
+        Catalog.open(open_paths(archive_dir, writable=True).catalog, create=True).close()
+    else:
         paths, catalog = open_catalog(archive_dir)
         with catalog:
             found, diff = _check(paths, catalog)
@@ -93,8 +94,10 @@ def _repair(archive_dir: Path) -> tuple[Verification, check.IndexDiff, int]:
 def _empty_catalog(archive_dir: Path) -> bool:
     try:
         paths = open_paths(archive_dir, writable=False)
-        with Catalog.open(paths.catalog, migrate=False) as catalog:
-            return catalog_is_empty(catalog)
+        with Catalog.open(paths.catalog, migrate=False):
+            return False
+    except EmptyCatalog:
+        return True
     except (ArchiveError, CatalogError) as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from archive import config as archive_config
-from archive.catalog import Catalog, CatalogError
+from archive.catalog import Catalog, CatalogError, EmptyCatalog
 from archive.store import ArchiveError, Paths, Store, open_paths
 from scrapers.http import HttpConfig
 from scrapers.sources import Source, SourceError, load_sources
@@ -41,20 +41,11 @@ def open_catalog(archive_dir: Path) -> tuple[Paths, Catalog]:
     try:
         paths = open_paths(archive_dir, writable=False)
         catalog = Catalog.open(paths.catalog, migrate=False)
+    except EmptyCatalog as exc:
+        raise click.ClickException(f"{exc} --archive {archive_dir}") from None
     except (ArchiveError, CatalogError) as exc:
         raise click.ClickException(str(exc)) from None
-    if catalog_is_empty(catalog):
-        catalog.close()
-        raise click.ClickException(
-            f"the catalog {paths.catalog} is empty: rebuild it from the WARC files with "
-            f"onrecord verify --repair --archive {archive_dir}"
-        )
     return paths, catalog
-
-
-def catalog_is_empty(catalog: Catalog) -> bool:
-    """A catalog no onrecord ever wrote a table into (schema version 0)."""
-    return catalog.schema_version() == 0
 
 
 def http_config(archive_dir: Path | None, **overrides) -> HttpConfig:

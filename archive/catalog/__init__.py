@@ -24,6 +24,7 @@ from archive.catalog.documents import DocumentQueries, DocumentSummary
 from archive.catalog.engine import (
     CatalogConflict,
     CatalogError,
+    EmptyCatalog,
     connection_error,
     create_engine,
     exists,
@@ -43,6 +44,7 @@ __all__ = [
     "CatalogError",
     "Catalogs",
     "DocumentSummary",
+    "EmptyCatalog",
     "Failure",
     "RunStats",
     "from_text",
@@ -103,7 +105,10 @@ class Catalog(CaptureQueries, DocumentQueries, QuoteQueries, SourceQueries):
                     f"this onrecord knows ({latest_version()}): upgrade onrecord to use it"
                 )
             if version == 0 and not create:
-                raise CatalogError(f"no catalog at {shown(url)} (the database is empty)")
+                raise EmptyCatalog(
+                    f"the catalog {shown(url)} is empty: rebuild it from the WARC files with "
+                    "onrecord verify --repair"
+                )
             if migrate:
                 catalog.migrate()
         except sa.exc.DBAPIError as exc:

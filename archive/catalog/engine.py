@@ -28,6 +28,11 @@ class CatalogError(Exception):
     schema. Its message never holds a password."""
 
 
+class EmptyCatalog(CatalogError):
+    """A catalog file or database that holds no onrecord tables (a 0-byte file, an empty
+    database): nothing to read, everything to rebuild from the WARC files."""
+
+
 class CatalogConflict(CatalogError):
     """A transaction that two writers' transactions deadlocked over: it was rolled back,
     and running it again is safe."""
