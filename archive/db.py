@@ -407,7 +407,9 @@ class Catalog:
                 to_text(extraction.created_at),
                 extraction.text,
                 text_digest,
-                json.dumps([[p.start, p.end] for p in extraction.paragraphs]),
+                json.dumps(
+                    [[p.start, p.end, *([p.page] if p.page else [])] for p in extraction.paragraphs]
+                ),
                 extraction.title,
                 json.dumps(list(extraction.authors)),
                 extraction.publisher,
@@ -1117,7 +1119,7 @@ def _extraction(row: sqlite3.Row) -> Extraction:
         extractor=row["extractor"],
         created_at=from_text(row["created_at"]),
         text=row["text"],
-        paragraphs=tuple(Paragraph(s, e) for s, e in json.loads(row["paragraphs"])),
+        paragraphs=tuple(Paragraph(*span) for span in json.loads(row["paragraphs"])),
         title=row["title"],
         authors=tuple(json.loads(row["authors"])),
         publisher=row["publisher"],
