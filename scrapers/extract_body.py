@@ -414,7 +414,7 @@ def _located(key: str, keys: set[str], target: str) -> bool:
         return False
     if key in target:
         return True
-    if len(key) < 2 * _CHUNK:
+    if len(key) < 3 * _CHUNK:  # one coincidence of 24 characters is not enough
         return False
     chunks = [key[i : i + _CHUNK] for i in range(0, len(key) - _CHUNK + 1, _CHUNK)]
     return sum(chunk in target for chunk in chunks) * 2 >= len(chunks)
