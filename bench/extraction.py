@@ -287,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _label(tuning: Tuning) -> str:
-    return f"recover={tuning.recover} json_ld={'on' if tuning.json_ld else 'off'}"
+    on = {True: "on", False: "off"}
+    return f"recover={tuning.recover} json_ld={on[tuning.json_ld]} lead={on[tuning.lead]}"
 
 
 if __name__ == "__main__":

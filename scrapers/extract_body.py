@@ -278,13 +278,16 @@ class Tuning:
     recover: str = "none"
     # Follow the page's JSON-LD articleBody where it holds what trafilatura found.
     json_ld: bool = False
+    # Take back a paragraph that stands right before the first located block (a lead).
+    lead: bool = True
 
 
 TUNING = Tuning()
 GRID = tuple(
-    Tuning(recover, json_ld)
+    Tuning(recover, json_ld, lead)
     for recover in ("none", "paragraphs", "all")
     for json_ld in (False, True)
+    for lead in (False, True)
 )
 
 
@@ -345,7 +348,20 @@ def choose(page: Candidates, tuning: Tuning) -> list[str]:
                 for i, block in enumerate(blocks[first : last + 1], start=first)
                 if _keep(block, i in chosen, container, tuning.recover)
             ]
+            if tuning.lead and first and _is_lead(blocks[first - 1], blocks[first]):
+                kept.insert(0, blocks[first - 1])
     return _trimmed([block.text for block in kept], [block.tag for block in kept], page.title)
+
+
+def _is_lead(block: Block, following: Block) -> bool:
+    """Whether an unlocated block before the article reads as its opening paragraph."""
+    return (
+        block.tag == "p"
+        and len(block.key) >= _STRONG
+        and block.link_chars <= _MAX_LINK_SHARE * len(block.text)
+        and bool(_SENTENCE_END.search(block.text))
+        and not _in_furniture(block.element, _common_ancestor(block.element, following.element))
+    )
 
 
 def _json_ld_blocks(page: Candidates, first: int, last: int) -> list[Block] | None:
