@@ -144,8 +144,6 @@ def extract_command(files: tuple[Path, ...], fmt: str, url: str | None) -> None:
             "language": found.language,
             "text": found.text,
             "paragraphs": paragraphs,
-            "pages": [p.page for p in found.paragraphs],  # of a PDF; null for HTML
-            "problems": list(found.problems),
         }
         if fmt == "jsonl":
             click.echo(json.dumps(record, ensure_ascii=False))
