@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import trafilatura
 from lxml import etree
@@ -159,12 +160,13 @@ class Block:
     link_chars: int = 0
     quoted: bool = False  # inside a <blockquote>: an embedded post or a quotation
 
-    @property
+    # Read only once the walk has finished the block, and then never changing.
+    @cached_property
     def text(self) -> str:
         lines = (_SPACES.sub(" ", line).strip() for line in "".join(self.parts).split("\n"))
         return "\n".join(line for line in lines if line)
 
-    @property
+    @cached_property
     def key(self) -> str:
         return key_of(self.text)
 
