@@ -182,7 +182,7 @@ def paragraph_spans(paragraphs: list[str]) -> tuple[Paragraph, ...]:
     """Offsets of each paragraph in ``"\\n\\n".join(paragraphs)``.
 
     >>> paragraph_spans(["ab", "c"])
-    (Paragraph(start=0, end=2), Paragraph(start=4, end=5))
+    (Paragraph(start=0, end=2, page=None), Paragraph(start=4, end=5, page=None))
     """
     spans, start = [], 0
     for paragraph in paragraphs:
