@@ -140,6 +140,16 @@ _ABOUT = re.compile(
     r"|^\s*(media|press)\s+(contacts?|enquiries|inquiries)\b|^\s*pressekontakt\b",
     re.IGNORECASE,
 )
+# A link to another article set inside the text: "Read more: ...", in the languages of the
+# sites onrecord archives, or the label alone.
+_TEASER = re.compile(
+    r"^\W*(read (more|also)|see also|also read|more on this|lea también|lee también|"
+    r"(le|te) puede interesar|puedes ver|veja também|leia também|leia mais|"
+    r"czytaj (też|także|również|więcej)|zobacz (też|także|również)|lesen sie auch|auch lesen|"
+    r"mehr zum thema|mehr dazu|weitere themen|mehr themen|auch interessant|lire aussi|"
+    r"à lire aussi|voir aussi|leggi anche)\s*(:|$)",
+    re.IGNORECASE,
+)
 _NON_WORD = re.compile(r"\W+")
 _SPACES = re.compile(r"[^\S\n]+")
 _SOURCE_SPACE = re.compile(r"\s+")
@@ -478,7 +488,12 @@ def _common_ancestor(first: HtmlElement, last: HtmlElement) -> HtmlElement:
 
 
 def _trimmed(texts: list[str], tags: list[str], title: str | None) -> list[str]:
-    """The body without the title ahead of it and without boilerplate after it."""
+    """The body without the title ahead of it, teasers for other articles inside it, and
+    boilerplate after it."""
+    teasers = [i for i, text in enumerate(texts) if _TEASER.match(text) and len(text.split()) <= 25]
+    if teasers:
+        texts = [text for i, text in enumerate(texts) if i not in teasers]
+        tags = [tag for i, tag in enumerate(tags) if i not in teasers]
     end = len(texts)
     for i in range(1, len(texts)):
         if _END_MARK.match(texts[i]) or (i >= len(texts) / 2 and _ABOUT.match(texts[i])):

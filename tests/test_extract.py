@@ -370,3 +370,16 @@ def test_paragraph_spans_round_trip(paragraphs):
     text = "\n\n".join(paragraphs)
     spans = paragraph_spans(paragraphs)
     assert [text[span.start : span.end] for span in spans] == paragraphs
+
+
+@pytest.mark.parametrize("label", ["Read more:", "Lesen Sie auch:", "Lea también:", "Czytaj też:"])
+def test_teasers_for_other_articles_inside_the_text_are_left_out(label):
+    paragraph = (
+        "<p>The harbour council will vote on the dredging contract next week, after the"
+        " public inquiry closes and the engineers have reported on the silt samples.</p>"
+    )
+    teaser = f"<p><strong>{label}</strong> Ferry fares rise for the third year running</p>"
+    page = f"<html><body><article>{paragraph * 3}{teaser}{paragraph * 3}</article></body></html>"
+    result = extract(page.encode(), URL, "text/html")
+    assert result.ok
+    assert "Ferry fares" not in result.text
