@@ -67,6 +67,7 @@ class Version:
 class Paragraph:
     start: int
     end: int
+    page: int | None = None  # the PDF page it stands on, counted from 1
 
 
 @dataclass(frozen=True)

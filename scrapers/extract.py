@@ -16,26 +16,35 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import lxml.html
 from lxml import etree
 
 from archive.models import Paragraph
-from scrapers.extract_body import article_paragraphs
+from scrapers.extract_body import TUNING, Candidates, Tuning, candidates, choose
 from scrapers.extract_decode import decode, is_binary
 from scrapers.extract_pdf import is_pdf, pdf_text
 from scrapers.metadata import Metadata, page_metadata
 
-__all__ = ["EXTRACTOR", "Extracted", "extract", "paragraph_spans"]
+__all__ = ["EXTRACTOR", "Extracted", "Prepared", "extract", "paragraph_spans", "prepare"]
 
 log = logging.getLogger(__name__)
 
-EXTRACTOR = "onrecord-extract/1"
-MAX_CHARS = 8_000_000  # larger pages are cut here: no article needs more
+EXTRACTOR = "onrecord-extract/2"
+# Larger pages lose their scripts, styles and drawings, then are cut here: an article
+# needs far less, and the time to read a page grows faster than its size.
+MAX_CHARS = 2_000_000
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _PLAIN_TEXT = ("text/plain",)
+# Markup that never holds article text (JSON-LD, which holds metadata, is kept).
+_INERT = re.compile(
+    r"<script\b(?![^>]*ld\+json)[^>]*>.*?</script\s*>|<style\b.*?</style\s*>"
+    r"|<svg\b.*?</svg\s*>|<!--.*?-->",
+    re.IGNORECASE | re.DOTALL,
+)
+_SOFT_HYPHEN = "\u00ad"
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,31 @@ def extract(
     data: bytes | str, url: str | None = None, content_type: str | None = None
 ) -> Extracted:
     """Extract the article of one payload; ``content_type`` is the HTTP header, if known."""
+    found = prepare(data, url, content_type)
+    return found.finish(TUNING) if isinstance(found, Prepared) else found
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An HTML page read and analysed, before the body finder's choice (which the benchmark
+    makes under several settings without reading the page again)."""
+
+    candidates: Candidates
+    metadata: Metadata
+    problems: tuple[str, ...]
+
+    def finish(self, tuning: Tuning) -> Extracted:
+        paragraphs = choose(self.candidates, tuning)
+        problems = [*self.problems, *self.metadata.problems]
+        if not paragraphs:
+            problems.append("no article body found")
+        return _assemble(paragraphs, self.metadata, problems)
+
+
+def prepare(
+    data: bytes | str, url: str | None = None, content_type: str | None = None
+) -> Extracted | Prepared:
+    """The extraction of a payload, or for an HTML page what its body finder chooses from."""
     if isinstance(data, bytes):
         if not data.strip():
             return Extracted("", problems=("empty document",))
@@ -78,6 +112,8 @@ def extract(
     if not text.strip():
         return Extracted("", problems=("empty document",))
     if len(text) > MAX_CHARS:
+        text = _INERT.sub("", text)
+    if len(text) > MAX_CHARS:
         problems.append(f"page cut to its first {MAX_CHARS:,} characters")
         text = text[:MAX_CHARS]
     if _media_type(content_type) in _PLAIN_TEXT:
@@ -85,17 +121,15 @@ def extract(
     return _from_html(text, url, problems)
 
 
-def _from_html(text: str, url: str | None, problems: list[str]) -> Extracted:
+def _from_html(text: str, url: str | None, problems: list[str]) -> Extracted | Prepared:
     parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
     try:
         tree = lxml.html.document_fromstring(_XML_DECLARATION.sub("", text), parser=parser)
     except (etree.ParserError, ValueError) as exc:
         return Extracted("", problems=(*problems, f"not HTML: {exc}"))
     metadata = page_metadata(tree, url)
-    paragraphs = article_paragraphs(tree, url, metadata.title)
-    if not paragraphs:
-        problems.append("no article body found")
-    return _assemble(paragraphs, metadata, [*problems, *metadata.problems])
+    found = candidates(tree, url, metadata.title, metadata.article_body)
+    return Prepared(found, metadata, tuple(problems))
 
 
 def _from_pdf(data: bytes) -> Extracted:
@@ -106,15 +140,26 @@ def _from_pdf(data: bytes) -> Extracted:
         published=found.published,
         modified=found.modified,
     )
-    return _assemble(list(found.paragraphs), metadata, list(found.problems))
+    return _assemble(list(found.paragraphs), metadata, list(found.problems), found.pages)
 
 
-def _assemble(paragraphs: list[str], metadata: Metadata, problems: list[str]) -> Extracted:
-    paragraphs = [clean for clean in (_one_paragraph(p) for p in paragraphs) if clean]
+def _assemble(
+    paragraphs: list[str],
+    metadata: Metadata,
+    problems: list[str],
+    pages: tuple[int, ...] = (),
+) -> Extracted:
+    """The extraction of cleaned paragraphs; ``pages`` numbers a PDF's, one per paragraph."""
+    cleaned = [_one_paragraph(p) for p in paragraphs]
+    kept = [i for i, clean in enumerate(cleaned) if clean]
+    paragraphs = [cleaned[i] for i in kept]
     text = "\n\n".join(paragraphs)
+    spans = paragraph_spans(paragraphs)
+    if pages:
+        spans = tuple(replace(span, page=pages[i]) for span, i in zip(spans, kept, strict=True))
     return Extracted(
         text=text,
-        paragraphs=paragraph_spans(paragraphs),
+        paragraphs=spans,
         title=metadata.title,
         authors=metadata.authors,
         publisher=metadata.publisher,
@@ -127,7 +172,9 @@ def _assemble(paragraphs: list[str], metadata: Metadata, problems: list[str]) ->
 
 
 def _one_paragraph(text: str) -> str:
-    """A paragraph never holds a blank line, or the offsets would not round-trip."""
+    """A paragraph never holds a blank line, or the offsets would not round-trip; soft
+    hyphens, which a browser shows only where it breaks a word, are left out."""
+    text = text.replace(_SOFT_HYPHEN, "")
     return "\n".join(line.strip() for line in text.strip().split("\n") if line.strip())
 
 
@@ -135,7 +182,7 @@ def paragraph_spans(paragraphs: list[str]) -> tuple[Paragraph, ...]:
     """Offsets of each paragraph in ``"\\n\\n".join(paragraphs)``.
 
     >>> paragraph_spans(["ab", "c"])
-    (Paragraph(start=0, end=2), Paragraph(start=4, end=5))
+    (Paragraph(start=0, end=2, page=None), Paragraph(start=4, end=5, page=None))
     """
     spans, start = [], 0
     for paragraph in paragraphs:

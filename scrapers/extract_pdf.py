@@ -1,4 +1,8 @@
-"""Text and metadata of a PDF payload, with pypdf; no OCR, so scans yield no text."""
+"""Text and metadata of a PDF payload, with pypdf; no OCR, so scans yield no text.
+
+Each paragraph keeps the number of the page it stands on, so that a quote can link to its
+page of the archived PDF (``#page=N``) and its citation can name it.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ _PDF_DATE = re.compile(
 @dataclass(frozen=True)
 class PdfText:
     paragraphs: tuple[str, ...]
+    pages: tuple[int, ...] = ()  # the page of each paragraph, counted from 1
     title: str | None = None
     authors: tuple[str, ...] = ()
     published: datetime | None = None
@@ -50,10 +55,17 @@ def pdf_text(data: bytes) -> PdfText:
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, NotImplementedError) as exc:
         log.info("PDF could not be read: %s", exc)
         return PdfText((), problems=(f"PDF could not be read: {exc}",))
-    paragraphs = tuple(paragraph for page in pages for paragraph in _paragraphs(page))
-    problems = () if paragraphs else ("PDF has no text layer",)
+    numbered = [(n, text) for n, page in enumerate(pages, start=1) for text in _paragraphs(page)]
+    blank = [str(n) for n, page in enumerate(pages, start=1) if not page.strip()]
+    if not numbered:
+        problems: tuple[str, ...] = ("PDF has no text layer",)
+    elif blank:
+        problems = (f"PDF pages without a text layer (scans?), left out: {', '.join(blank)}",)
+    else:
+        problems = ()
     return PdfText(
-        paragraphs=paragraphs,
+        paragraphs=tuple(text for _, text in numbered),
+        pages=tuple(n for n, _ in numbered),
         title=_info(info, "/Title"),
         authors=split_authors(_info(info, "/Author") or ""),
         published=pdf_date(_info(info, "/CreationDate")),

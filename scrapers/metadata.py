@@ -19,6 +19,7 @@ midnight UTC of that day; a time without a zone is read as UTC, and a problem sa
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -56,6 +57,7 @@ _BY = re.compile(r"^\s*(by|von|par|por|di|door)\s+", re.IGNORECASE)
 _AUTHOR_SEPARATORS = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\|)\s*")
 _TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ")
 _MAX_AUTHORS = 12
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Metadata:
     modified: datetime | None = None
     language: str | None = None
     canonical_url: str | None = None
+    article_body: str | None = None  # JSON-LD ``articleBody``: the page's own plain text
     problems: tuple[str, ...] = ()
 
 
@@ -105,6 +108,7 @@ def page_metadata(tree: HtmlElement, url: str | None) -> Metadata:
         modified=modified,
         language=_language(_text(fields.get("language"))),
         canonical_url=_absolute(_text(fields.get("canonical")), url),
+        article_body=_plain(fields.get("body")),
         problems=tuple(problems),
     )
 
@@ -144,6 +148,8 @@ def _offer_json_ld(fields: _Fields, item: dict) -> None:
     page = item.get("mainEntityOfPage")
     fields.offer("canonical", page.get("@id") if isinstance(page, dict) else page)
     fields.offer("canonical", item.get("url"))
+    body = item.get("articleBody")
+    fields.offer("body", body if isinstance(body, str) else None)
 
 
 def _names(value: object) -> tuple[str, ...]:
@@ -249,6 +255,15 @@ def _offer_trafilatura(fields: _Fields, tree: HtmlElement, url: str | None) -> N
     if found.sitename and " " in found.sitename:
         fields.offer("publisher", found.sitename)  # without a space it is only the host name
     fields.offer("published", found.date)
+
+
+def _plain(value: object) -> str | None:
+    """JSON-LD text that some sites fill with HTML: its tags and entities read as text."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if "<" in value or "&" in value:
+        value = html.unescape(_TAG.sub(" ", value))
+    return value
 
 
 def _text(value: object) -> str | None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from scrapers.extract import EXTRACTOR, MAX_CHARS, Extracted, extract, paragraph_spans
 from scrapers.extract_decode import decode, repair_mojibake
+from tests.pdfs import pdf
 
 DATA = Path(__file__).parent / "data" / "extract"
 URL = "https://gazette.example/news/2031/harbour-barrier?utm_source=feed"
@@ -24,34 +25,6 @@ def assert_offsets(result: Extracted) -> None:
     pieces = [result.text[p.start : p.end] for p in result.paragraphs]
     assert "\n\n".join(pieces) == result.text
     assert all(piece and piece == piece.strip() and "\n\n" not in piece for piece in pieces)
-
-
-def pdf(lines: list[str], info: dict[str, str]) -> bytes:
-    """A one-page PDF written by hand; no text layer at all when ``lines`` is empty."""
-    content = " ".join(f"({line}) Tj 0 -16 Td" for line in lines)
-    stream = f"BT /F1 12 Tf 72 720 Td {content} ET".encode("latin-1")
-    page = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
-    page += " /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>" if lines else " >>"
-    fields = " ".join(f"/{key} ({value})" for key, value in info.items())
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        page.encode("latin-1"),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-        f"<< {fields} >>".encode("latin-1"),
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\n" % (len(objects) + 1)
-    out += b"startxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
 
 
 # --- article body -------------------------------------------------------------------
@@ -184,12 +157,99 @@ def test_malformed_html_never_raises(page):
     assert_offsets(result)
 
 
-def test_huge_page_is_cut_with_a_problem():
+def test_huge_page_loses_its_scripts_before_anything_is_cut():
     page = fixture("article.html").decode("utf-8")
-    padding = "<script>" + "x" * (MAX_CHARS + 1000) + "</script>"
-    result = extract(page.replace("</main>", "</main>" + padding), URL, "text/html")
+    padding = "<script>" + "x" * (MAX_CHARS + 1000) + "</script><style>p{}</style>"
+    result = extract(page.replace("<main>", padding + "<main>"), URL, "text/html")
     assert result.ok
-    assert any("cut to its first" in problem for problem in result.problems)
+    assert result.text.endswith("to fishing boats at all states of the tide.")
+    assert result.authors == ("Mira Castellan", "Tobias Wrenfield")  # JSON-LD is kept
+    assert not any("cut to its first" in problem for problem in result.problems)
+
+
+def test_twenty_megabyte_page_gives_a_partial_body_and_says_so():
+    paragraph = "<p>The ferry ran late again on Friday, the fourth time this month.</p>\n"
+    page = "<html><body><article>" + paragraph * (20_000_000 // len(paragraph)) + "</article>"
+    result = extract(page.encode("utf-8"), URL, "text/html")
+    assert result.ok
+    assert "page cut to its first 2,000,000 characters" in result.problems
+    assert 0 < len(result.text) < MAX_CHARS
+    assert_offsets(result)
+
+
+def test_navigation_only_page_has_no_article():
+    links = "".join(
+        f'<li><a href="/s/{n}">Section number {n} of the site</a></li>' for n in range(60)
+    )
+    page = f"<html><body><header><ul>{links}</ul></header><div><ul>{links}</ul></div></body></html>"
+    result = extract(page.encode("utf-8"), "https://gazette.example/", "text/html")
+    assert not result.ok
+    assert "no article body found" in result.problems
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<form><label>User name</label><input name=u><button>Sign in</button></form>",
+        "<div class=error><h1>Page not found</h1><a href='/'>Back to the front page</a></div>",
+        "<h2><a href='/a'>First story</a></h2><h2><a href='/b'>Second story</a></h2>",
+    ],
+)
+def test_page_without_an_article_is_empty_not_boilerplate(body):
+    result = extract(f"<html><body>{body}</body></html>".encode(), URL, "text/html")
+    assert not result.ok
+    assert result.text == ""
+    assert "no article body found" in result.problems
+
+
+def test_article_inside_a_header_left_open():
+    paragraphs = "".join(
+        f"<p>Paragraph {n} of the report on the harbour dredging, which began in May.</p>"
+        for n in range(8)
+    )
+    page = f"<html><body><header><div class=logo>Gazette</div><div>{paragraphs}</div></body>"
+    result = extract(page.encode("utf-8"), URL, "text/html")
+    assert result.ok
+    assert "Paragraph 7 of the report" in result.text
+
+
+def press_release(ending: str) -> bytes:
+    paragraphs = "".join(
+        f"<p>Reservoir levels have recovered to {n}0 per cent of capacity after weeks of rain"
+        " across the upper valley, the board said, and restrictions will ease.</p>"
+        for n in range(1, 7)
+    )
+    return (
+        "<html lang=en><head><title>Water board lifts hosepipe ban</title></head><body>"
+        f"<main><h1>Water board lifts hosepipe ban</h1>{paragraphs}"
+        "<p>“We thank every household for saving water,” said Ines Marlow, the chief engineer.</p>"
+        f"{ending}<h3>About the Valley Water Board</h3>"
+        "<p>The Valley Water Board supplies drinking water to 400,000 people in eleven towns.</p>"
+        "<p>Media contact: press@water.example, 0100 555 0199</p></main></body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize("ending", ["", "<p>###</p>", "<p>- ENDS -</p>"])
+def test_press_release_boilerplate_is_left_out(ending):
+    result = extract(press_release(ending), "https://water.example/news/1", "text/html")
+    assert result.text.endswith("said Ines Marlow, the chief engineer.")
+    assert "400,000" not in result.text
+    assert "Media contact" not in result.text
+
+
+def test_words_in_separate_inline_elements_keep_their_spaces():
+    sentence = (
+        "<p><a href='/p'>Ada Quill</a> <b>questioned</b> <i>the award</i> of the dredging"
+        " contract to a firm that had not bid for it, and asked for the minutes.</p>"
+    )
+    result = extract(f"<html><body><article>{sentence * 5}</article></body></html>", URL)
+    assert result.text.startswith("Ada Quill questioned the award of the dredging contract")
+
+
+def test_soft_hyphens_are_left_out():
+    paragraph = "<p>Die Ge\u00admein\u00adde\u00adver\u00adwal\u00adtung hat am Montag getagt.</p>"
+    result = extract(f"<html><body><article>{paragraph * 6}</article></body></html>", URL)
+    assert result.text.startswith("Die Gemeindeverwaltung hat am Montag getagt.")
 
 
 # --- charsets -----------------------------------------------------------------------
@@ -224,6 +284,14 @@ def test_wrong_declared_charset_that_cannot_decode():
     page = FRENCH.encode("windows-1252")
     result = extract(page, None, "text/html; charset=utf-8")
     assert "les élèves préparent déjà" in result.text
+    assert "Content-Type declares utf-8 but the bytes do not decode with it" in result.problems
+
+
+def test_wrong_meta_charset_on_utf8_bytes():
+    page = FRENCH.replace("<head>", "<head><meta charset='windows-1252'>")
+    result = extract(page.encode("utf-8"), None, "text/html")
+    assert "décidé d’élargir la célèbre fête" in result.text
+    assert "<meta charset> declares windows-1252 but the bytes are UTF-8" in result.problems
 
 
 def test_mojibake_is_repaired():
@@ -253,7 +321,7 @@ def test_pdf_with_text_layer():
         "Author": "Valley Water Board",
         "CreationDate": "D:20310304091500+01'00'",
     }
-    data = pdf(["Levels rose in every month of the year.", "The board expects more rain."], info)
+    data = pdf([["Levels rose in every month of the year.", "The board expects more rain."]], info)
     result = extract(data, "https://water.example/report.pdf", "application/pdf")
     assert result.ok
     assert "Levels rose in every month of the year." in result.text
@@ -265,15 +333,27 @@ def test_pdf_with_text_layer():
 
 
 def test_pdf_is_recognised_by_its_magic_number():
-    data = pdf(["Recognised without a content type."], {"Title": "x"})
+    data = pdf([["Recognised without a content type."]], {"Title": "x"})
     assert "Recognised without a content type." in extract(data).text
 
 
 def test_pdf_without_text_layer():
-    result = extract(pdf([], {"Title": "Scanned letter"}), None, "application/pdf")
+    result = extract(pdf([[], []], {"Title": "Scanned letter"}), None, "application/pdf")
     assert not result.ok
     assert result.problems == ("PDF has no text layer",)
     assert result.title == "Scanned letter"
+
+
+def test_pdf_paragraphs_keep_their_page():
+    data = pdf([["The minister opened the bridge."], [], ["Traffic resumes on Monday."]], {})
+    result = extract(data, None, "application/pdf")
+    assert [p.page for p in result.paragraphs] == [1, 3]
+    assert result.text[result.paragraphs[1].start : result.paragraphs[1].end] == (
+        "Traffic resumes on Monday."
+    )
+    # A partly scanned PDF gives what has text and names the pages that have none.
+    assert result.problems == ("PDF pages without a text layer (scans?), left out: 2",)
+    assert_offsets(result)
 
 
 def test_broken_pdf():
@@ -290,3 +370,16 @@ def test_paragraph_spans_round_trip(paragraphs):
     text = "\n\n".join(paragraphs)
     spans = paragraph_spans(paragraphs)
     assert [text[span.start : span.end] for span in spans] == paragraphs
+
+
+@pytest.mark.parametrize("label", ["Read more:", "Lesen Sie auch:", "Lea también:", "Czytaj też:"])
+def test_teasers_for_other_articles_inside_the_text_are_left_out(label):
+    paragraph = (
+        "<p>The harbour council will vote on the dredging contract next week, after the"
+        " public inquiry closes and the engineers have reported on the silt samples.</p>"
+    )
+    teaser = f"<p><strong>{label}</strong> Ferry fares rise for the third year running</p>"
+    page = f"<html><body><article>{paragraph * 3}{teaser}{paragraph * 3}</article></body></html>"
+    result = extract(page.encode(), URL, "text/html")
+    assert result.ok
+    assert "Ferry fares" not in result.text

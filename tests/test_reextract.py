@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from archive.store import Store
+from scrapers.extract import extract, paragraph_spans
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline, Readers
 from scrapers.quotes import find_quotes
@@ -55,3 +56,35 @@ def test_reextract_command_reports_unknown_ids(archive_root):
     result = run_onrecord("reextract", "d-0000000000000000", "--archive", str(archive_root))
     assert result.returncode != 0
     assert "no document with id d-0000000000000000" in result.stderr
+
+
+def gluing_extract(data, url=None, content_type=None):
+    """The extractor as it was when spaces between inline elements were lost."""
+    found = extract(data, url, content_type)
+    paragraphs = [
+        p.replace("has been counted", "has beencounted") for p in found.text.split("\n\n")
+    ]
+    return replace(found, text="\n\n".join(paragraphs), paragraphs=paragraph_spans(paragraphs))
+
+
+def test_a_better_extractor_keeps_the_old_quote_ids_resolving(archive_root, server):
+    server.route("/s", status=200, body=PAGE, headers={"Content-Type": "text/html"})
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        old_readers = Readers(extract=gluing_extract, release="onrecord-extract/0+test")
+        outcome = Pipeline(store, http, readers=old_readers).capture(server.url("/s"))
+        [document_id] = outcome.changed_documents
+        catalog = store.catalog
+        version_id = catalog.document(document_id).latest_version_id
+        old_quotes = catalog.quotes_of_extraction(catalog.current_extraction(version_id).id)
+        assert any("beencounted" in q.text for q in old_quotes)
+
+        assert Pipeline(store, None).reextract(document_id).changed_documents
+        new = catalog.current_extraction(version_id)
+        assert new.extractor == Readers().release
+        new_ids = {q.id for q in catalog.quotes_of_extraction(new.id)}
+        assert "has been counted" in new.text
+        for quote in old_quotes:
+            assert catalog.resolve_quote_id(quote.id) in new_ids

@@ -128,6 +128,7 @@ class Citable:
     archived_url: str  # the capture in this archive
     captured: datetime
     permalink: str  # the quote page
+    page: int | None = None  # the page of a PDF the quote stands on
 
 
 def is_organisation(name: str, publisher: str | None = None) -> bool:
@@ -255,6 +256,15 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
+def _page(item: Citable) -> list[str]:
+    """The page of a PDF the quote stands on, as a citation element.
+
+    >>> _page(Citable("q", "x", None, "T", (), None, None, "u", "a", None, "p", page=3))
+    ['p. 3.']
+    """
+    return [f"p. {item.page}."] if item.page else []
+
+
 def apa(item: Citable) -> str:
     """APA 7th edition, web page: the site name unless it is the author, then the
     retrieval date and original URL (the archive retrieved it then), and the archived copy."""
@@ -270,6 +280,7 @@ def apa(item: Citable) -> str:
         parts.append(f"({when}).")
     if item.publisher and item.authors:
         parts.append(_sentence(item.publisher))
+    parts.extend(_page(item))
     parts.append(
         f"Retrieved {_long_date(item.captured)}, from {item.url} (archived at {item.archived_url})"
     )
@@ -298,6 +309,7 @@ def mla(item: Citable) -> str:
         container.append(_mla_date(item.published))
     container.append(item.url)
     parts.append(_sentence(", ".join(container)))
+    parts.extend(_page(item))
     parts.append(f"Archived by onrecord, {_mla_date(item.captured)}, {item.archived_url}.")
     return " ".join(parts)
 
@@ -318,6 +330,7 @@ def chicago(item: Citable) -> str:
         container.append(_sentence(", ".join(tail)))
     parts.append(" ".join(container))
     parts.append(_sentence(item.url))
+    parts.extend(_page(item))
     parts.append(f"Archived {_long_date(item.captured)}. {item.archived_url}.")
     return " ".join(parts)
 
@@ -354,6 +367,8 @@ def bibtex(item: Citable) -> str:
         fields.append(("organization", item.publisher))
     if item.published:
         fields.append(("date", item.published.date().isoformat()))
+    if item.page:
+        fields.append(("pages", str(item.page)))
     fields.append(("url", item.url))
     fields.append(("urldate", item.captured.date().isoformat()))
     said = f"Quoting {item.speaker}: " if item.speaker else "Quoted: "
@@ -404,6 +419,8 @@ def csl_json(item: Citable) -> dict:
         record["container-title"] = item.publisher
     if item.published:
         record["issued"] = _date_parts(item.published)
+    if item.page:
+        record["page"] = str(item.page)
     return record
 
 

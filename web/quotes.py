@@ -42,6 +42,22 @@ class Provenance:
     version: Version
     capture: Capture
 
+    @property
+    def page(self) -> int | None:
+        """The page of a PDF the quote stands on; None for other documents."""
+        for paragraph in self.extraction.paragraphs:
+            if paragraph.start <= self.quote.start < paragraph.end:
+                return paragraph.page
+        return None
+
+    @property
+    def archived_copy(self) -> str:
+        """Where a reader sees the quote in the archive: a PDF at the quote's page."""
+        capture = self.capture
+        if self.page:
+            return f"{links.raw_capture_path(capture.url, capture.captured_at)}#page={self.page}"
+        return links.capture_path(capture.url, capture.captured_at)
+
 
 def get_quote_or_404(db: Catalog, quote_id: str) -> Quote:
     found = db.quote(quote_id)
@@ -136,11 +152,10 @@ def citable(found: Provenance) -> citations.Citable:
         publisher=found.document.publisher or found.extraction.publisher,
         published=found.extraction.published,
         url=found.document.url,
-        archived_url=links.absolute(
-            root, links.capture_path(found.capture.url, found.capture.captured_at)
-        ),
+        archived_url=links.absolute(root, found.archived_copy),
         captured=found.capture.captured_at,
         permalink=links.absolute(root, links.quote_path(found.quote.id)),
+        page=found.page,
     )
 
 
@@ -221,6 +236,8 @@ def quote_json(found: Provenance, seen: list[Appearance], item: citations.Citabl
             "warc_record_id": capture.warc_record_id,
             "page": links.capture_path(capture.url, capture.captured_at),
             "archived_copy": links.raw_capture_path(capture.url, capture.captured_at),
+            "pdf_page": found.page,
+            "quote_in_archived_copy": found.archived_copy,
             "log_position": catalog().log_position(capture.id),
         },
         "live": live_link(found),

@@ -70,7 +70,7 @@ def extraction_row(row: RowMapping) -> Extraction:
         extractor=row["extractor"],
         created_at=from_text(row["created_at"]),
         text=row["text"],
-        paragraphs=tuple(Paragraph(s, e) for s, e in json.loads(row["paragraphs"])),
+        paragraphs=tuple(Paragraph(*span) for span in json.loads(row["paragraphs"])),
         title=row["title"],
         authors=tuple(json.loads(row["authors"])),
         publisher=row["publisher"],
@@ -212,7 +212,9 @@ class DocumentQueries(Queries):
             created_at=to_text(extraction.created_at),
             text=extraction.text,
             text_digest=text_digest,
-            paragraphs=json.dumps([[p.start, p.end] for p in extraction.paragraphs]),
+            paragraphs=json.dumps(
+                [[p.start, p.end, *([p.page] if p.page else [])] for p in extraction.paragraphs]
+            ),
             title=extraction.title,
             authors=json.dumps(list(extraction.authors)),
             publisher=extraction.publisher,
