@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from scrapers.quotes_lexicon import (
@@ -25,6 +26,7 @@ from scrapers.quotes_lexicon import (
     NAMING_CUES,
 )
 from scrapers.quotes_marks import MarkedSpan, Paragraph, find_marked_spans, paragraphs
+from scrapers.quotes_ranker import Candidate, Ranker, _Context, candidates, default_ranker
 from scrapers.quotes_speakers import (
     Attribution,
     Entities,
@@ -143,6 +145,8 @@ class FoundQuote:
     unclosed: bool
     confidence: float
     method: str = "rule"
+    cue_start: int | None = None  # offsets of the cue verb ("said"), when there is one
+    cue_end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -671,19 +675,44 @@ def _via(doc: _Document, attribution: Attribution) -> str | None:
 
 def find_quotes(text: str, publisher: str | None = None) -> list[FoundQuote]:
     """Every direct quote of ``text``, in text order, attributed where the text says who."""
+    return find_quotes_with(text, publisher, default_ranker())
+
+
+Trace = Callable[[MarkedSpan, _Found, list[Candidate]], None]
+
+
+def find_quotes_with(
+    text: str, publisher: str | None, ranker: Ranker | None, trace: Trace | None = None
+) -> list[FoundQuote]:
+    """``find_quotes`` with a given speaker ranker, or the rules' own pick (``None``);
+    ``trace`` sees every kept quote's candidates (how the ranker is trained)."""
     doc = _Document(text, publisher)
+    context = _Context(doc, _cues, _outside)
     quotes = []
+    previous: Attribution | None = None
     for index, span in enumerate(doc.spans):
         found = _attribute(doc, index)
         doc.found[index] = found
         if not _keep(doc, span, found):
             continue
-        attribution = found.attribution
         unclosed = span.close_mark is None and not span.continued
         words = len(text[span.start : span.end].split())
+        attribution = found.attribution
+        confidence = _confidence(found, words, unclosed)
+        method = "rule"
+        if ranker is not None or trace is not None:
+            options = candidates(doc, context, index, span, found, previous)
+            if trace is not None:
+                trace(span, found, options)
+            if ranker is not None:
+                chosen, probability = ranker.choose(options)
+                attribution = chosen.attribution if chosen is not None else None
+                confidence = ranker.confidence(probability)
+                method = ranker.version
+        previous = found.attribution or previous
         if attribution is None:
             speaker = role = cue = via = mention_text = None
-            mention_start = mention_end = None
+            mention_start = mention_end = cue_start = cue_end = None
             anonymous = False
         else:
             mention = attribution.mention
@@ -692,6 +721,7 @@ def find_quotes(text: str, publisher: str | None = None) -> list[FoundQuote]:
             mention_text = text[mention.start : mention.end]
             mention_start, mention_end = mention.start, mention.end
             cue, via = attribution.cue or None, _via(doc, attribution)
+            cue_start, cue_end = _cue_span(text, attribution)
         quotes.append(
             FoundQuote(
                 start=span.start,
@@ -706,11 +736,24 @@ def find_quotes(text: str, publisher: str | None = None) -> list[FoundQuote]:
                 via=via,
                 anonymous=anonymous,
                 unclosed=unclosed,
-                confidence=_confidence(found, words, unclosed),
+                confidence=confidence,
+                method=method,
+                cue_start=cue_start,
+                cue_end=cue_end,
             )
         )
     log.debug("found %d quotes in %d characters", len(quotes), len(text))
     return _share_roles(quotes)
+
+
+def _cue_span(text: str, attribution: Attribution) -> tuple[int | None, int | None]:
+    """Offsets of the cue the attribution names: the verb of 'told POLITICO', the whole of
+    'according to'; none for a colon or a bare subject."""
+    cue, start = attribution.cue, attribution.cue_start
+    if not cue or text[start : start + len(cue)] != cue:
+        return None, None
+    verb = cue.split(" ", 1)[0]
+    return (start, start + len(verb)) if verb in CUE_VERBS else (start, start + len(cue))
 
 
 def _share_roles(quotes: list[FoundQuote]) -> list[FoundQuote]:
