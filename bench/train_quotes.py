@@ -24,7 +24,6 @@ import argparse
 import hashlib
 import json
 import sys
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,33 +125,39 @@ def _report(name: str, counts: Counts) -> str:
 
 
 def _calibration(pairs: list[tuple[float, int]]) -> list[list[float]]:
-    """A non-decreasing step function from raw probability to the share right."""
+    """A non-decreasing step function from raw probability to the share right: isotonic
+    blocks of the out-of-fold pairs, each valued at the lower end of its 90% Wilson
+    interval, so that a confidence errs low rather than high on texts not trained on."""
     from sklearn.isotonic import IsotonicRegression
 
     pairs = sorted(pairs)
     isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-    isotonic.fit([p for p, _ in pairs], [r for _, r in pairs])
+    fitted = isotonic.fit_transform([p for p, _ in pairs], [r for _, r in pairs])
+    blocks: list[list[float]] = []  # [first probability, right, total]
+    for (probability, right), value in zip(pairs, fitted, strict=True):
+        if blocks and abs(blocks[-1][3] - value) < 1e-12:
+            blocks[-1][1] += right
+            blocks[-1][2] += 1
+        else:
+            blocks.append([probability, right, 1, value])
     steps: list[list[float]] = []
-    for edge, value in zip(isotonic.X_thresholds_, isotonic.y_thresholds_, strict=True):
-        value = round(float(value), 3)
-        if not steps or value > steps[-1][1]:
-            steps.append([round(float(edge), 4), value])
-    return steps
+    floor = 1.0
+    for edge, right, total, _ in reversed(blocks):
+        floor = min(floor, _wilson_low(right, total))
+        steps.append([round(edge, 4), round(floor, 3)])
+    steps.reverse()
+    merged: list[list[float]] = []
+    for edge, value in steps:
+        if not merged or value > merged[-1][1]:
+            merged.append([edge, value])
+    return merged
 
 
-def calibration_table(pairs: list[tuple[float, int]], confidences: Sequence[float]) -> list[str]:
-    """Lines: quotes and share right at each confidence threshold, and per band."""
-    lines = [f"{'confidence':>12} {'quotes':>7} {'right':>7}   {'at least':>9} {'quotes':>7}"]
-    lines[0] += f" {'right':>7}"
-    bands = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
-    for low, high in zip(bands, bands[1:], strict=False):
-        inside = [r for (_, r), c in zip(pairs, confidences, strict=True) if low <= c < high]
-        above = [r for (_, r), c in zip(pairs, confidences, strict=True) if c >= low]
-        lines.append(
-            f"{low:5.2f}-{min(high, 1.0):4.2f}  {len(inside):7d} {_ratio(sum(inside), len(inside)):7.3f}"
-            f"   {low:9.2f} {len(above):7d} {_ratio(sum(above), len(above)):7.3f}"
-        )
-    return lines
+def _wilson_low(right: float, total: float, z: float = 1.645) -> float:
+    share = right / total
+    centre = share + z * z / (2 * total)
+    margin = z * ((share * (1 - share) + z * z / (4 * total)) / total) ** 0.5
+    return max(0.0, (centre - margin) / (1 + z * z / total))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -221,8 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         dev_choices[name] = [_choose(vectorizer, model, q) for q in quotes]
     dev_counts, dev_pairs = _evaluate(splits["dev"], rows["dev"], dev_choices)
     print(_report("dev", dev_counts))
-    confidences = [ranker.confidence(p) for p, _ in dev_pairs]
-    print("\n".join(calibration_table(dev_pairs, confidences)))
+    right = [r for p, r in dev_pairs if ranker.confidence(p) >= 0.8]
+    share = _ratio(sum(right), len(right))
+    print(f"dev quotes with confidence >= 0.8: {len(right)}, right {share:.3f}")
     if not args.check:
         document = {
             "version": ranker.version,

@@ -164,6 +164,7 @@ class _Document:
         self.text = text
         self.publisher = publisher
         self.paragraphs: list[Paragraph] = paragraphs(text)
+        self._paragraph_starts = [p.start for p in self.paragraphs]
         self.spans: list[MarkedSpan] = find_marked_spans(text)
         self.quoted = [(s.open_mark, (s.close_mark or s.end) + 1) for s in self.spans]
         self._quoted_starts = [span[0] for span in self.quoted]
@@ -206,7 +207,7 @@ class _Document:
         return None
 
     def paragraph_of(self, position: int) -> Paragraph:
-        index = bisect.bisect_right([p.start for p in self.paragraphs], position) - 1
+        index = bisect.bisect_right(self._paragraph_starts, position) - 1
         return self.paragraphs[max(0, index)]
 
 

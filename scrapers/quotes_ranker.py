@@ -53,7 +53,7 @@ MODEL_PATH = Path(__file__).with_name("quotes_model.json")
 _PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|[Tt]hey|I|[Ww]e|[Ii]t|[Hh]im|[Hh]er)\b")
 _WINDOW_BEFORE = 500  # characters before the opening mark searched for candidates
 _WINDOW_AFTER = 200  # characters after the closing mark
-_MAX_CANDIDATES = 24
+_MAX_CANDIDATES = 12
 
 
 @dataclass
@@ -271,9 +271,12 @@ def _describe(doc, context, found, span, rule, sentence, paragraph) -> None:
         kind = mention.kind
         distance = _distance(mention, open_mark, close)
         side = "after" if mention.start >= close else "before" if mention.end <= open_mark else "in"
-        if side == "before" and mention.start >= sentence[0]:
-            where = "sent"
-        elif side == "after" and mention.start < max(sentence[1], close + 3):
+        in_sentence = (
+            mention.start >= sentence[0]
+            if side == "before"
+            else (mention.start < max(sentence[1], close + 3))
+        )
+        if in_sentence:
             where = "sent"
         elif side == "after":
             where = "next"
