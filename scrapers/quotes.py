@@ -35,11 +35,13 @@ from scrapers.quotes_speakers import (
     head_noun,
     is_anonymous,
     is_outlet,
+    issuer,
+    person_and_role,
     subject_after,
     subject_before,
 )
 
-ATTRIBUTOR = "onrecord-quotes/3"
+ATTRIBUTOR = "onrecord-quotes/4"
 
 log = logging.getLogger(__name__)
 
@@ -598,7 +600,8 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
     said = text[mention.start : mention.end]
     if mention.kind == "name":
         name = doc.entities.canonical(said)
-        return name, False, mention.role or doc.entities.role(name)
+        prefix = person_and_role(said.removesuffix("’s").removesuffix("'s"))[1]
+        return name, False, mention.role or prefix or doc.entities.role(name)
     if mention.kind == "pronoun":
         word = said.lower()
         if word in {"he", "she"}:
@@ -606,8 +609,11 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
             paragraph_index = doc.paragraphs.index(doc.paragraph_of(mention.start))
             if paragraph_index:
                 floor = doc.paragraphs[paragraph_index - 1].start
-            name = doc.entities.antecedent(mention.start, floor, doc.last_person(floor))
+            name = doc.entities.antecedent(
+                mention.start, floor, doc.last_person(floor), pronoun=word
+            )
             if name:
+                doc.entities.learn_gender(name, word)
                 return name, False, mention.role or doc.entities.role(name)
         if word == "who":
             floor = max(0, mention.start - 120)
@@ -624,6 +630,11 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
                 if earlier is not None and earlier.mention.kind != "pronoun":
                     return _resolve(doc, earlier)
         return said, False, mention.role
+    issued_by = issuer(text, mention.start, mention.end)
+    if issued_by is not None:
+        # 'the statement said': the organisation (or person) that issued it speaks.
+        name = doc.entities.canonical(issued_by) if doc.entities.is_person(issued_by) else issued_by
+        return name, False, mention.role
     description = _introduced(doc, mention, said, attribution.cue_start)
     return description, is_anonymous(description), mention.role
 
