@@ -988,6 +988,45 @@ class Catalog:
             found.update({row[0]: row[1] for row in rows})
         return found
 
+    # -- speaker aliases (h14: a speaker id an earlier release issued keeps resolving) ---
+
+    def speaker_has_current_quotes(self, speaker_id: str) -> bool:
+        return bool(
+            self._db.execute(
+                "SELECT 1 FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
+                " WHERE q.speaker_id = ? AND e.is_current = 1 LIMIT 1",
+                (speaker_id,),
+            ).fetchone()
+        )
+
+    def add_speaker_alias(self, old_id: str, new_id: str) -> None:
+        self._db.execute(
+            "INSERT INTO speaker_aliases (old_id, new_id) VALUES (?, ?)"
+            " ON CONFLICT (old_id) DO UPDATE SET new_id = excluded.new_id",
+            (old_id, new_id),
+        )
+
+    def resolve_speaker_id(self, speaker_id: str) -> str | None:
+        """The id a speaker link should show now: the id itself while current quotes carry
+        it, else its successor (following aliases), else the id as issued; None for an id
+        never issued."""
+        seen: list[str] = []
+        current = speaker_id
+        while current not in seen:
+            seen.append(current)
+            if self.speaker_has_current_quotes(current):
+                return current
+            row = self._db.execute(
+                "SELECT new_id FROM speaker_aliases WHERE old_id = ?", (current,)
+            ).fetchone()
+            if not row:
+                break
+            current = row[0]
+        for candidate in seen:
+            if self._db.execute("SELECT 1 FROM speakers WHERE id = ?", (candidate,)).fetchone():
+                return candidate
+        return None
+
 
 GENESIS_HASH = "0" * 64
 QUOTE_KEY_WORDS = 4

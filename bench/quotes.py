@@ -396,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gold = sum(len(a.quotes) for a in articles)
     print(f"PolNeAR {args.split}: {len(articles)} annotated articles, {gold} gold direct quotes")
     started = time.perf_counter()
-    find_quotes("“Loaded,” she said.")  # the model and the first-name data, loaded once
+    find_quotes("Ann Lee spoke. “Loaded,” she said.")  # the model and first-name data, once
     print(f"model and name data loaded in {time.perf_counter() - started:.2f} s\n")
     print(
         f"{'system':<15} {'quote P':>7} {'R':>6} {'F1':>6}   {'+speaker P':>10} {'R':>6}"
