@@ -208,9 +208,11 @@ class _Document:
                 return speaker
         return None
 
+    def paragraph_index(self, position: int) -> int:
+        return max(0, bisect.bisect_right(self._paragraph_starts, position) - 1)
+
     def paragraph_of(self, position: int) -> Paragraph:
-        index = bisect.bisect_right(self._paragraph_starts, position) - 1
-        return self.paragraphs[max(0, index)]
+        return self.paragraphs[self.paragraph_index(position)]
 
 
 def _cues(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -458,10 +460,10 @@ def _previous_sentence(doc: _Document, index: int, span: MarkedSpan) -> Attribut
     if start <= paragraph.start:
         # First sentence of its paragraph: only a quote continued from the paragraph
         # before, or a paragraph that ends with a colon, hands its speaker on.
-        previous = [p for p in doc.paragraphs if p.end < paragraph.start]
-        if not previous:
+        at = doc.paragraph_index(span.open_mark)
+        if at == 0:
             return None
-        before = previous[-1]
+        before = doc.paragraphs[at - 1]
         tail = doc.text[before.start : before.end].rstrip()
         last_quote = next(
             (i for i in range(index - 1, -1, -1) if doc.spans[i].end <= before.end), None
@@ -518,10 +520,9 @@ def _outer_source(doc: _Document, found: Attribution, end: int) -> Attribution:
 def _attribute(doc: _Document, index: int) -> _Found:
     span = doc.spans[index]
     sentence_start, sentence_end = doc.sentence(span.open_mark)
-    next_open = next(
-        (s.open_mark for s in doc.spans[index + 1 :] if s.paragraph == span.paragraph),
-        doc.paragraphs[span.paragraph].end,
-    )
+    following = doc.spans[index + 1] if index + 1 < len(doc.spans) else None
+    same_paragraph = following is not None and following.paragraph == span.paragraph
+    next_open = following.open_mark if same_paragraph else doc.paragraphs[span.paragraph].end
     if span.close_mark is not None and not _in_opening_clause(doc, span, sentence_start):
         # A sentence may end inside the quote ('." Trump said.'): read past that boundary,
         # but only into a short attribution, not into the next sentence's own business.
@@ -531,28 +532,22 @@ def _attribute(doc: _Document, index: int) -> _Found:
         found = _after(doc, span, ceiling)
         if found and not (crossed and after_end - found.cue_start > 40):
             return _Found(_outer_source(doc, found, ceiling), "adjacent")
-    previous_close = max(
-        (
-            s.close_mark + 1
-            for s in doc.spans[:index]
-            if s.close_mark and s.close_mark >= sentence_start
-        ),
-        default=sentence_start,
-    )
+    previous_close = sentence_start
+    for i in range(index - 1, -1, -1):  # spans end in text order: stop before the sentence
+        other = doc.spans[i]
+        if other.end < sentence_start:
+            break
+        if other.close_mark and other.close_mark >= sentence_start:
+            previous_close = max(previous_close, other.close_mark + 1)
     found = _within(doc, previous_close, span.open_mark)
     if found:
         return _Found(found, "sentence")
     if previous_close > sentence_start:
-        prior = next(
-            (
-                doc.found[i]
-                for i in range(index - 1, -1, -1)
-                if doc.spans[i].open_mark >= sentence_start and doc.found[i].attribution
-            ),
-            None,
-        )
-        if prior:
-            return _Found(prior.attribution, "sentence")
+        for i in range(index - 1, -1, -1):
+            if doc.spans[i].open_mark < sentence_start:
+                break
+            if doc.found[i].attribution:
+                return _Found(doc.found[i].attribution, "sentence")
     if span.close_mark is not None:
         # '"the beginning of the end" for the EU, said Geert Wilders': the cue comes later
         # in the sentence, past words of the writer's own.
@@ -605,10 +600,8 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
     if mention.kind == "pronoun":
         word = said.lower()
         if word in {"he", "she"}:
-            floor = doc.paragraph_of(mention.start).start
-            paragraph_index = doc.paragraphs.index(doc.paragraph_of(mention.start))
-            if paragraph_index:
-                floor = doc.paragraphs[paragraph_index - 1].start
+            paragraph_index = doc.paragraph_index(mention.start)
+            floor = doc.paragraphs[max(0, paragraph_index - 1)].start
             name = doc.entities.antecedent(
                 mention.start, floor, doc.last_person(floor), pronoun=word
             )
@@ -630,6 +623,12 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
                 if earlier is not None and earlier.mention.kind != "pronoun":
                     return _resolve(doc, earlier)
         return said, False, mention.role
+    owned = re.fullmatch(r"[Tt]he (.+['’]s? [A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*)+)", said)
+    if owned is not None:
+        # "the Water Board's Tomas Berglund": a person, whose organisation is the role.
+        person, owner = person_and_role(owned.group(1))
+        if owner is not None and doc.entities.is_person(person):
+            return doc.entities.canonical(person), False, mention.role or owner
     issued_by = issuer(text, mention.start, mention.end)
     if issued_by is not None:
         # 'the statement said': the organisation (or person) that issued it speaks.

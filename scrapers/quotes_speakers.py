@@ -184,6 +184,7 @@ _UNNAMED = re.compile(r"anonymity|not to be named|not authori[sz]ed|declined to 
 _TITLE_WORDS = frozenset(title.rstrip(".") for title in TITLES)
 _HONORIFIC_GENDER = {"mr": "m", "mrs": "f", "ms": "f", "miss": "f", "sir": "m", "dame": "f"}
 _PRONOUN_GENDER = {"he": "m", "she": "f"}
+_HONORIFICS = frozenset([*_HONORIFIC_GENDER, "dr", "prof"])
 _TOLD = frozenset(["told", "tells", "tell", "telling"])
 
 
@@ -433,7 +434,7 @@ def _role_after(text: str, words: list[tuple[int, int]], last: int) -> str | Non
     start = words[last + 2][0]
     stop = len(text)
     for mark in (",", ".", ";", "—"):
-        found = text.find(mark, start)
+        found = text.find(mark, start, start + 200)
         if 0 <= found < stop:
             stop = found
     role = text[start:stop].strip()
@@ -529,14 +530,18 @@ class Entities:
         full_names: Counter[str] = Counter()
         quote_starts = [span[0] for span in quoted]
         prefixes: list[tuple[str, str]] = []  # (name, the role written before it)
+        titled: set[str] = set()
         for run in self._RUN.finditer(text):
             if _inside(quoted, quote_starts, run.start()):
                 continue
             for piece_start, piece_end in _sentence_pieces(text, run.start(), run.end()):
-                name = self._strip_titles(text[piece_start:piece_end])
+                piece = text[piece_start:piece_end]
+                name = self._strip_titles(piece)
                 if not name or not _personal(name):
                     continue
                 name, prefix = person_and_role(name)
+                if piece.split(" ", 1)[0].lower().rstrip(".") in _HONORIFICS:
+                    titled.add(name)  # 'Mrs. Achterberg': a person, named by surname
                 if prefix:
                     prefixes.append((name, prefix))
                 end = piece_end
@@ -547,6 +552,7 @@ class Entities:
                     NameMention(start, end, name, _opens_sentence(text, piece_start))
                 )
         self._full = full_names
+        self._titled = titled
         self._by_surname: dict[str, list[str]] = {}
         for name, _count in full_names.most_common():
             self._by_surname.setdefault(name.rsplit(" ", 1)[-1], []).append(name)
@@ -570,7 +576,7 @@ class Entities:
         return " ".join(words)
 
     def _is_person(self, name: str) -> bool:
-        return " " in name or name in self._by_surname
+        return " " in name or name in self._by_surname or name in self._titled
 
     def canonical(self, name: str) -> str:
         """The document's usual full form of a person's name ("Krebs" -> "Chris Krebs"),
