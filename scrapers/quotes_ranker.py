@@ -136,21 +136,34 @@ class _Context:
     """Per-document lookups the candidate finder reuses from quote to quote."""
 
     def __init__(self, doc: _Document, cues: Callable, outside: Callable) -> None:
-        text = doc.text
+        self.doc = doc
+        self.find_cues = cues
         self.outside = outside
-        self.cues = [c for c in cues(text, 0, len(text)) if not doc._inside_quote(c[0])]
-        self.cue_starts = [c[0] for c in self.cues]
-        self.pronouns = [
-            (m.start(), m.end())
-            for m in _PRONOUN.finditer(text)
-            if not doc._inside_quote(m.start())
-        ]
-        self.pronoun_starts = [p[0] for p in self.pronouns]
+        self._paragraph_cues: dict[int, list[tuple[int, int]]] = {}
         names = doc.entities._mentions
         self.names = [(m.start, m.end, m.subject) for m in names]
         self.subjects_at = {m.start for m in names if m.subject}
         self.name_starts = [m.start for m in names]
         self.cue_subjects: dict[tuple[int, int], list[tuple[Mention, str]]] = {}
+
+    def cues(self, low: int, high: int) -> list[tuple[int, int]]:
+        """Cue verbs outside quotation marks in [low, high), found a paragraph at a time
+        and remembered: neighbouring quotes share their windows."""
+        doc = self.doc
+        found = []
+        first, last = doc.paragraph_index(low), doc.paragraph_index(max(low, high - 1))
+        for index in range(first, last + 1):
+            cues = self._paragraph_cues.get(index)
+            if cues is None:
+                paragraph = doc.paragraphs[index]
+                cues = [
+                    c
+                    for c in self.find_cues(doc.text, paragraph.start, paragraph.end)
+                    if not doc._inside_quote(c[0])
+                ]
+                self._paragraph_cues[index] = cues
+            found.extend(c for c in cues if low <= c[0] < high)
+        return found
 
 
 def _in_range(starts: list[int], items: list, low: int, high: int) -> list:
@@ -216,22 +229,27 @@ def candidates(
         add(found.attribution, "rule")
     if previous is not None:
         add(previous, "previous")
-    for cue in _in_range(context.cue_starts, context.cues, low, high):
+    cues = context.cues(low, high + 40)
+    for cue in cues:
+        if cue[0] >= high:
+            break
         for mention, origin in _cue_subjects(doc, context, cue):
             if low <= mention.start < high:
                 cue_text, via = cue_object(text, cue, high)
                 add(Attribution(mention, cue_text, cue[0], via), origin)
     for start, end, _subject in _in_range(context.name_starts, context.names, low, high):
         add(Attribution(Mention(start, end, "name"), "", start, None), "entity")
-    for start, end in _in_range(context.pronoun_starts, context.pronouns, low, high):
-        if text[start:end].lower() in {"him", "her"}:
+    for match in _PRONOUN.finditer(text, low, high):
+        start, end = match.span()
+        if text[start:end].lower() in {"him", "her"} or doc._inside_quote(start):
             continue
         add(Attribution(Mention(start, end, "pronoun"), "", start, None), "pronoun")
     found_list = list(found_by_span.values())
     if len(found_list) > _MAX_CANDIDATES:
         found_list.sort(key=lambda c: _distance(c.mention, open_mark, close))
         found_list = found_list[:_MAX_CANDIDATES]
-    _describe(doc, context, found_list, span, found, (sentence_start, sentence_end), paragraph)
+    sentence = (sentence_start, sentence_end)
+    _describe(doc, context, cues, found_list, span, found, sentence, paragraph)
     return found_list
 
 
@@ -243,7 +261,7 @@ def _distance(mention: Mention, open_mark: int, close: int) -> int:
     return 0
 
 
-def _describe(doc, context, found, span, rule, sentence, paragraph) -> None:
+def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> None:
     text = doc.text
     open_mark = span.open_mark
     close = span.close_mark + 1 if span.close_mark is not None else span.end
@@ -337,7 +355,7 @@ def _describe(doc, context, found, span, rule, sentence, paragraph) -> None:
             features["verb_shape"] = 1.0
         features[f"qhow={rule.how}&{side}_{where}&{kind}"] = 1.0
         features[f"qlead={lead}&{side}&{kind}"] = 1.0
-        cue = _adjacent_cue(context, text, mention)
+        cue = _adjacent_cue(cues, text, mention)
         if cue is not None and not candidate.attribution.cue:
             cue_text, via = cue_object(text, cue, min(len(text), cue[1] + 80))
             candidate.attribution = Attribution(mention, cue_text, cue[0], via)
@@ -374,17 +392,19 @@ def _lead(text: str, open_mark: int, floor: int) -> str:
     return "words"
 
 
-def _adjacent_cue(context: _Context, text: str, mention: Mention) -> tuple[int, int] | None:
+def _adjacent_cue(
+    cues: list[tuple[int, int]], text: str, mention: Mention
+) -> tuple[int, int] | None:
     """A cue verb within a few words after the mention ('X said', 'X has also said'), or
     right before it ('said X')."""
-    index = bisect.bisect_left(context.cue_starts, mention.end)
-    if index < len(context.cues):
-        cue = context.cues[index]
+    index = bisect.bisect_left(cues, (mention.end, 0))
+    if index < len(cues):
+        cue = cues[index]
         gap = text[mention.end : cue[0]]
         if len(gap) <= 25 and len(gap.split()) <= 3 and not re.search(r"[.;:!?\"“”]", gap):
             return cue
     if index:
-        cue = context.cues[index - 1]
+        cue = cues[index - 1]
         gap = text[cue[1] : mention.start]
         if cue[1] <= mention.start and len(gap) <= 3 and gap.strip() in {"", ","}:
             return cue

@@ -185,6 +185,7 @@ _TITLE_WORDS = frozenset(title.rstrip(".") for title in TITLES)
 _HONORIFIC_GENDER = {"mr": "m", "mrs": "f", "ms": "f", "miss": "f", "sir": "m", "dame": "f"}
 _PRONOUN_GENDER = {"he": "m", "she": "f"}
 _HONORIFICS = frozenset([*_HONORIFIC_GENDER, "dr", "prof"])
+_HONORIFIC = re.compile(r"\b(Mr|Mrs|Ms|Miss|Sir|Dame)\.?\s+(?:[A-Z][\w.'’-]*\s+)?([A-Z][\w'’-]*)")
 _TOLD = frozenset(["told", "tells", "tell", "telling"])
 
 
@@ -565,6 +566,7 @@ class Entities:
         for name, prefix in prefixes:
             self._roles.setdefault(self.canonical(name), prefix)
         self._genders: dict[str, str | None] = {}
+        self._honorifics: dict[str, str] | None = None  # surname -> gender, when first asked
 
     @staticmethod
     def _strip_titles(run: str) -> str:
@@ -635,14 +637,13 @@ class Entities:
         if name in self._genders:
             return self._genders[name]
         words = name.split()
-        found = None
-        honorific = re.search(
-            rf"\b(Mr|Mrs|Ms|Miss|Sir|Dame)\.?\s+(?:[A-Z][\w.'’-]*\s+)?{re.escape(words[-1])}\b",
-            self._text,
-        )
-        if honorific:
-            found = _HONORIFIC_GENDER[honorific.group(1).lower()]
-        elif len(words) > 1:
+        if self._honorifics is None:
+            self._honorifics = {
+                match.group(2): _HONORIFIC_GENDER[match.group(1).lower()]
+                for match in _HONORIFIC.finditer(self._text)
+            }
+        found = self._honorifics.get(words[-1])
+        if found is None and len(words) > 1:
             found = first_name_gender(words[0])
         self._genders[name] = found
         return found
