@@ -90,7 +90,12 @@ class Ranker:
 
     def score(self, features: dict[str, float]) -> float:
         weights = self.weights
-        return self.bias + sum(weights.get(name, 0.0) * value for name, value in features.items())
+        total = self.bias
+        for name, value in features.items():
+            weight = weights.get(name)
+            if weight is not None:
+                total += weight * value
+        return total
 
     def choose(self, candidates: list[Candidate]) -> tuple[Candidate | None, float]:
         """The best candidate and its raw probability of being the speaker."""
