@@ -535,7 +535,7 @@ def _attribute(doc: _Document, index: int) -> _Found:
     previous_close = sentence_start
     for i in range(index - 1, -1, -1):  # spans end in text order: stop before the sentence
         other = doc.spans[i]
-        if other.end < sentence_start:
+        if (other.close_mark if other.close_mark is not None else other.end) < sentence_start:
             break
         if other.close_mark and other.close_mark >= sentence_start:
             previous_close = max(previous_close, other.close_mark + 1)
