@@ -131,3 +131,34 @@ def test_speaker_ids_of_an_earlier_release_keep_resolving(archive_root, server):
         links.json_path(links.speaker_path(new.speaker_id))
     )
     assert client.get(links.speaker_path(new.speaker_id)).status_code == 200
+
+
+UNCERTAIN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Quay reopens</title></head><body><article><h1>Quay reopens</h1>
+<p>The harbour authority reopened the north quay on Monday after a winter of repairs.</p>
+<p>Tomas Berglund, who runs the ferry company, watched from the pier with Mina Okafor.</p>
+<p>Later the crowd called the repairs “a small miracle for the whole town,” and the band
+played.</p>
+<p>“The repairs are done,” said Mina Okafor, the port director.</p>
+</article></body></html>"""
+
+
+def test_pages_mark_low_confidence_attributions(archive_root, server):
+    server.route("/u", status=200, body=UNCERTAIN, headers={"Content-Type": "text/html"})
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        Pipeline(store, http).capture(server.url("/u"))
+        quotes = {q.speaker: q for q in store.catalog.current_quotes()}
+    guessed, said = quotes["the crowd"], quotes["Mina Okafor"]
+    assert guessed.confidence < 0.8 <= said.confidence
+    client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
+    low = client.get(links.quote_path(guessed.id)).get_data(as_text=True)
+    high = client.get(links.quote_path(said.id)).get_data(as_text=True)
+    assert "speaker uncertain" in low and "speaker uncertain" not in high
+    assert client.get(links.json_path(links.quote_path(guessed.id))).json["attribution"][
+        "uncertain"
+    ]
+    speaker = client.get(links.speaker_path(guessed.speaker_id)).get_data(as_text=True)
+    assert "attribution uncertain" in speaker
