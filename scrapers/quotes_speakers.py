@@ -357,6 +357,9 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
         first = 0
         while first < last and _lower(text, words[first]) in TITLES:
             first += 1
+        titled = _name_after_title(text, words, last)
+        if titled is not None:
+            return titled
         end = words[last][1]
         if _SENTENCE_STOP.search(text, words[last][0], end):
             end -= 1  # '," said Holan.': the full stop ends the sentence, not an initial
@@ -386,6 +389,30 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
     if low in ANONYMOUS_HEADS:
         return Mention(words[0][0], words[0][1], "description")
     return _titled_name(text, words)
+
+
+def _name_after_title(text: str, words: list[tuple[int, int]], last: int) -> Mention | None:
+    """'said Space Launch System program manager John Honeycutt': the capitalised words
+    end in a lower-case title and a name follows; the name speaks, the rest is the role."""
+    index = last + 1
+    while index < len(words) and index - last <= 3 and _lower(text, words[index]).isalpha():
+        if _is_cap(text, words[index]):
+            break
+        index += 1
+    if index >= len(words) or index == last + 1 or not _is_cap(text, words[index]):
+        return None
+    if _lower(text, words[index - 1]) not in TITLES:
+        return None
+    stop = index
+    while stop + 1 < len(words) and _is_cap(text, words[stop + 1]):
+        stop += 1
+    if stop == index or _POSSESSIVE.match(text[words[stop][0] : words[stop][1]]):
+        return None  # 'manager Smith' is too little to go on; "candidate Jo Lee's doctor"
+    end = words[stop][1]
+    if _SENTENCE_STOP.search(text, words[stop][0], end):
+        end -= 1
+    role = text[words[0][0] : words[index - 1][1]]
+    return Mention(words[index][0], end, "name", role)
 
 
 def _verb_between(text: str, words: list[tuple[int, int]], index: int) -> bool:
@@ -449,6 +476,8 @@ def cue_object(text: str, cue: tuple[int, int], end: int) -> tuple[str, str | No
     match = re.match(r"\s+((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+|reporters|us)", after)
     if verb.lower() in _TOLD and match:
         target = match.group(1).strip()
+        if target.endswith(".") and "." not in target.rsplit(" ", 1)[-1][:-1]:
+            target = target[:-1]  # 'told CNN.': the sentence's full stop
         if is_outlet(target):
             return verb, target  # 'told CNN': the outlet is where, not part of the cue
         return f"{verb} {target}", None

@@ -174,3 +174,17 @@ def test_a_five_megabyte_document_in_bounded_time() -> None:
 def test_text_with_no_quotes_in_bounded_time() -> None:
     text = "A plain report of what happened, with no quotation at all. " * 20_000
     assert _timed(text, 20.0) == []
+
+
+def test_an_outlet_at_the_end_of_the_sentence_is_not_in_the_cue() -> None:
+    text = "The crews were upbeat. “We are close to launch,” he told KVLT News."
+    (quote,) = find_quotes(text)
+    assert (quote.cue, quote.via) == ("told", "KVLT News")
+
+
+def test_a_name_after_a_capitalised_programme_and_a_title_is_the_speaker() -> None:
+    text = "“We are close,” said Tidewater Barrier Project manager Lotte Maas."
+    (quote,) = find_quotes(text)
+    assert quote.speaker == "Lotte Maas"
+    assert quote.speaker_mention == "Lotte Maas"
+    assert quote.role == "Tidewater Barrier Project manager"
