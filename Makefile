@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
 
-.PHONY: demo test lint pytest system bench clean
+.PHONY: demo test lint pytest system bench quotes-model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: system lint pytest
+
+# Rebuild the quote speaker model from PolNeAR's training split; prints its dev score.
+quotes-model: $(STAMP)
+	$(BIN)/pip install -q -e '.[train]'
+	$(BIN)/python -m bench.train_quotes
 
 # Benchmarks run as modules from the repository root (bench/web.py would shadow the
 # web package if bench/ came first on the path).

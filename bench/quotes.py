@@ -21,23 +21,26 @@ Scores, after the corpus's own definition:
   the Source of a gold quote it overlaps, with at least half of the mention's characters
   inside that Source. A prediction without a mention counts as wrong.
 
-Speed is sentences per second on one core, counted over the split's distinct texts.
+Speed is sentences per second on one core, counted over the split's distinct texts: CPU
+time of this process (``time.process_time``), so that other work on a shared machine does
+not count against it; the model and first-name data are loaded before timing starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scrapers.quotes import find_quotes
+from scrapers.quotes import find_quotes, find_quotes_with
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "polnear"
 
@@ -60,12 +63,16 @@ class Article:
     name: str  # the .ann file's stem: text name and annotator
     text: str
     quotes: tuple[GoldQuote, ...]
+    # Source and Cue fragments of the attributions that hold a direct quote, by label
+    spans: dict[str, frozenset[Span]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Prediction:
     span: Span
     mention: Span | None
+    cue: Span | None = None
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,13 @@ def _fragments(offsets: str) -> tuple[Span, ...]:
 
 def parse_ann(text: str, ann: str) -> tuple[GoldQuote, ...]:
     """The direct quotes of one brat annotation file, each with its attribution's Source."""
+    return parse_ann_spans(text, ann)[0]
+
+
+def parse_ann_spans(
+    text: str, ann: str
+) -> tuple[tuple[GoldQuote, ...], dict[str, frozenset[Span]]]:
+    """``parse_ann``, and the Source and Cue fragments of attributions with a direct quote."""
     spans: dict[str, tuple[str, tuple[Span, ...]]] = {}
     events: list[dict[str, str]] = []
     for line in ann.splitlines():
@@ -146,16 +160,25 @@ def parse_ann(text: str, ann: str) -> tuple[GoldQuote, ...]:
             events.append(dict(arg.split(":", 1) for arg in fields[1].split() if ":" in arg))
     inside = quoted_chars(text)
     found: dict[Span, set[Span]] = {}
+    labelled: dict[str, set[Span]] = {"Source": set(), "Cue": set()}
     for event in events:
         content = spans.get(event.get("Content", ""))
         if content is None or content[0] != "Content":
             continue
         source = spans.get(event.get("Source", ""))
         sources = source[1] if source and source[0] == "Source" else ()
+        direct = False
         for start, end in content[1]:
             for quote in _runs(inside, start, end, text):
                 found.setdefault(quote, set()).update(sources)
-    return tuple(GoldQuote(span, tuple(sorted(found[span]))) for span in sorted(found))
+                direct = True
+        if direct:
+            labelled["Source"].update(sources)
+            cue = spans.get(event.get("Cue", ""))
+            if cue and cue[0] == "Cue":
+                labelled["Cue"].update(cue[1])
+    quotes = tuple(GoldQuote(span, tuple(sorted(found[span]))) for span in sorted(found))
+    return quotes, {label: frozenset(group) for label, group in labelled.items()}
 
 
 def load_articles(split: str, root: Path = DATA) -> list[Article]:
@@ -163,8 +186,8 @@ def load_articles(split: str, root: Path = DATA) -> list[Article]:
     for ann_path in sorted((root / split / "attributions").glob("*.ann")):
         text_name = ann_path.stem.rsplit("_", 1)[0]
         text = (root / split / "text" / f"{text_name}.txt").read_text(encoding="utf-8")
-        quotes = parse_ann(text, ann_path.read_text(encoding="utf-8"))
-        articles.append(Article(ann_path.stem, text, quotes))
+        quotes, spans = parse_ann_spans(text, ann_path.read_text(encoding="utf-8"))
+        articles.append(Article(ann_path.stem, text, quotes, spans))
     return articles
 
 
@@ -222,14 +245,25 @@ def _mention_matches(mention: Span, source: Span) -> bool:
     return length > 0 and 2 * _overlap(mention, source) >= length
 
 
-def onrecord(text: str) -> list[Prediction]:
+def _predictions(quotes) -> list[Prediction]:
     return [
         Prediction(
             (q.start, q.end),
             (q.speaker_start, q.speaker_end) if q.speaker_start is not None else None,
+            (q.cue_start, q.cue_end) if q.cue_start is not None else None,
+            q.confidence,
         )
-        for q in find_quotes(text)
+        for q in quotes
     ]
+
+
+def onrecord(text: str) -> list[Prediction]:
+    return _predictions(find_quotes(text))
+
+
+def onrecord_rules(text: str) -> list[Prediction]:
+    """The rules alone, as before the ranker: their own pick of speaker, by-rule confidence."""
+    return _predictions(find_quotes_with(text, None, None))
 
 
 _BASELINE_QUOTE = re.compile(r"[\"“]([^\"“”\n]+)[\"”]")
@@ -258,6 +292,7 @@ def regex_baseline(text: str) -> list[Prediction]:
 
 SYSTEMS: dict[str, Callable[[str], list[Prediction]]] = {
     "onrecord": onrecord,
+    "rules only": onrecord_rules,
     "regex baseline": regex_baseline,
 }
 
@@ -266,20 +301,89 @@ def sentence_count(texts: Iterable[str]) -> int:
     return sum(len(_SENTENCE_END.findall(text)) + 1 for text in texts)
 
 
-def evaluate(
-    system: Callable[[str], list[Prediction]], articles: list[Article]
-) -> tuple[Counts, float, list[str]]:
-    """Total counts, sentences per second and error lines for one system."""
+@dataclass
+class Run:
+    """One system over one split: counts, speed, errors and what it predicted per text."""
+
+    counts: Counts
+    speed: float
+    errors: list[str]
+    predicted: dict[str, list[Prediction]]
+
+
+def evaluate(system: Callable[[str], list[Prediction]], articles: list[Article]) -> Run:
+    """Total counts, sentences per second, error lines and predictions for one system."""
     texts = {article.name.rsplit("_", 1)[0]: article.text for article in articles}
-    started = time.perf_counter()
+    started = time.process_time()
     predicted = {name: system(text) for name, text in texts.items()}
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     total, errors = Counts(), []
     for article in articles:
         counts, article_errors = score(article, predicted[article.name.rsplit("_", 1)[0]])
         total += counts
         errors.extend(f"{article.name}: {line}" for line in article_errors)
-    return total, sentence_count(texts.values()) / elapsed, errors
+    return Run(total, sentence_count(texts.values()) / elapsed, errors, predicted)
+
+
+def _text_of(article: Article) -> str:
+    return article.name.rsplit("_", 1)[0]
+
+
+def span_scores(articles: list[Article], run: Run) -> dict[str, tuple[float, ...]]:
+    """PolNeAR-style span scores over attributions with a direct quote: for source, cue
+    and content spans, (P, R, F1) with exact offsets and with any overlap."""
+    found = {label: [0, 0, 0, 0, 0, 0] for label in ("source", "cue", "content")}
+    # per label: predicted, gold, exact hits on each side, overlap hits on each side
+    for article in articles:
+        predictions = run.predicted[_text_of(article)]
+        predicted = {
+            "source": {p.mention for p in predictions if p.mention},
+            "cue": {p.cue for p in predictions if p.cue},
+            "content": {p.span for p in predictions},
+        }
+        gold = {
+            "source": set(article.spans.get("Source", ())),
+            "cue": set(article.spans.get("Cue", ())),
+            "content": {q.span for q in article.quotes},
+        }
+        for label, tally in found.items():
+            mine, theirs = predicted[label], gold[label]
+            tally[0] += len(mine)
+            tally[1] += len(theirs)
+            tally[2] += len(mine & theirs)
+            tally[3] += len(mine & theirs)
+            tally[4] += sum(1 for a in mine if any(_overlap(a, b) for b in theirs))
+            tally[5] += sum(1 for b in theirs if any(_overlap(a, b) for a in mine))
+    scores = {}
+    for label, (npred, ngold, exact_p, exact_r, over_p, over_r) in found.items():
+        ep, er = _ratio(exact_p, npred), _ratio(exact_r, ngold)
+        op, orr = _ratio(over_p, npred), _ratio(over_r, ngold)
+        scores[label] = (ep, er, _f1(ep, er), op, orr, _f1(op, orr))
+    return scores
+
+
+def calibration(articles: list[Article], run: Run) -> list[str]:
+    """Per confidence band and at or above each threshold: quotes and the share whose
+    speaker is right (a wrong quote counts as a wrong speaker)."""
+    pairs = []
+    for article in articles:
+        for prediction in run.predicted[_text_of(article)]:
+            counts, _ = score(article, [prediction])
+            pairs.append((prediction.confidence or 0.0, counts.pair_correct))
+    lines = [
+        f"{'confidence':>11} {'quotes':>7} {'right':>6}   {'at least':>8} {'quotes':>7}"
+        f" {'right':>6}"
+    ]
+    bands = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+    for low, high in itertools.pairwise(bands):
+        inside = [right for c, right in pairs if low <= c < high]
+        above = [right for c, right in pairs if c >= low]
+        lines.append(
+            f"{low:4.2f}-{min(high, 1.0):4.2f}  {len(inside):7d}"
+            f" {_ratio(sum(inside), len(inside)):6.3f}"
+            f"   {low:8.2f} {len(above):7d} {_ratio(sum(above), len(above)):6.3f}"
+        )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -292,23 +396,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     articles = load_articles(args.split)
     gold = sum(len(a.quotes) for a in articles)
-    print(f"PolNeAR {args.split}: {len(articles)} annotated articles, {gold} gold direct quotes\n")
+    print(f"PolNeAR {args.split}: {len(articles)} annotated articles, {gold} gold direct quotes")
+    started = time.perf_counter()
+    find_quotes("Ann Lee spoke. “Loaded,” she said.")  # the model and first-name data, once
+    print(f"model and name data loaded in {time.perf_counter() - started:.2f} s\n")
     print(
         f"{'system':<15} {'quote P':>7} {'R':>6} {'F1':>6}   {'+speaker P':>10} {'R':>6}"
         f" {'F1':>6} {'sent/s':>8}"
     )
+    runs = {}
     for name, system in SYSTEMS.items():
-        counts, speed, errors = evaluate(system, articles)
+        run = runs[name] = evaluate(system, articles)
+        counts = run.counts
         qp = _ratio(counts.quote_correct, counts.predicted)
         qr = _ratio(counts.quote_found, counts.gold)
         sp = _ratio(counts.pair_correct, counts.predicted)
         sr = _ratio(counts.pair_found, counts.gold_with_source)
         print(
             f"{name:<15} {qp:7.3f} {qr:6.3f} {_f1(qp, qr):6.3f}   {sp:10.3f} {sr:6.3f}"
-            f" {_f1(sp, sr):6.3f} {speed:8.0f}"
+            f" {_f1(sp, sr):6.3f} {run.speed:8.0f}"
         )
         if name == "onrecord" and args.errors:
-            print("\n".join(errors[: args.errors]), file=sys.stderr)
+            print("\n".join(run.errors[: args.errors]), file=sys.stderr)
+    print("\nSpans of attributions with a direct quote (PolNeAR's source, cue, content):")
+    print(
+        f"{'system':<15} {'span':<8} {'exact P':>7} {'R':>6} {'F1':>6}"
+        f"   {'overlap P':>9} {'R':>6} {'F1':>6}"
+    )
+    for name, run in runs.items():
+        for label, (ep, er, ef, op, orr, of) in span_scores(articles, run).items():
+            if name == "regex baseline" and label == "cue":
+                continue  # the baseline gives no cue offsets
+            print(
+                f"{name:<15} {label:<8} {ep:7.3f} {er:6.3f} {ef:6.3f}"
+                f"   {op:9.3f} {orr:6.3f} {of:6.3f}"
+            )
+    for name in ("onrecord", "rules only"):
+        print(f"\nCalibration of {name} confidence (right = quote and speaker both right):")
+        print("\n".join(calibration(articles, runs[name])))
     return 0
 
 

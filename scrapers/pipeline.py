@@ -305,7 +305,9 @@ class Pipeline:
         quotes = self._quotes(document, extraction, document.publisher or extracted.publisher)
         self.catalog.replace_quotes(extraction.id, quotes)
         if previous is not None and previous.id != extraction.id:
-            self._alias_quotes(self.catalog.quotes_of_extraction(previous.id), quotes)
+            earlier = self.catalog.quotes_of_extraction(previous.id)
+            self._alias_quotes(earlier, quotes)
+            self._alias_speakers(earlier, quotes)
         crash_point("extraction-stored")
         return extraction.id
 
@@ -362,6 +364,23 @@ class Pipeline:
             successor = _successor(quote, new)
             if successor is not None:
                 self.catalog.add_quote_alias(quote.id, successor.id)
+
+    def _alias_speakers(self, old: list[Quote], new: list[Quote]) -> None:
+        """Point each speaker id the old extraction used, and no current quote carries any
+        more, at the speaker its quotes have now ("NASA Administrator Jim Bridenstine" ->
+        "Jim Bridenstine"), so old speaker links keep resolving."""
+        by_id = {q.id: q for q in new}
+        for quote in old:
+            if quote.speaker_id is None or quote.anonymous:
+                continue
+            successor = by_id.get(quote.id) or _successor(quote, new)
+            if (
+                successor is not None
+                and successor.speaker_id not in (None, quote.speaker_id)
+                and not successor.anonymous
+                and not self.catalog.speaker_has_current_quotes(quote.speaker_id)
+            ):
+                self.catalog.add_speaker_alias(quote.speaker_id, successor.speaker_id)
 
     def reextract(self, document_id: str) -> Outcome:
         """Extract every version of a document again with the current extractor."""

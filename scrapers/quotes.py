@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from scrapers.quotes_lexicon import (
@@ -25,6 +26,7 @@ from scrapers.quotes_lexicon import (
     NAMING_CUES,
 )
 from scrapers.quotes_marks import MarkedSpan, Paragraph, find_marked_spans, paragraphs
+from scrapers.quotes_ranker import Candidate, Ranker, _Context, candidates, default_ranker
 from scrapers.quotes_speakers import (
     Attribution,
     Entities,
@@ -33,11 +35,13 @@ from scrapers.quotes_speakers import (
     head_noun,
     is_anonymous,
     is_outlet,
+    issuer,
+    person_and_role,
     subject_after,
     subject_before,
 )
 
-ATTRIBUTOR = "onrecord-quotes/3"
+ATTRIBUTOR = "onrecord-quotes/4"
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +147,8 @@ class FoundQuote:
     unclosed: bool
     confidence: float
     method: str = "rule"
+    cue_start: int | None = None  # offsets of the cue verb ("said"), when there is one
+    cue_end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,7 @@ class _Document:
         self.text = text
         self.publisher = publisher
         self.paragraphs: list[Paragraph] = paragraphs(text)
+        self._paragraph_starts = [p.start for p in self.paragraphs]
         self.spans: list[MarkedSpan] = find_marked_spans(text)
         self.quoted = [(s.open_mark, (s.close_mark or s.end) + 1) for s in self.spans]
         self._quoted_starts = [span[0] for span in self.quoted]
@@ -201,9 +208,11 @@ class _Document:
                 return speaker
         return None
 
+    def paragraph_index(self, position: int) -> int:
+        return max(0, bisect.bisect_right(self._paragraph_starts, position) - 1)
+
     def paragraph_of(self, position: int) -> Paragraph:
-        index = bisect.bisect_right([p.start for p in self.paragraphs], position) - 1
-        return self.paragraphs[max(0, index)]
+        return self.paragraphs[self.paragraph_index(position)]
 
 
 def _cues(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -451,10 +460,10 @@ def _previous_sentence(doc: _Document, index: int, span: MarkedSpan) -> Attribut
     if start <= paragraph.start:
         # First sentence of its paragraph: only a quote continued from the paragraph
         # before, or a paragraph that ends with a colon, hands its speaker on.
-        previous = [p for p in doc.paragraphs if p.end < paragraph.start]
-        if not previous:
+        at = doc.paragraph_index(span.open_mark)
+        if at == 0:
             return None
-        before = previous[-1]
+        before = doc.paragraphs[at - 1]
         tail = doc.text[before.start : before.end].rstrip()
         last_quote = next(
             (i for i in range(index - 1, -1, -1) if doc.spans[i].end <= before.end), None
@@ -511,10 +520,9 @@ def _outer_source(doc: _Document, found: Attribution, end: int) -> Attribution:
 def _attribute(doc: _Document, index: int) -> _Found:
     span = doc.spans[index]
     sentence_start, sentence_end = doc.sentence(span.open_mark)
-    next_open = next(
-        (s.open_mark for s in doc.spans[index + 1 :] if s.paragraph == span.paragraph),
-        doc.paragraphs[span.paragraph].end,
-    )
+    following = doc.spans[index + 1] if index + 1 < len(doc.spans) else None
+    same_paragraph = following is not None and following.paragraph == span.paragraph
+    next_open = following.open_mark if same_paragraph else doc.paragraphs[span.paragraph].end
     if span.close_mark is not None and not _in_opening_clause(doc, span, sentence_start):
         # A sentence may end inside the quote ('." Trump said.'): read past that boundary,
         # but only into a short attribution, not into the next sentence's own business.
@@ -524,28 +532,22 @@ def _attribute(doc: _Document, index: int) -> _Found:
         found = _after(doc, span, ceiling)
         if found and not (crossed and after_end - found.cue_start > 40):
             return _Found(_outer_source(doc, found, ceiling), "adjacent")
-    previous_close = max(
-        (
-            s.close_mark + 1
-            for s in doc.spans[:index]
-            if s.close_mark and s.close_mark >= sentence_start
-        ),
-        default=sentence_start,
-    )
+    previous_close = sentence_start
+    for i in range(index - 1, -1, -1):  # spans end in text order: stop before the sentence
+        other = doc.spans[i]
+        if (other.close_mark if other.close_mark is not None else other.end) < sentence_start:
+            break
+        if other.close_mark and other.close_mark >= sentence_start:
+            previous_close = max(previous_close, other.close_mark + 1)
     found = _within(doc, previous_close, span.open_mark)
     if found:
         return _Found(found, "sentence")
     if previous_close > sentence_start:
-        prior = next(
-            (
-                doc.found[i]
-                for i in range(index - 1, -1, -1)
-                if doc.spans[i].open_mark >= sentence_start and doc.found[i].attribution
-            ),
-            None,
-        )
-        if prior:
-            return _Found(prior.attribution, "sentence")
+        for i in range(index - 1, -1, -1):
+            if doc.spans[i].open_mark < sentence_start:
+                break
+            if doc.found[i].attribution:
+                return _Found(doc.found[i].attribution, "sentence")
     if span.close_mark is not None:
         # '"the beginning of the end" for the EU, said Geert Wilders': the cue comes later
         # in the sentence, past words of the writer's own.
@@ -593,16 +595,18 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
     said = text[mention.start : mention.end]
     if mention.kind == "name":
         name = doc.entities.canonical(said)
-        return name, False, mention.role or doc.entities.role(name)
+        prefix = person_and_role(said.removesuffix("’s").removesuffix("'s"))[1]
+        return name, False, mention.role or prefix or doc.entities.role(name)
     if mention.kind == "pronoun":
         word = said.lower()
         if word in {"he", "she"}:
-            floor = doc.paragraph_of(mention.start).start
-            paragraph_index = doc.paragraphs.index(doc.paragraph_of(mention.start))
-            if paragraph_index:
-                floor = doc.paragraphs[paragraph_index - 1].start
-            name = doc.entities.antecedent(mention.start, floor, doc.last_person(floor))
+            paragraph_index = doc.paragraph_index(mention.start)
+            floor = doc.paragraphs[max(0, paragraph_index - 1)].start
+            name = doc.entities.antecedent(
+                mention.start, floor, doc.last_person(floor), pronoun=word
+            )
             if name:
+                doc.entities.learn_gender(name, word)
                 return name, False, mention.role or doc.entities.role(name)
         if word == "who":
             floor = max(0, mention.start - 120)
@@ -619,6 +623,17 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
                 if earlier is not None and earlier.mention.kind != "pronoun":
                     return _resolve(doc, earlier)
         return said, False, mention.role
+    owned = re.fullmatch(r"[Tt]he (.+['’]s? [A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*)+)", said)
+    if owned is not None:
+        # "the Water Board's Tomas Berglund": a person, whose organisation is the role.
+        person, owner = person_and_role(owned.group(1))
+        if owner is not None and doc.entities.is_person(person):
+            return doc.entities.canonical(person), False, mention.role or owner
+    issued_by = issuer(text, mention.start, mention.end)
+    if issued_by is not None:
+        # 'the statement said': the organisation (or person) that issued it speaks.
+        name = doc.entities.canonical(issued_by) if doc.entities.is_person(issued_by) else issued_by
+        return name, False, mention.role
     description = _introduced(doc, mention, said, attribution.cue_start)
     return description, is_anonymous(description), mention.role
 
@@ -671,19 +686,44 @@ def _via(doc: _Document, attribution: Attribution) -> str | None:
 
 def find_quotes(text: str, publisher: str | None = None) -> list[FoundQuote]:
     """Every direct quote of ``text``, in text order, attributed where the text says who."""
+    return find_quotes_with(text, publisher, default_ranker())
+
+
+Trace = Callable[[MarkedSpan, _Found, list[Candidate]], None]
+
+
+def find_quotes_with(
+    text: str, publisher: str | None, ranker: Ranker | None, trace: Trace | None = None
+) -> list[FoundQuote]:
+    """``find_quotes`` with a given speaker ranker, or the rules' own pick (``None``);
+    ``trace`` sees every kept quote's candidates (how the ranker is trained)."""
     doc = _Document(text, publisher)
+    context = _Context(doc, _cues, _outside)
     quotes = []
+    previous: Attribution | None = None
     for index, span in enumerate(doc.spans):
         found = _attribute(doc, index)
         doc.found[index] = found
         if not _keep(doc, span, found):
             continue
-        attribution = found.attribution
         unclosed = span.close_mark is None and not span.continued
         words = len(text[span.start : span.end].split())
+        attribution = found.attribution
+        confidence = _confidence(found, words, unclosed)
+        method = "rule"
+        if ranker is not None or trace is not None:
+            options = candidates(doc, context, index, span, found, previous)
+            if trace is not None:
+                trace(span, found, options)
+            if ranker is not None:
+                chosen, probability = ranker.choose(options)
+                attribution = chosen.attribution if chosen is not None else None
+                confidence = ranker.confidence(probability)
+                method = ranker.version
+        previous = found.attribution or previous
         if attribution is None:
             speaker = role = cue = via = mention_text = None
-            mention_start = mention_end = None
+            mention_start = mention_end = cue_start = cue_end = None
             anonymous = False
         else:
             mention = attribution.mention
@@ -692,6 +732,7 @@ def find_quotes(text: str, publisher: str | None = None) -> list[FoundQuote]:
             mention_text = text[mention.start : mention.end]
             mention_start, mention_end = mention.start, mention.end
             cue, via = attribution.cue or None, _via(doc, attribution)
+            cue_start, cue_end = _cue_span(text, attribution)
         quotes.append(
             FoundQuote(
                 start=span.start,
@@ -706,11 +747,24 @@ def find_quotes(text: str, publisher: str | None = None) -> list[FoundQuote]:
                 via=via,
                 anonymous=anonymous,
                 unclosed=unclosed,
-                confidence=_confidence(found, words, unclosed),
+                confidence=confidence,
+                method=method,
+                cue_start=cue_start,
+                cue_end=cue_end,
             )
         )
     log.debug("found %d quotes in %d characters", len(quotes), len(text))
     return _share_roles(quotes)
+
+
+def _cue_span(text: str, attribution: Attribution) -> tuple[int | None, int | None]:
+    """Offsets of the cue the attribution names: the verb of 'told POLITICO', the whole of
+    'according to'; none for a colon or a bare subject."""
+    cue, start = attribution.cue, attribution.cue_start
+    if not cue or text[start : start + len(cue)] != cue:
+        return None, None
+    verb = cue.split(" ", 1)[0]
+    return (start, start + len(verb)) if verb in CUE_VERBS else (start, start + len(cue))
 
 
 def _share_roles(quotes: list[FoundQuote]) -> list[FoundQuote]:

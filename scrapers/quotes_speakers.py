@@ -14,6 +14,7 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 
 from scrapers.quotes_lexicon import (
     ANONYMOUS_HEADS,
@@ -181,6 +182,10 @@ _INDEFINITE = frozenset(
 )
 _UNNAMED = re.compile(r"anonymity|not to be named|not authori[sz]ed|declined to be", re.I)
 _TITLE_WORDS = frozenset(title.rstrip(".") for title in TITLES)
+_HONORIFIC_GENDER = {"mr": "m", "mrs": "f", "ms": "f", "miss": "f", "sir": "m", "dame": "f"}
+_PRONOUN_GENDER = {"he": "m", "she": "f"}
+_HONORIFICS = frozenset([*_HONORIFIC_GENDER, "dr", "prof"])
+_HONORIFIC = re.compile(r"\b(Mr|Mrs|Ms|Miss|Sir|Dame)\.?\s+(?:[A-Z][\w.'’-]*\s+)?([A-Z][\w'’-]*)")
 _TOLD = frozenset(["told", "tells", "tell", "telling"])
 
 
@@ -352,6 +357,9 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
         first = 0
         while first < last and _lower(text, words[first]) in TITLES:
             first += 1
+        titled = _name_after_title(text, words, last)
+        if titled is not None:
+            return titled
         end = words[last][1]
         if _SENTENCE_STOP.search(text, words[last][0], end):
             end -= 1  # '," said Holan.': the full stop ends the sentence, not an initial
@@ -381,6 +389,30 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
     if low in ANONYMOUS_HEADS:
         return Mention(words[0][0], words[0][1], "description")
     return _titled_name(text, words)
+
+
+def _name_after_title(text: str, words: list[tuple[int, int]], last: int) -> Mention | None:
+    """'said Space Launch System program manager John Honeycutt': the capitalised words
+    end in a lower-case title and a name follows; the name speaks, the rest is the role."""
+    index = last + 1
+    while index < len(words) and index - last <= 3 and _lower(text, words[index]).isalpha():
+        if _is_cap(text, words[index]):
+            break
+        index += 1
+    if index >= len(words) or index == last + 1 or not _is_cap(text, words[index]):
+        return None
+    if _lower(text, words[index - 1]) not in TITLES:
+        return None
+    stop = index
+    while stop + 1 < len(words) and _is_cap(text, words[stop + 1]):
+        stop += 1
+    if stop == index or _POSSESSIVE.match(text[words[stop][0] : words[stop][1]]):
+        return None  # 'manager Smith' is too little to go on; "candidate Jo Lee's doctor"
+    end = words[stop][1]
+    if _SENTENCE_STOP.search(text, words[stop][0], end):
+        end -= 1
+    role = text[words[0][0] : words[index - 1][1]]
+    return Mention(words[index][0], end, "name", role)
 
 
 def _verb_between(text: str, words: list[tuple[int, int]], index: int) -> bool:
@@ -430,7 +462,7 @@ def _role_after(text: str, words: list[tuple[int, int]], last: int) -> str | Non
     start = words[last + 2][0]
     stop = len(text)
     for mark in (",", ".", ";", "—"):
-        found = text.find(mark, start)
+        found = text.find(mark, start, start + 200)
         if 0 <= found < stop:
             stop = found
     role = text[start:stop].strip()
@@ -444,13 +476,62 @@ def cue_object(text: str, cue: tuple[int, int], end: int) -> tuple[str, str | No
     match = re.match(r"\s+((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+|reporters|us)", after)
     if verb.lower() in _TOLD and match:
         target = match.group(1).strip()
-        return f"{verb} {target}", target if is_outlet(target) else None
+        if target.endswith(".") and "." not in target.rsplit(" ", 1)[-1][:-1]:
+            target = target[:-1]  # 'told CNN.': the sentence's full stop
+        if is_outlet(target):
+            return verb, target  # 'told CNN': the outlet is where, not part of the cue
+        return f"{verb} {target}", None
     outlet = re.match(
         r"\s+(?:in an? \w+ (?:with|to) |on |to )((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+)", after
     )
     if outlet and is_outlet(outlet.group(1).strip()):
         return verb, outlet.group(1).strip()
     return verb, None
+
+
+@cache
+def _first_names():
+    """gender-guesser's first-name table, read once per process (about a second)."""
+    import gender_guesser.detector
+
+    return gender_guesser.detector.Detector(case_sensitive=False)
+
+
+@cache
+def first_name_gender(word: str) -> str | None:
+    """'m' or 'f' for a first name the name data knows one way, else None."""
+    word = word.strip(".,’'").split("-")[0]
+    if len(word) < 2 or not word[0].isupper() or word.isupper():
+        return None
+    found = _first_names().get_gender(word)
+    return {"male": "m", "mostly_male": "m", "female": "f", "mostly_female": "f"}.get(found)
+
+
+def person_and_role(name: str) -> tuple[str, str | None]:
+    """Split what stands before a person's name into a role: 'NASA Administrator Jim
+    Bridenstine' -> ('Jim Bridenstine', 'NASA Administrator'), "NASA's Steve Clarke" ->
+    ('Steve Clarke', 'NASA'). The name starts at a known first name or after the last
+    title word, and keeps at least two words; anything else is left as it is."""
+    words = name.split()
+    if len(words) < 3 and not any(w.endswith(("’s", "'s")) for w in words[:-1]):
+        return name, None
+    cut = 0
+    for index, word in enumerate(words[:-1]):
+        if word.endswith(("’s", "'s")):
+            cut = index + 1  # "NASA's", "the agency's": an organisation owns the person
+    start = None
+    for index in range(cut, len(words) - 1):
+        word = words[index]
+        if first_name_gender(word) or re.fullmatch(r"[A-Z]\.", word):
+            start = index
+            break
+    if start is None:
+        titled = [i for i in range(cut, len(words) - 2) if words[i].lower() in TITLES]
+        start = titled[-1] + 1 if titled else cut
+    if start == 0 or len(words) - start < (1 if cut else 2):
+        return name, None
+    role = " ".join(words[:start]).removesuffix("’s").removesuffix("'s").strip(" ,")
+    return " ".join(words[start:]), role or None
 
 
 @dataclass(frozen=True)
@@ -478,13 +559,21 @@ class Entities:
         self._roles: dict[str, str] = {}
         full_names: Counter[str] = Counter()
         quote_starts = [span[0] for span in quoted]
+        prefixes: list[tuple[str, str]] = []  # (name, the role written before it)
+        titled: set[str] = set()
         for run in self._RUN.finditer(text):
             if _inside(quoted, quote_starts, run.start()):
                 continue
             for piece_start, piece_end in _sentence_pieces(text, run.start(), run.end()):
-                name = self._strip_titles(text[piece_start:piece_end])
+                piece = text[piece_start:piece_end]
+                name = self._strip_titles(piece)
                 if not name or not _personal(name):
                     continue
+                name, prefix = person_and_role(name)
+                if piece.split(" ", 1)[0].lower().rstrip(".") in _HONORIFICS:
+                    titled.add(name)  # 'Mrs. Achterberg': a person, named by surname
+                if prefix:
+                    prefixes.append((name, prefix))
                 end = piece_end
                 start = end - len(name)
                 if " " in name:
@@ -493,6 +582,7 @@ class Entities:
                     NameMention(start, end, name, _opens_sentence(text, piece_start))
                 )
         self._full = full_names
+        self._titled = titled
         self._by_surname: dict[str, list[str]] = {}
         for name, _count in full_names.most_common():
             self._by_surname.setdefault(name.rsplit(" ", 1)[-1], []).append(name)
@@ -502,6 +592,10 @@ class Entities:
             name = self._strip_titles(match.group(1))
             if name and _personal(name):
                 self._roles.setdefault(self.canonical(name), match.group(2).strip())
+        for name, prefix in prefixes:
+            self._roles.setdefault(self.canonical(name), prefix)
+        self._genders: dict[str, str | None] = {}
+        self._honorifics: dict[str, str] | None = None  # surname -> gender, when first asked
 
     @staticmethod
     def _strip_titles(run: str) -> str:
@@ -513,11 +607,12 @@ class Entities:
         return " ".join(words)
 
     def _is_person(self, name: str) -> bool:
-        return " " in name or name in self._by_surname
+        return " " in name or name in self._by_surname or name in self._titled
 
     def canonical(self, name: str) -> str:
-        """The document's usual full form of a person's name ("Krebs" -> "Chris Krebs")."""
-        name = name.removesuffix("’s").removesuffix("'s")
+        """The document's usual full form of a person's name ("Krebs" -> "Chris Krebs"),
+        without the title or organisation written before it."""
+        name = person_and_role(name.removesuffix("’s").removesuffix("'s"))[0]
         surname = name.rsplit(" ", 1)[-1]
         candidates = self._by_surname.get(surname, [])
         if " " not in name:
@@ -532,23 +627,61 @@ class Entities:
     def role(self, name: str) -> str | None:
         return self._roles.get(name)
 
-    def antecedent(self, position: int, floor: int, last_speaker: str | None) -> str | None:
+    def antecedent(
+        self, position: int, floor: int, last_speaker: str | None, pronoun: str = ""
+    ) -> str | None:
         """The person a he/she at ``position`` most likely refers to: the nearest sentence
         subject since ``floor`` (the previous paragraph), else the last person quoted
-        (``last_speaker``), else the nearest person named."""
+        (``last_speaker``), else the nearest person named; never a person of the other
+        gender, as first name, honorific or earlier pronoun tell it."""
+        wanted = _PRONOUN_GENDER.get(pronoun.lower())
         index = bisect.bisect_left(self._person_starts, position)
         nearest = None
         for mention in reversed(self._persons[max(0, index - 12) : index]):
             if mention.start < floor:
                 break
+            if not self._agrees(mention.name, wanted):
+                continue
             if mention.subject:
                 return self.canonical(mention.name)
             nearest = nearest or mention
-        if last_speaker is not None:
+        if last_speaker is not None and self._agrees(last_speaker, wanted):
             return last_speaker
-        if nearest is None and index:
-            nearest = self._persons[index - 1]
+        if nearest is None:
+            for mention in reversed(self._persons[max(0, index - 12) : index]):
+                if self._agrees(mention.name, wanted):
+                    nearest = mention
+                    break
         return self.canonical(nearest.name) if nearest else None
+
+    def _agrees(self, name: str, wanted: str | None) -> bool:
+        if wanted is None:
+            return True
+        found = self.gender(self.canonical(name))
+        return found is None or found == wanted
+
+    def gender(self, name: str) -> str | None:
+        """'m', 'f' or None for a person of this document: an honorific before their
+        surname ('Mrs. Lind'), else their first name."""
+        if name in self._genders:
+            return self._genders[name]
+        words = name.split()
+        if self._honorifics is None:
+            self._honorifics = {
+                match.group(2): _HONORIFIC_GENDER[match.group(1).lower()]
+                for match in _HONORIFIC.finditer(self._text)
+            }
+        found = self._honorifics.get(words[-1])
+        if found is None and len(words) > 1:
+            found = first_name_gender(words[0])
+        self._genders[name] = found
+        return found
+
+    def learn_gender(self, name: str, pronoun: str) -> None:
+        """A pronoun resolved to a person whose gender nothing else told."""
+        wanted = _PRONOUN_GENDER.get(pronoun.lower())
+        if wanted is not None and self.gender(name) is None:
+            self._genders[name] = wanted
 
     def is_person(self, name: str) -> bool:
         return self._is_person(name) and _personal(name)
@@ -602,6 +735,51 @@ def is_anonymous(description: str) -> bool:
     if any(w in ANONYMOUS_HEADS for w in words[:8]) or _UNNAMED.search(description):
         return True
     return words[0] in _INDEFINITE
+
+
+_ISSUED = "statement|release|letter|memo|announcement|email|tweet|filing|notice|message|post"
+_ISSUER = (  # an organisation's or person's name: 'the Department of Homeland Security'
+    r"(?:[Tt]he\s+)?(?P<org>[A-Z][\w.&’'-]*"
+    r"(?:\s+(?:of|and|for|on|the)\s+[A-Z][\w.&’'-]*|\s+[A-Z][\w.&’'-]*)*)"
+)
+_ISSUERS = (
+    re.compile(
+        rf"\b(?:issued|released|distributed|published|put out|sent|signed)\s+by\s+{_ISSUER}"
+    ),
+    re.compile(
+        rf"{_ISSUER}\s+(?:issued|released|distributed|published|put out|sent out|posted)\s+"
+        rf"(?:a|an|the|its|their|his|her)\s+(?:[\w-]+\s+){{0,3}}(?:{_ISSUED})s?\b"
+    ),
+    re.compile(rf"\b(?:{_ISSUED})s?\s+(?:from|by)\s+{_ISSUER}"),
+    re.compile(
+        rf"{_ISSUER}\s+said\s+in\s+(?:a|an|its|their)\s+(?:[\w-]+\s+){{0,2}}(?:{_ISSUED})\b"
+    ),
+)
+
+
+def issuer(text: str, start: int, end: int) -> str | None:
+    """Who issued the document a mention at [start, end) names ("the statement said"):
+    the nearest 'distributed by X', 'X issued a statement', 'a statement from X' or
+    'X said in a statement' within a few paragraphs; a possessive owner ("the agency's
+    statement") first."""
+    said = text[start:end]
+    words = said.split()
+    if not words or words[-1].lower().strip(".,") not in _ISSUED.split("|"):
+        return None
+    owner = re.match(r"(?:[Tt]he\s+)?(.+?)['’]s?\s+(?:[\w-]+\s+){0,2}\w+$", said)
+    if owner and owner.group(1)[0].isupper():
+        return owner.group(1)
+    best = None
+    low, high = max(0, start - 3000), min(len(text), end + 600)
+    for pattern in _ISSUERS:
+        for match in pattern.finditer(text, low, high):
+            org = match.group("org").strip()
+            if match.start("org") >= start and match.start("org") < end:
+                continue
+            distance = abs(match.start() - start)
+            if best is None or distance < best[0]:
+                best = (distance, org)
+    return best[1] if best else None
 
 
 def head_noun(description: str) -> str | None:

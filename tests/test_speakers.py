@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from archive.store import Store
 from scrapers.http import HttpConfig, PoliteSession
-from scrapers.pipeline import Pipeline
+from scrapers.pipeline import Pipeline, Readers
+from scrapers.quotes import find_quotes
+from web import create_app, links
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 </head><body><article><h1>{title}</h1>
@@ -50,3 +54,111 @@ def test_one_person_across_documents_and_unnamed_sources_kept_apart(archive_root
         for speaker_id in unnamed:
             found = store.catalog.speaker(speaker_id)
             assert found.anonymous and found.document_id is not None
+
+
+ARTICLE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+</head><body><article><h1>{title}</h1>
+<p>The harbour authority reopened the north quay on {day}, after a winter of repairs that
+closed it to cargo ships and left the fishing fleet moored two miles down the coast.</p>
+<p>“{words},” said {who}.</p>
+<p>Ferries are expected back on the usual timetable by the end of the month.</p>
+</article></body></html>"""
+
+_SPLIT = {  # one person, written three ways
+    "/quay": ("Quay reopens", "Monday", "The repairs are done", "Port Director Mina Okafor"),
+    "/ferries": ("Ferries return", "Friday", "We kept our promise", "Mina Okafor"),
+    "/fleet": ("Fleet comes home", "Sunday", "The boats can come home", "the Port’s Mina Okafor"),
+}
+
+
+def _capture_all(store, http, server, pages, readers=None):
+    pipeline = Pipeline(store, http, readers=readers) if readers else Pipeline(store, http)
+    for path, (title, day, words, who) in pages.items():
+        body = ARTICLE.format(title=title, day=day, words=words, who=who)
+        server.route(path, status=200, body=body, headers={"Content-Type": "text/html"})
+        pipeline.capture(server.url(path))
+    return pipeline
+
+
+def test_speaker_pages_merge_one_person_whatever_the_title_before_the_name(archive_root, server):
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        _capture_all(store, http, server, _SPLIT)
+        quotes = list(store.catalog.current_quotes())
+        assert {q.speaker for q in quotes} == {"Mina Okafor"}
+        (speaker_id,) = {q.speaker_id for q in quotes}
+        assert {q.role for q in quotes} == {"Port Director", "Port", None}
+    client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
+    page = client.get(links.speaker_path(speaker_id)).get_data(as_text=True)
+    for _, _, words, _ in _SPLIT.values():
+        assert words in page
+    assert "Port Director" in page
+
+
+def _older_release(text: str, publisher: str | None = None):
+    """Quotes as an earlier release gave them: the title left inside the speaker's name."""
+    return [
+        replace(q, speaker=q.speaker_mention) if q.speaker_mention else q
+        for q in find_quotes(text, publisher)
+    ]
+
+
+def test_speaker_ids_of_an_earlier_release_keep_resolving(archive_root, server):
+    pages = {"/quay": _SPLIT["/quay"]}
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        older = Readers(find_quotes=_older_release, release="onrecord-test/1")
+        _capture_all(store, http, server, pages, readers=older)
+        (old,) = store.catalog.current_quotes()
+        assert old.speaker == "Port Director Mina Okafor"
+        [document_id] = {old.document_id}
+        assert Pipeline(store, None).reextract(document_id).changed_documents
+        (new,) = store.catalog.current_quotes()
+        assert new.speaker == "Mina Okafor" and new.speaker_id != old.speaker_id
+        assert store.catalog.resolve_speaker_id(old.speaker_id) == new.speaker_id
+        assert store.catalog.resolve_speaker_id(new.speaker_id) == new.speaker_id
+        assert store.catalog.resolve_speaker_id("s-0000000000000000") is None
+    client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
+    response = client.get(links.speaker_path(old.speaker_id))
+    assert response.status_code == 301
+    assert response.headers["Location"].endswith(links.speaker_path(new.speaker_id))
+    response = client.get(links.json_path(links.speaker_path(old.speaker_id)))
+    assert response.headers["Location"].endswith(
+        links.json_path(links.speaker_path(new.speaker_id))
+    )
+    assert client.get(links.speaker_path(new.speaker_id)).status_code == 200
+
+
+UNCERTAIN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Quay reopens</title></head><body><article><h1>Quay reopens</h1>
+<p>The harbour authority reopened the north quay on Monday after a winter of repairs.</p>
+<p>Tomas Berglund, who runs the ferry company, watched from the pier with Mina Okafor.</p>
+<p>Later the crowd called the repairs “a small miracle for the whole town,” and the band
+played.</p>
+<p>“The repairs are done,” said Mina Okafor, the port director.</p>
+</article></body></html>"""
+
+
+def test_pages_mark_low_confidence_attributions(archive_root, server):
+    server.route("/u", status=200, body=UNCERTAIN, headers={"Content-Type": "text/html"})
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        Pipeline(store, http).capture(server.url("/u"))
+        quotes = {q.speaker: q for q in store.catalog.current_quotes()}
+    guessed, said = quotes["the crowd"], quotes["Mina Okafor"]
+    assert guessed.confidence < 0.8 <= said.confidence
+    client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
+    low = client.get(links.quote_path(guessed.id)).get_data(as_text=True)
+    high = client.get(links.quote_path(said.id)).get_data(as_text=True)
+    assert "speaker uncertain" in low and "speaker uncertain" not in high
+    assert client.get(links.json_path(links.quote_path(guessed.id))).json["attribution"][
+        "uncertain"
+    ]
+    speaker = client.get(links.speaker_path(guessed.speaker_id)).get_data(as_text=True)
+    assert "attribution uncertain" in speaker

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, abort, jsonify, render_template
+from flask import Blueprint, abort, jsonify, redirect, render_template
 
 from archive.catalog import DocumentSummary
 from archive.models import Quote, Speaker
@@ -66,6 +66,11 @@ def _said_order(item: Said) -> str:
 def speaker(speaker_id: str):
     speaker_id, as_json = api.split_json(speaker_id)
     db = catalog()
+    current = db.resolve_speaker_id(speaker_id)
+    if current is not None and current != speaker_id:
+        # An id an earlier release issued, whose quotes a cleaner name now holds.
+        target = links.speaker_path(current)
+        return redirect(links.json_path(target) if as_json else target, code=301)
     found = get_speaker_or_404(speaker_id)
     quotes = db.quotes_by_speaker(found.id)
     summaries = db.document_summaries(q.document_id for q in quotes)

@@ -26,6 +26,7 @@ TABLES = (
     ("speakers", "id"),
     ("quotes", "extraction_id, id"),
     ("quote_aliases", "old_id"),
+    ("speaker_aliases", "old_id"),
     ("events", "id"),
     ("failures", "id"),
     ("queue", "source, url, run_id"),

@@ -258,6 +258,46 @@ class QuoteQueries(Queries):
             new=new_id,
         )
 
+    # -- speaker aliases: a speaker id an earlier release issued keeps resolving ---------
+
+    def speaker_has_current_quotes(self, speaker_id: str) -> bool:
+        return bool(
+            self._value(
+                "SELECT 1 FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
+                " WHERE q.speaker_id = :id AND e.is_current = 1 LIMIT 1",
+                id=speaker_id,
+            )
+        )
+
+    def add_speaker_alias(self, old_id: str, new_id: str) -> None:
+        self._run(
+            "INSERT INTO speaker_aliases (old_id, new_id) VALUES (:old, :new)"
+            " ON CONFLICT (old_id) DO UPDATE SET new_id = excluded.new_id",
+            old=old_id,
+            new=new_id,
+        )
+
+    def resolve_speaker_id(self, speaker_id: str) -> str | None:
+        """The id a speaker link should show now: the id itself while current quotes carry
+        it, else its successor (following aliases), else the id as issued; None for an id
+        never issued."""
+        seen: list[str] = []
+        current = speaker_id
+        while current not in seen:
+            seen.append(current)
+            if self.speaker_has_current_quotes(current):
+                return current
+            successor = self._value(
+                "SELECT new_id FROM speaker_aliases WHERE old_id = :id", id=current
+            )
+            if successor is None:
+                break
+            current = successor
+        for candidate in seen:
+            if self._value("SELECT 1 FROM speakers WHERE id = :id", id=candidate):
+                return candidate
+        return None
+
     # -- speakers ---------------------------------------------------------------------
 
     def save_speaker(self, speaker: Speaker) -> None:

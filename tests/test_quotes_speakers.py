@@ -1,0 +1,190 @@
+"""Who said it: the learned ranker, calibrated confidence, clean speakers, and bad input in
+bounded time. Texts are written for this project."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from scrapers.quotes import find_quotes
+from scrapers.quotes_ranker import MODEL_PATH, Ranker
+from scrapers.quotes_speakers import person_and_role
+
+
+def test_titles_and_offices_before_a_name_go_to_the_role() -> None:
+    text = (
+        "Harbour Authority Director Mina Okafor opened the new quay on Monday.\n\n"
+        "“It took eleven years,” said Harbour Authority Director Mina Okafor.\n\n"
+        "Later, “We are finished,” Mina Okafor said."
+    )
+    first, second = find_quotes(text)
+    assert first.speaker == second.speaker == "Mina Okafor"
+    assert first.role == "Harbour Authority Director"
+
+
+def test_a_possessive_organisation_is_the_role() -> None:
+    text = "“The pumps held,” the Water Board’s Tomas Berglund said on Tuesday."
+    (quote,) = find_quotes(text)
+    assert quote.speaker == "Tomas Berglund"
+    assert quote.role == "Water Board"
+
+
+@pytest.mark.parametrize(
+    ("name", "person", "role"),
+    [
+        ("Port Commissioner Ilse Varga", "Ilse Varga", "Port Commissioner"),
+        ("Ilse Varga", "Ilse Varga", None),
+        ("Lakemoor Police Chief Daniel Otieno", "Daniel Otieno", "Lakemoor Police Chief"),
+        ("Anna Maria Kovac", "Anna Maria Kovac", None),
+        ("Kovac", "Kovac", None),
+    ],
+)
+def test_person_and_role(name: str, person: str, role: str | None) -> None:
+    assert person_and_role(name) == (person, role)
+
+
+def test_a_pronoun_goes_to_the_person_of_its_gender() -> None:
+    text = (
+        "Maria Lindqvist, the council's treasurer, met David Osei, the auditor, on Friday. "
+        "David Osei left before the vote.\n\n"
+        "“The books balance to the cent,” she said."
+    )
+    (quote,) = find_quotes(text)
+    assert quote.speaker_mention == "she"
+    assert quote.speaker == "Maria Lindqvist"
+
+
+def test_an_honorific_tells_the_gender() -> None:
+    text = (
+        "Mrs. Achterberg chaired the hearing and Robin Fahey gave evidence. "
+        "Robin Fahey answered every question.\n\n"
+        "“We will rule next week,” she said."
+    )
+    (quote,) = find_quotes(text)
+    assert quote.speaker == "Achterberg"
+
+
+def test_two_people_sharing_a_surname_stay_two() -> None:
+    text = (
+        "Ruth Abara runs the bakery; her brother Samuel Abara runs the café next door.\n\n"
+        "“Flour doubled in price,” Ruth Abara said.\n\n"
+        "“Coffee did too,” Samuel Abara said."
+    )
+    first, second = find_quotes(text)
+    assert (first.speaker, second.speaker) == ("Ruth Abara", "Samuel Abara")
+
+
+def test_a_document_speaks_for_the_organisation_that_issued_it() -> None:
+    text = (
+        "The Lakemoor Transit Authority issued a statement on Friday about the closures.\n\n"
+        "“Service will resume on Monday,” the statement said."
+    )
+    (quote,) = find_quotes(text)
+    assert quote.speaker_mention == "the statement"
+    assert quote.speaker == "Lakemoor Transit Authority"
+    assert not quote.anonymous
+
+
+def test_an_outlet_is_never_inside_the_cue() -> None:
+    text = "Councillor Petra Holm told the Lakemoor Ledger: “We have the votes.”"
+    (quote,) = find_quotes(text)
+    assert quote.cue == "told"
+    assert quote.via == "the Lakemoor Ledger"
+
+
+def test_cue_offsets_point_at_the_cue() -> None:
+    text = "“We will not stop,” the mayor said on Monday."
+    (quote,) = find_quotes(text)
+    assert text[quote.cue_start : quote.cue_end] == "said"
+
+
+def test_the_model_is_small_loads_fast_and_is_calibrated() -> None:
+    assert MODEL_PATH.stat().st_size < 200_000
+    started = time.perf_counter()
+    ranker = Ranker.load()
+    assert time.perf_counter() - started < 1.0
+    edges = [edge for edge, _ in ranker.calibration]
+    values = [value for _, value in ranker.calibration]
+    assert edges == sorted(edges) and values == sorted(values)
+    assert ranker.confidence(0.0) <= ranker.confidence(0.5) <= ranker.confidence(1.0) <= 1.0
+    assert ranker.version.startswith("ranker-")
+
+
+def test_a_clear_attribution_is_confident_and_a_guess_is_not() -> None:
+    clear = find_quotes("“We will appeal the ruling today,” said Ines Marot, the lawyer.")
+    guess = find_quotes(
+        "The rain kept falling on the town.\n\n“Nobody expected the river to rise so fast.”"
+    )
+    assert clear[0].confidence >= 0.8
+    assert not guess or guess[0].confidence < 0.8
+    assert all(q.method.startswith("ranker-") for q in clear)
+
+
+# -- bad input: no crash, bounded time ------------------------------------------------------
+
+
+def _timed(text: str, limit: float) -> list:
+    started = time.perf_counter()
+    quotes = find_quotes(text)
+    assert time.perf_counter() - started < limit
+    for q in quotes:
+        assert text[q.start : q.end] == q.text
+        if q.speaker_start is not None:
+            assert 0 <= q.speaker_start < q.speaker_end <= len(text)
+    return quotes
+
+
+def test_unbalanced_and_mixed_marks_in_bounded_time() -> None:
+    text = ('He said “open and never closed. She said "straight” and «mixed» too. ' * 400).strip()
+    quotes = _timed(text, 10.0)
+    assert quotes and all(q.end - q.start <= 2000 for q in quotes)
+
+
+def test_a_quote_over_many_paragraphs_in_bounded_time() -> None:
+    paragraphs = [f"“Paragraph number {i} of the speech goes on and on" for i in range(300)]
+    text = "The senator rose to speak.\n\n" + "\n\n".join(paragraphs) + ",” she said."
+    quotes = _timed(text, 10.0)
+    assert len(quotes) >= 300
+    assert not any(q.unclosed for q in quotes[:-1])  # reopened: continued, not unclosed
+
+
+def test_non_english_text_in_bounded_time() -> None:
+    text = (
+        "„Wir schaffen das“, sagte die Ministerin am Montag in Berlin.\n\n"
+        "« Nous ne céderons pas », a déclaré le maire.\n\n"
+        "他说：“我们会赢。”\n\n"
+        "—Нет, — сказал он. «Мы не уйдём».\n\n"
+    ) * 200
+    _timed(text, 10.0)
+
+
+def test_a_five_megabyte_document_in_bounded_time() -> None:
+    unit = (
+        "The committee met again on Tuesday. “We need more time,” said Ada Brill, the chair. "
+        "Members disagreed, and the vote was postponed until the spring.\n\n"
+    )
+    text = unit * (5_000_000 // len(unit))
+    assert len(text.encode("utf-8")) >= 4_900_000
+    quotes = _timed(text, 120.0)
+    assert len(quotes) == text.count("“We need")
+    assert {q.speaker for q in quotes} == {"Ada Brill"}
+
+
+def test_text_with_no_quotes_in_bounded_time() -> None:
+    text = "A plain report of what happened, with no quotation at all. " * 20_000
+    assert _timed(text, 20.0) == []
+
+
+def test_an_outlet_at_the_end_of_the_sentence_is_not_in_the_cue() -> None:
+    text = "The crews were upbeat. “We are close to launch,” he told KVLT News."
+    (quote,) = find_quotes(text)
+    assert (quote.cue, quote.via) == ("told", "KVLT News")
+
+
+def test_a_name_after_a_capitalised_programme_and_a_title_is_the_speaker() -> None:
+    text = "“We are close,” said Tidewater Barrier Project manager Lotte Maas."
+    (quote,) = find_quotes(text)
+    assert quote.speaker == "Lotte Maas"
+    assert quote.speaker_mention == "Lotte Maas"
+    assert quote.role == "Tidewater Barrier Project manager"
