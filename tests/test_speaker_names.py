@@ -10,7 +10,7 @@ import pytest
 from archive.store import Store
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
-from tests.test_extract import pdf
+from tests.pdfs import pdf
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -68,7 +68,7 @@ def test_a_pdf_attribution_wrapped_onto_the_next_line_keeps_its_speaker(pipeline
         '"Every polling place will open on time and stay open late," said Elections',
         "Director Maria Cruz at the county office.",
     ]
-    body = pdf(lines, {"Title": "Early voting opens"})
+    body = pdf([lines], {"Title": "Early voting opens"})
     server.route("/notices/early.pdf", body=body, headers={"Content-Type": "application/pdf"})
     quote, _ = stored_quote(pipeline, server.url("/notices/early.pdf"), "polling place")
     assert quote.speaker is not None and quote.speaker.endswith("Maria Cruz"), quote.speaker
