@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import codecs
 import email.utils
+import http.client
+import io
 import ipaddress
 import logging
 import random
@@ -43,7 +45,16 @@ from scrapers.errors import (
     TooManyRedirects,
 )
 
-__all__ = ["Exchange", "FetchResult", "HttpConfig", "PoliteSession", "decode_text"]
+__all__ = [
+    "Exchange",
+    "FetchResult",
+    "HttpConfig",
+    "PoliteSession",
+    "decode_text",
+    "is_private_address",
+    "parse_exchange",
+    "refuse_private",
+]
 
 log = logging.getLogger(__name__)
 
@@ -422,20 +433,8 @@ class PoliteSession:
     # -- addresses and robots.txt --------------------------------------------------------
 
     def _refuse_private(self, url: str, chain: list[Exchange]) -> None:
-        if self.config.allow_private:
-            return
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        try:
-            infos = self._resolver(host, parts.port or _DEFAULT_PORTS[parts.scheme])
-        except (OSError, UnicodeError) as exc:
-            raise ConnectionFailed(url, f"cannot resolve {host}: {exc}", exchanges=chain) from None
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if _is_private(address):
-                raise PrivateAddress(
-                    url, f"{host} resolves to {address}, a non-public address", exchanges=chain
-                )
+        if not self.config.allow_private:
+            refuse_private(url, resolver=self._resolver, exchanges=chain)
 
     def _read_robots(self, url: str, host: _Host) -> None:
         """(Re)read the robots.txt of `url`'s host if our copy has expired."""
@@ -487,6 +486,43 @@ def _checked_url(url: str, chain: Sequence[Exchange], origin: str | None = None)
     return urldefrag(url.strip()).url
 
 
+def refuse_private(
+    url: str,
+    *,
+    resolver: Callable[..., list] = socket.getaddrinfo,
+    exchanges: Sequence[Exchange] = (),
+) -> None:
+    """Raise PrivateAddress if `url`'s host resolves to any non-public address.
+
+    The one private-address check: the polite session runs it before every hop, and the
+    browser's recording proxy before every connection its pages ask for.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    chain = list(exchanges)
+    try:
+        infos = resolver(host, parts.port or _DEFAULT_PORTS[parts.scheme])
+    except (OSError, UnicodeError) as exc:
+        raise ConnectionFailed(url, f"cannot resolve {host}: {exc}", exchanges=chain) from None
+    for info in infos:
+        if is_private_address(info[4][0]):
+            raise PrivateAddress(
+                url, f"{host} resolves to {info[4][0]}, a non-public address", exchanges=chain
+            )
+
+
+def is_private_address(address: str) -> bool:
+    """Whether an IP address (as text) is private, loopback, link-local, reserved or
+    multicast.
+
+    >>> is_private_address("10.1.2.3"), is_private_address("::ffff:127.0.0.1")
+    (True, True)
+    >>> is_private_address("93.184.216.34")
+    False
+    """
+    return _is_private(ipaddress.ip_address(address.split("%", 1)[0]))
+
+
 def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
@@ -520,6 +556,66 @@ def _sent_headers(url: str, headers: Mapping[str, str]) -> tuple[tuple[str, str]
         host = f"{host}:{parts.port}"
     pairs = [(name, value) for name, value in headers.items() if name.lower() != "host"]
     return (("Host", headers.get("Host", host)), *pairs)
+
+
+def parse_exchange(
+    url: str,
+    request: bytes,
+    response: bytes,
+    *,
+    fetched_at: datetime,
+    remote_ip: str | None,
+    max_bytes: int,
+) -> Exchange:
+    """An `Exchange` from the bytes of a request and its response as another recorder
+    (the browser's proxy) saw them cross the wire: status line and headers as sent, the
+    body de-chunked but still content-encoded in `raw_body`, decoded in `body`.
+
+    >>> hop = parse_exchange(
+    ...     "http://example.org/",
+    ...     b"GET / HTTP/1.1\\r\\nHost: example.org\\r\\n\\r\\n",
+    ...     b"HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n"
+    ...     b"2\\r\\nhi\\r\\n0\\r\\n\\r\\n",
+    ...     fetched_at=datetime(2026, 1, 1, tzinfo=UTC),
+    ...     remote_ip=None,
+    ...     max_bytes=100,
+    ... )
+    >>> hop.status, hop.raw_body, hop.request_headers
+    (200, b'hi', (('Host', 'example.org'),))
+    """
+    request_line, _, request_rest = request.partition(b"\r\n")
+    method = request_line.split(b" ", 1)[0].decode("ascii", "replace") or "GET"
+    sent = http.client.parse_headers(io.BytesIO(request_rest))
+    parsed = http.client.HTTPResponse(_RecordedSocket(response), method=method)
+    try:
+        parsed.begin()
+        raw_body = parsed.read()
+    except (http.client.HTTPException, ValueError) as exc:
+        raise ConnectionFailed(url, f"unreadable response: {exc!r}") from None
+    encoding = parsed.headers.get("Content-Encoding")
+    return Exchange(
+        url=url,
+        method=method,
+        request_headers=tuple(sent.items()),
+        http_version=_HTTP_VERSIONS.get(parsed.version, f"HTTP/{parsed.version}"),
+        status=parsed.status,
+        reason=parsed.reason or "",
+        headers=tuple(parsed.headers.items()),
+        raw_body=raw_body,
+        body=_decode_content(url, encoding, raw_body, max_bytes, []),
+        fetched_at=fetched_at,
+        remote_ip=remote_ip,
+    )
+
+
+class _RecordedSocket:
+    """Recorded response bytes, in the shape http.client reads a response from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(io.BytesIO(self._data))
 
 
 def _retry_after_seconds(exchange: Exchange) -> float | None:
