@@ -28,11 +28,14 @@ from archive.models import Capture
 from archive.warc import (
     HttpExchange,
     RecordLocation,
+    RenderedRecord,
+    Rendering,
     StoredRecord,
     WarcError,
     WarcWriter,
     iter_warc_files,
     read_record,
+    read_rendering,
     scan,
     sha256_digest,
 )
@@ -156,8 +159,10 @@ class Store:
         *,
         source: str | None = None,
         revisit_of: Capture | None = None,
+        rendering: Rendering | None = None,
     ) -> Capture:
         """Store one exchange (as a revisit of an earlier capture when given) and catalog it.
+        A browser's rendering of the page is written with it, in the same append.
 
         Saving the same exchange twice writes nothing the second time and returns the
         capture the first time made.
@@ -172,9 +177,10 @@ class Store:
                 payload_digest=revisit_of.payload_digest,
                 refers_to_url=revisit_of.url,
                 refers_to_date=revisit_of.captured_at,
+                rendering=rendering,
             )
         else:
-            location = self.writer.write_exchange(exchange)
+            location = self.writer.write_exchange(exchange, rendering=rendering)
         crash_point("warc-written")
         capture = capture_from_location(
             location, source=source, refers_to=revisit_of.id if revisit_of else None
@@ -249,6 +255,9 @@ class Store:
     def read(self, capture: Capture) -> StoredRecord:
         return read_capture(self.paths, capture)
 
+    def rendering(self, capture: Capture) -> dict[str, RenderedRecord]:
+        return read_capture_rendering(self.paths, capture)
+
 
 def read_capture(paths: Paths, capture: Capture) -> StoredRecord:
     """Read a capture's record back and check it is the one the catalog describes."""
@@ -266,6 +275,14 @@ def read_capture(paths: Paths, capture: Capture) -> StoredRecord:
                 f"{digest}, the catalog says {capture.payload_digest}"
             )
     return record
+
+
+def read_capture_rendering(paths: Paths, capture: Capture) -> dict[str, RenderedRecord]:
+    """The rendered DOM ("conversion") and screenshot ("resource") a browser capture
+    stored with ``capture``; empty for a plain capture."""
+    return read_rendering(
+        paths.warcs, capture.warc_file, capture.warc_offset, capture.warc_record_id
+    )
 
 
 def capture_from_location(
