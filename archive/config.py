@@ -36,6 +36,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("timeout", 30.0, "Read timeout of one request, in seconds."),
     Setting("max_warc_size", 1_000_000_000, "Size in bytes at which a new WARC file is started."),
     Setting("sources", "sources", "Folder (relative to the archive) of source definition files."),
+    Setting("browser", "/usr/bin/chromium", 'Chromium for browser captures (render = "browser").'),
+    Setting("browser_timeout", 60.0, "Longest a browser capture may take, in seconds."),
+    Setting(
+        "browser_max_bytes",
+        50 * 1024 * 1024,
+        "Largest total of the responses one browser capture receives, in bytes.",
+    ),
+    Setting("browser_pages", 50, "Pages a browser renders before it is restarted."),
     Setting(
         "replay_origin",
         "",

@@ -432,6 +432,11 @@ class PoliteSession:
 
     # -- addresses and robots.txt --------------------------------------------------------
 
+    def check_address(self, url: str) -> None:
+        """This session's private-address rule (its setting, its resolver) for a fetch
+        someone else makes: the browser's recording proxy, before each connection."""
+        self._refuse_private(url, [])
+
     def _refuse_private(self, url: str, chain: list[Exchange]) -> None:
         if not self.config.allow_private:
             refuse_private(url, resolver=self._resolver, exchanges=chain)

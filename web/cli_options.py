@@ -1,5 +1,5 @@
 """What the `onrecord` commands share: the --archive option, opening an archive, the
-HTTP settings, and progress that suits the terminal."""
+HTTP and browser settings, and progress that suits the terminal."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import click
 from archive import config as archive_config
 from archive.db import Catalog, CatalogError
 from archive.store import ArchiveError, Paths, Store, open_paths
-from scrapers.http import HttpConfig
+from scrapers.browser import BrowserConfig, BrowserSession
+from scrapers.errors import FetchError
+from scrapers.http import HttpConfig, PoliteSession
 
 
 def archive_option(function: Callable) -> Callable:
@@ -57,6 +59,21 @@ def http_config(archive_dir: Path | None, **overrides) -> HttpConfig:
         values["user_agent"] = settings["user_agent"]
     values.update(overrides)
     return HttpConfig(**values)
+
+
+def browser_session(archive_dir: Path | None, http: PoliteSession) -> BrowserSession:
+    """A browser for browser captures, with the archive's settings, or a clear error."""
+    settings = archive_config.load(archive_dir)
+    config = BrowserConfig(
+        executable=settings["browser"],
+        page_timeout=settings["browser_timeout"],
+        max_page_bytes=settings["browser_max_bytes"],
+        pages_per_browser=settings["browser_pages"],
+    )
+    try:
+        return BrowserSession(http, config)
+    except (FileNotFoundError, FetchError) as exc:
+        raise click.ClickException(f"cannot start the browser: {exc}") from None
 
 
 def progress(items: list, label: str) -> Iterable:

@@ -1,0 +1,332 @@
+"""Browser captures in Debian's Chromium, recorded through warcprox, against loopback sites.
+
+The statement page is an empty shell: its article and quotes exist only after a script
+from a separate "CDN" host (another loopback address, 127.0.0.2) has run, and that host
+also serves its stylesheet and its image. Captured in the browser, its quotes are found
+and searchable, every resource is in the WARC as sent, and the screenshot is a real PNG
+whose height the stylesheet sets; captured plainly, it has no quotes.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from archive import ids
+from archive.store import Store, init_archive
+from scrapers.browser import BrowserConfig, BrowserSession
+from scrapers.http import HttpConfig, PoliteSession
+from scrapers.pipeline import Pipeline
+from tests.loopback import LoopbackServer, Reply
+from web import indexing
+
+CHROMIUM = Path("/usr/bin/chromium")
+PAGE_HEIGHT = 1400  # set by the CDN's stylesheet; the screenshot must be this tall
+WIDTH = BrowserConfig().viewport_width
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
+]
+
+SHELL = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Millbrook Valley Water Board</title>
+<link rel="stylesheet" href="{cdn}/assets/site.css">
+<script src="{cdn}/assets/render.js" defer></script></head>
+<body><main id="app"><p class="loading">Loading the statement…</p></main></body></html>
+"""
+
+RENDER_JS = """
+const base = new URL(".", document.currentScript.src);
+const paragraphs = [
+  "The Millbrook Valley Water Board said on Tuesday that the eastern reservoir will stay "
+  + "open through the winter, after engineers finished a month of inspections of the dam.",
+  "\\u201cWe have checked every gate and every pump, and the dam is sound,\\u201d said "
+  + "Priya Okafor, the board's chief engineer.",
+  "The inspections followed heavy rain in October, when the spillway ran at full flow for "
+  + "three days and residents of Lower Millbrook asked whether the embankment would hold.",
+  "\\u201cNobody downstream needs to leave their home this winter,\\u201d Okafor said. She "
+  + "added that the board would publish its inspection reports in full next week.",
+  "The board will hold a public meeting at the Lower Millbrook library on 12 December."
+];
+document.getElementById("app").innerHTML =
+  "<article><h1>Eastern reservoir to stay open through the winter</h1>"
+  + "<img alt=\\"Board seal\\" width=\\"64\\" height=\\"64\\" src=\\"" + base + "seal.png\\">"
+  + paragraphs.map(text => "<p>" + text + "</p>").join("") + "</article>";
+"""
+
+SITE_CSS = f"html, body {{ margin: 0; height: {PAGE_HEIGHT}px; overflow: hidden; }}"
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A real PNG of one colour."""
+    row = b"\x00" + bytes(rgb) * width
+    chunks = [
+        (b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+        (b"IDAT", zlib.compress(row * height)),
+        (b"IEND", b""),
+    ]
+    out = b"\x89PNG\r\n\x1a\n"
+    for kind, data in chunks:
+        out += struct.pack(">I", len(data)) + kind + data
+        out += struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return out
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height of a PNG, after checking that its pixels decompress to that size."""
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    position, idat, header = 8, b"", None
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        body = data[position + 8 : position + 8 + length]
+        crc = struct.unpack(">I", data[position + 8 + length : position + 12 + length])[0]
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        position += 12 + length
+    width, height, depth, colour = header[:4]
+    channels = {2: 3, 6: 4}[colour]
+    assert depth == 8
+    assert len(zlib.decompress(idat)) == height * (1 + width * channels)
+    return width, height
+
+
+SEAL = png(64, 64, (20, 60, 120))
+
+
+@pytest.fixture(scope="module")
+def cdn():
+    with LoopbackServer(host="127.0.0.2") as server:
+        server.route(
+            "/assets/render.js",
+            body=RENDER_JS,
+            headers={"Content-Type": "text/javascript", "Access-Control-Allow-Origin": "*"},
+        )
+        server.route("/assets/site.css", body=SITE_CSS, headers={"Content-Type": "text/css"})
+        server.route("/assets/seal.png", body=SEAL, headers={"Content-Type": "image/png"})
+        server.route("/secret", body="internal", headers={"Content-Type": "text/plain"})
+        yield server
+
+
+@pytest.fixture(scope="module")
+def site(cdn):
+    with LoopbackServer() as server:
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        server.route("/statements/reservoir", body=SHELL.format(cdn=cdn.origin), headers=html)
+        yield server
+
+
+def polite() -> PoliteSession:
+    return PoliteSession(HttpConfig(allow_private=True, delay=0.0))
+
+
+@pytest.fixture
+def browser(request):
+    """A browser session (one Playwright per thread: each test has its own), configured
+    by the test's ``browser_config(...)`` mark."""
+    marker = request.node.get_closest_marker("browser_config")
+    config = BrowserConfig(**{"page_timeout": 20.0, **(marker.kwargs if marker else {})})
+    with polite() as http, BrowserSession(http, config) as session:
+        yield session
+
+
+@pytest.fixture
+def store(tmp_path):
+    init_archive(tmp_path / "archive")
+    with Store.open(tmp_path / "archive") as opened:
+        yield opened
+
+
+def quotes_of(store: Store, url: str):
+    document = store.catalog.document_by_url(ids.canonical_url(url))
+    if document is None or document.latest_version_id is None:
+        return []
+    extraction = store.catalog.current_extraction(document.latest_version_id)
+    return store.catalog.quotes_of_extraction(extraction.id)
+
+
+def test_a_script_built_page_is_captured_with_its_resources_quotes_and_screenshot(
+    store, site, cdn, browser
+):
+    url = site.url("/statements/reservoir")
+    outcome = Pipeline(store, browser.http, browser=browser).capture(url, browser=True)
+    assert not outcome.failures
+
+    quotes = quotes_of(store, url)
+    assert {q.text for q in quotes} >= {
+        "We have checked every gate and every pump, and the dam is sound,",
+        "Nobody downstream needs to leave their home this winter,",
+    }
+    assert {q.speaker for q in quotes} == {"Priya Okafor"}
+    indexing.catch_up(store.paths, store.catalog)
+    hits = indexing.search(store.paths, store.catalog, '"every gate and every pump"').hits
+    assert [hit.id for hit in hits if hit.type == "quote"] == [
+        q.id for q in quotes if "every gate" in q.text
+    ]
+
+    # Every resource, stored as the server sent it.
+    for path, body in (
+        ("/assets/render.js", RENDER_JS.encode()),
+        ("/assets/site.css", SITE_CSS.encode()),
+        ("/assets/seal.png", SEAL),
+    ):
+        (stored,) = store.catalog.captures_of_url(ids.canonical_url(cdn.url(path)))
+        assert store.read(stored).raw_payload == body
+    (page,) = store.catalog.captures_of_url(ids.canonical_url(url))
+    assert store.read(page).payload == SHELL.format(cdn=cdn.origin).encode()
+
+    rendering = store.rendering(page)
+    assert "Eastern reservoir to stay open" in rendering["conversion"].payload.decode()
+    screenshot = rendering["resource"]
+    assert screenshot.content_type == "image/png"
+    assert screenshot.url == "urn:fullPage:" + url
+    assert png_size(screenshot.payload) == (WIDTH, PAGE_HEIGHT)
+
+
+def test_the_same_page_captured_plainly_has_no_quotes(store, site):
+    url = site.url("/statements/reservoir")
+    with polite() as http:
+        outcome = Pipeline(store, http).capture(url)
+    assert not outcome.failures and outcome.captures
+    assert quotes_of(store, url) == []
+    assert store.rendering(outcome.captures[0]) == {}
+
+
+@pytest.mark.browser_config(pages_per_browser=1)
+def test_a_second_capture_of_unchanged_resources_stores_revisits(store, site, cdn, browser):
+    url = site.url("/statements/reservoir")
+    pipeline = Pipeline(store, browser.http, browser=browser)
+    first = pipeline.capture(url, browser=True)
+    second = pipeline.capture(url, browser=True)
+    assert not second.failures
+    by_url = {c.url: c for c in second.captures}
+    assert by_url[cdn.url("/assets/seal.png")].record_type == "revisit"
+    assert by_url[url].record_type == "revisit"  # the same shell
+    assert store.rendering(by_url[url])["resource"].payload.startswith(b"\x89PNG")
+    assert second.new_versions == 0 and first.new_versions == 1
+    assert browser.launches == 2  # a fresh browser after pages_per_browser pages
+
+
+def fake_public(mapped: str):
+    """A resolver that presents `mapped` as a public address (as if it were on the web)
+    and resolves everything else for real."""
+
+    def resolve(host, port, *args, **kwargs):
+        if host == mapped:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+        return socket.getaddrinfo(host, port, *args, **kwargs)
+
+    return resolve
+
+
+def test_a_page_reaching_for_a_private_address_is_refused_there(store, site, cdn):
+    site.route(
+        "/statements/probe",
+        body=(
+            "<html><body><h1>Probe</h1>"
+            f'<img src="{cdn.url("/secret")}?img">'
+            '<img src="/hop">'
+            f"<script>fetch('{cdn.url('/secret')}?fetch').catch(() => null)</script>"
+            "</body></html>"
+        ),
+        headers={"Content-Type": "text/html"},
+    )
+    site.route("/hop", status=302, headers={"Location": cdn.url("/secret") + "?redirect"})
+    with (
+        PoliteSession(
+            HttpConfig(allow_private=False, delay=0.0), resolver=fake_public("127.0.0.1")
+        ) as http,
+        BrowserSession(http, BrowserConfig(page_timeout=20.0)) as browser,
+    ):
+        outcome = Pipeline(store, http, browser=browser).capture(
+            site.url("/statements/probe"), browser=True
+        )
+    assert not outcome.failures
+    assert cdn.hits("/secret") == 0
+    urls = {c.url for c in outcome.captures}
+    assert site.url("/hop") in urls  # the redirect was recorded, its target refused
+    assert not any("127.0.0.2" in u for u in urls)
+
+
+@pytest.mark.browser_config(page_timeout=3.0)
+def test_a_page_that_never_finishes_loading_fails_and_stores_nothing(store, site, browser):
+    site.route("/stuck.png", Reply(status=200, body=SEAL, delay=30.0))
+    site.route(
+        "/statements/stuck",
+        body='<html><body><p>Almost there</p><img src="/stuck.png"></body></html>',
+        headers={"Content-Type": "text/html"},
+    )
+    outcome = Pipeline(store, browser.http, browser=browser).capture(
+        site.url("/statements/stuck"), browser=True
+    )
+    assert [f.reason for f in outcome.failures] == ["the page did not finish loading within 3s"]
+    assert store.catalog.count_captures() == 0
+
+
+@pytest.mark.browser_config(page_timeout=3.0)
+def test_a_hung_browser_is_killed_the_capture_fails_and_the_next_one_works(store, site, browser):
+    site.route(
+        "/statements/spin",
+        body=(
+            "<html><body><p>Spinning</p><script>addEventListener('load', () =>"
+            " setTimeout(() => { for (;;) {} }, 0))</script></body></html>"
+        ),
+        headers={"Content-Type": "text/html"},
+    )
+    pipeline = Pipeline(store, browser.http, browser=browser)
+    hung = pipeline.capture(site.url("/statements/spin"), browser=True)
+    assert store.catalog.count_captures() == 0
+    after = pipeline.capture(site.url("/statements/reservoir"), browser=True)
+    (failure,) = hung.failures
+    assert "stopped answering and was killed" in failure.reason
+    assert not after.failures and after.new_versions == 1
+    assert browser.launches == 2
+
+
+def test_popups_downloads_permissions_and_service_workers_are_refused(store, site, browser):
+    site.route("/popup", body="<p>popup</p>", headers={"Content-Type": "text/html"})
+    site.route("/slow.png", Reply(body=SEAL, headers={"Content-Type": "image/png"}, delay=1.5))
+    site.route(
+        "/sw.js", body="self.onfetch = () => {};", headers={"Content-Type": "text/javascript"}
+    )
+    site.route(
+        "/report.bin",
+        body=b"\x00" * 4096,
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Content-Disposition": 'attachment; filename="report.bin"',
+        },
+    )
+    site.route(
+        "/statements/pushy",
+        body=(
+            # The slow image holds the load event back while the prompt is answered.
+            "<html><body><h1>Pushy</h1><a id=dl href='/report.bin' download>report</a>"
+            "<img src='/slow.png'><script>"
+            "document.body.dataset.popup = String(window.open('/popup') === null);"
+            "document.getElementById('dl').click();"
+            "navigator.serviceWorker.register('/sw.js');"
+            "Notification.requestPermission().then(p => document.body.dataset.notify = p);"
+            "</script></body></html>"
+        ),
+        headers={"Content-Type": "text/html"},
+    )
+    outcome = Pipeline(store, browser.http, browser=browser).capture(
+        site.url("/statements/pushy"), browser=True
+    )
+    assert not outcome.failures
+    # No popup opened, no service worker script fetched (so none ran), no download.
+    assert site.hits("/popup") == 0 and site.hits("/sw.js") == 0
+    assert site.hits("/report.bin") == 0
+    page = next(c for c in outcome.captures if c.url == site.url("/statements/pushy"))
+    dom = store.rendering(page)["conversion"].payload.decode()
+    assert 'data-popup="true"' in dom
+    assert 'data-notify="denied"' in dom
