@@ -330,3 +330,37 @@ def test_popups_downloads_permissions_and_service_workers_are_refused(store, sit
     dom = store.rendering(page)["conversion"].payload.decode()
     assert 'data-popup="true"' in dom
     assert 'data-notify="denied"' in dom
+
+
+def test_the_capture_and_quote_pages_show_how_the_page_looked(store, site, browser):
+    from bs4 import BeautifulSoup
+
+    from web import create_app, links
+
+    url = site.url("/statements/reservoir")
+    Pipeline(store, browser.http, browser=browser).capture(url, browser=True)
+    indexing.catch_up(store.paths, store.catalog)
+    (page,) = store.catalog.captures_of_url(ids.canonical_url(url))
+    quote = next(q for q in quotes_of(store, url) if "every gate" in q.text)
+    client = create_app({"ARCHIVE": str(store.paths.root), "TESTING": True}).test_client()
+
+    shown = BeautifulSoup(client.get(links.capture_path(url, page.captured_at)).text, "html.parser")
+    assert shown.select_one("img.screenshot")["src"] == links.screenshot_path(page.id)
+    assert shown.select_one("iframe.rendered-dom")["src"] == links.rendered_path(page.id)
+    assert shown.select_one("iframe.rendered-dom").has_attr("sandbox")
+
+    quote_page = BeautifulSoup(client.get(links.quote_path(quote.id)).text, "html.parser")
+    button = quote_page.select_one("a.button.screenshot")
+    assert button.get_text() == "How the page looked when captured"
+    assert button["href"] == links.screenshot_path(page.id)
+    assert client.get(links.quote_path(quote.id) + ".json").json["capture"]["screenshot"] == (
+        links.screenshot_path(page.id)
+    )
+
+    image = client.get(links.screenshot_path(page.id))
+    assert image.content_type == "image/png"
+    assert png_size(image.data) == (WIDTH, PAGE_HEIGHT)
+    rendered = client.get(links.rendered_path(page.id))
+    assert rendered.headers["Content-Security-Policy"].startswith("sandbox")
+    dom = BeautifulSoup(rendered.text, "html.parser")
+    assert dom.select_one("h1").get_text() == "Eastern reservoir to stay open through the winter"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request
+import base64
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from archive import ids
 from archive.models import Capture
-from archive.store import read_capture
-from archive.warc import WarcError
+from archive.store import read_capture, read_capture_rendering
+from archive.warc import RenderedRecord, WarcError
 from web import links
 from web.resources import catalog, paths
 from web.wayback import TimestampConverter, WaybackError, parse_wayback
@@ -65,7 +67,45 @@ def capture(stamp: str, url: str):
         return Response(status=302, headers={"Location": exact(found.url, found.captured_at)})
     if wayback.raw:
         return archived_copy(found)
-    return render_template("capture.html", capture=found, links=links)
+    return render_template(
+        "capture.html", capture=found, rendering=rendering_of(found), links=links
+    )
+
+
+def rendering_of(found: Capture) -> dict[str, RenderedRecord]:
+    """A browser capture's rendered DOM ("conversion") and screenshot ("resource")."""
+    try:
+        return read_capture_rendering(paths(), found)
+    except WarcError as exc:
+        current_app.logger.error("rendering of capture %s unreadable: %s", found.id, exc)
+        return {}
+
+
+@bp.get("/capture/<capture_id>/screenshot.png")
+def screenshot(capture_id: str) -> Response:
+    return _rendered(capture_id, "resource")
+
+
+@bp.get("/capture/<capture_id>/rendered")
+def rendered(capture_id: str) -> Response:
+    return _rendered(capture_id, "conversion")
+
+
+def _rendered(capture_id: str, record_type: str) -> Response:
+    """A record a browser capture stored with its page, served like an archived copy."""
+    found = catalog().capture(capture_id)
+    if found is None:
+        abort(404, description=f"onrecord has no capture {capture_id}")
+    record = rendering_of(found).get(record_type)
+    if record is None:
+        abort(404, description=f"capture {capture_id} was not made in a browser")
+    response = Response(record.payload, status=200, content_type=record.content_type)
+    response.headers["X-Onrecord-Archived"] = "1"
+    response.headers["Digest"] = "sha-256=" + base64.b64encode(
+        bytes.fromhex(record.payload_digest.removeprefix("sha256:"))
+    ).decode("ascii")
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
 
 
 def archived_copy(found: Capture) -> Response:

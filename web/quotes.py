@@ -14,6 +14,7 @@ from archive.ids import normalize_quote_text
 from archive.models import Capture, Document, Extraction, Quote, Version
 from index.search import QueryError
 from web import api, citations, links
+from web.captures import rendering_of
 from web.documents import Change, word_diff
 from web.resources import catalog, searcher
 
@@ -168,6 +169,7 @@ def quote(quote_id: str):
         csl_text=json.dumps(citations.csl_json(item), ensure_ascii=False),
         live_link=links.text_fragment(found.document.url, found.quote.text),
         log_position=db.log_position(found.capture.id),
+        screenshot=rendering_of(found.capture).get("resource"),
         links=links,
     )
 
@@ -214,6 +216,9 @@ def quote_json(found: Provenance, seen: list[Appearance], item: citations.Citabl
             "page": links.capture_path(capture.url, capture.captured_at),
             "archived_copy": links.raw_capture_path(capture.url, capture.captured_at),
             "log_position": catalog().log_position(capture.id),
+            "screenshot": (
+                links.screenshot_path(capture.id) if rendering_of(capture).get("resource") else None
+            ),
         },
         "live": links.text_fragment(found.document.url, quote.text),
         "appearances": [
