@@ -10,8 +10,6 @@ whose height the stylesheet sets; captured plainly, it has no quotes.
 from __future__ import annotations
 
 import socket
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -21,11 +19,21 @@ from archive.store import Store, init_archive
 from scrapers.browser import BrowserConfig, BrowserSession
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
-from tests.loopback import LoopbackServer, Reply
+from tests.loopback import Reply
+from tests.scriptsite import (
+    HEADLINE,
+    PAGE_HEIGHT,
+    PAGE_PATH,
+    RENDER_JS,
+    SEAL,
+    SHELL,
+    SITE_CSS,
+    png_size,
+    script_site,
+)
 from web import indexing
 
 CHROMIUM = Path("/usr/bin/chromium")
-PAGE_HEIGHT = 1400  # set by the CDN's stylesheet; the screenshot must be this tall
 WIDTH = BrowserConfig().viewport_width
 
 pytestmark = [
@@ -33,95 +41,22 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
 ]
 
-SHELL = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Millbrook Valley Water Board</title>
-<link rel="stylesheet" href="{cdn}/assets/site.css">
-<script src="{cdn}/assets/render.js" defer></script></head>
-<body><main id="app"><p class="loading">Loading the statement…</p></main></body></html>
-"""
 
-RENDER_JS = """
-const base = new URL(".", document.currentScript.src);
-const paragraphs = [
-  "The Millbrook Valley Water Board said on Tuesday that the eastern reservoir will stay "
-  + "open through the winter, after engineers finished a month of inspections of the dam.",
-  "\\u201cWe have checked every gate and every pump, and the dam is sound,\\u201d said "
-  + "Priya Okafor, the board's chief engineer.",
-  "The inspections followed heavy rain in October, when the spillway ran at full flow for "
-  + "three days and residents of Lower Millbrook asked whether the embankment would hold.",
-  "\\u201cNobody downstream needs to leave their home this winter,\\u201d Okafor said. She "
-  + "added that the board would publish its inspection reports in full next week.",
-  "The board will hold a public meeting at the Lower Millbrook library on 12 December."
-];
-document.getElementById("app").innerHTML =
-  "<article><h1>Eastern reservoir to stay open through the winter</h1>"
-  + "<img alt=\\"Board seal\\" width=\\"64\\" height=\\"64\\" src=\\"" + base + "seal.png\\">"
-  + paragraphs.map(text => "<p>" + text + "</p>").join("") + "</article>";
-"""
-
-SITE_CSS = f"html, body {{ margin: 0; height: {PAGE_HEIGHT}px; overflow: hidden; }}"
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A real PNG of one colour."""
-    row = b"\x00" + bytes(rgb) * width
-    chunks = [
-        (b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
-        (b"IDAT", zlib.compress(row * height)),
-        (b"IEND", b""),
-    ]
-    out = b"\x89PNG\r\n\x1a\n"
-    for kind, data in chunks:
-        out += struct.pack(">I", len(data)) + kind + data
-        out += struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    return out
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height of a PNG, after checking that its pixels decompress to that size."""
-    assert data.startswith(b"\x89PNG\r\n\x1a\n")
-    position, idat, header = 8, b"", None
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        kind = data[position + 4 : position + 8]
-        body = data[position + 8 : position + 8 + length]
-        crc = struct.unpack(">I", data[position + 8 + length : position + 12 + length])[0]
-        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-        position += 12 + length
-    width, height, depth, colour = header[:4]
-    channels = {2: 3, 6: 4}[colour]
-    assert depth == 8
-    assert len(zlib.decompress(idat)) == height * (1 + width * channels)
-    return width, height
-
-
-SEAL = png(64, 64, (20, 60, 120))
+@pytest.fixture(scope="module")
+def servers():
+    with script_site() as (site, cdn):
+        cdn.route("/secret", body="internal", headers={"Content-Type": "text/plain"})
+        yield site, cdn
 
 
 @pytest.fixture(scope="module")
-def cdn():
-    with LoopbackServer(host="127.0.0.2") as server:
-        server.route(
-            "/assets/render.js",
-            body=RENDER_JS,
-            headers={"Content-Type": "text/javascript", "Access-Control-Allow-Origin": "*"},
-        )
-        server.route("/assets/site.css", body=SITE_CSS, headers={"Content-Type": "text/css"})
-        server.route("/assets/seal.png", body=SEAL, headers={"Content-Type": "image/png"})
-        server.route("/secret", body="internal", headers={"Content-Type": "text/plain"})
-        yield server
+def site(servers):
+    return servers[0]
 
 
 @pytest.fixture(scope="module")
-def site(cdn):
-    with LoopbackServer() as server:
-        html = {"Content-Type": "text/html; charset=utf-8"}
-        server.route("/statements/reservoir", body=SHELL.format(cdn=cdn.origin), headers=html)
-        yield server
+def cdn(servers):
+    return servers[1]
 
 
 def polite() -> PoliteSession:
@@ -156,7 +91,7 @@ def quotes_of(store: Store, url: str):
 def test_a_script_built_page_is_captured_with_its_resources_quotes_and_screenshot(
     store, site, cdn, browser
 ):
-    url = site.url("/statements/reservoir")
+    url = site.url(PAGE_PATH)
     outcome = Pipeline(store, browser.http, browser=browser).capture(url, browser=True)
     assert not outcome.failures
 
@@ -184,7 +119,7 @@ def test_a_script_built_page_is_captured_with_its_resources_quotes_and_screensho
     assert store.read(page).payload == SHELL.format(cdn=cdn.origin).encode()
 
     rendering = store.rendering(page)
-    assert "Eastern reservoir to stay open" in rendering["conversion"].payload.decode()
+    assert HEADLINE in rendering["conversion"].payload.decode()
     screenshot = rendering["resource"]
     assert screenshot.content_type == "image/png"
     assert screenshot.url == "urn:fullPage:" + url
@@ -192,7 +127,7 @@ def test_a_script_built_page_is_captured_with_its_resources_quotes_and_screensho
 
 
 def test_the_same_page_captured_plainly_has_no_quotes(store, site):
-    url = site.url("/statements/reservoir")
+    url = site.url(PAGE_PATH)
     with polite() as http:
         outcome = Pipeline(store, http).capture(url)
     assert not outcome.failures and outcome.captures
@@ -202,7 +137,7 @@ def test_the_same_page_captured_plainly_has_no_quotes(store, site):
 
 @pytest.mark.browser_config(pages_per_browser=1)
 def test_a_second_capture_of_unchanged_resources_stores_revisits(store, site, cdn, browser):
-    url = site.url("/statements/reservoir")
+    url = site.url(PAGE_PATH)
     pipeline = Pipeline(store, browser.http, browser=browser)
     first = pipeline.capture(url, browser=True)
     second = pipeline.capture(url, browser=True)
@@ -284,7 +219,7 @@ def test_a_hung_browser_is_killed_the_capture_fails_and_the_next_one_works(store
     pipeline = Pipeline(store, browser.http, browser=browser)
     hung = pipeline.capture(site.url("/statements/spin"), browser=True)
     assert store.catalog.count_captures() == 0
-    after = pipeline.capture(site.url("/statements/reservoir"), browser=True)
+    after = pipeline.capture(site.url(PAGE_PATH), browser=True)
     (failure,) = hung.failures
     assert "stopped answering and was killed" in failure.reason
     assert not after.failures and after.new_versions == 1
@@ -337,7 +272,7 @@ def test_the_capture_and_quote_pages_show_how_the_page_looked(store, site, brows
 
     from web import create_app, links
 
-    url = site.url("/statements/reservoir")
+    url = site.url(PAGE_PATH)
     Pipeline(store, browser.http, browser=browser).capture(url, browser=True)
     indexing.catch_up(store.paths, store.catalog)
     (page,) = store.catalog.captures_of_url(ids.canonical_url(url))
@@ -363,4 +298,4 @@ def test_the_capture_and_quote_pages_show_how_the_page_looked(store, site, brows
     rendered = client.get(links.rendered_path(page.id))
     assert rendered.headers["Content-Security-Policy"].startswith("sandbox")
     dom = BeautifulSoup(rendered.text, "html.parser")
-    assert dom.select_one("h1").get_text() == "Eastern reservoir to stay open through the winter"
+    assert dom.select_one("h1").get_text() == HEADLINE
