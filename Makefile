@@ -1,6 +1,6 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both make their own
-# virtual environment; `make test` also installs Debian's Chromium (as root) for the
-# browser tests.
+# virtual environment and install Debian's Chromium (as root): the demo captures one
+# statement in a browser, the tests drive it.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,10 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-demo: $(STAMP)
+# The demo's script-built statement is captured in Chromium (installed by `system` as
+# root); without it the demo still runs and says what it left out.
+demo: system $(STAMP)
 	$(BIN)/onrecord demo --port $(PORT)
 
-# System packages the tests use: Chromium (browser tests) and wget (WARC import tests).
+# System packages: Chromium (browser captures, the demo, browser tests) and wget (WARC
+# import tests).
 system:
 	@if [ ! -x /usr/bin/chromium ] || ! command -v wget >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
