@@ -95,9 +95,9 @@ class RecordLocation:
 @dataclass(frozen=True)
 class Rendering:
     """What a browser made of a page, kept beside the page's response record: the DOM
-    after its scripts ran (a ``conversion`` record of the page's URL, WARC-Refers-To the
-    response) and a PNG screenshot (a ``resource`` record of ``urn:fullPage:<url>``, as
-    Browsertrix names it, WARC-Concurrent-To the response)."""
+    after its scripts ran (a ``conversion`` record of ``urn:dom:<url>``, WARC-Refers-To
+    the response) and a PNG screenshot (a ``resource`` record of ``urn:fullPage:<url>``,
+    as Browsertrix names it, WARC-Concurrent-To the response)."""
 
     dom: str
     screenshot: bytes  # PNG
@@ -118,6 +118,9 @@ class RenderedRecord:
 
 
 SCREENSHOT_PREFIX = "urn:fullPage:"
+# Not the page's own URL: replay tools (pywb) index conversion records as captures of
+# their target, and would replay the rendered DOM in place of what the server sent.
+DOM_PREFIX = "urn:dom:"
 
 
 def sha256_digest(data: bytes) -> str:
@@ -372,7 +375,7 @@ def _rendering_records(url: str, response, rendering: Rendering) -> list:
     dom = rendering.dom.encode("utf-8")
     records = []
     for target, kind, content_type, payload, link in (
-        (url, "conversion", "text/html; charset=utf-8", dom, "WARC-Refers-To"),
+        (DOM_PREFIX + url, "conversion", "text/html; charset=utf-8", dom, "WARC-Refers-To"),
         (SCREENSHOT_PREFIX + url, "resource", "image/png", rendering.screenshot, None),
     ):
         digest = sha256_digest(payload)
