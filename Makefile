@@ -42,13 +42,14 @@ test: system lint pytest
 
 # Benchmarks run as modules from the repository root (bench/web.py would shadow the
 # web package if bench/ came first on the path).
-bench: $(STAMP)
+bench: system $(STAMP)
 	$(BIN)/python -m bench.store
 	$(BIN)/python -m bench.verify
 	$(BIN)/python -m bench.extraction
 	$(BIN)/python -m bench.quotes
 	$(BIN)/python -m bench.search --sizes 10000
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.capture
 	$(BIN)/python -m bench.web --seconds 30
 
 clean:
