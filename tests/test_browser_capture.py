@@ -299,3 +299,27 @@ def test_the_capture_and_quote_pages_show_how_the_page_looked(store, site, brows
     assert rendered.headers["Content-Security-Policy"].startswith("sandbox")
     dom = BeautifulSoup(rendered.text, "html.parser")
     assert dom.select_one("h1").get_text() == HEADLINE
+
+
+def test_the_capture_command_renders_in_the_browser_when_asked(tmp_path, site, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    root = tmp_path / "archive"
+    init_archive(root)
+    (root / "onrecord.toml").write_text("[onrecord]\nallow_private = true\ndelay = 0.0\n")
+    url = site.url(PAGE_PATH)
+    args = ["capture", url, "--browser", "--json", "--archive", str(root)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["quotes"] == 2
+    assert len(report["captures"]) >= 4  # the page, its script, stylesheet and image
+
+    monkeypatch.setenv("ONRECORD_BROWSER", "/nonexistent/chromium")
+    missing = CliRunner().invoke(main, args)
+    assert missing.exit_code == 1
+    assert "cannot start the browser: no browser at /nonexistent/chromium" in missing.output
