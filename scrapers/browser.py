@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urldefrag
+from urllib.parse import urldefrag, urlsplit
 
 import warcprox
 import warcprox.warcproxy
@@ -55,6 +55,7 @@ from scrapers.errors import (
     ConnectionFailed,
     FetchError,
     FetchTimeout,
+    InvalidURL,
     PrivateAddress,
     ResponseTooLarge,
     RobotsDisallowed,
@@ -393,6 +394,8 @@ class BrowserSession:
         """Load `url` and everything it asks for; return what crossed the wire, the
         rendered DOM and a screenshot. Raises a `scrapers.errors.FetchError` subclass."""
         url = urldefrag(url.strip()).url
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise InvalidURL(url, f"not an http(s) URL: {url!r}")
         self.http.check_address(url)
         if not self.http.allowed(url):
             raise RobotsDisallowed(url, f"robots.txt disallows {url}")

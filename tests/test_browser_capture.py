@@ -206,6 +206,25 @@ def test_a_page_that_never_finishes_loading_fails_and_stores_nothing(store, site
     assert store.catalog.count_captures() == 0
 
 
+@pytest.mark.browser_config(max_page_bytes=100_000)
+def test_a_page_whose_responses_pass_the_size_cap_fails_and_stores_nothing(store, site, browser):
+    site.route(
+        "/huge.png", body=b"\x89PNG" + b"\x00" * 300_000, headers={"Content-Type": "image/png"}
+    )
+    site.route(
+        "/statements/heavy",
+        body='<html><body><p>Heavy</p><img src="/huge.png"></body></html>',
+        headers={"Content-Type": "text/html"},
+    )
+    outcome = Pipeline(store, browser.http, browser=browser).capture(
+        site.url("/statements/heavy"), browser=True
+    )
+    assert [f.reason for f in outcome.failures] == [
+        "the page's responses exceed the 100000-byte cap"
+    ]
+    assert store.catalog.count_captures() == 0
+
+
 @pytest.mark.browser_config(page_timeout=3.0)
 def test_a_hung_browser_is_killed_the_capture_fails_and_the_next_one_works(store, site, browser):
     site.route(

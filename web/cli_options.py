@@ -6,15 +6,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from archive import config as archive_config
 from archive.db import Catalog, CatalogError
 from archive.store import ArchiveError, Paths, Store, open_paths
-from scrapers.browser import BrowserConfig, BrowserSession
 from scrapers.errors import FetchError
 from scrapers.http import HttpConfig, PoliteSession
+
+if TYPE_CHECKING:
+    from scrapers.browser import BrowserSession
 
 
 def archive_option(function: Callable) -> Callable:
@@ -63,6 +66,10 @@ def http_config(archive_dir: Path | None, **overrides) -> HttpConfig:
 
 def browser_session(archive_dir: Path | None, http: PoliteSession) -> BrowserSession:
     """A browser for browser captures, with the archive's settings, or a clear error."""
+    # Imported here: Playwright and warcprox take over a second to import, and only
+    # browser captures need them (every other command starts without).
+    from scrapers.browser import BrowserConfig, BrowserSession
+
     settings = archive_config.load(archive_dir)
     config = BrowserConfig(
         executable=settings["browser"],

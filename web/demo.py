@@ -32,16 +32,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from archive import config as archive_config
 from archive.db import Catalog
 from archive.store import Store, init_archive
-from scrapers.browser import BrowserConfig, BrowserSession
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.sources import Source, load_sources
 from web import indexing, links
+
+if TYPE_CHECKING:
+    from scrapers.browser import BrowserSession
 
 __all__ = ["DemoSite", "build_demo", "tour"]
 
@@ -330,6 +333,8 @@ def _browser(
     session: PoliteSession, executable: str, echo: Callable[[str], None]
 ) -> BrowserSession | None:
     """A browser for the script-built statement, or None (said plainly) without one."""
+    from scrapers.browser import BrowserConfig, BrowserSession  # slow to import: see cli_options
+
     if not Path(executable).exists():
         echo(
             f"note: no Chromium at {executable}, so the statement that builds itself with a "
