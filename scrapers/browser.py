@@ -200,6 +200,12 @@ class _Guard:
                 page.active -= 1
                 self._lock.notify_all()
 
+    def exceeded(self, token: str) -> None:
+        with self._lock:
+            page = self._pages.get(token)
+            if page is not None:
+                page.over_budget = True
+
     def recorded(self, token: str, exchange: Exchange, size: int) -> None:
         with self._lock:
             page = self._pages.get(token)
@@ -244,6 +250,9 @@ class _GuardedHandler(warcprox.warcproxy.WarcProxyHandler):
         try:
             recorded = super()._proxy_request()
             recorder = recorded.response_recorder
+            if recorded.truncated:  # cut off at the page's byte budget (or by time)
+                guard.exceeded(self._onrecord_token)
+                return recorded
             recorder.tempfile.seek(0)
             exchange = parse_exchange(
                 recorded.url.decode("ascii"),
