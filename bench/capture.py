@@ -24,6 +24,7 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from archive import ids
 from archive.store import Store, init_archive
 from scrapers.browser import BrowserConfig, BrowserSession
 from scrapers.http import HttpConfig, PoliteSession
@@ -123,8 +124,9 @@ def warc_bytes(root: Path) -> int:
     return sum(path.stat().st_size for path in (root / "warcs").glob("*.warc.gz"))
 
 
-def run(root: Path, urls: list[str], browser: bool) -> tuple[float, int, int]:
-    """(captures/s, WARC bytes, quotes found) of capturing every URL once."""
+def run(root: Path, urls: list[str], browser: bool) -> tuple[float, int, int, int]:
+    """(captures/s, WARC bytes, quotes found, screenshot bytes) of capturing every URL
+    once."""
     init_archive(root)
     config = HttpConfig(allow_private=True, delay=0.0)
     empty = warc_bytes(root)
@@ -144,7 +146,12 @@ def run(root: Path, urls: list[str], browser: bool) -> tuple[float, int, int]:
             if session is not None:
                 session.close()
         quotes = sum(1 for _ in store.catalog.current_quotes())
-    return len(urls) / elapsed, warc_bytes(root) - empty, quotes
+        shots = 0
+        for url in urls:
+            for capture in store.catalog.captures_of_url(ids.canonical_url(url)):
+                shot = store.rendering(capture).get("resource")
+                shots += len(shot.payload) if shot else 0
+    return len(urls) / elapsed, warc_bytes(root) - empty, quotes, shots
 
 
 def main() -> None:
@@ -161,12 +168,18 @@ def main() -> None:
         rendered = run(Path(scratch) / "browser", urls, browser=True)
     server.shutdown()
     print(f"{args.pages} script-built statement pages, one core, loopback, no delay")
-    print(f"{'what':<40} {'captures/s':>10} {'WARC bytes/capture':>19} {'quotes':>7}")
-    for label, (rate, size, quotes) in (
+    print(
+        f"{'what':<32} {'captures/s':>10} {'WARC bytes/capture':>19} "
+        f"{'screenshot PNG':>17} {'quotes':>7}"
+    )
+    for label, (rate, size, quotes, shots) in (
         ("baseline: plain HTTP capture", plain),
         ("browser capture (1 Chromium)", rendered),
     ):
-        print(f"{label:<40} {rate:>10.2f} {size / args.pages:>19,.0f} {quotes:>7}")
+        print(
+            f"{label:<32} {rate:>10.2f} {size / args.pages:>19,.0f} "
+            f"{shots / args.pages:>17,.0f} {quotes:>7}"
+        )
     print(
         "browser capture WARC bytes include every resource (revisits once unchanged), the "
         "rendered DOM and a full-page PNG screenshot"
