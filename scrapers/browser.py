@@ -39,10 +39,11 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 import warcprox
@@ -62,7 +63,13 @@ from scrapers.errors import (
 )
 from scrapers.http import Exchange, PoliteSession, parse_exchange
 
-__all__ = ["CHROMIUM_ARGS", "BrowserCapture", "BrowserConfig", "BrowserSession"]
+__all__ = [
+    "CHROMIUM_ARGS",
+    "BrowserCapture",
+    "BrowserConfig",
+    "BrowserSession",
+    "config_from_settings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +112,16 @@ class BrowserConfig:
     viewport_width: int = 1280
     viewport_height: int = 900
     max_screenshot_height: int = 8000  # a full-page screenshot is cut at this height
+
+
+def config_from_settings(settings: Mapping[str, Any]) -> BrowserConfig:
+    """The archive's browser settings (``archive/config.py``) as a BrowserConfig."""
+    return BrowserConfig(
+        executable=settings["browser"],
+        page_timeout=settings["browser_timeout"],
+        max_page_bytes=settings["browser_max_bytes"],
+        pages_per_browser=settings["browser_pages"],
+    )
 
 
 @dataclass(frozen=True)

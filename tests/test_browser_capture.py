@@ -342,3 +342,30 @@ def test_the_capture_command_renders_in_the_browser_when_asked(tmp_path, site, m
     missing = CliRunner().invoke(main, args)
     assert missing.exit_code == 1
     assert "cannot start the browser: no browser at /nonexistent/chromium" in missing.output
+
+
+def test_scrape_now_in_the_web_app_renders_browser_sources(tmp_path, site):
+    from web import create_app, links
+
+    root = tmp_path / "archive"
+    init_archive(root)
+    (root / "sources" / "millbrook.toml").write_text(
+        f"""[[source]]
+name = "millbrook-water"
+publisher = "Millbrook Valley Water Board"
+kind = "statement"
+start_urls = ["{site.url(PAGE_PATH)}"]
+discovery = {{ type = "none" }}
+schedule = {{ every = "6h" }}
+render = "browser"
+""",
+        encoding="utf-8",
+    )
+    settings = {"ARCHIVE": str(root), "TESTING": True, "ADMIN_TOKEN": "t", "ALLOW_PRIVATE": True}
+    client = create_app(settings).test_client()
+    response = client.post(
+        links.admin_path("scrape"), json={}, headers={"Authorization": "Bearer t"}
+    )
+    assert response.status_code == 200, response.data
+    with Store.open(root) as store:
+        assert len(quotes_of(store, site.url(PAGE_PATH))) == 2

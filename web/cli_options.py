@@ -68,17 +68,10 @@ def browser_session(archive_dir: Path | None, http: PoliteSession) -> BrowserSes
     """A browser for browser captures, with the archive's settings, or a clear error."""
     # Imported here: Playwright and warcprox take over a second to import, and only
     # browser captures need them (every other command starts without).
-    from scrapers.browser import BrowserConfig, BrowserSession
+    from scrapers.browser import BrowserSession, config_from_settings
 
-    settings = archive_config.load(archive_dir)
-    config = BrowserConfig(
-        executable=settings["browser"],
-        page_timeout=settings["browser_timeout"],
-        max_page_bytes=settings["browser_max_bytes"],
-        pages_per_browser=settings["browser_pages"],
-    )
     try:
-        return BrowserSession(http, config)
+        return BrowserSession(http, config_from_settings(archive_config.load(archive_dir)))
     except (FileNotFoundError, FetchError) as exc:
         raise click.ClickException(f"cannot start the browser: {exc}") from None
 

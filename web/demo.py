@@ -311,7 +311,7 @@ def _visit(store: Store, sources: list[Source], echo: Callable[[str], None], lab
     with PoliteSession(config) as session, contextlib.ExitStack() as stack:
         browser = None
         if any(source.render == "browser" for source in sources):
-            browser = _browser(session, settings["browser"], echo)
+            browser = _browser(session, settings, echo)
             if browser is not None:
                 stack.enter_context(browser)
         pipeline = Pipeline(store, session, browser=browser)
@@ -330,11 +330,12 @@ def _visit(store: Store, sources: list[Source], echo: Callable[[str], None], lab
 
 
 def _browser(
-    session: PoliteSession, executable: str, echo: Callable[[str], None]
+    session: PoliteSession, settings: dict, echo: Callable[[str], None]
 ) -> BrowserSession | None:
     """A browser for the script-built statement, or None (said plainly) without one."""
-    from scrapers.browser import BrowserConfig, BrowserSession  # slow to import: see cli_options
+    from scrapers.browser import BrowserSession, config_from_settings  # slow to import
 
+    executable = settings["browser"]
     if not Path(executable).exists():
         echo(
             f"note: no Chromium at {executable}, so the statement that builds itself with a "
@@ -342,7 +343,7 @@ def _browser(
             "'apt-get install chromium' (make demo does, as root)"
         )
         return None
-    return BrowserSession(session, BrowserConfig(executable=executable))
+    return BrowserSession(session, config_from_settings(settings))
 
 
 def tour(catalog: Catalog) -> list[tuple[str, str]]:
