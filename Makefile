@@ -1,6 +1,6 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both make their own
-# virtual environment; `make test` also installs Debian's Chromium (as root) for the
-# browser tests.
+# virtual environment and install Debian's Chromium (as root): the demo captures one
+# statement in a browser, the tests drive it.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,12 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-demo: $(STAMP)
+# The demo's script-built statement is captured in Chromium (installed by `system` as
+# root); without it the demo still runs and says what it left out.
+demo: system $(STAMP)
 	$(BIN)/onrecord demo --port $(PORT)
 
-# System packages and services the tests use: Chromium (browser tests), wget (WARC import
-# tests) and a PostgreSQL server on 127.0.0.1:5432 (catalog tests; installed and started
-# only when none answers there).
+# System packages and services the tests use: Chromium (browser captures, the demo,
+# browser tests), wget (WARC import tests) and a PostgreSQL server on 127.0.0.1:5432
+# (catalog tests; installed and started only when none answers there).
 system:
 	@if [ ! -x /usr/bin/chromium ] || ! command -v wget >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -47,13 +49,14 @@ quotes-model: $(STAMP)
 
 # Benchmarks run as modules from the repository root (bench/web.py would shadow the
 # web package if bench/ came first on the path).
-bench: $(STAMP)
+bench: system $(STAMP)
 	$(BIN)/python -m bench.store
 	$(BIN)/python -m bench.verify
 	$(BIN)/python -m bench.extraction
 	$(BIN)/python -m bench.quotes
 	$(BIN)/python -m bench.search --sizes 10000
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.capture
 	$(BIN)/python -m bench.web --seconds 30
 
 clean:

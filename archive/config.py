@@ -57,6 +57,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("s3_secret_access_key", "", "S3 secret key; empty means $AWS_SECRET_ACCESS_KEY."),
     Setting("s3_region", "", "S3 region; empty means $AWS_DEFAULT_REGION, else us-east-1."),
     Setting("sources", "sources", "Folder (relative to the archive) of source definition files."),
+    Setting("browser", "/usr/bin/chromium", 'Chromium for browser captures (render = "browser").'),
+    Setting("browser_timeout", 60.0, "Longest a browser capture may take, in seconds."),
+    Setting(
+        "browser_max_bytes",
+        50 * 1024 * 1024,
+        "Largest total of the responses one browser capture receives, in bytes.",
+    ),
+    Setting("browser_pages", 50, "Pages a browser renders before it is restarted."),
     Setting(
         "replay_origin",
         "",

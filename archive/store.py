@@ -41,10 +41,13 @@ from archive.storage import StorageError, WarcStorage, open_storage
 from archive.warc import (
     HttpExchange,
     RecordLocation,
+    RenderedRecord,
+    Rendering,
     StoredRecord,
     WarcError,
     WarcWriter,
     read_record,
+    read_rendering,
     scan,
     sha256_digest,
 )
@@ -199,8 +202,10 @@ class Store:
         *,
         source: str | None = None,
         revisit_of: Capture | None = None,
+        rendering: Rendering | None = None,
     ) -> Capture:
         """Store one exchange (as a revisit of an earlier capture when given) and catalog it.
+        A browser's rendering of the page is written with it, in the same append.
 
         Saving the same exchange twice writes nothing the second time and returns the
         capture the first time made.
@@ -215,9 +220,10 @@ class Store:
                 payload_digest=revisit_of.payload_digest,
                 refers_to_url=revisit_of.url,
                 refers_to_date=revisit_of.captured_at,
+                rendering=rendering,
             )
         else:
-            location = self.writer.write_exchange(exchange)
+            location = self.writer.write_exchange(exchange, rendering=rendering)
         crash_point("warc-written")
         capture = capture_from_location(
             location, source=source, refers_to=revisit_of.id if revisit_of else None
@@ -314,6 +320,9 @@ class Store:
     def read(self, capture: Capture) -> StoredRecord:
         return read_capture(self.paths, capture)
 
+    def rendering(self, capture: Capture) -> dict[str, RenderedRecord]:
+        return read_capture_rendering(self.paths, capture)
+
 
 def read_capture(paths: Paths, capture: Capture) -> StoredRecord:
     """Read a capture's record back (one range read of its bytes) and check it is the
@@ -338,6 +347,15 @@ def read_capture(paths: Paths, capture: Capture) -> StoredRecord:
                 f"{digest}, the catalog says {capture.payload_digest}"
             )
     return record
+
+
+def read_capture_rendering(paths: Paths, capture: Capture) -> dict[str, RenderedRecord]:
+    """The rendered DOM ("conversion") and screenshot ("resource") a browser capture
+    stored with ``capture``; empty for a plain capture."""
+    with paths.storage.open(capture.warc_file, capture.warc_offset) as stream:
+        return read_rendering(
+            stream, capture.warc_file, capture.warc_offset, capture.warc_record_id
+        )
 
 
 def capture_from_location(

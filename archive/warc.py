@@ -100,6 +100,37 @@ class RecordLocation:
     refers_to_date: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Rendering:
+    """What a browser made of a page, kept beside the page's response record: the DOM
+    after its scripts ran (a ``conversion`` record of ``urn:dom:<url>``, WARC-Refers-To
+    the response) and a PNG screenshot (a ``resource`` record of ``urn:fullPage:<url>``,
+    as Browsertrix names it, WARC-Concurrent-To the response)."""
+
+    dom: str
+    screenshot: bytes  # PNG
+    rendered_at: datetime
+
+
+@dataclass(frozen=True)
+class RenderedRecord:
+    """A rendered DOM or a screenshot read back from its WARC file."""
+
+    record_id: str
+    record_type: str  # "conversion" (the DOM) or "resource" (the screenshot)
+    url: str
+    date: datetime
+    content_type: str
+    payload_digest: str  # "sha256:<hex>", checked against the payload when read
+    payload: bytes
+
+
+SCREENSHOT_PREFIX = "urn:fullPage:"
+# Not the page's own URL: replay tools (pywb) index conversion records as captures of
+# their target, and would replay the rendered DOM in place of what the server sent.
+DOM_PREFIX = "urn:dom:"
+
+
 def sha256_digest(data: bytes) -> str:
     """The payload digest in the form the catalog and the WARC headers use.
 
@@ -259,8 +290,11 @@ class WarcWriter:
             fsync_folder(path.parent)
         return offset
 
-    def write_exchange(self, exchange: HttpExchange) -> RecordLocation:
-        """Append a response record and its request record; return the response's place."""
+    def write_exchange(
+        self, exchange: HttpExchange, *, rendering: Rendering | None = None
+    ) -> RecordLocation:
+        """Append a response record and its request record (and the page's rendering,
+        when a browser made one); return the response's place."""
         http_headers = _response_headers(exchange)
         digest = sha256_digest(exchange.payload)
         warc_headers = {
@@ -279,7 +313,7 @@ class WarcWriter:
         )
         self._block_digest(response, http_headers, exchange.payload)
         return self._commit(
-            self._members(response, exchange),
+            self._members(response, exchange, rendering),
             exchange.fetched_at,
             record_id=response.rec_headers.get_header("WARC-Record-ID"),
             record_type="response",
@@ -297,6 +331,7 @@ class WarcWriter:
         payload_digest: str,
         refers_to_url: str,
         refers_to_date: datetime,
+        rendering: Rendering | None = None,
     ) -> RecordLocation:
         """Append a revisit record: the same payload as an earlier capture, not stored again.
 
@@ -316,7 +351,7 @@ class WarcWriter:
             record.rec_headers.replace_header("WARC-Profile", SERVER_NOT_MODIFIED)
         self._block_digest(record, http_headers, b"")
         return self._commit(
-            self._members(record, exchange),
+            self._members(record, exchange, rendering),
             exchange.fetched_at,
             record_id=record.rec_headers.get_header("WARC-Record-ID"),
             record_type="revisit",
@@ -329,12 +364,17 @@ class WarcWriter:
             refers_to_date=refers_to_date,
         )
 
-    def _members(self, record, exchange: HttpExchange) -> list[bytes]:
-        """The record's gzip member, then its request record's when there is one."""
+    def _members(
+        self, record, exchange: HttpExchange, rendering: Rendering | None = None
+    ) -> list[bytes]:
+        """The record's gzip member, then its request record's when there is one, then
+        the rendering's records: all appended with one write, so none is kept alone."""
         members = [_member(record)]
         request = self._request_record(exchange, record)
         if request is not None:
             members.append(_member(request))
+        if rendering is not None:
+            members += [_member(r) for r in _rendering_records(exchange.url, record, rendering)]
         return members
 
     @staticmethod
@@ -401,6 +441,75 @@ def _member(record) -> bytes:
     buffer = io.BytesIO()
     WARCWriter(buffer, gzip=False, warc_version=WARC_VERSION).write_record(record)
     return gzip.compress(buffer.getvalue(), compresslevel=_GZIP_LEVEL, mtime=0)
+
+
+def _rendering_records(url: str, response, rendering: Rendering) -> list:
+    """The DOM as a conversion of the page's response, the screenshot as a resource
+    made at the same time."""
+    response_id = response.rec_headers.get_header("WARC-Record-ID")
+    date = _warc_date(rendering.rendered_at)
+    dom = rendering.dom.encode("utf-8")
+    records = []
+    for target, kind, content_type, payload, link in (
+        (DOM_PREFIX + url, "conversion", "text/html; charset=utf-8", dom, "WARC-Refers-To"),
+        (SCREENSHOT_PREFIX + url, "resource", "image/png", rendering.screenshot, None),
+    ):
+        digest = sha256_digest(payload)
+        headers = {
+            "WARC-Date": date,
+            "WARC-Payload-Digest": digest,
+            "WARC-Block-Digest": digest,
+            link or "WARC-Concurrent-To": response_id,
+        }
+        records.append(
+            _BUILDER.create_warc_record(
+                target,
+                kind,
+                payload=io.BytesIO(payload),
+                length=len(payload),
+                warc_content_type=content_type,
+                warc_headers_dict=headers,
+            )
+        )
+    return records
+
+
+def read_rendering(
+    handle: BinaryIO, warc_file: str, offset: int, record_id: str
+) -> dict[str, RenderedRecord]:
+    """The rendered DOM ("conversion") and screenshot ("resource") written with the
+    response or revisit record ``record_id``, which ``handle`` (a stream of ``warc_file``
+    from ``offset`` on) starts with, by record type; empty for a capture made without a
+    browser. A payload that does not match its digest is a WarcError."""
+    found: dict[str, RenderedRecord] = {}
+    try:
+        for position, record in enumerate(ArchiveIterator(handle, check_digests=False)):
+            headers = record.rec_headers
+            if position == 0:
+                if headers.get_header("WARC-Record-ID") != record_id:
+                    raise WarcError(f"{warc_file}:{offset} does not hold {record_id}")
+                continue
+            link = headers.get_header("WARC-Refers-To") or headers.get_header("WARC-Concurrent-To")
+            if link != record_id:
+                break  # the next capture's records
+            if record.rec_type not in ("conversion", "resource"):
+                continue
+            payload = record.raw_stream.read()
+            digest = headers.get_header("WARC-Payload-Digest") or ""
+            if sha256_digest(payload) != digest:
+                raise WarcError(f"the {record.rec_type} record of {record_id} is damaged")
+            found[record.rec_type] = RenderedRecord(
+                record_id=headers.get_header("WARC-Record-ID") or "",
+                record_type=record.rec_type,
+                url=(headers.get_header("WARC-Target-URI") or "").strip("<>"),
+                date=_parse_warc_date(headers.get_header("WARC-Date")),
+                content_type=headers.get_header("Content-Type") or "",
+                payload_digest=digest,
+                payload=payload,
+            )
+    except _UNREADABLE as exc:
+        raise WarcError(f"cannot read the records at {warc_file}:{offset}: {exc}") from None
+    return found
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import codecs
 import email.utils
+import http.client
+import io
 import ipaddress
 import logging
 import random
@@ -54,6 +56,7 @@ __all__ = [
     "NonPublicAddress",
     "PoliteSession",
     "decode_text",
+    "parse_exchange",
     "public_addresses",
 ]
 
@@ -446,6 +449,11 @@ class PoliteSession:
 
     # -- addresses and robots.txt --------------------------------------------------------
 
+    def check_address(self, url: str) -> None:
+        """This session's private-address rule (its setting, its resolver) for a fetch
+        someone else makes: the browser's recording proxy, before each connection."""
+        self._refuse_private(url, [])
+
     def _refuse_private(self, url: str, chain: list[Exchange]) -> None:
         """Refuse a URL whose host resolves to a non-public address before anything is
         sent (robots.txt included); the connection checks again what it dials."""
@@ -628,6 +636,66 @@ def _sent_headers(url: str, headers: Mapping[str, str]) -> tuple[tuple[str, str]
         host = f"{host}:{parts.port}"
     pairs = [(name, value) for name, value in headers.items() if name.lower() != "host"]
     return (("Host", headers.get("Host", host)), *pairs)
+
+
+def parse_exchange(
+    url: str,
+    request: bytes,
+    response: bytes,
+    *,
+    fetched_at: datetime,
+    remote_ip: str | None,
+    max_bytes: int,
+) -> Exchange:
+    """An `Exchange` from the bytes of a request and its response as another recorder
+    (the browser's proxy) saw them cross the wire: status line and headers as sent, the
+    body de-chunked but still content-encoded in `raw_body`, decoded in `body`.
+
+    >>> hop = parse_exchange(
+    ...     "http://example.org/",
+    ...     b"GET / HTTP/1.1\\r\\nHost: example.org\\r\\n\\r\\n",
+    ...     b"HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n"
+    ...     b"2\\r\\nhi\\r\\n0\\r\\n\\r\\n",
+    ...     fetched_at=datetime(2026, 1, 1, tzinfo=UTC),
+    ...     remote_ip=None,
+    ...     max_bytes=100,
+    ... )
+    >>> hop.status, hop.raw_body, hop.request_headers
+    (200, b'hi', (('Host', 'example.org'),))
+    """
+    request_line, _, request_rest = request.partition(b"\r\n")
+    method = request_line.split(b" ", 1)[0].decode("ascii", "replace") or "GET"
+    sent = http.client.parse_headers(io.BytesIO(request_rest))
+    parsed = http.client.HTTPResponse(_RecordedSocket(response), method=method)
+    try:
+        parsed.begin()
+        raw_body = parsed.read()
+    except (http.client.HTTPException, ValueError) as exc:
+        raise ConnectionFailed(url, f"unreadable response: {exc!r}") from None
+    encoding = parsed.headers.get("Content-Encoding")
+    return Exchange(
+        url=url,
+        method=method,
+        request_headers=tuple(sent.items()),
+        http_version=_HTTP_VERSIONS.get(parsed.version, f"HTTP/{parsed.version}"),
+        status=parsed.status,
+        reason=parsed.reason or "",
+        headers=tuple(parsed.headers.items()),
+        raw_body=raw_body,
+        body=_decode_content(url, encoding, raw_body, max_bytes, []),
+        fetched_at=fetched_at,
+        remote_ip=remote_ip,
+    )
+
+
+class _RecordedSocket:
+    """Recorded response bytes, in the shape http.client reads a response from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(io.BytesIO(self._data))
 
 
 def _retry_after_seconds(exchange: Exchange) -> float | None:

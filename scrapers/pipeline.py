@@ -14,22 +14,32 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from archive import ids
 from archive.catalog import Catalog, CatalogConflict, Failure
 from archive.models import Capture, Document, Event, Extraction, Quote, Speaker, Version
 from archive.store import Store, crash_point
-from archive.warc import HttpExchange, WarcError
+from archive.warc import HttpExchange, Rendering, WarcError
 from scrapers.discover import discover
-from scrapers.errors import DiscoveryError, FetchError, RobotsDisallowed, RobotsUnavailable
+from scrapers.errors import (
+    ConnectionFailed,
+    DiscoveryError,
+    FetchError,
+    RobotsDisallowed,
+    RobotsUnavailable,
+)
 from scrapers.extract import EXTRACTOR, Extracted, extract
 from scrapers.http import Exchange, PoliteSession
 from scrapers.quotes import ATTRIBUTOR, find_quotes
 from scrapers.quotes_speakers import settle_speaker
 from scrapers.sources import Source
+
+if TYPE_CHECKING:
+    from scrapers.browser import BrowserCapture, BrowserSession
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +118,27 @@ class Pipeline:
         *,
         clock: Clock = utcnow,
         readers: Readers = Readers(),
+        browser: BrowserSession | None = None,
     ) -> None:
         self.store = store
         self.catalog: Catalog = store.catalog
         self.session = session
         self.clock = clock
         self.readers = readers
+        self.browser = browser  # for sources with render = "browser", and --browser
 
     # -- fetching -----------------------------------------------------------------------
 
-    def capture(self, url: str, source: Source | None = None) -> Outcome:
+    def capture(
+        self, url: str, source: Source | None = None, *, browser: bool | None = None
+    ) -> Outcome:
         """Fetch one URL (conditionally, when it was captured before), store every hop,
-        and process what was stored. A failed fetch is recorded as a failure row."""
+        and process what was stored. A failed fetch is recorded as a failure row.
+
+        In a browser (`browser=True`, or a source with ``render = "browser"``) the page
+        is rendered and everything it fetched is stored with its DOM and screenshot."""
+        if browser if browser is not None else (source is not None and source.render == "browser"):
+            return self._capture_in_browser(url, source)
         outcome = Outcome()
         name = source.name if source else None
         previous = self._latest_response(ids.canonical_url(url))
@@ -145,13 +164,67 @@ class Pipeline:
             outcome.merge(self.process(capture, source))
         return outcome
 
+    def _capture_in_browser(self, url: str, source: Source | None) -> Outcome:
+        """Render one URL in the browser; store its hops (the last with the DOM and the
+        screenshot), then every resource it fetched, and process the page. Nothing is
+        stored unless the browser finished the page."""
+        outcome = Outcome()
+        name = source.name if source else None
+        try:
+            if self.browser is None:
+                raise ConnectionFailed(url, "no browser is available for browser captures")
+            rendered = self.browser.capture(url)
+        except FetchError as exc:
+            failure = Failure(url=url, source=name, at=self.clock(), reason=exc.reason, status=None)
+            with self.catalog.transaction():
+                self.catalog.add_failure(failure)
+            log.warning("could not capture %s in the browser: %s", url, exc.reason)
+            outcome.failures.append(failure)
+            return outcome
+        pages = self._save_rendered(rendered, name)
+        resources = []
+        for hop in rendered.resources:
+            try:
+                canonical = ids.canonical_url(hop.url)
+            except ids.InvalidURL:
+                log.warning("%s fetched %s, which cannot be archived", url, hop.url)
+                continue
+            resources.append(self._save(hop, name, self._latest_response(canonical)))
+        with self.catalog.transaction():
+            for capture in resources:  # what a page needs, not pages of their own
+                self.catalog.mark_processed(capture.id)
+        outcome.captures += pages + resources
+        for capture in pages:
+            outcome.merge(self.process(capture, source))
+        for refused in rendered.refused:
+            log.warning("%s: refused %s", url, refused)
+        return outcome
+
+    def _save_rendered(self, rendered: BrowserCapture, source: str | None) -> list[Capture]:
+        previous = self._latest_response(ids.canonical_url(rendered.url))
+        rendering = Rendering(
+            dom=rendered.dom, screenshot=rendered.screenshot, rendered_at=rendered.rendered_at
+        )
+        return [
+            self._save(hop, source, previous, rendering)
+            if hop is rendered.final
+            else self._save(hop, source, None)
+            for hop in rendered.hops
+        ]
+
     def _latest_response(self, canonical: str) -> Capture | None:
         for capture in reversed(self.catalog.captures_of_url(canonical)):
             if capture.record_type == "response" and capture.status == 200:
                 return capture
         return None
 
-    def _save(self, hop: Exchange, source: str | None, previous: Capture | None) -> Capture:
+    def _save(
+        self,
+        hop: Exchange,
+        source: str | None,
+        previous: Capture | None,
+        rendering: Rendering | None = None,
+    ) -> Capture:
         exchange = _exchange(hop)
         if previous is not None:
             same = hop.status == 304 or (
@@ -159,8 +232,10 @@ class Pipeline:
                 and "sha256:" + hashlib.sha256(hop.raw_body).hexdigest() == previous.payload_digest
             )
             if same:
-                return self.store.save_capture(exchange, source=source, revisit_of=previous)
-        return self.store.save_capture(exchange, source=source)
+                return self.store.save_capture(
+                    exchange, source=source, revisit_of=previous, rendering=rendering
+                )
+        return self.store.save_capture(exchange, source=source, rendering=rendering)
 
     # -- processing ---------------------------------------------------------------------
 
@@ -217,7 +292,15 @@ class Pipeline:
 
     def _page(self, capture: Capture, source: Source | None, outcome: Outcome) -> None:
         document = self.catalog.document_by_url(capture.canonical_url)
-        if capture.record_type == "revisit" and document and document.latest_version_id:
+        dom = self._rendered_dom(capture)
+        # The same page bytes say nothing of what a browser made of them: a rendered
+        # revisit is read again, and compared by its text like any page.
+        if (
+            capture.record_type == "revisit"
+            and dom is None
+            and document
+            and document.latest_version_id
+        ):
             self.catalog.link_capture(capture.id, document.latest_version_id)
             self._save_document(document, capture, state="live")
             if document.state == "taken_down":
@@ -230,7 +313,7 @@ class Pipeline:
             capture_for_text = original
         else:
             capture_for_text = capture
-        extracted = self._extract(capture_for_text)
+        extracted = self._extract(capture_for_text, dom)
         if extracted is None:
             return
         if document is None:
@@ -272,15 +355,34 @@ class Pipeline:
         if versions:
             self._event("edited", document, capture, outcome)
 
-    def _extract(self, capture: Capture) -> Extracted | None:
+    def _extract(self, capture: Capture, dom: str | None = None) -> Extracted | None:
+        """The article of a capture's payload, or of the browser's rendering of it (`dom`)
+        when the page's own HTML has no article: less than half the rendered text."""
         try:
             record = self.store.read(capture)
         except WarcError as exc:
             log.error("cannot read capture %s back: %s", capture.id, exc)
             return None
-        return self.readers.extract(
+        extracted = self.readers.extract(
             record.payload, capture.url, content_type=record.header("Content-Type")
         )
+        if dom is None:
+            return extracted
+        rendered = self.readers.extract(dom, capture.url, content_type="text/html")
+        if len(extracted.text.strip()) * 2 >= len(rendered.text.strip()):
+            return extracted
+        note = "article read from the rendered page: its own HTML has none"
+        return replace(rendered, problems=(*rendered.problems, note))
+
+    def _rendered_dom(self, capture: Capture) -> str | None:
+        """The DOM a browser capture stored with `capture`; None for plain captures."""
+        try:
+            rendering = self.store.rendering(capture)
+        except WarcError as exc:
+            log.error("cannot read the rendering of capture %s: %s", capture.id, exc)
+            return None
+        record = rendering.get("conversion")
+        return record.payload.decode("utf-8", errors="replace") if record else None
 
     def _store_extraction(self, document: Document, version: Version, extracted: Extracted) -> str:
         extraction = Extraction(
@@ -395,7 +497,12 @@ class Pipeline:
                 if current is not None and current.extractor == extractor:
                     continue
                 capture = self.catalog.capture(version.capture_id)
-                extracted = self._extract(capture) if capture else None
+                if capture is not None and capture.record_type == "revisit":
+                    dom = self._rendered_dom(capture)
+                    capture = self.catalog.capture(capture.refers_to or "")
+                else:
+                    dom = self._rendered_dom(capture) if capture else None
+                extracted = self._extract(capture, dom) if capture else None
                 if extracted is not None:
                     self._store_extraction(document, version, extracted)
                     self._changed(document_id, outcome)

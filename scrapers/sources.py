@@ -13,6 +13,7 @@ A source file is TOML and declares one or more `[[source]]` tables:
     schedule = { every = "6h" }                   # or { cron = "0 */6 * * *" } (UTC)
     delay = 5.0                                   # seconds between requests; optional
     max_pages = 50                                # pages per run
+    render = "browser"                            # pages built by scripts; default "http"
 
 `discovery.type` is feed, sitemap, listing (which also needs a CSS `selector` for the
 links) or none. Every error names the file, the line and the field.
@@ -38,6 +39,7 @@ from scrapers.errors import SourceError
 __all__ = ["Discovery", "Schedule", "Source", "load_sources"]
 
 DISCOVERY_TYPES = ("feed", "sitemap", "listing", "none")
+RENDERS = ("http", "browser")  # a plain fetch, or headless Chromium with a screenshot
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _EVERY = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -53,6 +55,7 @@ _FIELDS = frozenset(
         "schedule",
         "delay",
         "max_pages",
+        "render",
     )
 )
 
@@ -93,6 +96,7 @@ class Source:
     deny: tuple[re.Pattern[str], ...] = ()
     delay: float | None = None  # None: the HTTP layer's default
     max_pages: int = 100
+    render: str = "http"  # one of RENDERS
     path: Path | None = field(default=None, compare=False)  # the file that declared it
 
     def next_due(self, after: datetime) -> datetime:
@@ -216,6 +220,7 @@ class _Reader:
             deny=self.patterns("deny"),
             delay=self.delay(),
             max_pages=self.max_pages(),
+            render=self.render(),
             path=self.path,
         )
 
@@ -305,6 +310,12 @@ class _Reader:
         value = self.table.get("max_pages", 100)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise self.fail("max_pages", f"{value!r} is not a whole number >= 1")
+        return value
+
+    def render(self) -> str:
+        value = self.table.get("render", "http")
+        if value not in RENDERS:
+            raise self.fail("render", f"{value!r} is not one of {', '.join(RENDERS)}")
         return value
 
 

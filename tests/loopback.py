@@ -78,16 +78,17 @@ class Request:
 
 
 class LoopbackServer:
-    """A threaded HTTP/1.1 server on 127.0.0.1, port chosen by the system."""
+    """A threaded HTTP/1.1 server on 127.0.0.1 (or `host`), port chosen by the system."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host  # another loopback address (127.0.0.2) makes another site
         self.requests: list[Request] = []
         self._routes: dict[str, list[Reply]] = {}
         self._served: dict[str, int] = {}
         self._sent: dict[str, int] = {}
         self._busy = 0
         self._lock = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -108,7 +109,7 @@ class LoopbackServer:
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.origin + path

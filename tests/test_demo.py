@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive.catalog import Catalog
+from archive.ids import canonical_url
 from archive.store import Paths
 from web import indexing
 from web.cli import main
@@ -29,6 +30,10 @@ DOCUMENTS = {
     "/ledger/politics/2026/11/06/greywater-county-clerk-resigns": ("news", "capital-ledger"),
     "/watch/2026/11/07/what-we-know-about-greywater": ("blog", "ashford-watch"),
 }
+RENDERED = "/commonwealth/news/2026/11/07/certification-schedule"  # built by a script
+CHROMIUM = Path("/usr/bin/chromium")
+if CHROMIUM.exists():
+    DOCUMENTS[RENDERED] = ("statement", "ashford-secretary")
 
 
 def get(site: DemoSite, path: str, **headers: str) -> http.client.HTTPResponse:
@@ -78,7 +83,11 @@ def test_every_page_is_captured_under_its_source(built):
     _, site, catalog, lines = built
     archived = {d.url: (d.kind, d.source) for d in catalog.documents(limit=100)}
     assert archived == {site.url(path): expected for path, expected in DOCUMENTS.items()}
-    revisits = [c for c in catalog.captures(limit=100) if c.record_type == "revisit"]
+    revisits = [
+        c
+        for c in catalog.captures(limit=100)
+        if c.record_type == "revisit" and c.source != "ashford-secretary"
+    ]
     assert {c.status for c in revisits} == {304}
     assert len(revisits) == 4  # every page unchanged a day later
     assert lines[-1].startswith("indexed ")
@@ -191,3 +200,40 @@ def test_the_command_builds_the_demo_and_refuses_a_used_folder(tmp_path: Path):
     again = CliRunner().invoke(main, ["demo", "--build-only", str(target)])
     assert again.exit_code == 1
     assert "is not empty" in again.output
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed")
+def test_the_script_built_statement_is_captured_in_the_browser_with_its_screenshot(built):
+    from bs4 import BeautifulSoup
+
+    from web import create_app
+
+    root, site, catalog, _ = built
+    stops = dict(tour(catalog))
+    path = stops["a statement built by a script, captured in a browser, with its screenshot"]
+    quote = catalog.quote(path.rsplit("/", 1)[1])
+    assert quote.speaker == "Helena Marsh"
+    assert document(catalog, site, RENDERED).id == quote.document_id
+    # The browser fetched what the page needed: its script, the statement's JSON, its
+    # stylesheet and its seal, all archived with it.
+    for asset in ("app.js", "site.css", "seal.svg"):
+        assert catalog.captures_of_url(canonical_url(site.url(f"/commonwealth/assets/{asset}")))
+    json_url = site.url("/commonwealth/api/statements/certification-schedule.json")
+    assert catalog.captures_of_url(canonical_url(json_url))
+    client = create_app({"ARCHIVE": str(root), "TESTING": True}).test_client()
+    page = BeautifulSoup(client.get(path).text, "html.parser")
+    screenshot = page.select_one("a.button.screenshot")["href"]
+    image = client.get(screenshot)
+    assert image.content_type == "image/png" and image.data.startswith(b"\x89PNG")
+
+
+def test_the_demo_says_so_when_there_is_no_chromium(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("ONRECORD_BROWSER", "/nonexistent/chromium")  # the setting's variable
+    lines: list[str] = []
+    with DemoSite() as site:
+        build_demo(tmp_path / "demo", site, echo=lines.append)
+    assert any("no Chromium at /nonexistent/chromium" in line for line in lines)
+    with Catalog.open(Paths(tmp_path / "demo").catalog) as catalog:
+        assert not catalog.captures_of_url(canonical_url(site.url(RENDERED)))
+        assert catalog.documents(limit=100)  # everything else is there

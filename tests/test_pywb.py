@@ -9,12 +9,14 @@ ever run as a subprocess.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -24,15 +26,18 @@ from click.testing import CliRunner
 
 from archive import ids
 from archive.catalog import Catalog
-from archive.store import Paths, Store, read_capture
+from archive.store import Paths, Store, init_archive, read_capture, read_capture_rendering
+from scrapers.browser import CHROMIUM_ARGS, BrowserSession
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
 from tests.loopback import LoopbackServer
+from tests.scriptsite import HEADLINE, PAGE_HEIGHT, PAGE_PATH, script_site
 from tests.webarchive import WebArchive, build_web_archive
-from web import create_app, links
+from web import create_app, indexing, links
 from web.cli_integrity import export_command
 
 BIN = Path(sys.executable).parent
+CHROMIUM = Path("/usr/bin/chromium")
 PYWB_VENV = Path(__file__).resolve().parent.parent / ".venv-pywb"
 CDX_FIELDS = ("url", "digest", "offset", "length", "filename")
 
@@ -212,3 +217,82 @@ def test_onrecords_cdxj_matches_cdxj_indexer(built, tmp_path, selection):
     ours = cdxj((tmp_path / "out" / "indexes" / "index.cdx").read_text())
     assert ours == theirs
     assert len(ours) == (5 if not selection else 2)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> tuple[Path, str]:
+    """An archive holding one browser capture of the script-built statement. The live
+    servers are gone before pywb replays it: everything must come from the WARC."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not installed")
+    root = tmp_path_factory.mktemp("rendered") / "archive"
+    init_archive(root)
+    with (
+        script_site() as (site, _cdn),
+        Store.open(root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+        BrowserSession(http) as browser,
+    ):
+        url = site.url(PAGE_PATH)
+        outcome = Pipeline(store, http, browser=browser).capture(url, browser=True)
+        indexing.catch_up(store.paths, store.catalog)
+    assert not outcome.failures
+    return root, url
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_pywb_replays_a_browser_capture_with_its_subresources(rendered, wayback):
+    from playwright.sync_api import sync_playwright
+
+    root, url = rendered
+    base = wayback("rendered", *sorted((root / "warcs").iterdir()))
+    stored = captures(root)
+    assert len(stored) >= 4  # the page, its script, its stylesheet, its image
+    for capture in stored:
+        if capture.record_type != "response":
+            continue
+        target = f"{base}/{ids.ts14(capture.captured_at)}id_/{capture.url}"
+        try:
+            status, replayed = 200, fetch(target)
+        except urllib.error.HTTPError as error:  # the favicon the browser asked for: 404
+            status, replayed = error.code, error.read()
+        assert status == capture.status, capture.url
+        assert replayed == read_capture(Paths(root), capture).payload, capture.url
+    (page,) = [c for c in stored if c.url == url]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page()
+            # pywb shows a capture in a frame under its banner; the page is in the frame.
+            tab.goto(f"{base}/{ids.ts14(page.captured_at)}/{url}")
+            tab.wait_for_function("document.querySelector('iframe') !== null")
+            frame = tab.frame_locator("iframe").first
+            heading = frame.locator("article h1")
+            heading.wait_for(timeout=20_000)
+            assert heading.inner_text() == HEADLINE  # built by the archived script
+            image = frame.locator("article img")
+            image.evaluate("image => image.decode()")
+            assert image.evaluate("image => image.naturalWidth") == 64
+            # The archived stylesheet applied.
+            html = frame.locator("html")
+            assert html.evaluate("root => root.scrollHeight") == PAGE_HEIGHT
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("selection", [(), ("--query", "reservoir")], ids=["whole", "search"])
+def test_wacz_exports_carry_the_screenshot_and_the_rendered_page(rendered, tmp_path, selection):
+    root, url = rendered
+    package = export(root, tmp_path / "out.wacz", *selection)
+    with zipfile.ZipFile(package) as archive:
+        warcs = [n for n in archive.namelist() if n.endswith(".warc.gz")]
+        data = b"".join(gzip.decompress(archive.read(name)) for name in warcs)
+    (page,) = [c for c in captures(root) if c.url == url]
+    rendering = read_capture_rendering(Paths(root), page)
+    for record in rendering.values():
+        assert f"WARC-Record-ID: {record.record_id}".encode() in data
+        assert f"WARC-Payload-Digest: {record.payload_digest}".encode() in data
+        assert record.payload in data
+    assert f"WARC-Target-URI: urn:fullPage:{url}".encode() in data

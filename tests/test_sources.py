@@ -97,6 +97,7 @@ schedule = {{ every = "1d" }}
         ("allow = ['(unclosed']", "allow", "invalid regular expression"),
         ("delay = -1", "delay", "not a number of seconds"),
         ("max_pages = 0", "max_pages", "not a whole number"),
+        ('render = "chrome"', "render", "not one of http, browser"),
         ("max_page = 10", "max_page", "unknown field"),
         ('discovery = { type = "atom", url = "https://example.org/" }', "discovery.type", ""),
         ('discovery = { type = "feed" }', "discovery.url", "required"),

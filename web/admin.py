@@ -11,10 +11,12 @@ No token configured means admin is disabled (403). Answers are JSON.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, jsonify, request
@@ -31,6 +33,9 @@ from scrapers.sources import Source, load_sources
 from web import indexing, links
 from web.resources import catalog, paths
 from web.sources import declared_sources, sources_folder
+
+if TYPE_CHECKING:
+    from scrapers.browser import BrowserSession
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -91,6 +96,17 @@ def session() -> PoliteSession:
     if settings["user_agent"]:
         values["user_agent"] = settings["user_agent"]
     return PoliteSession(HttpConfig(**values))
+
+
+def browser_session(polite: PoliteSession) -> BrowserSession:
+    """A browser for sources with render = "browser" (503 when there is none)."""
+    # Imported here: Playwright and warcprox are slow to import and only these need them.
+    from scrapers.browser import BrowserSession, config_from_settings
+
+    try:
+        return BrowserSession(polite, config_from_settings(archive_config.load(paths().root)))
+    except FileNotFoundError as exc:
+        abort(503, description=f"cannot start the browser: {exc}")
 
 
 def outcome_json(outcome: Outcome) -> dict:
@@ -158,8 +174,11 @@ def scrape_now():
     if name and not chosen:
         abort(404, description=f"no source named {name!r}")
     total = Outcome()
-    with open_store() as store, session() as polite:
-        pipeline = Pipeline(store, polite)
+    with open_store() as store, session() as polite, contextlib.ExitStack() as stack:
+        browser = None
+        if any(source.render == "browser" for source in chosen):
+            browser = stack.enter_context(browser_session(polite))
+        pipeline = Pipeline(store, polite, browser=browser)
         for source in chosen:
             outcome = pipeline.scrape(source)
             indexing.catch_up(store.paths, store.catalog)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import urljoin
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from werkzeug.exceptions import NotFound
 from werkzeug.http import parse_options_header
 
 from archive import ids
 from archive.models import Capture
-from archive.store import read_capture
-from archive.warc import WarcError
+from archive.store import read_capture, read_capture_rendering
+from archive.warc import RenderedRecord, WarcError
 from web import api, links, rewrite
 from web.resources import catalog, paths
 from web.wayback import TimestampConverter, WaybackError, parse_wayback
@@ -141,7 +142,13 @@ def capture(stamp: str, url: str):
     original = catalog().capture(found.refers_to) if found.refers_to else None
     if api.prefers_json():  # no .json suffix: the path ends with the original URL
         return jsonify({**capture_json(found), "log_position": catalog().log_position(found.id)})
-    return render_template("capture.html", capture=found, original=original, links=links)
+    return render_template(
+        "capture.html",
+        capture=found,
+        original=original,
+        rendering=rendering_of(found),
+        links=links,
+    )
 
 
 _BODILESS = {204, 205, 304}
@@ -151,6 +158,42 @@ def archived_status(found: Capture) -> int:
     """The status the archived server answered with, replayed as pywb replays it (200 for
     a record that has none)."""
     return found.status if 200 <= found.status <= 599 else 200
+
+
+def rendering_of(found: Capture) -> dict[str, RenderedRecord]:
+    """A browser capture's rendered DOM ("conversion") and screenshot ("resource")."""
+    try:
+        return read_capture_rendering(paths(), found)
+    except WarcError as exc:
+        current_app.logger.error("rendering of capture %s unreadable: %s", found.id, exc)
+        return {}
+
+
+@bp.get("/capture/<capture_id>/screenshot.png")
+def screenshot(capture_id: str) -> Response:
+    return _rendered(capture_id, "resource")
+
+
+@bp.get("/capture/<capture_id>/rendered")
+def rendered(capture_id: str) -> Response:
+    return _rendered(capture_id, "conversion")
+
+
+def _rendered(capture_id: str, record_type: str) -> Response:
+    """A record a browser capture stored with its page, served like an archived copy."""
+    found = catalog().capture(capture_id)
+    if found is None:
+        abort(404, description=f"onrecord has no capture {capture_id}")
+    record = rendering_of(found).get(record_type)
+    if record is None:
+        abort(404, description=f"capture {capture_id} was not made in a browser")
+    response = Response(record.payload, status=200, content_type=record.content_type)
+    response.headers["X-Onrecord-Archived"] = "1"
+    response.headers["Digest"] = "sha-256=" + base64.b64encode(
+        bytes.fromhex(record.payload_digest.removeprefix("sha256:"))
+    ).decode("ascii")
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
 
 
 def archived_copy(found: Capture) -> Response:

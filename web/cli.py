@@ -7,6 +7,7 @@ plain log lines otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import resource
@@ -31,7 +32,14 @@ from scrapers.sources import Source, load_sources
 from web import create_app, indexing, links
 from web.cli_integrity import export_command, import_command, verify
 from web.cli_migrate import migrate_command
-from web.cli_options import archive_option, http_config, open_catalog, open_store, progress
+from web.cli_options import (
+    archive_option,
+    browser_session,
+    http_config,
+    open_catalog,
+    open_store,
+    progress,
+)
 
 log = logging.getLogger("onrecord")
 
@@ -73,16 +81,27 @@ def init(directory: Path | None, archive_dir: Path) -> None:
 @click.argument("url")
 @archive_option
 @click.option("--json", "as_json", is_flag=True, help="Print what was captured as JSON.")
-def capture(url: str, archive_dir: Path, as_json: bool) -> None:
+@click.option(
+    "--browser",
+    "in_browser",
+    is_flag=True,
+    help="Render the page in headless Chromium: every resource, the DOM and a screenshot.",
+)
+def capture(url: str, archive_dir: Path, as_json: bool, in_browser: bool) -> None:
     """Fetch one page politely into the archive, extract its text and quotes, index them."""
     try:
         canonical_url(url)
     except InvalidURL as exc:
         raise click.ClickException(str(exc)) from None
-    with open_store(archive_dir) as store, PoliteSession(http_config(archive_dir)) as session:
-        pipeline = Pipeline(store, session)
+    with (
+        open_store(archive_dir) as store,
+        PoliteSession(http_config(archive_dir)) as session,
+        contextlib.ExitStack() as stack,
+    ):
+        browser = stack.enter_context(browser_session(archive_dir, session)) if in_browser else None
+        pipeline = Pipeline(store, session, browser=browser)
         outcome = pipeline.process_pending()
-        outcome.merge(pipeline.capture(url))
+        outcome.merge(pipeline.capture(url, browser=in_browser))
         indexing.catch_up(store.paths, store.catalog)
         report = _outcome_report(store.catalog, outcome)
     if as_json:
@@ -306,8 +325,14 @@ def _run_sources(archive_dir: Path, chosen: list[Source]) -> Outcome:
     with open_store(archive_dir) as store:
         for source in progress(chosen, "scraping"):
             overrides = {} if source.delay is None else {"delay": source.delay}
-            with PoliteSession(http_config(archive_dir, **overrides)) as session:
-                outcome = Pipeline(store, session).scrape(source)
+            with (
+                PoliteSession(http_config(archive_dir, **overrides)) as session,
+                contextlib.ExitStack() as stack,
+            ):
+                browser = None
+                if source.render == "browser":
+                    browser = stack.enter_context(browser_session(archive_dir, session))
+                outcome = Pipeline(store, session, browser=browser).scrape(source)
             indexing.catch_up(store.paths, store.catalog)
             log.info(
                 "%s: %d captures, %d new versions, %d failures",

@@ -1,19 +1,24 @@
 """What the `onrecord` commands share: the --archive option, opening an archive, the
-HTTP settings, and progress that suits the terminal."""
+HTTP and browser settings, and progress that suits the terminal."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from archive import config as archive_config
 from archive.catalog import Catalog, CatalogError, EmptyCatalog
 from archive.store import ArchiveError, Paths, Store, open_paths
-from scrapers.http import HttpConfig
+from scrapers.errors import FetchError
+from scrapers.http import HttpConfig, PoliteSession
 from scrapers.sources import Source, SourceError, load_sources
+
+if TYPE_CHECKING:
+    from scrapers.browser import BrowserSession
 
 
 def archive_option(function: Callable) -> Callable:
@@ -63,6 +68,18 @@ def http_config(archive_dir: Path | None, **overrides) -> HttpConfig:
         values["user_agent"] = settings["user_agent"]
     values.update(overrides)
     return HttpConfig(**values)
+
+
+def browser_session(archive_dir: Path | None, http: PoliteSession) -> BrowserSession:
+    """A browser for browser captures, with the archive's settings, or a clear error."""
+    # Imported here: Playwright and warcprox take over a second to import, and only
+    # browser captures need them (every other command starts without).
+    from scrapers.browser import BrowserSession, config_from_settings
+
+    try:
+        return BrowserSession(http, config_from_settings(archive_config.load(archive_dir)))
+    except (FileNotFoundError, FetchError) as exc:
+        raise click.ClickException(f"cannot start the browser: {exc}") from None
 
 
 def progress(items: list, label: str) -> Iterable:

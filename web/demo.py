@@ -1,12 +1,14 @@
 """The demo: a small fictional newsroom world, and an archive built from it.
 
 `DemoSite` serves the Ashford demo network (``web/demo_site/``) on 127.0.0.1: an election
-board's press room with an RSS feed, a news agency and a national paper with sitemaps, and
-a blog with a listing page, all on one loopback origin. It behaves like a real site where
-the archive can tell: a Content-Type with a charset, ``ETag`` and ``Last-Modified`` on every
-page, ``304 Not Modified`` for a conditional request that still matches, a ``robots.txt``
-that closes one path the feed links to. `DemoSite.advance` moves the world on a day: one
-statement is edited without notice, another is taken down (410), a new story appears.
+board's press room with an RSS feed, a secretary of state's press room whose statement is
+built by a script (captured in a browser), a news agency and a national paper with
+sitemaps, and a blog with a listing page, all on one loopback origin. It behaves like a
+real site where the archive can tell: a Content-Type with a charset, ``ETag`` and
+``Last-Modified`` on every page, ``304 Not Modified`` for a conditional request that still
+matches, a ``robots.txt`` that closes one path the feed links to. `DemoSite.advance`
+moves the world on a day: one statement is edited without notice, another is taken down
+(410), a new story appears.
 
 `build_demo` scrapes that world twice, before and after the day passes, with onrecord's
 real pipeline, so that the archive shows versions, edits, takedowns and revisits.
@@ -17,6 +19,7 @@ real pipeline, so that the archive shows versions, edits, takedowns and revisits
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from archive import config as archive_config
@@ -38,6 +42,9 @@ from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.sources import Source, load_sources
 from web import indexing, links
+
+if TYPE_CHECKING:
+    from scrapers.browser import BrowserSession
 
 __all__ = ["DemoSite", "build_demo", "tour"]
 
@@ -57,8 +64,9 @@ allow_private = true
 delay = 0.0
 """
 
-# Four publishers of the demo network, one source each, discovered the four ways sources
-# can be: a feed, two sitemaps and a listing page with a CSS selector. {origin} is the
+# Five publishers of the demo network, one source each, discovered the four ways sources
+# can be: a feed, two sitemaps and a listing page with a CSS selector, and a statement
+# built by a script, captured in a browser. {origin} is the
 # demo site's origin, {pattern} the same escaped as a regular expression.
 DEMO_SOURCES = {
     "ashford-elections": """\
@@ -104,6 +112,18 @@ max_pages = 10
 type = "listing"
 url = "{origin}/watch/"
 selector = "article.post-summary h2.entry-title a"
+""",
+    "ashford-secretary": """\
+[[source]]
+name = "ashford-secretary"
+publisher = "Office of the Secretary of the Commonwealth"
+kind = "statement"
+start_urls = ["{origin}/commonwealth/news/2026/11/07/certification-schedule"]
+discovery = {{ type = "none" }}
+allow = ['^{pattern}/commonwealth/news/']
+schedule = {{ every = "6h" }}
+max_pages = 5
+render = "browser"                      # the page builds its statement with a script
 """,
 }
 
@@ -288,9 +308,16 @@ def _visit(store: Store, sources: list[Source], echo: Callable[[str], None], lab
         read_timeout=settings["timeout"],
     )
     total = Outcome()
-    with PoliteSession(config) as session:
-        pipeline = Pipeline(store, session)
+    with PoliteSession(config) as session, contextlib.ExitStack() as stack:
+        browser = None
+        if any(source.render == "browser" for source in sources):
+            browser = _browser(session, settings, echo)
+            if browser is not None:
+                stack.enter_context(browser)
+        pipeline = Pipeline(store, session, browser=browser)
         for source in sources:
+            if source.render == "browser" and browser is None:
+                continue
             outcome = pipeline.scrape(source)
             indexing.catch_up(store.paths, store.catalog)
             total.merge(outcome)
@@ -300,6 +327,23 @@ def _visit(store: Store, sources: list[Source], echo: Callable[[str], None], lab
         f"{label}: {len(total.captures)} captures, {total.new_versions} new versions, "
         f"{events or 'no events'}, {len(total.failures)} refused or failed"
     )
+
+
+def _browser(
+    session: PoliteSession, settings: dict, echo: Callable[[str], None]
+) -> BrowserSession | None:
+    """A browser for the script-built statement, or None (said plainly) without one."""
+    from scrapers.browser import BrowserSession, config_from_settings  # slow to import
+
+    executable = settings["browser"]
+    if not Path(executable).exists():
+        echo(
+            f"note: no Chromium at {executable}, so the statement that builds itself with a "
+            "script (source ashford-secretary) is not captured; install it with "
+            "'apt-get install chromium' (make demo does, as root)"
+        )
+        return None
+    return BrowserSession(session, config_from_settings(settings))
 
 
 def tour(catalog: Catalog) -> list[tuple[str, str]]:
@@ -325,6 +369,17 @@ def tour(catalog: Catalog) -> list[tuple[str, str]]:
             (
                 "a statement edited without notice",
                 links.document_diff_path(edited.document_id, 1, 2),
+            )
+        )
+    rendered = next(
+        (q for q in catalog.current_quotes() if q.text.startswith("Counties will certify")),
+        None,
+    )
+    if rendered is not None:
+        stops.append(
+            (
+                "a statement built by a script, captured in a browser, with its screenshot",
+                links.quote_path(rendered.id),
             )
         )
     stops.append(

@@ -57,6 +57,16 @@ def raw_capture_path(url: str, captured_at: datetime) -> str:
     return f"/{memento_ts(captured_at)}id_/{_safe(url)}"
 
 
+def screenshot_path(capture_id: str) -> str:
+    """The screenshot a browser capture took: how the page looked when captured."""
+    return f"/capture/{capture_id}/screenshot.png"
+
+
+def rendered_path(capture_id: str) -> str:
+    """The page's DOM after its scripts ran (browser captures); sandboxed like a copy."""
+    return f"/capture/{capture_id}/rendered"
+
+
 def timemap_path(url: str) -> str:
     return f"/timemap/link/{_safe(url)}"
 
