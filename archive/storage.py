@@ -42,7 +42,14 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from archive.warc import WarcError, claim, is_warc_name, iter_warc_files, release
+from archive.warc import (
+    WarcError,
+    claim,
+    fsync_folder,
+    is_warc_name,
+    iter_warc_files,
+    release,
+)
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +310,7 @@ class FolderStorage(WarcStorage):
             copy.flush()
             os.fsync(copy.fileno())
         os.replace(partial, target)
-        _fsync_folder(self.local)
+        fsync_folder(self.local)
         expected = (path.stat().st_size, s3_etag(path))
         if self.fingerprint(name) != expected:
             raise StorageError(f"the copy of {name} in {self.local} does not match the original")
@@ -471,7 +478,7 @@ class S3Storage(WarcStorage):
         path = self.local / check_name(name)
         expected = self.put(path, name)
         path.unlink()
-        _fsync_folder(self.local)
+        fsync_folder(self.local)
         log.info("uploaded %s to %s (%d bytes, ETag %s)", name, self.location, *expected)
 
     def put(self, path: Path, name: str) -> tuple[int, str]:
@@ -563,14 +570,6 @@ class _Empty:
 
     def close(self) -> None:
         pass
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass
