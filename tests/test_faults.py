@@ -102,7 +102,7 @@ def finish(proc: subprocess.Popen) -> int:
 
 def unrepairable(root: Path) -> list:
     """What a read-only check finds that no repair could mend (must stay empty)."""
-    with Catalog.open(root / "catalog.sqlite", migrate=False) as catalog:
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
         found = Verifier(Paths(root), catalog).run()
     return [p for p in found.problems if not p.repairable]
 
@@ -112,7 +112,7 @@ def run_verify(root: Path, *args: str):
 
 
 def assert_no_duplicates(root: Path, urls: list[str]) -> None:
-    with Catalog.open(root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(root).catalog) as catalog:
         for url in urls:
             canonical = ids.canonical_url(url)
             found = catalog.captures_of_url(canonical)
@@ -196,7 +196,7 @@ def test_a_torn_warc_tail_is_quarantined_byte_for_byte(archive_root, server):
     assert finish(onrecord("scrape", "--archive", str(archive_root))) == 0
     [warc] = (archive_root / "warcs").iterdir()
     whole = warc.read_bytes()
-    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
         last = list(catalog.all_captures())[-1]  # in WARC order
     record = whole[last.warc_offset : last.warc_offset + last.warc_length]
     torn = record[: len(record) // 2]
@@ -246,7 +246,7 @@ def test_a_full_disk_fails_the_write_and_loses_nothing(small_disk, server):
     urls = serve_stories(server, 2)
     write_source(root, urls)
     assert finish(onrecord("scrape", "--archive", str(root))) == 0
-    with Catalog.open(root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(root).catalog) as catalog:
         before = list(catalog.all_captures())
     big = serve_stories(server, 6, padding=12_000)  # ~260 KB a page
     write_source(root, big)
@@ -255,7 +255,7 @@ def test_a_full_disk_fails_the_write_and_loses_nothing(small_disk, server):
     _out, err = failed.communicate(timeout=60)
     assert failed.returncode != 0
     assert "No space left" in err or "disk is full" in err or "disk I/O" in err, err[-2000:]
-    with Catalog.open(root / "catalog.sqlite", migrate=False) as catalog:
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
         for capture in before:  # still readable, byte for byte
             assert read_capture(Paths(root), capture).location.record_id == capture.warc_record_id
     assert unrepairable(root) == []
