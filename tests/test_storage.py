@@ -395,3 +395,16 @@ def test_readers_of_a_bucket_out_of_reach_get_a_clear_error(proxied, tmp_path):
     assert not (tmp_path / "out.wacz").exists()
     proxy.up()
     assert read_capture(paths, saved[0]).payload == exchange(0).payload
+
+
+def test_capturing_goes_on_while_the_store_is_down(proxied, seaweedfs, caplog):
+    root, proxy, place = proxied
+    proxy.down()
+    with caplog.at_level(logging.WARNING, logger="archive.storage"):
+        saved = save(root, [exchange(n) for n in range(2)])  # opens, captures, closes
+    assert "cannot reach" in caplog.text and "to be uploaded later" in caplog.text
+    assert local_files(root) == [saved[0].warc_file]
+    assert read_capture(Paths(root), saved[1]).payload == exchange(1).payload
+    proxy.up()
+    Store.open(root).close()
+    assert local_files(root) == [] and list(seaweedfs.keys(place)) == [saved[0].warc_file]
