@@ -438,7 +438,9 @@ def _save(
         summary.present.append(capture_id)
         return
     source = sources.get(capture_id)
-    capture = store.save_capture(exchange, source=source, revisit_of=revisit_of)
+    capture = store.save_capture(
+        exchange, source=source, revisit_of=revisit_of, rendering=found.rendering
+    )
     summary.added.append(capture.id)
 
 

@@ -686,6 +686,7 @@ class ForeignRecord:
     refers_to_url: str | None = None
     refers_to_date: datetime | None = None
     kind: str | None = None  # the reason in a word or two, for counting
+    rendering: Rendering | None = None  # a browser capture's DOM and screenshot, kept with it
 
 
 Opener = Callable[[], BinaryIO]
@@ -737,17 +738,30 @@ def read_exchanges(source: Path | Opener, name: str | None = None) -> Iterator[F
 def _foreign_records(
     source: Opener, name: str, requests: dict[str, tuple[str, tuple[tuple[str, str], ...]]]
 ) -> Iterator[ForeignRecord]:
+    """The records of a file in order; a response is given once the records after it are
+    read, so that a browser capture's rendering (the DOM and screenshot written right
+    after its response, linked to it) goes with it."""
+    pending: ForeignRecord | None = None
+    pieces: dict[str, tuple[bytes, datetime]] = {}
     with source() as handle:
         for record in _records(handle, name):
             headers = record.rec_headers
             record_id = headers.get_header("WARC-Record-ID") or ""
             if record.rec_type in ("request", "warcinfo", "arc_header"):
                 continue  # with their responses; describing the file
+            if pending is not None and _renders(record, pending.record_id):
+                payload = record.raw_stream.read()
+                if sha256_digest(payload) == headers.get_header("WARC-Payload-Digest"):
+                    pieces[record.rec_type] = (payload, _parse_warc_date(headers["WARC-Date"]))
+                    continue
             if record.rec_type not in ("response", "revisit"):
                 kind = record.rec_type
                 problem = f"a {kind} record, not an HTTP response"
                 yield ForeignRecord(record_id, kind, None, problem, kind=f"{kind} records")
                 continue
+            if pending is not None:
+                yield _with_rendering(pending, pieces)
+            pieces = {}
             request = requests.get(record_id) or requests.get(
                 headers.get_header("WARC-Concurrent-To") or ""
             )
@@ -759,7 +773,7 @@ def _foreign_records(
                 exchange, problem, kind = _foreign_exchange(record, request), None, None
             except RecordProblem as exc:
                 exchange, problem, kind = None, str(exc), exc.kind
-            yield ForeignRecord(
+            pending = ForeignRecord(
                 record_id=record_id,
                 record_type=record.rec_type,
                 exchange=exchange,
@@ -768,6 +782,30 @@ def _foreign_records(
                 refers_to_date=_parse_warc_date(refers_date) if refers_date else None,
                 kind=kind,
             )
+    if pending is not None:
+        yield _with_rendering(pending, pieces)
+
+
+def _renders(record, response_id: str) -> bool:
+    """Whether ``record`` is the DOM or screenshot a browser capture wrote for the
+    response or revisit ``response_id`` (see :func:`_rendering_records`)."""
+    headers = record.rec_headers
+    target = (headers.get_header("WARC-Target-URI") or "").strip("<>")
+    if record.rec_type == "conversion" and target.startswith(DOM_PREFIX):
+        return headers.get_header("WARC-Refers-To") == response_id
+    if record.rec_type == "resource" and target.startswith(SCREENSHOT_PREFIX):
+        return headers.get_header("WARC-Concurrent-To") == response_id
+    return False
+
+
+def _with_rendering(
+    found: ForeignRecord, pieces: dict[str, tuple[bytes, datetime]]
+) -> ForeignRecord:
+    if found.exchange is None or set(pieces) != {"conversion", "resource"}:
+        return found
+    (dom, rendered_at), (screenshot, _) = pieces["conversion"], pieces["resource"]
+    rendering = Rendering(dom.decode("utf-8", "replace"), screenshot, rendered_at)
+    return dataclasses.replace(found, rendering=rendering)
 
 
 def _check_inflation(handle: BinaryIO, name: str) -> int | None:

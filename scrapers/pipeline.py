@@ -276,10 +276,18 @@ class Pipeline:
                 return outcome  # processed already, or being processed by another process
             if capture.status in _GONE or 300 <= capture.status < 400:
                 self._gone(capture, outcome)
-            elif capture.status in (200, 304) and _textual(capture):
+            elif capture.status in (200, 304) and self._textual(capture):
                 self._page(capture, source, outcome)
             self.catalog.mark_processed(capture.id)
         return outcome
+
+    def _textual(self, capture: Capture) -> bool:
+        """A page or file extraction can read (a revisit's type is its original's: a
+        stylesheet or script repeated unchanged is no page)."""
+        if capture.record_type == "revisit":
+            original = self.catalog.capture(capture.refers_to) if capture.refers_to else None
+            return original is None or original.content_type in _TEXTUAL
+        return capture.content_type in _TEXTUAL
 
     def _gone(self, capture: Capture, outcome: Outcome) -> None:
         document = self.catalog.document_by_url(capture.canonical_url)
@@ -595,11 +603,6 @@ class Pipeline:
         outcome.failures.append(failure)
         log.warning("run %s of %s failed: %s", run_id, source.name, reason)
         return outcome
-
-
-def _textual(capture: Capture) -> bool:
-    """A page or file extraction can read (a revisit's type is its original's)."""
-    return capture.record_type == "revisit" or capture.content_type in _TEXTUAL
 
 
 def _moved_away(capture: Capture) -> bool:

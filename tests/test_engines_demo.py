@@ -26,7 +26,7 @@ from tests.conftest import run_onrecord
 from web import create_app, links
 
 # Where each record lies: the WARC file and its record id (see the module's docstring).
-PLACE_OF_RECORD = ("dd.warc-file", "dd.warc-offset", "dd.record-id")
+PLACE_OF_RECORD = ("dd.warc-file", "dd.warc-offset", "dd.record-id", "code.screenshot-record")
 
 
 @dataclass(frozen=True)
