@@ -134,7 +134,10 @@ class Searcher:
                 self._live = live
                 log.debug("opened index generation %s", live.name)
         elif self._searcher is not None and not self._searcher.up_to_date():
-            self._searcher = self._searcher.refresh()
+            # Opened afresh, not Whoosh's refresh(): that reuses the reader of a segment
+            # whose deletions changed since, and the replaced records were found twice.
+            self._searcher.close()
+            self._searcher = whoosh_index.open_dir(str(live)).searcher()
         else:
             return
         self._results.clear()

@@ -28,9 +28,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     from web import (
+        accounts,
         admin,
         api,
         captures,
+        check,
+        corrections,
         documents,
         feeds,
         home,
@@ -46,11 +49,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     resources.init_app(app)
     security.init_app(app)
+    accounts.init_app(app)
     app.register_blueprint(captures.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(quotes.bp)
+    app.register_blueprint(corrections.bp)
+    app.register_blueprint(check.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(speakers.bp)
     app.register_blueprint(sources.bp)

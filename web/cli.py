@@ -28,6 +28,7 @@ from scrapers.pipeline import Outcome, Pipeline
 from scrapers.quotes import find_quotes
 from scrapers.sources import Source, load_sources
 from web import create_app, indexing, links
+from web.cli_accounts import corrections, users
 from web.cli_integrity import export_command, import_command, verify
 from web.cli_migrate import migrate_command
 from web.cli_options import archive_option, http_config, open_catalog, open_store, progress
@@ -237,6 +238,45 @@ def search(
         who = hit.speaker or ("" if hit.type == "document" else "(speaker unknown)")
         click.echo(f"{hit.id}  {hit.type}  {who}  {hit.publisher or ''}  {when}")
         click.echo(f"    {hit.text[:200]}")
+
+
+@main.command("check")
+@click.argument("text")
+@archive_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def check_command(text: str, archive_dir: Path, fmt: str) -> None:
+    """Check a circulating quote against the record: verbatim, shortened, altered,
+    stitched from separate quotes, or not found."""
+    from web.check import CheckError, check, result_json
+
+    paths, catalog = open_catalog(archive_dir)
+    with catalog:
+
+        def quotes(query: str):
+            return indexing.search(
+                paths, catalog, query, type="quote", page_size=8, facets=False, highlight=False
+            )
+
+        try:
+            result = check(quotes, text)
+        except CheckError as exc:
+            raise click.ClickException(str(exc)) from None
+    if fmt == "json":
+        click.echo(json.dumps(result_json(result), indent=2, ensure_ascii=False))
+        return
+    click.echo(result.label)
+    for match in result.matches:
+        click.echo(
+            f"  {match.verdict}: {match.hit.speaker or '(speaker unknown)'}"
+            f"  {match.hit.publisher or ''}  {links.quote_path(match.hit.id)}"
+        )
+        click.echo(f"    “{match.hit.text[:200]}”")
+        if match.changes:
+            shown = "".join(
+                c.text if c.op == "equal" else f"[{'-' if c.op == 'delete' else '+'}{c.text}]"
+                for c in match.changes
+            )
+            click.echo(f"    diff: {shown[:300]}")
 
 
 @main.command()
@@ -476,6 +516,8 @@ main.add_command(verify)
 main.add_command(export_command)
 main.add_command(import_command)
 main.add_command(migrate_command)
+main.add_command(users)
+main.add_command(corrections)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ index)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from archive.catalog import Catalog
 from archive.store import Paths, crash_point
@@ -23,7 +23,9 @@ def update(paths: Paths, catalog: Catalog, document_ids: Iterable[str]) -> int:
     indexer = Indexer(paths.index)
     for document_id in chosen:
         indexer.delete_document(document_id)
-    return indexer.update(catalog.document_records(chosen), catalog.quote_records(chosen))
+    return indexer.update(
+        catalog.document_records(chosen), corrected_records(catalog, catalog.quote_records(chosen))
+    )
 
 
 def catch_up(paths: Paths, catalog: Catalog) -> int:
@@ -39,9 +41,34 @@ def catch_up(paths: Paths, catalog: Catalog) -> int:
 def rebuild(paths: Paths, catalog: Catalog) -> int:
     """Rebuild the whole index from the catalog, swapping it in when complete."""
     backlog = catalog.index_backlog()
-    count = Indexer(paths.index).rebuild(catalog.document_records(), catalog.quote_records())
+    count = Indexer(paths.index).rebuild(
+        catalog.document_records(), corrected_records(catalog, catalog.quote_records())
+    )
     catalog.indexed(backlog)
     return count
+
+
+def corrected_records(catalog: Catalog, records: Iterable[dict]) -> Iterator[dict]:
+    """Quote records as editors corrected them: the index finds the corrected speaker,
+    role, cue and words, and leaves out what was marked not a quote."""
+    corrected = catalog.corrected_quote_ids()
+    for record in records:
+        if record["id"] not in corrected:
+            yield record
+            continue
+        machine = catalog.quote(record["id"])
+        found = catalog.corrected(machine)
+        if found.not_quote:
+            continue
+        quote = found.quote
+        yield record | {
+            "text": quote.text,
+            "speaker": quote.speaker,
+            "speaker_id": quote.speaker_id,
+            "role": quote.role,
+            "cue": quote.cue,
+            "anonymous": quote.anonymous,
+        }
 
 
 def search(paths: Paths, catalog: Catalog, query: str, **options) -> SearchResults:

@@ -3,10 +3,11 @@
 The catalog is derived from the WARC files (see :mod:`archive.store`) and holds what was
 made of them. One module per kind of data holds its queries: ``captures`` (captures and
 the capture log), ``documents`` (documents, versions, extractions, events), ``quotes``
-(quotes, aliases, speakers) and ``sources`` (runs, failures, queues, the schedule); the
-joins they share are written once in ``rows``. :class:`Catalog` puts them behind one
-object on one connection, to SQLite or PostgreSQL alike (``engine``), with its schema
-versioned by Alembic (``schema``).
+(quotes, aliases, speakers), ``sources`` (runs, failures, queues, the schedule),
+``accounts`` (users, tokens, sessions) and ``corrections`` (corrections of quotes and
+their chain, speaker merges and identifiers); the joins they share are written once in
+``rows``. :class:`Catalog` puts them behind one object on one connection, to SQLite or
+PostgreSQL alike (``engine``), with its schema versioned by Alembic (``schema``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from archive.catalog import schema
+from archive.catalog.accounts import ROLES, AccountError, AccountQueries, User
 from archive.catalog.captures import GENESIS_HASH, CaptureQueries, log_entry_bytes, log_entry_hash
+from archive.catalog.corrections import (
+    KINDS,
+    Corrected,
+    Correction,
+    CorrectionError,
+    CorrectionQueries,
+    chain_problems,
+)
 from archive.catalog.documents import DocumentQueries, DocumentSummary
 from archive.catalog.engine import (
     CatalogError,
@@ -36,11 +46,19 @@ from archive.catalog.sources import Failure, RunStats, SourceQueries
 
 __all__ = [
     "GENESIS_HASH",
+    "KINDS",
+    "ROLES",
+    "AccountError",
     "Catalog",
     "CatalogError",
+    "Corrected",
+    "Correction",
+    "CorrectionError",
     "DocumentSummary",
     "Failure",
     "RunStats",
+    "User",
+    "chain_problems",
     "from_text",
     "latest_version",
     "log_entry_bytes",
@@ -61,7 +79,14 @@ def as_url(target: Path | str | URL) -> URL:
     return parse_url(target)
 
 
-class Catalog(CaptureQueries, DocumentQueries, QuoteQueries, SourceQueries):
+class Catalog(
+    CaptureQueries,
+    DocumentQueries,
+    QuoteQueries,
+    SourceQueries,
+    AccountQueries,
+    CorrectionQueries,
+):
     """One connection to one catalog. Not shared between threads."""
 
     def __init__(self, engine: sa.Engine, connection: sa.Connection, url: URL) -> None:
