@@ -35,6 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         check,
         corrections,
         documents,
+        exports,
         feeds,
         home,
         log,
@@ -52,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     accounts.init_app(app)
     app.register_blueprint(captures.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(exports.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(quotes.bp)

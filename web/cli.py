@@ -7,6 +7,7 @@ plain log lines otherwise.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sys
@@ -212,7 +213,13 @@ def quotes_command(files: tuple[Path, ...], fmt: str) -> None:
 @main.command()
 @click.argument("query")
 @archive_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv", "jsonl"]),
+    default="text",
+    help="csv and jsonl write every result (not one page), streamed.",
+)
 @click.option("--type", "kind", type=click.Choice(["quote", "document"]), default=None)
 @click.option("--sort", type=click.Choice(["relevance", "date", "date_asc"]), default="relevance")
 @click.option("--page", type=click.IntRange(min=1), default=1)
@@ -222,6 +229,10 @@ def search(
 ) -> None:
     """Search quotes and documents: words, "exact phrases", speaker:, publisher:, dates…"""
     paths, catalog = open_catalog(archive_dir)
+    if fmt in ("csv", "jsonl"):
+        catalog.close()
+        _export(paths, query, fmt, kind, sort)
+        return
     with catalog:
         try:
             results = indexing.search(
@@ -238,6 +249,24 @@ def search(
         who = hit.speaker or ("" if hit.type == "document" else "(speaker unknown)")
         click.echo(f"{hit.id}  {hit.type}  {who}  {hit.publisher or ''}  {when}")
         click.echo(f"    {hit.text[:200]}")
+
+
+def _export(paths, query: str, fmt: str, kind: str | None, sort: str) -> None:
+    from index.search import Searcher
+    from web.exports import WRITERS, row
+
+    searcher = Searcher(paths.index)
+    try:
+        hits = searcher.every_hit(query, type=kind, sort=sort)
+        first = next(hits, None)
+        out = click.get_text_stream("stdout")
+        found = itertools.chain([first] if first else [], hits)
+        for line in WRITERS[fmt](row(hit) for hit in found):
+            out.write(line)
+    except indexing.QueryError as exc:
+        raise click.ClickException(f"cannot search for that: {exc}") from None
+    finally:
+        searcher.close()
 
 
 @main.command("check")
