@@ -191,3 +191,27 @@ def test_the_command_builds_the_demo_and_refuses_a_used_folder(tmp_path: Path):
     again = CliRunner().invoke(main, ["demo", "--build-only", str(target)])
     assert again.exit_code == 1
     assert "is not empty" in again.output
+
+
+def test_the_demo_shows_a_correction_and_an_altered_quote_check_finds(built):
+    from web import create_app
+    from web.demo import CIRCULATED, CORRECTION
+
+    root, _, catalog, lines = built
+    stops = dict(tour(catalog))
+    client = create_app({"ARCHIVE": str(root), "TESTING": True}).test_client()
+    quote = client.get(stops["a correction on the record"] + ".json").get_json()
+    assert quote["speaker"]["name"] == CORRECTION[0]
+    assert [c["by"] for c in quote["corrections"]] == ["editor"]
+    assert quote["machine_attribution"]["speaker"] != CORRECTION[0]
+    found = client.get(
+        stops["a circulating quote, altered, checked"].replace("/check", "/check.json", 1)
+    )
+    result = found.get_json()
+    assert result["verdict"] == "altered"
+    assert result["matches"][0]["speaker"] == "Helen Marchetti"
+    assert {d["text"].strip() for d in result["matches"][0]["diff"] if d["op"] == "insert"} == {
+        "recounted"
+    }
+    assert CIRCULATED.startswith("Every ballot")
+    assert any("corrected the speaker" in line for line in lines)
