@@ -30,7 +30,11 @@ if ! grep -qxF "$rule" "$hba"; then
     # The first matching line wins: put the test rule first.
     printf '%s\n%s\n' "$rule" "$(cat "$hba")" > "$hba"
 fi
-pg_ctlcluster "$version" main restart
+if pg_ctlcluster "$version" main status >/dev/null 2>&1; then
+    pg_ctlcluster "$version" main reload
+else
+    pg_ctlcluster "$version" main start
+fi
 for _ in $(seq 30); do
     answers && exit 0
     sleep 1

@@ -29,9 +29,9 @@ import logging
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -168,6 +168,30 @@ class WarcStorage(ABC):
         return []
 
     @abstractmethod
+    def fingerprint(self, name: str) -> tuple[int, str] | None:
+        """(size, ETag) of a file where it is kept (not a bucket's local file waiting for
+        upload), or None when it is not there: what tells two copies apart."""
+
+    @abstractmethod
+    def put(self, path: Path, name: str) -> tuple[int, str]:
+        """Keep a copy of the file at ``path`` as ``name``, confirmed; its fingerprint."""
+
+    @contextmanager
+    def local_copy(self, name: str) -> Iterator[Path]:
+        """A path to the whole file: the local one, or a temporary download."""
+        path = self.local / check_name(name)
+        if path.exists():
+            yield path
+            return
+        self.local.mkdir(parents=True, exist_ok=True)
+        temporary = self.local / f".{name}.copy"
+        try:
+            self._fetch(name, temporary)
+            yield temporary
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    @abstractmethod
     def finish(self, name: str) -> None:
         """Put a finished file where it is kept (raises StorageError, keeping the local
         file, when that fails)."""
@@ -260,6 +284,30 @@ class FolderStorage(WarcStorage):
 
     def finish(self, name: str) -> None:
         """Nothing to do: the file is where it is kept."""
+
+    def fingerprint(self, name: str) -> tuple[int, str] | None:
+        path = self.local / check_name(name)
+        if not path.exists():
+            return None
+        return path.stat().st_size, s3_etag(path)
+
+    def put(self, path: Path, name: str) -> tuple[int, str]:
+        target = self.local / check_name(name)
+        if path.resolve() == target.resolve():
+            return self.fingerprint(name) or (0, "")
+        self.local.mkdir(parents=True, exist_ok=True)
+        partial = self.local / f".{name}.part"
+        with open(path, "rb") as source, open(partial, "wb") as copy:
+            while chunk := source.read(_COPY_CHUNK):
+                copy.write(chunk)
+            copy.flush()
+            os.fsync(copy.fileno())
+        os.replace(partial, target)
+        _fsync_folder(self.local)
+        expected = (path.stat().st_size, s3_etag(path))
+        if self.fingerprint(name) != expected:
+            raise StorageError(f"the copy of {name} in {self.local} does not match the original")
+        return expected
 
     def check(self) -> None:
         if not self.local.is_dir():
@@ -416,8 +464,17 @@ class S3Storage(WarcStorage):
             raise self._error(exc, f"looking for {name}") from None
         return head["ContentLength"], head["ETag"].strip('"')
 
+    def fingerprint(self, name: str) -> tuple[int, str] | None:
+        return self._head(name)
+
     def finish(self, name: str) -> None:
         path = self.local / check_name(name)
+        expected = self.put(path, name)
+        path.unlink()
+        _fsync_folder(self.local)
+        log.info("uploaded %s to %s (%d bytes, ETag %s)", name, self.location, *expected)
+
+    def put(self, path: Path, name: str) -> tuple[int, str]:
         expected = (path.stat().st_size, s3_etag(path, self.part_size))
         found = self._head(name)
         if found != expected:
@@ -436,9 +493,7 @@ class S3Storage(WarcStorage):
                     f"{self.location} holds {name} as {found}, not {expected} (size, ETag) "
                     "after uploading it: the local file is kept"
                 )
-        path.unlink()
-        _fsync_folder(self.local)
-        log.info("uploaded %s to %s (%d bytes, ETag %s)", name, self.location, *expected)
+        return expected
 
     def _stored(self) -> list[StoredFile]:
         found = []
@@ -516,6 +571,49 @@ def _fsync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@dataclass
+class CopyReport:
+    copied: list[str] = field(default_factory=list)  # names put in the target
+    present: list[str] = field(default_factory=list)  # names it held already, identical
+
+
+def copy_files(
+    source: WarcStorage,
+    target: WarcStorage,
+    progress: Callable[[list[str]], Iterable[str]] = iter,
+) -> CopyReport:
+    """Copy every WARC file of ``source`` into ``target``, each confirmed there (moving an
+    archive: ``onrecord migrate --warcs``). Files the target holds already, identical, are
+    skipped, so a copy that was interrupted resumes where it stopped. A target holding
+    WARC files the source lacks, or a different file under one of its names, belongs to
+    another archive: StorageError, with nothing (more) copied."""
+    names = source.names()
+    foreign = sorted(set(target.names()) - set(names))
+    if foreign:
+        raise StorageError(
+            f"{target.location} already holds {len(foreign)} WARC files this archive does "
+            f"not have (such as {foreign[0]}): it belongs to another archive; choose an "
+            "empty place"
+        )
+    report = CopyReport()
+    for name in progress(names):
+        with source.local_copy(name) as path:
+            expected = (path.stat().st_size, s3_etag(path))
+            held = target.fingerprint(name)
+            if held == expected:
+                report.present.append(name)
+                continue
+            if held is not None:
+                raise StorageError(
+                    f"{target.location} holds a different {name} than this archive: it "
+                    "belongs to another archive; choose an empty place"
+                )
+            target.put(path, name)
+            report.copied.append(name)
+            log.info("copied %s to %s", name, target.location)
+    return report
 
 
 def open_storage(root: Path, settings: Mapping[str, Any]) -> WarcStorage:

@@ -13,13 +13,13 @@ import difflib
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from archive import ids
-from archive.catalog import Catalog, Failure
+from archive.catalog import Catalog, CatalogConflict, Failure
 from archive.models import Capture, Document, Event, Extraction, Quote, Speaker, Version
 from archive.store import Store, crash_point
 from archive.warc import HttpExchange, WarcError
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 _TEXTUAL = ("text/html", "application/xhtml+xml", "application/pdf", "text/plain", "")
 _GONE = (404, 410)
+# How often processing a capture is tried when it deadlocks with another process's.
+PROCESS_ATTEMPTS = 3
 
 Clock = Callable[[], datetime]
 
@@ -151,17 +153,41 @@ class Pipeline:
 
     # -- processing ---------------------------------------------------------------------
 
-    def process_pending(self) -> Outcome:
-        """Process every stored capture not yet processed (after a crash, an import…)."""
+    def process_pending(
+        self, sources: Iterable[Source] = (), *, only: Source | None = None
+    ) -> Outcome:
+        """Process every stored capture not yet processed (after a crash, an import…);
+        a capture that names its source gets that source's definition among ``sources``
+        (its kind and publisher), as when it was scraped. For one source's run (``only``),
+        just its own captures and those of no source: another process may be scraping
+        another source into the same catalog right now."""
+        by_name = {source.name: source for source in sources}
+        if only is not None:
+            by_name[only.name] = only
         outcome = Outcome()
         for capture in self.catalog.unprocessed_captures():
-            outcome.merge(self.process(capture, None))
+            if only is None or capture.source in (None, only.name):
+                outcome.merge(self.process(capture, by_name.get(capture.source or "")))
         return outcome
 
     def process(self, capture: Capture, source: Source | None) -> Outcome:
-        """Turn one stored capture into document state: a version, an event, or nothing."""
+        """Turn one stored capture into document state: a version, an event, or nothing.
+        A transaction that deadlocked with another process's is run again."""
+        attempt = 1
+        while True:
+            try:
+                return self._process(capture, source)
+            except CatalogConflict as exc:
+                if attempt == PROCESS_ATTEMPTS:
+                    raise
+                attempt += 1
+                log.info("processing %s again: %s", capture.id, exc)
+
+    def _process(self, capture: Capture, source: Source | None) -> Outcome:
         outcome = Outcome()
         with self.catalog.transaction():
+            if not self.catalog.claim_capture(capture.id):
+                return outcome  # processed already, or being processed by another process
             if capture.status in _GONE or 300 <= capture.status < 400:
                 self._gone(capture, outcome)
             elif capture.status in (200, 304) and _textual(capture):
@@ -377,7 +403,7 @@ class Pipeline:
         """One run of one source. A run stopped half-way is resumed by the next call:
         the queue lives in the catalog, and pages captured during the run are not fetched
         again."""
-        outcome = self.process_pending()
+        outcome = self.process_pending(only=source)
         run_id = self.catalog.unfinished_run(source.name)
         if run_id is None:
             run_id = f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"

@@ -56,9 +56,12 @@ def write_settings(root: Path, catalog: str, **extra: str) -> None:
 
 
 def execute(root: Path, statement: str, **params) -> None:
-    """Run one statement on an archive's catalog behind the catalog's back (to damage it)."""
+    """Run one statement on an archive's catalog behind the catalog's back (to damage it:
+    foreign keys are not checked, as SQLite does not unless asked)."""
     engine = sa.create_engine(Paths(root).catalog)
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
         connection.execute(sa.text(statement), params)
     engine.dispose()
 

@@ -8,12 +8,20 @@ import hashlib
 import secrets
 import socket
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from archive.catalog import Catalog, CatalogError, latest_version, log_entry_hash
+from archive.catalog import (
+    Catalog,
+    CatalogConflict,
+    CatalogError,
+    latest_version,
+    log_entry_hash,
+)
+from archive.models import Speaker
 from archive.store import ArchiveError, Paths, Store, init_archive
 from archive.warc import HttpExchange
 from tests.catalogs import catalog_setting, postgres_database, write_settings
@@ -175,3 +183,36 @@ def test_the_catalog_setting_reads_a_relative_sqlite_path_from_the_archive(tmp_p
     assert (root / "elsewhere.sqlite").exists() and not (root / "catalog.sqlite").exists()
     with Store.open(root) as store:
         assert Path(store.catalog.url.database) == root / "elsewhere.sqlite"
+
+
+def test_writers_that_deadlock_get_a_conflict_to_retry_and_lose_nothing():
+    """Two transactions taking the same rows in opposite orders: PostgreSQL rolls one
+    back, which the catalog reports as a CatalogConflict (the pipeline runs it again);
+    the other commits whole."""
+    first, second = Speaker(id="s-1", name="Nora Quint"), Speaker(id="s-2", name="Ade Mensah")
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def write(catalog: Catalog, one: Speaker, other: Speaker) -> None:
+        try:
+            with catalog.transaction():
+                catalog.save_speaker(one)
+                barrier.wait()
+                catalog.save_speaker(other)
+            outcomes.append("committed")
+        except CatalogConflict:
+            outcomes.append("conflict")
+
+    with postgres_database() as url:
+        Catalog.open(url, create=True).close()
+        with Catalog.open(url) as a, Catalog.open(url) as b:
+            threads = [
+                threading.Thread(target=write, args=(a, first, second)),
+                threading.Thread(target=write, args=(b, second, first)),
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert sorted(outcomes) == ["committed", "conflict"]
+            assert a.speaker("s-1").name == "Nora Quint" and a.speaker("s-2").name == "Ade Mensah"

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from archive.catalog import Catalog
 from archive.models import Capture
-from archive.storage import S3Storage, StorageError
+from archive.storage import S3Settings, S3Storage, StorageError, copy_files
 from archive.store import ArchiveError, Paths, Store, init_archive, read_capture
 from archive.wacz import export_wacz, import_file
 from archive.warc import HttpExchange, iter_warc_files
@@ -45,8 +45,10 @@ def noise(n: int, size: int) -> bytes:
 
 
 def new_archive(root: Path, settings: str = "") -> Path:
-    init_archive(root)
+    """An archive with these settings (written first: they say where things are kept)."""
+    root.mkdir(parents=True)
     (root / "onrecord.toml").write_text(f"[onrecord]\n{settings}", encoding="utf-8")
+    init_archive(root)
     return root
 
 
@@ -289,3 +291,85 @@ def test_the_bucket_can_be_given_by_the_aws_variables(seaweedfs, tmp_path, serve
     assert local_files(root) == []
     result = run_onrecord("verify", "--archive", str(root), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- moving an archive's WARC files (the WARC half of onrecord migrate) -------------------
+
+
+def test_copying_warc_files_into_a_bucket_resumes_and_refuses_another_archive(seaweedfs, tmp_path):
+    root = new_archive(tmp_path / "archive")
+    saved = save(root, [exchange(n, noise(n, 600_000)) for n in range(6)], max_warc_size=1_000_000)
+    source = Paths(root).storage
+    names = source.names()
+    assert len(names) == 3
+    place = seaweedfs.new_place()
+    with TcpProxy(("127.0.0.1", seaweedfs.s3_port)) as proxy:
+        settings = S3Settings(proxy.url, ACCESS_KEY, SECRET_KEY)
+        bucket, prefix = place.removeprefix("s3://").split("/", 1)
+        target = S3Storage(tmp_path / "spool", bucket, prefix, settings)
+        proxy.cut_after(1_500_000)  # the store goes down during the second file
+        with pytest.raises(StorageError, match="cannot reach"):
+            copy_files(source, target)
+        assert list(seaweedfs.keys(place)) == names[:1]
+        proxy.up()
+        report = copy_files(source, target)  # resumes
+        assert (report.present, report.copied) == (names[:1], names[1:])
+        assert copy_files(source, target).present == names  # nothing left to do
+    sizes = {name: (root / "warcs" / name).stat().st_size for name in names}
+    assert seaweedfs.keys(place) == sizes
+    assert local_files(root) == names  # the source is left as it was
+    moved = S3Storage(tmp_path / "spool", bucket, prefix, S3Settings(*settings_of(seaweedfs)))
+    for capture in saved:
+        data = moved.read(capture.warc_file, capture.warc_offset, capture.warc_length)
+        assert data == source.read(capture.warc_file, capture.warc_offset, capture.warc_length)
+
+    other = new_archive(tmp_path / "other")
+    save(other, [exchange(99)])
+    with pytest.raises(StorageError, match="belongs to another archive"):
+        copy_files(Paths(other).storage, moved)
+    assert seaweedfs.keys(place) == sizes
+
+
+def settings_of(weed: SeaweedFS) -> tuple[str, str, str]:
+    return weed.endpoint, ACCESS_KEY, SECRET_KEY
+
+
+def test_a_file_uploaded_in_parts_is_confirmed_by_its_multipart_etag(seaweedfs, tmp_path):
+    place = seaweedfs.new_place()
+    bucket, prefix = place.removeprefix("s3://").split("/", 1)
+    storage = S3Storage(
+        tmp_path / "warcs", bucket, prefix, S3Settings(*settings_of(seaweedfs)), part_size=5 << 20
+    )
+    storage.local.mkdir()
+    name = "onrecord-20261103090000-abcdef.warc.gz"
+    data = noise(1, 12 << 20)
+    (storage.local / name).write_bytes(data)
+    storage.finish(name)
+    assert seaweedfs.keys(place) == {name: len(data)}
+    assert storage.fingerprint(name)[1].endswith("-3")  # three parts, confirmed
+    assert storage.read(name, 7 << 20, 100) == data[7 << 20 : (7 << 20) + 100]
+
+
+def test_a_capture_killed_before_its_catalog_row_is_recataloged_and_uploaded(
+    seaweedfs, tmp_path, server
+):
+    server.route("/statement", body="<html><body><p>Counted.</p></body></html>")
+    place = seaweedfs.new_place()
+    root = new_archive(
+        tmp_path / "archive", "allow_private = true\ndelay = 0.0\n" + seaweedfs.settings(place)
+    )
+    killed = run_onrecord(
+        "capture",
+        server.url("/statement"),
+        "--archive",
+        str(root),
+        env={"ONRECORD_CRASH_AT": "warc-written"},
+    )
+    assert killed.returncode != 0
+    [left] = local_files(root)  # the record is written; nothing was uploaded
+    assert seaweedfs.keys(place) == {}
+    with Store.open(root) as store:  # the next start catalogs it, then uploads the file
+        [capture] = store.catalog.all_captures()
+        assert capture.warc_file == left
+    assert local_files(root) == [] and list(seaweedfs.keys(place)) == [left]
+    assert read_capture(Paths(root), capture).payload.startswith(b"<html>")

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from archive.catalog import Catalog, log_entry_hash
+from archive.migrate import migrate_archive
+from archive.store import Paths
 from archive.verify import check_chain
 from index.build import Indexer
+from tests.catalogs import ENGINES, execute, postgres_database
 from tests.loopback import LoopbackServer
 from tests.webarchive import WebArchive, build_web_archive
 from web.cli_integrity import verify
@@ -25,23 +28,29 @@ def built(tmp_path_factory) -> WebArchive:
         return build_web_archive(tmp_path_factory.mktemp("built") / "archive", server)
 
 
-@pytest.fixture
-def root(built: WebArchive, tmp_path: Path) -> Path:
-    """A copy of the built archive, free to damage."""
-    return Path(shutil.copytree(built.root, tmp_path / "archive"))
+@pytest.fixture(params=ENGINES)
+def root(request, built: WebArchive, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the built archive, free to damage; its catalog in SQLite, or moved into
+    a PostgreSQL database of its own."""
+    copy = Path(shutil.copytree(built.root, tmp_path / "archive"))
+    if request.param == "sqlite":
+        yield copy
+        return
+    with postgres_database() as url:
+        migrate_archive(copy, catalog=url)
+        yield copy
 
 
 def run_verify(root: Path, *args: str):
     return CliRunner().invoke(verify, ["--archive", str(root), *args])
 
 
-def sql(root: Path, statement: str, *params) -> None:
-    with sqlite3.connect(root / "catalog.sqlite") as db:
-        db.execute(statement, params)
+def sql(root: Path, statement: str, **params) -> None:
+    execute(root, statement, **params)
 
 
 def captures(root: Path) -> list:
-    with Catalog.open(root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(root).catalog) as catalog:
         return list(catalog.all_captures())
 
 
@@ -77,7 +86,7 @@ def test_a_changed_payload_is_reported_and_never_repaired(root):
 
 def test_a_row_pointing_at_the_wrong_offset_is_repaired(root):
     moved = captures(root)[1]
-    sql(root, "UPDATE captures SET warc_offset = warc_offset + 7 WHERE id = ?", moved.id)
+    sql(root, "UPDATE captures SET warc_offset = warc_offset + 7 WHERE id = :id", id=moved.id)
     result = run_verify(root)
     assert result.exit_code == 1
     assert f"[catalog] {moved.id}: the catalog places it at" in result.output
@@ -88,7 +97,7 @@ def test_a_row_pointing_at_the_wrong_offset_is_repaired(root):
 
 def test_a_lost_catalog_row_is_rebuilt_from_its_record(root):
     lost = captures(root)[0]
-    sql(root, "DELETE FROM captures WHERE id = ?", lost.id)
+    sql(root, "DELETE FROM captures WHERE id = :id", id=lost.id)
     result = run_verify(root)
     assert result.exit_code == 1
     assert f"{lost.warc_file}:{lost.warc_offset}" in result.output
@@ -100,7 +109,7 @@ def test_a_lost_catalog_row_is_rebuilt_from_its_record(root):
 
 def test_a_changed_digest_in_the_catalog_is_rewritten_from_the_warc(root):
     changed = captures(root)[2]
-    sql(root, "UPDATE captures SET payload_digest = 'sha256:00' WHERE id = ?", changed.id)
+    sql(root, "UPDATE captures SET payload_digest = 'sha256:00' WHERE id = :id", id=changed.id)
     result = run_verify(root)
     assert result.exit_code == 1
     assert f"[catalog] {changed.id}: the payload digest is" in result.output
@@ -123,8 +132,8 @@ def test_a_backdated_log_entry_breaks_the_chain(root, built):
     news = captures(root)[3]
     sql(
         root,
-        "UPDATE capture_log SET captured_at = '2020-01-01T00:00:00.000000Z' WHERE capture_id = ?",
-        news.id,
+        "UPDATE capture_log SET captured_at = '2020-01-01T00:00:00.000000Z' WHERE capture_id = :id",
+        id=news.id,
     )
     result = run_verify(root)
     assert result.exit_code == 1
@@ -138,21 +147,24 @@ def test_a_backdated_log_entry_breaks_the_chain(root, built):
 def test_a_rewritten_chain_does_not_lead_to_a_published_head(root):
     """An archive that recomputes every hash after a change is consistent with itself,
     but not with a head someone saw before."""
-    with Catalog.open(root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(root).catalog) as catalog:
         published = catalog.log_head()
         entries = list(catalog.log_segment(1))
     prev = entries[1]["prev_hash"]
-    with sqlite3.connect(root / "catalog.sqlite") as db:
-        for entry in entries[1:]:
-            when = "2020-01-01T00:00:00.000000Z" if entry is entries[1] else entry["captured_at"]
-            new = log_entry_hash(prev, entry["capture_id"], when, entry["payload_digest"])
-            db.execute(
-                "UPDATE capture_log SET captured_at = ?, prev_hash = ?, entry_hash = ?"
-                " WHERE seq = ?",
-                (when, prev, new, entry["seq"]),
-            )
-            prev = new
-    with Catalog.open(root / "catalog.sqlite") as catalog:
+    for entry in entries[1:]:
+        when = "2020-01-01T00:00:00.000000Z" if entry is entries[1] else entry["captured_at"]
+        new = log_entry_hash(prev, entry["capture_id"], when, entry["payload_digest"])
+        sql(
+            root,
+            "UPDATE capture_log SET captured_at = :when, prev_hash = :prev, entry_hash = :new"
+            " WHERE seq = :seq",
+            when=when,
+            prev=prev,
+            new=new,
+            seq=entry["seq"],
+        )
+        prev = new
+    with Catalog.open(Paths(root).catalog) as catalog:
         rewritten = list(catalog.log_segment(1))
         assert check_chain(rewritten) == []  # consistent with itself...
         assert catalog.log_head()[0] == published[0]
@@ -164,7 +176,7 @@ def test_a_rewritten_chain_does_not_lead_to_a_published_head(root):
 
 def test_verify_one_capture_prints_its_position_and_the_head(root):
     second = captures(root)[1]
-    with Catalog.open(root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(root).catalog) as catalog:
         position = catalog.log_position(second.id)
         head, head_hash = catalog.log_head()
     result = run_verify(root, "--capture", second.id)

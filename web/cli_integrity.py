@@ -22,7 +22,13 @@ from index import check
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
 from web import indexing
-from web.cli_options import archive_option, open_catalog, open_store, progress
+from web.cli_options import (
+    archive_option,
+    archive_sources,
+    open_catalog,
+    open_store,
+    progress,
+)
 
 _PAGE_SIZE = 200
 
@@ -218,7 +224,7 @@ def import_command(files: tuple[Path, ...], archive_dir: Path) -> None:
             present += len(summary.present)
             skipped += len(summary.skipped)
         with PoliteSession(HttpConfig()) as never_used:  # processing reads WARCs only
-            outcome = Pipeline(store, never_used).process_pending()
+            outcome = Pipeline(store, never_used).process_pending(archive_sources(archive_dir))
         indexing.catch_up(store.paths, store.catalog)
     click.echo(
         f"imported {added} captures ({present} already archived, {skipped} skipped): "

@@ -13,6 +13,7 @@ from archive import config as archive_config
 from archive.catalog import Catalog, CatalogError
 from archive.store import ArchiveError, Paths, Store, open_paths
 from scrapers.http import HttpConfig
+from scrapers.sources import Source, SourceError, load_sources
 
 
 def archive_option(function: Callable) -> Callable:
@@ -66,3 +67,12 @@ def progress(items: list, label: str) -> Iterable:
             yield from bar
     else:
         yield from items
+
+
+def archive_sources(archive_dir: Path) -> list[Source]:
+    """The source definitions in the archive's sources folder."""
+    try:
+        folder = archive_dir / archive_config.load(archive_dir)["sources"]
+        return load_sources([folder]) if folder.is_dir() else []
+    except (SourceError, archive_config.ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from flask import Flask, abort, current_app, g
 
-from archive.catalog import Catalog, CatalogError
+from archive.catalog import Catalog, CatalogError, Catalogs
 from archive.store import Paths
 from index.search import Searcher, SearchResults
 
 SEARCHER = "onrecord.searcher"
+CATALOGS = "onrecord.catalogs"
 PATHS = "onrecord.paths"
 SEARCHER_LOCK = "onrecord.searcher_lock"
 
@@ -31,10 +32,19 @@ def paths() -> Paths:
     return extensions[PATHS]
 
 
+def catalogs() -> Catalogs:
+    """The app's catalog connections (pooled, for a PostgreSQL catalog), made on first use."""
+    extensions = current_app.extensions
+    with extensions[SEARCHER_LOCK]:
+        if CATALOGS not in extensions:
+            extensions[CATALOGS] = Catalogs(paths().catalog)
+        return extensions[CATALOGS]
+
+
 def catalog() -> Catalog:
     if "catalog" not in g:
         try:
-            g.catalog = Catalog.open(paths().catalog, migrate=False)
+            g.catalog = catalogs().open()
         except CatalogError as exc:
             current_app.logger.error("catalog unavailable: %s", exc)
             abort(503, description=str(exc))

@@ -13,6 +13,7 @@ PostgreSQL alike (``engine``), with its schema versioned by Alembic (``schema``)
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -31,6 +32,7 @@ from archive.catalog.corrections import (
 )
 from archive.catalog.documents import DocumentQueries, DocumentSummary
 from archive.catalog.engine import (
+    CatalogConflict,
     CatalogError,
     connection_error,
     create_engine,
@@ -50,7 +52,9 @@ __all__ = [
     "ROLES",
     "AccountError",
     "Catalog",
+    "CatalogConflict",
     "CatalogError",
+    "Catalogs",
     "Corrected",
     "Correction",
     "CorrectionError",
@@ -89,9 +93,12 @@ class Catalog(
 ):
     """One connection to one catalog. Not shared between threads."""
 
-    def __init__(self, engine: sa.Engine, connection: sa.Connection, url: URL) -> None:
+    def __init__(
+        self, engine: sa.Engine, connection: sa.Connection, url: URL, *, owns_engine: bool = True
+    ) -> None:
         super().__init__(connection, url)
         self._engine = engine
+        self._owns_engine = owns_engine
 
     @property
     def name(self) -> str:
@@ -134,7 +141,8 @@ class Catalog(
 
     def close(self) -> None:
         self._conn.close()
-        self._engine.dispose()
+        if self._owns_engine:
+            self._engine.dispose()
 
     def __enter__(self) -> Catalog:
         return self
@@ -152,3 +160,33 @@ class Catalog(
         for version in applied:
             log.info("catalog %s migrated to version %d", self.name, version)
         return applied
+
+
+class Catalogs:
+    """Catalogs for a long-lived process that opens one per request (the web server):
+    for PostgreSQL, one engine whose connections are pooled, and the schema checked on
+    first use (opening a connection and checking costs tens of milliseconds)."""
+
+    def __init__(self, target: Path | str | URL) -> None:
+        self.url = as_url(target)
+        self._engine: sa.Engine | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> Catalog:
+        if self.url.get_backend_name() == "sqlite":  # a file opens fast, and may go away
+            return Catalog.open(self.url, migrate=False)
+        with self._lock:
+            if self._engine is None:
+                Catalog.open(self.url, migrate=False).close()  # there, and of a known schema
+                self._engine = create_engine(self.url, pooled=True)
+        try:
+            connection = self._engine.connect()
+        except sa.exc.DBAPIError as exc:
+            raise connection_error(self.url, exc) from None
+        return Catalog(self._engine, connection, self.url, owns_engine=False)
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None

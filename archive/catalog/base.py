@@ -10,7 +10,11 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, RowMapping
 
-from archive.catalog.engine import is_sqlite
+from archive.catalog.engine import CatalogConflict, is_sqlite
+
+# PostgreSQL's deadlock and serialization failures: the transaction was rolled back and
+# may simply be run again.
+RETRYABLE = ("40P01", "40001")
 
 
 @lru_cache(maxsize=1024)
@@ -42,9 +46,11 @@ class Queries:
         self._in_transaction = True
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             self._in_transaction = False
             self._conn.exec_driver_sql("ROLLBACK")
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE:
+                raise CatalogConflict(f"a concurrent writer got in the way: {exc.orig}") from exc
             raise
         self._in_transaction = False
         self._conn.exec_driver_sql("COMMIT")

@@ -161,6 +161,16 @@ class CaptureQueries(Queries):
         rows = self._rows("SELECT * FROM captures WHERE processed = 0 ORDER BY captured_at, id")
         return [capture_row(row) for row in rows]
 
+    def claim_capture(self, capture_id: str) -> bool:
+        """Inside a transaction: take an unprocessed capture for processing. False when
+        it was processed already, or (PostgreSQL) another transaction is processing it;
+        on SQLite the transaction's write lock keeps others out already."""
+        lock = "" if self.sqlite else " FOR UPDATE SKIP LOCKED"
+        processed = self._value(
+            f"SELECT processed FROM captures WHERE id = :id{lock}", id=capture_id
+        )
+        return processed == 0
+
     def mark_processed(self, capture_id: str) -> None:
         self._run("UPDATE captures SET processed = 1 WHERE id = :id", id=capture_id)
 

@@ -28,6 +28,11 @@ class CatalogError(Exception):
     schema. Its message never holds a password."""
 
 
+class CatalogConflict(CatalogError):
+    """A transaction that two writers' transactions deadlocked over: it was rolled back,
+    and running it again is safe."""
+
+
 def catalog_url(root: Path, setting: str = "") -> URL:
     """The catalog of the archive folder ``root``, from its ``catalog`` setting.
 
@@ -95,10 +100,11 @@ def exists(url: URL) -> bool:
     return not is_sqlite(url) or Path(url.database or "").exists()
 
 
-def create_engine(url: URL) -> Engine:
+def create_engine(url: URL, *, pooled: bool = False) -> Engine:
     """An engine whose connections run in autocommit mode: a :class:`Catalog` opens
     its transactions itself (``BEGIN IMMEDIATE`` on SQLite, so that writers queue at
-    the start instead of failing at commit)."""
+    the start instead of failing at commit). A ``pooled`` engine keeps PostgreSQL
+    connections open between uses (a long-lived process: the web server)."""
     if is_sqlite(url):
         engine = sa.create_engine(
             url,
@@ -108,10 +114,11 @@ def create_engine(url: URL) -> Engine:
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    pooling = {"pool_pre_ping": True} if pooled else {"poolclass": sa.pool.NullPool}
     return sa.create_engine(
         url,
         isolation_level="AUTOCOMMIT",
-        poolclass=sa.pool.NullPool,
+        **pooling,
         connect_args={"connect_timeout": CONNECT_TIMEOUT, "application_name": "onrecord"},
     )
 

@@ -9,29 +9,37 @@ with the revision it had reached and then upgraded in place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import cache
+from importlib import resources
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 LEGACY_TABLE = "schema_migrations"
+_REVISION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.py$")
 
 
-def _config(connection: sa.Connection | None = None) -> Config:
+def _config(connection: sa.Connection | None = None):
+    # Alembic is imported only to migrate: most opens find the catalog up to date, and
+    # importing it costs more than opening the catalog.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "archive.catalog:migrations")
     config.attributes["connection"] = connection
     return config
 
 
-def revisions() -> list[str]:
-    """The known revisions, oldest first."""
-    script = ScriptDirectory.from_config(_config())
-    return [r.revision for r in reversed(list(script.walk_revisions()))]
+@cache
+def revisions() -> tuple[str, ...]:
+    """The known revisions, oldest first (each file of ``migrations/versions`` is named
+    after its revision, which is its number)."""
+    folder = resources.files("archive.catalog.migrations") / "versions"
+    return tuple(
+        sorted(m.group(1) for f in folder.iterdir() if (m := _REVISION_FILE.match(f.name)))
+    )
 
 
 def latest_version() -> int:
@@ -42,7 +50,7 @@ def schema_version(connection: sa.Connection) -> int:
     """The version a catalog has reached: 0 for an empty database."""
     tables = set(sa.inspect(connection).get_table_names())
     if "alembic_version" in tables:
-        current = MigrationContext.configure(connection).get_current_revision()
+        current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         return int(current) if current and current.isdigit() else 0
     if LEGACY_TABLE in tables:
         found = connection.execute(sa.text(f"SELECT MAX(version) FROM {LEGACY_TABLE}"))
@@ -58,6 +66,10 @@ def upgrade(
     """Apply the revisions the catalog lacks (up to ``up_to``), each in a transaction of
     its own; return the versions applied."""
     current = schema_version(connection)
+    if current >= latest_version() or (up_to is not None and current >= up_to):
+        return []
+    from alembic import command
+
     config = _config(connection)
     tables = set(sa.inspect(connection).get_table_names())
     if current and "alembic_version" not in tables:
