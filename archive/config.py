@@ -57,6 +57,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("s3_secret_access_key", "", "S3 secret key; empty means $AWS_SECRET_ACCESS_KEY."),
     Setting("s3_region", "", "S3 region; empty means $AWS_DEFAULT_REGION, else us-east-1."),
     Setting("sources", "sources", "Folder (relative to the archive) of source definition files."),
+    Setting("smtp_host", "", "SMTP server for e-mail alert digests; empty means no e-mail."),
+    Setting("smtp_port", 25, "Port of the SMTP server."),
+    Setting("smtp_from", "onrecord@localhost", "Sender address of e-mail alert digests."),
+    Setting("smtp_user", "", "SMTP login name; empty means no login."),
+    Setting("smtp_password", "", "SMTP password (with smtp_user)."),
     Setting(
         "replay_origin",
         "",

@@ -106,6 +106,8 @@ def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path):
     db.executescript(
         """
         DROP TABLE alembic_version;
+        DROP TABLE deliveries;
+        DROP TABLE subscriptions;
         DROP TABLE web_sessions;
         DROP TABLE api_tokens;
         DROP TABLE users;

@@ -30,6 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from web import (
         accounts,
         admin,
+        alerts,
         api,
         captures,
         check,
@@ -59,6 +60,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(quotes.bp)
     app.register_blueprint(corrections.bp)
     app.register_blueprint(check.bp)
+    app.register_blueprint(alerts.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(speakers.bp)
     app.register_blueprint(sources.bp)

@@ -29,7 +29,7 @@ from scrapers.pipeline import Outcome, Pipeline
 from scrapers.quotes import find_quotes
 from scrapers.sources import Source, load_sources
 from web import create_app, indexing, links
-from web.cli_accounts import corrections, users
+from web.cli_accounts import alerts, corrections, users
 from web.cli_integrity import export_command, import_command, verify
 from web.cli_migrate import migrate_command
 from web.cli_options import archive_option, http_config, open_catalog, open_store, progress
@@ -547,6 +547,7 @@ main.add_command(import_command)
 main.add_command(migrate_command)
 main.add_command(users)
 main.add_command(corrections)
+main.add_command(alerts)
 
 
 if __name__ == "__main__":

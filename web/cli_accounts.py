@@ -1,5 +1,6 @@
-"""``onrecord users`` (accounts and their tokens) and ``onrecord corrections`` (the
-corrections on the record, exported as training data for the attributor)."""
+"""``onrecord users`` (accounts and their tokens), ``onrecord corrections`` (the
+corrections on the record, exported as training data for the attributor) and
+``onrecord alerts`` (follows, and delivering what they find)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import click
 
-from archive.catalog import ROLES, AccountError
-from web.cli_options import archive_option, open_catalog, open_store
+from archive import config as archive_config
+from archive.catalog import ROLES, AccountError, AlertError
+from web.cli_options import archive_option, http_config, open_catalog, open_store
 
 
 @click.group()
@@ -168,3 +170,91 @@ def training_example(record, text: str) -> dict:
         "is_quote": not record.not_quote,
         "corrections": [c.kind for c in record.corrections],
     }
+
+
+@click.group()
+def alerts() -> None:
+    """Saved searches and follows, and delivering what they find."""
+
+
+@alerts.command("add")
+@click.argument("user")
+@click.argument("kind", type=click.Choice(["search", "speaker", "source", "document"]))
+@click.argument("target")
+@click.option("--cadence", type=click.Choice(["immediate", "daily", "weekly"]), default="daily")
+@click.option("--channel", type=click.Choice(["atom", "webhook", "email"]), default="atom")
+@click.option("--to", "address", help="The webhook URL or e-mail address.")
+@archive_option
+def alerts_add(
+    user: str,
+    kind: str,
+    target: str,
+    cadence: str,
+    channel: str,
+    address: str | None,
+    archive_dir: Path,
+) -> None:
+    """Follow something for a user; a webhook's signing secret is printed this once."""
+    from scrapers.errors import FetchError
+    from scrapers.http import PoliteSession
+
+    if channel == "webhook" and address:
+        try:
+            with PoliteSession(http_config(archive_dir)) as session:
+                session.refuse_private(address)
+        except FetchError as exc:
+            raise click.ClickException(f"that webhook URL cannot be used: {exc.reason}") from None
+    with open_store(archive_dir) as store:
+        if store.catalog.user(user) is None:
+            raise click.ClickException(f"no user named {user}")
+        try:
+            made = store.catalog.subscribe(
+                user, kind, target, cadence=cadence, channel=channel, address=address
+            )
+        except AlertError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"alert {made.id}: {kind} {target!r}, {cadence}, by {channel}")
+    if made.secret:
+        click.echo(f"webhook signing secret, shown only now: {made.secret}")
+
+
+@alerts.command("run")
+@click.option("--base-url", help="The site's public address, for links in alerts.")
+@archive_option
+def alerts_run(base_url: str | None, archive_dir: Path) -> None:
+    """Find what is new for every due alert and deliver it (retries included)."""
+    from scrapers.http import PoliteSession
+    from web import indexing
+    from web.alerts import SEARCH_ITEMS, Mailer, run
+
+    settings = archive_config.load(archive_dir)
+    root = base_url or settings.get("public_url") or "http://127.0.0.1:8080/"
+    mailer = None
+    if settings["smtp_host"]:
+        mailer = Mailer(
+            settings["smtp_host"],
+            int(settings["smtp_port"]),
+            settings["smtp_from"],
+            settings["smtp_user"],
+            settings["smtp_password"],
+            timeout=settings["timeout"],
+        )
+    with open_store(archive_dir) as store, PoliteSession(http_config(archive_dir)) as session:
+
+        def search(query: str):
+            return indexing.search(
+                store.paths,
+                store.catalog,
+                query,
+                type="quote",
+                sort="date",
+                page_size=SEARCH_ITEMS,
+                facets=False,
+                highlight=False,
+            )
+
+        counts = run(store.catalog, search, session, mailer, root=root)
+    click.echo(
+        f"{counts['recorded']} alerts with news, {counts['delivered']} delivered, "
+        f"{counts['failed']} given up"
+    )

@@ -213,3 +213,15 @@ def search_export_path(query: str, fmt: str, **params: str) -> str:
     """
     kept = {k: v for k, v in params.items() if v}
     return f"/search.{fmt}?" + urlencode({"q": query, **kept})
+
+
+def alerts_path() -> str:
+    return "/alerts"
+
+
+def alert_feed_path(subscription_id: str) -> str:
+    return f"/alerts/{subscription_id}.atom"
+
+
+def alert_cancel_path(subscription_id: str) -> str:
+    return f"/alerts/{subscription_id}/cancel"

@@ -4,7 +4,8 @@ The catalog is derived from the WARC files (see :mod:`archive.store`) and holds 
 made of them. One module per kind of data holds its queries: ``captures`` (captures and
 the capture log), ``documents`` (documents, versions, extractions, events), ``quotes``
 (quotes, aliases, speakers), ``sources`` (runs, failures, queues, the schedule),
-``accounts`` (users, tokens, sessions) and ``corrections`` (corrections of quotes and
+``accounts`` (users, tokens, sessions), ``alerts`` (subscriptions, deliveries) and
+``corrections`` (corrections of quotes and
 their chain, speaker merges and identifiers); the joins they share are written once in
 ``rows``. :class:`Catalog` puts them behind one object on one connection, to SQLite or
 PostgreSQL alike (``engine``), with its schema versioned by Alembic (``schema``).
@@ -21,6 +22,7 @@ from sqlalchemy.engine import URL
 
 from archive.catalog import schema
 from archive.catalog.accounts import ROLES, AccountError, AccountQueries, User
+from archive.catalog.alerts import AlertError, AlertQueries, Delivery, Subscription
 from archive.catalog.captures import GENESIS_HASH, CaptureQueries, log_entry_bytes, log_entry_hash
 from archive.catalog.corrections import (
     KINDS,
@@ -51,6 +53,7 @@ __all__ = [
     "KINDS",
     "ROLES",
     "AccountError",
+    "AlertError",
     "Catalog",
     "CatalogConflict",
     "CatalogError",
@@ -58,9 +61,11 @@ __all__ = [
     "Corrected",
     "Correction",
     "CorrectionError",
+    "Delivery",
     "DocumentSummary",
     "Failure",
     "RunStats",
+    "Subscription",
     "User",
     "chain_problems",
     "from_text",
@@ -90,6 +95,7 @@ class Catalog(
     SourceQueries,
     AccountQueries,
     CorrectionQueries,
+    AlertQueries,
 ):
     """One connection to one catalog. Not shared between threads."""
 
