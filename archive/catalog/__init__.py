@@ -4,11 +4,11 @@ The catalog is derived from the WARC files (see :mod:`archive.store`) and holds 
 made of them. One module per kind of data holds its queries: ``captures`` (captures and
 the capture log), ``documents`` (documents, versions, extractions, events), ``quotes``
 (quotes, aliases, speakers), ``sources`` (runs, failures, queues, the schedule),
-``accounts`` (users, tokens, sessions), ``alerts`` (subscriptions, deliveries) and
-``corrections`` (corrections of quotes and
-their chain, speaker merges and identifiers); the joins they share are written once in
-``rows``. :class:`Catalog` puts them behind one object on one connection, to SQLite or
-PostgreSQL alike (``engine``), with its schema versioned by Alembic (``schema``).
+``accounts`` (users, tokens, sessions), ``corrections`` (corrections of quotes and their
+chain, speaker merges and identifiers) and ``alerts`` (subscriptions, deliveries); the
+joins they share are written once in ``rows``. :class:`Catalog` puts them behind one
+object on one connection, to SQLite or PostgreSQL alike (``engine``), with its schema
+versioned by Alembic (``schema``).
 """
 
 from __future__ import annotations
