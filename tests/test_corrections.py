@@ -325,6 +325,33 @@ def test_merge_into_itself_is_refused_and_a_merge_keeps_links(web, site, people,
     assert other in twin["merged"]
     assert site.reported in [q["id"] for q in twin["quotes"]]
     assert web.get(links.quote_path(site.reported)).status_code == 200
+    found = web.get("/search.json?q=" + 'speaker:"Dana Whitfield"').get_json()
+    assert site.reported in [hit["id"] for hit in found["hits"]]
+
+
+def test_a_split_gives_some_quotes_to_another_speaker(web, site, people, db):
+    statement = db.quotes_of_extraction(db.quote(site.pledge).extraction_id)
+    audit = next(q for q in statement if "audit matched" in q.text)
+    wrong = web.post(
+        links.speaker_split_path(site.director),
+        json={"quotes": site.unnamed, "name": "Sam Whitfield", "reason": "two people"},
+        headers=bearer(people["ed"]),
+    )
+    assert wrong.status_code == 400
+    assert "is not attributed to" in wrong.get_json()["error"]["message"]
+    done = web.post(
+        links.speaker_split_path(site.director),
+        json={"quotes": audit.id, "name": "Sam Whitfield", "reason": "the deputy said it"},
+        headers=bearer(people["ed"]),
+    )
+    assert done.status_code == 201, done.data
+    moved = done.get_json()
+    assert moved["moved"] == [audit.id]
+    theirs = web.get(links.json_path(links.speaker_path(moved["into"]))).get_json()
+    assert [q["id"] for q in theirs["quotes"]] == [audit.id]
+    director = web.get(links.json_path(links.speaker_path(site.director))).get_json()
+    assert audit.id not in [q["id"] for q in director["quotes"]]
+    assert web.get(links.quote_path(audit.id)).status_code == 200
 
 
 def test_external_identifiers_on_the_speaker_page(web, site, people):

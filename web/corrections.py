@@ -5,6 +5,8 @@
                                       boundaries; not_quote for "not a quote")
     GET  /corrections.atom            every correction, newest first, as an Atom feed
     POST /speaker/<id>/merge          merge this speaker into another (editor): into, reason
+    POST /speaker/<id>/split          give some of its quotes to another speaker (editor):
+                                      quotes, name, reason
     POST /speaker/<id>/identifiers    attach an external identifier (editor): scheme, value
 
 Forms answer with a redirect to the page corrected; JSON callers get JSON. A correction
@@ -154,6 +156,26 @@ def merge(speaker_id: str):
     if api.wants_json() or request.is_json:
         return jsonify({"merged": speaker_id, "into": target, "url": links.speaker_path(target)})
     return redirect(links.speaker_path(target), code=303)
+
+
+@bp.post("/speaker/<speaker_id>/split")
+def split(speaker_id: str):
+    """Give some of a speaker's quotes (``quotes``: ids, by commas or spaces) to another
+    speaker (``name``), with a reason: one speaker correction per quote."""
+    user = require("editor")
+    db = catalog()
+    chosen = field("quotes").replace(",", " ").split()
+    try:
+        made = db.split_speaker(
+            speaker_id, chosen, field("name"), reason=field("reason"), author=user.name
+        )
+    except CorrectionError as exc:
+        abort(400, description=str(exc))
+    indexing.update(paths(), db, {db.quote(c.quote_id).document_id for c in made})
+    into = made[0].after["speaker_id"]
+    if api.wants_json() or request.is_json:
+        return jsonify({"moved": [c.quote_id for c in made], "into": into}), 201
+    return redirect(links.speaker_path(into), code=303)
 
 
 @bp.post("/speaker/<speaker_id>/identifiers")

@@ -50,25 +50,31 @@ def rebuild(paths: Paths, catalog: Catalog) -> int:
 
 def corrected_records(catalog: Catalog, records: Iterable[dict]) -> Iterator[dict]:
     """Quote records as editors corrected them: the index finds the corrected speaker,
-    role, cue and words, and leaves out what was marked not a quote."""
+    role, cue and words (and a merged speaker under the name it was merged into), and
+    leaves out what was marked not a quote."""
     corrected = catalog.corrected_quote_ids()
+    merges = catalog.speaker_merges()
+    names: dict[str, str] = {}
     for record in records:
-        if record["id"] not in corrected:
-            yield record
-            continue
-        machine = catalog.quote(record["id"])
-        found = catalog.corrected(machine)
-        if found.not_quote:
-            continue
-        quote = found.quote
-        yield record | {
-            "text": quote.text,
-            "speaker": quote.speaker,
-            "speaker_id": quote.speaker_id,
-            "role": quote.role,
-            "cue": quote.cue,
-            "anonymous": quote.anonymous,
-        }
+        if record["id"] in corrected:
+            found = catalog.corrected(catalog.quote(record["id"]))
+            if found.not_quote:
+                continue
+            quote = found.quote
+            record = record | {
+                "text": quote.text,
+                "speaker": quote.speaker,
+                "speaker_id": quote.speaker_id,
+                "role": quote.role,
+                "cue": quote.cue,
+                "anonymous": quote.anonymous,
+            }
+        target = merges.get(record["speaker_id"])
+        if target is not None:
+            if target not in names:
+                names[target] = catalog.speaker(target).name
+            record = record | {"speaker_id": target, "speaker": names[target]}
+        yield record
 
 
 def search(paths: Paths, catalog: Catalog, query: str, **options) -> SearchResults:

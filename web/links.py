@@ -191,6 +191,10 @@ def speaker_merge_path(speaker_id: str) -> str:
     return f"/speaker/{speaker_id}/merge"
 
 
+def speaker_split_path(speaker_id: str) -> str:
+    return f"/speaker/{speaker_id}/split"
+
+
 def speaker_identifier_path(speaker_id: str) -> str:
     return f"/speaker/{speaker_id}/identifiers"
 

@@ -493,6 +493,11 @@ class CorrectionQueries(Queries):
                 return seen[-1]
             seen.append(merged)
 
+    def speaker_merges(self) -> dict[str, str]:
+        """Every merged-away speaker id, with the speaker it stands for now."""
+        olds = self._run("SELECT old_id FROM speaker_merges").scalars()
+        return {old: self.resolve_speaker_id(old) for old in list(olds)}
+
     def merged_speaker_ids(self, speaker_id: str) -> list[str]:
         """The speaker id and every id merged into it."""
         found, frontier = [speaker_id], [speaker_id]
