@@ -103,7 +103,10 @@ def windows(words: list[str]) -> list[list[str]]:
 
 
 def candidates(search: Search, words: list[str]) -> list[Hit]:
-    """Quotes holding any window of the words as a phrase, best first, each once."""
+    """Quotes holding any window of the words as a phrase, best first, each once.
+
+    A window that finds the very words (verbatim) ends the search: every other copy of
+    them holds that window too, and nothing can be closer."""
     found: dict[str, Hit] = {}
     for window in windows(words):
         try:
@@ -112,6 +115,8 @@ def candidates(search: Search, words: list[str]) -> list[Hit]:
             continue
         for hit in results.hits:
             found.setdefault(hit.id, hit)
+        if any(words_of(hit.text) == words for hit in results.hits):
+            break
     return list(found.values())
 
 

@@ -52,7 +52,9 @@ def corrected_records(catalog: Catalog, records: Iterable[dict]) -> Iterator[dic
     """Quote records as editors corrected them: the index finds the corrected speaker,
     role, cue and words (and a merged speaker under the name it was merged into), and
     leaves out what was marked not a quote."""
-    corrected = catalog.corrected_quote_ids()
+    made_under = catalog.corrected_quote_ids()
+    # A correction made under an id a re-extraction has since replaced follows its alias.
+    corrected = made_under | {catalog.resolve_quote_id(i) for i in made_under}
     merges = catalog.speaker_merges()
     names: dict[str, str] = {}
     for record in records:
