@@ -33,16 +33,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-import boto3
-from boto3.exceptions import S3UploadFailedError
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
-
-from archive.warc import WarcError, claim, is_warc_name, iter_warc_files, release
+from archive.warc import (
+    WarcError,
+    claim,
+    fsync_folder,
+    is_warc_name,
+    iter_warc_files,
+    release,
+)
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +305,7 @@ class FolderStorage(WarcStorage):
             copy.flush()
             os.fsync(copy.fileno())
         os.replace(partial, target)
-        _fsync_folder(self.local)
+        fsync_folder(self.local)
         expected = (path.stat().st_size, s3_etag(path))
         if self.fingerprint(name) != expected:
             raise StorageError(f"the copy of {name} in {self.local} does not match the original")
@@ -343,6 +345,25 @@ def s3_etag(path: Path, part_size: int = PART_SIZE) -> str:
             digests.append(part.digest())
     combined = hashlib.md5(b"".join(digests), usedforsecurity=False)
     return f"{combined.hexdigest()}-{len(digests)}"
+
+
+def _sdk() -> SimpleNamespace:
+    """boto3 and botocore, imported when a bucket is first used: they take a good part of
+    a second to import, which every command on a folder archive would otherwise pay."""
+    import boto3
+    from boto3.exceptions import S3UploadFailedError
+    from boto3.s3.transfer import TransferConfig
+    from botocore.config import Config as BotoConfig
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return SimpleNamespace(
+        boto3=boto3,
+        S3UploadFailedError=S3UploadFailedError,
+        TransferConfig=TransferConfig,
+        BotoConfig=BotoConfig,
+        BotoCoreError=BotoCoreError,
+        ClientError=ClientError,
+    )
 
 
 @dataclass(frozen=True)
@@ -388,11 +409,12 @@ class S3Storage(WarcStorage):
     @property
     def client(self):
         """The boto3 client, made on first use (thread-safe, shared by requests)."""
+        sdk = _sdk()
         with self._client_lock:
             if self._client is None:
                 settings = self.settings
                 region = settings.region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-                session = boto3.session.Session(
+                session = sdk.boto3.session.Session(
                     aws_access_key_id=settings.access_key_id or None,
                     aws_secret_access_key=settings.secret_access_key or None,
                     region_name=region,
@@ -400,7 +422,7 @@ class S3Storage(WarcStorage):
                 self._client = session.client(
                     "s3",
                     endpoint_url=settings.endpoint_url or None,
-                    config=BotoConfig(
+                    config=sdk.BotoConfig(
                         connect_timeout=5,
                         read_timeout=60,
                         retries={"max_attempts": 3, "mode": "standard"},
@@ -415,10 +437,12 @@ class S3Storage(WarcStorage):
 
     def _error(self, exc: Exception, doing: str) -> StorageError:
         """A clear message for what boto3 raised: never the secret key."""
+        sdk = _sdk()
         where = f"{self.location} at {self.endpoint}"
-        if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
-            exc = exc.__context__
-        if isinstance(exc, ClientError):
+        wrapped = exc.__context__
+        if isinstance(exc, sdk.S3UploadFailedError) and isinstance(wrapped, sdk.ClientError):
+            exc = wrapped
+        if isinstance(exc, sdk.ClientError):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code in ("NoSuchBucket",) or (code == "404" and doing == "check"):
@@ -441,11 +465,12 @@ class S3Storage(WarcStorage):
         return StorageError(f"cannot reach {where} while {doing}: {exc}")
 
     def check(self) -> None:
+        sdk = _sdk()
         try:
             self.client.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
+        except sdk.ClientError as exc:
             raise self._error(exc, "check") from None
-        except BotoCoreError as exc:
+        except sdk.BotoCoreError as exc:
             # Unreachable is not misconfigured: writers keep appending locally, and the
             # files wait for the store to come back.
             log.warning("%s", self._error(exc, "checking the bucket"))
@@ -454,13 +479,14 @@ class S3Storage(WarcStorage):
         return self.local_names()
 
     def _head(self, name: str) -> tuple[int, str] | None:
+        sdk = _sdk()
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self.key(name))
-        except ClientError as exc:
+        except sdk.ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey"):
                 return None
             raise self._error(exc, f"looking for {name}") from None
-        except BotoCoreError as exc:
+        except sdk.BotoCoreError as exc:
             raise self._error(exc, f"looking for {name}") from None
         return head["ContentLength"], head["ETag"].strip('"')
 
@@ -471,21 +497,22 @@ class S3Storage(WarcStorage):
         path = self.local / check_name(name)
         expected = self.put(path, name)
         path.unlink()
-        _fsync_folder(self.local)
+        fsync_folder(self.local)
         log.info("uploaded %s to %s (%d bytes, ETag %s)", name, self.location, *expected)
 
     def put(self, path: Path, name: str) -> tuple[int, str]:
+        sdk = _sdk()
         expected = (path.stat().st_size, s3_etag(path, self.part_size))
         found = self._head(name)
         if found != expected:
             if found is not None:
                 log.warning("%s holds another %s: replacing it", self.location, name)
-            transfer = TransferConfig(
+            transfer = sdk.TransferConfig(
                 multipart_threshold=self.part_size, multipart_chunksize=self.part_size
             )
             try:
                 self.client.upload_file(str(path), self.bucket, self.key(name), Config=transfer)
-            except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+            except (sdk.BotoCoreError, sdk.ClientError, sdk.S3UploadFailedError) as exc:
                 raise self._error(exc, f"uploading {name}") from None
             found = self._head(name)
             if found != expected:
@@ -496,6 +523,7 @@ class S3Storage(WarcStorage):
         return expected
 
     def _stored(self) -> list[StoredFile]:
+        sdk = _sdk()
         found = []
         paginator = self.client.get_paginator("list_objects_v2")
         prefix = f"{self.prefix}/" if self.prefix else ""
@@ -507,7 +535,7 @@ class S3Storage(WarcStorage):
                         found.append(
                             StoredFile(name, item["Size"], item["LastModified"].timestamp())
                         )
-        except (BotoCoreError, ClientError) as exc:
+        except (sdk.BotoCoreError, sdk.ClientError) as exc:
             raise self._error(exc, "listing WARC files") from None
         return found
 
@@ -518,19 +546,21 @@ class S3Storage(WarcStorage):
         return found[0]
 
     def _get(self, name: str, byte_range: str | None, doing: str):
+        sdk = _sdk()
         options = {"Range": byte_range} if byte_range else {}
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self.key(name), **options)
-        except ClientError as exc:
+        except sdk.ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey"):
                 raise StorageError(f"WARC file {name} is missing from {self.location}") from None
             if str(exc.response.get("Error", {}).get("Code")) == "InvalidRange":
                 return None
             raise self._error(exc, doing) from None
-        except BotoCoreError as exc:
+        except sdk.BotoCoreError as exc:
             raise self._error(exc, doing) from None
 
     def _stored_read(self, name: str, offset: int, length: int) -> bytes:
+        sdk = _sdk()
         if length <= 0:
             return b""
         found = self._get(name, f"bytes={offset}-{offset + length - 1}", f"reading {name}")
@@ -538,7 +568,7 @@ class S3Storage(WarcStorage):
             return b""
         try:
             return found["Body"].read()
-        except BotoCoreError as exc:
+        except sdk.BotoCoreError as exc:
             raise self._error(exc, f"reading {name}") from None
 
     def _stored_stream(self, name: str, start: int) -> BinaryIO:
@@ -548,10 +578,11 @@ class S3Storage(WarcStorage):
         return found["Body"]
 
     def _fetch(self, name: str, path: Path) -> None:
+        sdk = _sdk()
         partial = path.with_name(path.name + ".download")
         try:
             self.client.download_file(self.bucket, self.key(name), str(partial))
-        except (BotoCoreError, ClientError) as exc:
+        except (sdk.BotoCoreError, sdk.ClientError) as exc:
             partial.unlink(missing_ok=True)
             raise self._error(exc, f"fetching {name}") from None
         os.replace(partial, path)
@@ -563,14 +594,6 @@ class _Empty:
 
     def close(self) -> None:
         pass
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass

@@ -118,10 +118,13 @@ def export_wacz(
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as package:
             resources: list[dict] = []
-            if captures is None:
-                entries = _copy_whole(paths, catalog, package, resources)
-            else:
-                entries = _copy_part(paths, catalog, captures, package, resources)
+            try:
+                if captures is None:
+                    entries = _copy_whole(paths, catalog, package, resources)
+                else:
+                    entries = _copy_part(paths, catalog, captures, package, resources)
+            except WarcError as exc:  # a store that cannot be read (a bucket out of reach)
+                raise PackageError(f"cannot read the WARC files: {exc}") from None
             cdxj = "".join(sorted(_cdxj_line(entry) for entry in entries)).encode("utf-8")
             _add(package, resources, "indexes/index.cdx", cdxj)
             pages = _pages(catalog, [entry.capture for entry in entries])

@@ -145,6 +145,15 @@ def claim(path: Path) -> int | None:
     return fd
 
 
+def fsync_folder(folder: Path) -> None:
+    """Make a file's creation or renaming durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def release(fd: int) -> None:
     os.close(fd)  # closing the descriptor releases its lock
 
@@ -186,8 +195,9 @@ class WarcWriter:
                 self._hold(existing)
         if self._current is not None and self._current.stat().st_size >= self.max_file_size:
             self._leave()
-        while self._current is None:  # another writer may claim a new file first
-            self._hold(self._new_file(now))
+        if self._current is None:
+            self._new_file(now)
+        assert self._current is not None
         return self._current
 
     def _hold(self, path: Path) -> None:
@@ -211,15 +221,23 @@ class WarcWriter:
         """Finish the current file (if any) and return its name."""
         return self._leave()
 
-    def _new_file(self, now: datetime) -> Path:
+    def _new_file(self, now: datetime) -> None:
+        """Start a file and hold it. It is written under a hidden name, claimed, and only
+        then renamed into place, so no other process (reconciling or uploading the
+        folder's files) ever sees it unclaimed."""
         # 64 random bits: writers on other machines, sharing a catalog and a bucket,
         # never pick the same name (on one machine O_EXCL refuses a taken one).
         name = f"{self.prefix}-{ids.ts14(now)}-{secrets.token_hex(8)}.warc.gz"
         path = self.directory / name
+        hidden = self.directory / f".{name}.new"
         info = {"software": SOFTWARE, "format": "WARC File Format 1.1", "robots": "obey"}
-        self._append(path, _member(_BUILDER.create_warcinfo_record(name, info)), create=True)
+        self._append(hidden, _member(_BUILDER.create_warcinfo_record(name, info)), create=True)
+        lock = claim(hidden)  # no one else knows the hidden name
+        assert lock is not None
+        os.rename(hidden, path)
+        fsync_folder(self.directory)
+        self._current, self._lock = path, lock
         log.info("started WARC file %s", name)
-        return path
 
     @staticmethod
     def _append(path: Path, data: bytes, *, create: bool = False) -> int:
@@ -235,11 +253,7 @@ class WarcWriter:
         finally:
             os.close(fd)
         if create:
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            fsync_folder(path.parent)
         return offset
 
     def write_exchange(self, exchange: HttpExchange) -> RecordLocation:

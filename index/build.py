@@ -19,6 +19,10 @@ from index.segments import write_segments
 
 __all__ = ["DuplicateRecord", "Indexer"]
 
+# How long an incremental update waits for the index's lock while another process (a
+# second scraper writing into the same archive) holds it.
+WRITER_WAIT_SECONDS = 60.0
+
 log = logging.getLogger(__name__)
 
 _LEAD_CHARS = 300
@@ -54,7 +58,7 @@ class Indexer:
         of that document that are not among ``quotes`` are dropped, so re-extracted text
         never leaves stale quotes behind. A quote given alone replaces the quote with its id.
         """
-        writer = self._open().writer(codec=Codec())
+        writer = self._open().writer(codec=Codec(), timeout=WRITER_WAIT_SECONDS)
         try:
             count = _write(writer, documents, quotes)
         except BaseException:
@@ -74,7 +78,7 @@ class Indexer:
         with ix.reader() as reader:
             if ("document_id", document_id) not in reader:
                 return
-        writer = ix.writer(codec=Codec())
+        writer = ix.writer(codec=Codec(), timeout=WRITER_WAIT_SECONDS)
         try:
             writer.delete_by_term("document_id", document_id)
         except BaseException:

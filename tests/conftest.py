@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from archive.store import Paths, init_archive
+from tests.catalogs import catalog_setting, write_settings
 from tests.loopback import LoopbackServer
 from tests.seaweedfs import SeaweedFS
 from tests.webarchive import WebArchive, build_web_archive
@@ -20,14 +21,16 @@ ONRECORD = Path(sys.executable).parent / "onrecord"
 
 
 @pytest.fixture
-def archive_root(tmp_path: Path) -> Path:
-    """An empty archive that may fetch loopback addresses, with no politeness delay."""
+def archive_root(tmp_path: Path) -> Iterator[Path]:
+    """An empty archive that may fetch loopback addresses, with no politeness delay. Its
+    catalog is SQLite, or a PostgreSQL database of its own when ONRECORD_TEST_CATALOG is
+    "postgresql" (the whole suite on the server engine)."""
     root = tmp_path / "archive"
-    init_archive(root)
-    (root / "onrecord.toml").write_text(
-        "[onrecord]\nallow_private = true\ndelay = 0.0\n", encoding="utf-8"
-    )
-    return root
+    with catalog_setting(os.environ.get("ONRECORD_TEST_CATALOG", "sqlite")) as setting:
+        root.mkdir()
+        write_settings(root, setting)
+        init_archive(root)
+        yield root
 
 
 @pytest.fixture

@@ -138,7 +138,8 @@ def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_legacy_catalog_of_a_newer_version_is_refused(archive_root):
+def test_a_legacy_catalog_of_a_newer_version_is_refused(tmp_path):
+    archive_root = init_archive(tmp_path / "archive").root
     db = sqlite3.connect(archive_root / "catalog.sqlite")
     db.executescript(
         "DROP TABLE alembic_version;"

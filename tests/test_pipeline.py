@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from archive.catalog import Catalog
-from archive.store import Store, init_archive
+from archive.store import Paths, Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
+from tests.catalogs import drop_catalog
 from tests.conftest import run_onrecord
 from tests.loopback import Reply
 
@@ -104,11 +105,11 @@ def test_capture_killed_between_warc_and_catalog_is_reconciled(archive_root, ser
         "capture", url, "--archive", str(archive_root), env={"ONRECORD_CRASH_AT": "warc-written"}
     )
     assert crashed.returncode == -signal.SIGKILL
-    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
         assert catalog.count_captures() == 0  # the WARC has it; the catalog does not yet
     finished = run_onrecord("capture", url, "--archive", str(archive_root))
     assert finished.returncode == 0, finished.stderr
-    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
         captures = list(catalog.all_captures())
         assert [c.record_type for c in captures] == ["response", "revisit"]
         assert len({c.id for c in captures}) == 2
@@ -148,7 +149,7 @@ def test_a_catalog_rebuilt_from_the_warcs_issues_the_same_ids(archive_root, serv
         server.route("/news/certified", status=200, body=page("statement-v2.html"), headers=HTML)
         pipeline.capture(server.url("/news/certified"))
         before = ids_of(store.catalog)
-    (archive_root / "catalog.sqlite").unlink()
+    drop_catalog(archive_root)
     init_archive(archive_root)
     with Store.open(archive_root) as store:  # reconciles every record from the WARCs
         Pipeline(store, None).process_pending()

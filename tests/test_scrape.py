@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from archive.catalog import Catalog
-from archive.store import Store
+from archive.store import Paths, Store
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
 from tests.conftest import run_onrecord
@@ -74,7 +74,7 @@ def test_scrape_captures_the_feed_and_obeys_robots(archive_root, site, sources_f
     assert result.returncode == 0, result.stderr
     assert "3 new versions" in result.stdout
     assert site.hits("/private/draft") == 0
-    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
         assert len(catalog.documents()) == 3
         reasons = [f.reason for f in catalog.failures()]
         assert any("robots.txt" in r for r in reasons)
@@ -95,7 +95,7 @@ def test_a_killed_scrape_is_finished_by_the_next_run_without_refetching(
     assert again.returncode == 0, again.stderr
     for path in PAGES[:3]:
         assert site.hits(path) == 1, path
-    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
         assert catalog.unprocessed_captures() == []
         assert len(catalog.documents()) == 3
         assert all(len(catalog.versions(d.id)) == 1 for d in catalog.documents())
@@ -226,7 +226,7 @@ def test_a_scrape_killed_before_indexing_is_indexed_by_the_next_run(
         "search", '"number 2 shows"', "--format", "json", "--archive", str(archive_root)
     )
     assert json.loads(found.stdout)["total"] >= 1
-    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
         assert catalog.index_backlog() == []
 
 
@@ -235,7 +235,7 @@ def test_a_feed_that_is_not_xml_fails_the_run_with_a_reason(archive_root, site, 
     result = run_onrecord("scrape", "--archive", str(archive_root))
     assert result.returncode == 0, result.stderr
     assert "1 failures" in result.stdout
-    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
         run = catalog.last_run("county-updates")
         assert run.error and "feed" in run.error.lower()
         assert catalog.count_captures() == 0
@@ -263,6 +263,6 @@ max_pages = 3
     )
     result = run_onrecord("scrape", "--archive", str(archive_root))
     assert result.returncode == 0, result.stderr
-    with Catalog.open(archive_root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
         assert catalog.last_run("bomb").discovered == 3
     assert len([r for r in server.requests if r.path.startswith("/n/")]) == 3

@@ -16,7 +16,7 @@ from archive.catalog import Catalog
 from archive.models import Capture
 from archive.storage import S3Settings, S3Storage, StorageError, copy_files
 from archive.store import ArchiveError, Paths, Store, init_archive, read_capture
-from archive.wacz import export_wacz, import_file
+from archive.wacz import PackageError, export_wacz, import_file
 from archive.warc import HttpExchange, iter_warc_files
 from tests.conftest import run_onrecord
 from tests.seaweedfs import ACCESS_KEY, READER_KEY, READER_SECRET, SECRET_KEY, SeaweedFS
@@ -373,3 +373,38 @@ def test_a_capture_killed_before_its_catalog_row_is_recataloged_and_uploaded(
         assert capture.warc_file == left
     assert local_files(root) == [] and list(seaweedfs.keys(place)) == [left]
     assert read_capture(Paths(root), capture).payload.startswith(b"<html>")
+
+
+def test_readers_of_a_bucket_out_of_reach_get_a_clear_error(proxied, tmp_path):
+    root, proxy, _place = proxied
+    saved = save(root, [exchange(n) for n in range(2)])
+    assert local_files(root) == []  # uploaded
+    proxy.down()
+    paths = Paths(root)
+    with pytest.raises(StorageError, match=r"cannot reach s3://\S+ at http://127\.0\.0\.1"):
+        read_capture(paths, saved[0])
+    client = create_app({"ARCHIVE": str(root), "TESTING": True}).test_client()
+    replay = client.get(links.raw_capture_path(saved[0].url, saved[0].captured_at))
+    assert replay.status_code == 500
+    assert b"the archived copy cannot be read: cannot reach" in replay.data
+    result = run_verify(root)
+    assert result.exit_code == 1
+    assert "cannot verify the WARC files: cannot reach" in result.output
+    with Catalog.open(paths.catalog) as catalog, pytest.raises(PackageError, match="cannot reach"):
+        export_wacz(paths, catalog, tmp_path / "out.wacz")
+    assert not (tmp_path / "out.wacz").exists()
+    proxy.up()
+    assert read_capture(paths, saved[0]).payload == exchange(0).payload
+
+
+def test_capturing_goes_on_while_the_store_is_down(proxied, seaweedfs, caplog):
+    root, proxy, place = proxied
+    proxy.down()
+    with caplog.at_level(logging.WARNING, logger="archive.storage"):
+        saved = save(root, [exchange(n) for n in range(2)])  # opens, captures, closes
+    assert "cannot reach" in caplog.text and "to be uploaded later" in caplog.text
+    assert local_files(root) == [saved[0].warc_file]
+    assert read_capture(Paths(root), saved[1]).payload == exchange(1).payload
+    proxy.up()
+    Store.open(root).close()
+    assert local_files(root) == [] and list(seaweedfs.keys(place)) == [saved[0].warc_file]

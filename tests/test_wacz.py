@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from archive import ids
 from archive.catalog import Catalog
-from archive.store import Store, init_archive
+from archive.store import Paths, Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
 from tests.loopback import LoopbackServer
@@ -55,7 +55,7 @@ def fresh(root: Path) -> Path:
 
 
 def identifiers(root: Path) -> dict[str, list[str]]:
-    with Catalog.open(root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(root).catalog) as catalog:
         documents, quotes = catalog.indexable_ids()
         return {
             "captures": sorted(c.id for c in catalog.all_captures()),
@@ -124,7 +124,7 @@ def test_an_archive_moved_by_export_and_import_keeps_every_id_and_link(built, tm
     invoke(verify, "--archive", target)
     old = create_app({"ARCHIVE": str(built.root), "TESTING": True}).test_client()
     new = create_app({"ARCHIVE": str(target), "TESTING": True}).test_client()
-    with Catalog.open(built.root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(built.root).catalog) as catalog:
         paths = [links.document_path(d) for d in identifiers(built.root)["documents"]]
         paths += [links.quote_path(q) for q in identifiers(built.root)["quotes"]]
         paths.append(links.quote_path(built.old_pledge))  # an older extraction's id
@@ -140,7 +140,7 @@ def test_an_archive_moved_by_export_and_import_keeps_every_id_and_link(built, tm
 
 
 def captures_of(root: Path, url: str):
-    with Catalog.open(root / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(root).catalog) as catalog:
         return catalog.captures_of_url(ids.canonical_url(url))
 
 
@@ -217,7 +217,7 @@ def test_a_warc_written_by_wget_is_imported_with_its_quotes(tmp_path):
     target = fresh(tmp_path / "archive")
     result = invoke(import_command, warc, "--archive", target)
     assert "imported 1 captures" in result.output
-    with Catalog.open(target / "catalog.sqlite") as catalog:
+    with Catalog.open(Paths(target).catalog) as catalog:
         [capture] = list(catalog.all_captures())
         assert capture.url == url and capture.status == 200
         assert capture.payload_digest.startswith("sha256:")
