@@ -352,6 +352,11 @@ def test_a_split_gives_some_quotes_to_another_speaker(web, site, people, db):
     director = web.get(links.json_path(links.speaker_path(site.director))).get_json()
     assert audit.id not in [q["id"] for q in director["quotes"]]
     assert web.get(links.quote_path(audit.id)).status_code == 200
+    csrf = signed_in(web, site.pledge)
+    page = soup_of(web.get(links.speaker_path(site.director)))
+    form = page.select_one("form.split-form")
+    assert form["action"] == links.speaker_split_path(site.director)
+    assert form.select_one(f"input[name={accounts.CSRF_FIELD}]")["value"] == csrf
 
 
 def test_external_identifiers_on_the_speaker_page(web, site, people):
