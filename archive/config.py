@@ -65,6 +65,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest total of the responses one browser capture receives, in bytes.",
     ),
     Setting("browser_pages", 50, "Pages a browser renders before it is restarted."),
+    Setting("smtp_host", "", "SMTP server for e-mail alert digests; empty means no e-mail."),
+    Setting("smtp_port", 25, "Port of the SMTP server."),
+    Setting("smtp_from", "onrecord@localhost", "Sender address of e-mail alert digests."),
+    Setting("smtp_user", "", "SMTP login name; empty means no login."),
+    Setting("smtp_password", "", "SMTP password (with smtp_user)."),
     Setting(
         "replay_origin",
         "",

@@ -24,7 +24,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from archive import ids
-from archive.catalog import GENESIS_HASH, Catalog, log_entry_hash, to_text
+from archive.catalog import (
+    GENESIS_HASH,
+    Catalog,
+    chain_problems,
+    log_entry_hash,
+    to_text,
+)
 from archive.models import Capture
 from archive.store import Paths, capture_from_location, read_capture
 from archive.warc import RecordLocation, WarcError, scan, sha256_digest
@@ -36,7 +42,7 @@ log = logging.getLogger(__name__)
 class Problem:
     """One way in which a layer does not match the layer above it."""
 
-    layer: str  # "warc", "catalog", "log" or "index"
+    layer: str  # "warc", "catalog", "log", "corrections" or "index"
     subject: str  # what it concerns: a capture id, "file:offset", "log#seq", a quote id
     message: str
     repairable: bool
@@ -160,6 +166,7 @@ class Verifier:
                 )
                 self.result.uncataloged.append(location)
         self.result.problems += check_log(self.catalog)
+        self.result.problems += check_corrections(self.catalog)
         return self.result
 
     def _compare(self, row: Capture, location: RecordLocation) -> None:
@@ -232,6 +239,15 @@ def check_log(catalog: Catalog) -> list[Problem]:
             )
         )
     return problems
+
+
+def check_corrections(catalog: Catalog) -> list[Problem]:
+    """The corrections chain: unbroken from the genesis hash, each entry's hash matching
+    its contents. A break is evidence (a correction rewritten or removed), never repaired."""
+    return [
+        Problem("corrections", f"corrections#{seq}", message, False)
+        for seq, message in chain_problems(catalog.correction_entries())
+    ]
 
 
 def _derived_id(capture: Capture) -> str:

@@ -41,7 +41,7 @@ from pathlib import Path, PurePosixPath
 import surt
 
 from archive import ids
-from archive.catalog import Catalog
+from archive.catalog import Catalog, chain_problems
 from archive.models import Capture
 from archive.store import Paths, Store
 from archive.warc import (
@@ -63,6 +63,8 @@ PART_WARC = "data.warc.gz"
 # onrecord's own addition: quote ids older extractions issued, and their successors, so
 # that links citing them keep working after a move.
 ALIASES = "onrecord/quote-aliases.json"
+# Corrections editors made, as their hash chain (archive/catalog/corrections.py).
+CORRECTIONS = "onrecord/corrections.jsonl"
 _COPY_CHUNK = 1 << 20
 
 
@@ -147,6 +149,12 @@ def export_wacz(
             _add(package, resources, "pages/pages.jsonl", pages)
             aliases = json.dumps(catalog.quote_aliases(), indent=0).encode("utf-8")
             _add(package, resources, ALIASES, aliases)
+            chain = "".join(
+                json.dumps(entry, ensure_ascii=False) + "\n"
+                for entry in catalog.correction_entries()
+            )
+            if chain:  # (an empty member is an invalid resource to WACZ validators)
+                _add(package, resources, CORRECTIONS, chain.encode("utf-8"))
             datapackage = _datapackage(resources, title, created)
             package.writestr("datapackage.json", datapackage)
             digest = {"path": "datapackage.json", "hash": _sha256(datapackage)}
@@ -328,12 +336,29 @@ def _import_wacz(store: Store, path: Path, summary: ImportSummary) -> None:
         warcs = [name for name in resources if _is_warc_member(name)]
         if not warcs:
             raise PackageError(f"{path} holds no WARC file under archive/")
+        corrections = _corrections(package, path) if CORRECTIONS in resources else []
         for name in warcs:
             _import_warc(store, _member_opener(package, name), f"{path}!{name}", sources, summary)
         if ALIASES in resources:
             with store.catalog.transaction():
                 for old_id, new_id in json.loads(package.read(ALIASES)):
                     store.catalog.add_quote_alias(old_id, new_id)
+        if corrections:
+            added = store.catalog.import_corrections(corrections)
+            log.info("imported %d corrections from %s", added, path)
+
+
+def _corrections(package: zipfile.ZipFile, path: Path) -> list[dict]:
+    """The package's corrections chain, checked whole before anything is imported."""
+    lines = package.read(CORRECTIONS).decode("utf-8", "replace").splitlines()
+    try:
+        entries = [json.loads(line) for line in lines if line.strip()]
+    except ValueError as exc:
+        raise PackageError(f"{path}: {CORRECTIONS} is not JSON Lines: {exc}") from None
+    problems = chain_problems(entries)
+    if problems:
+        raise PackageError(f"{path}: its corrections chain is broken: {problems[0][1]}")
+    return entries
 
 
 def _member_opener(package: zipfile.ZipFile, name: str):

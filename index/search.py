@@ -134,7 +134,10 @@ class Searcher:
                 self._live = live
                 log.debug("opened index generation %s", live.name)
         elif self._searcher is not None and not self._searcher.up_to_date():
-            self._searcher = self._searcher.refresh()
+            # Opened afresh, not Whoosh's refresh(): that reuses the reader of a segment
+            # whose deletions changed since, and the replaced records were found twice.
+            self._searcher.close()
+            self._searcher = whoosh_index.open_dir(str(live)).searcher()
         else:
             return
         self._results.clear()
@@ -203,6 +206,35 @@ class Searcher:
             result.facets if facets else {},
             total_is_exact=result.complete and result.exact,
         )
+
+    def every_hit(
+        self, query: str, *, type: str | None = None, sort: str = "relevance"
+    ) -> Iterator[Hit]:
+        """Every result of a search, in order, one at a time and without highlights (an
+        export: no page size, no verification budget; hits are made as they are read)."""
+        if type is not None and type not in TYPES:
+            raise ValueError(f"type must be one of {TYPES} or None, not {type!r}")
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
+        node = parse(query)
+        types = TYPES if type is None else (type,)
+        self.refresh()
+        if self._searcher is None:
+            return
+        pairs = "text_pairs" in self._searcher.schema
+        compiled = compile_query(node, types, pairs=pairs)
+        if compiled is wq.NullQuery:
+            return
+        self._check_prefixes(node, types)
+        match = TextMatch(node)
+        result = self._candidates(compiled, types, match, complete=True)
+        plain = TextMatch(None)
+        for docnum, score in self._top(compiled, sort, result, max(len(result.docnums), 1)):
+            if docnum in result.rejected:
+                continue
+            if not result.exact and not self._accepts(docnum, match):
+                continue
+            yield self._hit(docnum, score, plain)
 
     def _candidates(
         self, compiled: wq.Query, types: tuple[str, ...], match: TextMatch, *, complete: bool

@@ -238,6 +238,36 @@ class PoliteSession:
             conditional["If-Modified-Since"] = last_modified
         return FetchResult(self._follow(url, conditional, robots=True, retries=True))
 
+    def refuse_private(self, url: str) -> None:
+        """Raise `PrivateAddress` when the URL's host resolves to a non-public address
+        (unless the config allows them), `InvalidURL` for a URL that is not http(s)."""
+        parts = urlsplit(url)
+        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+            raise InvalidURL(url, "only http and https URLs with a host can be called")
+        self._refuse_private(url, [])
+
+    def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """POST a JSON body (a webhook) once; the status, or a `FetchError` for a private
+        address, a refused connection or no answer within the timeouts. Redirects are not
+        followed (one could lead to a private address)."""
+        self.refuse_private(url)
+        try:
+            response = self._http.post(
+                url,
+                data=body,
+                headers={"Content-Type": "application/json", **headers},
+                timeout=(self.config.connect_timeout, self.config.read_timeout),
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            raise ConnectionFailed(
+                url, f"no answer within {self.config.read_timeout:g} s", exchanges=[]
+            ) from None
+        except requests.RequestException as exc:
+            raise ConnectionFailed(url, f"cannot connect: {exc}", exchanges=[]) from None
+        response.close()
+        return response.status_code
+
     def allowed(self, url: str) -> bool:
         """Whether robots.txt lets our user agent fetch `url`.
 

@@ -110,6 +110,14 @@ def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path):
         """
         DROP TABLE alembic_version;
         DROP TABLE speaker_aliases;
+        DROP TABLE deliveries;
+        DROP TABLE subscriptions;
+        DROP TABLE web_sessions;
+        DROP TABLE api_tokens;
+        DROP TABLE users;
+        DROP TABLE corrections;
+        DROP TABLE speaker_merges;
+        DROP TABLE speaker_identifiers;
         DROP TABLE index_queue;
         DROP INDEX quotes_by_lead;
         DROP INDEX quotes_by_tail;

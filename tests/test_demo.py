@@ -237,3 +237,27 @@ def test_the_demo_says_so_when_there_is_no_chromium(tmp_path: Path, monkeypatch)
     with Catalog.open(Paths(tmp_path / "demo").catalog) as catalog:
         assert not catalog.captures_of_url(canonical_url(site.url(RENDERED)))
         assert catalog.documents(limit=100)  # everything else is there
+
+
+def test_the_demo_shows_a_correction_and_an_altered_quote_check_finds(built):
+    from web import create_app
+    from web.demo import CIRCULATED, CORRECTION
+
+    root, _, catalog, lines = built
+    stops = dict(tour(catalog))
+    client = create_app({"ARCHIVE": str(root), "TESTING": True}).test_client()
+    quote = client.get(stops["a correction on the record"] + ".json").get_json()
+    assert quote["speaker"]["name"] == CORRECTION[0]
+    assert [c["by"] for c in quote["corrections"]] == ["editor"]
+    assert quote["machine_attribution"]["speaker"] != CORRECTION[0]
+    found = client.get(
+        stops["a circulating quote, altered, checked"].replace("/check", "/check.json", 1)
+    )
+    result = found.get_json()
+    assert result["verdict"] == "altered"
+    assert result["matches"][0]["speaker"] == "Helen Marchetti"
+    assert {d["text"].strip() for d in result["matches"][0]["diff"] if d["op"] == "insert"} == {
+        "recounted"
+    }
+    assert CIRCULATED.startswith("Every ballot")
+    assert any("corrected the speaker" in line for line in lines)

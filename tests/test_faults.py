@@ -213,13 +213,13 @@ def test_a_torn_warc_tail_is_quarantined_byte_for_byte(archive_root, server):
 
 @pytest.fixture
 def small_disk(tmp_path: Path):
-    """A 3 MB tmpfs, mounted for the test (root only)."""
+    """A 4 MB tmpfs, mounted for the test (root only)."""
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
         check=False,

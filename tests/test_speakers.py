@@ -121,7 +121,7 @@ def test_speaker_ids_of_an_earlier_release_keep_resolving(archive_root, server):
         assert new.speaker == "Mina Okafor" and new.speaker_id != old.speaker_id
         assert store.catalog.resolve_speaker_id(old.speaker_id) == new.speaker_id
         assert store.catalog.resolve_speaker_id(new.speaker_id) == new.speaker_id
-        assert store.catalog.resolve_speaker_id("s-0000000000000000") is None
+        assert store.catalog.current_speaker_id("s-0000000000000000") is None
     client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
     response = client.get(links.speaker_path(old.speaker_id))
     assert response.status_code == 301

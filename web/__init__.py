@@ -29,10 +29,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     from web import (
+        accounts,
         admin,
+        alerts,
         api,
         captures,
+        check,
+        corrections,
         documents,
+        exports,
         feeds,
         home,
         links,
@@ -49,11 +54,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["PUBLIC_URL"] = links.public_root(app.config["PUBLIC_URL"])
     resources.init_app(app)
     security.init_app(app)
+    accounts.init_app(app)
     app.register_blueprint(captures.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(exports.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(quotes.bp)
+    app.register_blueprint(corrections.bp)
+    app.register_blueprint(check.bp)
+    app.register_blueprint(alerts.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(speakers.bp)
     app.register_blueprint(sources.bp)

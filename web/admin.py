@@ -1,4 +1,5 @@
-"""Admin actions, POST only, for holders of the admin token (``Authorization: Bearer``).
+"""Admin actions, POST only, for holders of the admin token or of an admin's API token
+(``Authorization: Bearer``).
 
     POST /admin/sources   add a source: the body is one TOML source file, validated first
     POST /admin/scrape    scrape now: ``source`` names one source (all when absent)
@@ -12,7 +13,6 @@ No token configured means admin is disabled (403). Answers are JSON.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import os
 import secrets
 from pathlib import Path
@@ -30,7 +30,7 @@ from scrapers.errors import SourceError
 from scrapers.http import HttpConfig, NonPublicAddress, PoliteSession, public_addresses
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.sources import Source, load_sources
-from web import indexing, links
+from web import accounts, indexing, links
 from web.resources import catalog, paths
 from web.sources import declared_sources, sources_folder
 
@@ -44,17 +44,16 @@ MAX_SOURCE_FILE = 64 * 1024
 
 @bp.before_request
 def require_token() -> None:
+    """The admin token, or the API token of a user with the admin role."""
     token = current_app.config.get("ADMIN_TOKEN") or ""
-    if not token:
-        abort(403, description="admin actions are disabled: no admin token is configured")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode("utf-8"), token.encode("utf-8")
-    ):
+    if not accounts.bearer():
+        if not token:
+            abort(403, description="admin actions are disabled: no admin token is configured")
         raise Unauthorized(
             description="admin actions need the admin token: Authorization: Bearer <token>",
             www_authenticate=WWWAuthenticate("bearer", {"realm": "onrecord admin"}),
         )
+    accounts.require("admin")
 
 
 @bp.errorhandler(HTTPException)

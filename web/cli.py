@@ -8,6 +8,7 @@ plain log lines otherwise.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import resource
@@ -30,6 +31,7 @@ from scrapers.pipeline import Outcome, Pipeline
 from scrapers.quotes import find_quotes
 from scrapers.sources import Source, load_sources
 from web import create_app, indexing, links
+from web.cli_accounts import alerts, corrections, users
 from web.cli_integrity import export_command, import_command, verify
 from web.cli_migrate import migrate_command
 from web.cli_options import (
@@ -231,7 +233,13 @@ def quotes_command(files: tuple[Path, ...], fmt: str) -> None:
 @main.command()
 @click.argument("query")
 @archive_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv", "jsonl"]),
+    default="text",
+    help="csv and jsonl write every result (not one page), streamed.",
+)
 @click.option("--type", "kind", type=click.Choice(["quote", "document"]), default=None)
 @click.option("--sort", type=click.Choice(["relevance", "date", "date_asc"]), default="relevance")
 @click.option("--page", type=click.IntRange(min=1), default=1)
@@ -241,6 +249,10 @@ def search(
 ) -> None:
     """Search quotes and documents: words, "exact phrases", speaker:, publisher:, dates…"""
     paths, catalog = open_catalog(archive_dir)
+    if fmt in ("csv", "jsonl"):
+        catalog.close()
+        _export(paths, query, fmt, kind, sort)
+        return
     with catalog:
         try:
             results = indexing.search(
@@ -257,6 +269,63 @@ def search(
         who = hit.speaker or ("" if hit.type == "document" else "(speaker unknown)")
         click.echo(f"{hit.id}  {hit.type}  {who}  {hit.publisher or ''}  {when}")
         click.echo(f"    {hit.text[:200]}")
+
+
+def _export(paths, query: str, fmt: str, kind: str | None, sort: str) -> None:
+    from index.search import Searcher
+    from web.exports import WRITERS, row
+
+    searcher = Searcher(paths.index)
+    try:
+        hits = searcher.every_hit(query, type=kind, sort=sort)
+        first = next(hits, None)
+        out = click.get_text_stream("stdout")
+        found = itertools.chain([first] if first else [], hits)
+        for line in WRITERS[fmt](row(hit) for hit in found):
+            out.write(line)
+    except indexing.QueryError as exc:
+        raise click.ClickException(f"cannot search for that: {exc}") from None
+    finally:
+        searcher.close()
+
+
+@main.command("check")
+@click.argument("text")
+@archive_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def check_command(text: str, archive_dir: Path, fmt: str) -> None:
+    """Check a circulating quote against the record: verbatim, shortened, altered,
+    stitched from separate quotes, or not found."""
+    from web.check import CheckError, check, result_json
+
+    paths, catalog = open_catalog(archive_dir)
+    with catalog:
+
+        def quotes(query: str):
+            return indexing.search(
+                paths, catalog, query, type="quote", page_size=8, facets=False, highlight=False
+            )
+
+        try:
+            result = check(quotes, text)
+        except CheckError as exc:
+            raise click.ClickException(str(exc)) from None
+    if fmt == "json":
+        click.echo(json.dumps(result_json(result), indent=2, ensure_ascii=False))
+        return
+    click.echo(result.label)
+    for match in result.matches:
+        click.echo(
+            f"  {match.verdict}: {match.hit.speaker or '(speaker unknown)'}"
+            f"  {match.hit.publisher or ''}  {links.quote_path(match.hit.id)}"
+        )
+        click.echo(f"    “{match.hit.text[:200]}”")
+        if match.changes:
+            shown = "".join(
+                c.text if c.op == "equal" else f"[{'-' if c.op == 'delete' else '+'}{c.text}]"
+                for c in match.changes
+            )
+            click.echo(f"    diff: {shown[:300]}")
 
 
 @main.command()
@@ -543,6 +612,9 @@ main.add_command(verify)
 main.add_command(export_command)
 main.add_command(import_command)
 main.add_command(migrate_command)
+main.add_command(users)
+main.add_command(corrections)
+main.add_command(alerts)
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def _check(paths: Paths, catalog: Catalog) -> tuple[Verification, check.IndexDif
     except WarcError as exc:  # the list of files is in a store that cannot be reached
         raise click.ClickException(f"cannot verify the WARC files: {exc}") from None
     documents, quotes = catalog.indexable_ids()
-    diff = check.compare(paths.index, documents, quotes)
+    diff = check.compare(paths.index, documents, quotes - catalog.not_quote_ids())
     found.problems += _index_problems(diff)
     return found, diff
 

@@ -127,6 +127,21 @@ render = "browser"                      # the page builds its statement with a s
 """,
 }
 
+# The newsroom layer in the demo: an editor's account, one correction on the record (a
+# story that credits "the board" with words the board's director said in its statement)
+# and a quote circulating with words changed, for /check to find.
+DEMO_EDITOR = ("editor", "onrecord-demo")
+MISCREDITED = "What went wrong on election night was a reporting step, not the count itself,"
+CORRECTION = (
+    "Helen Marchetti",
+    "The story repeats the board's statement of 5 November, in which these are the words "
+    "of its executive director, Helen Marchetti.",
+)
+CIRCULATED = (
+    "Every ballot in Greywater County was cast, scanned and secured, and every one of them "
+    "will be recounted before we certify anything"
+)
+
 STATES = ("now", "later")
 _MISSING = {"file": "not-found.html", "status": 404, "modified": "2026-10-01T09:00:00+00:00"}
 
@@ -295,6 +310,7 @@ def build_demo(root: Path, site: DemoSite, *, echo: Callable[[str], None] = prin
         site.advance()
         echo("a day later: a statement edited, one taken down, a new story published")
         _visit(store, sources, echo, "second visit")
+        _newsroom(store.catalog, echo)
         count = indexing.rebuild(store.paths, store.catalog)
     echo(f"indexed {count} documents and quotes")
 
@@ -346,6 +362,30 @@ def _browser(
     return BrowserSession(session, config_from_settings(settings))
 
 
+def _newsroom(catalog: Catalog, echo: Callable[[str], None]) -> None:
+    """An editor, and the correction they made (the index is rebuilt after it)."""
+    name, password = DEMO_EDITOR
+    catalog.add_user(name, "editor", password)
+    miscredited = _miscredited(catalog)
+    if miscredited is not None:
+        speaker, reason = CORRECTION
+        catalog.correct_quote(miscredited.id, "speaker", speaker, reason=reason, author=name)
+        echo(
+            f"an editor corrected the speaker of {miscredited.id} (sign in as {name} / {password})"
+        )
+
+
+def _miscredited(catalog: Catalog):
+    return next(
+        (
+            q
+            for q in catalog.current_quotes()
+            if q.text == MISCREDITED and q.speaker != CORRECTION[0]
+        ),
+        None,
+    )
+
+
 def tour(catalog: Catalog) -> list[tuple[str, str]]:
     """Pages of a built demo archive worth a look, as (what it shows, app path) pairs."""
     stops = []
@@ -385,4 +425,8 @@ def tour(catalog: Catalog) -> list[tuple[str, str]]:
     stops.append(
         ("a search for a phrase", links.search_path('"every one of them will be counted"'))
     )
+    corrected = next(iter(catalog.corrections(limit=1)), None)
+    if corrected is not None:
+        stops.append(("a correction on the record", links.quote_path(corrected.quote_id)))
+    stops.append(("a circulating quote, altered, checked", links.check_path(CIRCULATED)))
     return stops

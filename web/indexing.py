@@ -4,7 +4,7 @@ index)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from archive.catalog import Catalog
 from archive.store import Paths, crash_point
@@ -23,7 +23,9 @@ def update(paths: Paths, catalog: Catalog, document_ids: Iterable[str]) -> int:
     indexer = Indexer(paths.index)
     for document_id in chosen:
         indexer.delete_document(document_id)
-    return indexer.update(catalog.document_records(chosen), catalog.quote_records(chosen))
+    return indexer.update(
+        catalog.document_records(chosen), corrected_records(catalog, catalog.quote_records(chosen))
+    )
 
 
 def catch_up(paths: Paths, catalog: Catalog) -> int:
@@ -39,9 +41,42 @@ def catch_up(paths: Paths, catalog: Catalog) -> int:
 def rebuild(paths: Paths, catalog: Catalog) -> int:
     """Rebuild the whole index from the catalog, swapping it in when complete."""
     backlog = catalog.index_backlog()
-    count = Indexer(paths.index).rebuild(catalog.document_records(), catalog.quote_records())
+    count = Indexer(paths.index).rebuild(
+        catalog.document_records(), corrected_records(catalog, catalog.quote_records())
+    )
     catalog.indexed(backlog)
     return count
+
+
+def corrected_records(catalog: Catalog, records: Iterable[dict]) -> Iterator[dict]:
+    """Quote records as editors corrected them: the index finds the corrected speaker,
+    role, cue and words (and a merged speaker under the name it was merged into), and
+    leaves out what was marked not a quote."""
+    made_under = catalog.corrected_quote_ids()
+    # A correction made under an id a re-extraction has since replaced follows its alias.
+    corrected = made_under | {catalog.resolve_quote_id(i) for i in made_under}
+    merges = catalog.speaker_merges()
+    names: dict[str, str] = {}
+    for record in records:
+        if record["id"] in corrected:
+            found = catalog.corrected(catalog.quote(record["id"]))
+            if found.not_quote:
+                continue
+            quote = found.quote
+            record = record | {
+                "text": quote.text,
+                "speaker": quote.speaker,
+                "speaker_id": quote.speaker_id,
+                "role": quote.role,
+                "cue": quote.cue,
+                "anonymous": quote.anonymous,
+            }
+        target = merges.get(record["speaker_id"])
+        if target is not None:
+            if target not in names:
+                names[target] = catalog.speaker(target).name
+            record = record | {"speaker_id": target, "speaker": names[target]}
+        yield record
 
 
 def search(paths: Paths, catalog: Catalog, query: str, **options) -> SearchResults:

@@ -212,3 +212,67 @@ def document_version_path(document_id: str, seq: int, quote_id: str | None = Non
 def search_form_path() -> str:
     """Where search forms submit (their fields make the query string)."""
     return "/search"
+
+
+# -- the newsroom layer: accounts, corrections, checks, exports ---------------------------
+
+
+def signin_path(next_path: str = "") -> str:
+    return "/signin" + ("?" + urlencode({"next": next_path}) if next_path else "")
+
+
+def signout_path() -> str:
+    return "/signout"
+
+
+def corrections_path(quote_id: str) -> str:
+    """Where an editor POSTs a correction of a quote."""
+    return f"/quote/{quote_id}/corrections"
+
+
+def corrections_feed_path() -> str:
+    return "/corrections.atom"
+
+
+def speaker_merge_path(speaker_id: str) -> str:
+    return f"/speaker/{speaker_id}/merge"
+
+
+def speaker_split_path(speaker_id: str) -> str:
+    return f"/speaker/{speaker_id}/split"
+
+
+def speaker_identifier_path(speaker_id: str) -> str:
+    return f"/speaker/{speaker_id}/identifiers"
+
+
+def check_path(text: str = "", *, json: bool = False) -> str:
+    """The quote checker, for some circulated text.
+
+    >>> check_path("we will count", json=True)
+    '/check.json?q=we+will+count'
+    """
+    path = "/check.json" if json else "/check"
+    return path + ("?" + urlencode({"q": text}) if text else "")
+
+
+def search_export_path(query: str, fmt: str, **params: str) -> str:
+    """Every result of a search as a CSV or JSON Lines download.
+
+    >>> search_export_path("ballots", "csv", type="quote")
+    '/search.csv?q=ballots&type=quote'
+    """
+    kept = {k: v for k, v in params.items() if v}
+    return f"/search.{fmt}?" + urlencode({"q": query, **kept})
+
+
+def alerts_path() -> str:
+    return "/alerts"
+
+
+def alert_feed_path(subscription_id: str) -> str:
+    return f"/alerts/{subscription_id}.atom"
+
+
+def alert_cancel_path(subscription_id: str) -> str:
+    return f"/alerts/{subscription_id}/cancel"

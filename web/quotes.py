@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, jsonify, redirect, render_template
 
-from archive.catalog import Catalog, DocumentSummary
+from archive.catalog import KINDS, Catalog, DocumentSummary
 from archive.ids import normalize_quote_text
 from archive.models import Capture, Document, Extraction, Quote, Version
 from index.search import QueryError
-from web import api, citations, links
+from web import api, citations, corrections, links
 from web.captures import rendering_of
 from web.documents import Change, word_diff
 from web.resources import catalog, root_url, searcher
@@ -180,15 +180,18 @@ def quote(quote_id: str):
     if resolved != quote_id:
         target = links.quote_path(resolved)
         return redirect(links.json_path(target) if as_json else target, code=301)
-    found = provenance(db, get_quote_or_404(db, quote_id))
+    record = db.corrected(get_quote_or_404(db, quote_id))
+    found = provenance(db, record.quote)
     seen = appearances(db, found.quote)
     item = citable(found)
     if as_json or api.wants_json():
-        return jsonify(quote_json(found, seen, item))
+        return jsonify(quote_json(found, seen, item) | corrections.record_json(record))
     return render_template(
         "quote.html",
         found=found,
         quote=found.quote,
+        record=record,
+        kinds=KINDS,
         appearances=seen,
         citations=[(key, label, getattr(citations, key)(item)) for key, label in citations.STYLES],
         csl_text=json.dumps(citations.csl_json(item), ensure_ascii=False),

@@ -66,13 +66,12 @@ def _said_order(item: Said) -> str:
 def speaker(speaker_id: str):
     speaker_id, as_json = api.split_json(speaker_id)
     db = catalog()
-    current = db.resolve_speaker_id(speaker_id)
-    if current is not None and current != speaker_id:
-        # An id an earlier release issued, whose quotes a cleaner name now holds.
+    current = db.resolve_speaker_id(speaker_id)  # after re-extraction and editors' merges
+    if current != speaker_id:
         target = links.speaker_path(current)
         return redirect(links.json_path(target) if as_json else target, code=301)
     found = get_speaker_or_404(speaker_id)
-    quotes = db.quotes_by_speaker(found.id)
+    quotes = corrected_quotes(db, found.id)
     summaries = db.document_summaries(q.document_id for q in quotes)
     said = []
     shown = set()
@@ -86,9 +85,35 @@ def speaker(speaker_id: str):
         said.append(Said(quote, summary, when))
     said.sort(key=_said_order, reverse=True)
     roles = roles_over_time(said)
+    identifiers = db.speaker_identifiers(found.id)
+    merged = [i for i in db.merged_speaker_ids(found.id) if i != found.id]
     if as_json or api.wants_json():
-        return jsonify(speaker_json(found, said, roles))
-    return render_template("speaker.html", speaker=found, said=said, roles=roles, links=links)
+        return jsonify(
+            speaker_json(found, said, roles) | {"identifiers": identifiers, "merged": merged}
+        )
+    return render_template(
+        "speaker.html",
+        speaker=found,
+        said=said,
+        roles=roles,
+        identifiers=identifiers,
+        merged=merged,
+        links=links,
+    )
+
+
+def corrected_quotes(db, speaker_id: str) -> list[Quote]:
+    """The speaker's quotes as the record now stands: theirs and those of speakers merged
+    into them, plus those editors gave them, less those editors took away or marked not a
+    quote."""
+    ids = db.merged_speaker_ids(speaker_id)
+    quotes = [q for i in ids for q in db.quotes_by_speaker(i)]
+    quotes += db.quotes_corrected_to_speaker(ids)
+    return [
+        r.quote
+        for r in db.corrected_many(quotes)
+        if not r.not_quote and db.resolve_speaker_id(r.quote.speaker_id or "") in ids
+    ]
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -3,7 +3,9 @@
 The catalog is derived from the WARC files (see :mod:`archive.store`) and holds what was
 made of them. One module per kind of data holds its queries: ``captures`` (captures and
 the capture log), ``documents`` (documents, versions, extractions, events), ``quotes``
-(quotes, aliases, speakers) and ``sources`` (runs, failures, queues, the schedule); the
+(quotes, aliases, speakers), ``sources`` (runs, failures, queues, the schedule),
+``accounts`` (users, tokens, sessions), ``corrections`` (corrections of quotes and their
+chain, speaker merges and identifiers) and ``alerts`` (subscriptions, deliveries); the
 joins they share are written once in ``rows``. :class:`Catalog` puts them behind one
 object on one connection, to SQLite or PostgreSQL alike (``engine``), with its schema
 versioned by Alembic (``schema``).
@@ -19,7 +21,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from archive.catalog import schema
+from archive.catalog.accounts import ROLES, AccountError, AccountQueries, User
+from archive.catalog.alerts import AlertError, AlertQueries, Delivery, Subscription
 from archive.catalog.captures import GENESIS_HASH, CaptureQueries, log_entry_bytes, log_entry_hash
+from archive.catalog.corrections import (
+    KINDS,
+    Corrected,
+    Correction,
+    CorrectionError,
+    CorrectionQueries,
+    chain_problems,
+)
 from archive.catalog.documents import DocumentQueries, DocumentSummary
 from archive.catalog.engine import (
     CatalogConflict,
@@ -39,14 +51,25 @@ from archive.catalog.sources import Failure, RunStats, SourceQueries
 
 __all__ = [
     "GENESIS_HASH",
+    "KINDS",
+    "ROLES",
+    "AccountError",
+    "AlertError",
     "Catalog",
     "CatalogConflict",
     "CatalogError",
     "Catalogs",
+    "Corrected",
+    "Correction",
+    "CorrectionError",
+    "Delivery",
     "DocumentSummary",
     "EmptyCatalog",
     "Failure",
     "RunStats",
+    "Subscription",
+    "User",
+    "chain_problems",
     "from_text",
     "latest_version",
     "log_entry_bytes",
@@ -67,7 +90,15 @@ def as_url(target: Path | str | URL) -> URL:
     return parse_url(target)
 
 
-class Catalog(CaptureQueries, DocumentQueries, QuoteQueries, SourceQueries):
+class Catalog(
+    CaptureQueries,
+    DocumentQueries,
+    QuoteQueries,
+    SourceQueries,
+    AccountQueries,
+    CorrectionQueries,
+    AlertQueries,
+):
     """One connection to one catalog. Not shared between threads."""
 
     def __init__(

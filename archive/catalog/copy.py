@@ -33,6 +33,14 @@ TABLES = (
     ("runs", "id"),
     ("schedule", "source"),
     ("index_queue", "document_id"),
+    ("users", "name"),
+    ("api_tokens", "id"),
+    ("web_sessions", "id_hash"),
+    ("corrections", "seq"),
+    ("speaker_merges", "old_id"),
+    ("speaker_identifiers", "speaker_id, scheme"),
+    ("subscriptions", "id"),
+    ("deliveries", "id"),
 )
 # Tables whose ids the database issues: on PostgreSQL their sequences move past the
 # copied ids.

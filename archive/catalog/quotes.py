@@ -277,10 +277,11 @@ class QuoteQueries(Queries):
             new=new_id,
         )
 
-    def resolve_speaker_id(self, speaker_id: str) -> str | None:
-        """The id a speaker link should show now: the id itself while current quotes carry
-        it, else its successor (following aliases), else the id as issued; None for an id
-        never issued."""
+    def current_speaker_id(self, speaker_id: str) -> str | None:
+        """The id a speaker's quotes carry now, after re-extraction: the id itself while
+        current quotes carry it, else its successor (following aliases), else the id as
+        issued; None for an id never issued. (Editors' merges come on top of this:
+        ``resolve_speaker_id``.)"""
         seen: list[str] = []
         current = speaker_id
         while current not in seen:

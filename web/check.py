@@ -1,0 +1,293 @@
+"""Check a circulating quote against the record.
+
+    GET /check?q=TEXT         the page (a form, then the verdict)
+    GET /check.json?q=TEXT    the same as JSON (also with Accept: application/json)
+
+Paste a quote as it circulates; onrecord finds the closest archived quotes and says
+whether the circulated words are **verbatim** (the same words), **shortened** (the
+archived quote's words with some left out), **altered** (words changed or added: a word
+diff shows how), **stitched** (pieces of separate archived quotes joined as one) or
+**not found** in the archive. Each match names its speaker (as corrected on the record),
+where and when its words first appeared, and links to the quote and the archived copy.
+
+Candidates come from the index alone: exact-phrase searches for a few short runs of the
+circulated words, spread over it (a quote with a word changed still shares runs of
+words with the original). Their text is compared word by word with
+:func:`archive.ids.normalize_quote_text`'s folding, the one rule of quote sameness.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import Blueprint, abort, jsonify, render_template, request
+
+from archive.ids import normalize_quote_text
+from index.search import Hit, QueryError, SearchResults
+from web import api, links
+from web.documents import Change, word_diff
+from web.resources import searcher
+
+bp = Blueprint("check", __name__)
+
+VERDICTS = {
+    "verbatim": "Verbatim",
+    "shortened": "Shortened",
+    "altered": "Altered",
+    "stitched": "Stitched from separate quotes",
+    "not_found": "Not found in the archive",
+}
+WINDOW = 4  # words in each phrase searched for
+MAX_WINDOWS = 6
+HITS_PER_WINDOW = 8
+MIN_WORDS = 3
+MAX_CHARS = 1500
+ALTERED_SIMILARITY = 0.5  # share of words in common for "altered" rather than unrelated
+PIECE_WORDS = 3  # a stitched quote's pieces hold at least this many words each
+STITCHED_COVER = 0.8  # and together cover this share of the circulated words
+
+Search = Callable[[str], SearchResults]
+
+
+class CheckError(ValueError):
+    """Text that cannot be checked (too short, too long)."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """One archived quote and how the circulated text relates to it."""
+
+    hit: Hit
+    verdict: str  # verbatim, shortened, altered, or "part" (a piece of a stitched quote)
+    similarity: float
+    changes: tuple[Change, ...]  # from the archived words to the circulated ones
+    first: Hit  # where these archived words first appeared (the hit itself, or earlier)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    text: str
+    verdict: str
+    matches: tuple[Match, ...] = field(default=())
+
+    @property
+    def label(self) -> str:
+        return VERDICTS[self.verdict]
+
+
+def words_of(text: str) -> list[str]:
+    """Words as quote sameness compares them (punctuation inside is kept with words).
+
+    >>> words_of("“We’re ready,” she said — Café!")
+    ["we're", 'ready', 'she', 'said', 'cafe']
+    """
+    folded = normalize_quote_text(text)
+    cleaned = (w.strip("\"'.,;:!?()[]-") for w in folded.split())
+    return [w for w in cleaned if w]
+
+
+def windows(words: list[str]) -> list[list[str]]:
+    """Runs of :data:`WINDOW` words spread evenly over the text (at most MAX_WINDOWS).
+
+    >>> [" ".join(w) for w in windows("a b c d e f g h i j".split())]
+    ['a b c d', 'c d e f', 'e f g h', 'g h i j']
+    """
+    if len(words) <= WINDOW:
+        return [words]
+    last = len(words) - WINDOW
+    count = min(MAX_WINDOWS, last // 2 + 1, last + 1)
+    starts = sorted({round(i * last / max(count - 1, 1)) for i in range(count)})
+    return [words[s : s + WINDOW] for s in starts]
+
+
+def candidates(search: Search, words: list[str]) -> list[Hit]:
+    """Quotes holding any window of the words as a phrase, best first, each once.
+
+    A window that finds the very words (verbatim) ends the search: every other copy of
+    them holds that window too, and nothing can be closer."""
+    found: dict[str, Hit] = {}
+    for window in windows(words):
+        try:
+            results = search('"' + " ".join(window) + '"')
+        except QueryError:
+            continue
+        for hit in results.hits:
+            found.setdefault(hit.id, hit)
+        if any(words_of(hit.text) == words for hit in results.hits):
+            break
+    return list(found.values())
+
+
+def compare(circulated: list[str], archived: list[str]) -> tuple[str, float, list[int]]:
+    """How the circulated words relate to one archived quote's: the verdict, the share
+    of words in common, and which circulated words the archived quote holds in order."""
+    matcher = difflib.SequenceMatcher(None, archived, circulated, autojunk=False)
+    ops = {op for op, *_ in matcher.get_opcodes()}
+    held = [j for a, j, size in matcher.get_matching_blocks() for j in range(j, j + size)]
+    similarity = matcher.ratio()
+    if ops == {"equal"}:
+        return "verbatim", similarity, held
+    if ops <= {"equal", "delete"}:
+        return "shortened", similarity, held
+    if similarity >= ALTERED_SIMILARITY:
+        return "altered", similarity, held
+    return "part", similarity, held
+
+
+def _longest_run(held: list[int]) -> list[int]:
+    best: list[int] = []
+    run: list[int] = []
+    for position in held:
+        run = [*run, position] if run and position == run[-1] + 1 else [position]
+        if len(run) > len(best):
+            best = run
+    return best
+
+
+RANK = {"verbatim": 0, "shortened": 1, "altered": 2, "part": 3}
+
+
+def check(search: Search, text: str, *, limit: int = 5) -> CheckResult:
+    """The verdict on ``text`` and the archived quotes closest to it."""
+    text = " ".join(text.split())
+    if len(text) > MAX_CHARS:
+        raise CheckError(f"a quote to check is at most {MAX_CHARS} characters")
+    circulated = words_of(text)
+    if len(circulated) < MIN_WORDS:
+        raise CheckError(f"give at least {MIN_WORDS} words of the quote to check")
+    hits = candidates(search, circulated)
+    scored = []
+    for hit in hits:
+        archived = words_of(hit.text)
+        verdict, similarity, held = compare(circulated, archived)
+        scored.append((hit, archived, verdict, similarity, held))
+    scored.sort(key=lambda s: (RANK[s[2]], -s[3], _when(s[0])))
+    pieces = _stitched(circulated, scored)
+    if scored and scored[0][2] in ("verbatim", "shortened"):
+        best = scored[0][2]
+    elif (
+        scored
+        and scored[0][2] == "altered"
+        and not (pieces and len(scored[0][4]) < STITCHED_COVER * len(circulated))
+    ):
+        best = "altered"
+    else:
+        best = None
+    if best is not None:
+        kept = [s for s in scored if s[2] == best] + [s for s in scored if s[2] != best]
+        return CheckResult(text, best, _matches(text, kept[:limit], hits))
+    if pieces:
+        return CheckResult(text, "stitched", _matches(text, pieces, hits))
+    return CheckResult(text, "not_found", ())
+
+
+def _stitched(circulated: list[str], scored: list) -> list:
+    """Archived quotes whose longest shared runs of words, taken together, cover most of
+    the circulated words (each piece from a different quote)."""
+    chosen, covered = [], set()
+    for item in sorted(scored, key=lambda s: -len(_longest_run(s[4]))):
+        run = set(_longest_run(item[4]))
+        if len(run) < PIECE_WORDS or run <= covered:
+            continue
+        chosen.append(item)
+        covered |= run
+    if len(chosen) >= 2 and len(covered) >= STITCHED_COVER * len(circulated):
+        return sorted(chosen, key=lambda s: min(_longest_run(s[4])))
+    return []
+
+
+def _trimmed(text: str) -> str:
+    """Text without the quotation marks and punctuation at its edges (which a diff
+    would show as changes that quote sameness ignores)."""
+    return text.strip(" \"'.,;:!?“”‘’«»")
+
+
+def _when(hit: Hit):
+    return hit.published or hit.captured
+
+
+def _matches(text: str, chosen: list, hits: list[Hit]) -> tuple[Match, ...]:
+    found = []
+    for hit, archived, verdict, similarity, _ in chosen:
+        same = [h for h in hits if words_of(h.text) == archived]
+        first = min(same or [hit], key=lambda h: (h.captured, h.id))
+        changes = () if verdict == "verbatim" else word_diff(_trimmed(hit.text), _trimmed(text))
+        found.append(Match(hit, verdict, round(similarity, 3), changes, first))
+    return tuple(found)
+
+
+# -- the page and its JSON twin -------------------------------------------------------------
+
+
+def search_quotes(query: str) -> SearchResults:
+    """The web server's shared searcher, asked for quotes only."""
+    return searcher().search(
+        query, type="quote", page_size=HITS_PER_WINDOW, facets=False, highlight=False
+    )
+
+
+@bp.get("/check")
+@bp.get("/check.json")
+def check_page():
+    text = request.args.get("q", "")
+    as_json = api.wants_json()
+    if not text.strip():
+        if as_json:
+            abort(400, description="give the quote to check in the q parameter")
+        return render_template("check.html", text="", result=None, verdicts=VERDICTS)
+    try:
+        result = check(search_quotes, text)
+    except CheckError as exc:
+        abort(400, description=str(exc))
+    if as_json:
+        return jsonify(result_json(result, request.url_root))
+    return render_template("check.html", text=text, result=result, verdicts=VERDICTS)
+
+
+def result_json(result: CheckResult, root: str = "") -> dict:
+    """The JSON shape of the check API and of ``onrecord check --format json``."""
+    return {
+        "text": result.text,
+        "verdict": result.verdict,
+        "label": result.label,
+        "matches": [match_json(m, root) for m in result.matches],
+    }
+
+
+def match_json(match: Match, root: str = "") -> dict:
+    hit, first = match.hit, match.first
+    return {
+        "verdict": match.verdict,
+        "similarity": match.similarity,
+        "quote": {
+            "id": hit.id,
+            "text": hit.text,
+            "url": links.absolute(root, links.quote_path(hit.id))
+            if root
+            else links.quote_path(hit.id),
+        },
+        "speaker": hit.speaker,
+        "role": hit.role,
+        "publisher": hit.publisher,
+        "title": hit.title,
+        "published": _iso(hit.published),
+        "captured": _iso(hit.captured),
+        "original_url": hit.url,
+        "diff": [{"op": c.op, "text": c.text} for c in match.changes],
+        "first_appearance": {
+            "quote": first.id,
+            "url": links.quote_path(first.id),
+            "publisher": first.publisher,
+            "title": first.title,
+            "published": _iso(first.published),
+            "captured": _iso(first.captured),
+        },
+        "archived_copy": links.capture_path(hit.url, hit.captured),
+        "document": links.document_path(hit.document_id),
+    }
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None

@@ -1,0 +1,143 @@
+"""Every result of a search as CSV or JSON Lines, streamed row by row.
+
+    GET /search.csv?q=...     (also type= and sort=, as on the search page)
+    GET /search.jsonl?q=...
+
+The same rows come from ``onrecord search QUERY --format csv|jsonl``. Rows are made as
+they are written, so 100,000 results never sit in memory at once; the export opens a
+searcher of its own, so a long download does not hold up the site's searches.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+
+from flask import Blueprint, Response, abort, current_app, request, stream_with_context
+
+from index.search import Hit, QueryError, Searcher
+from web import citations, links
+from web.resources import paths
+from web.search import search_request
+
+bp = Blueprint("exports", __name__)
+
+COLUMNS = (
+    "type",
+    "id",
+    "quote",
+    "speaker",
+    "role",
+    "outlet",
+    "via",
+    "title",
+    "published",
+    "captured",
+    "permalink",
+    "original_url",
+    "archived_copy",
+    "citation",
+)
+MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def row(hit: Hit, root: str = "") -> dict:
+    """One result as an export row; links are absolute when ``root`` is given."""
+    path = links.quote_path(hit.id) if hit.type == "quote" else links.document_path(hit.id)
+    archived = links.capture_path(hit.url, hit.captured)
+    permalink = links.absolute(root, path) if root else path
+    archived_url = links.absolute(root, archived) if root else archived
+    citation = ""
+    if hit.type == "quote":
+        citation = citations.apa(
+            citations.Citable(
+                quote_id=hit.id,
+                quote=hit.text,
+                speaker=hit.speaker,
+                title=hit.title,
+                authors=(),
+                publisher=hit.publisher,
+                published=hit.published,
+                url=hit.url,
+                archived_url=archived_url,
+                captured=hit.captured,
+                permalink=permalink,
+            )
+        )
+    return {
+        "type": hit.type,
+        "id": hit.id,
+        "quote": hit.text if hit.type == "quote" else "",
+        "speaker": hit.speaker,
+        "role": hit.role,
+        "outlet": hit.publisher,
+        "via": hit.via,
+        "title": hit.title,
+        "published": _iso(hit.published),
+        "captured": _iso(hit.captured),
+        "permalink": permalink,
+        "original_url": hit.url,
+        "archived_copy": archived_url,
+        "citation": citation,
+    }
+
+
+def csv_lines(rows: Iterable[dict]) -> Iterator[str]:
+    """A header, then one CSV record per row (RFC 4180, CRLF line ends)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    yield buffer.getvalue()
+    for item in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow({k: "" if v is None else v for k, v in item.items()})
+        yield buffer.getvalue()
+
+
+def jsonl_lines(rows: Iterable[dict]) -> Iterator[str]:
+    for item in rows:
+        yield json.dumps(item, ensure_ascii=False) + "\n"
+
+
+WRITERS = {"csv": csv_lines, "jsonl": jsonl_lines}
+
+
+@bp.get("/search.csv")
+@bp.get("/search.jsonl")
+def export():
+    fmt = request.path.rsplit(".", 1)[1]
+    wanted = search_request()
+    if not wanted.query.strip():
+        abort(400, description="give a query in the q parameter")
+    searcher = Searcher(paths().index)
+    try:
+        hits = searcher.every_hit(wanted.query, type=wanted.type or None, sort=wanted.sort)
+        first = next(hits, None)  # a bad query is a 400 before any byte is sent
+    except QueryError as exc:
+        searcher.close()
+        abort(400, description=f"That query cannot be run: {exc}")
+    root = request.url_root
+    current_app.logger.info("exporting %r as %s", wanted.query, fmt)
+
+    def rows() -> Iterator[dict]:
+        try:
+            if first is not None:
+                yield row(first, root)
+                for hit in hits:
+                    yield row(hit, root)
+        finally:
+            searcher.close()
+
+    name = "onrecord-search." + fmt
+    return Response(
+        stream_with_context(WRITERS[fmt](rows())),
+        content_type=MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
