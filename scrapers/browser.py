@@ -395,7 +395,7 @@ class BrowserSession:
         self.http = http
         self.config = config
         self._workdir = Path(tempfile.mkdtemp(prefix="onrecord-browser-"))
-        self._guard = _Guard(http.check_address)
+        self._guard = _Guard(http.refuse_private)
         self._proxy = _RecordingProxy(self._guard, self._workdir, config.max_page_bytes)
         self._playwright = sync_playwright().start()
         self._chromium: _Chromium | None = None
@@ -422,7 +422,7 @@ class BrowserSession:
         url = urldefrag(url.strip()).url
         if urlsplit(url).scheme not in ("http", "https"):
             raise InvalidURL(url, f"not an http(s) URL: {url!r}")
-        self.http.check_address(url)
+        self.http.refuse_private(url)
         if not self.http.allowed(url):
             raise RobotsDisallowed(url, f"robots.txt disallows {url}")
         with self._lock:

@@ -240,7 +240,9 @@ class PoliteSession:
 
     def refuse_private(self, url: str) -> None:
         """Raise `PrivateAddress` when the URL's host resolves to a non-public address
-        (unless the config allows them), `InvalidURL` for a URL that is not http(s)."""
+        (unless the config allows them), `InvalidURL` for a URL that is not http(s): this
+        session's rule for a connection someone else makes (a webhook, the browser's
+        recording proxy before each connection)."""
         parts = urlsplit(url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise InvalidURL(url, "only http and https URLs with a host can be called")
@@ -478,11 +480,6 @@ class PoliteSession:
         return b"".join(chunks)
 
     # -- addresses and robots.txt --------------------------------------------------------
-
-    def check_address(self, url: str) -> None:
-        """This session's private-address rule (its setting, its resolver) for a fetch
-        someone else makes: the browser's recording proxy, before each connection."""
-        self._refuse_private(url, [])
 
     def _refuse_private(self, url: str, chain: list[Exchange]) -> None:
         """Refuse a URL whose host resolves to a non-public address before anything is

@@ -43,7 +43,9 @@ def app_url(demo_root):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(demo_root):
+    """The reader's browser, started once the demo is built: building it runs a browser
+    of its own, and Playwright's sync API runs one at a time in a thread."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
