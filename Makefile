@@ -1,13 +1,14 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both make their own
 # virtual environment and install Debian's Chromium (as root): the demo captures one
-# statement in a browser, the tests drive it.
+# statement in a browser, the tests drive it. `make test` also starts a PostgreSQL
+# server when none answers on 127.0.0.1:5432.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
 
-.PHONY: demo test lint pytest system bench quotes-model clean
+.PHONY: demo test lint pytest chromium system bench quotes-model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,20 +16,30 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The demo's script-built statement is captured in Chromium (installed by `system` as
-# root); without it the demo still runs and says what it left out.
-demo: system $(STAMP)
+# The demo's script-built statement is captured in Chromium (installed by `chromium` as
+# root); without it the demo still runs and says what it left out. The demo needs no
+# server: SQLite and a folder.
+demo: chromium $(STAMP)
 	$(BIN)/onrecord demo --port $(PORT)
 
-# System packages and services the tests use: Chromium (browser captures, the demo,
-# browser tests), wget (WARC import tests) and a PostgreSQL server on 127.0.0.1:5432
-# (catalog tests; installed and started only when none answers there).
-system:
-	@if [ ! -x /usr/bin/chromium ] || ! command -v wget >/dev/null; then \
+# Debian's Chromium: browser captures, the demo, the browser tests.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium wget; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	  else \
-	    echo "note: run 'sudo apt-get install chromium wget' for the browser and import tests"; \
+	    echo "note: run 'sudo apt-get install chromium' for browser captures and their tests"; \
+	  fi; \
+	fi
+
+# What the tests use besides: wget (WARC import tests) and a PostgreSQL server on
+# 127.0.0.1:5432 (catalog tests; installed and started only when none answers there).
+system: chromium
+	@if ! command -v wget >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wget; \
+	  else \
+	    echo "note: run 'sudo apt-get install wget' for the WARC import tests"; \
 	  fi; \
 	fi
 	@bash .ci/postgres.sh
