@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 from urllib.parse import urljoin
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
@@ -11,7 +12,7 @@ from werkzeug.http import parse_options_header
 
 from archive import ids
 from archive.models import Capture
-from archive.store import read_capture, read_capture_rendering
+from archive.store import Paths, read_capture, read_capture_rendering
 from archive.warc import RenderedRecord, WarcError
 from web import api, links, rewrite
 from web.resources import catalog, paths
@@ -158,6 +159,19 @@ def archived_status(found: Capture) -> int:
     """The status the archived server answered with, replayed as pywb replays it (200 for
     a record that has none)."""
     return found.status if 200 <= found.status <= 599 else 200
+
+
+def screenshot_digest(found: Capture) -> str | None:
+    """The payload digest of the screenshot a browser capture stored with ``found``, or
+    None: what a quote page shows of it, on every view."""
+    return _screenshot_digest(paths(), found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _screenshot_digest(archive: Paths, found: Capture) -> str | None:
+    # Records never change once written, so the answer (a WARC read) is kept.
+    screenshot = rendering_of(found).get("resource")
+    return screenshot.payload_digest if screenshot else None
 
 
 def rendering_of(found: Capture) -> dict[str, RenderedRecord]:

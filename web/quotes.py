@@ -14,7 +14,7 @@ from archive.ids import normalize_quote_text
 from archive.models import Capture, Document, Extraction, Quote, Version
 from index.search import QueryError
 from web import api, citations, corrections, links
-from web.captures import rendering_of
+from web.captures import screenshot_digest
 from web.documents import Change, word_diff
 from web.resources import catalog, root_url, searcher
 
@@ -197,7 +197,7 @@ def quote(quote_id: str):
         csl_text=json.dumps(citations.csl_json(item), ensure_ascii=False),
         live_link=live_link(found),
         log_position=db.log_position(found.capture.id),
-        screenshot=rendering_of(found.capture).get("resource"),
+        screenshot=screenshot_digest(found.capture),
         links=links,
     )
 
@@ -259,7 +259,7 @@ def quote_json(found: Provenance, seen: list[Appearance], item: citations.Citabl
             "quote_in_archived_copy": found.archived_copy,
             "log_position": catalog().log_position(capture.id),
             "screenshot": (
-                links.screenshot_path(capture.id) if rendering_of(capture).get("resource") else None
+                links.screenshot_path(capture.id) if screenshot_digest(capture) else None
             ),
         },
         "live": live_link(found),

@@ -115,19 +115,27 @@ class Catalog(
 
     @classmethod
     def open(
-        cls, target: Path | str | URL, *, create: bool = False, migrate: bool = True
+        cls,
+        target: Path | str | URL,
+        *,
+        create: bool = False,
+        migrate: bool = True,
+        engine: sa.Engine | None = None,
     ) -> Catalog:
-        """Open (or with ``create``, make) a catalog and bring its schema up to date."""
+        """Open (or with ``create``, make) a catalog and bring its schema up to date; on
+        the ``engine`` given (kept open after), or on an engine of its own."""
         url = as_url(target)
         if not create and not exists(url):
             raise CatalogError(f"no catalog at {shown(url)}")
-        engine = create_engine(url)
+        owns_engine = engine is None
+        engine = engine or create_engine(url)
         try:
             connection = engine.connect()
         except sa.exc.DBAPIError as exc:
-            engine.dispose()
+            if owns_engine:
+                engine.dispose()
             raise connection_error(url, exc) from None
-        catalog = cls(engine, connection, url)
+        catalog = cls(engine, connection, url, owns_engine=owns_engine)
         try:
             version = catalog.schema_version()
             if version > latest_version():
@@ -184,8 +192,13 @@ class Catalogs:
         self._lock = threading.Lock()
 
     def open(self) -> Catalog:
-        if self.url.get_backend_name() == "sqlite":  # a file opens fast, and may go away
-            return Catalog.open(self.url, migrate=False)
+        if self.url.get_backend_name() == "sqlite":
+            # A file may go away or be replaced between requests: each is checked as it
+            # is opened, on one engine (whose connections are not pooled).
+            with self._lock:
+                if self._engine is None:
+                    self._engine = create_engine(self.url)
+            return Catalog.open(self.url, migrate=False, engine=self._engine)
         with self._lock:
             if self._engine is None:
                 Catalog.open(self.url, migrate=False).close()  # there, and of a known schema
