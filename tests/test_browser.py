@@ -12,26 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.browsers import chromium, needs_chromium
 from tests.loopback import LoopbackServer
 from tests.webarchive import build_web_archive
 from web import create_app, links
 
-CHROMIUM = Path("/usr/bin/chromium")
 # Written on every run for people to look at; docs/quote-page.png (in the README) is a
 # copy of one, committed by hand when the page changes.
 SCREENSHOT = Path(__file__).resolve().parent.parent / "test-artifacts" / "quote-page.png"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
+    needs_chromium,
 ]
 
 
@@ -62,11 +54,8 @@ def app_url(site):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

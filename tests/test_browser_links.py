@@ -17,13 +17,13 @@ import pytest
 from archive.store import Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
+from tests.browsers import chromium, needs_chromium
 from tests.loopback import LoopbackServer
-from tests.test_browser import ARGS, CHROMIUM
 from web import create_app, links
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
+    needs_chromium,
 ]
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -69,11 +69,8 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

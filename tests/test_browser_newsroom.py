@@ -9,13 +9,13 @@ import threading
 
 import pytest
 
-from tests.test_browser import ARGS, CHROMIUM
+from tests.browsers import chromium, needs_chromium
 from web import create_app, exports, links
 from web.demo import CIRCULATED, DEMO_EDITOR, DemoSite, build_demo
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
+    needs_chromium,
 ]
 ALARM = "That is the question everyone in the building is asking."
 
@@ -46,11 +46,8 @@ def app_url(demo_root):
 def browser(demo_root):
     """The reader's browser, started once the demo is built: building it runs a browser
     of its own, and Playwright's sync API runs one at a time in a thread."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
