@@ -76,6 +76,18 @@ class Queries:
     def _value(self, sql: str, **named):
         return self._run(sql, **named).scalar()
 
+    def _predecessors(self, table: str, start: str) -> list[str]:
+        """``start`` and every id that ``table``'s (old_id -> new_id) rows lead to it,
+        however many steps back (aliases of quotes, merges of speakers)."""
+        found, frontier = [start], [start]
+        while frontier:
+            rows = self._run(
+                f"SELECT old_id FROM {table} WHERE new_id IN :ids", ids=frontier
+            ).scalars()
+            frontier = [r for r in rows if r not in found]
+            found += frontier
+        return found
+
     def _per_document(self, sql: str, key: str, ids: Iterable[str] | None) -> Iterator[RowMapping]:
         """The rows of ``sql`` for every document (in ``key`` order), or for each of
         ``ids`` in turn."""

@@ -235,14 +235,7 @@ class CorrectionQueries(Queries):
 
     def _former_ids(self, quote_id: str) -> list[str]:
         """The quote id and every id that aliases lead to it (its earlier ids)."""
-        found, frontier = [quote_id], [quote_id]
-        while frontier:
-            rows = self._run(
-                "SELECT old_id FROM quote_aliases WHERE new_id IN :ids", ids=frontier
-            ).scalars()
-            frontier = [r for r in rows if r not in found]
-            found += frontier
-        return found
+        return self._predecessors("quote_aliases", quote_id)
 
     def corrections_of(self, quote_id: str) -> list[Correction]:
         """A quote's corrections, oldest first (those made under its earlier ids too)."""
@@ -501,14 +494,7 @@ class CorrectionQueries(Queries):
 
     def merged_speaker_ids(self, speaker_id: str) -> list[str]:
         """The speaker id and every id merged into it."""
-        found, frontier = [speaker_id], [speaker_id]
-        while frontier:
-            rows = self._run(
-                "SELECT old_id FROM speaker_merges WHERE new_id IN :ids", ids=frontier
-            ).scalars()
-            frontier = [r for r in rows if r not in found]
-            found += frontier
-        return found
+        return self._predecessors("speaker_merges", speaker_id)
 
     def merge_speakers(self, old_id: str, new_id: str, *, reason: str, author: str) -> None:
         """Merge speaker ``old_id`` into ``new_id``: its page leads to the other, whose
