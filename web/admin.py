@@ -17,7 +17,6 @@ import os
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.datastructures import WWWAuthenticate
@@ -26,8 +25,8 @@ from werkzeug.exceptions import HTTPException, Unauthorized
 from archive import config as archive_config
 from archive import ids
 from archive.store import ArchiveError, Store
-from scrapers.errors import SourceError
-from scrapers.http import HttpConfig, NonPublicAddress, PoliteSession, public_addresses
+from scrapers.errors import FetchError, PrivateAddress, SourceError
+from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.sources import Source, load_sources
 from web import accounts, indexing, links
@@ -194,15 +193,15 @@ def reindex():
 # -- archive this URL ---------------------------------------------------------------------
 
 
-def refuse_private(url: str) -> None:
-    """403 unless every address the URL's host resolves to is public."""
-    host = urlsplit(url).hostname or ""
+def refuse_private(polite: PoliteSession, url: str) -> None:
+    """403 unless every address the URL's host resolves to is public (the fetcher's own
+    rule, before anything is stored); 400 for a host that does not resolve."""
     try:
-        public_addresses(host, urlsplit(url).port)
-    except (OSError, UnicodeError):
-        abort(400, description=f"cannot resolve the host {host!r}")
-    except NonPublicAddress as exc:
-        abort(403, description=f"{exc}; onrecord only archives public pages")
+        polite.refuse_private(url)
+    except PrivateAddress as exc:
+        abort(403, description=f"{exc.reason}; onrecord only archives public pages")
+    except FetchError as exc:
+        abort(400, description=exc.reason)
 
 
 @bp.post("/archive")
@@ -212,10 +211,10 @@ def archive_url():
         ids.canonical_url(url)
     except ids.InvalidURL as exc:
         abort(400, description=str(exc))
-    if not current_app.config["ALLOW_PRIVATE"]:
-        refuse_private(url)
-    with open_store() as store, session() as polite:
-        outcome = Pipeline(store, polite).capture(url)
-        indexing.catch_up(store.paths, store.catalog)
+    with session() as polite:
+        refuse_private(polite, url)
+        with open_store() as store:
+            outcome = Pipeline(store, polite).capture(url)
+            indexing.catch_up(store.paths, store.catalog)
     status = 502 if outcome.failures and not outcome.captures else 201
     return jsonify(outcome_json(outcome)), status
