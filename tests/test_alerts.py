@@ -4,6 +4,8 @@ digests go through a real SMTP server (aiosmtpd), and one that refuses is retrie
 
 from __future__ import annotations
 
+import email
+import email.policy
 import hashlib
 import hmac
 import json
@@ -19,7 +21,8 @@ from aiosmtpd.controller import Controller
 from archive.catalog import Catalog
 from archive.store import Paths
 from scrapers.http import HttpConfig, PoliteSession
-from web import alerts, create_app, indexing, links
+from tests.conftest import run_onrecord
+from web import alert_delivery, create_app, indexing, links
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -102,7 +105,7 @@ def smtp():
         controller = Controller(box, hostname="127.0.0.1", port=port)
         controller.start()
         boxes.append(controller)
-        return box, alerts.Mailer("127.0.0.1", port, "alerts@news.example", timeout=5)
+        return box, alert_delivery.Mailer("127.0.0.1", port, "alerts@news.example", timeout=5)
 
     yield start
     for controller in boxes:
@@ -116,9 +119,9 @@ def test_a_search_alert_posts_signed_json_once(site, db):
             "ann", "search", "ballot", channel="webhook", address=receiver.url, now=LONG_AGO
         )
         with session() as http:
-            counts = alerts.run(db, searcher(site, db), http, None, root=ROOT)
+            counts = alert_delivery.run(db, searcher(site, db), http, None, root=ROOT)
             assert counts == {"recorded": 1, "delivered": 1, "failed": 0}
-            again = alerts.run(db, searcher(site, db), http, None, root=ROOT)
+            again = alert_delivery.run(db, searcher(site, db), http, None, root=ROOT)
         assert again["recorded"] == 0
         ((headers, body),) = receiver.received
         expected = "sha256=" + hmac.new(made.secret.encode(), body, hashlib.sha256).hexdigest()
@@ -139,16 +142,16 @@ def test_a_webhook_that_never_answers_is_retried_then_given_up(site, db):
         )
         now = datetime.now(UTC)
         with session(read_timeout=0.3, connect_timeout=0.3) as http:
-            alerts.run(db, searcher(site, db), http, None, root=ROOT, now=now)
+            alert_delivery.run(db, searcher(site, db), http, None, root=ROOT, now=now)
             (delivery,) = db.deliveries(made.id)
             assert (delivery.status, delivery.attempts) == ("pending", 1)
             assert "no answer within 0.3 s" in delivery.error
-            assert delivery.next_attempt_at == now + alerts.BACKOFF
-            for attempt in range(1, alerts.MAX_ATTEMPTS):
-                later = now + alerts.BACKOFF * 2**attempt
-                alerts.run(db, searcher(site, db), http, None, root=ROOT, now=later)
+            assert delivery.next_attempt_at == now + alert_delivery.BACKOFF
+            for attempt in range(1, alert_delivery.MAX_ATTEMPTS):
+                later = now + alert_delivery.BACKOFF * 2**attempt
+                alert_delivery.run(db, searcher(site, db), http, None, root=ROOT, now=later)
         (delivery,) = db.deliveries(made.id)  # one delivery: the news was recorded once
-        assert (delivery.status, delivery.attempts) == ("failed", alerts.MAX_ATTEMPTS)
+        assert (delivery.status, delivery.attempts) == ("failed", alert_delivery.MAX_ATTEMPTS)
         assert delivery.next_attempt_at is None
     finally:
         receiver.close()
@@ -184,12 +187,13 @@ def test_an_email_digest_goes_through_smtp(site, db, smtp):
         now=LONG_AGO,
     )
     with session() as http:
-        counts = alerts.run(db, searcher(site, db), http, mailer, root=ROOT)
+        counts = alert_delivery.run(db, searcher(site, db), http, mailer, root=ROOT)
     assert counts["delivered"] >= 1
     (envelope,) = box.messages
     assert envelope.rcpt_tos == ["ann@news.example"]
-    text = envelope.content.decode()
-    assert "Subject: onrecord: " in text and site.director in text
+    assert envelope.content.decode().count("Subject: onrecord: ") == 1
+    text = text_of(envelope)
+    assert site.director in text
     assert ROOT.rstrip("/") + links.quote_path(site.pledge) in text
 
 
@@ -199,12 +203,12 @@ def test_an_smtp_server_that_refuses_leaves_the_digest_to_retry(site, db, smtp):
         "ann", "document", site.news, channel="email", address="ann@news.example", now=LONG_AGO
     )
     with session() as http:
-        alerts.run(db, searcher(site, db), http, mailer, root=ROOT)
+        alert_delivery.run(db, searcher(site, db), http, mailer, root=ROOT)
     (delivery,) = db.deliveries(made.id)
     assert delivery.status == "pending" and delivery.attempts == 1
     assert "refused" in delivery.error
-    edited = [item for item in delivery.items if item["type"] == "edited"]
-    assert edited and "?diff=" in edited[0]["url"]
+    (edited,) = [item for item in delivery.items if item["type"] == "edited"]
+    assert edited["url"] == ROOT.rstrip("/") + links.document_diff_path(site.news, 1, 2)
 
 
 def test_follows_through_the_web_with_a_feed(site, db):
@@ -232,3 +236,203 @@ def test_cadences_wait_their_turn(db):
     made = db.subscribe("ann", "search", "x", cadence="weekly", now=LONG_AGO)
     assert made.due(LONG_AGO + timedelta(days=7))
     assert not made.due(LONG_AGO + timedelta(days=6))
+
+
+def test_a_stale_round_or_a_second_claim_records_and_sends_nothing(site, db):
+    """Two processes running alerts at once (a scheduler and `onrecord alerts run`): the
+    one that moves the mark second records nothing, and a delivery is claimed once."""
+    made = db.subscribe("ann", "search", "ballot", now=LONG_AGO)
+    item = {"type": "quote", "key": "q-1", "title": "t", "url": "u", "at": "2026-01-01T00:00:00Z"}
+    now = datetime.now(UTC)
+    first = db.record_round(made, [item], made.mark, now)
+    assert first is not None
+    assert db.record_round(made, [item], made.mark, now) is None  # `made` is stale now
+    assert len(db.deliveries(made.id)) == 1
+    assert db.claim_delivery(first, now + alert_delivery.CLAIM)
+    assert not db.claim_delivery(first, now + alert_delivery.CLAIM)
+
+    def waiting(at: datetime) -> list[str]:
+        return [d.id for d in db.pending_deliveries(at) if d.subscription_id == made.id]
+
+    assert waiting(now) == []  # held until the claim runs out
+    assert waiting(now + alert_delivery.CLAIM) == [first.id]
+
+
+def test_a_daily_alert_gathers_its_day_into_one_round(site, db):
+    made = db.subscribe("ann", "search", "ballot", cadence="daily", now=LONG_AGO)
+    now = datetime.now(UTC)
+    with session() as http:
+        alert_delivery.run(db, searcher(site, db), http, None, root=ROOT, now=now)
+        assert len(db.deliveries(made.id)) == 1
+        alert_delivery.run(
+            db, searcher(site, db), http, None, root=ROOT, now=now + timedelta(hours=23)
+        )
+    assert len(db.deliveries(made.id)) == 1
+    ran = db.subscription(made.id)
+    assert ran.checked_at == now
+    assert not ran.due(now + timedelta(hours=23)) and ran.due(now + timedelta(days=1))
+    quiet = db.subscribe("ann", "search", "zeppelin", cadence="weekly", now=LONG_AGO)
+    with session() as http:
+        alert_delivery.run(db, searcher(site, db), http, None, root=ROOT, now=now)
+    # a round with no news still counts: the next one is a week later
+    assert db.subscription(quiet.id).checked_at == now
+    assert db.subscription(quiet.id).last_sent_at is None
+    assert not db.subscription(quiet.id).due(now + timedelta(days=6))
+
+
+def test_an_atom_alert_lists_its_quotes_with_links(site, db):
+    app = create_app({"ARCHIVE": str(site.root), "TESTING": True})
+    made = db.subscribe("ann", "speaker", site.director, now=LONG_AGO)
+    with session() as http:
+        assert alert_delivery.run(db, searcher(site, db), http, None, root=ROOT)["delivered"]
+    feed = ET.fromstring(app.test_client().get(links.alert_feed_path(made.id)).data)
+    hrefs = [e.find(f"{ATOM}link").get("href") for e in feed.findall(f"{ATOM}entry")]
+    assert ROOT.rstrip("/") + links.quote_path(site.pledge) in hrefs
+    assert all("/quote/q-" in href for href in hrefs)
+
+
+def test_following_what_is_not_there_is_refused(site, db):
+    app = create_app({"ARCHIVE": str(site.root), "TESTING": True})
+    headers = {"Authorization": f"Bearer {db.issue_token('ann')}", "Accept": "application/json"}
+    before = len(db.subscriptions())
+    for kind, target, message in [
+        ("speaker", "s-0000000000000000", "no speaker s-0000000000000000"),
+        ("document", "d-0000000000000000", "no document d-0000000000000000"),
+        ("search", '"unclosed', "that search cannot be saved"),
+    ]:
+        response = app.test_client().post(
+            links.alerts_path(), json={"kind": kind, "target": target}, headers=headers
+        )
+        assert response.status_code == 400, kind
+        assert message in response.get_json()["error"]["message"]
+    assert len(db.subscriptions()) == before
+    cli = run_onrecord(
+        "alerts", "add", "ann", "speaker", "s-0000000000000000", "--archive", str(site.root)
+    )
+    assert cli.returncode != 0 and "no speaker s-0000000000000000" in cli.stderr
+
+
+# -- a source, followed through the scheduler -----------------------------------------------
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def text_of(envelope) -> str:
+    """The text of a received e-mail (decoded from its transfer encoding)."""
+    return email.message_from_bytes(envelope.content, policy=email.policy.default).get_content()
+
+
+def notice(title: str, *quotes: str) -> str:
+    said = "".join(
+        f"<p>“{words},” said Oren Vasquez, the harbour authority's port director.</p>"
+        for words in quotes
+    )
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+    </head><body><article><h1>{title}</h1>
+    <p>The harbour authority published its weekly notice to mariners on Monday, setting out
+    which berths were open and what dredging work remained in the outer channel.</p>
+    {said}
+    <p>The next notice will follow at the end of the week, the authority said, with any
+    changes to pilotage posted as soon as they are confirmed.</p>
+    </article></body></html>"""
+
+
+FIRST = "The outer channel is open to vessels of every draught from Tuesday morning"
+SECOND = "Dredging at the north berth will finish before the spring tides arrive"
+ADDED = "Pilots will board inbound ships two miles further out until the work is done"
+
+
+@pytest.fixture
+def harbour(archive_root, server, smtp):
+    server.route("/robots.txt", status=200, body="User-agent: *\nAllow: /\n")
+    items = "".join(
+        f"<item><title>n</title><link>{server.url(p)}</link></item>"
+        for p in ("/notices/1", "/notices/2")
+    )
+    server.route(
+        "/feed.xml",
+        status=200,
+        body=f'<?xml version="1.0"?><rss version="2.0"><channel><title>Notices</title>'
+        f"<link>{server.origin}/</link><description>d</description>{items}</channel></rss>",
+        headers={"Content-Type": "application/rss+xml"},
+    )
+    server.route("/notices/1", status=200, body=notice("Channel open", FIRST), headers=HTML)
+    server.route("/notices/2", status=200, body=notice("Berth works", SECOND), headers=HTML)
+    (archive_root / "sources" / "harbour.toml").write_text(
+        f"""[[source]]
+name = "harbour-notices"
+publisher = "Port of Saltmere Harbour Authority"
+kind = "statement"
+discovery = {{ type = "feed", url = "{server.url("/feed.xml")}" }}
+schedule = {{ every = "6h" }}
+delay = 0.0
+""",
+        encoding="utf-8",
+    )
+    box, mailer = smtp()
+    with (archive_root / "onrecord.toml").open("a", encoding="utf-8") as settings:
+        settings.write(
+            f'smtp_host = "{mailer.host}"\nsmtp_port = {mailer.port}\npublic_url = "{ROOT}"\n'
+        )
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
+        catalog.add_user("ann", "reader")
+    return server, box
+
+
+def test_the_scheduler_tells_a_source_s_new_quotes_edits_and_takedowns_once(archive_root, harbour):
+    site, box = harbour
+    receiver = Receiver()
+    archive = ["--archive", str(archive_root)]
+    try:
+        hook = run_onrecord(
+            "alerts", "add", "ann", "source", "harbour-notices", "--cadence", "immediate",
+            "--channel", "webhook", "--to", receiver.url, *archive,
+        )  # fmt: skip
+        assert hook.returncode == 0, hook.stderr
+        secret = hook.stdout.rsplit(": ", 1)[1].strip()
+        mail = run_onrecord(
+            "alerts", "add", "ann", "source", "harbour-notices", "--cadence", "immediate",
+            "--channel", "email", "--to", "ann@news.example", *archive,
+        )  # fmt: skip
+        assert mail.returncode == 0, mail.stderr
+
+        def tick() -> None:
+            done = run_onrecord("schedule", "--once", *archive)
+            assert done.returncode == 0, done.stderr
+
+        tick()  # scrapes the source, then delivers
+        ((headers, body),) = receiver.received
+        assert headers["X-Onrecord-Signature"] == alert_delivery.signature(secret, body)
+        told = json.loads(body)["items"]
+        assert {i["type"] for i in told} == {"quote"}
+        assert {i["quote"].rstrip(",") for i in told} == {FIRST, SECOND}
+        assert all(i["url"].startswith(ROOT + "quote/q-") for i in told)
+        (first_mail,) = box.messages
+        assert all(i["url"] in text_of(first_mail) for i in told)
+
+        tick()  # a restarted scheduler: nothing new, nothing told again
+        assert len(receiver.received) == 1 and len(box.messages) == 1
+
+        site.route(
+            "/notices/1", status=200, body=notice("Channel open", FIRST, ADDED), headers=HTML
+        )
+        site.route("/notices/2", status=410, body="gone", headers=HTML)
+        run_onrecord("scrape", *archive)  # the source is not due again for six hours
+        tick()
+        assert len(receiver.received) == 2 and len(box.messages) == 2
+        news = {i["type"]: i for i in json.loads(receiver.received[1][1])["items"]}
+        assert sorted(news) == ["edited", "quote", "taken_down"]
+        # the edit's new quote, not the old ones again
+        assert news["quote"]["quote"].rstrip(",") == ADDED
+        with Catalog.open(Paths(archive_root).catalog) as catalog:
+            notices = {d.url: d.id for d in catalog.documents()}
+        edited, gone = notices[site.url("/notices/1")], notices[site.url("/notices/2")]
+        assert news["edited"]["url"] == ROOT.rstrip("/") + links.document_diff_path(edited, 1, 2)
+        assert news["taken_down"]["url"] == ROOT.rstrip("/") + links.document_path(gone)
+        digest = text_of(box.messages[1])
+        assert news["edited"]["url"] in digest and news["quote"]["url"] in digest
+
+        tick()
+        assert len(receiver.received) == 2 and len(box.messages) == 2
+    finally:
+        receiver.close()

@@ -42,7 +42,7 @@ def test_newsroom_tables_move_to_postgresql_and_keep_working(tmp_path):
             assert db.resolve_speaker_id(other) == site.director
             (alert,) = db.subscriptions("ed")
             item = {"type": "quote", "title": "t", "url": "u", "at": "2026-01-01T00:00:00Z"}
-            delivery = db.record_delivery(alert, [item], alert.mark, datetime.now(UTC))
+            delivery = db.record_round(alert, [item], alert.mark, datetime.now(UTC))
             assert db.pending_deliveries(datetime.now(UTC))[0].id == delivery.id
             db.revoke_user("ed")
             assert db.user_of_token(token) is None

@@ -31,7 +31,7 @@ from scrapers.pipeline import Outcome, Pipeline
 from scrapers.quotes import find_quotes
 from scrapers.sources import Source, load_sources
 from web import create_app, indexing, links
-from web.cli_accounts import alerts, corrections, users
+from web.cli_accounts import alerts, corrections, run_alerts, users
 from web.cli_integrity import export_command, import_command, verify
 from web.cli_migrate import migrate_command
 from web.cli_options import (
@@ -444,7 +444,8 @@ def scrape(names: tuple[str, ...], archive_dir: Path) -> None:
 @click.option("--once", is_flag=True, help="Run what is due now, then exit.")
 @click.option("--tick", type=float, default=30.0, help="Seconds between checks.")
 def schedule(archive_dir: Path, once: bool, tick: float) -> None:
-    """Run every source when it is due, forever (next-due times live in the catalog)."""
+    """Run every source when it is due, forever (next-due times live in the catalog), and
+    deliver the alerts that are due at each tick."""
     while True:
         every = _sources(archive_dir)
         now = datetime.now(UTC)
@@ -452,6 +453,7 @@ def schedule(archive_dir: Path, once: bool, tick: float) -> None:
             due = [s for s in every if (store.catalog.next_due(s.name) or now) <= now]
         if due:
             _run_sources(archive_dir, due)
+        run_alerts(archive_dir)
         if once:
             return
         time.sleep(tick)

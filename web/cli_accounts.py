@@ -5,6 +5,7 @@ corrections on the record, exported as training data for the attributor) and
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import click
@@ -12,6 +13,8 @@ import click
 from archive import config as archive_config
 from archive.catalog import ROLES, AccountError, AlertError
 from web.cli_options import archive_option, http_config, open_catalog, open_store
+
+log = logging.getLogger(__name__)
 
 
 @click.group()
@@ -195,21 +198,22 @@ def alerts_add(
     archive_dir: Path,
 ) -> None:
     """Follow something for a user; a webhook's signing secret is printed this once."""
-    from scrapers.errors import FetchError
     from scrapers.http import PoliteSession
+    from web.alert_delivery import follow
 
-    if channel == "webhook" and address:
-        try:
-            with PoliteSession(http_config(archive_dir)) as session:
-                session.refuse_private(address)
-        except FetchError as exc:
-            raise click.ClickException(f"that webhook URL cannot be used: {exc.reason}") from None
-    with open_store(archive_dir) as store:
+    with open_store(archive_dir) as store, PoliteSession(http_config(archive_dir)) as session:
         if store.catalog.user(user) is None:
             raise click.ClickException(f"no user named {user}")
         try:
-            made = store.catalog.subscribe(
-                user, kind, target, cadence=cadence, channel=channel, address=address
+            made = follow(
+                store.catalog,
+                session,
+                user,
+                kind,
+                target,
+                cadence=cadence,
+                channel=channel,
+                address=address,
             )
         except AlertError as exc:
             raise click.ClickException(str(exc)) from None
@@ -222,23 +226,24 @@ def alerts_add(
 @click.option("--base-url", help="The site's public address, for links in alerts.")
 @archive_option
 def alerts_run(base_url: str | None, archive_dir: Path) -> None:
-    """Find what is new for every due alert and deliver it (retries included)."""
+    """Find what is new for every due alert and deliver it (retries included); the
+    scheduler does this at each tick."""
+    counts = run_alerts(archive_dir, base_url)
+    click.echo(
+        f"{counts['recorded']} alerts with news, {counts['delivered']} delivered, "
+        f"{counts['failed']} given up"
+    )
+
+
+def run_alerts(archive_dir: Path, base_url: str | None = None) -> dict[str, int]:
+    """One round of the archive's alerts (:func:`web.alert_delivery.run`), with links
+    made against ``base_url`` or the ``public_url`` setting."""
     from scrapers.http import PoliteSession
     from web import indexing
-    from web.alerts import SEARCH_ITEMS, Mailer, run
+    from web.alert_delivery import SEARCH_ITEMS, Mailer, run
 
     settings = archive_config.load(archive_dir)
-    root = base_url or settings.get("public_url") or "http://127.0.0.1:8080/"
-    mailer = None
-    if settings["smtp_host"]:
-        mailer = Mailer(
-            settings["smtp_host"],
-            int(settings["smtp_port"]),
-            settings["smtp_from"],
-            settings["smtp_user"],
-            settings["smtp_password"],
-            timeout=settings["timeout"],
-        )
+    root = base_url or settings["public_url"] or "http://127.0.0.1:8080/"
     with open_store(archive_dir) as store, PoliteSession(http_config(archive_dir)) as session:
 
         def search(query: str):
@@ -253,8 +258,11 @@ def alerts_run(base_url: str | None, archive_dir: Path) -> None:
                 highlight=False,
             )
 
-        counts = run(store.catalog, search, session, mailer, root=root)
-    click.echo(
-        f"{counts['recorded']} alerts with news, {counts['delivered']} delivered, "
-        f"{counts['failed']} given up"
+        counts = run(store.catalog, search, session, Mailer.from_settings(settings), root=root)
+    log.info(
+        "alerts: %d with news, %d delivered, %d given up",
+        counts["recorded"],
+        counts["delivered"],
+        counts["failed"],
     )
+    return counts

@@ -71,7 +71,7 @@ def speaker(speaker_id: str):
         target = links.speaker_path(current)
         return redirect(links.json_path(target) if as_json else target, code=301)
     found = get_speaker_or_404(speaker_id)
-    quotes = corrected_quotes(db, found.id)
+    quotes = db.speaker_quotes(found.id)
     summaries = db.document_summaries(q.document_id for q in quotes)
     said = []
     shown = set()
@@ -100,20 +100,6 @@ def speaker(speaker_id: str):
         merged=merged,
         links=links,
     )
-
-
-def corrected_quotes(db, speaker_id: str) -> list[Quote]:
-    """The speaker's quotes as the record now stands: theirs and those of speakers merged
-    into them, plus those editors gave them, less those editors took away or marked not a
-    quote."""
-    ids = db.merged_speaker_ids(speaker_id)
-    quotes = [q for i in ids for q in db.quotes_by_speaker(i)]
-    quotes += db.quotes_corrected_to_speaker(ids)
-    return [
-        r.quote
-        for r in db.corrected_many(quotes)
-        if not r.not_quote and db.resolve_speaker_id(r.quote.speaker_id or "") in ids
-    ]
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -1,9 +1,12 @@
 """Alerts: what people follow (saved searches, speakers, sources, documents), how often
 and how they are told, and each delivery with its attempts.
 
-A subscription keeps a *mark*: the catalog time up to which it has been told. A run finds
-what is newer than the mark, records one delivery for it and moves the mark, in one
-transaction, so nothing is told twice or skipped; the delivery is then attempted, and
+A subscription keeps a *mark*: the catalog time of the newest thing it has been told.
+A round finds what is newer (looking back a little way past the mark for captures whose
+quotes became visible late, less what recent deliveries already told), records one
+delivery for it and moves the mark, in one transaction that only succeeds if nobody moved
+the mark meanwhile, so nothing is told twice or skipped, whichever process runs the round
+and however often it restarts. A delivery is then claimed by one process, attempted, and
 retried with backoff until it succeeds or is given up.
 """
 
@@ -11,14 +14,16 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from archive.catalog.base import Queries
 from archive.catalog.documents import event_row
 from archive.catalog.engine import CatalogError
-from archive.catalog.rows import from_text, to_text
-from archive.models import Event
+from archive.catalog.quotes import quote_row
+from archive.catalog.rows import CURRENT_QUOTES, batches, from_text, to_text
+from archive.models import Event, Quote
 
 KINDS = ("search", "speaker", "source", "document")
 CADENCES = {"immediate": timedelta(0), "daily": timedelta(days=1), "weekly": timedelta(days=7)}
@@ -41,14 +46,17 @@ class Subscription:
     secret: str | None
     created_at: datetime
     mark: datetime
-    last_sent_at: datetime | None
+    last_sent_at: datetime | None  # when a round last found news to tell
     cancelled_at: datetime | None
+    checked_at: datetime | None = None  # when its last round ran, news or not
 
     def due(self, now: datetime) -> bool:
-        """Whether a run at ``now`` should look for news (its cadence has come round)."""
+        """Whether a round at ``now`` should look for news: always for an immediate
+        alert, once its period has passed since the last round for a daily or weekly one
+        (whose delivery then tells the whole period's news at once)."""
         if self.cancelled_at is not None:
             return False
-        last = self.last_sent_at or self.created_at
+        last = self.checked_at or self.created_at
         return self.cadence == "immediate" or now - last >= CADENCES[self.cadence]
 
 
@@ -78,6 +86,7 @@ def _subscription(row) -> Subscription:
         mark=from_text(row["mark"]),
         last_sent_at=from_text(row["last_sent_at"]),
         cancelled_at=from_text(row["cancelled_at"]),
+        checked_at=from_text(row["checked_at"]),
     )
 
 
@@ -136,8 +145,8 @@ class AlertQueries(Queries):
         }
         self._run(
             "INSERT INTO subscriptions (id, user_name, kind, target, cadence, channel, address,"
-            " secret, created_at, mark) VALUES (:id, :user_name, :kind, :target, :cadence,"
-            " :channel, :address, :secret, :created_at, :mark)",
+            " secret, created_at, mark, checked_at) VALUES (:id, :user_name, :kind, :target,"
+            " :cadence, :channel, :address, :secret, :created_at, :mark, :created_at)",
             row,
         )
         return self.subscription(row["id"])
@@ -166,21 +175,28 @@ class AlertQueries(Queries):
             now=to_text(datetime.now(UTC)),
         )
 
-    def record_delivery(
+    def record_round(
         self, subscription: Subscription, items: list[dict], mark: datetime, now: datetime
     ) -> Delivery | None:
-        """Move the subscription's mark to ``mark`` and, when there is news, record a
-        delivery of ``items`` to attempt now: both or neither."""
+        """Record a round of ``subscription`` at ``now``: move its mark to ``mark`` and,
+        when there is news, record a delivery of ``items`` to attempt now; both or
+        neither. Nothing is recorded (and None returned) when another process ran a round
+        of it since ``subscription`` was read."""
+        delivery_id = "y-" + secrets.token_hex(12)
         with self.transaction():
-            self._run(
-                "UPDATE subscriptions SET mark = :mark, last_sent_at = :now WHERE id = :id",
+            moved = self._run(
+                "UPDATE subscriptions SET mark = :mark, checked_at = :now,"
+                " last_sent_at = :sent WHERE id = :id AND mark = :old_mark"
+                " AND COALESCE(checked_at, '') = :old_checked",
                 id=subscription.id,
                 mark=to_text(mark),
-                now=to_text(now) if items else to_text(subscription.last_sent_at),
+                now=to_text(now),
+                sent=to_text(now) if items else to_text(subscription.last_sent_at),
+                old_mark=to_text(subscription.mark),
+                old_checked=to_text(subscription.checked_at) or "",
             )
-            if not items:
+            if moved.rowcount != 1 or not items:
                 return None
-            delivery_id = "y-" + secrets.token_hex(12)
             self._run(
                 "INSERT INTO deliveries (id, subscription_id, created_at, items, status,"
                 " attempts, next_attempt_at) VALUES (:id, :sub, :now, :items, 'pending', 0,"
@@ -191,6 +207,15 @@ class AlertQueries(Queries):
                 items=json.dumps(items, ensure_ascii=False),
             )
         return self.delivery(delivery_id)
+
+    def told_keys(self, subscription_id: str, since: datetime) -> set[str]:
+        """The keys of the items that deliveries recorded after ``since`` told."""
+        rows = self._run(
+            "SELECT items FROM deliveries WHERE subscription_id = :id AND created_at > :since",
+            id=subscription_id,
+            since=to_text(since),
+        ).scalars()
+        return {item["key"] for items in rows for item in json.loads(items) if "key" in item}
 
     def delivery(self, delivery_id: str) -> Delivery | None:
         row = self._one("SELECT * FROM deliveries WHERE id = :id", id=delivery_id)
@@ -212,6 +237,19 @@ class AlertQueries(Queries):
             now=to_text(now),
         )
         return [_delivery(r) for r in rows]
+
+    def claim_delivery(self, delivery: Delivery, until: datetime) -> bool:
+        """Take ``delivery`` (as read) for one attempt: no other process attempts it
+        before ``until``, when a process that died mid-attempt leaves it to the next.
+        False when another process took it first."""
+        claimed = self._run(
+            "UPDATE deliveries SET next_attempt_at = :until WHERE id = :id"
+            " AND status = 'pending' AND next_attempt_at = :expected",
+            id=delivery.id,
+            until=to_text(until),
+            expected=to_text(delivery.next_attempt_at),
+        )
+        return claimed.rowcount == 1
 
     def delivery_attempted(
         self, delivery_id: str, *, error: str | None, retry_at: datetime | None
@@ -249,12 +287,27 @@ class AlertQueries(Queries):
             )
         return [event_row(r) for r in rows]
 
-    def documents_since(self, source: str, mark: datetime) -> list[tuple[str, str, datetime]]:
-        """(id, url, first captured) of a source's documents first captured after ``mark``."""
-        rows = self._run(
-            "SELECT id, url, first_captured FROM documents WHERE source = :source"
-            " AND first_captured > :mark ORDER BY first_captured, id",
+    def quotes_first_seen(self, quote_ids: Iterable[str]) -> dict[str, datetime]:
+        """When each quote's words first stood in its document: the first capture of the
+        earliest version that holds them (its id is the document and its words)."""
+        found: dict[str, datetime] = {}
+        for batch in batches(quote_ids):
+            rows = self._run(
+                "SELECT q.id, MIN(v.created_at) FROM quotes q"
+                " JOIN extractions e ON e.id = q.extraction_id"
+                " JOIN versions v ON v.id = e.version_id WHERE q.id IN :ids GROUP BY q.id",
+                ids=batch,
+            )
+            found.update((quote_id, from_text(seen)) for quote_id, seen in rows)
+        return found
+
+    def source_quotes_since(self, source: str, since: datetime) -> list[Quote]:
+        """The current quotes of a source's documents captured after ``since`` (those
+        that may hold quotes first seen since then)."""
+        rows = self._rows(
+            f"SELECT q.* FROM {CURRENT_QUOTES} WHERE d.source = :source"
+            " AND d.last_captured > :since ORDER BY q.document_id, q.start_offset",
             source=source,
-            mark=to_text(mark),
+            since=to_text(since),
         )
-        return [(r[0], r[1], from_text(r[2])) for r in rows]
+        return [quote_row(row) for row in rows]

@@ -287,6 +287,19 @@ class CorrectionQueries(Queries):
                 found.append(quote)
         return found
 
+    def speaker_quotes(self, speaker_id: str) -> list[Quote]:
+        """The speaker's current quotes as the record now stands: theirs and those of
+        speakers merged into them, plus those editors gave them, less those editors took
+        away or marked not a quote (each as corrected)."""
+        ids = self.merged_speaker_ids(speaker_id)
+        quotes = [q for i in ids for q in self.quotes_by_speaker(i)]
+        quotes += self.quotes_corrected_to_speaker(ids)
+        return [
+            r.quote
+            for r in self.corrected_many(quotes)
+            if not r.not_quote and self.resolve_speaker_id(r.quote.speaker_id or "") in ids
+        ]
+
     def corrections(self, *, limit: int | None = None) -> list[Correction]:
         """Corrections, newest first."""
         sql = "SELECT * FROM corrections ORDER BY seq DESC"
