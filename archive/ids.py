@@ -156,9 +156,10 @@ def normalize_quote_text(text: str) -> str:
     >>> normalize_quote_text("  “We’re  ready —  Café,” ")
     "we're ready - cafe"
     """
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.translate(_TYPOGRAPHIC)
+    if not text.isascii():  # ASCII has no accents or typographic variants to fold
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        text = text.translate(_TYPOGRAPHIC)
     text = re.sub(r"\s+", " ", text).strip().lower()
     return text.strip(" \"'.,;:!?")
 

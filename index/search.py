@@ -255,8 +255,7 @@ class Searcher:
                 found = sample_listed(listed, self._searcher.doc_count_all())
             result = CachedResult(found.docnums, complete=found.exact, estimate=found.estimate)
             result.parts = None if found.exact else found.parts
-            if not (found.exact and len(found.docnums) <= SCORE_KNOWN):
-                result.scored = scored  # else ranked by _score_known, as before
+            result.scored = scored  # ranked from these scores: no second pass
         result.exact = not match.has_phrases
         if match.has_phrases and result.complete and len(result.docnums) <= VERIFY_ALL:
             result.docnums = array("i", (d for d in result.docnums if self._accepts(d, match)))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from flask import Blueprint, abort, jsonify, render_template, request
 
@@ -89,35 +90,60 @@ def words_of(text: str) -> list[str]:
 
 
 def windows(words: list[str]) -> list[list[str]]:
-    """Runs of :data:`WINDOW` words spread evenly over the text (at most MAX_WINDOWS).
+    """Runs of :data:`WINDOW` words spread evenly over the text (at most MAX_WINDOWS),
+    the first and the last run first: they find the two ends of a stitched quote.
 
     >>> [" ".join(w) for w in windows("a b c d e f g h i j".split())]
-    ['a b c d', 'c d e f', 'e f g h', 'g h i j']
+    ['a b c d', 'g h i j', 'c d e f', 'e f g h']
     """
     if len(words) <= WINDOW:
         return [words]
     last = len(words) - WINDOW
     count = min(MAX_WINDOWS, last // 2 + 1, last + 1)
     starts = sorted({round(i * last / max(count - 1, 1)) for i in range(count)})
+    starts = [starts[0], starts[-1], *starts[1:-1]]
     return [words[s : s + WINDOW] for s in starts]
 
 
-def candidates(search: Search, words: list[str]) -> list[Hit]:
-    """Quotes holding any window of the words as a phrase, best first, each once.
+class Scored(NamedTuple):
+    """A candidate quote compared with the circulated words."""
 
-    A window that finds the very words (verbatim) ends the search: every other copy of
-    them holds that window too, and nothing can be closer."""
-    found: dict[str, Hit] = {}
+    hit: Hit
+    words: list[str]  # the archived quote's words
+    verdict: str  # verbatim, shortened, altered or part
+    similarity: float
+    held: list[int]  # positions of the circulated words it holds, in order
+
+
+def candidates(search: Search, words: list[str]) -> list[Scored]:
+    """Quotes holding any window of the words as a phrase, each once, compared with them.
+
+    The windows are searched until the verdict is settled: by one quote that holds the
+    words (verbatim, or shortened from it), or that differs from them in a few words
+    while holding most of them (altered: no stitching of other quotes could be closer),
+    or by pieces of separate quotes that together hold most of them (stitched). Another
+    copy of such a quote holds the windows searched, so it was found with it."""
+    found: dict[str, Scored] = {}
     for window in windows(words):
         try:
             results = search('"' + " ".join(window) + '"')
         except QueryError:
             continue
         for hit in results.hits:
-            found.setdefault(hit.id, hit)
-        if any(words_of(hit.text) == words for hit in results.hits):
+            if hit.id not in found:
+                archived = words_of(hit.text)
+                found[hit.id] = Scored(hit, archived, *compare(words, archived))
+        if any(_settles(s, len(words)) for s in found.values()) or _stitched(
+            words, list(found.values())
+        ):
             break
     return list(found.values())
+
+
+def _settles(scored: Scored, count: int) -> bool:
+    return scored.verdict in ("verbatim", "shortened") or (
+        scored.verdict == "altered" and len(scored.held) >= STITCHED_COVER * count
+    )
 
 
 def compare(circulated: list[str], archived: list[str]) -> tuple[str, float, list[int]]:
@@ -157,44 +183,39 @@ def check(search: Search, text: str, *, limit: int = 5) -> CheckResult:
     circulated = words_of(text)
     if len(circulated) < MIN_WORDS:
         raise CheckError(f"give at least {MIN_WORDS} words of the quote to check")
-    hits = candidates(search, circulated)
-    scored = []
-    for hit in hits:
-        archived = words_of(hit.text)
-        verdict, similarity, held = compare(circulated, archived)
-        scored.append((hit, archived, verdict, similarity, held))
-    scored.sort(key=lambda s: (RANK[s[2]], -s[3], _when(s[0])))
+    found = candidates(search, circulated)
+    scored = sorted(found, key=lambda s: (RANK[s.verdict], -s.similarity, _when(s.hit)))
     pieces = _stitched(circulated, scored)
-    if scored and scored[0][2] in ("verbatim", "shortened"):
-        best = scored[0][2]
+    if scored and scored[0].verdict in ("verbatim", "shortened"):
+        best = scored[0].verdict
     elif (
         scored
-        and scored[0][2] == "altered"
-        and not (pieces and len(scored[0][4]) < STITCHED_COVER * len(circulated))
+        and scored[0].verdict == "altered"
+        and not (pieces and len(scored[0].held) < STITCHED_COVER * len(circulated))
     ):
         best = "altered"
     else:
         best = None
     if best is not None:
-        kept = [s for s in scored if s[2] == best] + [s for s in scored if s[2] != best]
-        return CheckResult(text, best, _matches(text, kept[:limit], hits))
+        kept = [s for s in scored if s.verdict == best] + [s for s in scored if s.verdict != best]
+        return CheckResult(text, best, _matches(text, kept[:limit], found))
     if pieces:
-        return CheckResult(text, "stitched", _matches(text, pieces, hits))
+        return CheckResult(text, "stitched", _matches(text, pieces, found))
     return CheckResult(text, "not_found", ())
 
 
-def _stitched(circulated: list[str], scored: list) -> list:
+def _stitched(circulated: list[str], scored: list[Scored]) -> list[Scored]:
     """Archived quotes whose longest shared runs of words, taken together, cover most of
     the circulated words (each piece from a different quote)."""
     chosen, covered = [], set()
-    for item in sorted(scored, key=lambda s: -len(_longest_run(s[4]))):
-        run = set(_longest_run(item[4]))
+    for item in sorted(scored, key=lambda s: -len(_longest_run(s.held))):
+        run = set(_longest_run(item.held))
         if len(run) < PIECE_WORDS or run <= covered:
             continue
         chosen.append(item)
         covered |= run
     if len(chosen) >= 2 and len(covered) >= STITCHED_COVER * len(circulated):
-        return sorted(chosen, key=lambda s: min(_longest_run(s[4])))
+        return sorted(chosen, key=lambda s: min(_longest_run(s.held)))
     return []
 
 
@@ -208,14 +229,14 @@ def _when(hit: Hit):
     return hit.published or hit.captured
 
 
-def _matches(text: str, chosen: list, hits: list[Hit]) -> tuple[Match, ...]:
-    found = []
+def _matches(text: str, chosen: list[Scored], found: list[Scored]) -> tuple[Match, ...]:
+    matches = []
     for hit, archived, verdict, similarity, _ in chosen:
-        same = [h for h in hits if words_of(h.text) == archived]
+        same = [s.hit for s in found if s.words == archived]
         first = min(same or [hit], key=lambda h: (h.captured, h.id))
         changes = () if verdict == "verbatim" else word_diff(_trimmed(hit.text), _trimmed(text))
-        found.append(Match(hit, verdict, round(similarity, 3), changes, first))
-    return tuple(found)
+        matches.append(Match(hit, verdict, round(similarity, 3), changes, first))
+    return tuple(matches)
 
 
 # -- the page and its JSON twin -------------------------------------------------------------
