@@ -96,6 +96,17 @@ def test_a_reader_checks_an_altered_quote_and_sees_the_diff(page, app_url):
     assert "eligible" in " ".join(match.locator("del").all_inner_texts())
 
 
+def test_the_checker_answers_as_one_types(page, app_url):
+    page.goto(app_url + links.check_path())
+    page.fill("form.check textarea[name=q]", CIRCULATED)  # no click: typing is enough
+    live = page.wait_for_selector("section.live-check[data-verdict=altered]", timeout=10_000)
+    assert live.query_selector(".verdict-label").inner_text() == "Altered"
+    assert [i.inner_text().strip() for i in live.query_selector_all("ins")] == ["recounted"]
+    assert "/quote/q-" in live.query_selector("a.quote-link").get_attribute("href")
+    page.fill("form.check textarea[name=q]", "no such words anywhere here")
+    page.wait_for_selector("section.live-check[data-verdict=not_found]", timeout=10_000)
+
+
 def test_a_reader_exports_a_search_as_csv(page, app_url, tmp_path):
     page.goto(app_url + links.search_path("count", type="quote"))
     total = int(page.locator(".summary .total").inner_text())

@@ -77,6 +77,10 @@ def test_the_page_shows_the_verdict_and_the_diff(client, site):
     assert match.select_one("a.quote-link")["href"] == links.quote_path(site.pledge)
     form = BeautifulSoup(client.get(links.check_path()).data, "html.parser")
     assert form.select_one("form.check textarea[name=q]") is not None
+    # the answer as one types comes from the JSON twin (web/static/check.js)
+    assert form.select_one("form.check")["data-json"] == links.check_path(json=True)
+    assert form.select_one("section.live-check[hidden]") is not None
+    assert any(s["src"].endswith("/check.js") for s in form.select("script[src]"))
 
 
 @pytest.mark.parametrize(
