@@ -113,11 +113,9 @@ def news(
             events = db.events_since(since, source=subscription.target)
         else:
             events = db.events_since(since, document_id=subscription.target)
-        items += [
-            _event_item(db, root, event) for event in events if _event_key(event) not in told
-        ]
+        items += [_event_item(db, root, event) for event in events if _event_key(event) not in told]
     items.sort(key=lambda item: (item["at"], item["key"]))
-    newest = max((fromiso(item["at"]) for item in items), default=subscription.mark)
+    newest = max((from_iso(item["at"]) for item in items), default=subscription.mark)
     return items, max(newest, subscription.mark)
 
 
@@ -199,7 +197,7 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def fromiso(text: str) -> datetime:
+def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
