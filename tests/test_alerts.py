@@ -17,12 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+from bs4 import BeautifulSoup
 
 from archive.catalog import Catalog
 from archive.store import Paths
 from scrapers.http import HttpConfig, PoliteSession
 from tests.conftest import run_onrecord
-from web import alert_delivery, create_app, indexing, links
+from web import accounts, alert_delivery, create_app, indexing, links
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -436,3 +437,30 @@ def test_the_scheduler_tells_a_source_s_new_quotes_edits_and_takedowns_once(arch
         assert len(receiver.received) == 2 and len(box.messages) == 2
     finally:
         receiver.close()
+
+
+def test_signed_in_pages_offer_to_follow_what_they_show(site, db):
+    """Speaker, document, source and search pages carry a follow form for signed-in
+    people (none for others); sending one makes the alert."""
+    if db.user("sam") is None:
+        db.add_user("sam", "reader", password="a long password")
+    web = create_app({"ARCHIVE": str(site.root), "TESTING": True}).test_client()
+    pages = {
+        "speaker": (links.speaker_path(site.director), site.director),
+        "document": (links.document_path(site.news), site.news),
+        "search": (links.search_path("ballot"), "ballot"),
+    }
+    anonymous = BeautifulSoup(web.get(pages["speaker"][0]).data, "html.parser")
+    assert anonymous.select("form.follow") == []
+    signin = BeautifulSoup(web.get(links.signin_path()).data, "html.parser")
+    csrf = signin.select_one(f"input[name={accounts.CSRF_FIELD}]")["value"]
+    form = {"name": "sam", "password": "a long password", accounts.CSRF_FIELD: csrf, "next": "/"}
+    assert web.post(links.signin_path(), data=form).status_code == 303
+    for kind, (path, target) in pages.items():
+        (follow,) = BeautifulSoup(web.get(path).data, "html.parser").select("form.follow")
+        fields = {i["name"]: i.get("value", "") for i in follow.select("input")}
+        assert (fields["kind"], fields["target"]) == (kind, target), path
+        sent = web.post(follow["action"], data={**fields, "cadence": "weekly", "channel": "atom"})
+        assert sent.status_code == 303 and sent.location.endswith(links.alerts_path())
+    made = {(s.kind, s.target, s.cadence) for s in db.subscriptions("sam")}
+    assert made == {(kind, target, "weekly") for kind, (_, target) in pages.items()}
