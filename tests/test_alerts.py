@@ -396,6 +396,10 @@ def test_the_scheduler_tells_a_source_s_new_quotes_edits_and_takedowns_once(arch
             "--channel", "email", "--to", "ann@news.example", *archive,
         )  # fmt: skip
         assert mail.returncode == 0, mail.stderr
+        saved = run_onrecord(
+            "alerts", "add", "ann", "search", "dredging", "--cadence", "immediate", *archive
+        )
+        assert saved.returncode == 0, saved.stderr
 
         def tick() -> None:
             done = run_onrecord("schedule", "--once", *archive)
@@ -410,6 +414,11 @@ def test_the_scheduler_tells_a_source_s_new_quotes_edits_and_takedowns_once(arch
         assert all(i["url"].startswith(ROOT + "quote/q-") for i in told)
         (first_mail,) = box.messages
         assert all(i["url"] in text_of(first_mail) for i in told)
+
+        with Catalog.open(Paths(archive_root).catalog) as catalog:
+            (search,) = [s for s in catalog.subscriptions("ann") if s.kind == "search"]
+            (found,) = catalog.deliveries(search.id)  # for its Atom feed
+        assert [i["quote"].rstrip(",") for i in found.items] == [SECOND]
 
         tick()  # a restarted scheduler: nothing new, nothing told again
         assert len(receiver.received) == 1 and len(box.messages) == 1

@@ -244,12 +244,14 @@ def run_alerts(archive_dir: Path, base_url: str | None = None) -> dict[str, int]
 
     settings = archive_config.load(archive_dir)
     root = base_url or settings["public_url"] or "http://127.0.0.1:8080/"
-    with open_store(archive_dir) as store, PoliteSession(http_config(archive_dir)) as session:
+    with (
+        open_store(archive_dir) as store,
+        PoliteSession(http_config(archive_dir)) as session,
+        indexing.searching(store.paths, store.catalog) as searcher,
+    ):
 
         def search(query: str):
-            return indexing.search(
-                store.paths,
-                store.catalog,
+            return searcher.search(
                 query,
                 type="quote",
                 sort="date",

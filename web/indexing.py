@@ -5,6 +5,7 @@ index)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from archive.catalog import Catalog
 from archive.store import Paths, crash_point
@@ -12,7 +13,7 @@ from index.build import Indexer
 from index.search import QueryError, Searcher, SearchResults
 from web import links
 
-__all__ = ["QueryError", "catch_up", "rebuild", "results_json", "search", "update"]
+__all__ = ["QueryError", "catch_up", "rebuild", "results_json", "search", "searching", "update"]
 
 
 def update(paths: Paths, catalog: Catalog, document_ids: Iterable[str]) -> int:
@@ -80,11 +81,18 @@ def corrected_records(catalog: Catalog, records: Iterable[dict]) -> Iterator[dic
 
 
 def search(paths: Paths, catalog: Catalog, query: str, **options) -> SearchResults:
+    with searching(paths, catalog) as searcher:
+        return searcher.search(query, **options)
+
+
+@contextmanager
+def searching(paths: Paths, catalog: Catalog) -> Iterator[Searcher]:
+    """One searcher for several searches (a round of alerts), closed afterwards."""
     if not paths.index.exists():
         Indexer(paths.index)
     searcher = Searcher(paths.index, text_loader=catalog.document_text)
     try:
-        return searcher.search(query, **options)
+        yield searcher
     finally:
         searcher.close()
 
