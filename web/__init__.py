@@ -23,6 +23,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ADMIN_TOKEN=settings["admin_token"],
         REPLAY_ORIGIN=settings["replay_origin"],
         PUBLIC_URL=settings["public_url"],
+        BEHIND_AFTER=settings["behind_after"],
+        SECRET_KEY=settings["secret_key"],
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     if config:
@@ -49,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         security,
         sources,
         speakers,
+        status,
     )
 
     app.config["PUBLIC_URL"] = links.public_root(app.config["PUBLIC_URL"])
@@ -70,5 +73,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(memento.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(log.bp)
+    app.register_blueprint(status.bp)
     app.register_blueprint(home.bp)
     return app

@@ -30,7 +30,7 @@ from scrapers.http import PoliteSession
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.quotes import find_quotes
 from scrapers.sources import Source, load_sources
-from web import create_app, indexing, links
+from web import create_app, indexing, links, resources
 from web.cli_accounts import alerts, corrections, users
 from web.cli_integrity import export_command, import_command, verify
 from web.cli_migrate import migrate_command
@@ -524,8 +524,18 @@ def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
     except archive_config.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     server = listen(app, host, port, threads)
+    try:
+        follower = resources.follow(app)
+    except indexing.IndexBusy as exc:
+        server.close()
+        raise click.ClickException(str(exc)) from None
     click.echo(f"serving {archive_dir} at http://{host}:{port}/")
-    server.run()
+    click.echo(f"following the change log into {follower.keeper.folder}")
+    try:
+        server.run()
+    finally:
+        follower.stop()
+        follower.keeper.release()
 
 
 # waitress's defaults admit 100 connections and leave an idle one open for two minutes:

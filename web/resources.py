@@ -1,8 +1,11 @@
-"""Per-request owners of the catalog connection and the index searcher.
+"""Per-request owners of the catalog connection and the index searcher, and the app's
+keeper of its index.
 
 Each request opens what it needs on first use, caches it on ``g``, and closes it in a
 teardown; the searcher is shared by the process (a new Whoosh searcher per query costs
-tens of milliseconds) and refreshed when the index changes.
+tens of milliseconds) and refreshed when the index changes. The index keeper applies the
+catalog's change log to this node's index: in a node (``onrecord serve``) it keeps the
+index folder and a follower thread applies the log every ``follow_interval`` seconds.
 """
 
 from __future__ import annotations
@@ -13,14 +16,18 @@ from pathlib import Path
 
 from flask import Flask, abort, current_app, g, request
 
+from archive import config as archive_config
 from archive.catalog import Catalog, CatalogError, Catalogs
 from archive.store import Paths
 from index.search import Searcher, SearchResults
+from web.indexing import Follower, IndexKeeper
 
 SEARCHER = "onrecord.searcher"
 CATALOGS = "onrecord.catalogs"
 PATHS = "onrecord.paths"
 SEARCHER_LOCK = "onrecord.searcher_lock"
+KEEPER = "onrecord.keeper"
+FOLLOWER = "onrecord.follower"
 
 
 def paths() -> Paths:
@@ -110,6 +117,39 @@ def searcher() -> SharedSearcher:
         if SEARCHER not in extensions:
             extensions[SEARCHER] = SharedSearcher(paths().index)
         return extensions[SEARCHER]
+
+
+def keeper() -> IndexKeeper:
+    """The keeper of this app's index (made on first use when the app follows nothing)."""
+    extensions = current_app.extensions
+    with extensions[SEARCHER_LOCK]:
+        if KEEPER not in extensions:
+            extensions[KEEPER] = IndexKeeper(paths().index)
+        return extensions[KEEPER]
+
+
+def index_now(db: Catalog) -> None:
+    """Apply the change log to this node's index at once (after an editor's correction
+    or an admin's capture: they see it in search on their next page)."""
+    keeper().catch_up(db)
+
+
+def index_status(db: Catalog) -> dict:
+    """Where this node's index stands against the change log (see IndexKeeper.status)."""
+    return keeper().status(db, current_app.config["BEHIND_AFTER"])
+
+
+def follow(app: Flask) -> Follower:
+    """Make ``app`` a node: keep its index folder (IndexBusy when another process keeps
+    it) and start the thread that follows the change log."""
+    with app.app_context():
+        found = keeper()
+        found.claim()
+        settings = archive_config.load(paths().root)
+        follower = Follower(found, Catalogs(paths().catalog), settings["follow_interval"])
+    app.extensions[FOLLOWER] = follower
+    follower.start()
+    return follower
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,136 @@
+"""The change log: what search must see, in the order it committed.
+
+Whatever changes what a document or its quotes look like in search (a capture that made
+a version, an edit, a takedown or restoration, a re-extraction, a correction, a merge or
+split of speakers) adds one row per document it touches, in the transaction that makes
+the change. A row is a notice, not the change itself: an index applies it by reading the
+document's current state from the catalog, so applying a row twice, or several rows for
+one document at once, gives the same index as applying each once in order.
+
+Each index keeps the number of the last row it applied and reads the rows after it. For
+that to be safe the numbers must become visible in the order they were issued: a reader
+that has seen row 12 must never later see a row 11 committed by a slower transaction
+(PostgreSQL issues BIGSERIAL numbers when rows are inserted, not when they commit). So a
+transaction takes a transaction-scoped advisory lock before its first row and keeps it
+until it commits; a later transaction can only be issued a number once the earlier one
+has committed (or rolled back, leaving a gap that nothing will fill). On SQLite, writers
+hold the database's write lock from ``BEGIN IMMEDIATE`` to their commit already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from archive.catalog.base import Queries
+from archive.catalog.rows import batches, from_text, to_text
+
+# The advisory lock held from a transaction's first change to its commit, on PostgreSQL
+# (the capture log's lock, "onrecord" in ASCII, plus one).
+CHANGE_LOCK = 0x6F6E7265636F7265
+
+# What made a document change, as the log and /status show it.
+CHANGE_KINDS = (
+    "captured",  # a new document, or a new version of one
+    "edited",
+    "taken_down",
+    "restored",
+    "reextracted",
+    "corrected",  # an editor's correction of one of its quotes
+    "merged",  # a speaker of its quotes merged into another
+    "queued",  # an index-queue entry carried over when the log began
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    seq: int
+    kind: str
+    document_id: str
+    subject: str | None  # what caused it: a capture, correction or speaker id
+    at: datetime  # when it was recorded (the writer's clock)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The log beyond a position: how many changes, and when the oldest was made."""
+
+    head: int  # the last change's number (0 for an empty log)
+    count: int
+    oldest_at: datetime | None
+
+
+class ChangeQueries(Queries):
+    def note_change(
+        self, kind: str, document_ids: Iterable[str], subject: str | None = None
+    ) -> None:
+        """Add a change for each document (in the transaction under way, or in one of
+        its own)."""
+        if kind not in CHANGE_KINDS:
+            raise ValueError(f"unknown kind of change {kind!r}")
+        chosen = sorted(set(document_ids))
+        if not chosen:
+            return
+        with self.transaction():
+            if not self.sqlite:
+                self._run("SELECT pg_advisory_xact_lock(:key)", key=CHANGE_LOCK)
+            at = to_text(datetime.now(UTC))
+            self._many(
+                "INSERT INTO changes (kind, document_id, subject, at)"
+                " VALUES (:kind, :document_id, :subject, :at)",
+                [{"kind": kind, "document_id": d, "subject": subject, "at": at} for d in chosen],
+            )
+
+    def changes_after(self, seq: int, *, limit: int = 1000) -> list[Change]:
+        """Up to ``limit`` changes after position ``seq``, in order."""
+        rows = self._rows(
+            "SELECT seq, kind, document_id, subject, at FROM changes WHERE seq > :seq"
+            " ORDER BY seq LIMIT :limit",
+            seq=seq,
+            limit=limit,
+        )
+        return [
+            Change(r["seq"], r["kind"], r["document_id"], r["subject"], from_text(r["at"]))
+            for r in rows
+        ]
+
+    def change_head(self) -> int:
+        """The number of the last change (0 when there is none)."""
+        return self._value("SELECT COALESCE(MAX(seq), 0) FROM changes")
+
+    def backlog(self, seq: int) -> Backlog:
+        """What the log holds beyond position ``seq``."""
+        row = self._one(
+            "SELECT COUNT(*) AS n, MIN(at) AS oldest,"
+            " (SELECT COALESCE(MAX(seq), 0) FROM changes) AS head"
+            " FROM changes WHERE seq > :seq",
+            seq=seq,
+        )
+        return Backlog(row["head"], row["n"], from_text(row["oldest"]))
+
+    def existing_documents(self, document_ids: Iterable[str]) -> set[str]:
+        """Those of ``document_ids`` the catalog holds."""
+        found: set[str] = set()
+        for batch in batches(document_ids):
+            found.update(
+                self._run("SELECT id FROM documents WHERE id IN :ids", ids=batch).scalars()
+            )
+        return found
+
+    def documents_of_speaker(self, speaker_id: str) -> set[str]:
+        """Documents with a current quote attributed (by the machine or an editor) to
+        the speaker or to one merged into it."""
+        speakers = self.merged_speaker_ids(speaker_id)
+        found = set(
+            self._run(
+                "SELECT DISTINCT document_id FROM quotes WHERE speaker_id IN :ids", ids=speakers
+            ).scalars()
+        )
+        for quote_id in self._run(
+            "SELECT DISTINCT quote_id FROM corrections WHERE kind = 'speaker'"
+        ).scalars():
+            quote = self.quote(quote_id)
+            if quote is not None and self.corrected(quote).quote.speaker_id in speakers:
+                found.add(quote.document_id)
+        return found
