@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     if config:
         app.config.update(config)
+    if not app.config["SECRET_KEY"]:
+        # One node: a key of its own does. Several need the same secret_key setting.
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
 
     from web import (
         accounts,
@@ -58,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     resources.init_app(app)
     security.init_app(app)
     accounts.init_app(app)
+    api.init_app(app)
     app.register_blueprint(captures.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(exports.bp)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.catalog import Catalog, CatalogError, Catalogs
+from archive.catalog import Catalog, CatalogError, Catalogs, Change
 from archive.store import Paths, crash_point
 from index.build import Indexer
 from index.search import QueryError, Searcher, SearchResults
@@ -309,16 +309,27 @@ def catch_up(paths: Paths, catalog: Catalog) -> int:
     return IndexKeeper(paths.index).catch_up(catalog)
 
 
-def apply_changes(folder: Path, catalog: Catalog, changes: Iterable) -> int:
-    """Reindex the documents a batch of changes names, from the catalog as it is now."""
-    chosen = sorted({change.document_id for change in changes})
-    known = catalog.existing_documents(chosen)
+def apply_changes(folder: Path, catalog: Catalog, changes: list[Change]) -> int:
+    """Reindex the documents a batch of changes names, from the catalog as it is now.
+    When the batch fails, its changes are applied one at a time up to the one that fails
+    (the position then stands right before it), which ChangeFailed names."""
+    try:
+        return _reindex(folder, catalog, {change.document_id for change in changes})
+    except Exception:
+        log.warning("a batch of %d changes failed: applying them one at a time", len(changes))
     for change in changes:
-        if change.document_id not in known:
+        try:
+            _reindex(folder, catalog, {change.document_id})
+        except Exception as exc:
             raise ChangeFailed(
-                f"change {change.seq} ({change.kind}) names document {change.document_id}, "
-                "which the catalog does not hold"
-            )
+                f"change {change.seq} ({change.kind}, document {change.document_id}): {exc}"
+            ) from exc
+        write_position(folder, change.seq)
+    return len({change.document_id for change in changes})
+
+
+def _reindex(folder: Path, catalog: Catalog, document_ids: set[str]) -> int:
+    chosen = sorted(document_ids)
     indexer = Indexer(folder)
     for document_id in chosen:
         indexer.delete_document(document_id)

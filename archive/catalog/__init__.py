@@ -36,6 +36,7 @@ from archive.catalog.corrections import (
 )
 from archive.catalog.documents import DocumentQueries, DocumentSummary
 from archive.catalog.engine import (
+    DISCONNECTED,
     CatalogConflict,
     CatalogError,
     EmptyCatalog,
@@ -53,6 +54,7 @@ from archive.catalog.sources import Failure, RunStats, SourceQueries
 
 __all__ = [
     "CHANGE_KINDS",
+    "DISCONNECTED",
     "GENESIS_HASH",
     "KINDS",
     "ROLES",
@@ -75,6 +77,7 @@ __all__ = [
     "Subscription",
     "User",
     "chain_problems",
+    "connection_error",
     "from_text",
     "latest_version",
     "log_entry_bytes",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from archive.catalog.base import Queries
-from archive.catalog.rows import batches, from_text, to_text
+from archive.catalog.rows import from_text, to_text
 
 # The advisory lock held from a transaction's first change to its commit, on PostgreSQL
 # (the capture log's lock, "onrecord" in ASCII, plus one).
@@ -108,15 +108,6 @@ class ChangeQueries(Queries):
             seq=seq,
         )
         return Backlog(row["head"], row["n"], from_text(row["oldest"]))
-
-    def existing_documents(self, document_ids: Iterable[str]) -> set[str]:
-        """Those of ``document_ids`` the catalog holds."""
-        found: set[str] = set()
-        for batch in batches(document_ids):
-            found.update(
-                self._run("SELECT id FROM documents WHERE id IN :ids", ids=batch).scalars()
-            )
-        return found
 
     def documents_of_speaker(self, speaker_id: str) -> set[str]:
         """Documents with a current quote attributed (by the machine or an editor) to
