@@ -517,7 +517,8 @@ def changes(archive_dir: Path, fmt: str) -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
-    """Serve the archive's web front end with a production WSGI server."""
+    """Serve the archive's web front end with a production WSGI server; a thread keeps
+    this node's search index up to date with the catalog's change log."""
     open_catalog(archive_dir)[1].close()
     try:
         app = create_app({"ARCHIVE": str(archive_dir)})
@@ -529,7 +530,13 @@ def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
     except indexing.IndexBusy as exc:
         server.close()
         raise click.ClickException(str(exc)) from None
-    click.echo(f"serving {archive_dir} at http://{host}:{port}/")
+    if not archive_config.load(archive_dir)["secret_key"]:
+        click.echo(
+            "secret_key is not set: forms shown by this node are refused by any other node "
+            "(set the same secret_key on every node of an archive)",
+            err=True,
+        )
+    click.echo(f"serving {archive_dir} at http://{host}:{server.effective_port}/")
     click.echo(f"following the change log into {follower.keeper.folder}")
     try:
         server.run()
