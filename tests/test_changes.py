@@ -18,12 +18,14 @@ from click.testing import CliRunner
 from archive import ids
 from archive.catalog import Catalog
 from archive.models import Document
-from archive.store import Paths
+from archive.store import Paths, Store, init_archive
+from scrapers.http import HttpConfig, PoliteSession
+from scrapers.pipeline import Pipeline
 from tests.catalogs import execute, postgres_database
 from tests.loopback import LoopbackServer
 from tests.tcpproxy import TcpProxy
 from tests.test_web_server import get, serving
-from tests.webarchive import build_web_archive
+from tests.webarchive import build_web_archive, serve_pages
 from web import create_app, indexing, links
 from web.cli_migrate import migrate_command
 from web.indexing import IndexBusy, IndexKeeper, read_position
@@ -198,6 +200,28 @@ def test_search_says_when_this_node_is_behind(archive):
         assert "behind the archive by 1 changes" in banner.select_one(".index-behind").text
         indexing.catch_up(Paths(archive.root), catalog)
     assert client.get("/search.json?q=ballot").get_json()["index"]["behind"] is False
+
+
+def test_a_node_on_an_empty_archive_answers_and_finds_the_first_capture(tmp_path, server):
+    """No index is made before there are records to put in it (a searcher cannot open an
+    index without any): searches answer with nothing, then find the first capture."""
+    root = tmp_path / "archive"
+    init_archive(root)
+    app = create_app({"ARCHIVE": str(root), "TESTING": True})
+    client = app.test_client()
+    keeper = app.extensions["onrecord.keeper"] = IndexKeeper(Paths(root).index)
+    with Catalog.open(Paths(root).catalog) as catalog:
+        keeper.catch_up(catalog)
+        assert client.get("/search.json?q=ballot").get_json()["total"] == 0
+        serve_pages(server)
+        with (
+            Store.open(root) as store,
+            PoliteSession(HttpConfig(allow_private=True, delay=0.0, obey_robots=False)) as http,
+        ):
+            Pipeline(store, http).capture(server.url("/press/certified-count"))
+        assert client.get("/search.json?q=ballot").get_json()["total"] == 0
+        keeper.catch_up(catalog)
+    assert client.get("/search.json?q=ballot").get_json()["total"] > 0
 
 
 def test_a_second_keeper_of_one_index_folder_is_refused(tmp_path):

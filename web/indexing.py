@@ -17,6 +17,7 @@ is built from the catalog, at the log's head as it was before the catalog was re
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import logging
 import os
@@ -331,6 +332,14 @@ def apply_changes(folder: Path, catalog: Catalog, changes: list[Change]) -> int:
 def _reindex(folder: Path, catalog: Catalog, document_ids: set[str]) -> int:
     chosen = sorted(document_ids)
     indexer = Indexer(folder)
+    if not _holds_an_index(folder):
+        # The first records: published whole, never as an empty index first (a searcher
+        # cannot open an index without records).
+        indexer.rebuild(
+            catalog.document_records(chosen),
+            corrected_records(catalog, catalog.quote_records(chosen)),
+        )
+        return len(chosen)
     for document_id in chosen:
         indexer.delete_document(document_id)
     indexer.update(
@@ -343,8 +352,17 @@ def build(folder: Path, catalog: Catalog, progress: Callable[[int], None] | None
     """Build the index in ``folder`` from the whole catalog, swapping it in when complete,
     at the position the log had before the catalog was read; return the records written."""
     head = catalog.change_head()
+    documents = catalog.document_records()
+    first = next(documents, None)
+    if first is None and not _holds_an_index(folder):
+        # Nothing to index yet: the first change will make the index.
+        folder.mkdir(parents=True, exist_ok=True)
+        write_position(folder, head)
+        return 0
+    if first is not None:
+        documents = itertools.chain([first], documents)
     count = Indexer(folder).rebuild(
-        catalog.document_records(), corrected_records(catalog, catalog.quote_records()), progress
+        documents, corrected_records(catalog, catalog.quote_records()), progress
     )
     write_position(folder, head)
     return count
