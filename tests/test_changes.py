@@ -28,7 +28,7 @@ from tests.test_web_server import get, serving
 from tests.webarchive import build_web_archive, serve_pages
 from web import create_app, indexing, links
 from web.cli_migrate import migrate_command
-from web.indexing import IndexBusy, IndexKeeper, read_position
+from web.indexing import IndexBusy, IndexKeeper, read_position, write_position
 
 QUERIES = ('"every valid ballot"', "ballot", "speaker:Whitfield", "recount", "observers")
 NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
@@ -124,6 +124,19 @@ def test_an_index_deleted_and_rebuilt_gives_the_same_results(archive):
         indexing.catch_up(paths, catalog)  # an empty folder is built from the catalog
         assert read_position(paths.index) == catalog.change_head()
     assert {query: results(archive.root, query) for query in QUERIES} == before
+
+
+def test_an_index_beyond_the_catalogs_log_is_rebuilt(archive):
+    """A catalog made anew (rebuilt from the WARC files) numbers its changes from 1
+    again: an index whose position lies beyond its log would wait for ever, so it is
+    rebuilt."""
+    paths = Paths(archive.root)
+    before = results(archive.root, "ballot")
+    write_position(paths.index, 10**6)
+    with Catalog.open(paths.catalog) as catalog:
+        indexing.catch_up(paths, catalog)
+        assert read_position(paths.index) == catalog.change_head()
+    assert results(archive.root, "ballot") == before
 
 
 def test_a_correction_reaches_the_index_through_the_log(archive):

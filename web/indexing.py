@@ -193,6 +193,17 @@ class IndexKeeper:
                 self._succeeded()
                 return count
             position = position or 0
+            if position > catalog.change_head():
+                # A log that ends before this index: the catalog was made anew (rebuilt
+                # from the WARC files, or another archive's); so is the index.
+                log.warning(
+                    "the index %s is at change %d, beyond the catalog's log: rebuilding it",
+                    self.folder,
+                    position,
+                )
+                count = build(self.folder, catalog)
+                self._succeeded()
+                return count
             count = 0
             while changes := catalog.changes_after(position, limit=BATCH):
                 count += apply_changes(self.folder, catalog, changes)
