@@ -27,6 +27,7 @@ from tests.tcpproxy import TcpProxy
 from tests.test_web_server import get, serving
 from tests.webarchive import build_web_archive, serve_pages
 from web import create_app, indexing, links
+from web.cli import main
 from web.cli_migrate import migrate_command
 from web.indexing import IndexBusy, IndexKeeper, read_position, write_position
 
@@ -137,6 +138,18 @@ def test_an_index_beyond_the_catalogs_log_is_rebuilt(archive):
         indexing.catch_up(paths, catalog)
         assert read_position(paths.index) == catalog.change_head()
     assert results(archive.root, "ballot") == before
+
+
+def test_reindex_refuses_an_index_a_node_keeps(archive):
+    node = IndexKeeper(Paths(archive.root).index)
+    node.claim()
+    try:
+        refused = CliRunner().invoke(main, ["reindex", "--archive", str(archive.root)])
+    finally:
+        node.release()
+    assert refused.exit_code == 1
+    assert "is kept by onrecord serve" in refused.output
+    assert "POST /admin/reindex" in refused.output
 
 
 def test_a_correction_reaches_the_index_through_the_log(archive):

@@ -29,8 +29,8 @@ from scrapers.errors import FetchError, PrivateAddress, SourceError
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.sources import Source, load_sources
-from web import accounts, indexing, links
-from web.resources import catalog, index_now, paths
+from web import accounts, links
+from web.resources import catalog, index_now, keeper, paths
 from web.sources import declared_sources, sources_folder
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ def scrape_now():
 
 @bp.post("/reindex")
 def reindex():
-    count = indexing.rebuild(paths(), catalog())
+    count = keeper().rebuild(catalog())
     return jsonify({"indexed": count})
 
 

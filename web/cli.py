@@ -334,7 +334,10 @@ def reindex(archive_dir: Path) -> None:
     """Rebuild the search index from the catalog."""
     paths, catalog = open_catalog(archive_dir)
     with catalog:
-        count = indexing.rebuild(paths, catalog)
+        try:
+            count = indexing.rebuild(paths, catalog)
+        except indexing.IndexBusy as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(f"indexed {count} records")
 
 

@@ -180,6 +180,23 @@ class IndexKeeper:
                     return 0
                 return self._apply(catalog)
 
+    def rebuild(self, catalog: Catalog) -> int:
+        """Build the index anew from the catalog (swapped in when complete; searches use
+        the old one until then); return the records written. From another process than
+        the node that keeps the folder, IndexBusy: a rebuild beside the node's follower
+        could lose the changes it applies meanwhile."""
+        with self._mutex:
+            if self._held is not None:
+                return build(self.folder, catalog)
+            with _folder_lock(self.folder, "onrecord reindex", CATCH_UP_WAIT) as other:
+                if other is not None:
+                    raise IndexBusy(
+                        f"the index folder {self.folder} is kept by {other}: rebuild it "
+                        "through that node (POST /admin/reindex), or stop the node, delete "
+                        "the folder and start it again"
+                    )
+                return build(self.folder, catalog)
+
     def _apply(self, catalog: Catalog) -> int:
         crash_point("before-index")
         position = self.position
@@ -380,8 +397,9 @@ def build(folder: Path, catalog: Catalog, progress: Callable[[int], None] | None
 
 
 def rebuild(paths: Paths, catalog: Catalog) -> int:
-    """Rebuild the archive's index from the catalog (``onrecord reindex``)."""
-    return build(paths.index, catalog)
+    """Rebuild the archive's index from the catalog (``onrecord reindex``); IndexBusy
+    when a node keeps it."""
+    return IndexKeeper(paths.index).rebuild(catalog)
 
 
 def corrected_records(catalog: Catalog, records: Iterable[dict]) -> Iterator[dict]:
