@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 from archive import ids
-from archive.catalog import Catalog
+from archive.catalog import Catalog, ChangeListener
 from archive.models import Document
 from archive.store import Paths, Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
@@ -96,6 +96,22 @@ def test_changes_are_numbered_in_the_order_they_commit_on_postgresql():
         finally:
             for catalog in (first, second, reader):
                 catalog.close()
+
+
+def test_a_follower_waiting_on_postgresql_wakes_when_changes_commit():
+    with postgres_database() as url, Catalog.open(url, create=True) as catalog:
+        document = a_document(catalog, "https://example.gov/b")
+        listener = ChangeListener(catalog.url)
+        try:
+            listener.wait(0.01)  # now listening
+            commit = threading.Timer(0.2, catalog.note_change, args=("captured", [document]))
+            began = time.monotonic()
+            commit.start()
+            listener.wait(30)
+            assert time.monotonic() - began < 10  # woken by the commit, not the timeout
+            commit.join()
+        finally:
+            listener.close()
 
 
 def test_the_index_queue_of_an_older_catalog_becomes_the_start_of_the_log(tmp_path):

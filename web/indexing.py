@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.catalog import Catalog, CatalogError, Catalogs, Change
+from archive.catalog import Catalog, CatalogError, Catalogs, Change, ChangeListener
 from archive.store import Paths, crash_point
 from index.build import Indexer
 from index.search import QueryError, Searcher, SearchResults
@@ -304,7 +304,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 class Follower(threading.Thread):
     """A node's background thread: applies the change log to its index every
-    ``interval`` seconds (less often while a change keeps failing), until stopped."""
+    ``interval`` seconds, at once when PostgreSQL announces a commit of changes, and
+    less often while a change keeps failing, until stopped (within ``interval``)."""
 
     def __init__(self, keeper: IndexKeeper, catalogs: Catalogs, interval: float) -> None:
         super().__init__(name="onrecord-follower", daemon=True)
@@ -314,16 +315,22 @@ class Follower(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        delay = 0.0
-        while not self.stopping.wait(delay):
-            try:
-                catalog = self.catalogs.open()
-            except CatalogError as exc:
-                self.keeper.failed_to_reach(exc)
-            else:
-                with catalog:
-                    self.keeper.catch_up(catalog)
-            delay = self.keeper.retry_delay(self.interval)
+        listener = ChangeListener(self.catalogs.url)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    catalog = self.catalogs.open()
+                except CatalogError as exc:
+                    self.keeper.failed_to_reach(exc)
+                else:
+                    with catalog:
+                        self.keeper.catch_up(catalog)
+                if self.keeper.failure is None:
+                    listener.wait(self.interval)  # woken early by a commit, on PostgreSQL
+                else:
+                    self.stopping.wait(self.keeper.retry_delay(self.interval))
+        finally:
+            listener.close()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -25,7 +25,13 @@ from archive.catalog import schema
 from archive.catalog.accounts import ROLES, AccountError, AccountQueries, User
 from archive.catalog.alerts import AlertError, AlertQueries, Delivery, Subscription
 from archive.catalog.captures import GENESIS_HASH, CaptureQueries, log_entry_bytes, log_entry_hash
-from archive.catalog.changes import CHANGE_KINDS, Backlog, Change, ChangeQueries
+from archive.catalog.changes import (
+    CHANGE_KINDS,
+    Backlog,
+    Change,
+    ChangeListener,
+    ChangeQueries,
+)
 from archive.catalog.corrections import (
     KINDS,
     Corrected,
@@ -66,6 +72,7 @@ __all__ = [
     "CatalogError",
     "Catalogs",
     "Change",
+    "ChangeListener",
     "Corrected",
     "Correction",
     "CorrectionError",

@@ -15,20 +15,34 @@ transaction takes a transaction-scoped advisory lock before its first row and ke
 until it commits; a later transaction can only be issued a number once the earlier one
 has committed (or rolled back, leaving a gap that nothing will fill). On SQLite, writers
 hold the database's write lock from ``BEGIN IMMEDIATE`` to their commit already.
+
+On PostgreSQL a transaction that adds changes also sends a notification on
+:data:`CHANNEL` (delivered when it commits), so that followers waiting with a
+:class:`ChangeListener` look at the log at once instead of at their next poll.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import psycopg
+from sqlalchemy.engine import URL
+
 from archive.catalog.base import Queries
+from archive.catalog.engine import is_sqlite
 from archive.catalog.rows import from_text, to_text
+
+log = logging.getLogger(__name__)
 
 # The advisory lock held from a transaction's first change to its commit, on PostgreSQL
 # (the capture log's lock, "onrecord" in ASCII, plus one).
 CHANGE_LOCK = 0x6F6E7265636F7265
+# The PostgreSQL channel on which committed changes are announced.
+CHANNEL = "onrecord_changes"
 
 # What made a document change, as the log and /status show it.
 CHANGE_KINDS = (
@@ -75,6 +89,7 @@ class ChangeQueries(Queries):
         with self.transaction():
             if not self.sqlite:
                 self._run("SELECT pg_advisory_xact_lock(:key)", key=CHANGE_LOCK)
+                self._run("SELECT pg_notify(:channel, '')", channel=CHANNEL)
             at = to_text(datetime.now(UTC))
             self._many(
                 "INSERT INTO changes (kind, document_id, subject, at)"
@@ -125,3 +140,38 @@ class ChangeQueries(Queries):
             if quote is not None and self.corrected(quote).quote.speaker_id in speakers:
                 found.add(quote.document_id)
         return found
+
+
+class ChangeListener:
+    """Waits for changes to be committed: on PostgreSQL until a notification on
+    :data:`CHANNEL` arrives or the timeout passes (LISTEN on a connection of its own,
+    made again after it is lost); on SQLite, which has no notifications, the timeout."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self._connection: psycopg.Connection | None = None
+
+    def wait(self, timeout: float) -> None:
+        if is_sqlite(self.url):
+            time.sleep(timeout)
+            return
+        began = time.monotonic()
+        try:
+            if self._connection is None:
+                self._connection = psycopg.connect(
+                    self.url.set(drivername="postgresql").render_as_string(hide_password=False),
+                    autocommit=True,
+                    connect_timeout=max(1, round(timeout)),
+                )
+                self._connection.execute(f"LISTEN {CHANNEL}")
+            for _ in self._connection.notifies(timeout=timeout, stop_after=1):
+                return
+        except psycopg.Error as exc:
+            log.info("not listening for changes (%s): polling", exc)
+            self.close()
+            time.sleep(max(0.0, timeout - (time.monotonic() - began)))
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
