@@ -143,6 +143,18 @@ def test_an_index_deleted_and_rebuilt_gives_the_same_results(archive):
     assert {query: results(archive.root, query) for query in QUERIES} == before
 
 
+def test_an_index_made_before_the_log_follows_it_from_its_start(archive):
+    """An index without a position (made before the log began) holds everything but the
+    queued documents carried into the log: it applies the log from position 0."""
+    paths = Paths(archive.root)
+    before = {query: results(archive.root, query) for query in QUERIES}
+    (paths.index / indexing.POSITION_FILE).unlink()
+    with Catalog.open(paths.catalog) as catalog:
+        assert indexing.catch_up(paths, catalog) == 3  # each document reindexed, none built
+        assert read_position(paths.index) == catalog.change_head()
+    assert {query: results(archive.root, query) for query in QUERIES} == before
+
+
 def test_an_index_beyond_the_catalogs_log_is_rebuilt(archive):
     """A catalog made anew (rebuilt from the WARC files) numbers its changes from 1
     again: an index whose position lies beyond its log would wait for ever, so it is
