@@ -194,6 +194,31 @@ def test_a_correction_reaches_the_index_through_the_log(archive):
     assert hit["id"] == archive.unnamed
 
 
+ECHO = """<!doctype html><html><head><title>Council hears the count</title></head><body>
+<article><h1>Council hears the count</h1><p>The council met on Thursday to hear how the
+county's ballots were counted and what the audit will publish next month.</p>
+<p>“Make no mistake: every valid ballot was counted, and every count will be published in
+full, as we promised the voters in this county,” said Lena Park, the council chair.</p>
+<p>The council will meet again after the audit is finished.</p></article></body></html>"""
+
+
+def test_a_quote_page_shows_a_new_appearance_once_the_index_has_it(archive, server):
+    """Where else a quote appears (a longer quote holding its words, found through the
+    index) is memoised by pages for a few seconds, but never past the index's position."""
+    client = create_app({"ARCHIVE": str(archive.root), "TESTING": True}).test_client()
+    page = links.json_path(links.quote_path(archive.pledge))
+    before = {a["id"] for a in client.get(page).get_json()["appearances"]}
+    server.route("/council", status=200, body=ECHO, headers={"Content-Type": "text/html"})
+    with (
+        Store.open(archive.root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0, obey_robots=False)) as http,
+    ):
+        Pipeline(store, http).capture(server.url("/council"))
+        indexing.catch_up(store.paths, store.catalog)
+    after = client.get(page).get_json()["appearances"]
+    assert [a["speaker"] for a in after if a["id"] not in before] == ["Lena Park"]
+
+
 def test_a_change_that_fails_is_logged_shown_retried_and_never_skipped(archive, caplog):
     paths = Paths(archive.root)
     keeper = IndexKeeper(paths.index)

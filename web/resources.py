@@ -20,7 +20,7 @@ from archive import config as archive_config
 from archive.catalog import Catalog, CatalogError, Catalogs
 from archive.store import Paths
 from index.search import Searcher, SearchResults
-from web.indexing import Follower, IndexKeeper
+from web.indexing import Follower, IndexKeeper, read_position
 
 SEARCHER = "onrecord.searcher"
 CATALOGS = "onrecord.catalogs"
@@ -81,16 +81,18 @@ class SharedSearcher:
     its refresh are not thread-safe); it refreshes itself when the index changed.
 
     Searches that pages make for themselves (a quote page's "where else") are memoised
-    for a few seconds: every view of a popular quote asks the same question."""
+    for a few seconds, and until the index applies more of the change log: every view of
+    a popular quote asks the same question."""
 
     MEMO_SECONDS = 15.0
     MEMO_SIZE = 2048
 
     def __init__(self, path: Path, clock=time.monotonic) -> None:
         self._searcher = Searcher(path, text_loader=document_text, warm=True)
+        self._path = path
         self._lock = threading.Lock()
         self._clock = clock
-        self._memo: dict[tuple, tuple[float, SearchResults]] = {}
+        self._memo: dict[tuple, tuple[float, int | None, SearchResults]] = {}
 
     def search(self, query: str, **options) -> SearchResults:
         with self._lock:
@@ -99,14 +101,15 @@ class SharedSearcher:
     def memoised(self, query: str, **options) -> SearchResults:
         key = (query, *sorted(options.items()))
         now = self._clock()
+        position = read_position(self._path)
         with self._lock:
             found = self._memo.get(key)
-            if found is not None and now - found[0] < self.MEMO_SECONDS:
-                return found[1]
+            if found is not None and now - found[0] < self.MEMO_SECONDS and found[1] == position:
+                return found[2]
             results = self._searcher.search(query, **options)
             if len(self._memo) >= self.MEMO_SIZE:
                 self._memo.clear()
-            self._memo[key] = (now, results)
+            self._memo[key] = (now, position, results)
             return results
 
 
