@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,7 +134,7 @@ class IndexKeeper:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._mutex = threading.Lock()
-        self._held = None  # the node lock's context, while this process keeps the folder
+        self._held: ExitStack | None = None  # the node lock, while this process keeps it
         self.failure: Failure | None = None
         self.applied_at: datetime | None = None  # the last time changes were applied
         self.building = False
@@ -142,12 +142,14 @@ class IndexKeeper:
     # -- keeping the folder ------------------------------------------------------------
 
     def claim(self) -> None:
-        """Keep the folder for this process's life (a node); IndexBusy, naming the other
-        holder, when another process keeps or writes it."""
-        held = _folder_lock(self.folder, f"{NODE} of {self.folder}", wait=0)
-        other = held.__enter__()
+        """Keep the folder for this process's life (a node), once a command applying the
+        log to it is done; IndexBusy, naming the node, when another node keeps it."""
+        held = ExitStack()
+        other = held.enter_context(
+            _folder_lock(self.folder, f"{NODE} of {self.folder}", CATCH_UP_WAIT)
+        )
         if other is not None:
-            held.__exit__(None, None, None)
+            held.close()
             raise IndexBusy(
                 f"the index folder {self.folder} is in use by {other}: give each web node "
                 "its own index folder (the index setting, or ONRECORD_INDEX)"
@@ -156,7 +158,7 @@ class IndexKeeper:
 
     def release(self) -> None:
         if self._held is not None:
-            self._held.__exit__(None, None, None)
+            self._held.close()
             self._held = None
 
     @property
