@@ -112,6 +112,10 @@ def test_schedule_once_runs_only_what_is_due(archive_root, site, sources_file):
     assert site.hits("/feed.xml") == hits  # not due again for six hours
     status = run_onrecord("status", "--archive", str(archive_root))
     assert "county-updates" in status.stdout and "next due" in status.stdout
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
+        head = catalog.change_head()
+    index = Paths(archive_root).index
+    assert f"search index {index}: at change {head} of {head}\n" in status.stdout
 
 
 def test_changes_as_json(archive_root, site, sources_file):

@@ -463,9 +463,10 @@ def schedule(archive_dir: Path, once: bool, tick: float) -> None:
 @main.command()
 @archive_option
 def status(archive_dir: Path) -> None:
-    """Per source: the last run, what it found, failures, and the next due time."""
+    """Per source: the last run, what it found, failures, and the next due time; then
+    where the archive's search index stands against the change log."""
     every = _sources(archive_dir)
-    _, catalog = open_catalog(archive_dir)
+    paths, catalog = open_catalog(archive_dir)
     with catalog:
         for source in every:
             run = catalog.last_run(source.name)
@@ -485,6 +486,15 @@ def status(archive_dir: Path) -> None:
             for failure in catalog.failures(source.name, limit=3):
                 click.echo(f"  failed {failure.at:%Y-%m-%d %H:%M}: {failure.url}: {failure.reason}")
             click.echo(f"  next due {due:%Y-%m-%d %H:%M} UTC" if due else "  due now")
+        index = indexing.IndexKeeper(paths.index).status(
+            catalog, archive_config.load(archive_dir)["behind_after"]
+        )
+        lag = index["lag"]
+        click.echo(
+            f"search index {index['folder']}: at change {index['position']} of "
+            f"{index['head']}"
+            + (f", {lag['changes']} behind ({lag['seconds']:.0f} s)" if lag["changes"] else "")
+        )
 
 
 @main.command()
