@@ -26,7 +26,7 @@ from tests.loopback import LoopbackServer
 from tests.tcpproxy import TcpProxy
 from tests.test_web_server import get, serving
 from tests.webarchive import build_web_archive, serve_pages
-from web import create_app, indexing, links
+from web import create_app, indexing, links, resources
 from web.cli import main
 from web.cli_migrate import migrate_command
 from web.indexing import IndexBusy, IndexKeeper, read_position, write_position
@@ -326,15 +326,36 @@ def test_the_catalog_going_away_answers_503_and_the_node_recovers(tmp_path):
             migrate_command, ["--archive", str(site.root), "--catalog", through]
         )
         assert moved.exit_code == 0, moved.output
-        with serving(create_app({"ARCHIVE": str(site.root)})) as web_port:
-            page = links.quote_path(site.pledge)
-            assert get(web_port, page)[0] == 200
-            proxy.down()
-            status, headers, body = get(web_port, page)
-            assert status == 503 and headers["Retry-After"] == "5"
-            message = BeautifulSoup(body, "html.parser").select_one("main").text
-            assert f"cannot reach the catalog database at 127.0.0.1:{port}" in message
-            status, _, body = get(web_port, links.json_path(page))
-            assert status == 503 and "cannot reach the catalog database" in body
-            proxy.up()
-            assert get(web_port, page)[0] == 200  # no restart: the pool reconnects
+        (site.root / "onrecord.toml").write_text(
+            (site.root / "onrecord.toml").read_text() + "follow_interval = 0.1\n"
+        )
+        app = create_app({"ARCHIVE": str(site.root)})
+        follower = resources.follow(app)
+        try:
+            with serving(app) as web_port:
+                page = links.quote_path(site.pledge)
+                assert get(web_port, page)[0] == 200
+                proxy.down()
+                status, headers, body = get(web_port, page)
+                assert status == 503 and headers["Retry-After"] == "5"
+                message = BeautifulSoup(body, "html.parser").select_one("main").text
+                assert f"cannot reach the catalog database at 127.0.0.1:{port}" in message
+                status, _, body = get(web_port, links.json_path(page))
+                assert status == 503 and "cannot reach the catalog database" in body
+                # the follower notes it too, and tries again
+                until(lambda: follower.keeper.failure is not None)
+                assert "cannot reach the catalog database" in follower.keeper.failure.message
+                proxy.up()
+                assert get(web_port, page)[0] == 200  # no restart: the pool reconnects
+                until(lambda: follower.keeper.failure is None)
+                assert get(web_port, "/status.json")[0] == 200
+        finally:
+            follower.stop()
+            follower.keeper.release()
+
+
+def until(condition, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.05)

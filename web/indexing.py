@@ -53,7 +53,7 @@ POSITION_FILE = "position.json"
 LOCK_FILE = "node.lock"
 BATCH = 500  # changes read and applied at a time
 CATCH_UP_WAIT = 60.0  # seconds a command waits for another command applying the log
-MAX_RETRY_SECONDS = 30.0  # the longest pause between two attempts at a failing change
+MAX_RETRY_SECONDS = 10.0  # the longest pause between two attempts at a failing change
 NODE = "onrecord serve"
 
 
@@ -209,7 +209,8 @@ class IndexKeeper:
                     count = build(self.folder, catalog)
                 finally:
                     self.building = False
-                self._succeeded()
+                self.applied_at = datetime.now(UTC)
+                self._recovered()
                 return count
             position = position or 0
             if position > catalog.change_head():
@@ -221,21 +222,23 @@ class IndexKeeper:
                     position,
                 )
                 count = build(self.folder, catalog)
-                self._succeeded()
+                self.applied_at = datetime.now(UTC)
+                self._recovered()
                 return count
             count = 0
             while changes := catalog.changes_after(position, limit=BATCH):
                 count += apply_changes(self.folder, catalog, changes)
                 position = changes[-1].seq
                 write_position(self.folder, position)
-                self._succeeded()
+                self.applied_at = datetime.now(UTC)
+            self._recovered()
             return count
         except Exception as exc:  # logged, shown on /status, and tried again: never skipped
             self._failed(position, exc)
             return 0
 
-    def _succeeded(self) -> None:
-        self.applied_at = datetime.now(UTC)
+    def _recovered(self) -> None:
+        """A pass over the log that went through: whatever failed before is over."""
         if self.failure is not None:
             log.warning("the index %s applies the change log again", self.folder)
         self.failure = None
