@@ -57,6 +57,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("s3_secret_access_key", "", "S3 secret key; empty means $AWS_SECRET_ACCESS_KEY."),
     Setting("s3_region", "", "S3 region; empty means $AWS_DEFAULT_REGION, else us-east-1."),
     Setting("sources", "sources", "Folder (relative to the archive) of source definition files."),
+    Setting(
+        "index",
+        "index",
+        "Folder of the search index (relative to the archive, or absolute). Each web node"
+        " keeps its own, derived from the catalog: set ONRECORD_INDEX per node.",
+    ),
+    Setting(
+        "follow_interval",
+        1.0,
+        "Seconds between two looks a web node takes at the catalog's change log.",
+    ),
+    Setting(
+        "behind_after",
+        10.0,
+        "Seconds a change may wait for a node's index before its pages say search is behind.",
+    ),
     Setting("browser", "/usr/bin/chromium", 'Chromium for browser captures (render = "browser").'),
     Setting("browser_timeout", 60.0, "Longest a browser capture may take, in seconds."),
     Setting(
@@ -74,6 +90,12 @@ SETTINGS: tuple[Setting, ...] = (
         "replay_origin",
         "",
         "Separate origin that serves archived copies, e.g. http://127.0.0.1:8081.",
+    ),
+    Setting(
+        "secret_key",
+        "",
+        "Key that signs the CSRF token of forms shown before signing in; every web node of"
+        " an archive needs the same. Empty: a key of this process's own (one node only).",
     ),
     Setting(
         "public_url",

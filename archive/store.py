@@ -98,7 +98,12 @@ class Paths:
 
     @property
     def index(self) -> Path:
-        return self.root / INDEX_DIR
+        """The search index's folder, from the ``index`` setting (this node's own)."""
+        try:
+            setting = config.load(self.root)["index"]
+        except config.ConfigError as exc:
+            raise ArchiveError(str(exc)) from None
+        return self.root / (setting or INDEX_DIR)
 
     @property
     def quarantine(self) -> Path:

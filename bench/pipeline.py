@@ -36,7 +36,7 @@ STAGES = {
     "store": ("archive/store.py", "save_capture"),
     "extraction": ("scrapers/extract.py", "extract"),
     "quotes": ("scrapers/quotes.py", "find_quotes"),
-    "indexing": ("web/indexing.py", "update"),
+    "indexing": ("web/indexing.py", "catch_up"),
 }
 
 

@@ -357,7 +357,7 @@ class Pipeline:
         self._store_extraction(document, version, extracted)
         self._save_document(document, capture, state="live", latest=version.id)
         outcome.new_versions += 1
-        self._changed(document.id, outcome)
+        self._changed("captured", document.id, capture.id, outcome)
         if document.state == "taken_down":
             self._event("restored", document, capture, outcome)
         if versions:
@@ -513,7 +513,7 @@ class Pipeline:
                 extracted = self._extract(capture, dom) if capture else None
                 if extracted is not None:
                     self._store_extraction(document, version, extracted)
-                    self._changed(document_id, outcome)
+                    self._changed("reextracted", document_id, version.id, outcome)
         return outcome
 
     def _save_document(
@@ -540,13 +540,14 @@ class Pipeline:
         )
         self.catalog.add_event(event)
         outcome.events.append(event)
-        self._changed(document.id, outcome)
+        self._changed(kind, document.id, capture.id, outcome)
         log.info("%s: %s (%s)", kind, document.url, capture.id)
 
-    def _changed(self, document_id: str, outcome: Outcome) -> None:
-        """Note a changed document, and queue it for the index in the same transaction."""
+    def _changed(self, kind: str, document_id: str, subject: str, outcome: Outcome) -> None:
+        """Note a changed document, and add it to the change log that every index
+        follows, in the same transaction."""
         outcome.changed_documents.add(document_id)
-        self.catalog.queue_for_index(document_id, self.clock())
+        self.catalog.note_change(kind, [document_id], subject)
 
     # -- runs ---------------------------------------------------------------------------
 

@@ -118,7 +118,7 @@ def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path):
         DROP TABLE corrections;
         DROP TABLE speaker_merges;
         DROP TABLE speaker_identifiers;
-        DROP TABLE index_queue;
+        DROP TABLE changes;
         DROP INDEX quotes_by_lead;
         DROP INDEX quotes_by_tail;
         ALTER TABLE quotes DROP COLUMN lead;

@@ -13,6 +13,7 @@ from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
 from tests.conftest import run_onrecord
 from tests.loopback import Reply
+from web.indexing import read_position
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 RSS = {"Content-Type": "application/rss+xml"}
@@ -111,6 +112,10 @@ def test_schedule_once_runs_only_what_is_due(archive_root, site, sources_file):
     assert site.hits("/feed.xml") == hits  # not due again for six hours
     status = run_onrecord("status", "--archive", str(archive_root))
     assert "county-updates" in status.stdout and "next due" in status.stdout
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
+        head = catalog.change_head()
+    index = Paths(archive_root).index
+    assert f"search index {index}: at change {head} of {head}\n" in status.stdout
 
 
 def test_changes_as_json(archive_root, site, sources_file):
@@ -227,7 +232,7 @@ def test_a_scrape_killed_before_indexing_is_indexed_by_the_next_run(
     )
     assert json.loads(found.stdout)["total"] >= 1
     with Catalog.open(Paths(archive_root).catalog) as catalog:
-        assert catalog.index_backlog() == []
+        assert read_position(Paths(archive_root).index) == catalog.change_head() > 0
 
 
 def test_a_feed_that_is_not_xml_fails_the_run_with_a_reason(archive_root, site, sources_file):

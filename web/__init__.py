@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ADMIN_TOKEN=settings["admin_token"],
         REPLAY_ORIGIN=settings["replay_origin"],
         PUBLIC_URL=settings["public_url"],
+        BEHIND_AFTER=settings["behind_after"],
+        SECRET_KEY=settings["secret_key"],
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     if config:
         app.config.update(config)
+    if not app.config["SECRET_KEY"]:
+        # One node: a key of its own does. Several need the same secret_key setting.
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
 
     from web import (
         accounts,
@@ -49,12 +55,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         security,
         sources,
         speakers,
+        status,
     )
 
     app.config["PUBLIC_URL"] = links.public_root(app.config["PUBLIC_URL"])
     resources.init_app(app)
     security.init_app(app)
     accounts.init_app(app)
+    api.init_app(app)
     app.register_blueprint(captures.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(exports.bp)
@@ -70,5 +78,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(memento.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(log.bp)
+    app.register_blueprint(status.bp)
     app.register_blueprint(home.bp)
     return app

@@ -6,6 +6,11 @@ session cookie that signing in sets. Every form a browser posts must carry the C
 token of its session (or, before signing in, of its pre-session cookie); requests
 authenticated by a token are not sent by browsers on a reader's behalf and need none.
 
+Sessions live in the catalog, so every web node knows them. The pre-session token is
+signed with the ``secret_key`` setting (a random nonce and its HMAC), so that a cookie
+planted by someone else (another site under the same domain) is refused, and every node
+that shares the key accepts the token another node issued.
+
     GET  /signin    the sign-in form
     POST /signin    name and password: a session cookie, then back where the reader was
     POST /signout   end the session
@@ -13,6 +18,7 @@ authenticated by a token are not sent by browsers on a reader's behalf and need 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
@@ -105,8 +111,20 @@ def csrf_token() -> str:
     if g.get("session_csrf"):
         return g.session_csrf
     if "pre_csrf" not in g:
-        g.pre_csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+        given = request.cookies.get(CSRF_COOKIE, "")
+        g.pre_csrf = given if _genuine(given) else _signed(secrets.token_urlsafe(24))
     return g.pre_csrf
+
+
+def _signed(nonce: str) -> str:
+    """A pre-session CSRF token: the nonce and its HMAC under the app's secret key."""
+    key = current_app.config["SECRET_KEY"].encode("utf-8")
+    return f"{nonce}.{hmac.new(key, nonce.encode('utf-8'), hashlib.sha256).hexdigest()}"
+
+
+def _genuine(token: str) -> bool:
+    nonce, _, _ = token.rpartition(".")
+    return bool(nonce) and hmac.compare_digest(_signed(nonce).encode(), token.encode())
 
 
 def check_csrf() -> None:
@@ -118,6 +136,13 @@ def check_csrf() -> None:
     given = request.form.get(CSRF_FIELD, "") or request.headers.get("X-CSRF-Token", "")
     current_user()
     expected = g.get("session_csrf") or request.cookies.get(CSRF_COOKIE) or ""
+    if not g.get("session_csrf") and expected and not _genuine(expected):
+        abort(
+            403,
+            description="this form's CSRF token was signed with another key (each web node "
+            "of an archive needs the same secret_key setting): reload the page and send it "
+            "again",
+        )
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         abort(
             403,

@@ -29,8 +29,8 @@ from scrapers.errors import FetchError, PrivateAddress, SourceError
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.sources import Source, load_sources
-from web import accounts, indexing, links
-from web.resources import catalog, paths
+from web import accounts, links
+from web.resources import catalog, index_now, keeper, paths
 from web.sources import declared_sources, sources_folder
 
 if TYPE_CHECKING:
@@ -179,14 +179,14 @@ def scrape_now():
         pipeline = Pipeline(store, polite, browser=browser)
         for source in chosen:
             outcome = pipeline.scrape(source)
-            indexing.catch_up(store.paths, store.catalog)
+            index_now(store.catalog)
             total.merge(outcome)
     return jsonify({"sources": [s.name for s in chosen], **outcome_json(total)})
 
 
 @bp.post("/reindex")
 def reindex():
-    count = indexing.rebuild(paths(), catalog())
+    count = keeper().rebuild(catalog())
     return jsonify({"indexed": count})
 
 
@@ -215,6 +215,6 @@ def archive_url():
         refuse_private(polite, url)
         with open_store() as store:
             outcome = Pipeline(store, polite).capture(url)
-            indexing.catch_up(store.paths, store.catalog)
+            index_now(store.catalog)
     status = 502 if outcome.failures and not outcome.captures else 201
     return jsonify(outcome_json(outcome)), status

@@ -9,15 +9,18 @@ in the same format as the page would have: a readable HTML page or
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
+from archive.catalog import DISCONNECTED, connection_error
 from web import links
+from web.resources import paths
 
 bp = Blueprint("api", __name__)
 
 JSON_SUFFIX = ".json"
 MAX_QUERY_STRING = 2048
+RETRY_AFTER = 5  # seconds a 503 asks clients to wait before asking again
 
 _TITLES = {
     400: "That request cannot be answered",
@@ -91,6 +94,19 @@ def refuse_long_query() -> None:
         )
 
 
+def init_app(app) -> None:
+    for error in DISCONNECTED:
+        app.register_error_handler(error, catalog_lost)
+
+
+def catalog_lost(error: Exception) -> Response:
+    """A 503 for a request whose catalog connection failed mid-way (the database server
+    went away); the connection pool replaces its connections when it is back."""
+    reason = connection_error(paths().catalog, error)
+    current_app.logger.error("catalog unavailable: %s", reason)
+    return http_error(ServiceUnavailable(description=f"{reason}; try again in a moment"))
+
+
 @bp.app_errorhandler(HTTPException)
 def http_error(error: HTTPException) -> Response:
     status = error.code or 500
@@ -107,6 +123,8 @@ def http_error(error: HTTPException) -> Response:
         )
         response = Response(page, content_type="text/html; charset=utf-8")
     response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER)
     for name in ("WWW-Authenticate", "Allow"):
         value = error.get_response().headers.get(name)
         if value:

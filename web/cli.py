@@ -30,7 +30,7 @@ from scrapers.http import PoliteSession
 from scrapers.pipeline import Outcome, Pipeline
 from scrapers.quotes import find_quotes
 from scrapers.sources import Source, load_sources
-from web import create_app, indexing, links
+from web import create_app, indexing, links, resources
 from web.cli_accounts import alerts, corrections, run_alerts, users
 from web.cli_integrity import export_command, import_command, verify
 from web.cli_migrate import migrate_command
@@ -334,7 +334,10 @@ def reindex(archive_dir: Path) -> None:
     """Rebuild the search index from the catalog."""
     paths, catalog = open_catalog(archive_dir)
     with catalog:
-        count = indexing.rebuild(paths, catalog)
+        try:
+            count = indexing.rebuild(paths, catalog)
+        except indexing.IndexBusy as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(f"indexed {count} records")
 
 
@@ -462,9 +465,10 @@ def schedule(archive_dir: Path, once: bool, tick: float) -> None:
 @main.command()
 @archive_option
 def status(archive_dir: Path) -> None:
-    """Per source: the last run, what it found, failures, and the next due time."""
+    """Per source: the last run, what it found, failures, and the next due time; then
+    where the archive's search index stands against the change log."""
     every = _sources(archive_dir)
-    _, catalog = open_catalog(archive_dir)
+    paths, catalog = open_catalog(archive_dir)
     with catalog:
         for source in every:
             run = catalog.last_run(source.name)
@@ -484,6 +488,15 @@ def status(archive_dir: Path) -> None:
             for failure in catalog.failures(source.name, limit=3):
                 click.echo(f"  failed {failure.at:%Y-%m-%d %H:%M}: {failure.url}: {failure.reason}")
             click.echo(f"  next due {due:%Y-%m-%d %H:%M} UTC" if due else "  due now")
+        index = indexing.IndexKeeper(paths.index).status(
+            catalog, archive_config.load(archive_dir)["behind_after"]
+        )
+        lag = index["lag"]
+        click.echo(
+            f"search index {index['folder']}: at change {index['position']} of "
+            f"{index['head']}"
+            + (f", {lag['changes']} behind ({lag['seconds']:.0f} s)" if lag["changes"] else "")
+        )
 
 
 @main.command()
@@ -519,15 +532,32 @@ def changes(archive_dir: Path, fmt: str) -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
-    """Serve the archive's web front end with a production WSGI server."""
+    """Serve the archive's web front end with a production WSGI server; a thread keeps
+    this node's search index up to date with the catalog's change log."""
     open_catalog(archive_dir)[1].close()
     try:
         app = create_app({"ARCHIVE": str(archive_dir)})
     except archive_config.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     server = listen(app, host, port, threads)
-    click.echo(f"serving {archive_dir} at http://{host}:{port}/")
-    server.run()
+    try:
+        follower = resources.follow(app)
+    except indexing.IndexBusy as exc:
+        server.close()
+        raise click.ClickException(str(exc)) from None
+    if not archive_config.load(archive_dir)["secret_key"]:
+        click.echo(
+            "secret_key is not set: forms shown by this node are refused by any other node "
+            "(set the same secret_key on every node of an archive)",
+            err=True,
+        )
+    click.echo(f"serving {archive_dir} at http://{host}:{server.effective_port}/")
+    click.echo(f"following the change log into {follower.keeper.folder}")
+    try:
+        server.run()
+    finally:
+        follower.stop()
+        follower.keeper.release()
 
 
 # waitress's defaults admit 100 connections and leave an idle one open for two minutes:

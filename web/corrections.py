@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
 
-from archive.catalog import KINDS, Catalog, Corrected, Correction, CorrectionError
-from web import api, indexing, links
+from archive.catalog import KINDS, Corrected, Correction, CorrectionError
+from web import api, links
 from web.accounts import require
-from web.resources import catalog, paths
+from web.resources import catalog, index_now
 
 bp = Blueprint("corrections", __name__)
 
@@ -55,11 +55,6 @@ def _value(kind: str):
     return field(kind)
 
 
-def reindex_document(db: Catalog, document_id: str) -> None:
-    """Search shows the corrected attribution at once."""
-    indexing.update(paths(), db, [document_id])
-
-
 @bp.post("/quote/<quote_id>/corrections")
 def correct(quote_id: str):
     user = require("editor")
@@ -74,7 +69,7 @@ def correct(quote_id: str):
     except CorrectionError as exc:
         status = 404 if str(exc).startswith("onrecord has no quote") else 400
         abort(status, description=str(exc))
-    reindex_document(db, db.quote(quote_id).document_id)
+    index_now(db)  # this node's search shows it at once; the others within a second
     if api.wants_json() or request.is_json:
         return jsonify(correction_json(made)), 201
     return redirect(links.quote_path(quote_id) + "#corrections", code=303)
@@ -150,8 +145,7 @@ def merge(speaker_id: str):
         db.merge_speakers(speaker_id, into, reason=field("reason"), author=user.name)
     except CorrectionError as exc:
         abort(404 if "has no speaker" in str(exc) else 400, description=str(exc))
-    affected = {q.document_id for q in db.quotes_by_speaker(speaker_id, limit=100000)}
-    indexing.update(paths(), db, affected)
+    index_now(db)
     target = db.resolve_speaker_id(into)
     if api.wants_json() or request.is_json:
         return jsonify({"merged": speaker_id, "into": target, "url": links.speaker_path(target)})
@@ -171,7 +165,7 @@ def split(speaker_id: str):
         )
     except CorrectionError as exc:
         abort(400, description=str(exc))
-    indexing.update(paths(), db, {db.quote(c.quote_id).document_id for c in made})
+    index_now(db)
     into = made[0].after["speaker_id"]
     if api.wants_json() or request.is_json:
         return jsonify({"moved": [c.quote_id for c in made], "into": into}), 201

@@ -121,6 +121,15 @@ def admin_path(action: str) -> str:
     return f"/admin/{action}"
 
 
+def status_path(*, json: bool = False) -> str:
+    """This node's status: its index against the change log.
+
+    >>> status_path(), status_path(json=True)
+    ('/status', '/status.json')
+    """
+    return "/status.json" if json else "/status"
+
+
 def log_path(position: int | None = None, *, json: bool = False) -> str:
     """The capture log (its head and latest entries), or the entry at ``position``.
 

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, jsonify, render_template, request
 from index.search import SearchResults
 from web import api, links
 from web.indexing import QueryError, hit_path, results_json
-from web.resources import searcher
+from web.resources import catalog, index_status, searcher
 
 bp = Blueprint("search", __name__)
 
@@ -113,6 +113,13 @@ def page_link(wanted: SearchRequest, page: int, sort: str | None = None) -> str:
     )
 
 
+def freshness() -> dict:
+    """How fresh this node's index is, as search results say it: its position in the
+    change log, the changes (and seconds) it lags, and whether that makes it behind."""
+    found = index_status(catalog())
+    return {key: found[key] for key in ("position", "behind", "lag")}
+
+
 @bp.get("/search")
 @bp.get("/search.json")
 def search():
@@ -131,9 +138,15 @@ def search():
             links=links,
         )
     results = run(wanted)
+    fresh = freshness()
     if as_json:
         return jsonify(
-            {**results_json(results), "page": results.page, "page_size": results.page_size}
+            {
+                **results_json(results),
+                "page": results.page,
+                "page_size": results.page_size,
+                "index": fresh,
+            }
         )
     last_page = max((results.total - 1) // PAGE_SIZE + 1, 1)
     return render_template(
@@ -152,5 +165,6 @@ def search():
         feed=links.search_atom_path(wanted.query),
         json_link=links.json_path(page_link(wanted, wanted.page)),
         hit_path=hit_path,
+        fresh=fresh,
         links=links,
     )

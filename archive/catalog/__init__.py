@@ -5,7 +5,8 @@ made of them. One module per kind of data holds its queries: ``captures`` (captu
 the capture log), ``documents`` (documents, versions, extractions, events), ``quotes``
 (quotes, aliases, speakers), ``sources`` (runs, failures, queues, the schedule),
 ``accounts`` (users, tokens, sessions), ``corrections`` (corrections of quotes and their
-chain, speaker merges and identifiers) and ``alerts`` (subscriptions, deliveries); the
+chain, speaker merges and identifiers), ``alerts`` (subscriptions, deliveries) and
+``changes`` (the change log that search indexes follow); the
 joins they share are written once in ``rows``. :class:`Catalog` puts them behind one
 object on one connection, to SQLite or PostgreSQL alike (``engine``), with its schema
 versioned by Alembic (``schema``).
@@ -24,6 +25,13 @@ from archive.catalog import schema
 from archive.catalog.accounts import ROLES, AccountError, AccountQueries, User
 from archive.catalog.alerts import AlertError, AlertQueries, Delivery, Subscription
 from archive.catalog.captures import GENESIS_HASH, CaptureQueries, log_entry_bytes, log_entry_hash
+from archive.catalog.changes import (
+    CHANGE_KINDS,
+    Backlog,
+    Change,
+    ChangeListener,
+    ChangeQueries,
+)
 from archive.catalog.corrections import (
     KINDS,
     Corrected,
@@ -34,6 +42,7 @@ from archive.catalog.corrections import (
 )
 from archive.catalog.documents import DocumentQueries, DocumentSummary
 from archive.catalog.engine import (
+    DISCONNECTED,
     CatalogConflict,
     CatalogError,
     EmptyCatalog,
@@ -50,15 +59,20 @@ from archive.catalog.schema import latest_version
 from archive.catalog.sources import Failure, RunStats, SourceQueries
 
 __all__ = [
+    "CHANGE_KINDS",
+    "DISCONNECTED",
     "GENESIS_HASH",
     "KINDS",
     "ROLES",
     "AccountError",
     "AlertError",
+    "Backlog",
     "Catalog",
     "CatalogConflict",
     "CatalogError",
     "Catalogs",
+    "Change",
+    "ChangeListener",
     "Corrected",
     "Correction",
     "CorrectionError",
@@ -70,6 +84,7 @@ __all__ = [
     "Subscription",
     "User",
     "chain_problems",
+    "connection_error",
     "from_text",
     "latest_version",
     "log_entry_bytes",
@@ -98,6 +113,7 @@ class Catalog(
     AccountQueries,
     CorrectionQueries,
     AlertQueries,
+    ChangeQueries,
 ):
     """One connection to one catalog. Not shared between threads."""
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, RowMapping
 
 from archive.catalog.engine import CatalogConflict, is_sqlite
+from archive.catalog.rows import batches
 
 # PostgreSQL's deadlock and serialization failures: the transaction was rolled back and
 # may simply be run again.
@@ -89,10 +90,10 @@ class Queries:
         return found
 
     def _per_document(self, sql: str, key: str, ids: Iterable[str] | None) -> Iterator[RowMapping]:
-        """The rows of ``sql`` for every document (in ``key`` order), or for each of
-        ``ids`` in turn."""
+        """The rows of ``sql`` for every document, or for the documents ``ids`` names (a
+        query per batch of them), in ``key`` order."""
         if ids is None:
             yield from self._run(f"{sql} ORDER BY {key}").mappings()
             return
-        for document_id in ids:
-            yield from self._run(f"{sql} WHERE {key} = :id", id=document_id).mappings()
+        for batch in batches(ids):
+            yield from self._run(f"{sql} WHERE {key} IN :ids ORDER BY {key}", ids=batch).mappings()

@@ -32,7 +32,6 @@ TABLES = (
     ("queue", "source, url, run_id"),
     ("runs", "id"),
     ("schedule", "source"),
-    ("index_queue", "document_id"),
     ("users", "name"),
     ("api_tokens", "id"),
     ("web_sessions", "id_hash"),
@@ -41,10 +40,11 @@ TABLES = (
     ("speaker_identifiers", "speaker_id, scheme"),
     ("subscriptions", "id"),
     ("deliveries", "id"),
+    ("changes", "seq"),
 )
 # Tables whose ids the database issues: on PostgreSQL their sequences move past the
 # copied ids.
-SERIAL_TABLES = ("events", "failures")
+SERIAL_TABLES = (("events", "id"), ("failures", "id"), ("changes", "seq"))
 BATCH = 1000
 
 Progress = Callable[[str, int], None]
@@ -108,10 +108,10 @@ def copy_catalog(source: Catalog, target: Catalog, progress: Progress | None = N
                 progress(table, len(batch))
     if not target.sqlite:
         with target.transaction():
-            for table in SERIAL_TABLES:
+            for table, column in SERIAL_TABLES:
                 target._run(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                    f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
+                    f" COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
                 )
     copied = row_counts(target)
     differing = {

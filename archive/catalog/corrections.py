@@ -437,6 +437,7 @@ class CorrectionQueries(Queries):
             " :before, :after, :reason, :author, :created_at, :prev_hash, :entry_hash)",
             {**entry, "before": canonical_json(before), "after": canonical_json(after)},
         )
+        self.note_change("corrected", [self.quote(quote_id).document_id], entry["id"])
         return _correction(
             {**entry, "before": canonical_json(before), "after": canonical_json(after)}
         )
@@ -483,6 +484,9 @@ class CorrectionQueries(Queries):
                         "after": canonical_json(row["after"]),
                     },
                 )
+                quote = self.quote(row["quote_id"])
+                if quote is not None:
+                    self.note_change("corrected", [quote.document_id], row["id"])
                 added += 1
         return added
 
@@ -521,15 +525,18 @@ class CorrectionQueries(Queries):
                 raise CorrectionError(f"onrecord has no speaker {speaker_id}")
         if old_id == new_id:
             raise CorrectionError("a speaker cannot be merged into itself")
-        self._run(
-            "INSERT INTO speaker_merges (old_id, new_id, author, reason, created_at)"
-            " VALUES (:old, :new, :author, :reason, :now)",
-            old=old_id,
-            new=new_id,
-            author=author,
-            reason=reason,
-            now=to_text(datetime.now(UTC)),
-        )
+        with self.transaction():
+            affected = self.documents_of_speaker(old_id)
+            self._run(
+                "INSERT INTO speaker_merges (old_id, new_id, author, reason, created_at)"
+                " VALUES (:old, :new, :author, :reason, :now)",
+                old=old_id,
+                new=new_id,
+                author=author,
+                reason=reason,
+                now=to_text(datetime.now(UTC)),
+            )
+            self.note_change("merged", affected, old_id)
 
     def split_speaker(
         self, speaker_id: str, quote_ids: Iterable[str], name: str, *, reason: str, author: str

@@ -38,6 +38,11 @@ class CatalogConflict(CatalogError):
     and running it again is safe."""
 
 
+# What a statement raises when the connection to the catalog's server is lost or refused
+# mid-use (the server restarted, the network went away): the next connection may work.
+DISCONNECTED = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
 def catalog_url(root: Path, setting: str = "") -> URL:
     """The catalog of the archive folder ``root``, from its ``catalog`` setting.
 

@@ -160,26 +160,3 @@ class SourceQueries(Queries):
             source=source,
             when=to_text(when),
         )
-
-    # -- the index backlog ------------------------------------------------------------
-
-    def queue_for_index(self, document_id: str, at: datetime) -> None:
-        self._run(
-            "INSERT INTO index_queue (document_id, queued_at) VALUES (:id, :at)"
-            " ON CONFLICT (document_id) DO UPDATE SET queued_at = excluded.queued_at",
-            id=document_id,
-            at=to_text(at),
-        )
-
-    def index_backlog(self) -> list[tuple[str, str]]:
-        """(document id, queued at) of every document the index is behind on."""
-        rows = self._run("SELECT document_id, queued_at FROM index_queue ORDER BY document_id")
-        return [(row[0], row[1]) for row in rows]
-
-    def indexed(self, backlog: Iterable[tuple[str, str]]) -> None:
-        """Take documents off the queue, unless they were queued again meanwhile."""
-        with self.transaction():
-            self._many(
-                "DELETE FROM index_queue WHERE document_id = :id AND queued_at = :at",
-                [{"id": d, "at": at} for d, at in backlog],
-            )
