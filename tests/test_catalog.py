@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import shutil
 import socket
 import sqlite3
 import threading
@@ -18,6 +19,8 @@ from archive.catalog import (
     Catalog,
     CatalogConflict,
     CatalogError,
+    Catalogs,
+    EmptyCatalog,
     latest_version,
     log_entry_hash,
 )
@@ -223,3 +226,43 @@ def test_writers_that_deadlock_get_a_conflict_to_retry_and_lose_nothing():
                 thread.join(timeout=60)
             assert sorted(outcomes) == ["committed", "conflict"]
             assert a.speaker("s-1").name == "Nora Quint" and a.speaker("s-2").name == "Ade Mensah"
+
+
+def test_a_server_s_pooled_connections_follow_a_replaced_catalog_file(tmp_path):
+    """The web server keeps its SQLite connections open between requests; a catalog file
+    restored meanwhile (an empty file, a newer schema, then a good catalog again) is what
+    the next request sees, never the file the connection had opened."""
+    good = init_archive(tmp_path / "archive").root / "catalog.sqlite"
+    kept = tmp_path / "kept.sqlite"
+    shutil.copyfile(good, kept)
+    newer = tmp_path / "newer.sqlite"
+    shutil.copyfile(kept, newer)
+    with sqlite3.connect(newer) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0999'")
+    db.close()
+
+    def restore(source: Path | None) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            good.with_name(good.name + suffix).unlink(missing_ok=True)
+        if source is None:
+            good.touch()
+        else:
+            shutil.copyfile(source, good)
+
+    catalogs = Catalogs(good)
+    with catalogs.open() as catalog:
+        assert catalog.schema_version() == latest_version()
+    restore(None)
+    with pytest.raises(EmptyCatalog, match="is empty"):
+        catalogs.open()
+    restore(newer)
+    with pytest.raises(CatalogError, match="schema version 999, newer than this onrecord"):
+        catalogs.open()
+    restore(kept)
+    for _ in range(2):
+        with catalogs.open() as catalog:
+            assert catalog.schema_version() == latest_version()
+    good.unlink()
+    with pytest.raises(CatalogError, match="no catalog at"):
+        catalogs.open()
+    catalogs.dispose()
