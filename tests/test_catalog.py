@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from archive.catalog import (
     Catalog,
@@ -27,7 +28,7 @@ from archive.catalog import (
 from archive.models import Speaker
 from archive.store import ArchiveError, Paths, Store, init_archive
 from archive.warc import HttpExchange
-from tests.catalogs import catalog_setting, postgres_database, write_settings
+from tests.catalogs import ENGINES, catalog_setting, postgres_database, write_settings
 from tests.conftest import run_onrecord
 from tests.loopback import LoopbackServer
 from tests.webarchive import build_web_archive
@@ -266,3 +267,29 @@ def test_a_server_s_pooled_connections_follow_a_replaced_catalog_file(tmp_path):
     with pytest.raises(CatalogError, match="no catalog at"):
         catalogs.open()
     catalogs.dispose()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reads_on_the_driver_s_cursor_answer_as_sqlalchemy_does(tmp_path, engine):
+    """Reads skip SQLAlchemy's results: the same rows for lists, a literal percent sign
+    and a cast, and a bad statement still fails as SQLAlchemy's error (which the layers
+    above turn into messages)."""
+    with catalog_setting(engine) as setting:
+        url = setting or f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+        with Catalog.open(url, create=True) as catalog:
+            catalog.save_speaker(Speaker(id="s-1", name="Ana Ruiz"))
+            catalog.save_speaker(Speaker(id="s-2", name="Bo"))
+            sql = (
+                "SELECT id, name, CAST(:n AS INTEGER) AS n FROM speakers"
+                " WHERE id IN :ids AND name LIKE '%' ORDER BY id"
+            )
+            for ids in (["s-1", "s-2", "s-9"], ["s-2"]):
+                expected = [dict(r) for r in catalog._run(sql, ids=ids, n=7).mappings()]
+                assert catalog._rows(sql, ids=ids, n=7) == expected
+                assert len(expected) == len([i for i in ids if i != "s-9"])
+            assert catalog._one("SELECT name FROM speakers WHERE id = :id", id="s-2") == {
+                "name": "Bo"
+            }
+            assert catalog._value("SELECT name FROM speakers WHERE id = :id", id="s-0") is None
+            with pytest.raises(sa.exc.DBAPIError, match="no_such_table"):
+                catalog._rows("SELECT * FROM no_such_table WHERE id = :id", id="x")
