@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -51,12 +53,26 @@ def seaweedfs(tmp_path_factory) -> Iterator[SeaweedFS]:
         yield weed
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Iterator[WebArchive]:
-    """The web tests' archive (tests/webarchive.py), built once per test module and served
-    by a loopback site that stays up for the module."""
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Iterator[WebArchive]:
+    """The web tests' archive (tests/webarchive.py), built once for the run (a build
+    waits a second between captures) by a loopback site that stays up for the run.
+    Tests take copies of it (:func:`site`, :func:`copy_site`), never this one."""
     with LoopbackServer() as server:
-        yield build_web_archive(tmp_path_factory.mktemp("web") / "archive", server)
+        yield build_web_archive(tmp_path_factory.mktemp("web-built") / "archive", server)
+
+
+def copy_site(built: WebArchive, root: Path) -> WebArchive:
+    """A copy of the built web archive at ``root``, for a test or module to change."""
+    shutil.copytree(built.root, root)
+    return dataclasses.replace(built, root=root)
+
+
+@pytest.fixture(scope="module")
+def site(built_site: WebArchive, tmp_path_factory) -> WebArchive:
+    """The web tests' archive, a copy for each test module (modules add corrections,
+    users and captures to it)."""
+    return copy_site(built_site, tmp_path_factory.mktemp("web") / "archive")
 
 
 @pytest.fixture(scope="module")

@@ -29,9 +29,7 @@ from archive.models import Speaker
 from archive.store import ArchiveError, Paths, Store, init_archive
 from archive.warc import HttpExchange
 from tests.catalogs import ENGINES, catalog_setting, postgres_database, write_settings
-from tests.conftest import run_onrecord
-from tests.loopback import LoopbackServer
-from tests.webarchive import build_web_archive
+from tests.conftest import copy_site, run_onrecord
 
 
 def free_port() -> int:
@@ -98,12 +96,11 @@ def test_a_url_of_another_engine_is_refused(tmp_path):
         init_archive(root)
 
 
-def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path):
+def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path, built_site):
     """A catalog versioned by ``schema_migrations`` at version 2 (no index queue, no
     quote keys) is stamped, upgraded to the latest version, and keeps its ids, its quote
     links and a capture log that still verifies."""
-    with LoopbackServer() as server:
-        built = build_web_archive(tmp_path / "archive", server)
+    built = copy_site(built_site, tmp_path / "archive")
     path = built.root / "catalog.sqlite"
     with Catalog.open(path) as catalog:
         captures = list(catalog.all_captures())
