@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from archive.store import Paths, init_archive
-from tests.catalogs import catalog_setting, write_settings
+from tests.catalogs import catalog_setting, catalog_template, write_settings
 from tests.loopback import LoopbackServer
 from tests.seaweedfs import SeaweedFS
 from tests.webarchive import WebArchive, build_web_archive
@@ -22,13 +22,23 @@ from web import create_app
 ONRECORD = Path(sys.executable).parent / "onrecord"
 
 
+@pytest.fixture(scope="session")
+def postgres_catalog() -> Iterator[str]:
+    """A PostgreSQL database with an empty catalog of the latest schema, made once per
+    run: archives on PostgreSQL start as copies of it."""
+    with catalog_template() as name:
+        yield name
+
+
 @pytest.fixture
-def archive_root(tmp_path: Path) -> Iterator[Path]:
+def archive_root(request, tmp_path: Path) -> Iterator[Path]:
     """An empty archive that may fetch loopback addresses, with no politeness delay. Its
     catalog is SQLite, or a PostgreSQL database of its own when ONRECORD_TEST_CATALOG is
     "postgresql" (the whole suite on the server engine)."""
     root = tmp_path / "archive"
-    with catalog_setting(os.environ.get("ONRECORD_TEST_CATALOG", "sqlite")) as setting:
+    engine = os.environ.get("ONRECORD_TEST_CATALOG", "sqlite")
+    template = request.getfixturevalue("postgres_catalog") if engine != "sqlite" else None
+    with catalog_setting(engine, template) as setting:
         root.mkdir()
         write_settings(root, setting)
         init_archive(root)
