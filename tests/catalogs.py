@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from archive.catalog import Catalog
 from archive.store import Paths
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -19,13 +20,15 @@ ENGINES = ("sqlite", "postgresql")
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """The URL of a new, empty, uniquely named database, dropped afterwards."""
+def postgres_database(template: str | None = None) -> Iterator[str]:
+    """The URL of a new, uniquely named database, dropped afterwards: empty, or a copy of
+    the database ``template`` (see :func:`catalog_template`)."""
     name = f"onrecord_test_{secrets.token_hex(6)}"
     admin = sa.create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    copied = f' TEMPLATE "{template}"' if template else ""
     try:
         with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"{copied}')
     except sa.exc.OperationalError as exc:
         admin.dispose()
         pytest.fail(f"no PostgreSQL server at 127.0.0.1:5432 (run `make system`): {exc}")
@@ -38,12 +41,22 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextmanager
-def catalog_setting(engine: str) -> Iterator[str]:
-    """The ``catalog`` setting of a new archive on ``engine`` ("" for the default)."""
+def catalog_template() -> Iterator[str]:
+    """The name of a database holding an empty catalog of the latest schema, which
+    :func:`postgres_database` copies (copying a database costs less than migrating one)."""
+    with postgres_database() as url:
+        Catalog.open(url, create=True).close()
+        yield sa.make_url(url).database
+
+
+@contextmanager
+def catalog_setting(engine: str, template: str | None = None) -> Iterator[str]:
+    """The ``catalog`` setting of a new archive on ``engine`` ("" for the default); on
+    PostgreSQL a new database, a copy of ``template`` when one is given."""
     if engine == "sqlite":
         yield ""
     else:
-        with postgres_database() as url:
+        with postgres_database(template) as url:
             yield url
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from archive.store import Paths, init_archive
-from tests.catalogs import catalog_setting, write_settings
+from tests.catalogs import catalog_setting, catalog_template, write_settings
 from tests.loopback import LoopbackServer
 from tests.seaweedfs import SeaweedFS
 from tests.webarchive import WebArchive, build_web_archive
@@ -20,13 +22,23 @@ from web import create_app
 ONRECORD = Path(sys.executable).parent / "onrecord"
 
 
+@pytest.fixture(scope="session")
+def postgres_catalog() -> Iterator[str]:
+    """A PostgreSQL database with an empty catalog of the latest schema, made once per
+    run: archives on PostgreSQL start as copies of it."""
+    with catalog_template() as name:
+        yield name
+
+
 @pytest.fixture
-def archive_root(tmp_path: Path) -> Iterator[Path]:
+def archive_root(request, tmp_path: Path) -> Iterator[Path]:
     """An empty archive that may fetch loopback addresses, with no politeness delay. Its
     catalog is SQLite, or a PostgreSQL database of its own when ONRECORD_TEST_CATALOG is
     "postgresql" (the whole suite on the server engine)."""
     root = tmp_path / "archive"
-    with catalog_setting(os.environ.get("ONRECORD_TEST_CATALOG", "sqlite")) as setting:
+    engine = os.environ.get("ONRECORD_TEST_CATALOG", "sqlite")
+    template = request.getfixturevalue("postgres_catalog") if engine != "sqlite" else None
+    with catalog_setting(engine, template) as setting:
         root.mkdir()
         write_settings(root, setting)
         init_archive(root)
@@ -51,12 +63,26 @@ def seaweedfs(tmp_path_factory) -> Iterator[SeaweedFS]:
         yield weed
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Iterator[WebArchive]:
-    """The web tests' archive (tests/webarchive.py), built once per test module and served
-    by a loopback site that stays up for the module."""
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Iterator[WebArchive]:
+    """The web tests' archive (tests/webarchive.py), built once for the run (a build
+    waits a second between captures) by a loopback site that stays up for the run.
+    Tests take copies of it (:func:`site`, :func:`copy_site`), never this one."""
     with LoopbackServer() as server:
-        yield build_web_archive(tmp_path_factory.mktemp("web") / "archive", server)
+        yield build_web_archive(tmp_path_factory.mktemp("web-built") / "archive", server)
+
+
+def copy_site(built: WebArchive, root: Path) -> WebArchive:
+    """A copy of the built web archive at ``root``, for a test or module to change."""
+    shutil.copytree(built.root, root)
+    return dataclasses.replace(built, root=root)
+
+
+@pytest.fixture(scope="module")
+def site(built_site: WebArchive, tmp_path_factory) -> WebArchive:
+    """The web tests' archive, a copy for each test module (modules add corrections,
+    users and captures to it)."""
+    return copy_site(built_site, tmp_path_factory.mktemp("web") / "archive")
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,8 @@ MOMENT = datetime(2026, 11, 3, 14, 5, 9, 250000, tzinfo=UTC)
 def archive_root(request, tmp_path: Path) -> Iterator[Path]:
     """An empty archive whose catalog is an SQLite file or a PostgreSQL database."""
     root = tmp_path / "archive"
-    with catalog_setting(request.param) as setting:
+    template = request.getfixturevalue("postgres_catalog") if request.param != "sqlite" else None
+    with catalog_setting(request.param, template) as setting:
         root.mkdir()
         write_settings(root, setting)
         init_archive(root)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import shutil
 import socket
 import sqlite3
 import threading
@@ -13,21 +14,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from archive.catalog import (
     Catalog,
     CatalogConflict,
     CatalogError,
+    Catalogs,
+    EmptyCatalog,
     latest_version,
     log_entry_hash,
 )
 from archive.models import Speaker
 from archive.store import ArchiveError, Paths, Store, init_archive
 from archive.warc import HttpExchange
-from tests.catalogs import catalog_setting, postgres_database, write_settings
-from tests.conftest import run_onrecord
-from tests.loopback import LoopbackServer
-from tests.webarchive import build_web_archive
+from tests.catalogs import ENGINES, catalog_setting, postgres_database, write_settings
+from tests.conftest import copy_site, run_onrecord
 
 
 def free_port() -> int:
@@ -94,12 +96,11 @@ def test_a_url_of_another_engine_is_refused(tmp_path):
         init_archive(root)
 
 
-def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path):
+def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path, built_site):
     """A catalog versioned by ``schema_migrations`` at version 2 (no index queue, no
     quote keys) is stamped, upgraded to the latest version, and keeps its ids, its quote
     links and a capture log that still verifies."""
-    with LoopbackServer() as server:
-        built = build_web_archive(tmp_path / "archive", server)
+    built = copy_site(built_site, tmp_path / "archive")
     path = built.root / "catalog.sqlite"
     with Catalog.open(path) as catalog:
         captures = list(catalog.all_captures())
@@ -223,3 +224,69 @@ def test_writers_that_deadlock_get_a_conflict_to_retry_and_lose_nothing():
                 thread.join(timeout=60)
             assert sorted(outcomes) == ["committed", "conflict"]
             assert a.speaker("s-1").name == "Nora Quint" and a.speaker("s-2").name == "Ade Mensah"
+
+
+def test_a_server_s_pooled_connections_follow_a_replaced_catalog_file(tmp_path):
+    """The web server keeps its SQLite connections open between requests; a catalog file
+    restored meanwhile (an empty file, a newer schema, then a good catalog again) is what
+    the next request sees, never the file the connection had opened."""
+    good = init_archive(tmp_path / "archive").root / "catalog.sqlite"
+    kept = tmp_path / "kept.sqlite"
+    shutil.copyfile(good, kept)
+    newer = tmp_path / "newer.sqlite"
+    shutil.copyfile(kept, newer)
+    with sqlite3.connect(newer) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0999'")
+    db.close()
+
+    def restore(source: Path | None) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            good.with_name(good.name + suffix).unlink(missing_ok=True)
+        if source is None:
+            good.touch()
+        else:
+            shutil.copyfile(source, good)
+
+    catalogs = Catalogs(good)
+    with catalogs.open() as catalog:
+        assert catalog.schema_version() == latest_version()
+    restore(None)
+    with pytest.raises(EmptyCatalog, match="is empty"):
+        catalogs.open()
+    restore(newer)
+    with pytest.raises(CatalogError, match="schema version 999, newer than this onrecord"):
+        catalogs.open()
+    restore(kept)
+    for _ in range(2):
+        with catalogs.open() as catalog:
+            assert catalog.schema_version() == latest_version()
+    good.unlink()
+    with pytest.raises(CatalogError, match="no catalog at"):
+        catalogs.open()
+    catalogs.dispose()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reads_on_the_driver_s_cursor_answer_as_sqlalchemy_does(tmp_path, engine):
+    """Reads skip SQLAlchemy's results: the same rows for lists, a literal percent sign
+    and a cast, and a bad statement still fails as SQLAlchemy's error (which the layers
+    above turn into messages)."""
+    with catalog_setting(engine) as setting:
+        url = setting or f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+        with Catalog.open(url, create=True) as catalog:
+            catalog.save_speaker(Speaker(id="s-1", name="Ana Ruiz"))
+            catalog.save_speaker(Speaker(id="s-2", name="Bo"))
+            sql = (
+                "SELECT id, name, CAST(:n AS INTEGER) AS n FROM speakers"
+                " WHERE id IN :ids AND name LIKE '%' ORDER BY id"
+            )
+            for ids in (["s-1", "s-2", "s-9"], ["s-2"]):
+                expected = [dict(r) for r in catalog._run(sql, ids=ids, n=7).mappings()]
+                assert catalog._rows(sql, ids=ids, n=7) == expected
+                assert len(expected) == len([i for i in ids if i != "s-9"])
+            assert catalog._one("SELECT name FROM speakers WHERE id = :id", id="s-2") == {
+                "name": "Bo"
+            }
+            assert catalog._value("SELECT name FROM speakers WHERE id = :id", id="s-0") is None
+            with pytest.raises(sa.exc.DBAPIError, match="no_such_table"):
+                catalog._rows("SELECT * FROM no_such_table WHERE id = :id", id="x")

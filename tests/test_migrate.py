@@ -17,18 +17,16 @@ from archive.migrate import MigrateError, migrate_archive
 from archive.models import Event
 from archive.store import Paths, Store, init_archive
 from tests.catalogs import postgres_database, write_settings
-from tests.conftest import run_onrecord
-from tests.loopback import LoopbackServer
+from tests.conftest import copy_site, run_onrecord
 from tests.test_catalog import exchange
-from tests.webarchive import WebArchive, build_web_archive
+from tests.webarchive import WebArchive
 from web import create_app
 from web.cli_migrate import migrate_command
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> WebArchive:
-    with LoopbackServer() as server:
-        return build_web_archive(tmp_path_factory.mktemp("built") / "archive", server)
+def built(built_site: WebArchive, tmp_path_factory) -> WebArchive:
+    return copy_site(built_site, tmp_path_factory.mktemp("built") / "archive")
 
 
 @pytest.fixture

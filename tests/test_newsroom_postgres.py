@@ -11,15 +11,13 @@ from archive.catalog import Catalog
 from archive.store import Paths
 from archive.verify import check_corrections
 from tests.catalogs import postgres_database
-from tests.loopback import LoopbackServer
-from tests.webarchive import build_web_archive
+from tests.conftest import copy_site
 from web import create_app, links
 from web.cli_migrate import migrate_command
 
 
-def test_newsroom_tables_move_to_postgresql_and_keep_working(tmp_path):
-    with LoopbackServer() as server:
-        site = build_web_archive(tmp_path / "archive", server)
+def test_newsroom_tables_move_to_postgresql_and_keep_working(tmp_path, built_site):
+    site = copy_site(built_site, tmp_path / "archive")
     with Catalog.open(Paths(site.root).catalog) as db:
         db.add_user("ed", "editor", "a long password")
         token = db.issue_token("ed")

@@ -30,9 +30,9 @@ from archive.store import Paths, Store, init_archive, read_capture, read_capture
 from scrapers.browser import CHROMIUM_ARGS, BrowserSession
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
-from tests.loopback import LoopbackServer
+from tests.conftest import copy_site
 from tests.scriptsite import HEADLINE, PAGE_HEIGHT, PAGE_PATH, script_site
-from tests.webarchive import WebArchive, build_web_archive
+from tests.webarchive import WebArchive
 from web import create_app, indexing, links
 from web.cli_integrity import export_command
 
@@ -43,15 +43,14 @@ CDX_FIELDS = ("url", "digest", "offset", "length", "filename")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> WebArchive:
+def built(built_site: WebArchive, tmp_path_factory) -> WebArchive:
     """The web tests' archive, plus a revisit of the statement (an unchanged page)."""
-    with LoopbackServer() as server:
-        archive = build_web_archive(tmp_path_factory.mktemp("built") / "archive", server)
-        with (
-            Store.open(archive.root) as store,
-            PoliteSession(HttpConfig(allow_private=True, delay=0.0, obey_robots=False)) as http,
-        ):
-            Pipeline(store, http).capture(archive.statement_url)
+    archive = copy_site(built_site, tmp_path_factory.mktemp("built") / "archive")
+    with (
+        Store.open(archive.root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0, obey_robots=False)) as http,
+    ):
+        Pipeline(store, http).capture(archive.statement_url)
     return archive
 
 

@@ -17,16 +17,15 @@ from archive.store import Paths
 from archive.verify import check_chain
 from index.build import Indexer
 from tests.catalogs import ENGINES, execute, postgres_database
-from tests.loopback import LoopbackServer
-from tests.webarchive import WebArchive, build_web_archive
+from tests.conftest import copy_site
+from tests.webarchive import WebArchive
 from web.cli import main
 from web.cli_integrity import verify
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> WebArchive:
-    with LoopbackServer() as server:
-        return build_web_archive(tmp_path_factory.mktemp("built") / "archive", server)
+def built(built_site: WebArchive, tmp_path_factory) -> WebArchive:
+    return copy_site(built_site, tmp_path_factory.mktemp("built") / "archive")
 
 
 @pytest.fixture(params=ENGINES)

@@ -20,8 +20,9 @@ from archive.catalog import Catalog
 from archive.store import Paths, Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
+from tests.conftest import copy_site
 from tests.loopback import LoopbackServer
-from tests.webarchive import WebArchive, build_web_archive
+from tests.webarchive import WebArchive
 from web import create_app, links
 from web.cli_integrity import export_command, import_command, verify
 
@@ -30,16 +31,15 @@ HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> WebArchive:
+def built(built_site: WebArchive, tmp_path_factory) -> WebArchive:
     """The web tests' archive, plus a revisit of the statement (an unchanged page)."""
-    with LoopbackServer() as server:
-        archive = build_web_archive(tmp_path_factory.mktemp("built") / "archive", server)
-        with (
-            Store.open(archive.root) as store,
-            PoliteSession(HttpConfig(allow_private=True, delay=0.0, obey_robots=False)) as http,
-        ):
-            outcome = Pipeline(store, http).capture(archive.statement_url)
-            assert [c.record_type for c in outcome.captures] == ["revisit"]
+    archive = copy_site(built_site, tmp_path_factory.mktemp("built") / "archive")
+    with (
+        Store.open(archive.root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0, obey_robots=False)) as http,
+    ):
+        outcome = Pipeline(store, http).capture(archive.statement_url)
+        assert [c.record_type for c in outcome.captures] == ["revisit"]
     return archive
 
 

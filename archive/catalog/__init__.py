@@ -95,6 +95,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Set in a pooled connection's info once its schema was checked (:class:`Catalogs`).
+SCHEMA_CHECKED = "onrecord.schema_checked"
+
 
 def as_url(target: Path | str | URL) -> URL:
     """A catalog named by an SQLite file's path or by a database URL."""
@@ -153,17 +156,7 @@ class Catalog(
             raise connection_error(url, exc) from None
         catalog = cls(engine, connection, url, owns_engine=owns_engine)
         try:
-            version = catalog.schema_version()
-            if version > latest_version():
-                raise CatalogError(
-                    f"the catalog {shown(url)} has schema version {version}, newer than "
-                    f"this onrecord knows ({latest_version()}): upgrade onrecord to use it"
-                )
-            if version == 0 and not create:
-                raise EmptyCatalog(
-                    f"the catalog {shown(url)} is empty: rebuild it from the WARC files with "
-                    "onrecord verify --repair"
-                )
+            catalog._check_schema(create=create)
             if migrate:
                 catalog.migrate()
         except sa.exc.DBAPIError as exc:
@@ -173,6 +166,21 @@ class Catalog(
             catalog.close()
             raise
         return catalog
+
+    def _check_schema(self, *, create: bool = False) -> None:
+        """Refuse a catalog of a schema newer than this onrecord knows, and (unless it is
+        being created) an empty one."""
+        version = self.schema_version()
+        if version > latest_version():
+            raise CatalogError(
+                f"the catalog {self.name} has schema version {version}, newer than "
+                f"this onrecord knows ({latest_version()}): upgrade onrecord to use it"
+            )
+        if version == 0 and not create:
+            raise EmptyCatalog(
+                f"the catalog {self.name} is empty: rebuild it from the WARC files with "
+                "onrecord verify --repair"
+            )
 
     def close(self) -> None:
         self._conn.close()
@@ -198,9 +206,11 @@ class Catalog(
 
 
 class Catalogs:
-    """Catalogs for a long-lived process that opens one per request (the web server):
-    for PostgreSQL, one engine whose connections are pooled, and the schema checked on
-    first use (opening a connection and checking costs tens of milliseconds)."""
+    """Catalogs for a long-lived process that opens one per request (the web server): one
+    engine whose connections are pooled, each connection's schema checked when it is
+    made (opening a connection and checking its schema cost more than a page's queries).
+    An SQLite file replaced since a connection was made (``verify --repair``, a restore)
+    is reopened: the pool checks the file on every checkout (``create_engine``)."""
 
     def __init__(self, target: Path | str | URL) -> None:
         self.url = as_url(target)
@@ -208,22 +218,29 @@ class Catalogs:
         self._lock = threading.Lock()
 
     def open(self) -> Catalog:
-        if self.url.get_backend_name() == "sqlite":
-            # A file may go away or be replaced between requests: each is checked as it
-            # is opened, on one engine (whose connections are not pooled).
-            with self._lock:
-                if self._engine is None:
-                    self._engine = create_engine(self.url)
-            return Catalog.open(self.url, migrate=False, engine=self._engine)
+        if not exists(self.url):
+            raise CatalogError(f"no catalog at {shown(self.url)}")
         with self._lock:
             if self._engine is None:
-                Catalog.open(self.url, migrate=False).close()  # there, and of a known schema
                 self._engine = create_engine(self.url, pooled=True)
         try:
             connection = self._engine.connect()
         except sa.exc.DBAPIError as exc:
             raise connection_error(self.url, exc) from None
-        return Catalog(self._engine, connection, self.url, owns_engine=False)
+        catalog = Catalog(self._engine, connection, self.url, owns_engine=False)
+        if connection.info.get(SCHEMA_CHECKED):
+            return catalog
+        try:
+            catalog._check_schema()
+        except sa.exc.DBAPIError as exc:
+            catalog.close()
+            raise connection_error(self.url, exc) from None
+        except CatalogError:
+            connection.invalidate()  # checked again, on a new connection, next time
+            catalog.close()
+            raise
+        connection.info[SCHEMA_CHECKED] = True
+        return catalog
 
     def dispose(self) -> None:
         with self._lock:

@@ -1,11 +1,19 @@
 """What every part of the catalog shares: one connection, its transactions, and running
-a statement with named parameters on either engine."""
+a statement with named parameters on either engine.
+
+Reads (:meth:`Queries._rows`, ``_one``, ``_value``) go to the driver's cursor with the
+statement rewritten once for its parameter style: SQLAlchemy's result machinery costs
+several times what SQLite takes to answer a page's small queries. Its errors are raised
+as SQLAlchemy's, as every other statement's are.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, RowMapping
@@ -24,6 +32,38 @@ def _statement(sql: str, expanding: tuple[str, ...]) -> sa.TextClause:
     if expanding:
         statement = statement.bindparams(*(sa.bindparam(n, expanding=True) for n in expanding))
     return statement
+
+
+# A named parameter as sqlalchemy.text() finds one (":name", never "::cast").
+_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+
+
+@lru_cache(maxsize=1024)
+def _driver_sql(sql: str, pyformat: bool, lengths: tuple[tuple[str, int], ...]) -> str:
+    """``sql`` in the driver's own parameter style: ``:name`` for sqlite3, ``%(name)s``
+    for psycopg; a list parameter (``IN :ids``, given its length) becomes one parameter
+    per item, ``:ids_0`` and on.
+
+    >>> _driver_sql("SELECT * FROM q WHERE id IN :ids AND n > :n", False, (("ids", 2),))
+    'SELECT * FROM q WHERE id IN (:ids_0, :ids_1) AND n > :n'
+    >>> _driver_sql("SELECT x::text FROM q WHERE url LIKE '%a' AND id = :id", True, ())
+    "SELECT x::text FROM q WHERE url LIKE '%%a' AND id = %(id)s"
+    """
+    listed = dict(lengths)
+    if pyformat:
+        sql = sql.replace("%", "%%")
+    place = "%({})s" if pyformat else ":{}"
+
+    def parameter(match: re.Match) -> str:
+        name = match.group(1)
+        if name in listed:
+            return "(" + ", ".join(place.format(f"{name}_{i}") for i in range(listed[name])) + ")"
+        return place.format(name)
+
+    return _BIND.sub(parameter, sql)
+
+
+Row = Mapping[str, Any]
 
 
 class Queries:
@@ -68,14 +108,44 @@ class Queries:
         if rows:
             self._conn.execute(_statement(sql, ()), list(rows))
 
-    def _rows(self, sql: str, **named) -> list[RowMapping]:
-        return list(self._run(sql, **named).mappings())
+    def _read(self, sql: str, named: dict, rows: int | None) -> tuple[list[str], list[tuple]]:
+        """Run one statement on the driver's cursor: its column names and its first
+        ``rows`` rows (all of them when None)."""
+        lists = {k: v for k, v in named.items() if isinstance(v, list)}
+        if any(not v for v in lists.values()):  # an empty IN list: as SQLAlchemy renders it
+            result = self._run(sql, **named)
+            found = result.fetchall() if rows is None else result.fetchmany(rows)
+            return list(result.keys()), [tuple(row) for row in found]
+        params = {k: v for k, v in named.items() if k not in lists}
+        for name, values in lists.items():
+            params.update((f"{name}_{i}", v) for i, v in enumerate(values))
+        lengths = tuple(sorted((k, len(v)) for k, v in lists.items()))
+        statement = _driver_sql(sql, not self.sqlite, lengths)
+        dialect = self._conn.dialect
+        cursor = self._conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(statement, params)
+            found = cursor.fetchall() if rows is None else cursor.fetchmany(rows)
+            names = [column[0] for column in cursor.description or ()]
+        except dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DBAPIError.instance(
+                statement, params, exc, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from exc
+        finally:
+            cursor.close()
+        return names, found
 
-    def _one(self, sql: str, **named) -> RowMapping | None:
-        return self._run(sql, **named).mappings().first()
+    def _rows(self, sql: str, **named) -> list[Row]:
+        names, found = self._read(sql, named, None)
+        return [dict(zip(names, row, strict=True)) for row in found]
+
+    def _one(self, sql: str, **named) -> Row | None:
+        names, found = self._read(sql, named, 1)
+        return dict(zip(names, found[0], strict=True)) if found else None
 
     def _value(self, sql: str, **named):
-        return self._run(sql, **named).scalar()
+        _names, found = self._read(sql, named, 1)
+        return found[0][0] if found else None
 
     def _predecessors(self, table: str, start: str) -> list[str]:
         """``start`` and every id that ``table``'s (old_id -> new_id) rows lead to it,

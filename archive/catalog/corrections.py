@@ -233,15 +233,15 @@ def _blank(value) -> str | None:
 class CorrectionQueries(Queries):
     # -- reading ----------------------------------------------------------------------
 
-    def _former_ids(self, quote_id: str) -> list[str]:
-        """The quote id and every id that aliases lead to it (its earlier ids)."""
-        return self._predecessors("quote_aliases", quote_id)
-
     def corrections_of(self, quote_id: str) -> list[Correction]:
-        """A quote's corrections, oldest first (those made under its earlier ids too)."""
+        """A quote's corrections, oldest first (those made under its earlier ids too,
+        found in the same statement: every quote page asks)."""
         rows = self._rows(
-            "SELECT * FROM corrections WHERE quote_id IN :ids ORDER BY seq",
-            ids=self._former_ids(quote_id),
+            "WITH RECURSIVE former(id) AS (SELECT old_id FROM quote_aliases WHERE new_id = :id"
+            " UNION SELECT a.old_id FROM quote_aliases a JOIN former f ON a.new_id = f.id)"
+            " SELECT * FROM corrections"
+            " WHERE quote_id = :id OR quote_id IN (SELECT id FROM former) ORDER BY seq",
+            id=quote_id,
         )
         return [_correction(row) for row in rows]
 

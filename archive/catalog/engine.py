@@ -114,15 +114,18 @@ def create_engine(url: URL, *, pooled: bool = False) -> Engine:
     """An engine whose connections run in autocommit mode: a :class:`Catalog` opens
     its transactions itself (``BEGIN IMMEDIATE`` on SQLite, so that writers queue at
     the start instead of failing at commit). A ``pooled`` engine keeps PostgreSQL
-    connections open between uses (a long-lived process: the web server)."""
+    connections open between uses (a long-lived process: the web server); a pooled SQLite
+    connection is used again only while its file is the one it opened (:class:`SameFile`)."""
     if is_sqlite(url):
         engine = sa.create_engine(
             url,
             isolation_level="AUTOCOMMIT",
-            poolclass=sa.pool.NullPool,
+            **({} if pooled else {"poolclass": sa.pool.NullPool}),
             connect_args={"timeout": 30.0},
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        if pooled:
+            SameFile(Path(url.database or "")).listen(engine)
         return engine
     pooling = {"pool_pre_ping": True} if pooled else {"poolclass": sa.pool.NullPool}
     return sa.create_engine(
@@ -131,6 +134,35 @@ def create_engine(url: URL, *, pooled: bool = False) -> Engine:
         **pooling,
         connect_args={"connect_timeout": CONNECT_TIMEOUT, "application_name": "onrecord"},
     )
+
+
+class SameFile:
+    """Keeps pooled SQLite connections to the file they opened: a catalog file replaced
+    (``verify --repair``, a restore) since a connection was made closes that connection
+    at its next checkout, and the pool opens the new file."""
+
+    INFO = "onrecord.file"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def listen(self, engine: Engine) -> None:
+        sa.event.listen(engine, "connect", self.connected)
+        sa.event.listen(engine, "checkout", self.checkout)
+
+    def identity(self) -> tuple[int, int] | None:
+        try:
+            found = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return found.st_dev, found.st_ino
+
+    def connected(self, _dbapi_connection, record) -> None:
+        record.info[self.INFO] = self.identity()
+
+    def checkout(self, _dbapi_connection, record, _proxy) -> None:
+        if record.info.get(self.INFO) != self.identity():
+            raise sa.exc.DisconnectionError(f"{self.path} was replaced since it was opened")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.engine import RowMapping
 
 from archive.catalog.base import Queries
-from archive.catalog.rows import CURRENT_QUOTES, domain, from_text
+from archive.catalog.rows import CURRENT_QUOTES, batches, domain, from_text
 from archive.ids import normalize_quote_text
 from archive.models import Quote, Speaker
 
@@ -153,16 +153,15 @@ class QuoteQueries(Queries):
     def quotes_with_ids(self, quote_ids: Iterable[str]) -> list[tuple[Quote, datetime]]:
         """Current quotes by id (as the index found them), with their document's first
         capture time, first appearance first."""
-        found = []
-        for quote_id in dict.fromkeys(quote_ids):
-            row = self._one(
-                f"SELECT q.*, d.first_captured AS seen FROM {CURRENT_QUOTES}"
-                " WHERE q.id = :id LIMIT 1",
-                id=quote_id,
+        found: dict[str, tuple[Quote, datetime]] = {}
+        for batch in batches(quote_ids):
+            rows = self._rows(
+                f"SELECT q.*, d.first_captured AS seen FROM {CURRENT_QUOTES} WHERE q.id IN :ids",
+                ids=batch,
             )
-            if row:
-                found.append((quote_row(row), from_text(row["seen"])))
-        return sorted(found, key=_first_seen)
+            for row in rows:
+                found.setdefault(row["id"], (quote_row(row), from_text(row["seen"])))
+        return sorted(found.values(), key=_first_seen)
 
     def fill_quote_keys(self) -> int:
         """Compute the lead and tail words of quotes stored before they were kept."""
