@@ -6,8 +6,9 @@ each cue verb near the quote, the speaker after an inverted cue ('," said X'), t
 pronouns of the quote's sentence and the one before, and the attribution of the quote
 before. Each candidate is described by sparse features (what kind of phrase it is, where it
 stands, which rule found it, how it relates to cues and to the quote), and a linear model
-trained on the PolNeAR training split (``bench/train_quotes.py``) scores them; the best
-scoring one is the speaker. The model's probability, calibrated on cross-validated training
+trained on the PolNeAR training split (``bench/train_quotes.py``) scores them (trained on
+pairs of candidates: the right one should outscore each wrong one); the best scoring one
+is the speaker. The model's probability, calibrated on cross-validated training
 quotes, is the quote's ``confidence``.
 
 The model is a JSON file of feature weights beside this module (``quotes_model.json``),
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapers.quotes_lexicon import (
+    AUXILIARIES,
     BELIEF_VERBS,
     CUE_VERBS,
     DETERMINERS,
@@ -39,6 +41,7 @@ from scrapers.quotes_speakers import (
     Attribution,
     Mention,
     cue_object,
+    first_name_gender,
     is_outlet,
     subject_after,
     subject_before,
@@ -54,6 +57,7 @@ _PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|[Tt]hey|I|[Ww]e|[Ii]t|[Hh]im|[Hh]er)\b
 _WINDOW_BEFORE = 500  # characters before the opening mark searched for candidates
 _WINDOW_AFTER = 200  # characters after the closing mark
 _MAX_CANDIDATES = 12
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z]+(?![\w'’-])")
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Ranker:
     bias: float
     calibration: tuple[tuple[float, float], ...]  # (probability at least, share right)
     version: str = "untrained"
+    null_score: float = 0.0  # the score of "none of the candidates" in the softmax
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Ranker:
@@ -86,6 +91,7 @@ class Ranker:
             bias=data["bias"],
             calibration=tuple((a, b) for a, b in data["calibration"]),
             version=data["version"],
+            null_score=data["null_score"],
         )
 
     def score(self, features: dict[str, float]) -> float:
@@ -98,15 +104,9 @@ class Ranker:
         return total
 
     def choose(self, candidates: list[Candidate]) -> tuple[Candidate | None, float]:
-        """The best candidate and its raw probability of being the speaker."""
-        best, best_score = None, -math.inf
-        for candidate in candidates:
-            value = self.score(candidate.features)
-            if value > best_score:
-                best, best_score = candidate, value
-        if best is None:
-            return None, 0.0
-        return best, 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, best_score))))
+        """The best candidate and its raw probability of being the speaker (``pick``)."""
+        scores = [self.score(candidate.features) for candidate in candidates]
+        return pick(candidates, scores, self.null_score)
 
     def confidence(self, probability: float) -> float:
         """The share of quotes with this raw probability whose speaker was right, on
@@ -116,6 +116,18 @@ class Ranker:
             return round(probability, 2)
         index = bisect.bisect_right([edge for edge, _ in table], probability) - 1
         return round(table[max(index, 0)][1], 2)
+
+
+def pick(candidates: list, scores: list[float], null_score: float) -> tuple:
+    """The highest scoring candidate (the first, on a tie) and its probability: a softmax
+    over the quote's candidates and a "none of them" scored ``null_score``, so that a lone
+    candidate is not certain merely for being alone."""
+    if not candidates:
+        return None, 0.0
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    top = scores[best]
+    total = sum(math.exp(max(-30.0, value - top)) for value in [*scores, null_score])
+    return candidates[best], 1.0 / total
 
 
 @cache
@@ -150,6 +162,9 @@ class _Context:
         self.subjects_at = {m.start for m in names if m.subject}
         self.name_starts = [m.start for m in names]
         self.cue_subjects: dict[tuple[int, int], list[tuple[Mention, str]]] = {}
+        # words the text writes in lower case somewhere: 'Between' or 'Estimates' opening a
+        # sentence is a word, not a name
+        self.lower_words = frozenset(_LOWER_WORD.findall(doc.text))
 
     def cues(self, low: int, high: int) -> list[tuple[int, int]]:
         """Cue verbs outside quotation marks in [low, high), found a paragraph at a time
@@ -358,6 +373,12 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
             features[f"subject&{side}_{where}&{kind}"] = 1.0
         if kind == "name" and n_words == 1 and low.endswith(("ed", "ing", "ly")):
             features["verb_shape"] = 1.0
+        if kind != "pronoun":
+            _name_shape(doc, context, said, features)
+        between = _quotes_between(doc, mention, open_mark, close)
+        features[f"qbetween={min(between, 2)}&{side}"] = 1.0
+        sentences = _sentences_between(doc, mention, open_mark, close)
+        features[f"sents={min(sentences, 3)}&{side}&{kind}"] = 1.0
         features[f"qhow={rule.how}&{side}_{where}&{kind}"] = 1.0
         features[f"qlead={lead}&{side}&{kind}"] = 1.0
         cue = _adjacent_cue(cues, text, mention)
@@ -377,6 +398,47 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
             )
             features["cue=" + kind_of_cue] = 1.0
             features[f"cue&{side}_{where}"] = 1.0
+
+
+def _name_shape(doc: _Document, context: _Context, said: str, features: dict) -> None:
+    """What a name or description looks like: a word the text also writes in lower case
+    ('Between', 'Estimates'), a known first name, a headline in capitals, a person the
+    document names more than once."""
+    words = said.split()
+    first = words[0].strip(".,’'")
+    if first.lower() in context.lower_words and first[:1].isupper():
+        features[f"first_lower_elsewhere&{min(len(words), 3)}"] = 1.0
+    if first_name_gender(first):
+        features["first_name"] = 1.0
+    if len(words) > 2 and said.isupper():
+        features["headline"] = 1.0
+    if doc.entities.is_person(said):
+        features["person"] = 1.0
+    lower = [word.lower() for word in words[1:]]
+    if any(word in AUXILIARIES or word.endswith(("n’t", "n't")) for word in lower):
+        features["runs_into_verb"] = 1.0  # 'The timing of the surge doesn’t'
+    if first.lower() in {"what", "who", "why", "how", "where", "when", "which"}:
+        features["question_word"] = 1.0
+
+
+def _quotes_between(doc: _Document, mention: Mention, open_mark: int, close: int) -> int:
+    """How many other quotes stand between a mention and the quote."""
+    starts = doc._quoted_starts
+    if mention.end <= open_mark:
+        return bisect.bisect_left(starts, open_mark) - bisect.bisect_left(starts, mention.end)
+    if mention.start >= close:
+        return bisect.bisect_left(starts, mention.start) - bisect.bisect_left(starts, close)
+    return 0
+
+
+def _sentences_between(doc: _Document, mention: Mention, open_mark: int, close: int) -> int:
+    """How many sentence starts lie between a mention and the quote."""
+    bounds = doc.boundaries
+    if mention.end <= open_mark:
+        return bisect.bisect_right(bounds, open_mark) - bisect.bisect_right(bounds, mention.end)
+    if mention.start >= close:
+        return bisect.bisect_right(bounds, mention.start) - bisect.bisect_right(bounds, close)
+    return 0
 
 
 def _lead(text: str, open_mark: int, floor: int) -> str:

@@ -187,6 +187,10 @@ _PRONOUN_GENDER = {"he": "m", "she": "f"}
 _HONORIFICS = frozenset([*_HONORIFIC_GENDER, "dr", "prof"])
 _HONORIFIC = re.compile(r"\b(Mr|Mrs|Ms|Miss|Sir|Dame)\.?\s+(?:[A-Z][\w.'’-]*\s+)?([A-Z][\w'’-]*)")
 _TOLD = frozenset(["told", "tells", "tell", "telling"])
+_CUE_TARGET = re.compile(r"\s+((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+|reporters|us)")
+_CUE_OUTLET = re.compile(
+    r"\s+(?:in an? \w+ (?:with|to) |on |to )((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+)"
+)
 
 
 @dataclass(frozen=True)
@@ -472,8 +476,7 @@ def _role_after(text: str, words: list[tuple[int, int]], last: int) -> str | Non
 def cue_object(text: str, cue: tuple[int, int], end: int) -> tuple[str, str | None]:
     """The cue as the text gives it ("told POLITICO") and the outlet it names, if any."""
     verb = text[cue[0] : cue[1]]
-    after = text[cue[1] : end]
-    match = re.match(r"\s+((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+|reporters|us)", after)
+    match = _CUE_TARGET.match(text, cue[1], end)
     if verb.lower() in _TOLD and match:
         target = match.group(1).strip()
         if target.endswith(".") and "." not in target.rsplit(" ", 1)[-1][:-1]:
@@ -481,9 +484,7 @@ def cue_object(text: str, cue: tuple[int, int], end: int) -> tuple[str, str | No
         if is_outlet(target):
             return verb, target  # 'told CNN': the outlet is where, not part of the cue
         return f"{verb} {target}", None
-    outlet = re.match(
-        r"\s+(?:in an? \w+ (?:with|to) |on |to )((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+)", after
-    )
+    outlet = _CUE_OUTLET.match(text, cue[1], end)
     if outlet and is_outlet(outlet.group(1).strip()):
         return verb, outlet.group(1).strip()
     return verb, None
