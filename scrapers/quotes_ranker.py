@@ -95,13 +95,8 @@ class Ranker:
         )
 
     def score(self, features: dict[str, float]) -> float:
-        weights = self.weights
-        total = self.bias
-        for name, value in features.items():
-            weight = weights.get(name)
-            if weight is not None:
-                total += weight * value
-        return total
+        get = self.weights.get
+        return self.bias + sum([get(name, 0.0) * value for name, value in features.items()])
 
     def choose(self, candidates: list[Candidate]) -> tuple[Candidate | None, float]:
         """The best candidate and its raw probability of being the speaker (``pick``)."""
@@ -290,25 +285,26 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
     opens_paragraph = open_mark == paragraph.start
     inner_end = text[span.end - 1 : span.end]
     lead = _lead(text, open_mark, paragraph.start)
-    ranks: dict[str, list[tuple[int, Candidate]]] = {}
-    for candidate in found:
+    ranks: dict[str, list[tuple[int, int]]] = {}  # side and kind -> (distance, index)
+    placed = []  # (side, distance) of each candidate
+    for index, candidate in enumerate(found):
         mention = candidate.mention
         side = "after" if mention.start >= close else "before" if mention.end <= open_mark else "in"
-        ranks.setdefault(side + mention.kind, []).append(
-            (_distance(mention, open_mark, close), candidate)
-        )
+        distance = _distance(mention, open_mark, close)
+        placed.append((side, distance))
+        ranks.setdefault(side + mention.kind, []).append((distance, index))
+    rank_of = [""] * len(found)
     for group in ranks.values():
         group.sort(key=lambda pair: pair[0])
-        for rank, (_, candidate) in enumerate(group):
-            candidate.features["rank" + str(min(rank, 3))] = 1.0
-    for candidate in found:
+        for rank, (_, index) in enumerate(group):
+            rank_of[index] = "rank" + str(min(rank, 3))
+    for candidate, (side, distance), rank in zip(found, placed, rank_of, strict=True):
         mention = candidate.mention
         said = text[mention.start : mention.end]
         low = said.lower()
         features = candidate.features
+        features[rank] = 1.0
         kind = mention.kind
-        distance = _distance(mention, open_mark, close)
-        side = "after" if mention.start >= close else "before" if mention.end <= open_mark else "in"
         in_sentence = (
             mention.start >= sentence[0]
             if side == "before"
@@ -323,7 +319,6 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
         else:
             where = "prevpara"
         position = f"{side}_{where}_{_bucket(distance)}"
-        rank = next(name for name in features if name.startswith("rank"))
         features.update(
             {
                 "bias_" + kind: 1.0,

@@ -14,7 +14,7 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from scrapers.quotes_lexicon import (
     ANONYMOUS_HEADS,
@@ -223,6 +223,7 @@ def _is_cap(text: str, span: tuple[int, int]) -> bool:
     return bool(_CAPITALISED.fullmatch(text, span[0], span[1]))
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and asked of the same few names over and over
 def is_outlet(name: str) -> bool:
     """Whether a name reads as a news outlet ("POLITICO", "The Washington Post")."""
     low = name.lower().removeprefix("the ").strip()
@@ -508,6 +509,7 @@ def first_name_gender(word: str) -> str | None:
     return {"male": "m", "mostly_male": "m", "female": "f", "mostly_female": "f"}.get(found)
 
 
+@lru_cache(maxsize=1 << 16)
 def person_and_role(name: str) -> tuple[str, str | None]:
     """Split what stands before a person's name into a role: 'NASA Administrator Jim
     Bridenstine' -> ('Jim Bridenstine', 'NASA Administrator'), "NASA's Steve Clarke" ->
@@ -710,6 +712,7 @@ def _inside(spans: list[tuple[int, int]], starts: list[int], position: int) -> b
     return index >= 0 and spans[index][0] <= position < spans[index][1]
 
 
+@lru_cache(maxsize=1 << 16)
 def _personal(name: str) -> bool:
     """Whether a capitalised run can be a person's name (not an outlet or organisation)."""
     words = name.lower().split()
