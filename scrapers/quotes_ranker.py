@@ -160,6 +160,7 @@ class _Context:
         # words the text writes in lower case somewhere: 'Between' or 'Estimates' opening a
         # sentence is a word, not a name
         self.lower_words = frozenset(_LOWER_WORD.findall(doc.text))
+        self.mention_features: dict[tuple[int, int, str], tuple[dict[str, float], bool]] = {}
 
     def cues(self, low: int, high: int) -> list[tuple[int, int]]:
         """Cue verbs outside quotation marks in [low, high), found a paragraph at a time
@@ -339,37 +340,12 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
         features[f"norigins={min(len(candidate.origins), 3)}"] = 1.0
         if rule.attribution is None:
             features["norule&" + side] = 1.0
+        own, subject = _mention_features(doc, context, mention)
+        features.update(own)
         if kind == "pronoun":
-            features["pw=" + low] = 1.0
             features[f"pw={low}&{side}_{where}"] = 1.0
-        first = low.split(" ", 1)[0]
-        last = low.rsplit(" ", 1)[-1].strip(".,")
-        n_words = len(said.split())
-        features[f"nwords={min(n_words, 5)}&{kind}"] = 1.0
-        if is_outlet(said):
-            features["outlet"] = 1.0
-        if first in DETERMINERS:
-            features["det=" + first if first in {"the", "a", "an"} else "det=other"] = 1.0
-        if said.endswith(("’s", "'s", "’", "'")):
-            features["possessive"] = 1.0
-        if any(word in ORGANISATION_WORDS for word in low.split()):
-            features["org"] = 1.0
-        if last in {"statement", "release", "ad", "video", "report", "poll", "survey"}:
-            features["document"] = 1.0
-        if kind == "name" and n_words == 1 and said.isupper():
-            features["acronym"] = 1.0
-        before = text[max(0, mention.start - 2) : mention.start]
-        if (
-            mention.start == 0
-            or before.endswith(("\n", ". ", '" ', "” "))
-            or mention.start in context.subjects_at
-        ):
-            features["subject"] = 1.0
+        if subject:
             features[f"subject&{side}_{where}&{kind}"] = 1.0
-        if kind == "name" and n_words == 1 and low.endswith(("ed", "ing", "ly")):
-            features["verb_shape"] = 1.0
-        if kind != "pronoun":
-            _name_shape(doc, context, said, features)
         between = _quotes_between(doc, mention, open_mark, close)
         features[f"qbetween={min(between, 2)}&{side}"] = 1.0
         sentences = _sentences_between(doc, mention, open_mark, close)
@@ -393,6 +369,54 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
             )
             features["cue=" + kind_of_cue] = 1.0
             features[f"cue&{side}_{where}"] = 1.0
+
+
+def _mention_features(
+    doc: _Document, context: _Context, mention: Mention
+) -> tuple[dict[str, float], bool]:
+    """The features a mention has wherever it stands (its words and shape), and whether it
+    opens a sentence; worked out once per document, as neighbouring quotes share mentions."""
+    key = (mention.start, mention.end, mention.kind)
+    known = context.mention_features.get(key)
+    if known is not None:
+        return known
+    text = doc.text
+    said = text[mention.start : mention.end]
+    low = said.lower()
+    kind = mention.kind
+    features: dict[str, float] = {}
+    if kind == "pronoun":
+        features["pw=" + low] = 1.0
+    first = low.split(" ", 1)[0]
+    last = low.rsplit(" ", 1)[-1].strip(".,")
+    n_words = len(said.split())
+    features[f"nwords={min(n_words, 5)}&{kind}"] = 1.0
+    if is_outlet(said):
+        features["outlet"] = 1.0
+    if first in DETERMINERS:
+        features["det=" + first if first in {"the", "a", "an"} else "det=other"] = 1.0
+    if said.endswith(("’s", "'s", "’", "'")):
+        features["possessive"] = 1.0
+    if any(word in ORGANISATION_WORDS for word in low.split()):
+        features["org"] = 1.0
+    if last in {"statement", "release", "ad", "video", "report", "poll", "survey"}:
+        features["document"] = 1.0
+    if kind == "name" and n_words == 1 and said.isupper():
+        features["acronym"] = 1.0
+    before = text[max(0, mention.start - 2) : mention.start]
+    subject = (
+        mention.start == 0
+        or before.endswith(("\n", ". ", '" ', "” "))
+        or mention.start in context.subjects_at
+    )
+    if subject:
+        features["subject"] = 1.0
+    if kind == "name" and n_words == 1 and low.endswith(("ed", "ing", "ly")):
+        features["verb_shape"] = 1.0
+    if kind != "pronoun":
+        _name_shape(doc, context, said, features)
+    context.mention_features[key] = (features, subject)
+    return features, subject
 
 
 def _name_shape(doc: _Document, context: _Context, said: str, features: dict) -> None:
