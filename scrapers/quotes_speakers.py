@@ -693,6 +693,9 @@ class Entities:
 def _sentence_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Split a capitalised run at sentence ends: "Chris Krebs. Hours" is two runs, while
     "George W. Bush" and "Sen. Tim Kaine" are one."""
+    run = text[start:end]
+    if "." not in run and run and run == run.strip():
+        return [(start, end)]  # no full stop, nothing to split (most runs: one word)
     pieces, piece_start = [], start
     for token in _TOKEN.finditer(text, start, end):
         word = token.group()
