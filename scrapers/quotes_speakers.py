@@ -724,13 +724,18 @@ def _personal(name: str) -> bool:
     return not (len(words) == 1 and name.isupper())
 
 
+_CLAUSE_END = re.compile(r"[.!?\n]")
+
+
 def _opens_sentence(text: str, start: int) -> bool:
     before = text[max(0, start - 40) : start].rstrip()
     if not before or before.endswith(("\n", ".", "!", "?", "”", '"')):
         return True
+    if not before.endswith(","):
+        return False
     # "On Thursday evening, Krebs retweeted": a short adverbial and a comma.
-    clause = re.split(r"[.!?\n]", before)[-1]
-    return before.endswith(",") and clause.count(",") == 1 and len(clause) < 40
+    clause = _CLAUSE_END.split(before)[-1]
+    return clause.count(",") == 1 and len(clause) < 40
 
 
 def is_anonymous(description: str) -> bool:
