@@ -63,6 +63,8 @@ PART_WARC = "data.warc.gz"
 # onrecord's own addition: quote ids older extractions issued, and their successors, so
 # that links citing them keep working after a move.
 ALIASES = "onrecord/quote-aliases.json"
+# The same for speaker ids ("NASA Administrator Jim Bridenstine" -> "Jim Bridenstine").
+SPEAKER_ALIASES = "onrecord/speaker-aliases.json"
 # Corrections editors made, as their hash chain (archive/catalog/corrections.py).
 CORRECTIONS = "onrecord/corrections.jsonl"
 _COPY_CHUNK = 1 << 20
@@ -149,6 +151,8 @@ def export_wacz(
             _add(package, resources, "pages/pages.jsonl", pages)
             aliases = json.dumps(catalog.quote_aliases(), indent=0).encode("utf-8")
             _add(package, resources, ALIASES, aliases)
+            speakers = json.dumps(catalog.speaker_aliases(), indent=0).encode("utf-8")
+            _add(package, resources, SPEAKER_ALIASES, speakers)
             chain = "".join(
                 json.dumps(entry, ensure_ascii=False) + "\n"
                 for entry in catalog.correction_entries()
@@ -337,15 +341,32 @@ def _import_wacz(store: Store, path: Path, summary: ImportSummary) -> None:
         if not warcs:
             raise PackageError(f"{path} holds no WARC file under archive/")
         corrections = _corrections(package, path) if CORRECTIONS in resources else []
+        quote_aliases = _aliases(package, path, ALIASES, resources)
+        speaker_aliases = _aliases(package, path, SPEAKER_ALIASES, resources)
         for name in warcs:
             _import_warc(store, _member_opener(package, name), f"{path}!{name}", sources, summary)
-        if ALIASES in resources:
-            with store.catalog.transaction():
-                for old_id, new_id in json.loads(package.read(ALIASES)):
-                    store.catalog.add_quote_alias(old_id, new_id)
+        with store.catalog.transaction():
+            for old_id, new_id in quote_aliases:
+                store.catalog.add_quote_alias(old_id, new_id)
+            for old_id, new_id in speaker_aliases:
+                store.catalog.add_speaker_alias(old_id, new_id)
         if corrections:
             added = store.catalog.import_corrections(corrections)
             log.info("imported %d corrections from %s", added, path)
+
+
+def _aliases(
+    package: zipfile.ZipFile, path: Path, member: str, resources: list[str]
+) -> list[tuple[str, str]]:
+    """A package's (old id, successor id) pairs, checked before anything is imported; none
+    when the package predates them."""
+    if member not in resources:
+        return []
+    try:
+        pairs = json.loads(package.read(member))
+        return [(str(old), str(new)) for old, new in pairs]
+    except (ValueError, TypeError) as exc:
+        raise PackageError(f"{path}: {member} is not a list of [old id, new id] pairs") from exc
 
 
 def _corrections(package: zipfile.ZipFile, path: Path) -> list[dict]:

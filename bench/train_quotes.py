@@ -6,12 +6,14 @@ Run from the repository root (scikit-learn comes with the ``train`` extra):
 
 For every quote the rules keep, each candidate speaker mention is labelled by the corpus's
 own test (the mention overlaps the quote's gold Source, at least half inside it). A logistic
-regression over the candidates' features is cross-validated on the training split (five
-folds, articles grouped by text, so no text is both trained and tested on) to pick its
-regularisation and to get out-of-fold probabilities; an isotonic fit of those probabilities
-to whether the chosen speaker was right is the calibration. The model is then fitted on the
-whole split and written to ``scrapers/quotes_model.json`` (weights rounded, keys sorted:
-the same data always gives the same file). The dev split is only scored, never fitted;
+regression over differences of the candidates' features (right minus wrong, per quote) is
+cross-validated on the training split (five folds, articles grouped by text, so no text is
+both trained and tested on) to pick its regularisation and to get out-of-fold scores. The
+score of "none of them" is fitted to those scores (``quotes_ranker.pick``), and an
+isotonic fit of the resulting probabilities to whether the chosen speaker was right is the
+calibration. The model is then fitted on the whole split and written to
+``scrapers/quotes_model.json`` (weights rounded, keys sorted: the same data always gives
+the same file). The dev split is only scored, never fitted;
 ``--check`` scores a fresh model without writing it.
 
 No corpus text goes into the model: only feature names (the rules' own vocabulary: kinds of
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,10 +37,10 @@ if __package__ in (None, ""):
 from bench.quotes import DATA, Article, Counts, Prediction, _f1, _mention_matches, _ratio, score
 from bench.quotes import load_articles as load
 from scrapers.quotes import find_quotes_with
-from scrapers.quotes_ranker import MODEL_PATH, Ranker
+from scrapers.quotes_ranker import MODEL_PATH, Ranker, pick
 
 FOLDS = 5
-C_VALUES = (0.03, 0.1, 0.3, 1.0)
+C_VALUES = (0.3, 1.0)
 
 
 @dataclass
@@ -78,41 +81,65 @@ def _text_name(article: Article) -> str:
 
 
 def _fit(vectorizer, rows, c_value):
+    """A logistic regression on pairs of one quote's candidates, right minus wrong (and
+    the reverse), so that a weight says how much a feature favours one mention over
+    another of the same quote: a ranking, not a verdict on each mention alone."""
+    import scipy.sparse
     from sklearn.linear_model import LogisticRegression
 
-    features, labels = [], []
+    differences, labels = [], []
     for article, quote in rows:
         marks = _labels(article, quote)
-        if not any(marks):
-            continue  # no candidate is right: nothing to learn about ranking
-        features.extend(quote.features)
-        labels.extend(marks)
-    model = LogisticRegression(C=c_value, max_iter=5000)
-    model.fit(vectorizer.transform(features), labels)
+        if not any(marks) or all(marks):
+            continue  # no candidate is right, or all are: nothing to learn about ranking
+        matrix = vectorizer.transform(quote.features)
+        right = [i for i, mark in enumerate(marks) if mark]
+        wrong = [i for i, mark in enumerate(marks) if not mark]
+        for i in right:
+            for j in wrong:
+                differences += [matrix[i] - matrix[j], matrix[j] - matrix[i]]
+                labels += [1, 0]
+    model = LogisticRegression(C=c_value, max_iter=5000, fit_intercept=False)
+    model.fit(scipy.sparse.vstack(differences), labels)
     return model
 
 
-def _choose(vectorizer, model, quote: QuoteRows) -> tuple[int | None, float]:
+def _choose(vectorizer, model, quote: QuoteRows) -> tuple[int | None, list[float]]:
+    """The index of the best scoring candidate, and every candidate's score."""
     if not quote.features:
-        return None, 0.0
-    probabilities = model.predict_proba(vectorizer.transform(quote.features))[:, 1]
-    best = max(range(len(probabilities)), key=lambda i: (probabilities[i], -i))
-    return best, float(probabilities[best])
+        return None, []
+    scores = [float(value) for value in vectorizer.transform(quote.features) @ model.coef_[0]]
+    return pick(list(range(len(scores))), scores, 0.0)[0], scores
 
 
-def _evaluate(articles, rows_by_text, choices) -> tuple[Counts, list[tuple[float, int]]]:
-    """Pair counts for chosen mentions, and (probability, right) per predicted quote."""
+def _null_score(scored: list[tuple[list[float], int]]) -> float:
+    """The score of "none of them" that makes ``pick``'s probability of the chosen
+    candidate fit best (log-likelihood) whether it was right, on out-of-fold quotes."""
+
+    def loss(null: float) -> float:
+        total = 0.0
+        for scores, right in scored:
+            probability = min(max(pick(scores, scores, null)[1], 1e-9), 1 - 1e-9)
+            total -= math.log(probability if right else 1 - probability)
+        return total
+
+    return min((step / 4 for step in range(-32, 33)), key=loss)
+
+
+def _evaluate(articles, rows_by_text, choices) -> tuple[Counts, list[tuple[list[float], int]]]:
+    """Pair counts for chosen mentions, and (candidates' scores, right) per predicted
+    quote."""
     total = Counts()
     pairs = []
     for article in articles:
         quotes = rows_by_text[_text_name(article)]
         chosen = choices[_text_name(article)]
         predictions = []
-        for quote, (best, probability) in zip(quotes, chosen, strict=True):
+        for quote, (best, scores) in zip(quotes, chosen, strict=True):
             mention = quote.mentions[best] if best is not None else None
             predictions.append(Prediction(quote.span, mention))
             counts, _ = score(article, [predictions[-1]])
-            pairs.append((probability, counts.pair_correct))
+            pairs.append((scores, counts.pair_correct))
         counts, _ = score(article, predictions)
         total += counts
     return total, pairs
@@ -204,8 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_report(f"  C={c_value:<5} cross-validated train", counts))
         if best is None or f1 > best[0]:
             best = (f1, c_value, pairs)
-    _, c_value, pairs = best
-    calibration = _calibration(pairs)
+    _, c_value, scored = best
+    null_score = _null_score(scored)
+    calibration = _calibration([(pick(s, s, null_score)[1], right) for s, right in scored])
     model = _fit(vectorizer, [(a, q) for a in train for q in rows["train"][_text_name(a)]], c_value)
     names = vectorizer.get_feature_names_out()
     weights = {
@@ -216,15 +244,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     digest = hashlib.sha256(json.dumps(weights, sort_keys=True).encode()).hexdigest()[:8]
     ranker = Ranker(
         weights=weights,
-        bias=round(float(model.intercept_[0]), 4),
+        bias=0.0,
         calibration=tuple((a, b) for a, b in calibration),
         version=f"ranker-{digest}",
+        null_score=null_score,
     )
-    print(f"chose C={c_value}; {len(weights)} features; calibration steps {len(calibration)}")
+    print(
+        f"chose C={c_value}; {len(weights)} features; none-of-them score {null_score};"
+        f" calibration steps {len(calibration)}"
+    )
     dev_choices = {}
     for name, quotes in rows["dev"].items():
         dev_choices[name] = [_choose(vectorizer, model, q) for q in quotes]
-    dev_counts, dev_pairs = _evaluate(splits["dev"], rows["dev"], dev_choices)
+    dev_counts, dev_scored = _evaluate(splits["dev"], rows["dev"], dev_choices)
+    dev_pairs = [(pick(s, s, null_score)[1], right) for s, right in dev_scored]
     print(_report("dev", dev_counts))
     right = [r for p, r in dev_pairs if ranker.confidence(p) >= 0.8]
     share = _ratio(sum(right), len(right))
@@ -235,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "trained_on": "PolNeAR train",
             "regularisation": c_value,
             "bias": ranker.bias,
+            "null_score": null_score,
             "calibration": calibration,
             "weights": dict(sorted(weights.items())),
         }

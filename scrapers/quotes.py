@@ -126,6 +126,7 @@ _SUBORDINATORS = frozenset(["When", "As", "After", "While", "Before", "Since", "
 _PHRASAL_CUE = re.compile(
     r"(?:went on|fired back|shot back|chimed in|broke in|cut in|puts it|put it)\b"
 )
+_PHRASAL_VERBS = frozenset(["went", "fired", "shot", "chimed", "broke", "cut", "puts", "put"])
 _MAX_CUE_DISTANCE = 80  # characters between a closing mark and a trailing attribution
 
 
@@ -219,10 +220,12 @@ def _cues(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Cue verbs in [start, end); a noun reading ("his remarks", "the States") is skipped."""
     found = []
     for match in _CUE_WORD.finditer(text, start, end):
-        if match.group() not in CUE_VERBS:
-            particle = _PHRASAL_CUE.match(text, match.start(), end)
-            if particle is not None:
-                found.append((match.start(), particle.end()))  # 'went on', 'shot back'
+        word = match.group()
+        if word not in CUE_VERBS:
+            if word in _PHRASAL_VERBS:
+                particle = _PHRASAL_CUE.match(text, match.start(), end)
+                if particle is not None:
+                    found.append((match.start(), particle.end()))  # 'went on', 'shot back'
             continue
         before = text[max(start, match.start() - 30) : match.start()].split()
         previous = before[-1] if before else ""

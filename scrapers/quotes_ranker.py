@@ -6,8 +6,9 @@ each cue verb near the quote, the speaker after an inverted cue ('," said X'), t
 pronouns of the quote's sentence and the one before, and the attribution of the quote
 before. Each candidate is described by sparse features (what kind of phrase it is, where it
 stands, which rule found it, how it relates to cues and to the quote), and a linear model
-trained on the PolNeAR training split (``bench/train_quotes.py``) scores them; the best
-scoring one is the speaker. The model's probability, calibrated on cross-validated training
+trained on the PolNeAR training split (``bench/train_quotes.py``) scores them (trained on
+pairs of candidates: the right one should outscore each wrong one); the best scoring one
+is the speaker. The model's probability, calibrated on cross-validated training
 quotes, is the quote's ``confidence``.
 
 The model is a JSON file of feature weights beside this module (``quotes_model.json``),
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapers.quotes_lexicon import (
+    AUXILIARIES,
     BELIEF_VERBS,
     CUE_VERBS,
     DETERMINERS,
@@ -39,6 +41,7 @@ from scrapers.quotes_speakers import (
     Attribution,
     Mention,
     cue_object,
+    first_name_gender,
     is_outlet,
     subject_after,
     subject_before,
@@ -54,6 +57,7 @@ _PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|[Tt]hey|I|[Ww]e|[Ii]t|[Hh]im|[Hh]er)\b
 _WINDOW_BEFORE = 500  # characters before the opening mark searched for candidates
 _WINDOW_AFTER = 200  # characters after the closing mark
 _MAX_CANDIDATES = 12
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z]+(?![\w'’-])")
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Ranker:
     bias: float
     calibration: tuple[tuple[float, float], ...]  # (probability at least, share right)
     version: str = "untrained"
+    null_score: float = 0.0  # the score of "none of the candidates" in the softmax
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Ranker:
@@ -86,27 +91,17 @@ class Ranker:
             bias=data["bias"],
             calibration=tuple((a, b) for a, b in data["calibration"]),
             version=data["version"],
+            null_score=data["null_score"],
         )
 
     def score(self, features: dict[str, float]) -> float:
-        weights = self.weights
-        total = self.bias
-        for name, value in features.items():
-            weight = weights.get(name)
-            if weight is not None:
-                total += weight * value
-        return total
+        get = self.weights.get
+        return self.bias + sum([get(name, 0.0) * value for name, value in features.items()])
 
     def choose(self, candidates: list[Candidate]) -> tuple[Candidate | None, float]:
-        """The best candidate and its raw probability of being the speaker."""
-        best, best_score = None, -math.inf
-        for candidate in candidates:
-            value = self.score(candidate.features)
-            if value > best_score:
-                best, best_score = candidate, value
-        if best is None:
-            return None, 0.0
-        return best, 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, best_score))))
+        """The best candidate and its raw probability of being the speaker (``pick``)."""
+        scores = [self.score(candidate.features) for candidate in candidates]
+        return pick(candidates, scores, self.null_score)
 
     def confidence(self, probability: float) -> float:
         """The share of quotes with this raw probability whose speaker was right, on
@@ -116,6 +111,18 @@ class Ranker:
             return round(probability, 2)
         index = bisect.bisect_right([edge for edge, _ in table], probability) - 1
         return round(table[max(index, 0)][1], 2)
+
+
+def pick(candidates: list, scores: list[float], null_score: float) -> tuple:
+    """The highest scoring candidate (the first, on a tie) and its probability: a softmax
+    over the quote's candidates and a "none of them" scored ``null_score``, so that a lone
+    candidate is not certain merely for being alone."""
+    if not candidates:
+        return None, 0.0
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    top = scores[best]
+    total = sum(math.exp(max(-30.0, value - top)) for value in [*scores, null_score])
+    return candidates[best], 1.0 / total
 
 
 @cache
@@ -150,6 +157,10 @@ class _Context:
         self.subjects_at = {m.start for m in names if m.subject}
         self.name_starts = [m.start for m in names]
         self.cue_subjects: dict[tuple[int, int], list[tuple[Mention, str]]] = {}
+        # words the text writes in lower case somewhere: 'Between' or 'Estimates' opening a
+        # sentence is a word, not a name
+        self.lower_words = frozenset(_LOWER_WORD.findall(doc.text))
+        self.mention_features: dict[tuple[int, int, str], tuple[dict[str, float], bool]] = {}
 
     def cues(self, low: int, high: int) -> list[tuple[int, int]]:
         """Cue verbs outside quotation marks in [low, high), found a paragraph at a time
@@ -275,25 +286,26 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
     opens_paragraph = open_mark == paragraph.start
     inner_end = text[span.end - 1 : span.end]
     lead = _lead(text, open_mark, paragraph.start)
-    ranks: dict[str, list[tuple[int, Candidate]]] = {}
-    for candidate in found:
+    ranks: dict[str, list[tuple[int, int]]] = {}  # side and kind -> (distance, index)
+    placed = []  # (side, distance) of each candidate
+    for index, candidate in enumerate(found):
         mention = candidate.mention
         side = "after" if mention.start >= close else "before" if mention.end <= open_mark else "in"
-        ranks.setdefault(side + mention.kind, []).append(
-            (_distance(mention, open_mark, close), candidate)
-        )
+        distance = _distance(mention, open_mark, close)
+        placed.append((side, distance))
+        ranks.setdefault(side + mention.kind, []).append((distance, index))
+    rank_of = [""] * len(found)
     for group in ranks.values():
         group.sort(key=lambda pair: pair[0])
-        for rank, (_, candidate) in enumerate(group):
-            candidate.features["rank" + str(min(rank, 3))] = 1.0
-    for candidate in found:
+        for rank, (_, index) in enumerate(group):
+            rank_of[index] = "rank" + str(min(rank, 3))
+    for candidate, (side, distance), rank in zip(found, placed, rank_of, strict=True):
         mention = candidate.mention
         said = text[mention.start : mention.end]
         low = said.lower()
         features = candidate.features
+        features[rank] = 1.0
         kind = mention.kind
-        distance = _distance(mention, open_mark, close)
-        side = "after" if mention.start >= close else "before" if mention.end <= open_mark else "in"
         in_sentence = (
             mention.start >= sentence[0]
             if side == "before"
@@ -308,7 +320,6 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
         else:
             where = "prevpara"
         position = f"{side}_{where}_{_bucket(distance)}"
-        rank = next(name for name in features if name.startswith("rank"))
         features.update(
             {
                 "bias_" + kind: 1.0,
@@ -329,35 +340,16 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
         features[f"norigins={min(len(candidate.origins), 3)}"] = 1.0
         if rule.attribution is None:
             features["norule&" + side] = 1.0
+        own, subject = _mention_features(doc, context, mention)
+        features.update(own)
         if kind == "pronoun":
-            features["pw=" + low] = 1.0
             features[f"pw={low}&{side}_{where}"] = 1.0
-        first = low.split(" ", 1)[0]
-        last = low.rsplit(" ", 1)[-1].strip(".,")
-        n_words = len(said.split())
-        features[f"nwords={min(n_words, 5)}&{kind}"] = 1.0
-        if is_outlet(said):
-            features["outlet"] = 1.0
-        if first in DETERMINERS:
-            features["det=" + first if first in {"the", "a", "an"} else "det=other"] = 1.0
-        if said.endswith(("’s", "'s", "’", "'")):
-            features["possessive"] = 1.0
-        if any(word in ORGANISATION_WORDS for word in low.split()):
-            features["org"] = 1.0
-        if last in {"statement", "release", "ad", "video", "report", "poll", "survey"}:
-            features["document"] = 1.0
-        if kind == "name" and n_words == 1 and said.isupper():
-            features["acronym"] = 1.0
-        before = text[max(0, mention.start - 2) : mention.start]
-        if (
-            mention.start == 0
-            or before.endswith(("\n", ". ", '" ', "” "))
-            or mention.start in context.subjects_at
-        ):
-            features["subject"] = 1.0
+        if subject:
             features[f"subject&{side}_{where}&{kind}"] = 1.0
-        if kind == "name" and n_words == 1 and low.endswith(("ed", "ing", "ly")):
-            features["verb_shape"] = 1.0
+        between = _quotes_between(doc, mention, open_mark, close)
+        features[f"qbetween={min(between, 2)}&{side}"] = 1.0
+        sentences = _sentences_between(doc, mention, open_mark, close)
+        features[f"sents={min(sentences, 3)}&{side}&{kind}"] = 1.0
         features[f"qhow={rule.how}&{side}_{where}&{kind}"] = 1.0
         features[f"qlead={lead}&{side}&{kind}"] = 1.0
         cue = _adjacent_cue(cues, text, mention)
@@ -377,6 +369,95 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
             )
             features["cue=" + kind_of_cue] = 1.0
             features[f"cue&{side}_{where}"] = 1.0
+
+
+def _mention_features(
+    doc: _Document, context: _Context, mention: Mention
+) -> tuple[dict[str, float], bool]:
+    """The features a mention has wherever it stands (its words and shape), and whether it
+    opens a sentence; worked out once per document, as neighbouring quotes share mentions."""
+    key = (mention.start, mention.end, mention.kind)
+    known = context.mention_features.get(key)
+    if known is not None:
+        return known
+    text = doc.text
+    said = text[mention.start : mention.end]
+    low = said.lower()
+    kind = mention.kind
+    features: dict[str, float] = {}
+    if kind == "pronoun":
+        features["pw=" + low] = 1.0
+    first = low.split(" ", 1)[0]
+    last = low.rsplit(" ", 1)[-1].strip(".,")
+    n_words = len(said.split())
+    features[f"nwords={min(n_words, 5)}&{kind}"] = 1.0
+    if is_outlet(said):
+        features["outlet"] = 1.0
+    if first in DETERMINERS:
+        features["det=" + first if first in {"the", "a", "an"} else "det=other"] = 1.0
+    if said.endswith(("’s", "'s", "’", "'")):
+        features["possessive"] = 1.0
+    if any(word in ORGANISATION_WORDS for word in low.split()):
+        features["org"] = 1.0
+    if last in {"statement", "release", "ad", "video", "report", "poll", "survey"}:
+        features["document"] = 1.0
+    if kind == "name" and n_words == 1 and said.isupper():
+        features["acronym"] = 1.0
+    before = text[max(0, mention.start - 2) : mention.start]
+    subject = (
+        mention.start == 0
+        or before.endswith(("\n", ". ", '" ', "” "))
+        or mention.start in context.subjects_at
+    )
+    if subject:
+        features["subject"] = 1.0
+    if kind == "name" and n_words == 1 and low.endswith(("ed", "ing", "ly")):
+        features["verb_shape"] = 1.0
+    if kind != "pronoun":
+        _name_shape(doc, context, said, features)
+    context.mention_features[key] = (features, subject)
+    return features, subject
+
+
+def _name_shape(doc: _Document, context: _Context, said: str, features: dict) -> None:
+    """What a name or description looks like: a word the text also writes in lower case
+    ('Between', 'Estimates'), a known first name, a headline in capitals, a person the
+    document names more than once."""
+    words = said.split()
+    first = words[0].strip(".,’'")
+    if first.lower() in context.lower_words and first[:1].isupper():
+        features[f"first_lower_elsewhere&{min(len(words), 3)}"] = 1.0
+    if first_name_gender(first):
+        features["first_name"] = 1.0
+    if len(words) > 2 and said.isupper():
+        features["headline"] = 1.0
+    if doc.entities.is_person(said):
+        features["person"] = 1.0
+    lower = [word.lower() for word in words[1:]]
+    if any(word in AUXILIARIES or word.endswith(("n’t", "n't")) for word in lower):
+        features["runs_into_verb"] = 1.0  # 'The timing of the surge doesn’t'
+    if first.lower() in {"what", "who", "why", "how", "where", "when", "which"}:
+        features["question_word"] = 1.0
+
+
+def _quotes_between(doc: _Document, mention: Mention, open_mark: int, close: int) -> int:
+    """How many other quotes stand between a mention and the quote."""
+    starts = doc._quoted_starts
+    if mention.end <= open_mark:
+        return bisect.bisect_left(starts, open_mark) - bisect.bisect_left(starts, mention.end)
+    if mention.start >= close:
+        return bisect.bisect_left(starts, mention.start) - bisect.bisect_left(starts, close)
+    return 0
+
+
+def _sentences_between(doc: _Document, mention: Mention, open_mark: int, close: int) -> int:
+    """How many sentence starts lie between a mention and the quote."""
+    bounds = doc.boundaries
+    if mention.end <= open_mark:
+        return bisect.bisect_right(bounds, open_mark) - bisect.bisect_right(bounds, mention.end)
+    if mention.start >= close:
+        return bisect.bisect_right(bounds, mention.start) - bisect.bisect_right(bounds, close)
+    return 0
 
 
 def _lead(text: str, open_mark: int, floor: int) -> str:

@@ -14,7 +14,7 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from scrapers.quotes_lexicon import (
     ANONYMOUS_HEADS,
@@ -187,6 +187,10 @@ _PRONOUN_GENDER = {"he": "m", "she": "f"}
 _HONORIFICS = frozenset([*_HONORIFIC_GENDER, "dr", "prof"])
 _HONORIFIC = re.compile(r"\b(Mr|Mrs|Ms|Miss|Sir|Dame)\.?\s+(?:[A-Z][\w.'’-]*\s+)?([A-Z][\w'’-]*)")
 _TOLD = frozenset(["told", "tells", "tell", "telling"])
+_CUE_TARGET = re.compile(r"\s+((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+|reporters|us)")
+_CUE_OUTLET = re.compile(
+    r"\s+(?:in an? \w+ (?:with|to) |on |to )((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+)"
+)
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,7 @@ def _is_cap(text: str, span: tuple[int, int]) -> bool:
     return bool(_CAPITALISED.fullmatch(text, span[0], span[1]))
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and asked of the same few names over and over
 def is_outlet(name: str) -> bool:
     """Whether a name reads as a news outlet ("POLITICO", "The Washington Post")."""
     low = name.lower().removeprefix("the ").strip()
@@ -472,8 +477,7 @@ def _role_after(text: str, words: list[tuple[int, int]], last: int) -> str | Non
 def cue_object(text: str, cue: tuple[int, int], end: int) -> tuple[str, str | None]:
     """The cue as the text gives it ("told POLITICO") and the outlet it names, if any."""
     verb = text[cue[0] : cue[1]]
-    after = text[cue[1] : end]
-    match = re.match(r"\s+((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+|reporters|us)", after)
+    match = _CUE_TARGET.match(text, cue[1], end)
     if verb.lower() in _TOLD and match:
         target = match.group(1).strip()
         if target.endswith(".") and "." not in target.rsplit(" ", 1)[-1][:-1]:
@@ -481,9 +485,7 @@ def cue_object(text: str, cue: tuple[int, int], end: int) -> tuple[str, str | No
         if is_outlet(target):
             return verb, target  # 'told CNN': the outlet is where, not part of the cue
         return f"{verb} {target}", None
-    outlet = re.match(
-        r"\s+(?:in an? \w+ (?:with|to) |on |to )((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+)", after
-    )
+    outlet = _CUE_OUTLET.match(text, cue[1], end)
     if outlet and is_outlet(outlet.group(1).strip()):
         return verb, outlet.group(1).strip()
     return verb, None
@@ -507,6 +509,7 @@ def first_name_gender(word: str) -> str | None:
     return {"male": "m", "mostly_male": "m", "female": "f", "mostly_female": "f"}.get(found)
 
 
+@lru_cache(maxsize=1 << 16)
 def person_and_role(name: str) -> tuple[str, str | None]:
     """Split what stands before a person's name into a role: 'NASA Administrator Jim
     Bridenstine' -> ('Jim Bridenstine', 'NASA Administrator'), "NASA's Steve Clarke" ->
@@ -690,6 +693,9 @@ class Entities:
 def _sentence_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Split a capitalised run at sentence ends: "Chris Krebs. Hours" is two runs, while
     "George W. Bush" and "Sen. Tim Kaine" are one."""
+    run = text[start:end]
+    if "." not in run and run and run == run.strip():
+        return [(start, end)]  # no full stop, nothing to split (most runs: one word)
     pieces, piece_start = [], start
     for token in _TOKEN.finditer(text, start, end):
         word = token.group()
@@ -709,6 +715,7 @@ def _inside(spans: list[tuple[int, int]], starts: list[int], position: int) -> b
     return index >= 0 and spans[index][0] <= position < spans[index][1]
 
 
+@lru_cache(maxsize=1 << 16)
 def _personal(name: str) -> bool:
     """Whether a capitalised run can be a person's name (not an outlet or organisation)."""
     words = name.lower().split()
@@ -717,13 +724,18 @@ def _personal(name: str) -> bool:
     return not (len(words) == 1 and name.isupper())
 
 
+_CLAUSE_END = re.compile(r"[.!?\n]")
+
+
 def _opens_sentence(text: str, start: int) -> bool:
     before = text[max(0, start - 40) : start].rstrip()
     if not before or before.endswith(("\n", ".", "!", "?", "”", '"')):
         return True
+    if not before.endswith(","):
+        return False
     # "On Thursday evening, Krebs retweeted": a short adverbial and a comma.
-    clause = re.split(r"[.!?\n]", before)[-1]
-    return before.endswith(",") and clause.count(",") == 1 and len(clause) < 40
+    clause = _CLAUSE_END.split(before)[-1]
+    return clause.count(",") == 1 and len(clause) < 40
 
 
 def is_anonymous(description: str) -> bool:

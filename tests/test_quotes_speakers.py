@@ -3,12 +3,13 @@ bounded time. Texts are written for this project."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
 
 from scrapers.quotes import find_quotes
-from scrapers.quotes_ranker import MODEL_PATH, Ranker
+from scrapers.quotes_ranker import MODEL_PATH, Ranker, pick
 from scrapers.quotes_speakers import person_and_role
 
 
@@ -119,6 +120,16 @@ def test_a_clear_attribution_is_confident_and_a_guess_is_not() -> None:
     assert clear[0].confidence >= 0.8
     assert not guess or guess[0].confidence < 0.8
     assert all(q.method.startswith("ranker-") for q in clear)
+
+
+def test_a_lone_candidate_is_not_certain_for_being_alone() -> None:
+    # The softmax runs over the candidates and a "none of them": one weak mention stays
+    # a guess, one strong mention is likely, and a close rival halves the certainty.
+    assert pick(["weak"], [0.0], 3.75) == ("weak", pytest.approx(1 / (1 + math.exp(3.75))))
+    assert pick(["strong"], [8.0], 3.75)[1] > 0.95
+    best, probability = pick(["a", "b"], [8.0, 8.0], 3.75)
+    assert best == "a" and 0.45 < probability < 0.5
+    assert pick([], [], 3.75) == (None, 0.0)
 
 
 # -- bad input: no crash, bounded time ------------------------------------------------------

@@ -137,7 +137,7 @@ UNCERTAIN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Quay reopens</title></head><body><article><h1>Quay reopens</h1>
 <p>The harbour authority reopened the north quay on Monday after a winter of repairs.</p>
 <p>Tomas Berglund, who runs the ferry company, watched from the pier with Mina Okafor.</p>
-<p>Later the crowd called the repairs “a small miracle for the whole town,” and the band
+<p>Some in town thought the repairs “a small miracle for the whole town,” and the band
 played.</p>
 <p>“The repairs are done,” said Mina Okafor, the port director.</p>
 </article></body></html>"""
@@ -151,7 +151,7 @@ def test_pages_mark_low_confidence_attributions(archive_root, server):
     ):
         Pipeline(store, http).capture(server.url("/u"))
         quotes = {q.speaker: q for q in store.catalog.current_quotes()}
-    guessed, said = quotes["the crowd"], quotes["Mina Okafor"]
+    guessed, said = quotes["Some in town"], quotes["Mina Okafor"]
     assert guessed.confidence < 0.8 <= said.confidence
     client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
     low = client.get(links.quote_path(guessed.id)).get_data(as_text=True)

@@ -128,6 +128,7 @@ def test_an_archive_moved_by_export_and_import_keeps_every_id_and_link(built, tm
         paths = [links.document_path(d) for d in identifiers(built.root)["documents"]]
         paths += [links.quote_path(q) for q in identifiers(built.root)["quotes"]]
         paths.append(links.quote_path(built.old_pledge))  # an older extraction's id
+        paths.append(links.speaker_path(built.old_director))  # and an older speaker id
         paths += [links.capture_path(c.url, c.captured_at) for c in catalog.all_captures()]
         paths += [links.raw_capture_path(c.url, c.captured_at) for c in catalog.all_captures()]
     for path in paths:
@@ -137,6 +138,46 @@ def test_an_archive_moved_by_export_and_import_keeps_every_id_and_link(built, tm
     for capture in captures_of(built.root, built.news_url):
         raw = links.raw_capture_path(capture.url, capture.captured_at)
         assert new.get(raw).data == old.get(raw).data
+
+
+def test_speaker_aliases_travel_with_the_package(built, tmp_path):
+    package = tmp_path / "speakers.wacz"
+    invoke(export_command, package, "--archive", built.root)
+    aliases = json.loads(members(package)["onrecord/speaker-aliases.json"])
+    assert [built.old_director, built.director] in aliases
+    target = fresh(tmp_path / "speakers")
+    invoke(import_command, package, "--archive", target)
+    with Catalog.open(Paths(target).catalog) as catalog:
+        assert catalog.resolve_speaker_id(built.old_director) == built.director
+    new = create_app({"ARCHIVE": str(target), "TESTING": True}).test_client()
+    moved = new.get(links.speaker_path(built.old_director))
+    assert (moved.status_code, moved.location) == (301, links.speaker_path(built.director))
+
+
+def test_a_package_with_unreadable_aliases_is_refused_and_changes_nothing(built, tmp_path):
+    package = tmp_path / "aliases.wacz"
+    invoke(export_command, package, "--archive", built.root)
+    files = members(package)
+    files["onrecord/speaker-aliases.json"] = b'{"not": "pairs"}'
+    datapackage = json.loads(files["datapackage.json"])
+    for resource in datapackage["resources"]:
+        data = files[resource["path"]]
+        resource["hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
+        resource["bytes"] = len(data)
+    files["datapackage.json"] = json.dumps(datapackage).encode()
+    digest = {
+        "path": "datapackage.json",
+        "hash": "sha256:" + hashlib.sha256(files["datapackage.json"]).hexdigest(),
+    }
+    files["datapackage-digest.json"] = json.dumps(digest).encode()
+    with zipfile.ZipFile(package, "w", compression=zipfile.ZIP_STORED) as rewritten:
+        for name, data in files.items():
+            rewritten.writestr(name, data)
+    target = fresh(tmp_path / "target")
+    result = CliRunner().invoke(import_command, [str(package), "--archive", str(target)])
+    assert result.exit_code != 0
+    assert "onrecord/speaker-aliases.json is not a list of [old id, new id] pairs" in result.output
+    assert identifiers(target)["captures"] == []
 
 
 def captures_of(root: Path, url: str):

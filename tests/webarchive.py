@@ -142,6 +142,7 @@ class WebArchive:
     hostile_img_quote: str
     old_pledge: str  # an id an older extraction issued, now an alias of `pledge`
     director: str  # speaker id of Dana Whitfield
+    old_director: str  # a speaker id an older extraction issued, now an alias of `director`
 
 
 def _quote_containing(catalog: Catalog, document_id: str, words: str) -> str:
@@ -205,8 +206,12 @@ def build_web_archive(root: Path, server: LoopbackServer) -> WebArchive:
         hostile = ids.doc_id(ids.canonical_url(hostile_url))
         pledge = _quote_containing(catalog, statement, "published in full")
         old_pledge = ids.quote_id(statement, "Every valid ballot was counted (first draft)")
+        director = catalog.quote(pledge).speaker_id
+        # the director as an older attributor named her, title and all
+        old_director = ids.speaker_id("County Elections Director Dana Whitfield")
         with catalog.transaction():
             catalog.add_quote_alias(old_pledge, pledge)
+            catalog.add_speaker_alias(old_director, director)
         return WebArchive(
             root=root,
             statement_url=statement_url,
@@ -222,5 +227,6 @@ def build_web_archive(root: Path, server: LoopbackServer) -> WebArchive:
             hostile_quote=_quote_containing(catalog, hostile, "<script>"),
             hostile_img_quote=_quote_containing(catalog, hostile, "onerror"),
             old_pledge=old_pledge,
-            director=catalog.quote(pledge).speaker_id,
+            director=director,
+            old_director=old_director,
         )

@@ -268,6 +268,11 @@ class QuoteQueries(Queries):
             )
         )
 
+    def speaker_aliases(self) -> list[tuple[str, str]]:
+        """Every (old speaker id, successor id) pair, to carry them with an exported archive."""
+        rows = self._run("SELECT old_id, new_id FROM speaker_aliases ORDER BY old_id")
+        return [(r[0], r[1]) for r in rows]
+
     def add_speaker_alias(self, old_id: str, new_id: str) -> None:
         self._run(
             "INSERT INTO speaker_aliases (old_id, new_id) VALUES (:old, :new)"
