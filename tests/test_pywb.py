@@ -9,6 +9,7 @@ ever run as a subprocess.
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
 import re
@@ -58,15 +59,22 @@ def built(built_site: WebArchive, tmp_path_factory) -> WebArchive:
 def pywb() -> Path:
     """The bin folder of a virtualenv with pywb (installed on first use)."""
     wayback = PYWB_VENV / "bin" / "wayback"
-    if not wayback.exists():
-        steps = (
-            [sys.executable, "-m", "venv", "--clear", str(PYWB_VENV)],
-            [str(PYWB_VENV / "bin" / "pip"), "install", "--quiet", "pywb"],
-        )
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=600, check=False)
-            if done.returncode != 0:
-                pytest.skip(f"cannot install pywb into {PYWB_VENV}: {done.stderr[-500:]}")
+    installed = PYWB_VENV / "installed"  # written last: a half-made virtualenv is made again
+    # Test modules in other xdist workers want it too: one makes it while the others wait.
+    with open(PYWB_VENV.with_name(".venv-pywb.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not installed.exists():
+            steps = (
+                [sys.executable, "-m", "venv", "--clear", str(PYWB_VENV)],
+                [str(PYWB_VENV / "bin" / "pip"), "install", "--quiet", "pywb"],
+            )
+            for step in steps:
+                done = subprocess.run(
+                    step, capture_output=True, text=True, timeout=600, check=False
+                )
+                if done.returncode != 0:
+                    pytest.skip(f"cannot install pywb into {PYWB_VENV}: {done.stderr[-500:]}")
+            installed.touch()
     return wayback.parent
 
 

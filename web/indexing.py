@@ -30,7 +30,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.catalog import Catalog, CatalogError, Catalogs, Change, ChangeListener
+from archive.catalog import (
+    DISCONNECTED,
+    Catalog,
+    CatalogError,
+    Catalogs,
+    Change,
+    ChangeListener,
+    connection_error,
+)
 from archive.store import Paths, crash_point
 from index.build import Indexer
 from index.search import QueryError, Searcher, SearchResults
@@ -234,6 +242,9 @@ class IndexKeeper:
                 self.applied_at = datetime.now(UTC)
             self._recovered()
             return count
+        except DISCONNECTED as exc:  # the database went away mid-way: say so plainly
+            self._failed(position, connection_error(catalog.url, exc))
+            return 0
         except Exception as exc:  # logged, shown on /status, and tried again: never skipped
             self._failed(position, exc)
             return 0
