@@ -1,4 +1,12 @@
-"""The only writer of the index: incremental updates by unique id, and atomic rebuilds."""
+"""The only writer of the index: incremental updates by unique id, and atomic rebuilds,
+with the engine that the archive's ``search_engine`` setting names.
+
+Records become index fields here, the same for every engine (`document_fields`,
+`quote_fields`); the engine modules (`index.whoosh_engine`, `index.tantivy_engine`) write
+them. An update goes into the live generation with the engine that wrote it; a rebuild
+writes a new generation with the chosen engine and swaps it in (`index.layout`), so
+changing engines is a rebuild (`onrecord reindex`).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +15,14 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 
-from whoosh import index as whoosh_index
-from whoosh.index import Index
-from whoosh.writing import IndexWriter
-
+from archive import config
 from index import layout
-from index.codec import Codec
-from index.schema import build_schema
-from index.segments import write_segments
 
-__all__ = ["DuplicateRecord", "Indexer"]
+__all__ = ["ENGINES", "DuplicateRecord", "Indexer", "engine_module"]
+
+ENGINES = config.SETTINGS_BY_NAME["search_engine"].choices
 
 # How long an incremental update waits for the index's lock while another process (a
 # second scraper writing into the same archive) holds it.
@@ -37,18 +42,46 @@ class DuplicateRecord(ValueError):
     """The same record id was given twice in one batch."""
 
 
+def engine_module(engine: str) -> ModuleType:
+    """The module of an engine (imported when first used: tantivy is a large library)."""
+    if engine == "whoosh":
+        from index import whoosh_engine
+
+        return whoosh_engine
+    if engine == "tantivy":
+        from index import tantivy_engine
+
+        return tantivy_engine
+    raise ValueError(f"unknown search engine {engine!r}; the engines are {', '.join(ENGINES)}")
+
+
+def default_engine() -> str:
+    """The engine of the ``search_engine`` setting's default and ``ONRECORD_SEARCH_ENGINE``."""
+    return config.load(None)["search_engine"]
+
+
 class Indexer:
     """Writes quote and document records into the index at ``path``.
 
-    ``procs`` is the number of processes a rebuild uses, each gathering up to about
-    ``limitmb`` of postings before it writes them as a segment (`index.segments`);
-    incremental updates use Whoosh's own writer, in this process.
+    ``engine`` is the engine a rebuild (or a new index) uses; None means the
+    ``search_engine`` setting's default or ``ONRECORD_SEARCH_ENGINE``. ``procs`` is the
+    number of processes (Whoosh) or threads (tantivy) a rebuild uses, with about
+    ``limitmb`` of memory each; incremental updates write in this process.
     """
 
-    def __init__(self, path: Path, *, procs: int = 2, limitmb: int = REBUILD_LIMIT_MB) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        procs: int = 2,
+        limitmb: int = REBUILD_LIMIT_MB,
+        engine: str | None = None,
+    ) -> None:
         self._root = Path(path)
         self._procs = procs
         self._limitmb = limitmb
+        self._engine = engine or default_engine()
+        engine_module(self._engine)  # an unknown engine is refused here
         self._root.mkdir(parents=True, exist_ok=True)
 
     def update(self, documents: Iterable[dict], quotes: Iterable[dict]) -> int:
@@ -58,33 +91,16 @@ class Indexer:
         of that document that are not among ``quotes`` are dropped, so re-extracted text
         never leaves stale quotes behind. A quote given alone replaces the quote with its id.
         """
-        writer = self._open().writer(codec=Codec(), timeout=WRITER_WAIT_SECONDS)
-        try:
-            count = _write(writer, documents, quotes)
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
+        live, engine = self._live()
+        records = _Records(_all_fields(documents, quotes))
+        count = engine.write(live, records, WRITER_WAIT_SECONDS)
         log.info("indexed %d records", count)
         return count
 
     def delete_document(self, document_id: str) -> None:
-        """Remove a document and all its quotes.
-
-        A document that was never indexed (every new page a scrape finds) costs a term
-        lookup, not a writer: opening one takes the lock and commits a new generation.
-        """
-        ix = self._open()
-        with ix.reader() as reader:
-            if ("document_id", document_id) not in reader:
-                return
-        writer = ix.writer(codec=Codec(), timeout=WRITER_WAIT_SECONDS)
-        try:
-            writer.delete_by_term("document_id", document_id)
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
+        """Remove a document and all its quotes."""
+        live, engine = self._live()
+        engine.delete_document(live, document_id, WRITER_WAIT_SECONDS)
 
     def rebuild(
         self,
@@ -98,49 +114,27 @@ class Indexer:
         fails, the half-built generation is removed and the live index is left as it was.
         """
         layout.discard_stale(self._root)
-        generation = layout.new_generation(self._root)
+        generation = layout.new_generation(self._root, self._engine)
         records = _Records(_all_fields(documents, quotes), progress)
         try:
-            ix = whoosh_index.create_in(str(generation), build_schema())
-            write_segments(ix, records, self._procs, self._limitmb)
+            engine_module(self._engine).build(generation, records, self._procs, self._limitmb)
         except BaseException:
             shutil.rmtree(generation, ignore_errors=True)
             raise
         count = records.count
         layout.publish(self._root, generation)
-        log.info("rebuilt the index with %d records in %s", count, generation.name)
+        log.info(
+            "rebuilt the index with %d records in %s (%s)", count, generation.name, self._engine
+        )
         return count
 
-    def _open(self) -> Index:
+    def _live(self) -> tuple[Path, ModuleType]:
         live = layout.current(self._root)
         if live is None:
-            live = layout.new_generation(self._root)
-            whoosh_index.create_in(str(live), build_schema())
+            live = layout.new_generation(self._root, self._engine)
+            engine_module(self._engine).create(live)
             layout.publish(self._root, live)
-        return whoosh_index.open_dir(str(live))
-
-
-def _write(writer: IndexWriter, documents: Iterable[dict], quotes: Iterable[dict]) -> int:
-    """Add or replace records by id (see `Indexer.update`); return how many."""
-    replaced: set[str] = set()  # documents whose quotes were all deleted in this batch
-    # an index built before word pairs existed keeps working without them until rebuilt
-    pairs = "text_pairs" in writer.schema
-    count = 0
-    for fields in _Records(_all_fields(documents, quotes)):
-        if not pairs:
-            fields.pop("text_pairs", None)
-        if fields["type"] == "document":
-            writer.delete_by_term("document_id", fields["id"])
-            replaced.add(fields["id"])
-            writer.add_document(**fields)
-        elif fields["document_id"] in replaced:
-            # quote ids belong to one document, whose old quotes are already deleted:
-            # no need for update_document's per-record term lookup
-            writer.add_document(**fields)
-        else:
-            writer.update_document(**fields)
-        count += 1
-    return count
+        return live, engine_module(layout.engine_of(live))
 
 
 class _Records:

@@ -10,9 +10,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from whoosh import index as whoosh_index
-
 from index import layout
+from index.build import engine_module
 
 __all__ = ["IndexDiff", "compare", "indexed_ids"]
 
@@ -36,11 +35,7 @@ def indexed_ids(path: Path) -> Counter[str]:
     live = layout.current(Path(path))
     if live is None:
         return Counter()
-    reader = whoosh_index.open_dir(str(live)).reader()
-    try:
-        return Counter(fields["id"] for fields in reader.all_stored_fields())
-    finally:
-        reader.close()
+    return Counter(engine_module(layout.engine_of(live)).ids(live))
 
 
 def compare(path: Path, documents: set[str], quotes: set[str]) -> IndexDiff:

@@ -62,11 +62,11 @@ def test_an_index_without_pairs_keeps_working(tmp_path: Path) -> None:
 def test_one_scoring_pass_ranks_as_whoosh_does(tmp_path: Path) -> None:
     Indexer(tmp_path / "ix").update([D1, D2], [Q1, Q2, Q3, Q4, Q5])
     searcher = Searcher(tmp_path / "ix")
-    whoosh_searcher = searcher._searcher
+    whoosh_searcher = searcher._engine._searcher
     for text in ('"this country"', '"country in"', '"this country" speaker:"Chris Krebs"'):
         compiled = compile_query(parse(text), ["quote", "document"], pairs=True)
         expected = [(hit.docnum, hit.score) for hit in whoosh_searcher.search(compiled, limit=None)]
-        scored = searcher._score_all(compiled)
+        scored = searcher._engine._score_all(compiled)
         assert sorted(scored) == sorted(expected)
         ranked = sorted(scored, key=lambda pair: (-pair[1], pair[0]))
         assert ranked == expected
