@@ -82,15 +82,17 @@ def _schema() -> tantivy.Schema:
 
 
 def _analyzers() -> dict[str, tantivy.TextAnalyzer]:
-    names = (
-        TextAnalyzerBuilder(Tokenizer.regex(_WORD_PATTERN))
-        .filter(Filter.lowercase())
-        .filter(Filter.ascii_fold())
+    def names() -> TextAnalyzerBuilder:
+        return (
+            TextAnalyzerBuilder(Tokenizer.regex(_WORD_PATTERN))
+            .filter(Filter.lowercase())
+            .filter(Filter.ascii_fold())
+        )
+
+    words = (
+        names().filter(Filter.custom_stopword(sorted(STOP_WORDS))).filter(Filter.stemmer("english"))
     )
-    words = names.filter(Filter.custom_stopword(sorted(STOP_WORDS))).filter(
-        Filter.stemmer("english")
-    )
-    return {_WORDS: words.build(), _NAMES: names.build()}
+    return {_WORDS: words.build(), _NAMES: names().build()}
 
 
 _SCHEMA = _schema()
@@ -203,6 +205,8 @@ def _document(fields: dict) -> tantivy.Document:
         doc.add_text("domain", domain)
     for name in (*_STEMMED, *_NAMED):
         value = fields.get(name)
+        if value and not isinstance(value, str):
+            raise ValueError(f"{name} value {value!r} is not unicode text")
         if value:
             doc.add_text(name, value)
     for name in _DAYS:

@@ -16,6 +16,8 @@ from index import layout, segments
 from index.build import DuplicateRecord, Indexer
 from index.search import Searcher
 
+pytestmark = pytest.mark.usefixtures("search_engine")
+
 NOV = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
 
 
@@ -154,6 +156,7 @@ def test_searcher_before_any_index_finds_nothing(tmp_path: Path) -> None:
     assert results.hits == ()
 
 
+@pytest.mark.engine("whoosh")
 @pytest.mark.parametrize("procs", [1, 2])
 def test_rebuild_gives_the_same_results_as_incremental_updates(
     built: Path, tmp_path: Path, procs: int, monkeypatch: pytest.MonkeyPatch
