@@ -92,7 +92,7 @@ class Indexer:
         never leaves stale quotes behind. A quote given alone replaces the quote with its id.
         """
         live, engine = self._live()
-        records = _Records(_all_fields(documents, quotes))
+        records = _Records(_all_records(documents, quotes))
         count = engine.write(live, records, WRITER_WAIT_SECONDS)
         log.info("indexed %d records", count)
         return count
@@ -115,7 +115,7 @@ class Indexer:
         """
         layout.discard_stale(self._root)
         generation = layout.new_generation(self._root, self._engine)
-        records = _Records(_all_fields(documents, quotes), progress)
+        records = _Records(_all_records(documents, quotes), progress)
         try:
             engine_module(self._engine).build(generation, records, self._procs, self._limitmb)
         except BaseException:
@@ -138,37 +138,42 @@ class Indexer:
 
 
 class _Records:
-    """Index fields, a repeated id refused, counted, with progress reported."""
+    """(type, record) pairs, a repeated id refused, counted, with progress reported."""
 
     def __init__(
-        self, records: Iterator[dict], progress: Callable[[int], None] | None = None
+        self, records: Iterator[tuple[str, dict]], progress: Callable[[int], None] | None = None
     ) -> None:
         self._progress = progress
         self._checked = self._check(records)
         self.count = 0
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[tuple[str, dict]]:
         return self._checked
 
-    def _check(self, records: Iterator[dict]) -> Iterator[dict]:
+    def _check(self, records: Iterator[tuple[str, dict]]) -> Iterator[tuple[str, dict]]:
         seen: set[str] = set()
-        for fields in records:
-            if fields["id"] in seen:
-                raise DuplicateRecord(f"record {fields['id']} appears twice in one batch")
-            seen.add(fields["id"])
+        for kind, record in records:
+            if record["id"] in seen:
+                raise DuplicateRecord(f"record {record['id']} appears twice in one batch")
+            seen.add(record["id"])
             self.count += 1
             if self._progress is not None and self.count % _PROGRESS_EVERY == 0:
                 self._progress(self.count)
-            yield fields
+            yield kind, record
         if self._progress is not None and self.count % _PROGRESS_EVERY:
             self._progress(self.count)
 
 
-def _all_fields(documents: Iterable[dict], quotes: Iterable[dict]) -> Iterator[dict]:
+def _all_records(documents: Iterable[dict], quotes: Iterable[dict]) -> Iterator[tuple[str, dict]]:
     for record in documents:
-        yield document_fields(record)
+        yield "document", record
     for record in quotes:
-        yield quote_fields(record)
+        yield "quote", record
+
+
+def index_fields(kind: str, record: dict) -> dict:
+    """The Whoosh index fields of a ``kind`` ("document" or "quote") record."""
+    return document_fields(record) if kind == "document" else quote_fields(record)
 
 
 def document_fields(record: dict) -> dict:
@@ -181,7 +186,7 @@ def document_fields(record: dict) -> dict:
         document_id=record["id"],
         title=record.get("title") or "",
         body=body,
-        lead=_lead(body),
+        lead=lead(body),
         author=" ; ".join(record.get("authors") or ()),
     )
     return fields
@@ -216,7 +221,7 @@ def _shared_fields(record: dict) -> dict:
         "publisher": record.get("publisher") or "",
         "kind": record.get("kind") or "",
         "lang": (record.get("language") or "").lower(),
-        "domain": " ".join(_domain_suffixes(record.get("domain") or "")),
+        "domain": " ".join(domain_suffixes(record.get("domain") or "")),
         "url": record["url"],
         "published": published.isoformat() if published else None,
         "captured": captured.isoformat(),
@@ -234,23 +239,29 @@ def _shared_fields(record: dict) -> dict:
     return fields
 
 
-def _date_terms(prefix: str, moment: datetime) -> dict[str, str]:
-    """``{prefix}_day`` and ``{prefix}_month`` terms of a moment, in UTC."""
+def aware(moment: datetime) -> datetime:
+    """``moment``, refused when it has no time zone."""
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: records must carry aware datetimes")
-    day = moment.astimezone(UTC).strftime("%Y-%m-%d")
+    return moment
+
+
+def _date_terms(prefix: str, moment: datetime) -> dict[str, str]:
+    """``{prefix}_day`` and ``{prefix}_month`` terms of a moment, in UTC."""
+    day = aware(moment).astimezone(UTC).strftime("%Y-%m-%d")
     name = prefix + "_" if prefix else ""
     return {name + "day": day, name + "month": day[:7]}
 
 
-def _domain_suffixes(domain: str) -> list[str]:
+def domain_suffixes(domain: str) -> list[str]:
     """``news.example.gov`` -> the host and each parent domain, so ``domain:example.gov``
     also finds its subdomains."""
     labels = domain.lower().strip(".").split(".")
     return [".".join(labels[i:]) for i in range(len(labels)) if labels[i]]
 
 
-def _lead(body: str) -> str:
+def lead(body: str) -> str:
+    """The start of a document's text, shown when there is nothing to highlight."""
     if len(body) <= _LEAD_CHARS:
         return body.strip()
     cut = body.rfind(" ", 0, _LEAD_CHARS)

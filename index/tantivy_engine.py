@@ -23,13 +23,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 
 import tantivy
 from tantivy import Filter, Occur, Order, Query, TextAnalyzerBuilder, Tokenizer
 
 from index import plan as p
+from index.build import aware, domain_suffixes, lead
 from index.hits import Hit, Records, stored_facets, top_facets
 from index.schema import STOP_WORDS
 from index.textmatch import TextMatch
@@ -53,7 +54,6 @@ _FACETS = {
     "month": "facet_month",
 }
 _TITLE_BOOST = 2.0  # as the Whoosh schema's title field
-_EPOCH = date(1970, 1, 1)
 # Memory for a writer's buffers (tantivy asks for at least 15 MB per thread).
 _WRITER_HEAP = 64_000_000
 _FACET_BUCKETS = 200  # values counted per facet before the shown ones are chosen
@@ -128,20 +128,20 @@ def _writer(index: tantivy.Index, wait: float, **options) -> tantivy.IndexWriter
             time.sleep(0.1)
 
 
-def write(generation: Path, records: Iterable[dict], wait: float) -> int:
+def write(generation: Path, records: Iterable[tuple[str, dict]], wait: float) -> int:
     """Add or replace records by id (see `index.build.Indexer.update`); return how many."""
     index = _open(generation)
     writer = _writer(index, wait, heap_size=_WRITER_HEAP, num_threads=1)
     replaced: set[str] = set()
     count = 0
     try:
-        for fields in records:
-            if fields["type"] == "document":
-                writer.delete_documents_by_term("document_id", fields["id"])
-                replaced.add(fields["id"])
-            elif fields["document_id"] not in replaced:
-                writer.delete_documents_by_term("id", fields["id"])
-            writer.add_document(_document(fields))
+        for kind, record in records:
+            if kind == "document":
+                writer.delete_documents_by_term("document_id", record["id"])
+                replaced.add(record["id"])
+            elif record["document_id"] not in replaced:
+                writer.delete_documents_by_term("id", record["id"])
+            writer.add_document(_document(kind, record))
             count += 1
     except BaseException:
         writer.rollback()
@@ -163,7 +163,9 @@ def delete_document(generation: Path, document_id: str, wait: float) -> None:
     writer.wait_merging_threads()
 
 
-def build(generation: Path, records: Iterable[dict], procs: int, memory_mb: int) -> None:
+def build(
+    generation: Path, records: Iterable[tuple[str, dict]], procs: int, memory_mb: int
+) -> None:
     """Write ``records`` into a new index in the empty folder ``generation``, with
     ``procs`` indexing threads sharing about ``memory_mb`` of buffers."""
     index = tantivy.Index(_SCHEMA, path=str(generation), reuse=False)
@@ -172,8 +174,8 @@ def build(generation: Path, records: Iterable[dict], procs: int, memory_mb: int)
     heap = max(memory_mb * 2**20, 20_000_000 * procs)
     writer = index.writer(heap_size=heap, num_threads=procs)
     try:
-        for fields in records:
-            writer.add_document(_document(fields))
+        for kind, record in records:
+            writer.add_document(_document(kind, record))
     except BaseException:
         writer.rollback()
         writer.wait_merging_threads()
@@ -192,47 +194,78 @@ def ids(generation: Path) -> Iterator[str]:
         yield json.loads(searcher.doc(address).get_first("stored"))["id"]
 
 
-def _document(fields: dict) -> tantivy.Document:
-    """The tantivy document of a record's index fields (`index.build`)."""
-    doc = tantivy.Document()
-    for name in _RAW:
-        value = fields.get(name)
-        if name == "anonymous" and value is not None:
-            value = "t" if value else "f"
-        if value:
-            doc.add_text(name, value)
-    for domain in (fields.get("domain") or "").split():
-        doc.add_text("domain", domain)
+_SECONDS_PER_DAY = 86_400
+
+
+def _document(kind: str, record: dict) -> tantivy.Document:
+    """The tantivy document of a ``kind`` ("document" or "quote") record."""
+    published: datetime | None = record.get("published")
+    captured: datetime = aware(record["captured"])
+    dated = aware(published) if published else captured
+    sort_date = int(dated.timestamp())
+    month = dated.astimezone(UTC).strftime("%Y-%m")
+    publisher = record.get("publisher") or ""
+    stored = {
+        "id": record["id"],
+        "type": kind,
+        "publisher": publisher,
+        "kind": record.get("kind") or "",
+        "lang": (record.get("language") or "").lower(),
+        "url": record["url"],
+        "published": published.isoformat() if published else None,
+        "captured": captured.isoformat(),
+        "month": month,
+    }
+    fields = {
+        "day": sort_date // _SECONDS_PER_DAY,
+        "captured_day": int(captured.timestamp()) // _SECONDS_PER_DAY,
+        "sort_date": sort_date,
+        "facet_month": month,
+        "facet_publisher": publisher,
+        "facet_kind": stored["kind"],
+        "domain": domain_suffixes(record.get("domain") or ""),
+    }
+    if published:
+        fields["published_day"] = sort_date // _SECONDS_PER_DAY
+    if kind == "document":
+        body = record.get("text") or ""
+        stored.update(document_id=record["id"], title=record.get("title") or "", lead=lead(body))
+        fields.update(
+            title=stored["title"], body=body, author=" ; ".join(record.get("authors") or ())
+        )
+    else:
+        speaker = record.get("speaker") or ""
+        stored.update(
+            document_id=record["document_id"],
+            text=record["text"],
+            speaker=speaker,
+            role=record.get("role") or "",
+            via=record.get("via") or "",
+            anonymous=bool(record.get("anonymous")),
+            document_title=record.get("title"),
+        )
+        fields.update(
+            text=stored["text"],
+            speaker=speaker,
+            role=stored["role"],
+            via=stored["via"],
+            facet_speaker=speaker,
+            anonymous="t" if stored["anonymous"] else "f",
+        )
+    for name in ("id", "type", "document_id", "kind", "lang", "publisher"):
+        if name in stored:
+            fields[name] = stored[name]
     for name in (*_STEMMED, *_NAMED):
         value = fields.get(name)
         if value and not isinstance(value, str):
             raise ValueError(f"{name} value {value!r} is not unicode text")
-        if value:
-            doc.add_text(name, value)
-    for name in _DAYS:
-        value = fields.get(name)
-        if value:
-            doc.add_integer(name, (date.fromisoformat(value) - _EPOCH).days)
-    doc.add_integer("sort_date", fields["sort_date"])
-    for name in _FACETS.values():
-        value = fields.get(name)
-        if value:
-            doc.add_text(name, value.decode("utf-8"))
-    doc.add_bytes("stored", json.dumps(_stored(fields), ensure_ascii=False).encode("utf-8"))
-    return doc
-
-
-_STORED = (
-    *("id", "type", "document_id", "text", "speaker", "role", "via", "anonymous"),
-    *("document_title", "title", "lead", "publisher", "kind", "lang", "url"),
-    *("published", "captured"),
-)
-
-
-def _stored(fields: dict) -> dict:
-    stored = {name: fields[name] for name in _STORED if fields.get(name) not in (None, "")}
-    stored["month"] = fields["facet_month"].decode("ascii")
-    return stored
+    fields["stored"] = json.dumps(
+        {name: value for name, value in stored.items() if value not in (None, "")},
+        ensure_ascii=False,
+    ).encode("utf-8")
+    return tantivy.Document(
+        **{name: value for name, value in fields.items() if value not in ("", [], None)}
+    )
 
 
 class TantivySearch:

@@ -31,6 +31,7 @@ from whoosh.index import Index
 from whoosh.writing import IndexWriter
 
 from index import plan as p
+from index.build import index_fields
 from index.codec import Codec
 from index.compile import whoosh_query
 from index.facets import CachedResult, ColumnCache, Columns, ResultCache
@@ -94,7 +95,7 @@ def delete_document(generation: Path, document_id: str, wait: float) -> None:
 def build(generation: Path, records: Iterable[dict], procs: int, memory_mb: int) -> None:
     """Write ``records`` as a new index in the empty folder ``generation`` (`index.segments`)."""
     ix = whoosh_index.create_in(str(generation), build_schema())
-    write_segments(ix, records, procs, memory_mb)
+    write_segments(ix, (index_fields(kind, record) for kind, record in records), procs, memory_mb)
 
 
 def ids(generation: Path) -> Iterator[str]:
@@ -107,13 +108,14 @@ def ids(generation: Path) -> Iterator[str]:
         reader.close()
 
 
-def _write(writer: IndexWriter, records: Iterable[dict]) -> int:
+def _write(writer: IndexWriter, records: Iterable[tuple[str, dict]]) -> int:
     """Add or replace records by id (see `Indexer.update`); return how many."""
     replaced: set[str] = set()  # documents whose quotes were all deleted in this batch
     # an index built before word pairs existed keeps working without them until rebuilt
     pairs = "text_pairs" in writer.schema
     count = 0
-    for fields in records:
+    for kind, record in records:
+        fields = index_fields(kind, record)
         if not pairs:
             fields.pop("text_pairs", None)
         if fields["type"] == "document":
