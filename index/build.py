@@ -14,6 +14,7 @@ import logging
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from types import ModuleType
 
@@ -91,16 +92,35 @@ class Indexer:
         of that document that are not among ``quotes`` are dropped, so re-extracted text
         never leaves stale quotes behind. A quote given alone replaces the quote with its id.
         """
-        live, engine = self._live()
-        records = _Records(_all_records(documents, quotes))
-        count = engine.write(live, records, WRITER_WAIT_SECONDS)
-        log.info("indexed %d records", count)
-        return count
+        documents = list(documents)
+        engine, shards = self._live()
+        checked = _Checked()
+        if "all" in shards:
+            records = chain(checked("document", documents), checked("quote", quotes))
+            engine.write(shards["all"][0], records, WRITER_WAIT_SECONDS, ())
+        else:
+            # a shard with nothing to change is not opened for writing (a commit each)
+            if documents:
+                engine.write(
+                    shards["documents"][0],
+                    checked("document", documents),
+                    WRITER_WAIT_SECONDS,
+                    (),
+                )
+            quotes = iter(quotes)
+            first = next(quotes, None)
+            replaced = [record["id"] for record in documents]
+            if first is not None or replaced:
+                records = checked("quote", chain([] if first is None else [first], quotes))
+                engine.write(shards["quotes"][0], records, WRITER_WAIT_SECONDS, replaced)
+        log.info("indexed %d records", checked.count)
+        return checked.count
 
     def delete_document(self, document_id: str) -> None:
         """Remove a document and all its quotes."""
-        live, engine = self._live()
-        engine.delete_document(live, document_id, WRITER_WAIT_SECONDS)
+        engine, shards = self._live()
+        for path, _ in shards.values():
+            engine.delete_document(path, document_id, WRITER_WAIT_SECONDS)
 
     def rebuild(
         self,
@@ -115,60 +135,59 @@ class Indexer:
         """
         layout.discard_stale(self._root)
         generation = layout.new_generation(self._root, self._engine)
-        records = _Records(_all_records(documents, quotes), progress)
+        engine = engine_module(self._engine)
+        checked = _Checked(progress)
         try:
-            engine_module(self._engine).build(generation, records, self._procs, self._limitmb)
+            shards = layout.new_shards(generation)
+            for (path, _), (kind, records) in zip(
+                shards.values(), (("document", documents), ("quote", quotes)), strict=True
+            ):
+                engine.build(path, checked(kind, records), self._procs, self._limitmb)
+            checked.finish()
         except BaseException:
             shutil.rmtree(generation, ignore_errors=True)
             raise
-        count = records.count
         layout.publish(self._root, generation)
         log.info(
-            "rebuilt the index with %d records in %s (%s)", count, generation.name, self._engine
+            "rebuilt the index with %d records in %s (%s)",
+            checked.count,
+            generation.name,
+            self._engine,
         )
-        return count
+        return checked.count
 
-    def _live(self) -> tuple[Path, ModuleType]:
+    def _live(self) -> tuple[ModuleType, dict[str, tuple[Path, tuple[str, ...]]]]:
         live = layout.current(self._root)
         if live is None:
             live = layout.new_generation(self._root, self._engine)
-            engine_module(self._engine).create(live)
+            for path, _ in layout.new_shards(live).values():
+                engine_module(self._engine).create(path)
             layout.publish(self._root, live)
-        return live, engine_module(layout.engine_of(live))
+        return engine_module(layout.engine_of(live)), layout.shards(live)
 
 
-class _Records:
-    """(type, record) pairs, a repeated id refused, counted, with progress reported."""
+class _Checked:
+    """Records of one batch as (type, record) pairs: a repeated id refused, counted, with
+    progress reported."""
 
-    def __init__(
-        self, records: Iterator[tuple[str, dict]], progress: Callable[[int], None] | None = None
-    ) -> None:
+    def __init__(self, progress: Callable[[int], None] | None = None) -> None:
         self._progress = progress
-        self._checked = self._check(records)
+        self._seen: set[str] = set()
         self.count = 0
 
-    def __iter__(self) -> Iterator[tuple[str, dict]]:
-        return self._checked
-
-    def _check(self, records: Iterator[tuple[str, dict]]) -> Iterator[tuple[str, dict]]:
-        seen: set[str] = set()
-        for kind, record in records:
-            if record["id"] in seen:
+    def __call__(self, kind: str, records: Iterable[dict]) -> Iterator[tuple[str, dict]]:
+        for record in records:
+            if record["id"] in self._seen:
                 raise DuplicateRecord(f"record {record['id']} appears twice in one batch")
-            seen.add(record["id"])
+            self._seen.add(record["id"])
             self.count += 1
             if self._progress is not None and self.count % _PROGRESS_EVERY == 0:
                 self._progress(self.count)
             yield kind, record
+
+    def finish(self) -> None:
         if self._progress is not None and self.count % _PROGRESS_EVERY:
             self._progress(self.count)
-
-
-def _all_records(documents: Iterable[dict], quotes: Iterable[dict]) -> Iterator[tuple[str, dict]]:
-    for record in documents:
-        yield "document", record
-    for record in quotes:
-        yield "quote", record
 
 
 def index_fields(kind: str, record: dict) -> dict:

@@ -11,19 +11,30 @@ picked up like any other.
 
 from __future__ import annotations
 
+import heapq
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from index import layout
 from index import plan as p
 from index.build import engine_module
-from index.hits import Hit, Records
+from index.hits import Hit, Records, top_facets
 from index.query import And, Node, Not, Or, QueryError, Word, parse
 from index.textmatch import TextMatch
 
-__all__ = ["Hit", "IndexStatus", "QueryError", "SearchResults", "Searcher"]
+__all__ = [
+    "Hit",
+    "IndexStatus",
+    "QueryError",
+    "SearchResults",
+    "Searcher",
+    "ShardStatus",
+    "ShardUnavailable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +58,34 @@ class SearchResults:
     hits: tuple[Hit, ...]
     facets: dict[str, list[tuple[str, int]]]
     total_is_exact: bool = True
+    unavailable: tuple[str, ...] = ()  # shards that could not be searched (see status)
+
+
+@dataclass(frozen=True)
+class ShardStatus:
+    """One shard of the live index: its records and segments, or why it cannot be read."""
+
+    name: str
+    records: int
+    segments: int
+    error: str | None = None
 
 
 @dataclass(frozen=True)
 class IndexStatus:
-    """What `Searcher.status` reports: the live generation, its engine and its size."""
+    """What `Searcher.status` reports: the live generation, its engine and its shards."""
 
     engine: str | None  # None: no index yet
     generation: str | None
-    records: int
-    segments: int
+    shards: tuple[ShardStatus, ...] = ()
+
+    @property
+    def records(self) -> int:
+        return sum(shard.records for shard in self.shards)
+
+    @property
+    def broken(self) -> tuple[ShardStatus, ...]:
+        return tuple(shard for shard in self.shards if shard.error is not None)
 
 
 class Searcher:
@@ -68,6 +97,9 @@ class Searcher:
 
     ``warm``: load what the first searches would otherwise load (a long-lived searcher,
     as in the web server).
+
+    A shard that cannot be opened or searched is left out (and logged): searches of the
+    other shards go on, their totals marked inexact, and `status` names what is wrong.
     """
 
     def __init__(
@@ -81,7 +113,8 @@ class Searcher:
         self._records = Records(text_loader)
         self._warm = warm
         self._live: Path | None = None
-        self._engine = None
+        self._engine: str | None = None
+        self._shards: dict[str, _Shard] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -90,23 +123,30 @@ class Searcher:
         if live != self._live:
             self.close()
             if live is not None:
-                self._engine = _open(live, self._records, self._warm)
+                self._engine = layout.engine_of(live)
+                self._shards = {
+                    name: _Shard(name, path, types)
+                    for name, (path, types) in layout.shards(live).items()
+                }
                 self._live = live
-                log.debug("opened index generation %s (%s)", live.name, self._engine.engine)
-        elif self._engine is not None:
-            self._engine.refresh()
+                log.debug("opened index generation %s (%s)", live.name, self._engine)
+        for shard in self._shards.values():
+            shard.refresh(self._engine, self._records, self._warm)
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
+        for shard in self._shards.values():
+            shard.close()
+        self._shards = {}
         self._engine = self._live = None
 
     def status(self) -> IndexStatus:
         self.refresh()
-        if self._engine is None:
-            return IndexStatus(None, None, 0, 0)
+        if self._live is None:
+            return IndexStatus(None, None)
         return IndexStatus(
-            self._engine.engine, self._live.name, self._engine.records, self._engine.segments
+            self._engine,
+            self._live.name,
+            tuple(shard.status() for shard in self._shards.values()),
         )
 
     def search(
@@ -123,57 +163,195 @@ class Searcher:
         """Search quotes and documents (or one ``type``); raise QueryError for bad queries."""
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"bad page {page} or page size {page_size}")
-        node, plan = self._plan(query, type, sort)
-        if self._engine is None or plan is p.NOTHING:
+        node, types = self._parse(query, type, sort)
+        plans = self._plans(node, types)
+        if not plans:
             return SearchResults(query, 0, page, page_size, (), _empty_facets(facets))
-        self._check_prefixes(node, type)
-        total, exact, hits, counted = self._engine.search(
-            plan,
-            TextMatch(node),
-            sort=sort,
-            start=(page - 1) * page_size,
-            count=page_size,
-            facets=facets,
-            highlight=highlight,
-        )
+        self._check_prefixes(node, types, plans)
+        match = TextMatch(node)
+        need = page * page_size
+        total, exact, found, counts, unavailable = 0, True, [], {}, []
+        for shard, plan in plans:
+            try:
+                answer = shard.search(plan, match, sort=sort, count=need, facets=facets)
+            except _Unreadable:
+                exact = False
+                unavailable.append(shard.name)
+                continue
+            total += answer[0]
+            exact = exact and answer[1]
+            found += answer[2]
+            for facet, counted in (answer[3] or {}).items():
+                counts[facet] = counts.get(facet, Counter()) + counted
+        found = _ordered(found, sort)[(page - 1) * page_size : need]
+        shown = match if highlight else TextMatch(None)
+        hits = tuple(self._records.hit(stored, score, shown) for score, stored in found)
         return SearchResults(
-            query, total, page, page_size, tuple(hits), counted, total_is_exact=exact
+            query,
+            total,
+            page,
+            page_size,
+            hits,
+            top_facets(counts) if facets else {},
+            total_is_exact=exact,
+            unavailable=tuple(unavailable),
         )
 
     def every_hit(
         self, query: str, *, type: str | None = None, sort: str = "relevance"
     ) -> Iterator[Hit]:
         """Every result of a search, in order, one at a time and without highlights (an
-        export: no page size, no verification budget; hits are made as they are read)."""
-        node, plan = self._plan(query, type, sort)
-        if self._engine is None or plan is p.NOTHING:
+        export: no page size, no verification budget; hits are made as they are read).
+        Raises `ShardUnavailable` when a shard it needs cannot be read: an export is
+        complete or refused."""
+        node, types = self._parse(query, type, sort)
+        plans = self._plans(node, types)
+        if not plans:
             return
-        self._check_prefixes(node, type)
-        yield from self._engine.every_hit(plan, TextMatch(node), sort)
+        self._check_prefixes(node, types, plans)
+        match, plain = TextMatch(node), TextMatch(None)
+        streams = [shard.every_hit(plan, match, sort) for shard, plan in plans]
+        for score, stored in heapq.merge(*streams, key=_sort_key(sort)):
+            yield self._records.hit(stored, score, plain)
 
-    def _plan(self, query: str, type: str | None, sort: str) -> tuple[Node | None, p.Plan]:
+    def _parse(self, query: str, type: str | None, sort: str) -> tuple[Node | None, tuple]:
         if type is not None and type not in TYPES:
             raise ValueError(f"type must be one of {TYPES} or None, not {type!r}")
         if sort not in SORTS:
             raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
         node = parse(query)
-        plan = p.plan_query(node, TYPES if type is None else (type,))
-        self.refresh()
-        return node, plan
-
-    def _check_prefixes(self, node: Node | None, type: str | None) -> None:
         types = TYPES if type is None else (type,)
-        prefix = self._engine.check_prefixes(list(_prefixes(node)), types)
-        if prefix is not None:
-            raise QueryError(f"'{prefix}*' matches too many words; type a few more letters")
+        p.plan_query(node, types)  # refuses a query of stop words, with or without an index
+        self.refresh()
+        return node, types
+
+    def _plans(self, node: Node | None, types: tuple[str, ...]) -> list[tuple[_Shard, p.Plan]]:
+        """Each shard that holds some of ``types``, with its plan (none that cannot match)."""
+        plans = []
+        for shard in self._shards.values():
+            wanted = tuple(t for t in types if t in shard.types)
+            if wanted:
+                plan = p.plan_query(node, wanted)
+                if plan is not p.NOTHING:
+                    plans.append((shard, plan))
+        return plans
+
+    def _check_prefixes(
+        self, node: Node | None, types: tuple[str, ...], plans: list[tuple[_Shard, p.Plan]]
+    ) -> None:
+        prefixes = list(_prefixes(node))
+        if not prefixes:
+            return
+        for shard, _ in plans:
+            try:
+                prefix = shard.check_prefixes(prefixes, types)
+            except _Unreadable:
+                continue
+            if prefix is not None:
+                raise QueryError(f"'{prefix}*' matches too many words; type a few more letters")
 
 
-def _open(generation: Path, records: Records, warm: bool):
-    engine = layout.engine_of(generation)
+class ShardUnavailable(RuntimeError):
+    """A shard of the index cannot be read; ``onrecord reindex`` rebuilds it."""
+
+
+class _Unreadable(ShardUnavailable):
+    pass
+
+
+class _Shard:
+    """One shard's engine, reopened when it changed, and set aside while it cannot be read
+    (tried again at each refresh)."""
+
+    def __init__(self, name: str, path: Path, types: tuple[str, ...]) -> None:
+        self.name = name
+        self.path = path
+        self.types = types
+        self.engine = None
+        self.error: str | None = None
+
+    def refresh(self, engine: str, records: Records, warm: bool) -> None:
+        try:
+            if self.engine is None:
+                self.engine = _open(engine, self.path, records, warm)
+            else:
+                self.engine.refresh()
+            self.error = None
+        except Exception as exc:  # a damaged shard: reported, and the others answer
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        if message != self.error:
+            log.error("index shard %s cannot be read: %s", self.path, message)
+        self.error = message
+        self.close()
+
+    def close(self) -> None:
+        if self.engine is not None:
+            try:
+                self.engine.close()
+            except Exception as exc:  # closing a damaged shard may fail too
+                log.debug("closing shard %s: %s", self.name, exc)
+        self.engine = None
+
+    def status(self) -> ShardStatus:
+        if self.engine is None:
+            return ShardStatus(self.name, 0, 0, self.error or "not opened")
+        try:
+            return ShardStatus(self.name, self.engine.records, self.engine.segments)
+        except Exception as exc:  # damaged after it was opened
+            self._failed(exc)
+            return ShardStatus(self.name, 0, 0, self.error)
+
+    def check_prefixes(self, prefixes: list[str], types: tuple[str, ...]) -> str | None:
+        wanted = tuple(t for t in types if t in self.types)
+        return self._call(lambda engine: engine.check_prefixes(prefixes, wanted))
+
+    def search(self, plan: p.Plan, match: TextMatch, **options):
+        return self._call(lambda engine: engine.search(plan, match, **options))
+
+    def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator:
+        if self.engine is None:
+            raise ShardUnavailable(f"the index shard {self.name} cannot be read: {self.error}")
+        return self.engine.every_hit(plan, match, sort)
+
+    def _call(self, run):
+        if self.engine is None:
+            raise _Unreadable(self.error)
+        try:
+            return run(self.engine)
+        except QueryError:
+            raise
+        except Exception as exc:  # a damaged segment found while searching
+            log.exception("searching index shard %s failed", self.name)
+            self._failed(exc)
+            raise _Unreadable(self.error) from exc
+
+
+def _open(engine: str, path: Path, records: Records, warm: bool):
     module = engine_module(engine)
     if engine == "whoosh":
-        return module.WhooshSearch(generation, records, warm=warm)
-    return module.TantivySearch(generation, records)
+        return module.WhooshSearch(path, records, warm=warm)
+    return module.TantivySearch(path, records)
+
+
+def _sort_key(sort: str) -> Callable[[tuple[float, dict]], float]:
+    """The order of (score, stored fields) pairs from several shards (ties keep the order
+    of the shards: documents before quotes, as one index numbers them)."""
+    if sort == "relevance":
+        return lambda found: -found[0]
+    sign = 1 if sort == "date_asc" else -1
+    return lambda found: sign * _dated(found[1])
+
+
+def _dated(stored: dict) -> int:
+    """The record's date in whole seconds, as the engines sort by it."""
+    return int(datetime.fromisoformat(stored.get("published") or stored["captured"]).timestamp())
+
+
+def _ordered(found: list[tuple[float, dict]], sort: str) -> list[tuple[float, dict]]:
+    return sorted(found, key=_sort_key(sort))
 
 
 def _prefixes(node: Node | None) -> Iterator[str]:

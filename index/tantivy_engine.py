@@ -31,7 +31,7 @@ from tantivy import Filter, Occur, Order, Query, TextAnalyzerBuilder, Tokenizer
 
 from index import plan as p
 from index.build import aware, domain_suffixes, lead
-from index.hits import Hit, Records, stored_facets, top_facets
+from index.hits import Records, stored_facets
 from index.schema import STOP_WORDS
 from index.textmatch import TextMatch
 
@@ -56,7 +56,9 @@ _FACETS = {
 _TITLE_BOOST = 2.0  # as the Whoosh schema's title field
 # Memory for a writer's buffers (tantivy asks for at least 15 MB per thread).
 _WRITER_HEAP = 64_000_000
-_FACET_BUCKETS = 200  # values counted per facet before the shown ones are chosen
+# Values counted per facet and shard before the shown ones are chosen: counts are exact
+# up to this many values (months: 83 years), and estimated beyond.
+_FACET_BUCKETS = 1000
 
 VERIFY_ALL = 200  # phrase candidate sets up to this size are checked in full
 VERIFY_BUDGET = 400  # candidates checked per search beyond that
@@ -128,13 +130,18 @@ def _writer(index: tantivy.Index, wait: float, **options) -> tantivy.IndexWriter
             time.sleep(0.1)
 
 
-def write(generation: Path, records: Iterable[tuple[str, dict]], wait: float) -> int:
-    """Add or replace records by id (see `index.build.Indexer.update`); return how many."""
+def write(
+    generation: Path, records: Iterable[tuple[str, dict]], wait: float, drop: Iterable[str]
+) -> int:
+    """Add or replace records by id (see `index.build.Indexer.update`), after removing
+    every record of the documents ``drop`` names; return how many were written."""
     index = _open(generation)
     writer = _writer(index, wait, heap_size=_WRITER_HEAP, num_threads=1)
-    replaced: set[str] = set()
+    replaced: set[str] = set(drop)
     count = 0
     try:
+        for document_id in replaced:
+            writer.delete_documents_by_term("document_id", document_id)
         for kind, record in records:
             if kind == "document":
                 writer.delete_documents_by_term("document_id", record["id"])
@@ -317,67 +324,49 @@ class TantivySearch:
         return None
 
     def search(
-        self,
-        plan: p.Plan,
-        match: TextMatch,
-        *,
-        sort: str,
-        start: int,
-        count: int,
-        facets: bool,
-        highlight: bool,
-    ) -> tuple[int, bool, list[Hit], dict[str, list[tuple[str, int]]]]:
-        """(total, total_is_exact, hits, facets) for one page."""
+        self, plan: p.Plan, match: TextMatch, *, sort: str, count: int, facets: bool
+    ) -> tuple[int, bool, list[tuple[float, dict]], dict[str, Counter] | None]:
+        """(total, total_is_exact, the first ``count`` (score, stored fields), facet
+        counts or None)."""
         query = _query(plan)
-        shown = match if highlight else TextMatch(None)
         if not match.has_phrases:
-            found = self._search(query, sort, start + count, count=True)
-            hits = [self._hit(address, score, shown) for score, address in found.hits[start:]]
-            return found.count, True, hits, self._facets(query) if facets else {}
+            found = self._search(query, sort, count, count=True)
+            page = [(_score(key, sort), self._stored(address)) for key, address in found.hits]
+            return found.count, True, page, self._facets(query) if facets else None
         candidates = self._search(query, sort, VERIFY_ALL + 1, count=True)
         if candidates.count <= VERIFY_ALL:
             kept = [
-                (score, stored)
-                for score, address in candidates.hits
+                (_score(key, sort), stored)
+                for key, address in candidates.hits
                 if self._records.accepts(stored := self._stored(address), match)
             ]
-            hits = [
-                self._records.hit(stored, _score(score, sort), shown)
-                for score, stored in kept[start : start + count]
-            ]
-            facet_counts = stored_facets(stored for _, stored in kept) if facets else {}
-            return len(kept), True, hits, facet_counts
+            counted = stored_facets(stored for _, stored in kept) if facets else None
+            return len(kept), True, kept[:count], counted
         # Too many to check them all: check them in order until the page is full.
         accepted, rejected, budget = [], 0, VERIFY_BUDGET
-        limit = start + count + VERIFY_BUDGET
-        for score, address in self._search(query, sort, limit, count=False).hits:
-            if len(accepted) == start + count or budget == 0:
+        for key, address in self._search(query, sort, count + VERIFY_BUDGET, count=False).hits:
+            if len(accepted) == count or budget == 0:
                 break
             budget -= 1
             stored = self._stored(address)
             if self._records.accepts(stored, match):
-                accepted.append((score, stored))
+                accepted.append((_score(key, sort), stored))
             else:
                 rejected += 1
-        hits = [
-            self._records.hit(stored, _score(score, sort), shown)
-            for score, stored in accepted[start:]
-        ]
-        total = max(candidates.count - rejected, start + len(hits))
-        return total, False, hits, self._facets(query) if facets else {}
+        total = max(candidates.count - rejected, len(accepted))
+        return total, False, accepted, self._facets(query) if facets else None
 
-    def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator[Hit]:
-        """Every result, in order, phrases checked, without highlights."""
+    def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator[tuple[float, dict]]:
+        """Every result as (score, stored fields), in order, phrases checked."""
         query = _query(plan)
         total = self._search(query, sort, 1, count=True).count
         if not total:
             return
-        plain = TextMatch(None)
-        for score, address in self._search(query, sort, total, count=False).hits:
+        for key, address in self._search(query, sort, total, count=False).hits:
             stored = self._stored(address)
             if match.has_phrases and not self._records.accepts(stored, match):
                 continue
-            yield self._records.hit(stored, _score(score, sort), plain)
+            yield _score(key, sort), stored
 
     def _search(self, query: Query, sort: str, limit: int, *, count: bool):
         if sort == "relevance":
@@ -390,10 +379,7 @@ class TantivySearch:
     def _stored(self, address) -> dict:
         return json.loads(self._searcher.doc(address).get_first("stored"))
 
-    def _hit(self, address, score, match: TextMatch) -> Hit:
-        return self._records.hit(self._stored(address), float(score), match)
-
-    def _facets(self, query: Query) -> dict[str, list[tuple[str, int]]]:
+    def _facets(self, query: Query) -> dict[str, Counter]:
         aggregations = {
             facet: {
                 "terms": {
@@ -405,11 +391,12 @@ class TantivySearch:
             for facet, column in _FACETS.items()
         }
         found = self._searcher.aggregate(query, aggregations)
-        counts = {
-            facet: {bucket["key"]: bucket["doc_count"] for bucket in found[facet]["buckets"]}
+        return {
+            facet: Counter(
+                {bucket["key"]: bucket["doc_count"] for bucket in found[facet]["buckets"]}
+            )
             for facet in _FACETS
         }
-        return top_facets({facet: Counter(values) for facet, values in counts.items()})
 
 
 def _score(key, sort: str) -> float:

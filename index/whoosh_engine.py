@@ -21,6 +21,7 @@ import heapq
 import logging
 from array import array
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -35,7 +36,7 @@ from index.build import index_fields
 from index.codec import Codec
 from index.compile import whoosh_query
 from index.facets import CachedResult, ColumnCache, Columns, ResultCache
-from index.hits import Hit, Records
+from index.hits import Records
 from index.sample import sample, sample_listed
 from index.schema import build_schema, fold
 from index.segments import write_segments
@@ -61,11 +62,14 @@ def _open(generation: Path) -> Index:
     return whoosh_index.open_dir(str(generation))
 
 
-def write(generation: Path, records: Iterable[dict], wait: float) -> int:
-    """Add or replace records by id (see `index.build.Indexer.update`); return how many."""
+def write(
+    generation: Path, records: Iterable[tuple[str, dict]], wait: float, drop: Iterable[str]
+) -> int:
+    """Add or replace records by id (see `index.build.Indexer.update`), after removing
+    every record of the documents ``drop`` names; return how many were written."""
     writer = _open(generation).writer(codec=Codec(), timeout=wait)
     try:
-        count = _write(writer, records)
+        count = _write(writer, records, drop)
     except BaseException:
         writer.cancel()
         raise
@@ -92,7 +96,9 @@ def delete_document(generation: Path, document_id: str, wait: float) -> None:
     writer.commit()
 
 
-def build(generation: Path, records: Iterable[dict], procs: int, memory_mb: int) -> None:
+def build(
+    generation: Path, records: Iterable[tuple[str, dict]], procs: int, memory_mb: int
+) -> None:
     """Write ``records`` as a new index in the empty folder ``generation`` (`index.segments`)."""
     ix = whoosh_index.create_in(str(generation), build_schema())
     write_segments(ix, (index_fields(kind, record) for kind, record in records), procs, memory_mb)
@@ -108,9 +114,11 @@ def ids(generation: Path) -> Iterator[str]:
         reader.close()
 
 
-def _write(writer: IndexWriter, records: Iterable[tuple[str, dict]]) -> int:
+def _write(writer: IndexWriter, records: Iterable[tuple[str, dict]], drop: Iterable[str]) -> int:
     """Add or replace records by id (see `Indexer.update`); return how many."""
-    replaced: set[str] = set()  # documents whose quotes were all deleted in this batch
+    replaced: set[str] = set(drop)  # documents whose quotes were all deleted in this batch
+    for document_id in replaced:
+        writer.delete_by_term("document_id", document_id)
     # an index built before word pairs existed keeps working without them until rebuilt
     pairs = "text_pairs" in writer.schema
     count = 0
@@ -202,49 +210,41 @@ class WhooshSearch:
         return whoosh_query(plan, pairs="text_pairs" in self._searcher.schema)
 
     def search(
-        self,
-        plan: p.Plan,
-        match: TextMatch,
-        *,
-        sort: str,
-        start: int,
-        count: int,
-        facets: bool,
-        highlight: bool,
-    ) -> tuple[int, bool, list[Hit], dict[str, list[tuple[str, int]]]]:
-        """(total, total_is_exact, hits, facets) for one page."""
+        self, plan: p.Plan, match: TextMatch, *, sort: str, count: int, facets: bool
+    ) -> tuple[int, bool, list[tuple[float, dict]], dict[str, Counter] | None]:
+        """(total, total_is_exact, the first ``count`` (score, stored fields), facet
+        counts or None)."""
         compiled = self._compiled(plan)
-        result = self._candidates(compiled, match, complete=sort != "relevance")
+        result = self._candidates(plan, compiled, match, complete=sort != "relevance")
         if facets and result.facets is None:
             result.facets = self._columns.facets(result.docnums, result.parts)
-        ranked = self._ranked(compiled, sort, result, match, need=start + count)
-        shown = match if highlight else TextMatch(None)
-        hits = [
-            self._hit(docnum, score, shown)
-            for docnum, score in islice(ranked, start, start + count)
+        ranked = self._ranked(compiled, sort, result, match, need=count)
+        found = [
+            (score, self._searcher.stored_fields(docnum)) for docnum, score in islice(ranked, count)
         ]
         if result.complete:
             total = len(result.docnums) - len(result.rejected)
         else:
-            total = max(result.estimate - len(result.rejected), start + len(hits))
+            total = max(result.estimate - len(result.rejected), len(found))
         exact = result.complete and result.exact
-        return total, exact, hits, result.facets if facets else {}
+        return total, exact, found, result.facets if facets else None
 
-    def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator[Hit]:
-        """Every result, in order, phrases checked, without highlights."""
+    def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator[tuple[float, dict]]:
+        """Every result as (score, stored fields), in order, phrases checked."""
         compiled = self._compiled(plan)
-        result = self._candidates(compiled, match, complete=True)
-        plain = TextMatch(None)
+        result = self._candidates(plan, compiled, match, complete=True)
         for docnum, score in self._top(compiled, sort, result, max(len(result.docnums), 1)):
             if docnum in result.rejected:
                 continue
             if not result.exact and not self._accepts(docnum, match):
                 continue
-            yield self._hit(docnum, score, plain)
+            yield score, self._searcher.stored_fields(docnum)
 
-    def _candidates(self, compiled: wq.Query, match: TextMatch, *, complete: bool) -> CachedResult:
+    def _candidates(
+        self, plan: p.Plan, compiled: wq.Query, match: TextMatch, *, complete: bool
+    ) -> CachedResult:
         """The candidates of a query: all of them if ``complete``, else a sample."""
-        key = compiled
+        key = plan  # not the query: phrases that differ only in stop words share one
         cached = self._results.get(key)
         if cached is not None and (cached.complete or not complete):
             return cached
@@ -368,6 +368,3 @@ class WhooshSearch:
 
     def _accepts(self, docnum: int, match: TextMatch) -> bool:
         return self._records.accepts(self._searcher.stored_fields(docnum), match)
-
-    def _hit(self, docnum: int, score: float, match: TextMatch) -> Hit:
-        return self._records.hit(self._searcher.stored_fields(docnum), score, match)
