@@ -20,7 +20,7 @@ def update(paths: Paths, catalog: Catalog, document_ids: Iterable[str]) -> int:
     chosen = sorted(set(document_ids))
     if not chosen:
         return 0
-    indexer = Indexer(paths.index)
+    indexer = Indexer(paths.index, engine=paths.search_engine)
     for document_id in chosen:
         indexer.delete_document(document_id)
     return indexer.update(
@@ -41,7 +41,7 @@ def catch_up(paths: Paths, catalog: Catalog) -> int:
 def rebuild(paths: Paths, catalog: Catalog) -> int:
     """Rebuild the whole index from the catalog, swapping it in when complete."""
     backlog = catalog.index_backlog()
-    count = Indexer(paths.index).rebuild(
+    count = Indexer(paths.index, engine=paths.search_engine).rebuild(
         catalog.document_records(), corrected_records(catalog, catalog.quote_records())
     )
     catalog.indexed(backlog)
@@ -81,7 +81,7 @@ def corrected_records(catalog: Catalog, records: Iterable[dict]) -> Iterator[dic
 
 def search(paths: Paths, catalog: Catalog, query: str, **options) -> SearchResults:
     if not paths.index.exists():
-        Indexer(paths.index)
+        Indexer(paths.index, engine=paths.search_engine)
     searcher = Searcher(paths.index, text_loader=catalog.document_text)
     try:
         return searcher.search(query, **options)
