@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 
 from index import layout
 from index.build import Indexer
 from index.check import compare
 from index.search import Searcher, ShardUnavailable
 from tests.test_index import D1, D2, Q1, Q2, Q3, ids
+from web import create_app, links
 
 pytestmark = pytest.mark.usefixtures("search_engine")
 
@@ -97,3 +99,18 @@ def test_a_word_in_every_record_answers_with_a_total_that_says_whether_it_is_exa
         assert found.total_is_exact and found.total == 3000
     newest = searcher.search("statement", sort="date", page_size=3)
     assert ids(newest) == ["d-02999", "d-02998", "d-02997"]
+
+
+def test_the_search_page_and_its_json_say_when_a_total_is_estimated_or_a_shard_missing(
+    archive_root: Path,
+) -> None:
+    Indexer(archive_root / "index").update(map(common, range(3000)), [Q1])
+    damage(archive_root / "index", "quotes", "missing")
+    client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
+    soup = BeautifulSoup(client.get(links.search_path("statement")).data, "html.parser")
+    assert "quotes" in soup.select_one(".unavailable").get_text()
+    assert soup.select_one(".estimate").get_text() == "about"  # a shard left out
+    data = client.get(links.json_path(links.search_path("statement"))).get_json()
+    assert data["unavailable"] == ["quotes"] and data["total_is_exact"] is False
+    whole = client.get(links.json_path(links.search_path("statement", type="document")))
+    assert whole.get_json()["unavailable"] == []

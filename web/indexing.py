@@ -98,6 +98,8 @@ def results_json(results: SearchResults) -> dict:
     return {
         "query": results.query,
         "total": results.total,
+        "total_is_exact": results.total_is_exact,
+        "unavailable": list(results.unavailable),
         "hits": [
             {
                 "type": hit.type,
