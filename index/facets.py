@@ -14,6 +14,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from whoosh.columns import ColumnReader, NumericColumn, RefBytesColumn
 from whoosh.reading import IndexReader
 
 __all__ = ["FACETS", "CachedResult", "ColumnCache", "Columns", "ResultCache"]
@@ -83,11 +84,11 @@ class ColumnCache:
             return []
         key = (leaf.segment().segment_id(), name)
         if key not in self._segments:
-            values = list(leaf.column_reader(name)) if leaf.has_column(name) else None
-            if values is None:
-                values = [0 if name == _SORT_COLUMN else ""] * leaf.doc_count_all()
-            elif name != _SORT_COLUMN:
-                values = _decoded(values)
+            count = leaf.doc_count_all()
+            if not leaf.has_column(name):
+                values = [0 if name == _SORT_COLUMN else ""] * count
+            else:
+                values = _read_column(leaf.column_reader(name, translate=False), count)
             self._segments[key] = values
         return self._segments[key]
 
@@ -102,9 +103,23 @@ class ColumnCache:
             del self._segments[key]
 
 
-def _decoded(values: list[bytes]) -> list[str]:
-    names = {raw: raw.decode("utf-8") for raw in set(values)}
-    return list(map(names.__getitem__, values))
+def _read_column(reader: ColumnReader, count: int) -> list:
+    """A segment's column as a list, read as whole arrays.
+
+    Whoosh's readers go through a column a record at a time (a file read and an unpack
+    each): most of the time of the first search with facets in a big index, which is
+    when a web node starts answering. The files hold arrays: the number column's values,
+    and the reference column's one small number per record into its list of values.
+    """
+    dbfile = reader._dbfile
+    if isinstance(reader, NumericColumn.Reader):
+        values = list(dbfile.get_array(reader._basepos, reader._typecode, reader._count))
+        return values + [reader._default] * (count - len(values))
+    if isinstance(reader, RefBytesColumn.Reader):
+        names = [raw.decode("utf-8") for raw in reader._uniques]
+        refs = dbfile.get_array(reader._basepos, reader._typecode, reader._doccount)
+        return list(map(names.__getitem__, refs))
+    raise TypeError(f"not a sort or facet column: {reader!r}")
 
 
 @dataclass
