@@ -50,8 +50,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.build import Indexer
-from index.schema import STOP_WORDS
 from index.search import Searcher
+from index.text import STOP_WORDS
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "polnear"
 QUOTED = re.compile(r"[\"“]([^\"“”\n]{20,400})[\"”]")

@@ -19,7 +19,8 @@ from whoosh import query as wq
 from index import plan as p
 from index.phrase import Sequence as Phrased
 from index.query import Node
-from index.schema import pair, term
+from index.schema import pair
+from index.text import term
 
 __all__ = ["TYPES", "compile_query", "whoosh_query"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from index.query import And as QAnd
 from index.query import Dates, Field, Match, Node, Not, Phrase, QueryError, Word
 from index.query import Or as QOr
-from index.schema import STOP_WORDS, words
+from index.text import STOP_WORDS, words
 
 __all__ = [
     "NOTHING",

@@ -1,8 +1,8 @@
 """The tantivy engine: the same records, query plans, checks and answers as the Whoosh one,
 for archives of millions of records. The only module that imports tantivy.
 
-Text is analysed inside tantivy, as close to `index.schema` as its filters allow: words are
-split as `index.schema.FOLDED_WORD` splits them (curly apostrophes included), lower-cased
+Text is analysed inside tantivy, as close to `index.text` as its filters allow: words are
+split as `index.text.FOLDED_WORD` splits them (curly apostrophes included), lower-cased
 and folded to ASCII; the text fields then lose the same stop words (their places kept, so
 phrase distances hold) and are stemmed by Snowball's English stemmer (Whoosh uses Porter's:
 the two agree on most words; each engine stems queries as it stemmed its text). Query
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -32,7 +33,7 @@ from tantivy import Filter, Occur, Order, Query, TextAnalyzerBuilder, Tokenizer
 from index import plan as p
 from index.build import aware, domain_suffixes, lead
 from index.hits import Records, stored_facets
-from index.schema import STOP_WORDS
+from index.text import APOSTROPHES, STOP_WORDS
 from index.textmatch import TextMatch
 
 __all__ = ["ENGINE", "TantivySearch", "build", "create", "delete_document", "ids", "write"]
@@ -41,8 +42,8 @@ log = logging.getLogger(__name__)
 
 ENGINE = "tantivy"
 _WORDS, _NAMES = "onrecord_words", "onrecord_names"
-# `index.schema.FOLDED_WORD`, with the apostrophes `index.schema.fold` straightens
-_WORD_PATTERN = r"\w+(?:['\u2018\u2019\u201a\u201b\u2032\u02bc`\u00b4]\w+)*"
+# `index.text.FOLDED_WORD`, with the apostrophes `index.text.fold` straightens
+_WORD_PATTERN = r"\w+(?:[" + re.escape("'" + "".join(sorted(APOSTROPHES))) + r"]\w+)*"
 _RAW = ("id", "type", "document_id", "kind", "lang", "anonymous")
 _STEMMED = ("text", "title", "body")
 _NAMED = ("speaker", "role", "via", "publisher", "author")

@@ -38,8 +38,9 @@ from index.compile import whoosh_query
 from index.facets import CachedResult, ColumnCache, Columns, ResultCache
 from index.hits import Records
 from index.sample import sample, sample_listed
-from index.schema import build_schema, fold
+from index.schema import build_schema
 from index.segments import write_segments
+from index.text import fold
 from index.textmatch import TextMatch
 
 __all__ = ["ENGINE", "WhooshSearch", "build", "create", "delete_document", "ids", "write"]
