@@ -114,3 +114,14 @@ def test_the_search_page_and_its_json_say_when_a_total_is_estimated_or_a_shard_m
     assert data["unavailable"] == ["quotes"] and data["total_is_exact"] is False
     whole = client.get(links.json_path(links.search_path("statement", type="document")))
     assert whole.get_json()["unavailable"] == []
+
+
+def test_a_rebuild_finds_what_incremental_updates_found(built: Path, tmp_path: Path) -> None:
+    rebuilt = tmp_path / "rebuilt"
+    assert Indexer(rebuilt, procs=2).rebuild([D1, D2], [Q1, Q2, Q3]) == 5
+    for query in ["counted", '"secure in American history"', "speaker:krebs", "kind:news", ""]:
+        incremental = Searcher(built).search(query, sort="date")
+        fresh = Searcher(rebuilt).search(query, sort="date")
+        assert sorted(ids(fresh)) == sorted(ids(incremental)), query
+        assert fresh.facets == incremental.facets, query
+        assert fresh.total == incremental.total, query
