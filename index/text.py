@@ -89,10 +89,26 @@ _TYPOGRAPHY_TABLE = str.maketrans(
 )
 
 
+# The characters `str.translate` would have to look up one by one: non-ASCII, and the
+# backtick (an apostrophe).
+_TO_FOLD = re.compile(r"[^\x00-\x5f\x61-\x7f]")
+
+
+def _fold_found(found: re.Match) -> str:
+    return _FOLD_TABLE[ord(found.group())]
+
+
 def fold(text: str) -> str:
-    """Lower-case ``text`` and fold accents and typographic variants, keeping its length."""
+    """Lower-case ``text`` and fold accents and typographic variants, keeping its length.
+
+    A text of English with a few curly quotes or accents has its few characters folded
+    one by one and the rest lower-cased at once (``translate`` looks every character
+    up: the most time of a highlighted page)."""
     if text.isascii():
         return text.lower()
+    folded = _TO_FOLD.sub(_fold_found, text)
+    if folded.isascii():
+        return folded.lower()
     return text.translate(_FOLD_TABLE)
 
 
