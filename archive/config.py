@@ -19,6 +19,7 @@ class Setting:
     name: str
     default: Any
     help: str
+    choices: tuple[str, ...] = ()  # the only values allowed, when not empty
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -56,6 +57,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("s3_access_key_id", "", "S3 access key; empty means $AWS_ACCESS_KEY_ID."),
     Setting("s3_secret_access_key", "", "S3 secret key; empty means $AWS_SECRET_ACCESS_KEY."),
     Setting("s3_region", "", "S3 region; empty means $AWS_DEFAULT_REGION, else us-east-1."),
+    Setting(
+        "search_engine",
+        "whoosh",
+        'The search index\'s engine: "whoosh" (pure Python, the default) or "tantivy" (for '
+        "archives of a million records or more); a change takes effect at the next "
+        "`onrecord reindex`.",
+        choices=("whoosh", "tantivy"),
+    ),
     Setting("sources", "sources", "Folder (relative to the archive) of source definition files."),
     Setting(
         "index",
@@ -126,10 +135,14 @@ def _coerce(setting: Setting, value: Any) -> Any:
             return False
         raise ConfigError(f"{setting.name} must be true or false, not {value!r}")
     try:
-        return type(default)(value)
+        coerced = type(default)(value)
     except (TypeError, ValueError):
         kind = type(default).__name__
         raise ConfigError(f"{setting.name} must be a {kind}, not {value!r}") from None
+    if setting.choices and coerced not in setting.choices:
+        allowed = " or ".join(repr(choice) for choice in setting.choices)
+        raise ConfigError(f"{setting.name} must be {allowed}, not {value!r}")
+    return coerced
 
 
 def load(root: Path | None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -106,6 +106,14 @@ class Paths:
         return self.root / (setting or INDEX_DIR)
 
     @property
+    def search_engine(self) -> str:
+        """The engine a rebuilt index uses (the ``search_engine`` setting)."""
+        try:
+            return config.load(self.root)["search_engine"]
+        except config.ConfigError as exc:
+            raise ArchiveError(str(exc)) from None
+
+    @property
     def quarantine(self) -> Path:
         """Where torn WARC tails are kept after they are cut off."""
         return self.root / "quarantine"

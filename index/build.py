@@ -1,4 +1,12 @@
-"""The only writer of the index: incremental updates by unique id, and atomic rebuilds."""
+"""The only writer of the index: incremental updates by unique id, and atomic rebuilds,
+with the engine that the archive's ``search_engine`` setting names.
+
+Records become index fields here, the same for every engine (`document_fields`,
+`quote_fields`); the engine modules (`index.whoosh_engine`, `index.tantivy_engine`) write
+them. An update goes into the live generation with the engine that wrote it; a rebuild
+writes a new generation with the chosen engine and swaps it in (`index.layout`), so
+changing engines is a rebuild (`onrecord reindex`).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +14,16 @@ import logging
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
+from types import ModuleType
 
-from whoosh import index as whoosh_index
-from whoosh.index import Index
-from whoosh.writing import IndexWriter
-
+from archive import config
 from index import layout
-from index.codec import Codec
-from index.schema import build_schema
-from index.segments import write_segments
 
-__all__ = ["DuplicateRecord", "Indexer"]
+__all__ = ["ENGINES", "DuplicateRecord", "Indexer", "engine_module"]
+
+ENGINES = config.SETTINGS_BY_NAME["search_engine"].choices
 
 # How long an incremental update waits for the index's lock while another process (a
 # second scraper writing into the same archive) holds it.
@@ -37,18 +43,46 @@ class DuplicateRecord(ValueError):
     """The same record id was given twice in one batch."""
 
 
+def engine_module(engine: str) -> ModuleType:
+    """The module of an engine (imported when first used: tantivy is a large library)."""
+    if engine == "whoosh":
+        from index import whoosh_engine
+
+        return whoosh_engine
+    if engine == "tantivy":
+        from index import tantivy_engine
+
+        return tantivy_engine
+    raise ValueError(f"unknown search engine {engine!r}; the engines are {', '.join(ENGINES)}")
+
+
+def default_engine() -> str:
+    """The engine of the ``search_engine`` setting's default and ``ONRECORD_SEARCH_ENGINE``."""
+    return config.load(None)["search_engine"]
+
+
 class Indexer:
     """Writes quote and document records into the index at ``path``.
 
-    ``procs`` is the number of processes a rebuild uses, each gathering up to about
-    ``limitmb`` of postings before it writes them as a segment (`index.segments`);
-    incremental updates use Whoosh's own writer, in this process.
+    ``engine`` is the engine a rebuild (or a new index) uses; None means the
+    ``search_engine`` setting's default or ``ONRECORD_SEARCH_ENGINE``. ``procs`` is the
+    number of processes (Whoosh) or threads (tantivy) a rebuild uses, with about
+    ``limitmb`` of memory each; incremental updates write in this process.
     """
 
-    def __init__(self, path: Path, *, procs: int = 2, limitmb: int = REBUILD_LIMIT_MB) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        procs: int = 2,
+        limitmb: int = REBUILD_LIMIT_MB,
+        engine: str | None = None,
+    ) -> None:
         self._root = Path(path)
         self._procs = procs
         self._limitmb = limitmb
+        self._engine = engine or default_engine()
+        engine_module(self._engine)  # an unknown engine is refused here
         self._root.mkdir(parents=True, exist_ok=True)
 
     def update(self, documents: Iterable[dict], quotes: Iterable[dict]) -> int:
@@ -58,33 +92,35 @@ class Indexer:
         of that document that are not among ``quotes`` are dropped, so re-extracted text
         never leaves stale quotes behind. A quote given alone replaces the quote with its id.
         """
-        writer = self._open().writer(codec=Codec(), timeout=WRITER_WAIT_SECONDS)
-        try:
-            count = _write(writer, documents, quotes)
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
-        log.info("indexed %d records", count)
-        return count
+        documents = list(documents)
+        engine, shards = self._live()
+        checked = _Checked()
+        if "all" in shards:
+            records = chain(checked("document", documents), checked("quote", quotes))
+            engine.write(shards["all"][0], records, WRITER_WAIT_SECONDS, ())
+        else:
+            # a shard with nothing to change is not opened for writing (a commit each)
+            if documents:
+                engine.write(
+                    shards["documents"][0],
+                    checked("document", documents),
+                    WRITER_WAIT_SECONDS,
+                    (),
+                )
+            quotes = iter(quotes)
+            first = next(quotes, None)
+            replaced = [record["id"] for record in documents]
+            if first is not None or replaced:
+                records = checked("quote", chain([] if first is None else [first], quotes))
+                engine.write(shards["quotes"][0], records, WRITER_WAIT_SECONDS, replaced)
+        log.info("indexed %d records", checked.count)
+        return checked.count
 
     def delete_document(self, document_id: str) -> None:
-        """Remove a document and all its quotes.
-
-        A document that was never indexed (every new page a scrape finds) costs a term
-        lookup, not a writer: opening one takes the lock and commits a new generation.
-        """
-        ix = self._open()
-        with ix.reader() as reader:
-            if ("document_id", document_id) not in reader:
-                return
-        writer = ix.writer(codec=Codec(), timeout=WRITER_WAIT_SECONDS)
-        try:
-            writer.delete_by_term("document_id", document_id)
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
+        """Remove a document and all its quotes."""
+        engine, shards = self._live()
+        for path, _ in shards.values():
+            engine.delete_document(path, document_id, WRITER_WAIT_SECONDS)
 
     def rebuild(
         self,
@@ -98,83 +134,65 @@ class Indexer:
         fails, the half-built generation is removed and the live index is left as it was.
         """
         layout.discard_stale(self._root)
-        generation = layout.new_generation(self._root)
-        records = _Records(_all_fields(documents, quotes), progress)
+        generation = layout.new_generation(self._root, self._engine)
+        engine = engine_module(self._engine)
+        checked = _Checked(progress)
         try:
-            ix = whoosh_index.create_in(str(generation), build_schema())
-            write_segments(ix, records, self._procs, self._limitmb)
+            shards = layout.new_shards(generation)
+            for (path, _), (kind, records) in zip(
+                shards.values(), (("document", documents), ("quote", quotes)), strict=True
+            ):
+                engine.build(path, checked(kind, records), self._procs, self._limitmb)
+            checked.finish()
         except BaseException:
             shutil.rmtree(generation, ignore_errors=True)
             raise
-        count = records.count
         layout.publish(self._root, generation)
-        log.info("rebuilt the index with %d records in %s", count, generation.name)
-        return count
+        log.info(
+            "rebuilt the index with %d records in %s (%s)",
+            checked.count,
+            generation.name,
+            self._engine,
+        )
+        return checked.count
 
-    def _open(self) -> Index:
+    def _live(self) -> tuple[ModuleType, dict[str, tuple[Path, tuple[str, ...]]]]:
         live = layout.current(self._root)
         if live is None:
-            live = layout.new_generation(self._root)
-            whoosh_index.create_in(str(live), build_schema())
+            live = layout.new_generation(self._root, self._engine)
+            for path, _ in layout.new_shards(live).values():
+                engine_module(self._engine).create(path)
             layout.publish(self._root, live)
-        return whoosh_index.open_dir(str(live))
+        return engine_module(layout.engine_of(live)), layout.shards(live)
 
 
-def _write(writer: IndexWriter, documents: Iterable[dict], quotes: Iterable[dict]) -> int:
-    """Add or replace records by id (see `Indexer.update`); return how many."""
-    replaced: set[str] = set()  # documents whose quotes were all deleted in this batch
-    # an index built before word pairs existed keeps working without them until rebuilt
-    pairs = "text_pairs" in writer.schema
-    count = 0
-    for fields in _Records(_all_fields(documents, quotes)):
-        if not pairs:
-            fields.pop("text_pairs", None)
-        if fields["type"] == "document":
-            writer.delete_by_term("document_id", fields["id"])
-            replaced.add(fields["id"])
-            writer.add_document(**fields)
-        elif fields["document_id"] in replaced:
-            # quote ids belong to one document, whose old quotes are already deleted:
-            # no need for update_document's per-record term lookup
-            writer.add_document(**fields)
-        else:
-            writer.update_document(**fields)
-        count += 1
-    return count
+class _Checked:
+    """Records of one batch as (type, record) pairs: a repeated id refused, counted, with
+    progress reported."""
 
-
-class _Records:
-    """Index fields, a repeated id refused, counted, with progress reported."""
-
-    def __init__(
-        self, records: Iterator[dict], progress: Callable[[int], None] | None = None
-    ) -> None:
+    def __init__(self, progress: Callable[[int], None] | None = None) -> None:
         self._progress = progress
-        self._checked = self._check(records)
+        self._seen: set[str] = set()
         self.count = 0
 
-    def __iter__(self) -> Iterator[dict]:
-        return self._checked
-
-    def _check(self, records: Iterator[dict]) -> Iterator[dict]:
-        seen: set[str] = set()
-        for fields in records:
-            if fields["id"] in seen:
-                raise DuplicateRecord(f"record {fields['id']} appears twice in one batch")
-            seen.add(fields["id"])
+    def __call__(self, kind: str, records: Iterable[dict]) -> Iterator[tuple[str, dict]]:
+        for record in records:
+            if record["id"] in self._seen:
+                raise DuplicateRecord(f"record {record['id']} appears twice in one batch")
+            self._seen.add(record["id"])
             self.count += 1
             if self._progress is not None and self.count % _PROGRESS_EVERY == 0:
                 self._progress(self.count)
-            yield fields
+            yield kind, record
+
+    def finish(self) -> None:
         if self._progress is not None and self.count % _PROGRESS_EVERY:
             self._progress(self.count)
 
 
-def _all_fields(documents: Iterable[dict], quotes: Iterable[dict]) -> Iterator[dict]:
-    for record in documents:
-        yield document_fields(record)
-    for record in quotes:
-        yield quote_fields(record)
+def index_fields(kind: str, record: dict) -> dict:
+    """The Whoosh index fields of a ``kind`` ("document" or "quote") record."""
+    return document_fields(record) if kind == "document" else quote_fields(record)
 
 
 def document_fields(record: dict) -> dict:
@@ -187,7 +205,7 @@ def document_fields(record: dict) -> dict:
         document_id=record["id"],
         title=record.get("title") or "",
         body=body,
-        lead=_lead(body),
+        lead=lead(body),
         author=" ; ".join(record.get("authors") or ()),
     )
     return fields
@@ -222,7 +240,7 @@ def _shared_fields(record: dict) -> dict:
         "publisher": record.get("publisher") or "",
         "kind": record.get("kind") or "",
         "lang": (record.get("language") or "").lower(),
-        "domain": " ".join(_domain_suffixes(record.get("domain") or "")),
+        "domain": " ".join(domain_suffixes(record.get("domain") or "")),
         "url": record["url"],
         "published": published.isoformat() if published else None,
         "captured": captured.isoformat(),
@@ -240,23 +258,29 @@ def _shared_fields(record: dict) -> dict:
     return fields
 
 
-def _date_terms(prefix: str, moment: datetime) -> dict[str, str]:
-    """``{prefix}_day`` and ``{prefix}_month`` terms of a moment, in UTC."""
+def aware(moment: datetime) -> datetime:
+    """``moment``, refused when it has no time zone."""
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: records must carry aware datetimes")
-    day = moment.astimezone(UTC).strftime("%Y-%m-%d")
+    return moment
+
+
+def _date_terms(prefix: str, moment: datetime) -> dict[str, str]:
+    """``{prefix}_day`` and ``{prefix}_month`` terms of a moment, in UTC."""
+    day = aware(moment).astimezone(UTC).strftime("%Y-%m-%d")
     name = prefix + "_" if prefix else ""
     return {name + "day": day, name + "month": day[:7]}
 
 
-def _domain_suffixes(domain: str) -> list[str]:
+def domain_suffixes(domain: str) -> list[str]:
     """``news.example.gov`` -> the host and each parent domain, so ``domain:example.gov``
     also finds its subdomains."""
     labels = domain.lower().strip(".").split(".")
     return [".".join(labels[i:]) for i in range(len(labels)) if labels[i]]
 
 
-def _lead(body: str) -> str:
+def lead(body: str) -> str:
+    """The start of a document's text, shown when there is nothing to highlight."""
     if len(body) <= _LEAD_CHARS:
         return body.strip()
     cut = body.rfind(" ", 0, _LEAD_CHARS)

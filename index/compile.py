@@ -1,44 +1,31 @@
-"""Turn a parsed query into the Whoosh query that finds its candidates for each record type.
+"""Turn a query plan (`index.plan`) into the Whoosh query that finds its candidates.
 
-Words become stemmed terms (stop words are dropped); phrases become sequences of stems at
-their places in the phrase (`index.phrase`; a dropped stop word leaves a gap), so they find
-candidates that `index.textmatch` then checks against the exact words. Among quotes, when
-the index has word pairs, a phrase is found by its pairs instead (stop words included, no
-positions compared). Every compiled
-query is limited to one record type: by the fields it searches when they belong to that
-type alone, otherwise by a ``type`` term.
+Words of the stemmed fields become their stems (`index.schema.term`); phrases become
+sequences of stems at their places in the phrase (`index.phrase`; a dropped stop word
+leaves a gap), so they find candidates that `index.textmatch` then checks against the
+exact words. Among quotes, when the index has word pairs, a phrase is found by its pairs
+instead (stop words included, no positions compared). Date ranges become whole months as
+month terms and the ragged ends as day terms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date, timedelta
 from itertools import pairwise
 
 from whoosh import query as wq
 
+from index import plan as p
 from index.phrase import Sequence as Phrased
-from index.query import And, Dates, Field, Match, Node, Not, Or, Phrase, QueryError, Word
-from index.schema import pair, term, words
+from index.query import Node
+from index.schema import pair
+from index.text import term
 
-__all__ = ["TYPES", "compile_query"]
+__all__ = ["TYPES", "compile_query", "whoosh_query"]
 
-TYPES = ("quote", "document")
-
-# Where plain words and phrases are looked for, per type: (field, stemmed).
-_TEXT_FIELDS = {
-    "quote": (("text", True), ("speaker", False)),
-    "document": (("title", True), ("body", True)),
-}
+TYPES = p.TYPES
 _EPOCH = date(1970, 1, 1)
-_NAME_FIELD_TYPE = {"speaker": "quote", "role": "quote", "via": "quote", "author": "document"}
-
-
-@dataclass(frozen=True)
-class _Compiled:
-    query: wq.Query | None  # None: the node constrains nothing (a stop word)
-    typed: bool  # the query can only match records of the type it was compiled for
 
 
 def compile_query(node: Node | None, types: Sequence[str], *, pairs: bool = False) -> wq.Query:
@@ -47,132 +34,45 @@ def compile_query(node: Node | None, types: Sequence[str], *, pairs: bool = Fals
     ``pairs``: the index has the ``text_pairs`` field, so a phrase among quotes is looked
     up by its word pairs (an intersection of short posting lists) instead of positions.
     """
-    parts = []
-    for record_type in types:
-        if node is None:
-            parts.append(_all(record_type))
-            continue
-        compiled = _compile(node, record_type, pairs)
-        if compiled.query is None:
-            raise QueryError("the query has only very common words, which are not indexed")
-        if compiled.query is wq.NullQuery:
-            continue
-        if compiled.typed:
-            parts.append(compiled.query)
-        else:
-            parts.append(wq.And([wq.Term("type", record_type), compiled.query]))
-    if not parts:
+    return whoosh_query(p.plan_query(node, types), pairs=pairs)
+
+
+def whoosh_query(plan: p.Plan, *, pairs: bool = False) -> wq.Query:
+    """The Whoosh query of a plan (see `compile_query`)."""
+    match plan:
+        case p.Term(field=field, value=value):
+            if field in p.STEMMED_FIELDS:
+                return wq.Term(field, term(value))
+            if field == "anonymous":
+                return wq.Term(field, value == "t")
+            return wq.Term(field, value)
+        case p.Sequence():
+            return _sequence(plan, pairs)
+        case p.Prefix(field=field, text=text):
+            return wq.Prefix(field, text)
+        case p.DayRange():
+            return _dates(plan)
+        case p.And(children=children):
+            return wq.And([whoosh_query(child, pairs=pairs) for child in children])
+        case p.Or(children=children):
+            return wq.Or([whoosh_query(child, pairs=pairs) for child in children])
+        case p.AndNot(positive=positive, negative=negative):
+            return wq.AndNot(
+                whoosh_query(positive, pairs=pairs), whoosh_query(negative, pairs=pairs)
+            )
+    if plan is p.NOTHING:
         return wq.NullQuery
-    return parts[0] if len(parts) == 1 else wq.Or(parts)
+    raise TypeError(f"not a query plan: {plan!r}")
 
 
-def _compile(node: Node, record_type: str, pairs: bool) -> _Compiled:
-    match node:
-        case Word():
-            return _Compiled(_word(node, record_type, pairs), True)
-        case Phrase():
-            return _Compiled(_phrase(node.text, record_type, pairs), True)
-        case Field():
-            return _field(node, record_type)
-        case Match():
-            return _match(node, record_type)
-        case Dates():
-            return _Compiled(_dates(node), False)
-        case And():
-            children = [_compile_child(child, record_type, pairs) for child in node.children]
-            return _and(children, record_type)
-        case Or():
-            return _or([_compile(child, record_type, pairs) for child in node.children])
-        case Not():
-            return _and([(True, _compile(node.child, record_type, pairs))], record_type)
-    raise TypeError(f"not a query node: {node!r}")
-
-
-def _compile_child(node: Node, record_type: str, pairs: bool) -> tuple[bool, _Compiled]:
-    """(negated, compiled) for a child of an And."""
-    if isinstance(node, Not):
-        return True, _compile(node.child, record_type, pairs)
-    return False, _compile(node, record_type, pairs)
-
-
-def _and(children: list[tuple[bool, _Compiled]], record_type: str) -> _Compiled:
-    positives, negatives, typed, constrained = [], [], False, False
-    for negated, child in children:
-        if child.query is None:
-            continue
-        constrained = True
-        if negated:
-            if child.query is not wq.NullQuery:
-                negatives.append(child.query)
-        elif child.query is wq.NullQuery:
-            return _Compiled(wq.NullQuery, True)
-        else:
-            typed = typed or child.typed
-            positives.append(child.query)
-    if not constrained:
-        return _Compiled(None, False)
-    if not positives:
-        # nothing but exclusions: exclude from all records of this type
-        positives, typed = [_all(record_type)], True
-    base = positives[0] if len(positives) == 1 else wq.And(positives)
-    if not negatives:
-        return _Compiled(base, typed)
-    excluded = negatives[0] if len(negatives) == 1 else wq.Or(negatives)
-    return _Compiled(wq.AndNot(base, excluded), typed)
-
-
-def _all(record_type: str) -> wq.Query:
-    return wq.Term("type", record_type)
-
-
-def _or(children: list[_Compiled]) -> _Compiled:
-    kept = [c for c in children if c.query is not None and c.query is not wq.NullQuery]
-    if not kept:
-        empty = all(c.query is None for c in children)
-        return _Compiled(None if empty else wq.NullQuery, True)
-    typed = all(c.typed for c in kept)
-    queries = [c.query for c in kept]
-    return _Compiled(queries[0] if len(queries) == 1 else wq.Or(queries), typed)
-
-
-def _word(node: Word, record_type: str, pairs: bool) -> wq.Query | None:
-    folded = [word for _, _, word in words(node.text)]
-    if not folded:
-        return None
-    if len(folded) > 1:
-        return _phrase(node.text, record_type, pairs)
-    (word,) = folded
-    if node.prefix:
-        clauses = [wq.Prefix(field, word) for field, _ in _TEXT_FIELDS[record_type]]
-        return wq.Or(clauses)
-    stemmed_term = term(word)
-    if stemmed_term is None:
-        return None
-    clauses = [
-        wq.Term(field, stemmed_term if stemmed else word)
-        for field, stemmed in _TEXT_FIELDS[record_type]
-    ]
-    return wq.Or(clauses)
-
-
-def _phrase(text: str, record_type: str, pairs: bool) -> wq.Query | None:
-    folded = [word for _, _, word in words(text)]
-    if not folded:
-        return None
-    kept = [(position, term(word)) for position, word in enumerate(folded)]
-    kept = [(position, stemmed) for position, stemmed in kept if stemmed is not None]
-    if not kept:
-        raise QueryError(f'"{text}" has only very common words, which are not indexed')
-    clauses = []
-    for field, stemmed in _TEXT_FIELDS[record_type]:
-        if not stemmed:
-            clauses.append(_sequence(field, folded, range(len(folded))))
-            continue
-        if pairs and field == "text" and len(folded) > 1:
-            clauses.append(_paired(folded, [t for _, t in kept]))
-            continue
-        clauses.append(_sequence(field, [t for _, t in kept], [p - kept[0][0] for p, _ in kept]))
-    return wq.Or(clauses)
+def _sequence(plan: p.Sequence, pairs: bool) -> wq.Query:
+    stemmed = plan.field in p.STEMMED_FIELDS
+    terms = [term(word) for word in plan.words] if stemmed else list(plan.words)
+    if stemmed and pairs and plan.field == "text":
+        return _paired(list(plan.folded), terms)
+    if len(terms) == 1:
+        return wq.Term(plan.field, terms[0])
+    return Phrased(plan.field, terms, list(plan.places))
 
 
 def _paired(folded: list[str], stems: list[str]) -> wq.Query:
@@ -188,36 +88,7 @@ def _paired(folded: list[str], stems: list[str]) -> wq.Query:
     return wq.AndMaybe(found, scored[0] if len(scored) == 1 else wq.And(scored))
 
 
-def _sequence(field: str, terms: list[str], places: Iterable[int]) -> wq.Query:
-    """``terms`` at ``places`` from each other (stop words leave gaps) in ``field``."""
-    if len(terms) == 1:
-        return wq.Term(field, terms[0])
-    return Phrased(field, terms, list(places))
-
-
-def _field(node: Field, record_type: str) -> _Compiled:
-    owner = _NAME_FIELD_TYPE.get(node.field)
-    if owner is not None and owner != record_type:
-        return _Compiled(wq.NullQuery, True)
-    folded = [word for _, _, word in words(node.text)]
-    if not folded:
-        raise QueryError(f"'{node.field}:{node.text}' has no words to look for")
-    if node.phrase or len(folded) > 1:
-        return _Compiled(_sequence(node.field, folded, range(len(folded))), owner is not None)
-    return _Compiled(wq.Term(node.field, folded[0]), owner is not None)
-
-
-def _match(node: Match, record_type: str) -> _Compiled:
-    if node.field == "type":
-        return _Compiled(_all(record_type) if node.value == record_type else wq.NullQuery, True)
-    if node.field == "anonymous":
-        if record_type == "document":
-            return _Compiled(wq.NullQuery if node.value == "t" else _all(record_type), True)
-        return _Compiled(wq.Term("anonymous", node.value == "t"), True)
-    return _Compiled(wq.Term(node.field, node.value), False)
-
-
-def _dates(node: Dates) -> wq.Query:
+def _dates(node: p.DayRange) -> wq.Query:
     """Whole months as month terms, the ragged ends as day terms."""
     start = None if node.start is None else _EPOCH + timedelta(days=node.start)
     end = None if node.end is None else _EPOCH + timedelta(days=node.end)  # exclusive

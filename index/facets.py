@@ -14,6 +14,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from whoosh.columns import ColumnReader, NumericColumn, RefBytesColumn
 from whoosh.reading import IndexReader
 
 __all__ = ["FACETS", "CachedResult", "ColumnCache", "Columns", "ResultCache"]
@@ -26,8 +27,6 @@ FACETS = {
     "month": "facet_month",
 }
 _SORT_COLUMN = "sort_date"
-_FACET_LIMIT = 20
-_MONTH_LIMIT = 36
 
 
 class Columns:
@@ -48,10 +47,10 @@ class Columns:
 
     def facets(
         self, docnums: Sequence[int], parts: Sequence[tuple[int, int, float]] | None = None
-    ) -> dict[str, list[tuple[str, int]]]:
-        """Counts of each facet value over ``docnums``: most frequent first, months newest
-        first. With ``parts`` (from `index.sample`), each record of ``docnums[start:end]``
-        counts ``weight`` times, and the counts are estimates."""
+    ) -> dict[str, Counter]:
+        """Counts of each facet value over ``docnums``. With ``parts`` (from
+        `index.sample`), each record of ``docnums[start:end]`` counts ``weight`` times, and
+        the counts are estimates."""
         counted = {}
         for facet, name in FACETS.items():
             value = self.column(name).__getitem__
@@ -64,12 +63,7 @@ class Columns:
                         counts[key] += count * weight
                 counts = Counter({key: max(1, round(count)) for key, count in counts.items()})
             counts.pop("", None)
-            if facet == "month":
-                counted[facet] = sorted(counts.items(), reverse=True)[:_MONTH_LIMIT]
-            else:  # equal counts in the order of their values, not of the records
-                counted[facet] = heapq.nsmallest(
-                    _FACET_LIMIT, counts.items(), key=lambda item: (-item[1], item[0])
-                )
+            counted[facet] = counts
         return counted
 
     def newest(self, docnums: Sequence[int], count: int, *, oldest: bool = False) -> list[int]:
@@ -86,26 +80,46 @@ class ColumnCache:
         self._segments: dict[tuple[str, str], list] = {}
 
     def segment_column(self, leaf: IndexReader, name: str) -> list:
+        if leaf.segment() is None:  # an index with no segment yet
+            return []
         key = (leaf.segment().segment_id(), name)
         if key not in self._segments:
-            values = list(leaf.column_reader(name)) if leaf.has_column(name) else None
-            if values is None:
-                values = [0 if name == _SORT_COLUMN else ""] * leaf.doc_count_all()
-            elif name != _SORT_COLUMN:
-                values = _decoded(values)
+            count = leaf.doc_count_all()
+            if not leaf.has_column(name):
+                values = [0 if name == _SORT_COLUMN else ""] * count
+            else:
+                values = _read_column(leaf.column_reader(name, translate=False), count)
             self._segments[key] = values
         return self._segments[key]
 
     def keep_only(self, reader: IndexReader) -> None:
         """Forget segments that ``reader`` no longer has."""
-        live = {leaf.segment().segment_id() for leaf, _ in reader.leaf_readers()}
+        live = {
+            leaf.segment().segment_id()
+            for leaf, _ in reader.leaf_readers()
+            if leaf.segment() is not None  # an index with no segment yet
+        }
         for key in [k for k in self._segments if k[0] not in live]:
             del self._segments[key]
 
 
-def _decoded(values: list[bytes]) -> list[str]:
-    names = {raw: raw.decode("utf-8") for raw in set(values)}
-    return list(map(names.__getitem__, values))
+def _read_column(reader: ColumnReader, count: int) -> list:
+    """A segment's column as a list, read as whole arrays.
+
+    Whoosh's readers go through a column a record at a time (a file read and an unpack
+    each): most of the time of the first search with facets in a big index, which is
+    when a web node starts answering. The files hold arrays: the number column's values,
+    and the reference column's one small number per record into its list of values.
+    """
+    dbfile = reader._dbfile
+    if isinstance(reader, NumericColumn.Reader):
+        values = list(dbfile.get_array(reader._basepos, reader._typecode, reader._count))
+        return values + [reader._default] * (count - len(values))
+    if isinstance(reader, RefBytesColumn.Reader):
+        names = [raw.decode("utf-8") for raw in reader._uniques]
+        refs = dbfile.get_array(reader._basepos, reader._typecode, reader._doccount)
+        return list(map(names.__getitem__, refs))
+    raise TypeError(f"not a sort or facet column: {reader!r}")
 
 
 @dataclass
@@ -118,7 +132,7 @@ class CachedResult:
     complete: bool = True  # docnums holds every candidate, not a sample
     estimate: int | None = None  # the estimated number of candidates, when not complete
     parts: tuple[tuple[int, int, float], ...] | None = None  # sample weights (index.sample)
-    facets: dict[str, list[tuple[str, int]]] | None = None
+    facets: dict[str, Counter] | None = None
     # Every candidate with its score, in document order, when one scoring pass listed them
     # all (then ranking needs no second pass over the index).
     scored: list[tuple[int, float]] | None = None

@@ -3,7 +3,13 @@
 The index directory holds numbered generations (``gen-000001``, ...) and a ``CURRENT`` file
 naming the live one. A rebuild writes a new generation beside the live one and publishes it
 by atomically replacing ``CURRENT``; until then readers and writers keep using the old one,
-so a rebuild that dies half-way leaves the old index untouched.
+so a rebuild that dies half-way leaves the old index untouched. Each generation names the
+engine that wrote it in its ``ENGINE`` file (none: Whoosh, as every index before there was
+a choice), so a reader opens it with that engine whatever the setting says now.
+
+A generation holds two indexes, its shards: ``documents`` and ``quotes``. A search for one
+type opens one of them, and a shard that cannot be read leaves the other answering.
+Generations written before the split hold one index of both types, the shard ``all``.
 """
 
 from __future__ import annotations
@@ -14,12 +20,26 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["current", "discard_stale", "new_generation", "publish"]
+__all__ = [
+    "SHARDS",
+    "current",
+    "discard_stale",
+    "engine_of",
+    "new_generation",
+    "new_shards",
+    "publish",
+    "shards",
+]
+
+# shard -> the record types it holds
+SHARDS = {"documents": ("document",), "quotes": ("quote",)}
+_BOTH = "all"
 
 log = logging.getLogger(__name__)
 
 _POINTER = "CURRENT"
 _PREFIX = "gen-"
+_ENGINE = "ENGINE"
 
 
 def current(root: Path) -> Path | None:
@@ -31,13 +51,36 @@ def current(root: Path) -> Path | None:
     return root / name
 
 
-def new_generation(root: Path) -> Path:
-    """Create and return an empty directory for the next generation."""
+def new_generation(root: Path, engine: str = "whoosh") -> Path:
+    """Create and return a directory for the next generation, written by ``engine``."""
     root.mkdir(parents=True, exist_ok=True)
     numbers = [int(p.name[len(_PREFIX) :]) for p in root.glob(_PREFIX + "*") if p.is_dir()]
     path = root / f"{_PREFIX}{max(numbers, default=0) + 1:06d}"
     path.mkdir()
+    (path / _ENGINE).write_text(engine + "\n", encoding="ascii")
     return path
+
+
+def new_shards(generation: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
+    """Make the empty folders of ``generation``'s shards; return them as `shards` does."""
+    for shard in SHARDS:
+        (generation / shard).mkdir()
+    return shards(generation)
+
+
+def shards(generation: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
+    """Each shard of ``generation``: its folder and the record types it holds."""
+    if any((generation / shard).is_dir() for shard in SHARDS):
+        return {shard: (generation / shard, types) for shard, types in SHARDS.items()}
+    return {_BOTH: (generation, ("document", "quote"))}
+
+
+def engine_of(generation: Path) -> str:
+    """The engine that wrote ``generation``."""
+    try:
+        return (generation / _ENGINE).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return "whoosh"
 
 
 def publish(root: Path, generation: Path) -> None:

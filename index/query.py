@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from archive.models import KINDS
-from index.schema import plain_typography
+from index.text import plain_typography
 
 __all__ = [
     "MAX_QUERY_LENGTH",

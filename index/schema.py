@@ -1,24 +1,13 @@
 """The Whoosh schema and the text analysis shared by indexing, querying and highlighting.
 
-Quotes and documents live in one index, told apart by ``type``; their text fields are
-disjoint (``text``, ``text_pairs`` and ``speaker`` are quote-only, ``title`` and ``body``
-document-only), so a word query for one type only walks that type's postings. Metadata
-fields are shared.
-
-Text is folded before it is split: lower case, no accents, plain quotes, apostrophes and
-dashes, one character for one, so that an offset into the folded text is an offset into
-the original and ``Pérez`` matches ``Perez``, ``don’t`` matches ``don't``:
-
-    >>> fold("Pérez’s “ÉTÉ” — OK")
-    'perez\\'s "ete" - ok'
-    >>> [term(word) for _, _, word in words("The economy’s growing, Pérez said.")]
-    [None, 'economi', 'grow', 'perez', 'said']
+Quotes and documents live in one index each (`index.layout`), told apart by ``type``;
+their text fields are disjoint (``text``, ``text_pairs`` and ``speaker`` are quote-only,
+``title`` and ``body`` document-only). Metadata fields are shared. Words are folded,
+split and stemmed as `index.text` says.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Iterator
@@ -29,107 +18,16 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.columns import NumericColumn, RefBytesColumn
 from whoosh.fields import BOOLEAN, COLUMN, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.formats import Existence, Frequency, Positions
-from whoosh.lang.porter import stem
 from whoosh.system import _INT_SIZE, pack_uint
 
+from index.text import folded_words, term, words
+
 __all__ = [
-    "FOLDED_WORD",
-    "STOP_WORDS",
     "FoldingAnalyzer",
     "PairAnalyzer",
     "build_schema",
-    "fold",
     "pair",
-    "term",
-    "words",
 ]
-
-# Lucene's English stop set: too common to narrow a search, dropped from the stemmed
-# fields (their positions stay, so phrase distances survive).
-STOP_WORDS = frozenset(
-    {
-        *("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into"),
-        *("is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then"),
-        *("there", "these", "they", "this", "to", "was", "will", "with"),
-    }
-)
-
-# A word of the folded text: letters and digits, joined by inner apostrophes ("don't").
-FOLDED_WORD = re.compile(r"\w+(?:'\w+)*")
-
-_QUOTES = {"\u2018", "\u2019", "\u201a", "\u201b", "\u2032", "\u02bc", "`", "\u00b4"}
-_DOUBLE_QUOTES = {"\u201c", "\u201d", "\u201e", "\u201f", "\u00ab", "\u00bb", "\u2033"}
-
-
-class _FoldTable(dict):
-    """A ``str.translate`` table that computes, then remembers, each character's fold."""
-
-    def __missing__(self, codepoint: int) -> str:
-        char = chr(codepoint)
-        folded = self[codepoint] = _fold_char(char)
-        return folded
-
-
-def _fold_char(char: str) -> str:
-    if char in _QUOTES:
-        return "'"
-    if char in _DOUBLE_QUOTES:
-        return '"'
-    category = unicodedata.category(char)
-    if category == "Pd":
-        return "-"
-    if category == "Zs":
-        return " "
-    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-    lowered = base.lower()
-    if len(lowered) == 1:
-        return lowered
-    lowered = char.lower()
-    return lowered if len(lowered) == 1 else char
-
-
-_FOLD_TABLE = _FoldTable()
-_TYPOGRAPHY_TABLE = str.maketrans(
-    {**dict.fromkeys(_QUOTES, "'"), **dict.fromkeys(_DOUBLE_QUOTES, '"')}
-)
-
-
-def fold(text: str) -> str:
-    """Lower-case ``text`` and fold accents and typographic variants, keeping its length."""
-    if text.isascii():
-        return text.lower()
-    return text.translate(_FOLD_TABLE)
-
-
-def plain_typography(text: str) -> str:
-    """Straighten curly quotes and apostrophes, keeping case (for parsing queries).
-
-    >>> plain_typography("“don’t”")
-    '"don\\'t"'
-    """
-    return text.translate(_TYPOGRAPHY_TABLE)
-
-
-def words(text: str) -> Iterator[tuple[int, int, str]]:
-    """Yield ``(start, end, word)`` for each word of ``text``, folded, possessives dropped."""
-    for match in FOLDED_WORD.finditer(fold(text)):
-        word = match.group()
-        if word.endswith("'s"):
-            word = word[:-2]
-        yield match.start(), match.end(), word
-
-
-def folded_words(text: str) -> list[str]:
-    """The folded words of ``text`` without their offsets (the indexing fast path)."""
-    return [word[:-2] if word.endswith("'s") else word for word in FOLDED_WORD.findall(fold(text))]
-
-
-@lru_cache(maxsize=200_000)
-def term(word: str) -> str | None:
-    """The stemmed index term for a folded word, or None for a stop word."""
-    if word in STOP_WORDS:
-        return None
-    return stem(word)
 
 
 class FoldingAnalyzer(Tokenizer):

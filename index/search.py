@@ -1,81 +1,46 @@
-"""Search the index: parse, find candidates, check phrases, rank, facet and highlight.
+"""Search the index: parse, plan, then let the live generation's engine find, rank, count,
+facet and highlight.
 
-One Whoosh searcher is opened and reused; each search first makes the cheap check of
-whether the index changed (a published rebuild, or a commit) and reopens only then.
-
-A search runs in two passes. The first finds the candidates without scoring them, for the
-total and the facets: for relevance order a sample spread over the index (`index.sample`),
-exact for up to a few thousand matches and estimated beyond (``total_is_exact`` says
-which), for date order every candidate. The second ranks: Whoosh's top-N collector for
-relevance, or the in-memory date column for date order. Phrase candidates are checked
-against their exact words: all of them when there are few, otherwise as the page is filled
-(the total then counts candidates).
-
-Queries with phrases are the exception for relevance order: Whoosh's collector would visit
-and score every one of their matches anyway (comparing positions leaves no block to skip),
-so one scoring pass lists them all, the sample is taken from that list
-(`index.sample.sample_listed`, the same sample as read from the index) and the ranking is
-taken from the scores already computed.
+What is the same for every engine lives here and beside it: the query language
+(`index.query`), the plan of what a query looks for (`index.plan`), the word-for-word check
+of phrases and the highlights (`index.textmatch`), hits made from stored fields and the
+facet model (`index.hits`). The engine (`index.whoosh_engine`, `index.tantivy_engine`) is
+the one that wrote the live generation (`index.layout`); a rebuild with another engine is
+picked up like any other.
 """
 
 from __future__ import annotations
 
 import heapq
-import html
 import logging
-from array import array
-from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
 
-from whoosh import index as whoosh_index
-from whoosh import query as wq
-from whoosh.searching import Searcher as WhooshSearcher
-
 from index import layout
-from index.compile import TYPES, compile_query
-from index.facets import CachedResult, ColumnCache, Columns, ResultCache
+from index import plan as p
+from index.build import engine_module
+from index.hits import Hit, Records, top_facets
 from index.query import And, Node, Not, Or, QueryError, Word, parse
-from index.sample import sample, sample_listed
-from index.schema import fold
 from index.textmatch import TextMatch
 
-__all__ = ["Hit", "QueryError", "SearchResults", "Searcher"]
+__all__ = [
+    "Hit",
+    "IndexStatus",
+    "QueryError",
+    "SearchResults",
+    "Searcher",
+    "ShardStatus",
+    "ShardUnavailable",
+]
 
 log = logging.getLogger(__name__)
 
 SORTS = ("relevance", "date", "date_asc")
 MAX_PAGE_SIZE = 200
-MAX_PREFIX_EXPANSION = 1000
-VERIFY_ALL = 200  # phrase candidate sets up to this size are checked in full
-VERIFY_BUDGET = 400  # candidates checked per search beyond that
-SCORE_KNOWN = 5000  # up to this many known candidates are scored one by one
-_PREFIX_FIELDS = {"quote": ("text", "speaker"), "document": ("title", "body")}
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One quote or document found; ``snippet`` is safe HTML with matches in ``<mark>``."""
-
-    type: str
-    id: str
-    score: float
-    text: str
-    snippet: str
-    speaker: str | None
-    role: str | None
-    anonymous: bool
-    publisher: str | None
-    via: str | None
-    kind: str | None
-    published: datetime | None
-    captured: datetime
-    url: str
-    document_id: str
-    title: str | None
+TYPES = p.TYPES
 
 
 @dataclass(frozen=True)
@@ -93,6 +58,34 @@ class SearchResults:
     hits: tuple[Hit, ...]
     facets: dict[str, list[tuple[str, int]]]
     total_is_exact: bool = True
+    unavailable: tuple[str, ...] = ()  # shards that could not be searched (see status)
+
+
+@dataclass(frozen=True)
+class ShardStatus:
+    """One shard of the live index: its records and segments, or why it cannot be read."""
+
+    name: str
+    records: int
+    segments: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """What `Searcher.status` reports: the live generation, its engine and its shards."""
+
+    engine: str | None  # None: no index yet
+    generation: str | None
+    shards: tuple[ShardStatus, ...] = ()
+
+    @property
+    def records(self) -> int:
+        return sum(shard.records for shard in self.shards)
+
+    @property
+    def broken(self) -> tuple[ShardStatus, ...]:
+        return tuple(shard for shard in self.shards if shard.error is not None)
 
 
 class Searcher:
@@ -102,9 +95,11 @@ class Searcher:
     the index, so without it document snippets come from the title and lead, and phrase
     candidates among documents are checked against their titles only.
 
-    ``warm``: read every segment's stored fields in when the index is opened (a long-lived
-    searcher, as in the web server), rather than in the first search that shows a hit
-    from it (0.2 s at 100,000 documents).
+    ``warm``: load what the first searches would otherwise load (a long-lived searcher,
+    as in the web server).
+
+    A shard that cannot be opened or searched is left out (and logged): searches of the
+    other shards go on, their totals marked inexact, and `status` names what is wrong.
     """
 
     def __init__(
@@ -115,13 +110,11 @@ class Searcher:
         warm: bool = False,
     ) -> None:
         self._root = Path(path)
-        self._text_loader = text_loader
+        self._records = Records(text_loader)
         self._warm = warm
         self._live: Path | None = None
-        self._searcher: WhooshSearcher | None = None
-        self._column_cache = ColumnCache()
-        self._columns: Columns | None = None
-        self._results = ResultCache()
+        self._engine: str | None = None
+        self._shards: dict[str, _Shard] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -130,32 +123,31 @@ class Searcher:
         if live != self._live:
             self.close()
             if live is not None:
-                self._searcher = whoosh_index.open_dir(str(live)).searcher()
+                self._engine = layout.engine_of(live)
+                self._shards = {
+                    name: _Shard(name, path, types)
+                    for name, (path, types) in layout.shards(live).items()
+                }
                 self._live = live
-                log.debug("opened index generation %s", live.name)
-        elif self._searcher is not None and not self._searcher.up_to_date():
-            # Opened afresh, not Whoosh's refresh(): that reuses the reader of a segment
-            # whose deletions changed since, and the replaced records were found twice.
-            self._searcher.close()
-            self._searcher = whoosh_index.open_dir(str(live)).searcher()
-        else:
-            return
-        self._results.clear()
-        if self._searcher is not None:
-            reader = self._searcher.reader()
-            self._column_cache.keep_only(reader)
-            self._columns = Columns(reader, self._column_cache)
-            for leaf, _ in reader.leaf_readers():
-                # Whoosh copies a segment's stored fields into memory the first time one
-                # is read: here, not in somebody's search
-                if self._warm and leaf.doc_count_all():
-                    leaf.stored_fields(0)
+                log.debug("opened index generation %s (%s)", live.name, self._engine)
+        for shard in self._shards.values():
+            shard.refresh(self._engine, self._records, self._warm)
 
     def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-        self._searcher = self._columns = self._live = None
-        self._results.clear()
+        for shard in self._shards.values():
+            shard.close()
+        self._shards = {}
+        self._engine = self._live = None
+
+    def status(self) -> IndexStatus:
+        self.refresh()
+        if self._live is None:
+            return IndexStatus(None, None)
+        return IndexStatus(
+            self._engine,
+            self._live.name,
+            tuple(shard.status() for shard in self._shards.values()),
+        )
 
     def search(
         self,
@@ -169,256 +161,197 @@ class Searcher:
         highlight: bool = True,
     ) -> SearchResults:
         """Search quotes and documents (or one ``type``); raise QueryError for bad queries."""
-        if type is not None and type not in TYPES:
-            raise ValueError(f"type must be one of {TYPES} or None, not {type!r}")
-        if sort not in SORTS:
-            raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"bad page {page} or page size {page_size}")
-        node = parse(query)
-        types = TYPES if type is None else (type,)
-        self.refresh()
-        pairs = self._searcher is not None and "text_pairs" in self._searcher.schema
-        compiled = compile_query(node, types, pairs=pairs)
-        if self._searcher is None or compiled is wq.NullQuery:
+        node, types = self._parse(query, type, sort)
+        plans = self._plans(node, types)
+        if not plans:
             return SearchResults(query, 0, page, page_size, (), _empty_facets(facets))
-        self._check_prefixes(node, types)
+        self._check_prefixes(node, types, plans)
         match = TextMatch(node)
-        result = self._candidates(compiled, types, match, complete=sort != "relevance")
-        if facets and result.facets is None:
-            result.facets = self._columns.facets(result.docnums, result.parts)
-        start = (page - 1) * page_size
-        ranked = self._ranked(compiled, sort, result, match, need=start + page_size)
-        hits = tuple(
-            self._hit(docnum, score, match if highlight else TextMatch(None))
-            for docnum, score in islice(ranked, start, start + page_size)
-        )
-        if result.complete:
-            total = len(result.docnums) - len(result.rejected)
-        else:
-            total = max(result.estimate - len(result.rejected), start + len(hits))
+        need = page * page_size
+        total, exact, found, counts, unavailable = 0, True, [], {}, []
+        for shard, plan in plans:
+            try:
+                answer = shard.search(plan, match, sort=sort, count=need, facets=facets)
+            except _Unreadable:
+                exact = False
+                unavailable.append(shard.name)
+                continue
+            total += answer[0]
+            exact = exact and answer[1]
+            found += answer[2]
+            for facet, counted in (answer[3] or {}).items():
+                counts[facet] = counts.get(facet, Counter()) + counted
+        found = _ordered(found, sort)[(page - 1) * page_size : need]
+        shown = match if highlight else TextMatch(None)
+        hits = tuple(self._records.hit(stored, score, shown) for score, stored in found)
         return SearchResults(
             query,
             total,
             page,
             page_size,
             hits,
-            result.facets if facets else {},
-            total_is_exact=result.complete and result.exact,
+            top_facets(counts) if facets else {},
+            total_is_exact=exact,
+            unavailable=tuple(unavailable),
         )
 
     def every_hit(
         self, query: str, *, type: str | None = None, sort: str = "relevance"
     ) -> Iterator[Hit]:
         """Every result of a search, in order, one at a time and without highlights (an
-        export: no page size, no verification budget; hits are made as they are read)."""
+        export: no page size, no verification budget; hits are made as they are read).
+        Raises `ShardUnavailable` when a shard it needs cannot be read: an export is
+        complete or refused."""
+        node, types = self._parse(query, type, sort)
+        plans = self._plans(node, types)
+        if not plans:
+            return
+        self._check_prefixes(node, types, plans)
+        match, plain = TextMatch(node), TextMatch(None)
+        streams = [shard.every_hit(plan, match, sort) for shard, plan in plans]
+        for score, stored in heapq.merge(*streams, key=_sort_key(sort)):
+            yield self._records.hit(stored, score, plain)
+
+    def _parse(self, query: str, type: str | None, sort: str) -> tuple[Node | None, tuple]:
         if type is not None and type not in TYPES:
             raise ValueError(f"type must be one of {TYPES} or None, not {type!r}")
         if sort not in SORTS:
             raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
         node = parse(query)
         types = TYPES if type is None else (type,)
+        p.plan_query(node, types)  # refuses a query of stop words, with or without an index
         self.refresh()
-        if self._searcher is None:
-            return
-        pairs = "text_pairs" in self._searcher.schema
-        compiled = compile_query(node, types, pairs=pairs)
-        if compiled is wq.NullQuery:
-            return
-        self._check_prefixes(node, types)
-        match = TextMatch(node)
-        result = self._candidates(compiled, types, match, complete=True)
-        plain = TextMatch(None)
-        for docnum, score in self._top(compiled, sort, result, max(len(result.docnums), 1)):
-            if docnum in result.rejected:
-                continue
-            if not result.exact and not self._accepts(docnum, match):
-                continue
-            yield self._hit(docnum, score, plain)
+        return node, types
 
-    def _candidates(
-        self, compiled: wq.Query, types: tuple[str, ...], match: TextMatch, *, complete: bool
-    ) -> CachedResult:
-        """The candidates of a query: all of them if ``complete``, else a sample."""
-        key = (compiled, types)
-        cached = self._results.get(key)
-        if cached is not None and (cached.complete or not complete):
-            return cached
-        if complete:
-            result = CachedResult(array("i", self._searcher.docs_for_query(compiled)))
-        else:
-            scored = self._score_all(compiled) if match.has_phrases else None
-            if scored is None:
-                found = sample(self._searcher, compiled)
+    def _plans(self, node: Node | None, types: tuple[str, ...]) -> list[tuple[_Shard, p.Plan]]:
+        """Each shard that holds some of ``types``, with its plan (none that cannot match)."""
+        plans = []
+        for shard in self._shards.values():
+            wanted = tuple(t for t in types if t in shard.types)
+            if wanted:
+                plan = p.plan_query(node, wanted)
+                if plan is not p.NOTHING:
+                    plans.append((shard, plan))
+        return plans
+
+    def _check_prefixes(
+        self, node: Node | None, types: tuple[str, ...], plans: list[tuple[_Shard, p.Plan]]
+    ) -> None:
+        prefixes = list(_prefixes(node))
+        if not prefixes:
+            return
+        for shard, _ in plans:
+            try:
+                prefix = shard.check_prefixes(prefixes, types)
+            except _Unreadable:
+                continue
+            if prefix is not None:
+                raise QueryError(f"'{prefix}*' matches too many words; type a few more letters")
+
+
+class ShardUnavailable(RuntimeError):
+    """A shard of the index cannot be read; ``onrecord reindex`` rebuilds it."""
+
+
+class _Unreadable(ShardUnavailable):
+    pass
+
+
+class _Shard:
+    """One shard's engine, reopened when it changed, and set aside while it cannot be read
+    (tried again at each refresh)."""
+
+    def __init__(self, name: str, path: Path, types: tuple[str, ...]) -> None:
+        self.name = name
+        self.path = path
+        self.types = types
+        self.engine = None
+        self.error: str | None = None
+
+    def refresh(self, engine: str, records: Records, warm: bool) -> None:
+        try:
+            if self.engine is None:
+                self.engine = _open(engine, self.path, records, warm)
             else:
-                listed = array("i", (docnum for docnum, _ in scored))
-                found = sample_listed(listed, self._searcher.doc_count_all())
-            result = CachedResult(found.docnums, complete=found.exact, estimate=found.estimate)
-            result.parts = None if found.exact else found.parts
-            result.scored = scored  # ranked from these scores: no second pass
-        result.exact = not match.has_phrases
-        if match.has_phrases and result.complete and len(result.docnums) <= VERIFY_ALL:
-            result.docnums = array("i", (d for d in result.docnums if self._accepts(d, match)))
-            result.exact = True
-            if result.scored is not None:
-                kept = set(result.docnums)
-                result.scored = [pair for pair in result.scored if pair[0] in kept]
-        self._results.put(key, result)
-        return result
+                self.engine.refresh()
+            self.error = None
+        except Exception as exc:  # a damaged shard: reported, and the others answer
+            self._failed(exc)
 
-    def _ranked(
-        self, compiled: wq.Query, sort: str, result: CachedResult, match: TextMatch, need: int
-    ) -> Iterator[tuple[int, float]]:
-        """Yield (docnum, score) in the requested order, refuting phrase candidates on the
-        way; asks the index for more whenever refuted candidates leave the page short.
+    def _failed(self, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        if message != self.error:
+            log.error("index shard %s cannot be read: %s", self.path, message)
+        self.error = message
+        self.close()
 
-        At most VERIFY_BUDGET candidates are checked per search: a phrase of mostly stop
-        words can have thousands of candidates, and a short page beats a slow one."""
-        # Unchecked candidates: ask once for as many as could be checked, since each ask
-        # runs the whole query again (with phrases, comparing positions in every record
-        # that has their words).
-        limit = need if result.exact else need + len(result.rejected) + VERIFY_BUDGET
-        seen: set[int] = set()
-        budget = VERIFY_BUDGET
-        while True:
-            top = self._top(compiled, sort, result, limit)
-            for docnum, score in top:
-                if docnum in seen or docnum in result.rejected:
-                    continue
-                seen.add(docnum)
-                if result.exact:
-                    yield docnum, score
-                    continue
-                if budget == 0:
-                    return
-                budget -= 1
-                if self._accepts(docnum, match):
-                    yield docnum, score
-                else:
-                    result.rejected.add(docnum)
-            if len(top) < limit:
-                return  # every candidate was seen
-            limit *= 4
+    def close(self) -> None:
+        if self.engine is not None:
+            try:
+                self.engine.close()
+            except Exception as exc:  # closing a damaged shard may fail too
+                log.debug("closing shard %s: %s", self.name, exc)
+        self.engine = None
 
-    def _top(
-        self, compiled: wq.Query, sort: str, result: CachedResult, limit: int
-    ) -> list[tuple[int, float]]:
-        if sort == "relevance":
-            if result.scored is not None:
-                rejected = result.rejected
-                best = heapq.nsmallest(
-                    limit, ((-score, d) for d, score in result.scored if d not in rejected)
-                )
-                return [(docnum, -score) for score, docnum in best]
-            if result.complete and len(result.docnums) <= SCORE_KNOWN:
-                return self._score_known(compiled, result, limit)
-            mask = result.rejected or None
-            top = self._searcher.search(compiled, limit=limit, mask=mask).top_n
-            return [(docnum, score) for score, docnum in top]
-        newest = self._columns.newest(result.docnums, limit, oldest=sort == "date_asc")
-        return [(docnum, 0.0) for docnum in newest]
+    def status(self) -> ShardStatus:
+        if self.engine is None:
+            return ShardStatus(self.name, 0, 0, self.error or "not opened")
+        try:
+            return ShardStatus(self.name, self.engine.records, self.engine.segments)
+        except Exception as exc:  # damaged after it was opened
+            self._failed(exc)
+            return ShardStatus(self.name, 0, 0, self.error)
 
-    def _score_known(
-        self, compiled: wq.Query, result: CachedResult, limit: int
-    ) -> list[tuple[int, float]]:
-        """The top ``limit`` of candidates already listed, scored by jumping straight to
-        each: for a phrase, positions are then compared in those records only, not in
-        every record that has all its words. Same scores and order as Whoosh's collector
-        (ties go to the lower document number)."""
-        searcher = self._searcher
-        context = searcher.context()
-        docnums = sorted(set(result.docnums) - result.rejected)
-        scored = []
-        for leaf, offset in searcher.leaf_searchers():
-            low = bisect_left(docnums, offset)
-            high = bisect_left(docnums, offset + leaf.doc_count_all(), low)
-            if low == high:
-                continue
-            matcher = compiled.matcher(leaf, context)
-            for docnum in islice(docnums, low, high):
-                if not matcher.is_active():
-                    break
-                if matcher.id() < docnum - offset:
-                    matcher.skip_to(docnum - offset)
-                if matcher.is_active() and matcher.id() == docnum - offset:
-                    scored.append((-matcher.score(), docnum))
-        return [(docnum, -score) for score, docnum in heapq.nsmallest(limit, scored)]
+    def check_prefixes(self, prefixes: list[str], types: tuple[str, ...]) -> str | None:
+        wanted = tuple(t for t in types if t in self.types)
+        return self._call(lambda engine: engine.check_prefixes(prefixes, wanted))
 
-    def _score_all(self, compiled: wq.Query) -> list[tuple[int, float]]:
-        """Every match of ``compiled`` with its score, in document order: one pass that
-        serves both the count (`sample_listed`) and the ranking. For queries whose matches
-        Whoosh's collector would visit one by one anyway (phrases compare positions in
-        every record with their words; no block can be skipped). Same scores as the
-        collector's."""
-        searcher = self._searcher
-        context = searcher.context()
-        scored = []
-        append = scored.append
-        for leaf, offset in searcher.leaf_searchers():
-            matcher = compiled.matcher(leaf, context)
-            while matcher.is_active():
-                append((matcher.id() + offset, matcher.score()))
-                matcher.next()
-        return scored
+    def search(self, plan: p.Plan, match: TextMatch, **options):
+        return self._call(lambda engine: engine.search(plan, match, **options))
 
-    def _accepts(self, docnum: int, match: TextMatch) -> bool:
-        stored = self._searcher.stored_fields(docnum)
-        if stored["type"] == "quote":
-            return match.accepts([stored.get("text"), stored.get("speaker")])
-        body = self._text_loader(stored["id"]) if self._text_loader else None
-        return match.accepts([stored.get("title"), body])
+    def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator:
+        if self.engine is None:
+            raise ShardUnavailable(f"the index shard {self.name} cannot be read: {self.error}")
+        return self.engine.every_hit(plan, match, sort)
 
-    def _hit(self, docnum: int, score: float, match: TextMatch) -> Hit:
-        stored = self._searcher.stored_fields(docnum)
-        published = stored.get("published")
-        if stored["type"] == "quote":
-            text = stored["text"]
-            snippet = match.snippet(text)
-        else:
-            text = stored.get("title") or stored.get("lead") or ""
-            snippet = self._document_snippet(stored, match)
-        return Hit(
-            type=stored["type"],
-            id=stored["id"],
-            score=score,
-            text=text,
-            snippet=snippet,
-            speaker=stored.get("speaker") or None,
-            role=stored.get("role") or None,
-            anonymous=bool(stored.get("anonymous")),
-            publisher=stored.get("publisher") or None,
-            via=stored.get("via") or None,
-            kind=stored.get("kind") or None,
-            published=datetime.fromisoformat(published) if published else None,
-            captured=datetime.fromisoformat(stored["captured"]),
-            url=stored["url"],
-            document_id=stored["document_id"],
-            title=stored.get("title") or stored.get("document_title") or None,
-        )
+    def _call(self, run):
+        if self.engine is None:
+            raise _Unreadable(self.error)
+        try:
+            return run(self.engine)
+        except QueryError:
+            raise
+        except Exception as exc:  # a damaged segment found while searching
+            log.exception("searching index shard %s failed", self.name)
+            self._failed(exc)
+            raise _Unreadable(self.error) from exc
 
-    def _document_snippet(self, stored: dict, match: TextMatch) -> str:
-        body = self._text_loader(stored["id"]) if self._text_loader else None
-        body = body or stored.get("lead") or ""
-        snippet = match.snippet(body)
-        title = stored.get("title") or ""
-        if "<mark>" not in snippet and title:
-            titled = match.snippet(title)
-            if "<mark>" in titled:
-                return titled
-        return snippet or html.escape(title)
 
-    def _check_prefixes(self, node: Node | None, types: tuple[str, ...]) -> None:
-        reader = self._searcher.reader()
-        for prefix in _prefixes(node):
-            for record_type in types:
-                for field in _PREFIX_FIELDS[record_type]:
-                    words = reader.expand_prefix(field, fold(prefix))
-                    if sum(1 for _ in islice(words, MAX_PREFIX_EXPANSION + 1)) > (
-                        MAX_PREFIX_EXPANSION
-                    ):
-                        raise QueryError(
-                            f"'{prefix}*' matches too many words; type a few more letters"
-                        )
+def _open(engine: str, path: Path, records: Records, warm: bool):
+    module = engine_module(engine)
+    if engine == "whoosh":
+        return module.WhooshSearch(path, records, warm=warm)
+    return module.TantivySearch(path, records)
+
+
+def _sort_key(sort: str) -> Callable[[tuple[float, dict]], float]:
+    """The order of (score, stored fields) pairs from several shards (ties keep the order
+    of the shards: documents before quotes, as one index numbers them)."""
+    if sort == "relevance":
+        return lambda found: -found[0]
+    sign = 1 if sort == "date_asc" else -1
+    return lambda found: sign * _dated(found[1])
+
+
+def _dated(stored: dict) -> int:
+    """The record's date in whole seconds, as the engines sort by it."""
+    return int(datetime.fromisoformat(stored.get("published") or stored["captured"]).timestamp())
+
+
+def _ordered(found: list[tuple[float, dict]], sort: str) -> list[tuple[float, dict]]:
+    return sorted(found, key=_sort_key(sort))
 
 
 def _prefixes(node: Node | None) -> Iterator[str]:

@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 
 from index.query import And, Field, Node, Not, Or, Phrase, Word
-from index.schema import FOLDED_WORD, fold, term, words
+from index.text import FOLDED_WORD, fold, term, words
 
 __all__ = ["TextMatch"]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from archive.store import Paths, init_archive
+from index.build import ENGINES
 from tests.catalogs import catalog_setting, catalog_template, write_settings
 from tests.loopback import LoopbackServer
 from tests.seaweedfs import SeaweedFS
@@ -48,6 +49,26 @@ def archive_root(request, tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def archive_paths(archive_root: Path) -> Paths:
     return Paths(archive_root)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def search_engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each search engine in turn, as the default of the indexes a test module builds
+    (the ``search_engine`` setting's variable); a module asks for it with
+    ``pytestmark = pytest.mark.usefixtures("search_engine")``. A test of one engine's
+    own workings says so with ``@pytest.mark.engine("whoosh")``."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("ONRECORD_SEARCH_ENGINE", request.param)
+        yield request.param
+
+
+@pytest.fixture(autouse=True)
+def _only_its_engine(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("engine")
+    if marker is not None and "search_engine" in request.fixturenames:
+        engine = request.getfixturevalue("search_engine")
+        if engine not in marker.args:
+            pytest.skip(f"a test of the {' and '.join(marker.args)} engine's own workings")
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from index import layout, segments
 from index.build import DuplicateRecord, Indexer
 from index.search import Searcher
 
+pytestmark = pytest.mark.usefixtures("search_engine")
+
 NOV = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
 
 
@@ -154,6 +156,7 @@ def test_searcher_before_any_index_finds_nothing(tmp_path: Path) -> None:
     assert results.hits == ()
 
 
+@pytest.mark.engine("whoosh")
 @pytest.mark.parametrize("procs", [1, 2])
 def test_rebuild_gives_the_same_results_as_incremental_updates(
     built: Path, tmp_path: Path, procs: int, monkeypatch: pytest.MonkeyPatch
@@ -164,7 +167,8 @@ def test_rebuild_gives_the_same_results_as_incremental_updates(
     count = Indexer(rebuilt, procs=procs).rebuild([D1, D2], [Q1, Q2, Q3], progress.append)
     assert count == 5
     assert progress == [5]
-    leaves = whoosh_index.open_dir(str(layout.current(rebuilt))).reader().leaf_readers()
+    quotes = layout.current(rebuilt) / "quotes"
+    leaves = whoosh_index.open_dir(str(quotes)).reader().leaf_readers()
     # with two writers, each writes a segment of the records dealt to it
     assert len(leaves) == procs
     queries = ["counted", '"secure in American history"', "speaker:krebs", "kind:news", ""]

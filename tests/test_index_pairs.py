@@ -33,7 +33,8 @@ def test_quote_phrases_match_their_exact_words(tmp_path: Path) -> None:
 
 def test_pairs_score_as_positions_do(tmp_path: Path) -> None:
     Indexer(tmp_path / "ix").update([D1, D2], [Q1, Q2, Q3, Q4, Q5])
-    searcher = whoosh_index.open_dir(str(layout.current(tmp_path / "ix"))).searcher()
+    quotes = layout.current(tmp_path / "ix") / "quotes"
+    searcher = whoosh_index.open_dir(str(quotes)).searcher()
     node = parse('"this country"')
     scores = []
     for pairs in (False, True):
@@ -62,11 +63,11 @@ def test_an_index_without_pairs_keeps_working(tmp_path: Path) -> None:
 def test_one_scoring_pass_ranks_as_whoosh_does(tmp_path: Path) -> None:
     Indexer(tmp_path / "ix").update([D1, D2], [Q1, Q2, Q3, Q4, Q5])
     searcher = Searcher(tmp_path / "ix")
-    whoosh_searcher = searcher._searcher
+    whoosh_searcher = searcher._shards["quotes"].engine._searcher
     for text in ('"this country"', '"country in"', '"this country" speaker:"Chris Krebs"'):
         compiled = compile_query(parse(text), ["quote", "document"], pairs=True)
         expected = [(hit.docnum, hit.score) for hit in whoosh_searcher.search(compiled, limit=None)]
-        scored = searcher._score_all(compiled)
+        scored = searcher._shards["quotes"].engine._score_all(compiled)
         assert sorted(scored) == sorted(expected)
         ranked = sorted(scored, key=lambda pair: (-pair[1], pair[0]))
         assert ranked == expected

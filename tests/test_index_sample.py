@@ -46,14 +46,14 @@ def test_small_result_sets_are_counted_exactly(searcher: Searcher) -> None:
 
 
 def test_a_sample_estimates_total_and_facets(searcher: Searcher) -> None:
-    whoosh_searcher = searcher._searcher
+    whoosh_searcher = searcher._shards["documents"].engine._searcher
     found = sampling.sample(whoosh_searcher, wq.Term("body", "secur"), strata=4, per_stratum=100)
     assert not found.exact
     assert len(found.docnums) == 400
     assert found.estimate == pytest.approx(2000, rel=0.05)
     exact = sampling.sample(whoosh_searcher, wq.Term("body", "rare"), strata=4, per_stratum=100)
     assert exact.exact and exact.estimate == 200 == len(exact.docnums)
-    facets = searcher._columns.facets(found.docnums, found.parts)
+    facets = searcher._shards["documents"].engine._columns.facets(found.docnums, found.parts)
     publishers = dict(facets["publisher"])
     assert publishers["Even"] == pytest.approx(1000, rel=0.1)
     assert publishers["Odd"] == pytest.approx(1000, rel=0.1)
@@ -69,7 +69,7 @@ def test_totals_within_the_sample_are_exact(searcher: Searcher) -> None:
 def test_a_sample_of_listed_matches_is_the_sample_read(
     searcher: Searcher, strata: int, per_stratum: int, word: str
 ) -> None:
-    whoosh_searcher = searcher._searcher
+    whoosh_searcher = searcher._shards["documents"].engine._searcher
     query = wq.Term("body", word)
     read = sampling.sample(whoosh_searcher, query, strata=strata, per_stratum=per_stratum)
     listed = sampling.sample_listed(

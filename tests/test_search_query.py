@@ -10,6 +10,8 @@ from index.build import Indexer
 from index.query import And, Dates, Field, Match, Not, Or, Phrase, Word, parse
 from index.search import QueryError, Searcher
 
+pytestmark = pytest.mark.usefixtures("search_engine")
+
 DAY = datetime(2026, 11, 3, tzinfo=UTC)
 
 

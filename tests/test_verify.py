@@ -12,10 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 from archive.catalog import Catalog, log_entry_hash
+from archive.config import set_values
 from archive.migrate import migrate_archive
 from archive.store import Paths
 from archive.verify import check_chain
+from index import layout
 from index.build import Indexer
+from index.search import Searcher
 from tests.catalogs import ENGINES, execute, postgres_database
 from tests.conftest import copy_site
 from tests.webarchive import WebArchive
@@ -217,3 +220,36 @@ def test_an_empty_catalog_file_is_one_sentence_and_repair_rebuilds_it(sqlite_roo
     repaired = run_verify(root, "--repair")
     assert repaired.exit_code == 0, repaired.output
     assert {c.id for c in captures(root)} == before
+
+
+@pytest.mark.parametrize("engine", ["whoosh", "tantivy"])
+def test_a_damaged_index_shard_is_reported_and_rebuilt(sqlite_root, engine):
+    root = sqlite_root
+    set_values(root, {"search_engine": engine})
+    assert CliRunner().invoke(main, ["reindex", "--archive", str(root)]).exit_code == 0
+    for path in (layout.current(root / "index") / "quotes").iterdir():
+        if path.suffix in {".seg", ".term", ".idx", ".pos", ".store", ".fast", ".fieldnorm"}:
+            path.unlink()
+    result = run_verify(root)
+    assert result.exit_code == 1
+    assert "[index] shard quotes: cannot be read (" in result.output
+    assert "is in the catalog but not in the index" not in result.output
+    repaired = run_verify(root, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+
+
+def test_reindex_moves_to_the_engine_of_the_setting_with_the_same_ids(sqlite_root):
+    root = sqlite_root
+    before = Searcher(root / "index").search("", page_size=200)
+    set_values(root, {"search_engine": "tantivy"})
+    reindexed = CliRunner().invoke(main, ["reindex", "--archive", str(root)])
+    assert reindexed.exit_code == 0, reindexed.output
+    assert layout.engine_of(layout.current(root / "index")) == "tantivy"
+    after = Searcher(root / "index").search("", page_size=200)
+    assert sorted(hit.id for hit in after.hits) == sorted(hit.id for hit in before.hits)
+    assert after.total == before.total and after.facets == before.facets
+    assert run_verify(root).exit_code == 0
+    set_values(root, {"search_engine": "lucene"})
+    refused = CliRunner().invoke(main, ["reindex", "--archive", str(root)])
+    assert refused.exit_code == 1
+    assert "search_engine must be 'whoosh' or 'tantivy', not 'lucene'" in refused.output

@@ -488,7 +488,7 @@ def status(archive_dir: Path) -> None:
             for failure in catalog.failures(source.name, limit=3):
                 click.echo(f"  failed {failure.at:%Y-%m-%d %H:%M}: {failure.url}: {failure.reason}")
             click.echo(f"  next due {due:%Y-%m-%d %H:%M} UTC" if due else "  due now")
-        index = indexing.IndexKeeper(paths.index).status(
+        index = indexing.IndexKeeper(paths.index, paths.search_engine).status(
             catalog, archive_config.load(archive_dir)["behind_after"]
         )
         lag = index["lag"]

@@ -41,6 +41,10 @@ def _index_problems(diff: check.IndexDiff) -> list[Problem]:
         ),
         *(Problem("index", i, "is in the index but not in the catalog", True) for i in diff.extra),
         *(Problem("index", i, "is in the index more than once", True) for i in diff.repeated),
+        *(
+            Problem("index", f"shard {shard}", f"cannot be read ({error})", True)
+            for shard, error in diff.broken
+        ),
     ]
 
 

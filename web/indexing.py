@@ -140,8 +140,9 @@ class IndexKeeper:
     """The one writer of an index folder in this process: applies the change log to it,
     one caller at a time, and remembers where it stands and what last went wrong."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, engine: str | None = None) -> None:
         self.folder = folder
+        self.engine = engine  # the search engine a build uses (None: the default)
         self._mutex = threading.Lock()
         self._held: ExitStack | None = None  # the node lock, while this process keeps it
         self.failure: Failure | None = None
@@ -198,7 +199,7 @@ class IndexKeeper:
         could lose the changes it applies meanwhile."""
         with self._mutex:
             if self._held is not None:
-                return build(self.folder, catalog)
+                return build(self.folder, catalog, engine=self.engine)
             with _folder_lock(self.folder, "onrecord reindex", CATCH_UP_WAIT) as other:
                 if other is not None:
                     raise IndexBusy(
@@ -206,7 +207,7 @@ class IndexKeeper:
                         "through that node (POST /admin/reindex), or stop the node, delete "
                         "the folder and start it again"
                     )
-                return build(self.folder, catalog)
+                return build(self.folder, catalog, engine=self.engine)
 
     def _apply(self, catalog: Catalog) -> int:
         crash_point("before-index")
@@ -215,7 +216,7 @@ class IndexKeeper:
             if position is None and not _holds_an_index(self.folder):
                 self.building = True
                 try:
-                    count = build(self.folder, catalog)
+                    count = build(self.folder, catalog, engine=self.engine)
                 finally:
                     self.building = False
                 self.applied_at = datetime.now(UTC)
@@ -230,13 +231,13 @@ class IndexKeeper:
                     self.folder,
                     position,
                 )
-                count = build(self.folder, catalog)
+                count = build(self.folder, catalog, engine=self.engine)
                 self.applied_at = datetime.now(UTC)
                 self._recovered()
                 return count
             count = 0
             while changes := catalog.changes_after(position, limit=BATCH):
-                count += apply_changes(self.folder, catalog, changes)
+                count += apply_changes(self.folder, catalog, changes, engine=self.engine)
                 position = changes[-1].seq
                 write_position(self.folder, position)
                 self.applied_at = datetime.now(UTC)
@@ -359,20 +360,22 @@ def catch_up(paths: Paths, catalog: Catalog) -> int:
     after a crash that came between the catalog commit and the index), unless a web node
     keeps that index and follows the log itself; return how many documents were
     reindexed."""
-    return IndexKeeper(paths.index).catch_up(catalog)
+    return IndexKeeper(paths.index, paths.search_engine).catch_up(catalog)
 
 
-def apply_changes(folder: Path, catalog: Catalog, changes: list[Change]) -> int:
+def apply_changes(
+    folder: Path, catalog: Catalog, changes: list[Change], *, engine: str | None = None
+) -> int:
     """Reindex the documents a batch of changes names, from the catalog as it is now.
     When the batch fails, its changes are applied one at a time up to the one that fails
     (the position then stands right before it), which ChangeFailed names."""
     try:
-        return _reindex(folder, catalog, {change.document_id for change in changes})
+        return _reindex(folder, catalog, {change.document_id for change in changes}, engine)
     except Exception:
         log.warning("a batch of %d changes failed: applying them one at a time", len(changes))
     for change in changes:
         try:
-            _reindex(folder, catalog, {change.document_id})
+            _reindex(folder, catalog, {change.document_id}, engine)
         except Exception as exc:
             raise ChangeFailed(
                 f"change {change.seq} ({change.kind}, document {change.document_id}): {exc}"
@@ -381,9 +384,9 @@ def apply_changes(folder: Path, catalog: Catalog, changes: list[Change]) -> int:
     return len({change.document_id for change in changes})
 
 
-def _reindex(folder: Path, catalog: Catalog, document_ids: set[str]) -> int:
+def _reindex(folder: Path, catalog: Catalog, document_ids: set[str], engine: str | None) -> int:
     chosen = sorted(document_ids)
-    indexer = Indexer(folder)
+    indexer = Indexer(folder, engine=engine)
     if not _holds_an_index(folder):
         # The first records: published whole, never as an empty index first (a searcher
         # cannot open an index without records).
@@ -400,7 +403,13 @@ def _reindex(folder: Path, catalog: Catalog, document_ids: set[str]) -> int:
     return len(chosen)
 
 
-def build(folder: Path, catalog: Catalog, progress: Callable[[int], None] | None = None) -> int:
+def build(
+    folder: Path,
+    catalog: Catalog,
+    progress: Callable[[int], None] | None = None,
+    *,
+    engine: str | None = None,
+) -> int:
     """Build the index in ``folder`` from the whole catalog, swapping it in when complete,
     at the position the log had before the catalog was read; return the records written."""
     head = catalog.change_head()
@@ -413,7 +422,7 @@ def build(folder: Path, catalog: Catalog, progress: Callable[[int], None] | None
         return 0
     if first is not None:
         documents = itertools.chain([first], documents)
-    count = Indexer(folder).rebuild(
+    count = Indexer(folder, engine=engine).rebuild(
         documents, corrected_records(catalog, catalog.quote_records()), progress
     )
     write_position(folder, head)
@@ -423,7 +432,7 @@ def build(folder: Path, catalog: Catalog, progress: Callable[[int], None] | None
 def rebuild(paths: Paths, catalog: Catalog) -> int:
     """Rebuild the archive's index from the catalog (``onrecord reindex``); IndexBusy
     when a node keeps it."""
-    return IndexKeeper(paths.index).rebuild(catalog)
+    return IndexKeeper(paths.index, paths.search_engine).rebuild(catalog)
 
 
 def corrected_records(catalog: Catalog, records: Iterable[dict]) -> Iterator[dict]:
@@ -466,7 +475,7 @@ def search(paths: Paths, catalog: Catalog, query: str, **options) -> SearchResul
 def searching(paths: Paths, catalog: Catalog) -> Iterator[Searcher]:
     """One searcher for several searches (a round of alerts), closed afterwards."""
     if not paths.index.exists():
-        Indexer(paths.index)
+        Indexer(paths.index, engine=paths.search_engine)
     searcher = Searcher(paths.index, text_loader=catalog.document_text)
     try:
         yield searcher
@@ -483,6 +492,8 @@ def results_json(results: SearchResults) -> dict:
     return {
         "query": results.query,
         "total": results.total,
+        "total_is_exact": results.total_is_exact,
+        "unavailable": list(results.unavailable),
         "hits": [
             {
                 "type": hit.type,

@@ -10,6 +10,7 @@ index folder and a follower thread applies the log every ``follow_interval`` sec
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from flask import Flask, abort, current_app, g, request
 from archive import config as archive_config
 from archive.catalog import Catalog, CatalogError, Catalogs
 from archive.store import Paths
-from index.search import Searcher, SearchResults
+from index.search import IndexStatus, Searcher, SearchResults
 from web.indexing import Follower, IndexKeeper, read_position
 
 SEARCHER = "onrecord.searcher"
@@ -98,6 +99,11 @@ class SharedSearcher:
         with self._lock:
             return self._searcher.search(query, **options)
 
+    def status(self) -> IndexStatus:
+        """The live index's engine, generation and shards (a damaged one says why)."""
+        with self._lock:
+            return self._searcher.status()
+
     def memoised(self, query: str, **options) -> SearchResults:
         key = (query, *sorted(options.items()))
         now = self._clock()
@@ -127,7 +133,7 @@ def keeper() -> IndexKeeper:
     extensions = current_app.extensions
     with extensions[SEARCHER_LOCK]:
         if KEEPER not in extensions:
-            extensions[KEEPER] = IndexKeeper(paths().index)
+            extensions[KEEPER] = IndexKeeper(paths().index, paths().search_engine)
         return extensions[KEEPER]
 
 
@@ -139,7 +145,12 @@ def index_now(db: Catalog) -> None:
 
 def index_status(db: Catalog) -> dict:
     """Where this node's index stands against the change log (see IndexKeeper.status)."""
-    return keeper().status(db, current_app.config["BEHIND_AFTER"])
+    found = keeper().status(db, current_app.config["BEHIND_AFTER"])
+    health = searcher().status()
+    found["engine"] = health.engine
+    found["generation"] = health.generation
+    found["shards"] = [dataclasses.asdict(shard) for shard in health.shards]
+    return found
 
 
 def follow(app: Flask) -> Follower:

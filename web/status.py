@@ -4,7 +4,9 @@
     GET /status.json    its JSON twin: ``node`` (host and process), ``index`` (folder,
                         position, head of the log, lag in changes and seconds, whether it
                         is behind or being built, when it last applied changes, and the
-                        last error while applying, with how many attempts in a row)
+                        last error while applying, with how many attempts in a row), and
+                        the live index's engine, generation and shards (a damaged shard
+                        with the reason it cannot be read)
 
 Behind a load balancer each node answers for itself: ask each one directly.
 """

@@ -1,0 +1,462 @@
+"""The tantivy engine: the same records, query plans, checks and answers as the Whoosh one,
+for archives of millions of records. The only module that imports tantivy.
+
+Text is analysed inside tantivy, as close to `index.text` as its filters allow: words are
+split as `index.text.FOLDED_WORD` splits them (curly apostrophes included), lower-cased
+and folded to ASCII; the text fields then lose the same stop words (their places kept, so
+phrase distances hold) and are stemmed by Snowball's English stemmer (Whoosh uses Porter's:
+the two agree on most words; each engine stems queries as it stemmed its text). Query
+words are analysed one at a time by the same analyzers, so a plan's places stay right.
+
+Records are stored as one JSON blob each (the fields a hit shows, `index.hits`); the facet
+values are fast columns that tantivy counts itself; dates are day numbers for ranges and a
+fast ``sort_date`` for date order. Totals and facets are exact: tantivy counts every match.
+Phrase candidates are checked word for word as with Whoosh: all of them up to
+``VERIFY_ALL`` (the total is then exact), else as the page fills (and the total counts
+candidates, ``total_is_exact`` false).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import tantivy
+from tantivy import Filter, Occur, Order, Query, TextAnalyzerBuilder, Tokenizer
+
+from index import plan as p
+from index.build import aware, domain_suffixes, lead
+from index.hits import Records, stored_facets
+from index.text import APOSTROPHES, STOP_WORDS
+from index.textmatch import TextMatch
+
+__all__ = ["ENGINE", "TantivySearch", "build", "create", "delete_document", "ids", "write"]
+
+log = logging.getLogger(__name__)
+
+ENGINE = "tantivy"
+_WORDS, _NAMES = "onrecord_words", "onrecord_names"
+# `index.text.FOLDED_WORD`, with the apostrophes `index.text.fold` straightens
+_WORD_PATTERN = r"\w+(?:[" + re.escape("'" + "".join(sorted(APOSTROPHES))) + r"]\w+)*"
+_RAW = ("id", "type", "document_id", "kind", "lang", "anonymous")
+_STEMMED = ("text", "title", "body")
+_NAMED = ("speaker", "role", "via", "publisher", "author")
+_DAYS = ("day", "published_day", "captured_day")
+_FACETS = {
+    "speaker": "facet_speaker",
+    "publisher": "facet_publisher",
+    "kind": "facet_kind",
+    "month": "facet_month",
+}
+_TITLE_BOOST = 2.0  # as the Whoosh schema's title field
+# Memory for a writer's buffers (tantivy asks for at least 15 MB per thread).
+_WRITER_HEAP = 64_000_000
+# Values counted per facet and shard before the shown ones are chosen: counts are exact
+# up to this many values (months: 83 years), and estimated beyond.
+_FACET_BUCKETS = 1000
+
+VERIFY_ALL = 200  # phrase candidate sets up to this size are checked in full
+VERIFY_BUDGET = 400  # candidates checked per search beyond that
+MAX_PREFIX_EXPANSION = 1000
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    for name in _RAW:
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("domain", tokenizer_name="raw", index_option="basic")
+    for name in _STEMMED:
+        builder.add_text_field(name, tokenizer_name=_WORDS, index_option="position")
+    for name in _NAMED:
+        builder.add_text_field(name, tokenizer_name=_NAMES, index_option="position")
+    for name in _DAYS:
+        builder.add_integer_field(name, indexed=True)
+    builder.add_integer_field("sort_date", fast=True)
+    for name in _FACETS.values():
+        builder.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+    builder.add_bytes_field("stored", stored=True)
+    return builder.build()
+
+
+def _analyzers() -> dict[str, tantivy.TextAnalyzer]:
+    def names() -> TextAnalyzerBuilder:
+        return (
+            TextAnalyzerBuilder(Tokenizer.regex(_WORD_PATTERN))
+            .filter(Filter.lowercase())
+            .filter(Filter.ascii_fold())
+        )
+
+    words = (
+        names().filter(Filter.custom_stopword(sorted(STOP_WORDS))).filter(Filter.stemmer("english"))
+    )
+    return {_WORDS: words.build(), _NAMES: names().build()}
+
+
+_SCHEMA = _schema()
+_ANALYZERS = _analyzers()
+
+
+def _open(generation: Path) -> tantivy.Index:
+    index = tantivy.Index.open(str(generation))
+    for name, analyzer in _ANALYZERS.items():
+        index.register_tokenizer(name, analyzer)
+    return index
+
+
+def create(generation: Path) -> None:
+    """Make an empty index in the empty folder ``generation``."""
+    index = tantivy.Index(_SCHEMA, path=str(generation), reuse=False)
+    for name, analyzer in _ANALYZERS.items():
+        index.register_tokenizer(name, analyzer)
+    writer = index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+    writer.commit()
+    writer.wait_merging_threads()
+
+
+def _writer(index: tantivy.Index, wait: float, **options) -> tantivy.IndexWriter:
+    """A writer, waiting up to ``wait`` seconds while another process holds the lock."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return index.writer(**options)
+        except ValueError as exc:  # "Failed to acquire lockfile" while another writes
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def write(
+    generation: Path, records: Iterable[tuple[str, dict]], wait: float, drop: Iterable[str]
+) -> int:
+    """Add or replace records by id (see `index.build.Indexer.update`), after removing
+    every record of the documents ``drop`` names; return how many were written."""
+    index = _open(generation)
+    writer = _writer(index, wait, heap_size=_WRITER_HEAP, num_threads=1)
+    replaced: set[str] = set(drop)
+    count = 0
+    try:
+        for document_id in replaced:
+            writer.delete_documents_by_term("document_id", document_id)
+        for kind, record in records:
+            if kind == "document":
+                writer.delete_documents_by_term("document_id", record["id"])
+                replaced.add(record["id"])
+            elif record["document_id"] not in replaced:
+                writer.delete_documents_by_term("id", record["id"])
+            writer.add_document(_document(kind, record))
+            count += 1
+    except BaseException:
+        writer.rollback()
+        writer.wait_merging_threads()
+        raise
+    writer.commit()
+    writer.wait_merging_threads()
+    return count
+
+
+def delete_document(generation: Path, document_id: str, wait: float) -> None:
+    """Remove a document and its quotes (a lookup only, when it was never indexed)."""
+    index = _open(generation)
+    if not index.searcher().doc_freq("document_id", document_id):
+        return
+    writer = _writer(index, wait, heap_size=_WRITER_HEAP, num_threads=1)
+    writer.delete_documents_by_term("document_id", document_id)
+    writer.commit()
+    writer.wait_merging_threads()
+
+
+def build(
+    generation: Path, records: Iterable[tuple[str, dict]], procs: int, memory_mb: int
+) -> None:
+    """Write ``records`` into a new index in the empty folder ``generation``, with
+    ``procs`` indexing threads sharing about ``memory_mb`` of buffers."""
+    index = tantivy.Index(_SCHEMA, path=str(generation), reuse=False)
+    for name, analyzer in _ANALYZERS.items():
+        index.register_tokenizer(name, analyzer)
+    heap = max(memory_mb * 2**20, 20_000_000 * procs)
+    writer = index.writer(heap_size=heap, num_threads=procs)
+    try:
+        for kind, record in records:
+            writer.add_document(_document(kind, record))
+    except BaseException:
+        writer.rollback()
+        writer.wait_merging_threads()
+        raise
+    writer.commit()
+    writer.wait_merging_threads()
+
+
+def ids(generation: Path) -> Iterator[str]:
+    """Every record id in the index (with repeats, if a record is there twice)."""
+    searcher = _open(generation).searcher()
+    total = searcher.num_docs
+    if not total:
+        return
+    for _, address in searcher.search(Query.all_query(), limit=total, count=False).hits:
+        yield json.loads(searcher.doc(address).get_first("stored"))["id"]
+
+
+_SECONDS_PER_DAY = 86_400
+
+
+def _document(kind: str, record: dict) -> tantivy.Document:
+    """The tantivy document of a ``kind`` ("document" or "quote") record."""
+    published: datetime | None = record.get("published")
+    captured: datetime = aware(record["captured"])
+    dated = aware(published) if published else captured
+    sort_date = int(dated.timestamp())
+    month = dated.astimezone(UTC).strftime("%Y-%m")
+    publisher = record.get("publisher") or ""
+    stored = {
+        "id": record["id"],
+        "type": kind,
+        "publisher": publisher,
+        "kind": record.get("kind") or "",
+        "lang": (record.get("language") or "").lower(),
+        "url": record["url"],
+        "published": published.isoformat() if published else None,
+        "captured": captured.isoformat(),
+        "month": month,
+    }
+    fields = {
+        "day": sort_date // _SECONDS_PER_DAY,
+        "captured_day": int(captured.timestamp()) // _SECONDS_PER_DAY,
+        "sort_date": sort_date,
+        "facet_month": month,
+        "facet_publisher": publisher,
+        "facet_kind": stored["kind"],
+        "domain": domain_suffixes(record.get("domain") or ""),
+    }
+    if published:
+        fields["published_day"] = sort_date // _SECONDS_PER_DAY
+    if kind == "document":
+        body = record.get("text") or ""
+        stored.update(document_id=record["id"], title=record.get("title") or "", lead=lead(body))
+        fields.update(
+            title=stored["title"], body=body, author=" ; ".join(record.get("authors") or ())
+        )
+    else:
+        speaker = record.get("speaker") or ""
+        stored.update(
+            document_id=record["document_id"],
+            text=record["text"],
+            speaker=speaker,
+            role=record.get("role") or "",
+            via=record.get("via") or "",
+            anonymous=bool(record.get("anonymous")),
+            document_title=record.get("title"),
+        )
+        fields.update(
+            text=stored["text"],
+            speaker=speaker,
+            role=stored["role"],
+            via=stored["via"],
+            facet_speaker=speaker,
+            anonymous="t" if stored["anonymous"] else "f",
+        )
+    for name in ("id", "type", "document_id", "kind", "lang", "publisher"):
+        if name in stored:
+            fields[name] = stored[name]
+    for name in (*_STEMMED, *_NAMED):
+        value = fields.get(name)
+        if value and not isinstance(value, str):
+            raise ValueError(f"{name} value {value!r} is not unicode text")
+    fields["stored"] = json.dumps(
+        {name: value for name, value in stored.items() if value not in (None, "")},
+        ensure_ascii=False,
+    ).encode("utf-8")
+    return tantivy.Document(
+        **{name: value for name, value in fields.items() if value not in ("", [], None)}
+    )
+
+
+class TantivySearch:
+    """Searches one index generation; reopens its reader when a writer committed."""
+
+    engine = ENGINE
+
+    def __init__(self, generation: Path, records: Records) -> None:
+        self._generation = generation
+        self._records = records
+        self._index = _open(generation)
+        self._meta = self._stamp()
+        self._searcher = self._index.searcher()
+
+    def _stamp(self) -> int:
+        return (self._generation / "meta.json").stat().st_mtime_ns
+
+    def refresh(self) -> bool:
+        """Pick up a commit; return whether there was one."""
+        stamp = self._stamp()
+        if stamp == self._meta:
+            return False
+        self._index.reload()
+        self._searcher = self._index.searcher()
+        self._meta = stamp
+        return True
+
+    def close(self) -> None:
+        self._searcher = None
+
+    @property
+    def records(self) -> int:
+        return self._searcher.num_docs
+
+    @property
+    def segments(self) -> int:
+        return self._searcher.num_segments
+
+    def check_prefixes(self, prefixes: Iterable[str], types: tuple[str, ...]) -> str | None:
+        """The first prefix that expands to too many words, if any."""
+        for prefix in prefixes:
+            for record_type in types:
+                for field, _ in p.TEXT_FIELDS[record_type]:
+                    found = self._searcher.terms_with_prefix(
+                        field, _fold_name(prefix), limit=MAX_PREFIX_EXPANSION + 1
+                    )
+                    if len(found) > MAX_PREFIX_EXPANSION:
+                        return prefix
+        return None
+
+    def search(
+        self, plan: p.Plan, match: TextMatch, *, sort: str, count: int, facets: bool
+    ) -> tuple[int, bool, list[tuple[float, dict]], dict[str, Counter] | None]:
+        """(total, total_is_exact, the first ``count`` (score, stored fields), facet
+        counts or None)."""
+        query = _query(plan)
+        if not match.has_phrases:
+            found = self._search(query, sort, count, count=True)
+            page = [(_score(key, sort), self._stored(address)) for key, address in found.hits]
+            return found.count, True, page, self._facets(query) if facets else None
+        candidates = self._search(query, sort, VERIFY_ALL + 1, count=True)
+        if candidates.count <= VERIFY_ALL:
+            kept = [
+                (_score(key, sort), stored)
+                for key, address in candidates.hits
+                if self._records.accepts(stored := self._stored(address), match)
+            ]
+            counted = stored_facets(stored for _, stored in kept) if facets else None
+            return len(kept), True, kept[:count], counted
+        # Too many to check them all: check them in order until the page is full.
+        accepted, rejected, budget = [], 0, VERIFY_BUDGET
+        for key, address in self._search(query, sort, count + VERIFY_BUDGET, count=False).hits:
+            if len(accepted) == count or budget == 0:
+                break
+            budget -= 1
+            stored = self._stored(address)
+            if self._records.accepts(stored, match):
+                accepted.append((_score(key, sort), stored))
+            else:
+                rejected += 1
+        total = max(candidates.count - rejected, len(accepted))
+        return total, False, accepted, self._facets(query) if facets else None
+
+    def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator[tuple[float, dict]]:
+        """Every result as (score, stored fields), in order, phrases checked."""
+        query = _query(plan)
+        total = self._search(query, sort, 1, count=True).count
+        if not total:
+            return
+        for key, address in self._search(query, sort, total, count=False).hits:
+            stored = self._stored(address)
+            if match.has_phrases and not self._records.accepts(stored, match):
+                continue
+            yield _score(key, sort), stored
+
+    def _search(self, query: Query, sort: str, limit: int, *, count: bool):
+        if sort == "relevance":
+            return self._searcher.search(query, limit=max(limit, 1), count=count)
+        order = Order.Asc if sort == "date_asc" else Order.Desc
+        return self._searcher.search(
+            query, limit=max(limit, 1), count=count, order_by_field="sort_date", order=order
+        )
+
+    def _stored(self, address) -> dict:
+        return json.loads(self._searcher.doc(address).get_first("stored"))
+
+    def _facets(self, query: Query) -> dict[str, Counter]:
+        aggregations = {
+            facet: {
+                "terms": {
+                    "field": column,
+                    "size": _FACET_BUCKETS,
+                    **({"order": {"_key": "desc"}} if facet == "month" else {}),
+                }
+            }
+            for facet, column in _FACETS.items()
+        }
+        found = self._searcher.aggregate(query, aggregations)
+        return {
+            facet: Counter(
+                {bucket["key"]: bucket["doc_count"] for bucket in found[facet]["buckets"]}
+            )
+            for facet in _FACETS
+        }
+
+
+def _score(key, sort: str) -> float:
+    return float(key) if sort == "relevance" else 0.0
+
+
+def _fold_name(word: str) -> str:
+    tokens = _ANALYZERS[_NAMES].analyze(word)
+    return tokens[0] if tokens else word
+
+
+def _analysed(field: str, word: str) -> list[str]:
+    analyzer = _ANALYZERS[_WORDS if field in p.STEMMED_FIELDS else _NAMES]
+    return analyzer.analyze(word)
+
+
+def _query(plan: p.Plan) -> Query:
+    """The tantivy query of a plan."""
+    match plan:
+        case p.Term(field=field, value=value):
+            if field in p.STEMMED_FIELDS or field in _NAMED:
+                tokens = _analysed(field, value)
+                if not tokens:
+                    return Query.empty_query()
+                if len(tokens) == 1:
+                    query = Query.term_query(_SCHEMA, field, tokens[0])
+                else:
+                    query = Query.phrase_query(_SCHEMA, field, tokens)
+                return Query.boost_query(query, _TITLE_BOOST) if field == "title" else query
+            return Query.term_query(_SCHEMA, field, value)
+        case p.Sequence(field=field, words=words, places=places):
+            placed = []
+            for word, place in zip(words, places, strict=True):
+                placed += [(place + i, token) for i, token in enumerate(_analysed(field, word))]
+            if len(placed) == 1:
+                query = Query.term_query(_SCHEMA, field, placed[0][1])
+            else:
+                query = Query.phrase_query(_SCHEMA, field, placed)
+            return Query.boost_query(query, _TITLE_BOOST) if field == "title" else query
+        case p.Prefix(field=field, text=text):
+            return Query.regex_query(_SCHEMA, field, _fold_name(text) + ".*")
+        case p.DayRange(field=field, start=start, end=end):
+            if start is not None and end is not None and start >= end:
+                return Query.empty_query()
+            return Query.range_query(
+                _SCHEMA,
+                field,
+                tantivy.FieldType.Integer,
+                lower_bound=start,
+                upper_bound=None if end is None else end - 1,
+            )
+        case p.And(children=children):
+            return Query.boolean_query([(Occur.Must, _query(child)) for child in children])
+        case p.Or(children=children):
+            return Query.boolean_query([(Occur.Should, _query(child)) for child in children])
+        case p.AndNot(positive=positive, negative=negative):
+            return Query.boolean_query(
+                [(Occur.Must, _query(positive)), (Occur.MustNot, _query(negative))]
+            )
+    if plan is p.NOTHING:
+        return Query.empty_query()
+    raise TypeError(f"not a query plan: {plan!r}")
