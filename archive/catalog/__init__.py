@@ -4,11 +4,11 @@ The catalog is derived from the WARC files (see :mod:`archive.store`) and holds 
 made of them. One module per kind of data holds its queries: ``captures`` (captures and
 the capture log), ``documents`` (documents, versions, extractions, events), ``quotes``
 (quotes, aliases, speakers), ``sources`` (runs, failures, queues, the schedule),
-``accounts`` (users, tokens, sessions), ``corrections`` (corrections of quotes and their
-chain, speaker merges and identifiers) and ``alerts`` (subscriptions, deliveries); the
-joins they share are written once in ``rows``. :class:`Catalog` puts them behind one
-object on one connection, to SQLite or PostgreSQL alike (``engine``), with its schema
-versioned by Alembic (``schema``).
+``jobs`` (work handed to workers, and locks), ``accounts`` (users, tokens, sessions),
+``corrections`` (corrections of quotes and their chain, speaker merges and identifiers)
+and ``alerts`` (subscriptions, deliveries); the joins they share are written once in
+``rows``. :class:`Catalog` puts them behind one object on one connection, to SQLite or
+PostgreSQL alike (``engine``), with its schema versioned by Alembic (``schema``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from archive.catalog.engine import (
     shown,
     sqlite_url,
 )
+from archive.catalog.jobs import JOB_STATES, Job, JobQueries
 from archive.catalog.quotes import QuoteQueries, quote_keys
 from archive.catalog.rows import from_text, to_text
 from archive.catalog.schema import latest_version
@@ -51,6 +52,7 @@ from archive.catalog.sources import Failure, RunStats, SourceQueries
 
 __all__ = [
     "GENESIS_HASH",
+    "JOB_STATES",
     "KINDS",
     "ROLES",
     "AccountError",
@@ -66,6 +68,7 @@ __all__ = [
     "DocumentSummary",
     "EmptyCatalog",
     "Failure",
+    "Job",
     "RunStats",
     "Subscription",
     "User",
@@ -98,6 +101,7 @@ class Catalog(
     AccountQueries,
     CorrectionQueries,
     AlertQueries,
+    JobQueries,
 ):
     """One connection to one catalog. Not shared between threads."""
 
