@@ -42,7 +42,7 @@ TIME_LIMIT_MS = 60 * 60 * 1000
 MAINTENANCE_CHANCE = 50_000
 
 _UNREACHABLE = (
-    dramatiq.errors.ConnectionError,
+    dramatiq.errors.BrokerConnectionError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     pika.exceptions.AMQPError,
@@ -147,6 +147,12 @@ class TaskQueue:
 
     def close(self) -> None:
         self.broker.close()
+
+    def __enter__(self) -> TaskQueue:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _perform(self, job_id: str) -> None:
         message = CurrentMessage.get_current_message()
