@@ -596,7 +596,10 @@ class Pipeline:
             if self.catalog.url_done(source.name, run_id, url):
                 return outcome
             run = self.catalog.run(run_id)
-            if not self._captured_since(url, run.started_at):
+            if self._captured_since(url, run.started_at):
+                # stored by a worker that died before processing it, perhaps
+                outcome = self._process_stored(url, source)
+            else:
                 outcome = self.capture(url, source)
                 with self.catalog.transaction():
                     self.catalog.count_run(
@@ -608,6 +611,15 @@ class Pipeline:
             with self.catalog.transaction():
                 self.catalog.mark_done(source.name, run_id, url, self.clock())
         self.close_run(source, run_id)
+        return outcome
+
+    def _process_stored(self, url: str, source: Source) -> Outcome:
+        """Process the stored captures of one URL that are not processed yet."""
+        outcome = Outcome()
+        canonical = ids.canonical_url(url)
+        for capture in self.catalog.unprocessed_captures():
+            if capture.canonical_url == canonical:
+                outcome.merge(self.process(capture, source))
         return outcome
 
     def give_up(self, source: Source, run_id: str, url: str, reason: str) -> Failure:

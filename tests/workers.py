@@ -50,9 +50,12 @@ def start_worker(root: Path, *options: str, name: str = "worker") -> subprocess.
     return process
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+def stop(*processes: subprocess.Popen) -> None:
+    """Stop workers as an operator does (SIGTERM: jobs in progress are finished first)."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
