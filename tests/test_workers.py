@@ -18,7 +18,8 @@ import pytest
 from archive import config as archive_config
 from archive.catalog import Catalog
 from archive.ids import canonical_url
-from archive.store import Paths
+from archive.store import Paths, Store
+from tests.browsers import needs_chromium
 from tests.conftest import ONRECORD, run_onrecord
 from tests.loopback import LoopbackServer, Reply
 from tests.redisserver import RedisServer, free_port
@@ -319,3 +320,23 @@ def test_a_worker_takes_jobs_from_rabbitmq(tmp_path, server):
             for name in queue.queues:
                 for suffix in ("", ".DQ", ".XQ"):
                     channel.queue_delete(name + suffix)
+
+
+# -- browser workers ---------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_browser_captures_wait_for_a_worker_that_has_a_browser(tmp_path, redis, server):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    url = page(server, "/ward/9", 9)
+    queued = submit(root, "capture", url=url, browser=True)
+    with worker(root, name="plain"):
+        time.sleep(4)  # a worker without a browser leaves the job alone
+        assert job(root, queued).state == "queued"
+    with worker(root, "--browser", name="browser"):
+        done = wait_for(lambda: finished(root, queued), 60, "the worker with a browser")
+    assert done.state == "done", done.error
+    with Store.open(root) as store:
+        [capture] = [c for c in store.catalog.captures_of_url(canonical_url(url))]
+        assert set(store.rendering(capture)) == {"conversion", "resource"}  # DOM, screenshot
