@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -259,23 +260,33 @@ def test_a_second_scheduler_waits_for_the_first_and_says_so(archive_root):
         )
 
     first = schedule()
-    time.sleep(1.5)
-    second = schedule()
-    try:
-        time.sleep(2)
-        assert first.poll() is None and second.poll() is None
-        first.send_signal(signal.SIGINT)
-        first.wait(timeout=20)
-        time.sleep(1.5)
-        second.send_signal(signal.SIGINT)
-        _, said = second.communicate(timeout=20)
-    finally:
+    second = None
+
+    def give_up() -> None:  # a scheduler that never says a line must not hang the test
         for process in (first, second):
-            if process.poll() is None:
+            if process is not None and process.poll() is None:
                 process.kill()
-    assert "another scheduler is active on" in said and "waiting until it stops" in said
-    assert "the other scheduler stopped: this one is active now" in said
-    assert "active" not in first.stderr.read()
+
+    watchdog = threading.Timer(90, give_up)
+    watchdog.start()
+    try:
+        assert first.stderr.readline().startswith("scheduler active on ")
+        second = schedule()
+        said = second.stderr.readline()
+        assert said.startswith("another scheduler is active on ")
+        assert said.rstrip().endswith("; waiting until it stops")
+        time.sleep(1)
+        assert second.poll() is None  # waiting, not gone
+        first.send_signal(signal.SIGINT)
+        first.wait(timeout=30)
+        taken = second.stderr.readline()
+        assert taken == "the other scheduler stopped: this one is active now\n"
+    finally:
+        watchdog.cancel()
+        give_up()
+        for process in (first, second):
+            if process is not None:
+                process.wait()
 
 
 def test_the_scheduler_queues_a_due_source_once_while_its_run_is_in_progress(tmp_path, redis):

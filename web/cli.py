@@ -455,6 +455,8 @@ def schedule(archive_dir: Path, once: bool, tick: float) -> None:
             )
             held.enter_context(catalog.lock("scheduler"))
             click.echo("the other scheduler stopped: this one is active now", err=True)
+        else:
+            click.echo(f"scheduler active on {catalog.name}", err=True)
         try:
             while True:
                 _schedule_tick(archive_dir, queue)

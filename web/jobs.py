@@ -123,28 +123,49 @@ def enqueue_due(
 
 class Performer:
     """Runs the jobs a worker takes: each worker thread with a :class:`Work` of its own
-    on the archive (its catalog connection, polite sessions and browser)."""
+    on the archive (its catalog connection, polite sessions and browser), and one
+    thread that brings this machine's index up to date every ``index_every`` seconds
+    (and once more at :meth:`close`), whatever the jobs stored meanwhile."""
 
-    def __init__(self, root: Path, queue: TaskQueue) -> None:
+    def __init__(self, root: Path, queue: TaskQueue, *, index_every: float = 1.0) -> None:
         self.root = root
         self.queue = queue
         self._local = threading.local()
         self._opened: list[Work] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._indexer = threading.Thread(
+            target=self._keep_index, args=(index_every,), name="indexer", daemon=True
+        )
+        self._indexer.start()
 
     def work(self) -> Work:
         work = getattr(self._local, "work", None)
         if work is None:
-            work = self._local.work = Work.open(self.root)
+            work = self._local.work = Work.open(self.root, index_each=False)
             with self._lock:
                 self._opened.append(work)
         return work
 
     def close(self) -> None:
+        self._stopping.set()
+        self._indexer.join()
         with self._lock:
             for work in self._opened:
                 work.close()
             self._opened.clear()
+
+    def _keep_index(self, every: float) -> None:
+        with Work.open(self.root) as work:
+            while not self._stopping.wait(every):
+                self._catch_up(work)
+            self._catch_up(work)
+
+    def _catch_up(self, work: Work) -> None:
+        try:
+            work.index()
+        except Exception:  # the backlog stays in the catalog: the next round takes it
+            log.exception("could not bring the index up to date; trying again")
 
     def __call__(self, job_id: str, last_attempt: bool) -> None:
         work = self.work()

@@ -55,19 +55,28 @@ def start_browser(settings: dict[str, Any], http: PoliteSession) -> BrowserSessi
 
 class Work:
     """Capture work on one archive. Not shared between threads: each worker thread has
-    its own (the catalog connection inside is not thread-safe)."""
+    its own (the catalog connection inside is not thread-safe).
 
-    def __init__(self, store: Store, settings: dict[str, Any] | None = None) -> None:
+    Each piece of work ends by bringing the index up to date, unless ``index_each`` is
+    False: a worker's jobs leave that to one indexing thread of its process, which
+    catches up every second (an index commit per page would cost more than the page)."""
+
+    def __init__(
+        self, store: Store, settings: dict[str, Any] | None = None, *, index_each: bool = True
+    ) -> None:
         self.store = store
         self.settings = settings or archive_config.load(store.paths.root)
+        self.index_each = index_each
         self._sessions: dict[float | None, PoliteSession] = {}
         self._browser: BrowserSession | None = None
         self._closing = contextlib.ExitStack()
 
     @classmethod
-    def open(cls, root: Path, settings: dict[str, Any] | None = None) -> Work:
+    def open(
+        cls, root: Path, settings: dict[str, Any] | None = None, *, index_each: bool = True
+    ) -> Work:
         """Open the archive at ``root`` for capture work (closed by :meth:`close`)."""
-        work = cls(Store.open(root), settings)
+        work = cls(Store.open(root), settings, index_each=index_each)
         work._closing.callback(work.store.close)
         return work
 
@@ -114,6 +123,10 @@ class Work:
         """Bring the search index up to date with the catalog."""
         return indexing.catch_up(self.store.paths, self.store.catalog)
 
+    def _worked(self) -> None:
+        if self.index_each:
+            self.index()
+
     # -- work ---------------------------------------------------------------------------
 
     def capture(self, url: str, *, browser: bool = False) -> Outcome:
@@ -122,13 +135,13 @@ class Work:
         pipeline = self.pipeline(browser=browser)
         outcome = pipeline.process_pending()
         outcome.merge(pipeline.capture(url, browser=browser))
-        self.index()
+        self._worked()
         return outcome
 
     def scrape(self, source: Source) -> Outcome:
         """One whole run of a source in this process (resuming an interrupted one)."""
         outcome = self.pipeline(source).scrape(source)
-        self.index()
+        self._worked()
         log.info(
             "%s: %d captures, %d new versions, %d failures",
             source.name,
@@ -144,7 +157,7 @@ class Work:
         pipeline = self.pipeline(source)
         outcome = pipeline.process_pending(only=source)
         run_id = pipeline.open_run(source, outcome)
-        self.index()
+        self._worked()
         return run_id, outcome
 
     def pending(self, source: Source, run_id: str) -> list[str]:
@@ -153,7 +166,7 @@ class Work:
     def capture_in_run(self, source: Source, run_id: str, url: str) -> Outcome:
         """Capture one URL of a run (at most once, whoever asks how often)."""
         outcome = self.pipeline(source).capture_in_run(source, run_id, url)
-        self.index()
+        self._worked()
         return outcome
 
     def give_up(self, source: Source, run_id: str, url: str, reason: str) -> Failure:
@@ -167,7 +180,7 @@ class Work:
         changed: set[str] = set()
         for document_id in each(document_ids):
             changed |= pipeline.reextract(document_id).changed_documents
-        self.index()
+        self._worked()
         return changed
 
     def process_pending(self, sources: list[Source] = ()) -> Outcome:
