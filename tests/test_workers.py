@@ -19,8 +19,9 @@ import pytest
 from archive import config as archive_config
 from archive.catalog import Catalog
 from archive.ids import canonical_url
-from archive.store import Paths, Store
+from archive.store import Paths, Store, init_archive
 from tests.browsers import needs_chromium
+from tests.catalogs import ENGINES, catalog_setting, write_settings
 from tests.conftest import ONRECORD, run_onrecord
 from tests.loopback import LoopbackServer, Reply
 from tests.redisserver import RedisServer, free_port
@@ -250,10 +251,20 @@ def test_workers_wait_for_a_broker_that_went_away_and_lose_no_job(tmp_path, serv
 # -- one scheduler at a time ------------------------------------------------------------
 
 
-def test_a_second_scheduler_waits_for_the_first_and_says_so(archive_root):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_second_scheduler_waits_for_the_first_and_says_so(tmp_path, engine):
+    with catalog_setting(engine) as setting:
+        root = tmp_path / "archive"
+        root.mkdir()
+        write_settings(root, setting)
+        init_archive(root)
+        schedulers_take_turns(root)
+
+
+def schedulers_take_turns(root: Path) -> None:
     def schedule() -> subprocess.Popen:
         return subprocess.Popen(
-            [str(ONRECORD), "schedule", "--tick", "0.2", "--archive", str(archive_root)],
+            [str(ONRECORD), "schedule", "--tick", "0.2", "--archive", str(root)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
