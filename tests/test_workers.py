@@ -213,6 +213,24 @@ def test_a_poison_job_is_tried_a_bounded_number_of_times_then_fails_with_its_err
     assert len(rows) == 1 and "AttributeError" in rows[0].reason
 
 
+def test_a_failing_host_is_retried_with_backoff_then_one_failure_row_not_a_loop(
+    tmp_path, redis, server
+):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    server.route("/down", status=503, body="busy", headers={"Retry-After": "0"})
+    queued = submit(root, "capture", url=server.url("/down"))
+    with worker(root):
+        failed = wait_for(lambda: finished(root, queued), 30, "the capture to fail")
+        tries = server.hits("/down")
+        time.sleep(2)
+        assert server.hits("/down") == tries  # given up: nothing more is asked
+    assert tries == 5  # the HTTP layer's first request and its four retries
+    assert failed.state == "failed" and failed.attempts == 1 and "503" in failed.error
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+        rows = [f for f in catalog.failures() if f.url == server.url("/down")]
+    assert len(rows) == 1
+
+
 def test_a_job_whose_source_file_was_deleted_fails_at_once_naming_it(tmp_path, redis):
     root = queued_archive(tmp_path / "archive", redis.url)
     source = root / "sources" / "gone.toml"
