@@ -56,6 +56,32 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("s3_access_key_id", "", "S3 access key; empty means $AWS_ACCESS_KEY_ID."),
     Setting("s3_secret_access_key", "", "S3 secret key; empty means $AWS_SECRET_ACCESS_KEY."),
     Setting("s3_region", "", "S3 region; empty means $AWS_DEFAULT_REGION, else us-east-1."),
+    Setting(
+        "broker",
+        "",
+        "Task-queue broker that workers take scrape work from: redis://HOST:PORT/DB or "
+        "amqp://USER:PASSWORD@HOST:PORT/; empty means all work runs in the process that "
+        "asks for it.",
+    ),
+    Setting(
+        "broker_namespace",
+        "onrecord",
+        "Prefix of this archive's keys (Redis) or queue names (RabbitMQ) on the broker, so "
+        "that several archives can share one broker.",
+    ),
+    Setting(
+        "job_retries",
+        3,
+        "Times a job that failed is tried again (after growing pauses) before it is "
+        "recorded as failed with its error.",
+    ),
+    Setting("job_backoff", 5.0, "Seconds before a failed job's first retry (then doubling)."),
+    Setting(
+        "worker_heartbeat",
+        60.0,
+        "Seconds after which a silent worker is taken for dead and its jobs are given to "
+        "others (Redis broker; RabbitMQ does so as soon as the worker's connection drops).",
+    ),
     Setting("sources", "sources", "Folder (relative to the archive) of source definition files."),
     Setting(
         "index",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,8 @@ __all__ = ["DuplicateRecord", "Indexer"]
 # How long an incremental update waits for the index's lock while another process (a
 # second scraper writing into the same archive) holds it.
 WRITER_WAIT_SECONDS = 60.0
+# Opening the index while other processes commit to it: tries before giving up.
+OPEN_ATTEMPTS = 5
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +115,22 @@ class Indexer:
         return count
 
     def _open(self) -> Index:
-        live = layout.current(self._root)
-        if live is None:
-            live = layout.new_generation(self._root)
-            whoosh_index.create_in(str(live), build_schema())
-            layout.publish(self._root, live)
-        return whoosh_index.open_dir(str(live))
+        attempt = 1
+        while True:
+            live = layout.current(self._root)
+            if live is None:
+                live = layout.new_generation(self._root)
+                whoosh_index.create_in(str(live), build_schema())
+                layout.publish(self._root, live)
+            try:
+                return whoosh_index.open_dir(str(live))
+            except FileNotFoundError:
+                # Another process committed between our finding the latest table of
+                # contents and reading it, and removed it: read the new one.
+                if attempt == OPEN_ATTEMPTS:
+                    raise
+                time.sleep(0.01 * attempt)
+                attempt += 1
 
 
 def _write(writer: IndexWriter, documents: Iterable[dict], quotes: Iterable[dict]) -> int:

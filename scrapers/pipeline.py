@@ -556,45 +556,99 @@ class Pipeline:
         the queue lives in the catalog, and pages captured during the run are not fetched
         again."""
         outcome = self.process_pending(only=source)
-        run_id = self.catalog.unfinished_run(source.name)
+        run_id = self.open_run(source, outcome)
         if run_id is None:
-            run_id = f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"
-            started = self.clock()
-            with self.catalog.transaction():
-                self.catalog.start_run(run_id, source.name, started)
-            try:
-                urls = discover(source, self.session)
-            except (DiscoveryError, FetchError) as exc:
-                return self._failed_run(source, run_id, str(exc), outcome)
-            with self.catalog.transaction():
-                self.catalog.enqueue(source.name, run_id, urls, started)
-                self.catalog.count_run(run_id, discovered=len(urls))
-        else:
-            log.info("resuming run %s of %s", run_id, source.name)
-        run_started = self.catalog.last_run(source.name).started_at
+            return outcome
         for url in self.catalog.pending(source.name, run_id):
-            if not self._captured_since(url, run_started):
-                result = self.capture(url, source)
-                outcome.merge(result)
+            outcome.merge(self.capture_in_run(source, run_id, url))
+        self.close_run(source, run_id)
+        return outcome
+
+    def open_run(self, source: Source, outcome: Outcome) -> str | None:
+        """The source's unfinished run, or a new one with the URLs discovery found queued
+        in the catalog; None when discovery failed (the run is recorded as failed)."""
+        run_id = self.catalog.unfinished_run(source.name)
+        if run_id is not None:
+            log.info("resuming run %s of %s", run_id, source.name)
+            return run_id
+        run_id = f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"
+        started = self.clock()
+        with self.catalog.transaction():
+            self.catalog.start_run(run_id, source.name, started)
+        try:
+            urls = discover(source, self.session)
+        except (DiscoveryError, FetchError) as exc:
+            self._failed_run(source, run_id, str(exc), outcome)
+            return None
+        with self.catalog.transaction():
+            self.catalog.enqueue(source.name, run_id, urls, started)
+            self.catalog.count_run(run_id, discovered=len(urls))
+        if not urls:
+            self.close_run(source, run_id)
+        return run_id
+
+    def capture_in_run(self, source: Source, run_id: str, url: str) -> Outcome:
+        """Capture one queued URL of a run, at most once however often it is asked (two
+        workers handed the same URL, or a job delivered again after its worker died):
+        the URL's lock is held throughout, and a page captured since the run started is
+        not fetched again. The run is closed when this was its last URL."""
+        outcome = Outcome()
+        with self.catalog.lock(f"url:{url}"):
+            if self.catalog.url_done(source.name, run_id, url):
+                return outcome
+            run = self.catalog.run(run_id)
+            if self._captured_since(url, run.started_at):
+                # stored by a worker that died before processing it, perhaps
+                outcome = self._process_stored(url, source)
+            else:
+                outcome = self.capture(url, source)
                 with self.catalog.transaction():
                     self.catalog.count_run(
                         run_id,
-                        fetched=len(result.captures),
-                        new_versions=result.new_versions,
-                        failed=len(result.failures),
+                        fetched=len(outcome.captures),
+                        new_versions=outcome.new_versions,
+                        failed=len(outcome.failures),
                     )
             with self.catalog.transaction():
                 self.catalog.mark_done(source.name, run_id, url, self.clock())
+        self.close_run(source, run_id)
+        return outcome
+
+    def _process_stored(self, url: str, source: Source) -> Outcome:
+        """Process the stored captures of one URL that are not processed yet."""
+        outcome = Outcome()
+        canonical = ids.canonical_url(url)
+        for capture in self.catalog.unprocessed_captures():
+            if capture.canonical_url == canonical:
+                outcome.merge(self.process(capture, source))
+        return outcome
+
+    def give_up(self, source: Source, run_id: str, url: str, reason: str) -> Failure:
+        """A URL of a run that could not be captured however often it was tried: a
+        failure row, and the run goes on without it."""
+        failure = Failure(url=url, source=source.name, at=self.clock(), reason=reason, status=None)
+        with self.catalog.transaction():
+            self.catalog.add_failure(failure)
+            if not self.catalog.url_done(source.name, run_id, url):
+                self.catalog.count_run(run_id, failed=1)
+                self.catalog.mark_done(source.name, run_id, url, self.clock())
+        self.close_run(source, run_id)
+        return failure
+
+    def close_run(self, source: Source, run_id: str) -> None:
+        """Finish the run once no URL of it is pending, and set when the source is next
+        due (once, whoever gets here first)."""
+        if self.catalog.pending(source.name, run_id):
+            return
         now = self.clock()
         with self.catalog.transaction():
-            self.catalog.finish_run(run_id, now)
-            self.catalog.set_next_due(source.name, source.next_due(now))
-        return outcome
+            if self.catalog.finish_run(run_id, now):
+                self.catalog.set_next_due(source.name, source.next_due(now))
 
     def _captured_since(self, url: str, since: datetime) -> bool:
         return any(c.captured_at >= since for c in self.catalog.captures_of_url(url))
 
-    def _failed_run(self, source: Source, run_id: str, reason: str, outcome: Outcome) -> Outcome:
+    def _failed_run(self, source: Source, run_id: str, reason: str, outcome: Outcome) -> None:
         now = self.clock()
         failure = Failure(url=source.name, source=source.name, at=now, reason=reason, status=None)
         with self.catalog.transaction():
@@ -603,7 +657,6 @@ class Pipeline:
             self.catalog.set_next_due(source.name, source.next_due(now))
         outcome.failures.append(failure)
         log.warning("run %s of %s failed: %s", run_id, source.name, reason)
-        return outcome
 
 
 def _moved_away(capture: Capture) -> bool:

@@ -68,6 +68,7 @@ class Request:
     method: str
     target: str  # path and query, as sent
     headers: tuple[tuple[str, str], ...]
+    at: float = 0.0  # time.monotonic() when the request line arrived
 
     @property
     def path(self) -> str:
@@ -171,7 +172,7 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
         timeout = 10  # a client that vanishes does not hold a thread for long
 
         def do_GET(self) -> None:
-            request = Request("GET", self.path, tuple(self.headers.items()))
+            request = Request("GET", self.path, tuple(self.headers.items()), time.monotonic())
             reply = server._arrived(request)
             if reply is None:
                 self._answer(request.path, Reply(status=404))

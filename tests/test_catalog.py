@@ -110,6 +110,7 @@ def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path, built_site):
     db.executescript(
         """
         DROP TABLE alembic_version;
+        DROP TABLE jobs;
         DROP TABLE speaker_aliases;
         DROP TABLE deliveries;
         DROP TABLE subscriptions;

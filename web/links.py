@@ -130,6 +130,11 @@ def status_path(*, json: bool = False) -> str:
     return "/status.json" if json else "/status"
 
 
+def job_path(job_id: str) -> str:
+    """A queued job's status (JSON, for admin callers)."""
+    return f"/admin/jobs/{job_id}"
+
+
 def log_path(position: int | None = None, *, json: bool = False) -> str:
     """The capture log (its head and latest entries), or the entry at ``position``.
 
