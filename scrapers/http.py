@@ -104,6 +104,21 @@ class HttpConfig:
     obey_robots: bool = True
     robots_ttl: float = 24 * 3600
 
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, object], **overrides) -> HttpConfig:
+        """The config an archive's settings (``archive.config.load``) describe, with
+        ``overrides`` (a source's own delay)."""
+        values = {
+            "allow_private": settings["allow_private"],
+            "delay": settings["delay"],
+            "max_crawl_delay": settings["max_crawl_delay"],
+            "max_bytes": settings["max_bytes"],
+            "read_timeout": settings["timeout"],
+        }
+        if settings["user_agent"]:
+            values["user_agent"] = settings["user_agent"]
+        return cls(**{**values, **overrides})
+
 
 @dataclass(frozen=True)
 class Exchange:

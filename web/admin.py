@@ -85,15 +85,8 @@ def open_store() -> Store:
 
 def session() -> PoliteSession:
     settings = archive_config.load(paths().root)
-    values = {
-        "allow_private": bool(current_app.config["ALLOW_PRIVATE"]),
-        "delay": settings["delay"],
-        "max_bytes": settings["max_bytes"],
-        "read_timeout": settings["timeout"],
-    }
-    if settings["user_agent"]:
-        values["user_agent"] = settings["user_agent"]
-    return PoliteSession(HttpConfig(**values))
+    allow_private = bool(current_app.config["ALLOW_PRIVATE"])
+    return PoliteSession(HttpConfig.from_settings(settings, allow_private=allow_private))
 
 
 def browser_session(polite: PoliteSession) -> BrowserSession:

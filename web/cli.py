@@ -37,6 +37,7 @@ from web.cli_migrate import migrate_command
 from web.cli_options import (
     archive_option,
     browser_session,
+    host_leases,
     http_config,
     open_catalog,
     open_store,
@@ -97,7 +98,8 @@ def capture(url: str, archive_dir: Path, as_json: bool, in_browser: bool) -> Non
         raise click.ClickException(str(exc)) from None
     with (
         open_store(archive_dir) as store,
-        PoliteSession(http_config(archive_dir)) as session,
+        host_leases(store) as lease,
+        PoliteSession(http_config(archive_dir), lease=lease) as session,
         contextlib.ExitStack() as stack,
     ):
         browser = stack.enter_context(browser_session(archive_dir, session)) if in_browser else None
@@ -391,11 +393,11 @@ def sources_check(files: tuple[Path, ...], archive_dir: Path) -> None:
 
 def _run_sources(archive_dir: Path, chosen: list[Source]) -> Outcome:
     total = Outcome()
-    with open_store(archive_dir) as store:
+    with open_store(archive_dir) as store, host_leases(store) as lease:
         for source in progress(chosen, "scraping"):
             overrides = {} if source.delay is None else {"delay": source.delay}
             with (
-                PoliteSession(http_config(archive_dir, **overrides)) as session,
+                PoliteSession(http_config(archive_dir, **overrides), lease=lease) as session,
                 contextlib.ExitStack() as stack,
             ):
                 browser = None

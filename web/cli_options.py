@@ -12,6 +12,7 @@ import click
 
 from archive import config as archive_config
 from archive.catalog import Catalog, CatalogError, EmptyCatalog
+from archive.catalog.leases import HostLeases
 from archive.store import ArchiveError, Paths, Store, open_paths
 from scrapers.errors import FetchError
 from scrapers.http import HttpConfig, PoliteSession
@@ -58,16 +59,16 @@ def http_config(archive_dir: Path | None, **overrides) -> HttpConfig:
         settings = archive_config.load(archive_dir)
     except archive_config.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    values = {
-        "allow_private": settings["allow_private"],
-        "delay": settings["delay"],
-        "max_bytes": settings["max_bytes"],
-        "read_timeout": settings["timeout"],
-    }
-    if settings["user_agent"]:
-        values["user_agent"] = settings["user_agent"]
-    values.update(overrides)
-    return HttpConfig(**values)
+    return HttpConfig.from_settings(settings, **overrides)
+
+
+def host_leases(store: Store) -> HostLeases:
+    """The turns at hosts that every process fetching into this archive's catalog shares
+    (so that two commands, or workers, scraping at once stay polite together)."""
+    try:
+        return HostLeases(store.paths.catalog)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def browser_session(archive_dir: Path | None, http: PoliteSession) -> BrowserSession:

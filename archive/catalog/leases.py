@@ -29,6 +29,12 @@ __all__ = ["HostLeases"]
 # The database's clock, in seconds since the epoch (SQLite's 'now' has milliseconds).
 _SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 _POSTGRES_NOW = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
+# How often a turn held by another process (its request under way) is asked for again:
+# the holder hands it back as soon as its response is in, long before its hold runs out.
+HELD_POLL = 0.05
+# The least a turn not taken asks to wait: never 0.0, which means "taken" (the host's
+# rest may end between the take and the look at why it failed).
+_MIN_WAIT = 0.001
 
 
 class HostLeases:
@@ -45,7 +51,8 @@ class HostLeases:
 
     def take(self, host: str, holder: str, hold: float) -> float:
         """Take ``host``'s turn for ``holder``, for at most ``hold`` seconds: 0.0 when it
-        is taken, otherwise how many seconds until it may be asked for again."""
+        is taken, otherwise how many seconds until it may be asked for again (when the
+        host rests, until then; while another holds it, :data:`HELD_POLL`)."""
         now = self._now
         taken = self._execute(
             f"INSERT INTO host_leases (host, next_at, holder) VALUES (:host, {now} + :hold,"
@@ -57,10 +64,13 @@ class HostLeases:
         )
         if taken == 1:
             return 0.0
-        wait = self._execute(
-            f"SELECT next_at - {now} FROM host_leases WHERE host = :host", host=host, value=True
-        )
-        return max(float(wait or 0.0), 0.0)
+        wait, held = self._execute(
+            f"SELECT next_at - {now}, holder IS NOT NULL FROM host_leases WHERE host = :host",
+            host=host,
+            row=True,
+        ) or (0.0, False)
+        wait = max(float(wait), _MIN_WAIT)
+        return min(wait, HELD_POLL) if held else wait
 
     def release(self, host: str, holder: str, rest: float) -> None:
         """Hand ``host``'s turn back: no one gets it for ``rest`` seconds from now.
@@ -75,7 +85,8 @@ class HostLeases:
 
     def defer(self, host: str, rest: float) -> None:
         """Make ``host`` rest at least ``rest`` seconds from now (a backoff, a
-        Crawl-delay just read), whoever holds or next takes its turn."""
+        Crawl-delay just read), whoever takes its turn next. Meant for a turn just
+        handed back: a holder's release sets the rest anew."""
         now = self._now
         self._execute(
             f"UPDATE host_leases SET next_at = {now} + :rest"
@@ -84,6 +95,12 @@ class HostLeases:
             rest=rest,
         )
 
+    def __enter__(self) -> HostLeases:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
@@ -91,14 +108,14 @@ class HostLeases:
                 self._conn = None
         self._engine.dispose()
 
-    def _execute(self, sql: str, *, value: bool = False, **named):
-        """Run one statement: its first value (``value``), or how many rows it changed."""
+    def _execute(self, sql: str, *, row: bool = False, **named):
+        """Run one statement: its first row (``row``), or how many rows it changed."""
         with self._lock:
             try:
                 if self._conn is None:
                     self._conn = self._engine.connect()
                 result = self._conn.execute(sa.text(sql), named)
-                return result.scalar() if value else result.rowcount
+                return result.first() if row else result.rowcount
             except sa.exc.DBAPIError as exc:
                 if self._conn is not None:
                     self._conn.invalidate()
