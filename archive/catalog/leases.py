@@ -114,6 +114,10 @@ class HostLeases:
             try:
                 if self._conn is None:
                     self._conn = self._engine.connect()
+                    if not is_sqlite(self.url):
+                        # A turn need not survive a crash of the database (nor does the
+                        # request it spaces): no wait for the WAL's flush at each commit.
+                        self._conn.exec_driver_sql("SET synchronous_commit = off")
                 result = self._conn.execute(sa.text(sql), named)
                 return result.first() if row else result.rowcount
             except sa.exc.DBAPIError as exc:
