@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog import Catalog
@@ -219,8 +220,16 @@ def test_the_capture_list_shows_each_kind_apart(scraped):
     assert seen["redirect"] == {("/old", 301), ("/older", 302)}
     assert seen["failed"] == {("/missing", 404), ("/broken", 500)}
     assert {path for path, _ in seen["page"]} == {f"/news/{name}" for name in "abcd"}
-    page = client.get("/captures?kind=feed")
-    assert page.status_code == 200 and b"/feed.xml" in page.data and b"/news/a" not in page.data
+    page = client.get("/captures?kind=sitemap")
+    assert page.status_code == 200
+    html = BeautifulSoup(page.data, "html.parser")
+    rows = html.select("tr.capture")
+    assert {row["data-kind"] for row in rows} == {"sitemap"}
+    assert sorted(row.select_one("td.url").get_text() for row in rows) == [
+        url("/sitemap-1.xml"),
+        url("/sitemap-index.xml"),
+    ]
+    assert html.select_one(".capture-kinds strong.kind").get_text() == "sitemap"
     refused = client.get("/captures?kind=gossip")
     assert refused.status_code == 400 and b"kind must be one of" in refused.data
 

@@ -41,6 +41,7 @@ TABLES = (
     ("speaker_identifiers", "speaker_id, scheme"),
     ("subscriptions", "id"),
     ("deliveries", "id"),
+    ("host_leases", "host"),
 )
 # Tables whose ids the database issues: on PostgreSQL their sequences move past the
 # copied ids.
