@@ -24,6 +24,8 @@ from werkzeug.exceptions import HTTPException, Unauthorized
 
 from archive import config as archive_config
 from archive import ids
+from archive.catalog import CatalogError
+from archive.catalog.leases import HostLeases
 from archive.store import ArchiveError, Store
 from scrapers.errors import FetchError, PrivateAddress, SourceError
 from scrapers.http import HttpConfig, PoliteSession
@@ -83,10 +85,20 @@ def open_store() -> Store:
         abort(503, description=str(exc))
 
 
-def session() -> PoliteSession:
+def host_leases(store: Store) -> HostLeases:
+    """The turns at hosts this web process shares with the scheduler, the commands and
+    the workers fetching into the same catalog."""
+    try:
+        return HostLeases(store.paths.catalog)
+    except CatalogError as exc:
+        abort(503, description=str(exc))
+
+
+def session(lease: HostLeases | None = None) -> PoliteSession:
     settings = archive_config.load(paths().root)
     allow_private = bool(current_app.config["ALLOW_PRIVATE"])
-    return PoliteSession(HttpConfig.from_settings(settings, allow_private=allow_private))
+    config = HttpConfig.from_settings(settings, allow_private=allow_private)
+    return PoliteSession(config, lease=lease)
 
 
 def browser_session(polite: PoliteSession) -> BrowserSession:
@@ -165,7 +177,12 @@ def scrape_now():
     if name and not chosen:
         abort(404, description=f"no source named {name!r}")
     total = Outcome()
-    with open_store() as store, session() as polite, contextlib.ExitStack() as stack:
+    with (
+        open_store() as store,
+        host_leases(store) as lease,
+        session(lease) as polite,
+        contextlib.ExitStack() as stack,
+    ):
         browser = None
         if any(source.render == "browser" for source in chosen):
             browser = stack.enter_context(browser_session(polite))
@@ -204,10 +221,9 @@ def archive_url():
         ids.canonical_url(url)
     except ids.InvalidURL as exc:
         abort(400, description=str(exc))
-    with session() as polite:
+    with open_store() as store, host_leases(store) as lease, session(lease) as polite:
         refuse_private(polite, url)
-        with open_store() as store:
-            outcome = Pipeline(store, polite).capture(url)
-            indexing.catch_up(store.paths, store.catalog)
+        outcome = Pipeline(store, polite).capture(url)
+        indexing.catch_up(store.paths, store.catalog)
     status = 502 if outcome.failures and not outcome.captures else 201
     return jsonify(outcome_json(outcome)), status
