@@ -99,8 +99,8 @@ def test_a_turn_is_one_holders_until_released_or_expired(tmp_path, engine):
             first.release("example.gov:443", "a", rest=60)  # "a" no longer holds it
             time.sleep(0.25)  # a holder that died: its turn is free after the hold
             assert first.take("example.gov:443", "c", hold=0.5) == 0.0
-            first.release("example.gov:443", "c", rest=0.0)
-            second.defer("example.gov:443", 30.0)  # a backoff: everyone waits
+            second.defer("example.gov:443", 30.0)  # a backoff while "c" holds the turn:
+            first.release("example.gov:443", "c", rest=0.0)  # its release keeps it
             assert second.take("example.gov:443", "b", hold=0.5) > 25.0
             second.defer("example.gov:443", 1.0)  # never shortens a rest
             assert first.take("example.gov:443", "d", hold=0.5) > 25.0

@@ -1,10 +1,11 @@
 """Turns at hosts, shared by every process that fetches into one catalog.
 
 A fetcher takes a host's turn before each request and hands it back when the response
-is in, saying how long the host must rest (its delay, its Crawl-delay, a backoff); no
-other process, on this machine or another, gets the turn before then. One row per
-host:port in ``host_leases``: ``next_at`` is when the turn may next be taken, and
-``holder`` who holds it now. Times come from the database's own clock, never from the
+is in, saying how long the host must rest (its delay, its Crawl-delay); no other
+process, on this machine or another, gets the turn before then. One row per host:port in
+``host_leases``: ``next_at`` is when the turn may next be taken, ``holder`` who holds it
+now, and ``rest_until`` a rest anyone imposed on the host meanwhile (a backoff after a
+429 or 5xx), which no release shortens. Times come from the database's own clock, never from the
 fetchers' (machines' clocks drift apart); a turn taken by a process that died is free
 again after the ``hold`` it asked for.
 
@@ -46,6 +47,7 @@ class HostLeases:
         Catalog.open(self.url).close()  # there, and migrated: the table exists
         self._engine = create_engine(self.url, pooled=not is_sqlite(self.url))
         self._now = _SQLITE_NOW if is_sqlite(self.url) else _POSTGRES_NOW
+        self._greatest = "MAX" if is_sqlite(self.url) else "GREATEST"  # of two values
         self._lock = threading.Lock()
         self._conn: sa.Connection | None = None
 
@@ -57,7 +59,8 @@ class HostLeases:
         taken = self._execute(
             f"INSERT INTO host_leases (host, next_at, holder) VALUES (:host, {now} + :hold,"
             " :holder) ON CONFLICT (host) DO UPDATE SET next_at = excluded.next_at,"
-            f" holder = excluded.holder WHERE host_leases.next_at <= {now}",
+            f" holder = excluded.holder WHERE host_leases.next_at <= {now}"
+            f" AND host_leases.rest_until <= {now}",
             host=host,
             hold=hold,
             holder=holder,
@@ -65,7 +68,8 @@ class HostLeases:
         if taken == 1:
             return 0.0
         wait, held = self._execute(
-            f"SELECT next_at - {now}, holder IS NOT NULL FROM host_leases WHERE host = :host",
+            f"SELECT {self._greatest}(next_at, rest_until) - {now}, holder IS NOT NULL"
+            " FROM host_leases WHERE host = :host",
             host=host,
             row=True,
         ) or (0.0, False)
@@ -85,12 +89,11 @@ class HostLeases:
 
     def defer(self, host: str, rest: float) -> None:
         """Make ``host`` rest at least ``rest`` seconds from now (a backoff, a
-        Crawl-delay just read), whoever takes its turn next. Meant for a turn just
-        handed back: a holder's release sets the rest anew."""
+        Crawl-delay just read), whoever holds its turn or takes it next."""
         now = self._now
         self._execute(
-            f"UPDATE host_leases SET next_at = {now} + :rest"
-            f" WHERE host = :host AND next_at < {now} + :rest",
+            f"UPDATE host_leases SET rest_until = {now} + :rest"
+            f" WHERE host = :host AND rest_until < {now} + :rest",
             host=host,
             rest=rest,
         )

@@ -31,4 +31,5 @@ def upgrade() -> None:
         sa.Column("host", TEXT, primary_key=True),
         sa.Column("next_at", sa.Float(precision=53), nullable=False),
         sa.Column("holder", TEXT, nullable=True),
+        sa.Column("rest_until", sa.Float(precision=53), nullable=False, server_default="0"),
     )
