@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+import threading
 import time
 
 import pytest
 
 from archive.catalog.leases import HostLeases
 from archive.store import Paths
+from scrapers.http import HttpConfig, PoliteSession
 from tests.catalogs import ENGINES, catalog_setting
 from tests.conftest import ONRECORD, run_onrecord
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, Reply
 
 DELAY = 0.4
 PROCESSES = 3
@@ -104,3 +106,32 @@ def test_a_turn_is_one_holders_until_released_or_expired(tmp_path, engine):
             assert second.take("example.gov:443", "b", hold=0.5) > 25.0
             second.defer("example.gov:443", 1.0)  # never shortens a rest
             assert first.take("example.gov:443", "d", hold=0.5) > 25.0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_backoff_one_process_meets_holds_for_the_others(tmp_path, engine):
+    """A 503 with Retry-After: 1 met by one session makes the host rest a second for a
+    session of another process (its own HostLeases on the same catalog) too."""
+    root = tmp_path / "archive"
+    config = HttpConfig(allow_private=True, delay=0.0, obey_robots=False, max_retries=1)
+    with LoopbackServer() as server, catalog_setting(engine) as catalog:
+        _archive(root, server, catalog)
+        server.route("/busy", Reply(status=503, headers={"Retry-After": "1"}), Reply(body="ok"))
+        server.route("/other", body="other")
+        with (
+            HostLeases(Paths(root).catalog) as mine,
+            HostLeases(Paths(root).catalog) as theirs,
+            PoliteSession(config, lease=mine) as first,
+            PoliteSession(config, lease=theirs) as second,
+        ):
+            busy = threading.Thread(target=first.fetch, args=(server.url("/busy"),))
+            busy.start()
+            while not server.hits("/busy"):
+                time.sleep(0.01)
+            time.sleep(0.1)  # the 503 is in, and its backoff set
+            second.fetch(server.url("/other"))
+            busy.join()
+        arrivals = {(r.path, n): r.at for n, r in enumerate(server.requests)}
+    [refused] = [at for (path, n), at in arrivals.items() if path == "/busy" and n == 0]
+    [other] = [at for (path, _), at in arrivals.items() if path == "/other"]
+    assert other - refused >= 1.0 - CLOCK_SLACK
