@@ -32,6 +32,12 @@ SETTINGS: tuple[Setting, ...] = (
         "user_agent", "", "User-Agent for fetches; empty means onrecord's identifying default."
     ),
     Setting("delay", 2.0, "Seconds between two requests to the same host."),
+    Setting(
+        "max_crawl_delay",
+        30.0,
+        "Most seconds a robots.txt Crawl-delay makes fetches wait; a longer one is capped"
+        " (and logged).",
+    ),
     Setting("max_bytes", 25 * 1024 * 1024, "Largest response body fetched, in bytes."),
     Setting("timeout", 30.0, "Read timeout of one request, in seconds."),
     Setting("max_warc_size", 1_000_000_000, "Size in bytes at which a new WARC file is started."),

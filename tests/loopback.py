@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,7 +68,7 @@ class Request:
     method: str
     target: str  # path and query, as sent
     headers: tuple[tuple[str, str], ...]
-    at: float = 0.0  # time.monotonic() when the request line arrived
+    at: float = field(default_factory=time.monotonic)  # when it arrived (server's clock)
 
     @property
     def path(self) -> str:
@@ -172,7 +172,7 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
         timeout = 10  # a client that vanishes does not hold a thread for long
 
         def do_GET(self) -> None:
-            request = Request("GET", self.path, tuple(self.headers.items()), time.monotonic())
+            request = Request("GET", self.path, tuple(self.headers.items()))
             reply = server._arrived(request)
             if reply is None:
                 self._answer(request.path, Reply(status=404))

@@ -65,9 +65,10 @@ def settings(archive_dir: Path | None) -> dict:
 
 
 def http_config(archive_dir: Path | None, **overrides) -> HttpConfig:
-    from web import work
+    """The polite session's settings of the archive (webhooks' deliveries)."""
+    from scrapers.http import HttpConfig
 
-    return work.http_config(settings(archive_dir), **overrides)
+    return HttpConfig.from_settings(settings(archive_dir), **overrides)
 
 
 def open_work(archive_dir: Path) -> Work:

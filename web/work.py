@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from archive import config as archive_config
 from archive.catalog import Failure
+from archive.catalog.leases import HostLeases
 from archive.store import Store
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Outcome, Pipeline
@@ -28,20 +29,6 @@ if TYPE_CHECKING:
     from scrapers.browser import BrowserSession
 
 log = logging.getLogger(__name__)
-
-
-def http_config(settings: dict[str, Any], **overrides: Any) -> HttpConfig:
-    """The polite session's settings from an archive's settings (and ``overrides``)."""
-    values = {
-        "allow_private": settings["allow_private"],
-        "delay": settings["delay"],
-        "max_bytes": settings["max_bytes"],
-        "read_timeout": settings["timeout"],
-    }
-    if settings["user_agent"]:
-        values["user_agent"] = settings["user_agent"]
-    values.update(overrides)
-    return HttpConfig(**values)
 
 
 def start_browser(settings: dict[str, Any], http: PoliteSession) -> BrowserSession:
@@ -77,6 +64,7 @@ class Work:
         self.index_each = index_each
         self.keeper = keeper or indexing.IndexKeeper(store.paths.index)
         self._sessions: dict[float | None, PoliteSession] = {}
+        self._leases: HostLeases | None = None
         self._browser: BrowserSession | None = None
         self._closing = contextlib.ExitStack()
 
@@ -96,6 +84,9 @@ class Work:
         for session in self._sessions.values():
             session.close()
         self._sessions.clear()
+        if self._leases is not None:
+            self._leases.close()
+            self._leases = None
         self._closing.close()
 
     def __enter__(self) -> Work:
@@ -107,10 +98,16 @@ class Work:
     # -- collaborators ------------------------------------------------------------------
 
     def session(self, delay: float | None = None) -> PoliteSession:
-        """The polite session for a source's delay (None: the archive's), kept for reuse."""
+        """The polite session for a source's delay (None: the archive's), kept for reuse.
+        Its turns at each host are taken in the catalog's host leases, shared with every
+        process fetching into this catalog (other workers, commands, the admin): no two
+        requests to a host closer than its delay, whoever makes them."""
         if delay not in self._sessions:
             overrides = {} if delay is None else {"delay": delay}
-            self._sessions[delay] = PoliteSession(http_config(self.settings, **overrides))
+            if self._leases is None:
+                self._leases = HostLeases(self.store.paths.catalog)
+            config = HttpConfig.from_settings(self.settings, **overrides)
+            self._sessions[delay] = PoliteSession(config, lease=self._leases)
         return self._sessions[delay]
 
     def browser(self) -> BrowserSession:

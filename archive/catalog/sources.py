@@ -33,18 +33,20 @@ class Failure:
     at: datetime
     reason: str
     status: int | None
+    run_id: str | None = None  # the source's run that met it, if one did
 
 
 class SourceQueries(Queries):
     def add_failure(self, failure: Failure) -> None:
         self._run(
-            "INSERT INTO failures (url, source, at, reason, status)"
-            " VALUES (:url, :source, :at, :reason, :status)",
+            "INSERT INTO failures (url, source, at, reason, status, run_id)"
+            " VALUES (:url, :source, :at, :reason, :status, :run_id)",
             url=failure.url,
             source=failure.source,
             at=to_text(failure.at),
             reason=failure.reason,
             status=failure.status,
+            run_id=failure.run_id,
         )
 
     def failures(self, source: str | None = None, *, limit: int = 50) -> list[Failure]:
@@ -61,6 +63,7 @@ class SourceQueries(Queries):
                 at=from_text(r["at"]),
                 reason=r["reason"],
                 status=r["status"],
+                run_id=r["run_id"],
             )
             for r in rows
         ]
