@@ -257,5 +257,5 @@ def archive_url():
             with queue:
                 return accepted([queued(queue, "capture", url=url)])
         outcome = work.capture(url)
-    status = 502 if outcome.failures and not outcome.captures else 201
+    status = 502 if outcome.failures else 201  # what a failed fetch received is kept
     return jsonify(outcome_json(outcome)), status

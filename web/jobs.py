@@ -267,7 +267,8 @@ def summary(outcome: Outcome) -> dict:
 
 
 def _failed_fetch(outcome: Outcome) -> str | None:
-    """A capture that stored nothing failed; the reason is its job's error."""
-    if outcome.failures and not outcome.captures:
+    """A capture whose fetch failed (what it received is kept all the same); the reason
+    is its job's error."""
+    if outcome.failures:
         return outcome.failures[0].reason
     return None
