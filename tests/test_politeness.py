@@ -13,10 +13,10 @@ import time
 import pytest
 
 from archive.catalog.leases import HostLeases
-from archive.store import Paths
+from archive.store import Paths, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from tests.catalogs import ENGINES, catalog_setting
-from tests.conftest import ONRECORD, run_onrecord
+from tests.conftest import ONRECORD
 from tests.loopback import LoopbackServer, Reply
 
 DELAY = 0.4
@@ -42,7 +42,7 @@ def _archive(root, server: LoopbackServer, catalog: str) -> None:
     if catalog:
         lines.append(f'catalog = "{catalog}"')
     (root / "onrecord.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert run_onrecord("init", str(root)).returncode == 0
+    init_archive(root)
     server.route("/robots.txt", body="User-agent: *\nAllow: /\n")
     for n in range(PROCESSES):
         urls = []
