@@ -130,11 +130,18 @@ def test_three_workers_one_killed_archive_every_page_exactly_once(tmp_path, seaw
             counts = catalog.job_counts()
             indexable = catalog.indexable_ids()
             failures = catalog.failures()
+            runs = [catalog.last_run(f"district-{h}") for h in range(HOSTS)]
         pages = [c for c in captures if "/precinct-" in c.url]
         by_page = collections.Counter(c.canonical_url for c in pages)
         assert len(by_page) == HOSTS * PAGES_PER_HOST
         assert set(by_page.values()) == {1}, [u for u, n in by_page.items() if n > 1]
         assert {(c.record_type, c.status) for c in pages} == {("response", 200)}
+        # every response is kept, linked to the run that made it: the feeds and
+        # sitemaps the runs read, and robots.txt as each worker process read it
+        kinds = collections.Counter(c.kind for c in captures)
+        assert kinds["page"] == len(pages) and kinds["feed"] == kinds["sitemap"] == HOSTS // 2
+        assert kinds["robots"] >= HOSTS and set(kinds) == {"page", "feed", "sitemap", "robots"}
+        assert {c.run_id for c in captures} == {r.id for r in runs}
         assert len(documents) == HOSTS * PAGES_PER_HOST and set(versions) == {1}
         assert events == [] and failures == []
         assert sorted(q.text for q in quotes) == sorted(
