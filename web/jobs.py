@@ -124,8 +124,10 @@ def enqueue_due(
 class Performer:
     """Runs the jobs a worker takes: each worker thread with a :class:`Work` of its own
     on the archive (its catalog connection, polite sessions and browser), and one
-    thread that brings this machine's index up to date every ``index_every`` seconds
-    (and once more at :meth:`close`), whatever the jobs stored meanwhile."""
+    thread that applies the catalog's change log to this archive folder's index every
+    ``index_every`` seconds (and once more at :meth:`close`), whatever the jobs stored
+    meanwhile; when a web node on this machine keeps that index folder, it leaves the
+    index to the node's follower."""
 
     def __init__(self, root: Path, queue: TaskQueue, *, index_every: float = 1.0) -> None:
         self.root = root
@@ -164,7 +166,7 @@ class Performer:
     def _catch_up(self, work: Work) -> None:
         try:
             work.index()
-        except Exception:  # the backlog stays in the catalog: the next round takes it
+        except Exception:  # the change log stays in the catalog: the next round applies it
             log.exception("could not bring the index up to date; trying again")
 
     def __call__(self, job_id: str, last_attempt: bool) -> None:
