@@ -184,8 +184,9 @@ class HostLease(Protocol):
     """Turns at hosts shared with other processes (``archive.catalog.leases.HostLeases``
     keeps them in the catalog): a request is sent only while its host's turn is held."""
 
-    def take(self, host: str, holder: str, hold: float) -> float:
-        """Take the turn (0.0), or say how many seconds until it may be asked again."""
+    def take(self, host: str, holder: str, hold: float, rest: float = 0.0) -> float:
+        """Take the turn (0.0), or say how many seconds until it may be asked again
+        (``rest``: how long the host rests when a dead holder's turn is handed back)."""
 
     def release(self, host: str, holder: str, rest: float) -> None:
         """Hand the turn back; the host rests ``rest`` seconds before the next one."""
@@ -472,7 +473,8 @@ class PoliteSession:
         config = self.config
         holder = secrets.token_hex(8)
         hold = config.connect_timeout + config.total_timeout + config.delay
-        while (wait := self._lease.take(host.key, holder, hold)) > 0:
+        rest = max(config.delay, host.crawl_delay)
+        while (wait := self._lease.take(host.key, holder, hold, rest)) > 0:
             self._sleep(wait)
         return holder
 

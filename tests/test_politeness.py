@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from archive.catalog.leases import HostLeases
+from archive.catalog.leases import HELD_POLL, HostLeases
 from archive.store import Paths, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from tests.catalogs import ENGINES, catalog_setting
@@ -106,6 +107,45 @@ def test_a_turn_is_one_holders_until_released_or_expired(tmp_path, engine):
             assert second.take("example.gov:443", "b", hold=0.5) > 25.0
             second.defer("example.gov:443", 1.0)  # never shortens a rest
             assert first.take("example.gov:443", "d", hold=0.5) > 25.0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_turn_of_a_killed_process_is_handed_back_on_its_machine(tmp_path, engine):
+    """A process SIGKILLed while it holds a turn (asked for 60 s): another process of
+    the same machine sees it is gone and gets the turn after the host's rest, not after
+    the hold."""
+    root = tmp_path / "archive"
+    with LoopbackServer() as server, catalog_setting(engine) as catalog:
+        _archive(root, server, catalog)
+        holding = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, time\n"
+                "from archive.catalog.leases import HostLeases\n"
+                "lease = HostLeases(sys.argv[1])\n"
+                "assert lease.take('example.gov:443', 'dying', hold=60.0) == 0.0\n"
+                "print('held', flush=True)\n"
+                "time.sleep(120)\n",
+                str(Paths(root).catalog),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holding.stdout.readline().strip() == "held"
+            with HostLeases(Paths(root).catalog) as lease:
+                assert lease.take("example.gov:443", "me", hold=5.0, rest=0.3) == HELD_POLL
+                holding.kill()
+                holding.wait()
+                assert 0.25 < lease.take("example.gov:443", "me", hold=5.0, rest=0.3) <= 0.3
+                assert lease.take("example.gov:443", "me", hold=5.0, rest=0.3) > 0.0
+                time.sleep(0.35)
+                assert lease.take("example.gov:443", "me", hold=5.0, rest=0.3) == 0.0
+        finally:
+            holding.kill()
+            holding.wait()
+            holding.stdout.close()
 
 
 @pytest.mark.parametrize("engine", ENGINES)

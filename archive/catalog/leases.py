@@ -6,8 +6,10 @@ process, on this machine or another, gets the turn before then. One row per host
 ``host_leases``: ``next_at`` is when the turn may next be taken, ``holder`` who holds it
 now, and ``rest_until`` a rest anyone imposed on the host meanwhile (a backoff after a
 429 or 5xx), which no release shortens. Times come from the database's own clock, never from the
-fetchers' (machines' clocks drift apart); a turn taken by a process that died is free
-again after the ``hold`` it asked for.
+fetchers' (machines' clocks drift apart). A turn taken by a process that died is free
+again after the ``hold`` it asked for; on the machine it ran on, as soon as another
+process there sees that it is gone (holders are named machine/pid/token), after the
+``rest`` the asker gives: the dead process's last request may have just been sent.
 
 Each take is one atomic statement (an upsert whose update only happens when the turn is
 free: on PostgreSQL it locks the row like ``SELECT ... FOR UPDATE``; SQLite runs it under
@@ -16,6 +18,8 @@ its write lock), so two processes can never both get the turn.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from pathlib import Path
 
@@ -51,11 +55,13 @@ class HostLeases:
         self._lock = threading.Lock()
         self._conn: sa.Connection | None = None
 
-    def take(self, host: str, holder: str, hold: float) -> float:
+    def take(self, host: str, holder: str, hold: float, rest: float = 0.0) -> float:
         """Take ``host``'s turn for ``holder``, for at most ``hold`` seconds: 0.0 when it
         is taken, otherwise how many seconds until it may be asked for again (when the
-        host rests, until then; while another holds it, :data:`HELD_POLL`)."""
+        host rests, until then; while another holds it, :data:`HELD_POLL`). A turn held
+        by a process of this machine that is gone is handed back, with ``rest``."""
         now = self._now
+        holder = self._named(holder)
         taken = self._execute(
             f"INSERT INTO host_leases (host, next_at, holder) VALUES (:host, {now} + :hold,"
             " :holder) ON CONFLICT (host) DO UPDATE SET next_at = excluded.next_at,"
@@ -68,13 +74,22 @@ class HostLeases:
         if taken == 1:
             return 0.0
         wait, held = self._execute(
-            f"SELECT {self._greatest}(next_at, rest_until) - {now}, holder IS NOT NULL"
+            f"SELECT {self._greatest}(next_at, rest_until) - {now}, holder"
             " FROM host_leases WHERE host = :host",
             host=host,
             row=True,
-        ) or (0.0, False)
+        ) or (0.0, None)
+        if held is not None and _gone(held):
+            self._execute(
+                f"UPDATE host_leases SET next_at = {now} + :rest, holder = NULL"
+                " WHERE host = :host AND holder = :holder",
+                host=host,
+                holder=held,
+                rest=rest,
+            )
+            return max(rest, _MIN_WAIT)
         wait = max(float(wait), _MIN_WAIT)
-        return min(wait, HELD_POLL) if held else wait
+        return min(wait, HELD_POLL) if held is not None else wait
 
     def release(self, host: str, holder: str, rest: float) -> None:
         """Hand ``host``'s turn back: no one gets it for ``rest`` seconds from now.
@@ -83,9 +98,14 @@ class HostLeases:
             f"UPDATE host_leases SET next_at = {self._now} + :rest, holder = NULL"
             " WHERE host = :host AND holder = :holder",
             host=host,
-            holder=holder,
+            holder=self._named(holder),
             rest=rest,
         )
+
+    @staticmethod
+    def _named(holder: str) -> str:
+        """A holder's name in the table: this machine and process, then its own."""
+        return f"{socket.gethostname()}/{os.getpid()}/{holder}"
 
     def defer(self, host: str, rest: float) -> None:
         """Make ``host`` rest at least ``rest`` seconds from now (a backoff, a
@@ -128,3 +148,19 @@ class HostLeases:
                     self._conn.invalidate()
                     self._conn = None
                 raise connection_error(self.url, exc) from None
+
+
+def _gone(holder: str) -> bool:
+    """Whether a holder named by :meth:`HostLeases._named` is a process of this machine
+    that no longer runs (of another machine: not known, its hold runs out)."""
+    machine, _, rest = holder.partition("/")
+    pid, _, _ = rest.partition("/")
+    if machine != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # another user's process: running
+    return False
