@@ -32,14 +32,15 @@ chromium:
 	  fi; \
 	fi
 
-# What the tests use besides: wget (WARC import tests) and a PostgreSQL server on
+# What the tests use besides: wget (WARC import tests), redis-server (the task-queue
+# tests start brokers of their own, on free ports) and a PostgreSQL server on
 # 127.0.0.1:5432 (catalog tests; installed and started only when none answers there).
 system: chromium
-	@if ! command -v wget >/dev/null; then \
+	@if ! command -v wget >/dev/null || ! command -v redis-server >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wget; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wget redis-server; \
 	  else \
-	    echo "note: run 'sudo apt-get install wget' for the WARC import tests"; \
+	    echo "note: run 'sudo apt-get install wget redis-server' for the WARC import and task-queue tests"; \
 	  fi; \
 	fi
 	@bash .ci/postgres.sh

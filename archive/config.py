@@ -33,6 +33,12 @@ SETTINGS: tuple[Setting, ...] = (
         "user_agent", "", "User-Agent for fetches; empty means onrecord's identifying default."
     ),
     Setting("delay", 2.0, "Seconds between two requests to the same host."),
+    Setting(
+        "max_crawl_delay",
+        30.0,
+        "Most seconds a robots.txt Crawl-delay makes fetches wait; a longer one is capped"
+        " (and logged).",
+    ),
     Setting("max_bytes", 25 * 1024 * 1024, "Largest response body fetched, in bytes."),
     Setting("timeout", 30.0, "Read timeout of one request, in seconds."),
     Setting("max_warc_size", 1_000_000_000, "Size in bytes at which a new WARC file is started."),
@@ -64,6 +70,32 @@ SETTINGS: tuple[Setting, ...] = (
         "archives of a million records or more); a change takes effect at the next "
         "`onrecord reindex`.",
         choices=("whoosh", "tantivy"),
+    ),
+    Setting(
+        "broker",
+        "",
+        "Task-queue broker that workers take scrape work from: redis://HOST:PORT/DB or "
+        "amqp://USER:PASSWORD@HOST:PORT/; empty means all work runs in the process that "
+        "asks for it.",
+    ),
+    Setting(
+        "broker_namespace",
+        "onrecord",
+        "Prefix of this archive's keys (Redis) or queue names (RabbitMQ) on the broker, so "
+        "that several archives can share one broker.",
+    ),
+    Setting(
+        "job_retries",
+        3,
+        "Times a job that failed is tried again (after growing pauses) before it is "
+        "recorded as failed with its error.",
+    ),
+    Setting("job_backoff", 5.0, "Seconds before a failed job's first retry (then doubling)."),
+    Setting(
+        "worker_heartbeat",
+        60.0,
+        "Seconds after which a silent worker is taken for dead and its jobs are given to "
+        "others (Redis broker; RabbitMQ does so as soon as the worker's connection drops).",
     ),
     Setting("sources", "sources", "Folder (relative to the archive) of source definition files."),
     Setting(

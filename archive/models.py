@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 KINDS = ("statement", "news", "blog")
+# What a capture was fetched for: an article page, a host's robots.txt, a source's feed,
+# sitemap or listing page, or a resource that a page loaded in a browser. Only pages
+# become documents; every kind is kept in the WARCs and listed with the captures.
+CAPTURE_KINDS = ("page", "robots", "feed", "sitemap", "listing", "resource")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Capture:
     last_modified: str | None = None
     location: str | None = None  # the Location header of a redirect
     source: str | None = None
+    kind: str = "page"  # one of CAPTURE_KINDS
+    run_id: str | None = None  # the source's run that made it, if one did
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ from archive.catalog.engine import exists as catalog_exists
 from archive.models import Capture
 from archive.storage import StorageError, WarcStorage, open_storage
 from archive.warc import (
+    PLAIN_PAGE,
+    Fetched,
     HttpExchange,
     RecordLocation,
     RenderedRecord,
@@ -216,9 +218,11 @@ class Store:
         source: str | None = None,
         revisit_of: Capture | None = None,
         rendering: Rendering | None = None,
+        fetched: Fetched = PLAIN_PAGE,
     ) -> Capture:
         """Store one exchange (as a revisit of an earlier capture when given) and catalog it.
-        A browser's rendering of the page is written with it, in the same append.
+        A browser's rendering of the page, and why it was fetched (``fetched``: its kind
+        and run), are written with it, in the same append.
 
         Saving the same exchange twice writes nothing the second time and returns the
         capture the first time made.
@@ -234,9 +238,10 @@ class Store:
                 refers_to_url=revisit_of.url,
                 refers_to_date=revisit_of.captured_at,
                 rendering=rendering,
+                fetched=fetched,
             )
         else:
-            location = self.writer.write_exchange(exchange, rendering=rendering)
+            location = self.writer.write_exchange(exchange, rendering=rendering, fetched=fetched)
         crash_point("warc-written")
         capture = capture_from_location(
             location, source=source, refers_to=revisit_of.id if revisit_of else None
@@ -401,4 +406,6 @@ def capture_from_location(
         last_modified=headers.get("last-modified"),
         location=headers.get("location"),
         source=source,
+        kind=location.kind,
+        run_id=location.run_id,
     )

@@ -181,6 +181,8 @@ class Verifier:
                 ("the date", to_text(derived.captured_at), to_text(row.captured_at)),
                 ("the payload digest", derived.payload_digest, row.payload_digest),
                 ("the payload length", derived.payload_length, row.payload_length),
+                ("the kind", derived.kind, row.kind),
+                ("the run", derived.run_id, row.run_id),
             )
             if mine != theirs
         ]

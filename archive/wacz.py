@@ -485,7 +485,11 @@ def _save(
         return
     source = sources.get(capture_id)
     capture = store.save_capture(
-        exchange, source=source, revisit_of=revisit_of, rendering=found.rendering
+        exchange,
+        source=source,
+        revisit_of=revisit_of,
+        rendering=found.rendering,
+        fetched=found.fetched,
     )
     summary.added.append(capture.id)
 

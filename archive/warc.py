@@ -98,6 +98,30 @@ class RecordLocation:
     headers: tuple[tuple[str, str], ...]
     refers_to_url: str | None = None
     refers_to_date: datetime | None = None
+    kind: str = "page"  # what the fetch was for, from the record's metadata record
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Why an exchange was made, kept beside it in a ``metadata`` record (as Heritrix
+    keeps a URI's crawl context): what the fetch was for (``page``, ``robots``,
+    ``feed``, ``sitemap``, ``listing``, ``resource``) and the run that made it. Written
+    as ``application/warc-fields`` (``onrecord-kind: feed``, ``onrecord-run: <id>``),
+    WARC-Concurrent-To the response or revisit; a page fetched outside any run has
+    none."""
+
+    kind: str = "page"
+    run_id: str | None = None
+
+    @property
+    def default(self) -> bool:
+        return self.kind == "page" and self.run_id is None
+
+
+PLAIN_PAGE = Fetched()  # a page fetched outside any run: no metadata record
+KIND_FIELD = "onrecord-kind"
+RUN_FIELD = "onrecord-run"
 
 
 @dataclass(frozen=True)
@@ -291,7 +315,11 @@ class WarcWriter:
         return offset
 
     def write_exchange(
-        self, exchange: HttpExchange, *, rendering: Rendering | None = None
+        self,
+        exchange: HttpExchange,
+        *,
+        rendering: Rendering | None = None,
+        fetched: Fetched = PLAIN_PAGE,
     ) -> RecordLocation:
         """Append a response record and its request record (and the page's rendering,
         when a browser made one); return the response's place."""
@@ -313,7 +341,7 @@ class WarcWriter:
         )
         self._block_digest(response, http_headers, exchange.payload)
         return self._commit(
-            self._members(response, exchange, rendering),
+            self._members(response, exchange, rendering, fetched),
             exchange.fetched_at,
             record_id=response.rec_headers.get_header("WARC-Record-ID"),
             record_type="response",
@@ -322,6 +350,8 @@ class WarcWriter:
             payload_length=len(exchange.payload),
             status=exchange.status,
             headers=exchange.headers,
+            kind=fetched.kind,
+            run_id=fetched.run_id,
         )
 
     def write_revisit(
@@ -332,6 +362,7 @@ class WarcWriter:
         refers_to_url: str,
         refers_to_date: datetime,
         rendering: Rendering | None = None,
+        fetched: Fetched = PLAIN_PAGE,
     ) -> RecordLocation:
         """Append a revisit record: the same payload as an earlier capture, not stored again.
 
@@ -351,7 +382,7 @@ class WarcWriter:
             record.rec_headers.replace_header("WARC-Profile", SERVER_NOT_MODIFIED)
         self._block_digest(record, http_headers, b"")
         return self._commit(
-            self._members(record, exchange, rendering),
+            self._members(record, exchange, rendering, fetched),
             exchange.fetched_at,
             record_id=record.rec_headers.get_header("WARC-Record-ID"),
             record_type="revisit",
@@ -362,17 +393,26 @@ class WarcWriter:
             headers=exchange.headers,
             refers_to_url=refers_to_url,
             refers_to_date=refers_to_date,
+            kind=fetched.kind,
+            run_id=fetched.run_id,
         )
 
     def _members(
-        self, record, exchange: HttpExchange, rendering: Rendering | None = None
+        self,
+        record,
+        exchange: HttpExchange,
+        rendering: Rendering | None = None,
+        fetched: Fetched = PLAIN_PAGE,
     ) -> list[bytes]:
-        """The record's gzip member, then its request record's when there is one, then
-        the rendering's records: all appended with one write, so none is kept alone."""
+        """The record's gzip member, then its request record's when there is one, its
+        metadata record (why it was fetched) unless a plain page, then the rendering's
+        records: all appended with one write, so none is kept alone."""
         members = [_member(record)]
         request = self._request_record(exchange, record)
         if request is not None:
             members.append(_member(request))
+        if not fetched.default:
+            members.append(_member(_metadata_record(exchange.url, record, fetched)))
         if rendering is not None:
             members += [_member(r) for r in _rendering_records(exchange.url, record, rendering)]
         return members
@@ -441,6 +481,47 @@ def _member(record) -> bytes:
     buffer = io.BytesIO()
     WARCWriter(buffer, gzip=False, warc_version=WARC_VERSION).write_record(record)
     return gzip.compress(buffer.getvalue(), compresslevel=_GZIP_LEVEL, mtime=0)
+
+
+def _metadata_record(url: str, response, fetched: Fetched):
+    """The metadata record that says why ``response`` was fetched (see :class:`Fetched`)."""
+    fields = [(KIND_FIELD, fetched.kind)]
+    if fetched.run_id:
+        fields.append((RUN_FIELD, fetched.run_id))
+    payload = "".join(f"{name}: {value}\r\n" for name, value in fields).encode("utf-8")
+    digest = sha256_digest(payload)
+    return _BUILDER.create_warc_record(
+        url,
+        "metadata",
+        payload=io.BytesIO(payload),
+        length=len(payload),
+        warc_content_type="application/warc-fields",
+        warc_headers_dict={
+            "WARC-Date": response.rec_headers.get_header("WARC-Date"),
+            "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
+            "WARC-Block-Digest": digest,
+        },
+    )
+
+
+def _fetched(record, payload: bytes, response_id: str | None) -> Fetched | None:
+    """What a metadata record (whose ``payload`` was read) says of the response
+    ``response_id`` it accompanies; None when ``record`` is no such record (another
+    tool's metadata, another response's)."""
+    headers = record.rec_headers
+    if (
+        record.rec_type != "metadata"
+        or not response_id
+        or headers.get_header("WARC-Concurrent-To") != response_id
+    ):
+        return None
+    fields = {}
+    for line in payload[: 64 * 1024].decode("utf-8", "replace").splitlines():
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    if KIND_FIELD not in fields:
+        return None
+    return Fetched(kind=fields[KIND_FIELD], run_id=fields.get(RUN_FIELD) or None)
 
 
 def _rendering_records(url: str, response, rendering: Rendering) -> list:
@@ -605,7 +686,10 @@ def scan(handle: BinaryIO, warc_file: str, size: int) -> ScanResult:
             raw = record.raw_stream.read()  # before asking offsets: that consumes it
             offset = iterator.get_record_offset()  # absolute: it starts at tell()
             record_end = offset + iterator.get_record_length()
-            if record.rec_type in ("response", "revisit"):
+            fetched = _fetched(record, raw, found[-1].record_id if found else None)
+            if fetched is not None:
+                found[-1] = dataclasses.replace(found[-1], kind=fetched.kind, run_id=fetched.run_id)
+            elif record.rec_type in ("response", "revisit"):
                 location = _location(record, warc_file, offset, record_end - offset)
                 digest = location.payload_digest
                 if record.rec_type == "response":
@@ -687,6 +771,7 @@ class ForeignRecord:
     refers_to_date: datetime | None = None
     kind: str | None = None  # the reason in a word or two, for counting
     rendering: Rendering | None = None  # a browser capture's DOM and screenshot, kept with it
+    fetched: Fetched = PLAIN_PAGE  # why onrecord fetched it, from its metadata record
 
 
 Opener = Callable[[], BinaryIO]
@@ -749,6 +834,11 @@ def _foreign_records(
             record_id = headers.get_header("WARC-Record-ID") or ""
             if record.rec_type in ("request", "warcinfo", "arc_header"):
                 continue  # with their responses; describing the file
+            if pending is not None and record.rec_type == "metadata":
+                fetched = _fetched(record, record.raw_stream.read(), pending.record_id)
+                if fetched is not None:
+                    pending = dataclasses.replace(pending, fetched=fetched)
+                    continue
             if pending is not None and _renders(record, pending.record_id):
                 payload = record.raw_stream.read()
                 if sha256_digest(payload) == headers.get_header("WARC-Payload-Digest"):

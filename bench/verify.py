@@ -20,9 +20,8 @@ from archive.store import Paths, Store, init_archive
 from archive.verify import Verifier
 from archive.wacz import export_wacz, import_file
 from bench.store import exchanges
-from scrapers.http import HttpConfig, PoliteSession
-from scrapers.pipeline import Pipeline
 from web import indexing
+from web.work import Work
 
 
 def page(n: int, size: int) -> bytes:
@@ -39,7 +38,7 @@ def build(root: Path, count: int, size: int) -> None:
     with Store.open(root) as store:
         for exchange in exchanges(count, size, page):
             store.save_capture(exchange)
-        Pipeline(store, None).process_pending()
+        Work(store).process_pending()
         index(store)
 
 
@@ -69,9 +68,9 @@ def round_trip(paths: Paths, scratch: Path) -> tuple[float, float]:
     exported = time.perf_counter() - began
     target = scratch / "moved"
     init_archive(target)
-    with Store.open(target) as store, PoliteSession(HttpConfig()) as never_used:
+    with Store.open(target) as store:
         import_file(store, package)
-        Pipeline(store, never_used).process_pending()
+        Work(store).process_pending()
         index(store)
     return exported, time.perf_counter() - began - exported
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import time
 from array import array
 from bisect import bisect_left
 from collections import Counter
@@ -52,6 +53,7 @@ MAX_PREFIX_EXPANSION = 1000
 VERIFY_ALL = 200  # phrase candidate sets up to this size are checked in full
 VERIFY_BUDGET = 400  # candidates checked per search beyond that
 SCORE_KNOWN = 5000  # up to this many known candidates are scored one by one
+OPEN_ATTEMPTS = 5  # opening the index while other processes commit to it
 
 
 def create(generation: Path) -> None:
@@ -60,7 +62,17 @@ def create(generation: Path) -> None:
 
 
 def _open(generation: Path) -> Index:
-    return whoosh_index.open_dir(str(generation))
+    attempt = 1
+    while True:
+        try:
+            return whoosh_index.open_dir(str(generation))
+        except FileNotFoundError:
+            # Another process committed between our finding the latest table of contents
+            # and reading it, and removed it: read the new one.
+            if attempt == OPEN_ATTEMPTS:
+                raise
+            time.sleep(0.01 * attempt)
+            attempt += 1
 
 
 def write(

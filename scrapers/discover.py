@@ -28,7 +28,7 @@ from lxml.cssselect import CSSSelector, SelectorError
 
 from archive.ids import InvalidURL, canonical_url
 from scrapers.errors import DiscoveryError, FetchError
-from scrapers.http import Exchange, PoliteSession, decode_text
+from scrapers.http import Exchange, PoliteSession, Recorder, decode_text
 from scrapers.sources import Source
 
 __all__ = ["discover", "urls_from_feed", "urls_from_listing", "urls_from_sitemap"]
@@ -42,10 +42,12 @@ _MAX_SITEMAPS = 20  # sitemap files fetched per discovery run
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
-def discover(source: Source, session: PoliteSession) -> list[str]:
+def discover(source: Source, session: PoliteSession, record: Recorder | None = None) -> list[str]:
     """The URLs to capture for `source` in this run: its start URLs, then what its feed,
     sitemap or listing page links to that the source `wants`; deduplicated by canonical
-    URL and capped at `max_pages`.
+    URL and capped at `max_pages`. Every exchange fetched on the way (the feed, each
+    sitemap, the listing page, their robots.txt and redirects) goes to `record`, with
+    the kind of the fetch ("feed", "sitemap", "listing", "robots").
 
     Raises DiscoveryError, or the session's FetchError, when the feed, root sitemap or
     listing page cannot be had; a child sitemap that fails is logged and skipped.
@@ -55,15 +57,15 @@ def discover(source: Source, session: PoliteSession) -> list[str]:
         found.add(url)
     method = source.discovery
     if method.type == "feed":
-        final = _fetch(session, method.url)
+        final = _fetch(session, method.url, "feed", record)
         found.extend(u for u in urls_from_feed(final.body, final.url) if source.wants(u))
     elif method.type == "listing":
-        final = _fetch(session, method.url)
+        final = _fetch(session, method.url, "listing", record)
         html = decode_text(final.body, final.charset)
         links = urls_from_listing(html, final.url, method.selector)
         found.extend(u for u in links if source.wants(u))
     elif method.type == "sitemap":
-        _walk_sitemaps(source, session, found)
+        _walk_sitemaps(source, session, found, record)
     log.info("%s: %d candidate URLs by %s", source.name, len(found.urls), method.type)
     return found.urls
 
@@ -97,14 +99,16 @@ class _Candidates:
             self.add(url)
 
 
-def _fetch(session: PoliteSession, url: str) -> Exchange:
-    final = session.fetch(url).final
+def _fetch(session: PoliteSession, url: str, kind: str, record: Recorder | None) -> Exchange:
+    final = session.fetch(url, kind=kind, record=record).final
     if final.status != 200:
         raise DiscoveryError(url, f"HTTP {final.status} {final.reason}".strip())
     return final
 
 
-def _walk_sitemaps(source: Source, session: PoliteSession, found: _Candidates) -> None:
+def _walk_sitemaps(
+    source: Source, session: PoliteSession, found: _Candidates, record: Recorder | None
+) -> None:
     root = source.discovery.url
     host = urlsplit(root).netloc
     queue = deque([(root, 0)])
@@ -118,7 +122,7 @@ def _walk_sitemaps(source: Source, session: PoliteSession, found: _Candidates) -
         url, depth = queue.popleft()
         fetched += 1
         try:
-            final = _fetch(session, url)
+            final = _fetch(session, url, "sitemap", record)
             urls, children = urls_from_sitemap(final.body, final.url, budget)
         except (DiscoveryError, FetchError) as exc:
             if url == root:

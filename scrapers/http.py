@@ -1,12 +1,15 @@
 """The polite HTTP layer: the only module that imports requests.
 
 One `PoliteSession` fetches for the whole crawler. It identifies itself, obeys robots.txt
-(Crawl-delay included), sends one request at a time to each host (host:port) with a delay
-between them while different hosts proceed in parallel from several threads, retries only
+(Crawl-delay included, up to `max_crawl_delay`), sends one request at a time to each host
+(host:port) with a delay between them while different hosts proceed in parallel from
+several threads (and, given a `lease`, from every process sharing it), retries only
 the listed statuses and dropped connections with exponential backoff and `Retry-After`,
 refuses private addresses, follows redirects one recorded hop at a time and enforces its
 size and time caps while the body streams in. What crossed the wire is kept exactly
-(`Exchange.raw_body`) for the WARC writer, next to the decoded payload (`Exchange.body`).
+(`Exchange.raw_body`) for the WARC writer, next to the decoded payload (`Exchange.body`),
+and a fetch given a `record` callback hands it every exchange as it arrives: robots.txt,
+each redirect hop, each attempt that was retried, the final answer.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import ipaddress
 import logging
 import random
 import re
+import secrets
 import socket
 import threading
 import time
@@ -26,6 +30,7 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import requests
@@ -52,9 +57,11 @@ from scrapers.errors import (
 __all__ = [
     "Exchange",
     "FetchResult",
+    "HostLease",
     "HttpConfig",
     "NonPublicAddress",
     "PoliteSession",
+    "Recorder",
     "decode_text",
     "parse_exchange",
     "public_addresses",
@@ -80,6 +87,7 @@ class HttpConfig:
 
     user_agent: str = "onrecord/0.1 (+https://github.com/onrecord/onrecord; archive bot)"
     delay: float = 2.0  # between requests to one host; a larger Crawl-delay wins
+    max_crawl_delay: float = 30.0  # the most a robots.txt Crawl-delay may make us wait
     connect_timeout: float = 10.0
     read_timeout: float = 30.0  # the longest silence while waiting for bytes
     total_timeout: float = 120.0  # the longest one request may take, connect to last byte
@@ -95,6 +103,21 @@ class HttpConfig:
     allow_networks: tuple[str, ...] = ()
     obey_robots: bool = True
     robots_ttl: float = 24 * 3600
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, object], **overrides) -> HttpConfig:
+        """The config an archive's settings (``archive.config.load``) describe, with
+        ``overrides`` (a source's own delay)."""
+        values = {
+            "allow_private": settings["allow_private"],
+            "delay": settings["delay"],
+            "max_crawl_delay": settings["max_crawl_delay"],
+            "max_bytes": settings["max_bytes"],
+            "read_timeout": settings["timeout"],
+        }
+        if settings["user_agent"]:
+            values["user_agent"] = settings["user_agent"]
+        return cls(**{**values, **overrides})
 
 
 @dataclass(frozen=True)
@@ -157,10 +180,31 @@ class FetchResult:
         return self.final.status == 304
 
 
+class HostLease(Protocol):
+    """Turns at hosts shared with other processes (``archive.catalog.leases.HostLeases``
+    keeps them in the catalog): a request is sent only while its host's turn is held."""
+
+    def take(self, host: str, holder: str, hold: float, rest: float = 0.0) -> float:
+        """Take the turn (0.0), or say how many seconds until it may be asked again
+        (``rest``: how long the host rests when a dead holder's turn is handed back)."""
+
+    def release(self, host: str, holder: str, rest: float) -> None:
+        """Hand the turn back; the host rests ``rest`` seconds before the next one."""
+
+    def defer(self, host: str, rest: float) -> None:
+        """Make the host rest at least ``rest`` seconds from now."""
+
+
+# What a fetch hands each exchange to as it arrives, with what the fetch was for ("page",
+# "feed", "sitemap", "listing"; "robots" for the robots.txt it read on the way).
+Recorder = Callable[[Exchange, str], None]
+
+
 @dataclass
 class _Host:
     """What we know of one host:port: its turn-taking lock and its robots.txt."""
 
+    key: str  # host:port, the name of its turn in a lease
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_allowed: float = float("-inf")
     robots_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -184,18 +228,25 @@ class PoliteSession:
     `clock` (monotonic seconds), `sleep`, `rng` (uniform in [0, 1)) and `resolver`
     (`socket.getaddrinfo`'s signature) are passed in so that tests can check delays and
     backoff without waiting, and address checks without DNS.
+
+    Without a `lease`, the turns at each host are this process's own. With one, every
+    request also waits for its host's turn in the lease, shared by all the processes
+    (workers, on any number of machines) that hold the same lease: no two requests to a
+    host, whoever sends them, closer than its delay.
     """
 
     def __init__(
         self,
         config: HttpConfig,
         *,
+        lease: HostLease | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
         resolver: Callable[..., list] = socket.getaddrinfo,
     ) -> None:
         self.config = config
+        self._lease = lease
         self._clock = clock
         self._sleep = sleep
         self._rng = rng
@@ -224,19 +275,29 @@ class PoliteSession:
         self._http.close()
 
     def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        kind: str = "page",
+        record: Recorder | None = None,
     ) -> FetchResult:
         """GET `url`, following redirects; conditional when `etag`/`last_modified` given.
 
         Returns every hop; 4xx/5xx that are not retried are results. Raises a
-        `scrapers.errors.FetchError` subclass otherwise.
+        `scrapers.errors.FetchError` subclass otherwise. `record` receives every exchange
+        as it arrives, with `kind` (what the fetch is for), and the robots.txt read on the
+        way with "robots": whether the fetch then succeeds or fails.
         """
         conditional = {}
         if etag:
             conditional["If-None-Match"] = etag
         if last_modified:
             conditional["If-Modified-Since"] = last_modified
-        return FetchResult(self._follow(url, conditional, robots=True, retries=True))
+        return FetchResult(
+            self._follow(url, conditional, robots=True, retries=True, kind=kind, record=record)
+        )
 
     def refuse_private(self, url: str) -> None:
         """Raise `PrivateAddress` when the URL's host resolves to a non-public address
@@ -270,24 +331,33 @@ class PoliteSession:
         response.close()
         return response.status_code
 
-    def allowed(self, url: str) -> bool:
+    def allowed(self, url: str, *, record: Recorder | None = None) -> bool:
         """Whether robots.txt lets our user agent fetch `url`.
 
-        robots.txt is read once per host and re-read after `robots_ttl`; a 4xx robots.txt
+        robots.txt is read once per host and re-read after `robots_ttl` (each process
+        reads its own copy; a lease spaces those reads like any request); a 4xx robots.txt
         allows everything, a 5xx, 429 or unreachable one disallows everything for now.
-        Raises InvalidURL for a URL that is not http(s).
+        `record` receives the robots.txt exchanges when they are read now. Raises
+        InvalidURL for a URL that is not http(s).
         """
         if not self.config.obey_robots:
             return True
         url = _checked_url(url, ())
         host = self._host(url)
-        self._read_robots(url, host)
+        self._read_robots(url, host, record)
         return host.robots is not None and host.robots.can_fetch(url, self.config.user_agent)
 
     # -- redirects, retries, turns ------------------------------------------------------
 
     def _follow(
-        self, url: str, headers: Mapping[str, str], *, robots: bool, retries: bool
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        robots: bool,
+        retries: bool,
+        kind: str,
+        record: Recorder | None,
     ) -> tuple[Exchange, ...]:
         chain: list[Exchange] = []
         seen: set[str] = set()
@@ -298,13 +368,15 @@ class PoliteSession:
                 raise TooManyRedirects(url, f"redirect loop back to {current}", exchanges=chain)
             seen.add(current)
             self._refuse_private(current, chain)
-            if robots and not self.allowed(current):
+            if robots and not self.allowed(current, record=record):
                 refusal = (
                     RobotsUnavailable if self._host(current).robots_problem else RobotsDisallowed
                 )
                 raise refusal(url, self._robots_verdict(current), exchanges=chain)
             # Validators belong to the URL asked for, not to where it redirects.
-            exchange = self._hop(current, {} if chain else headers, chain, retries=retries)
+            exchange = self._hop(
+                current, {} if chain else headers, chain, retries=retries, kind=kind, record=record
+            )
             chain.append(exchange)
             target = exchange.location if exchange.status in _REDIRECT_STATUSES else None
             if target is None:
@@ -316,9 +388,17 @@ class PoliteSession:
             current = target
 
     def _hop(
-        self, url: str, headers: Mapping[str, str], chain: list[Exchange], *, retries: bool
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        chain: list[Exchange],
+        *,
+        retries: bool,
+        kind: str,
+        record: Recorder | None,
     ) -> Exchange:
-        """One URL, retried on `retry_statuses` and dropped connections."""
+        """One URL, retried on `retry_statuses` and dropped connections; every answer
+        (the retried ones too) goes to `record`."""
         config = self.config
         host = self._host(url)
         failed: list[Exchange] = []
@@ -335,6 +415,8 @@ class PoliteSession:
                 wait = self._backoff(attempt)
                 log.info("retrying %s in %.1fs: %s", url, wait, exc.reason)
             else:
+                if record is not None:
+                    record(exchange, kind)
                 if exchange.status not in config.retry_statuses or not retries:
                     return exchange
                 failed.append(exchange)
@@ -350,6 +432,8 @@ class PoliteSession:
             # A struggling host waits for everyone, not just for this thread.
             with host.lock:
                 host.next_allowed = max(host.next_allowed, self._clock() + wait)
+            if self._lease is not None:
+                self._lease.defer(host.key, wait)
             attempt += 1
 
     def _backoff(self, attempt: int) -> float:
@@ -366,22 +450,41 @@ class PoliteSession:
     def _take_turn(
         self, url: str, headers: Mapping[str, str], host: _Host, chain: list[Exchange]
     ) -> Exchange:
-        """Send one request when this host's turn comes; the next turn is `delay` later."""
+        """Send one request when this host's turn comes (this process's, then the lease's);
+        the next turn is `delay` later."""
         with host.lock:
             wait = host.next_allowed - self._clock()
             if wait > 0:
                 self._sleep(wait)
+            holder = self._take_lease(host)
             try:
                 return self._transfer(url, headers, chain)
             finally:
                 delay = max(self.config.delay, host.crawl_delay)
                 host.next_allowed = max(host.next_allowed, self._clock() + delay)
+                if holder is not None:
+                    self._lease.release(host.key, holder, delay)
+
+    def _take_lease(self, host: _Host) -> str | None:
+        """Wait for the host's turn in the lease and take it (None without a lease). It
+        is held at most as long as a request may take: a holder that died frees it then."""
+        if self._lease is None:
+            return None
+        config = self.config
+        holder = secrets.token_hex(8)
+        hold = config.connect_timeout + config.total_timeout + config.delay
+        rest = max(config.delay, host.crawl_delay)
+        while (wait := self._lease.take(host.key, holder, hold, rest)) > 0:
+            self._sleep(wait)
+        return holder
 
     def _host(self, url: str) -> _Host:
         parts = urlsplit(url)
         key = f"{parts.hostname}:{parts.port or _DEFAULT_PORTS[parts.scheme]}"
         with self._hosts_lock:
-            return self._hosts.setdefault(key, _Host())
+            if key not in self._hosts:
+                self._hosts[key] = _Host(key)
+            return self._hosts[key]
 
     # -- one request on the wire ---------------------------------------------------------
 
@@ -501,7 +604,7 @@ class PoliteSession:
             return [info[4][0] for info in self._resolver(host, port, 0, socket.SOCK_STREAM)]
         return public_addresses(host, port, self._resolver, allow=self.config.allow_networks)
 
-    def _read_robots(self, url: str, host: _Host) -> None:
+    def _read_robots(self, url: str, host: _Host, record: Recorder | None) -> None:
         """(Re)read the robots.txt of `url`'s host if our copy has expired."""
         with host.robots_lock:
             if self._clock() < host.robots_expires:
@@ -510,7 +613,9 @@ class PoliteSession:
             robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
             ttl = self.config.robots_ttl
             try:
-                final = self._follow(robots_url, {}, robots=False, retries=False)[-1]
+                final = self._follow(
+                    robots_url, {}, robots=False, retries=False, kind="robots", record=record
+                )[-1]
             except FetchError as exc:
                 host.robots, host.robots_problem = None, f"robots.txt unreachable: {exc.reason}"
                 ttl = min(ttl, _ROBOTS_RETRY_AFTER)
@@ -524,11 +629,28 @@ class PoliteSession:
                     host.robots = None
                     host.robots_problem = f"robots.txt answered HTTP {final.status}"
                     ttl = min(ttl, _ROBOTS_RETRY_AFTER)
-            host.crawl_delay = _robots_delay(host.robots, self.config.user_agent)
+            host.crawl_delay = self._bounded_delay(
+                robots_url, _robots_delay(host.robots, self.config.user_agent)
+            )
             host.robots_expires = self._clock() + ttl
             with host.lock:  # the next turn, already booked, now knows the Crawl-delay
                 host.next_allowed = max(host.next_allowed, self._clock() + host.crawl_delay)
+            if self._lease is not None and host.crawl_delay > self.config.delay:
+                self._lease.defer(host.key, host.crawl_delay)
             log.info("robots.txt for %s read; crawl delay %.1fs", robots_url, host.crawl_delay)
+
+    def _bounded_delay(self, robots_url: str, asked: float) -> float:
+        """A Crawl-delay, capped at `max_crawl_delay` (with a warning when it is)."""
+        cap = self.config.max_crawl_delay
+        if asked > cap:
+            log.warning(
+                "%s asks for %gs between requests; waiting %gs (max_crawl_delay)",
+                robots_url,
+                asked,
+                cap,
+            )
+            return cap
+        return asked
 
     def _robots_verdict(self, url: str) -> str:
         problem = self._host(url).robots_problem

@@ -23,7 +23,7 @@ from archive import ids
 from archive.catalog import Catalog, CatalogConflict, Failure
 from archive.models import Capture, Document, Event, Extraction, Quote, Speaker, Version
 from archive.store import Store, crash_point
-from archive.warc import HttpExchange, Rendering, WarcError
+from archive.warc import PLAIN_PAGE, Fetched, HttpExchange, Rendering, WarcError
 from scrapers.discover import discover
 from scrapers.errors import (
     ConnectionFailed,
@@ -33,7 +33,7 @@ from scrapers.errors import (
     RobotsUnavailable,
 )
 from scrapers.extract import EXTRACTOR, Extracted, extract
-from scrapers.http import Exchange, PoliteSession
+from scrapers.http import Exchange, PoliteSession, Recorder
 from scrapers.quotes import ATTRIBUTOR, find_quotes
 from scrapers.quotes_speakers import settle_speaker
 from scrapers.sources import Source
@@ -59,7 +59,9 @@ def utcnow() -> datetime:
 class Outcome:
     """What a fetch, a processing step or a run did."""
 
-    captures: list[Capture] = field(default_factory=list)
+    captures: list[Capture] = field(default_factory=list)  # of the pages asked for
+    # what else was kept on the way (robots.txt, feeds, sitemaps, listing pages)
+    kept: list[Capture] = field(default_factory=list)
     changed_documents: set[str] = field(default_factory=set)
     new_versions: int = 0
     events: list[Event] = field(default_factory=list)
@@ -69,6 +71,7 @@ class Outcome:
 
     def merge(self, other: Outcome) -> None:
         self.captures += other.captures
+        self.kept += other.kept
         self.changed_documents |= other.changed_documents
         self.new_versions += other.new_versions
         self.events += other.events
@@ -130,58 +133,100 @@ class Pipeline:
     # -- fetching -----------------------------------------------------------------------
 
     def capture(
-        self, url: str, source: Source | None = None, *, browser: bool | None = None
+        self,
+        url: str,
+        source: Source | None = None,
+        *,
+        browser: bool | None = None,
+        run_id: str | None = None,
     ) -> Outcome:
-        """Fetch one URL (conditionally, when it was captured before), store every hop,
-        and process what was stored. A failed fetch is recorded as a failure row.
+        """Fetch one URL (conditionally, when it was captured before), store every
+        exchange as it arrives (robots.txt, each redirect hop, retried answers, the
+        final one), and process what was stored. A failed fetch is recorded as a failure
+        row, and what it received is kept all the same. ``run_id`` names the source's
+        run that asks, kept with each capture and failure.
 
         In a browser (`browser=True`, or a source with ``render = "browser"``) the page
         is rendered and everything it fetched is stored with its DOM and screenshot."""
         if browser if browser is not None else (source is not None and source.render == "browser"):
-            return self._capture_in_browser(url, source)
+            return self._capture_in_browser(url, source, run_id)
         outcome = Outcome()
         name = source.name if source else None
         previous = self._latest_response(ids.canonical_url(url))
+        record = self.recorder(name, run_id, outcome)
         try:
-            result = self.session.fetch(
+            self.session.fetch(
                 url,
                 etag=previous.etag if previous else None,
                 last_modified=previous.last_modified if previous else None,
+                record=record,
             )
         except FetchError as exc:
-            failure = Failure(url=url, source=name, at=self.clock(), reason=exc.reason, status=None)
-            with self.catalog.transaction():
-                self.catalog.add_failure(failure)
-            log.warning("could not fetch %s: %s", url, exc.reason)
-            outcome.failures.append(failure)
-            if isinstance(exc, RobotsDisallowed) and not isinstance(exc, RobotsUnavailable):
-                outcome.refused.append(failure)
-            return outcome
-        for hop in result.exchanges:
-            earlier = previous if hop is result.final else None
-            outcome.captures.append(self._save(hop, name, earlier))
-        for capture in outcome.captures:
+            self._failed_fetch(url, name, run_id, exc, outcome)
+        for capture in [*outcome.kept, *outcome.captures]:
             outcome.merge(self.process(capture, source))
         return outcome
 
-    def _capture_in_browser(self, url: str, source: Source | None) -> Outcome:
+    def recorder(self, source: str | None, run_id: str | None, outcome: Outcome) -> Recorder:
+        """What a fetch hands each exchange to: it is stored at once (as a revisit when
+        an earlier capture of its URL had the same payload) with the fetch's kind and
+        ``run_id``, and its capture added to ``outcome`` (a page's to its captures,
+        robots.txt and discovery's to what it kept)."""
+
+        def record(hop: Exchange, kind: str) -> None:
+            previous = None
+            if hop.status in (200, 304):
+                previous = self._latest_response(ids.canonical_url(hop.url))
+            capture = self._save(hop, source, previous, fetched=Fetched(kind, run_id))
+            (outcome.captures if kind == "page" else outcome.kept).append(capture)
+
+        return record
+
+    def _failed_fetch(
+        self,
+        url: str,
+        source: str | None,
+        run_id: str | None,
+        exc: FetchError,
+        outcome: Outcome,
+        *,
+        in_browser: bool = False,
+    ) -> None:
+        failure = Failure(
+            url=url,
+            source=source,
+            at=self.clock(),
+            reason=exc.reason,
+            status=getattr(exc, "status", None),
+            run_id=run_id,
+        )
+        with self.catalog.transaction():
+            self.catalog.add_failure(failure)
+        where = " in the browser" if in_browser else ""
+        log.warning("could not capture %s%s: %s", url, where, exc.reason)
+        outcome.failures.append(failure)
+        if isinstance(exc, RobotsDisallowed) and not isinstance(exc, RobotsUnavailable):
+            outcome.refused.append(failure)
+
+    def _capture_in_browser(self, url: str, source: Source | None, run_id: str | None) -> Outcome:
         """Render one URL in the browser; store its hops (the last with the DOM and the
-        screenshot), then every resource it fetched, and process the page. Nothing is
-        stored unless the browser finished the page."""
+        screenshot), then every resource it fetched, and process the page. Nothing but
+        the host's robots.txt is stored unless the browser finished the page."""
         outcome = Outcome()
         name = source.name if source else None
         try:
             if self.browser is None:
                 raise ConnectionFailed(url, "no browser is available for browser captures")
+            # robots.txt read here, not inside the browser, so that it is kept too
+            self.session.allowed(url, record=self.recorder(name, run_id, outcome))
             rendered = self.browser.capture(url)
         except FetchError as exc:
-            failure = Failure(url=url, source=name, at=self.clock(), reason=exc.reason, status=None)
-            with self.catalog.transaction():
-                self.catalog.add_failure(failure)
-            log.warning("could not capture %s in the browser: %s", url, exc.reason)
-            outcome.failures.append(failure)
+            self._failed_fetch(url, name, run_id, exc, outcome, in_browser=True)
+            for capture in outcome.kept:
+                self.process(capture, source)
             return outcome
-        pages = self._save_rendered(rendered, name)
+        fetched = Fetched("page", run_id)
+        pages = self._save_rendered(rendered, name, fetched)
         resources = []
         for hop in rendered.resources:
             try:
@@ -189,10 +234,16 @@ class Pipeline:
             except ids.InvalidURL:
                 log.warning("%s fetched %s, which cannot be archived", url, hop.url)
                 continue
-            resources.append(self._save(hop, name, self._latest_response(canonical)))
+            resources.append(
+                self._save(
+                    hop, name, self._latest_response(canonical), fetched=Fetched("resource", run_id)
+                )
+            )
         with self.catalog.transaction():
             for capture in resources:  # what a page needs, not pages of their own
                 self.catalog.mark_processed(capture.id)
+        for capture in outcome.kept:  # robots.txt
+            self.process(capture, source)
         outcome.captures += pages + resources
         for capture in pages:
             outcome.merge(self.process(capture, source))
@@ -200,15 +251,17 @@ class Pipeline:
             log.warning("%s: refused %s", url, refused)
         return outcome
 
-    def _save_rendered(self, rendered: BrowserCapture, source: str | None) -> list[Capture]:
+    def _save_rendered(
+        self, rendered: BrowserCapture, source: str | None, fetched: Fetched
+    ) -> list[Capture]:
         previous = self._latest_response(ids.canonical_url(rendered.url))
         rendering = Rendering(
             dom=rendered.dom, screenshot=rendered.screenshot, rendered_at=rendered.rendered_at
         )
         return [
-            self._save(hop, source, previous, rendering)
+            self._save(hop, source, previous, rendering, fetched=fetched)
             if hop is rendered.final
-            else self._save(hop, source, None)
+            else self._save(hop, source, None, fetched=fetched)
             for hop in rendered.hops
         ]
 
@@ -224,6 +277,8 @@ class Pipeline:
         source: str | None,
         previous: Capture | None,
         rendering: Rendering | None = None,
+        *,
+        fetched: Fetched = PLAIN_PAGE,
     ) -> Capture:
         exchange = _exchange(hop)
         if previous is not None:
@@ -233,9 +288,15 @@ class Pipeline:
             )
             if same:
                 return self.store.save_capture(
-                    exchange, source=source, revisit_of=previous, rendering=rendering
+                    exchange,
+                    source=source,
+                    revisit_of=previous,
+                    rendering=rendering,
+                    fetched=fetched,
                 )
-        return self.store.save_capture(exchange, source=source, rendering=rendering)
+        return self.store.save_capture(
+            exchange, source=source, rendering=rendering, fetched=fetched
+        )
 
     # -- processing ---------------------------------------------------------------------
 
@@ -274,7 +335,9 @@ class Pipeline:
         with self.catalog.transaction():
             if not self.catalog.claim_capture(capture.id):
                 return outcome  # processed already, or being processed by another process
-            if capture.status in _GONE or 300 <= capture.status < 400:
+            if capture.kind != "page":
+                pass  # robots.txt, a feed, a sitemap, a listing, a resource: never a document
+            elif capture.status in _GONE or 300 <= capture.status < 400:
                 self._gone(capture, outcome)
             elif capture.status in (200, 304) and self._textual(capture):
                 self._page(capture, source, outcome)
@@ -556,54 +619,124 @@ class Pipeline:
         the queue lives in the catalog, and pages captured during the run are not fetched
         again."""
         outcome = self.process_pending(only=source)
-        run_id = self.catalog.unfinished_run(source.name)
+        run_id = self.open_run(source, outcome)
         if run_id is None:
-            run_id = f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"
-            started = self.clock()
-            with self.catalog.transaction():
-                self.catalog.start_run(run_id, source.name, started)
-            try:
-                urls = discover(source, self.session)
-            except (DiscoveryError, FetchError) as exc:
-                return self._failed_run(source, run_id, str(exc), outcome)
-            with self.catalog.transaction():
-                self.catalog.enqueue(source.name, run_id, urls, started)
-                self.catalog.count_run(run_id, discovered=len(urls))
-        else:
-            log.info("resuming run %s of %s", run_id, source.name)
-        run_started = self.catalog.last_run(source.name).started_at
+            return outcome
         for url in self.catalog.pending(source.name, run_id):
-            if not self._captured_since(url, run_started):
-                result = self.capture(url, source)
-                outcome.merge(result)
+            outcome.merge(self.capture_in_run(source, run_id, url))
+        self.close_run(source, run_id)
+        return outcome
+
+    def open_run(self, source: Source, outcome: Outcome) -> str | None:
+        """The source's unfinished run, or a new one with the URLs discovery found queued
+        in the catalog; None when discovery failed (the run is recorded as failed)."""
+        run_id = self.catalog.unfinished_run(source.name)
+        if run_id is not None:
+            log.info("resuming run %s of %s", run_id, source.name)
+            return run_id
+        run_id = f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"
+        started = self.clock()
+        with self.catalog.transaction():
+            self.catalog.start_run(run_id, source.name, started)
+        found = Outcome()
+        record = self.recorder(source.name, run_id, found)
+        try:
+            urls = discover(source, self.session, record)
+        except (DiscoveryError, FetchError) as exc:
+            self._failed_run(source, run_id, str(exc), self._kept(found, outcome))
+            return None
+        self._kept(found, outcome)
+        with self.catalog.transaction():
+            self.catalog.enqueue(source.name, run_id, urls, started)
+            self.catalog.count_run(run_id, discovered=len(urls))
+        if not urls:
+            self.close_run(source, run_id)
+        return run_id
+
+    def capture_in_run(self, source: Source, run_id: str, url: str) -> Outcome:
+        """Capture one queued URL of a run, at most once however often it is asked (two
+        workers handed the same URL, or a job delivered again after its worker died):
+        the URL's lock is held throughout, and a page captured since the run started is
+        not fetched again. The run is closed when this was its last URL."""
+        outcome = Outcome()
+        with self.catalog.lock(f"url:{url}"):
+            if self.catalog.url_done(source.name, run_id, url):
+                return outcome
+            run = self.catalog.run(run_id)
+            if self._captured_since(url, run.started_at):
+                # stored by a worker that died before processing it, perhaps
+                outcome = self._process_stored(url, source)
+            else:
+                outcome = self.capture(url, source, run_id=run_id)
                 with self.catalog.transaction():
                     self.catalog.count_run(
                         run_id,
-                        fetched=len(result.captures),
-                        new_versions=result.new_versions,
-                        failed=len(result.failures),
+                        fetched=len(outcome.captures),
+                        new_versions=outcome.new_versions,
+                        failed=len(outcome.failures),
                     )
             with self.catalog.transaction():
                 self.catalog.mark_done(source.name, run_id, url, self.clock())
-        now = self.clock()
-        with self.catalog.transaction():
-            self.catalog.finish_run(run_id, now)
-            self.catalog.set_next_due(source.name, source.next_due(now))
+        self.close_run(source, run_id)
         return outcome
 
-    def _captured_since(self, url: str, since: datetime) -> bool:
-        return any(c.captured_at >= since for c in self.catalog.captures_of_url(url))
+    def _process_stored(self, url: str, source: Source) -> Outcome:
+        """Process the stored captures of one URL that are not processed yet."""
+        outcome = Outcome()
+        canonical = ids.canonical_url(url)
+        for capture in self.catalog.unprocessed_captures():
+            if capture.canonical_url == canonical:
+                outcome.merge(self.process(capture, source))
+        return outcome
 
-    def _failed_run(self, source: Source, run_id: str, reason: str, outcome: Outcome) -> Outcome:
+    def give_up(self, source: Source, run_id: str, url: str, reason: str) -> Failure:
+        """A URL of a run that could not be captured however often it was tried: a
+        failure row, and the run goes on without it."""
+        failure = Failure(
+            url=url, source=source.name, at=self.clock(), reason=reason, status=None, run_id=run_id
+        )
+        with self.catalog.transaction():
+            self.catalog.add_failure(failure)
+            if not self.catalog.url_done(source.name, run_id, url):
+                self.catalog.count_run(run_id, failed=1)
+                self.catalog.mark_done(source.name, run_id, url, self.clock())
+        self.close_run(source, run_id)
+        return failure
+
+    def close_run(self, source: Source, run_id: str) -> None:
+        """Finish the run once no URL of it is pending, and set when the source is next
+        due (once, whoever gets here first)."""
+        if self.catalog.pending(source.name, run_id):
+            return
         now = self.clock()
-        failure = Failure(url=source.name, source=source.name, at=now, reason=reason, status=None)
+        with self.catalog.transaction():
+            if self.catalog.finish_run(run_id, now):
+                self.catalog.set_next_due(source.name, source.next_due(now))
+
+    def _captured_since(self, url: str, since: datetime) -> bool:
+        return any(
+            c.captured_at >= since and c.kind == "page" for c in self.catalog.captures_of_url(url)
+        )
+
+    def _kept(self, found: Outcome, outcome: Outcome) -> Outcome:
+        """Discovery's captures (robots.txt, feeds, sitemaps, listing pages) taken
+        through processing, which only marks them done: none is a document."""
+        for capture in found.kept:
+            self.process(capture, None)
+        outcome.kept += found.kept
+        return outcome
+
+    def _failed_run(self, source: Source, run_id: str, reason: str, outcome: Outcome) -> None:
+        now = self.clock()
+        failure = Failure(
+            url=source.name, source=source.name, at=now, reason=reason, status=None, run_id=run_id
+        )
         with self.catalog.transaction():
             self.catalog.add_failure(failure)
             self.catalog.finish_run(run_id, now, error=reason)
             self.catalog.set_next_due(source.name, source.next_due(now))
         outcome.failures.append(failure)
         log.warning("run %s of %s failed: %s", run_id, source.name, reason)
-        return outcome
 
 
 def _moved_away(capture: Capture) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,6 +68,7 @@ class Request:
     method: str
     target: str  # path and query, as sent
     headers: tuple[tuple[str, str], ...]
+    at: float = field(default_factory=time.monotonic)  # when it arrived (server's clock)
 
     @property
     def path(self) -> str:

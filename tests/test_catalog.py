@@ -110,6 +110,7 @@ def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path, built_site):
     db.executescript(
         """
         DROP TABLE alembic_version;
+        DROP TABLE jobs;
         DROP TABLE speaker_aliases;
         DROP TABLE deliveries;
         DROP TABLE subscriptions;
@@ -120,6 +121,12 @@ def test_a_catalog_made_before_alembic_upgrades_in_place(tmp_path, built_site):
         DROP TABLE speaker_merges;
         DROP TABLE speaker_identifiers;
         DROP TABLE changes;
+        DROP TABLE host_leases;
+        DROP INDEX captures_by_kind;
+        DROP INDEX captures_by_run;
+        ALTER TABLE captures DROP COLUMN kind;
+        ALTER TABLE captures DROP COLUMN run_id;
+        ALTER TABLE failures DROP COLUMN run_id;
         DROP INDEX quotes_by_lead;
         DROP INDEX quotes_by_tail;
         ALTER TABLE quotes DROP COLUMN lead;

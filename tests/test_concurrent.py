@@ -69,7 +69,9 @@ def contents(root: Path) -> dict:
                 (s.id, s.name) for s in map(catalog.speaker, {q.speaker_id for q in quotes}) if s
             ),
             "versions": sorted(len(catalog.versions(d.id)) for d in documents),
-            "captures": catalog.count_captures(),
+            # robots.txt is kept as each process reads it: one per process and host
+            "captures": catalog.count_captures("page"),
+            "feeds": catalog.count_captures("feed"),
         }
 
 

@@ -135,6 +135,37 @@ def test_crawl_delay_wins_over_a_shorter_delay(server, fake):
     assert fake.sleeps == [5.0, 5.0]  # robots.txt -> /a, then /a -> /a
 
 
+def test_a_crawl_delay_past_max_crawl_delay_is_capped_and_logged(server, fake, caplog):
+    server.route("/robots.txt", body="User-agent: *\nCrawl-delay: 86400\n")
+    server.route("/a", body=b"a")
+    with polite(fake, obey_robots=True, delay=1.0, max_crawl_delay=30.0) as session:
+        session.fetch(server.url("/a"))
+        session.fetch(server.url("/a"))
+    assert fake.sleeps == [30.0, 30.0]  # not a day between requests
+    [warning] = [r for r in caplog.records if "max_crawl_delay" in r.getMessage()]
+    assert "86400" in warning.getMessage() and warning.levelname == "WARNING"
+
+
+def test_a_fetch_hands_every_exchange_to_its_recorder(server, fake):
+    server.route("/robots.txt", body="User-agent: *\nAllow: /\n")
+    server.route("/old", status=301, headers={"Location": "/flaky"})
+    server.route("/flaky", Reply(status=503), Reply(status=200, body=b"at last"))
+    kept: list[tuple[str, int, str]] = []
+
+    def record(exchange, kind: str) -> None:
+        kept.append((exchange.url.removeprefix(server.origin), exchange.status, kind))
+
+    with polite(fake, obey_robots=True) as session:
+        result = session.fetch(server.url("/old"), kind="listing", record=record)
+    assert kept == [
+        ("/robots.txt", 200, "robots"),
+        ("/old", 301, "listing"),
+        ("/flaky", 503, "listing"),  # the retried answer too, as received
+        ("/flaky", 200, "listing"),
+    ]
+    assert [e.status for e in result.exchanges] == [301, 200]
+
+
 def test_robots_5xx_disallows_for_now_and_4xx_allows(server, fake):
     server.route("/robots.txt", Reply(status=503), Reply(status=404))
     server.route("/a", body=b"a")

@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog import Catalog
 from archive.store import Paths, Store, init_archive
@@ -84,7 +85,6 @@ def test_a_redirect_away_is_a_takedown(pipeline, server):
 
 def test_a_failed_fetch_is_a_row_and_leaves_nothing_partial(pipeline, server, archive_root):
     server.route("/huge", Reply(status=200, body=b"x" * 1024, length=64 * 1024 * 1024))
-    before = sorted(p.stat().st_size for p in (archive_root / "warcs").iterdir())
     with (
         Store.open(archive_root) as store,
         PoliteSession(HttpConfig(allow_private=True, delay=0.0, max_bytes=100_000)) as http,
@@ -93,9 +93,16 @@ def test_a_failed_fetch_is_a_row_and_leaves_nothing_partial(pipeline, server, ar
         assert outcome.captures == []
         [failure] = store.catalog.failures()
         assert "100000" in failure.reason or "large" in failure.reason
-        assert store.catalog.count_captures() == 0
-    after = sorted(p.stat().st_size for p in (archive_root / "warcs").iterdir())
-    assert after == before
+        # only the host's robots.txt (read on the way) is kept: nothing of the page
+        assert [c.kind for c in store.catalog.all_captures()] == ["robots"]
+        assert [c.url for c in outcome.kept] == [server.url("/robots.txt")]
+    targets = []
+    for warc in (archive_root / "warcs").iterdir():
+        with warc.open("rb") as stream:
+            targets += [
+                r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(stream)
+            ]
+    assert server.url("/huge") not in targets
 
 
 def test_capture_killed_between_warc_and_catalog_is_reconciled(archive_root, server):
@@ -111,8 +118,14 @@ def test_capture_killed_between_warc_and_catalog_is_reconciled(archive_root, ser
     assert finished.returncode == 0, finished.stderr
     with Catalog.open(Paths(archive_root).catalog) as catalog:
         captures = list(catalog.all_captures())
-        assert [c.record_type for c in captures] == ["response", "revisit"]
-        assert len({c.id for c in captures}) == 2
+        # The first record written was the host's robots.txt: recataloged as what it was
+        # (its kind is in its WARC metadata record), read again, then the page once.
+        assert [(c.kind, c.record_type) for c in captures] == [
+            ("robots", "response"),
+            ("robots", "response"),
+            ("page", "response"),
+        ]
+        assert len({c.id for c in captures}) == 3
         assert catalog.unprocessed_captures() == []
         [document] = catalog.documents()
         assert len(catalog.versions(document.id)) == 1

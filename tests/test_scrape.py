@@ -157,21 +157,27 @@ FAILURES = {
 }
 
 
+# What each failure leaves in the archive: every answer received, as received (the
+# retried ones too); nothing of an answer that was never received whole.
+KEPT = {"429 storm": [429] * 3, "5xx storm": [503] * 3, "slow server": [], "oversize body": []}
+
+
 @pytest.mark.parametrize("case", sorted(FAILURES))
 def test_each_failure_is_a_recorded_reason_and_nothing_partial(archive_root, server, case):
     server.route("/page", FAILURES[case])
-    warcs = archive_root / "warcs"
-    before = {p.name: p.stat().st_size for p in warcs.iterdir()}
     config = HttpConfig(
         allow_private=True, delay=0.0, read_timeout=1.0, max_bytes=1_000_000, max_retries=2
     )
     with Store.open(archive_root) as store, PoliteSession(config, sleep=no_wait) as http:
         outcome = Pipeline(store, http).capture(server.url("/page"))
-        assert outcome.captures == []
+        assert [c.status for c in outcome.captures] == KEPT[case]
         [failure] = store.catalog.failures()
         assert failure.reason
-        assert store.catalog.count_captures() == 0
-    assert {p.name: p.stat().st_size for p in warcs.iterdir()} == before
+        kept = [c for c in store.catalog.all_captures() if c.kind == "page"]
+        assert [c.status for c in kept] == KEPT[case]
+        for capture in kept:
+            assert store.read(capture).payload == FAILURES[case].payload()
+        assert store.catalog.documents() == []
 
 
 def test_a_redirect_loop_is_a_recorded_reason(archive_root, server):
@@ -182,7 +188,11 @@ def test_a_redirect_loop_is_a_recorded_reason(archive_root, server):
         PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
     ):
         outcome = Pipeline(store, http).capture(server.url("/a"))
-        assert outcome.captures == []
+        # both hops are kept, as received; the loop back to /a is never fetched
+        assert [(c.url, c.status) for c in outcome.captures] == [
+            (server.url("/a"), 302),
+            (server.url("/b"), 302),
+        ]
         assert "redirect" in store.catalog.failures()[0].reason
 
 
@@ -245,7 +255,11 @@ def test_a_feed_that_is_not_xml_fails_the_run_with_a_reason(archive_root, site, 
     with Catalog.open(Paths(archive_root).catalog) as catalog:
         run = catalog.last_run("county-updates")
         assert run.error and "feed" in run.error.lower()
-        assert catalog.count_captures() == 0
+        # the feed is kept as received, with the run that read it; it is no document
+        [feed] = [c for c in catalog.all_captures() if c.kind == "feed"]
+        assert feed.run_id == run.id and feed.url.endswith("/feed.xml")
+        assert {c.kind for c in catalog.all_captures()} == {"feed", "robots"}
+        assert catalog.documents() == []
         assert catalog.next_due("county-updates") is not None
 
 
@@ -291,6 +305,6 @@ delay = 0.0
     )
     result = run_onrecord("scrape", "--archive", str(archive_root))
     assert result.returncode == 1, result.stdout
-    assert "0 captures" in result.stdout and "2 failures" in result.stdout
+    assert "2 failures" in result.stdout
     assert "2 fetches or runs failed" in result.stderr
     assert "Traceback" not in result.stderr

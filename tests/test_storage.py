@@ -275,6 +275,7 @@ def test_a_crash_between_upload_and_cleanup_is_tidied_on_the_next_start(
 
 def test_the_bucket_can_be_given_by_the_aws_variables(seaweedfs, tmp_path, server):
     server.route("/statement", body="<html><body><p>Counted.</p></body></html>")
+    server.route("/robots.txt", body="User-agent: *\nAllow: /\n")
     place = seaweedfs.new_place() + "/some/prefix"
     root = new_archive(tmp_path / "archive", "allow_private = true\ndelay = 0.0\n")
     env = {
@@ -354,6 +355,7 @@ def test_a_capture_killed_before_its_catalog_row_is_recataloged_and_uploaded(
     seaweedfs, tmp_path, server
 ):
     server.route("/statement", body="<html><body><p>Counted.</p></body></html>")
+    server.route("/robots.txt", body="User-agent: *\nAllow: /\n")
     place = seaweedfs.new_place()
     root = new_archive(
         tmp_path / "archive", "allow_private = true\ndelay = 0.0\n" + seaweedfs.settings(place)
@@ -369,10 +371,10 @@ def test_a_capture_killed_before_its_catalog_row_is_recataloged_and_uploaded(
     [left] = local_files(root)  # the record is written; nothing was uploaded
     assert seaweedfs.keys(place) == {}
     with Store.open(root) as store:  # the next start catalogs it, then uploads the file
-        [capture] = store.catalog.all_captures()
-        assert capture.warc_file == left
+        [capture] = store.catalog.all_captures()  # the first record: robots.txt
+        assert capture.warc_file == left and capture.kind == "robots"
     assert local_files(root) == [] and list(seaweedfs.keys(place)) == [left]
-    assert read_capture(Paths(root), capture).payload.startswith(b"<html>")
+    assert read_capture(Paths(root), capture).payload.startswith(b"User-agent")
 
 
 def test_readers_of_a_bucket_out_of_reach_get_a_clear_error(proxied, tmp_path):

@@ -6,17 +6,20 @@
     POST /admin/reindex   rebuild the search index from the catalog
     POST /admin/archive   archive this URL: ``url``; private and loopback addresses are
                           refused unless ALLOW_PRIVATE is set
+    GET  /admin/jobs/ID   how a queued job is going: queued, running, done or failed
+
+With a broker configured, scrape now and archive this URL queue jobs for the workers and
+answer at once, 202 with each job's status link (also in ``Location`` for one job);
+without one they run in the request and answer with what they did.
 
 No token configured means admin is disabled (403). Answers are JSON.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.datastructures import WWWAuthenticate
@@ -24,17 +27,17 @@ from werkzeug.exceptions import HTTPException, Unauthorized
 
 from archive import config as archive_config
 from archive import ids
+from archive.catalog import Job
 from archive.store import ArchiveError, Store
 from scrapers.errors import FetchError, PrivateAddress, SourceError
-from scrapers.http import HttpConfig, PoliteSession
-from scrapers.pipeline import Outcome, Pipeline
+from scrapers.http import PoliteSession
+from scrapers.pipeline import Outcome
 from scrapers.sources import Source, load_sources
-from web import accounts, links
-from web.resources import catalog, index_now, keeper, paths
+from web import accounts, jobs, links
+from web.resources import catalog, keeper, paths
 from web.sources import declared_sources, sources_folder
-
-if TYPE_CHECKING:
-    from scrapers.browser import BrowserSession
+from web.taskqueue import TaskQueue
+from web.work import Work
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -76,35 +79,62 @@ def field(name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def open_store() -> Store:
+def settings() -> dict:
+    """The archive's settings, with the app's private-address choice."""
     try:
-        return Store.open(paths().root)
-    except (ArchiveError, archive_config.ConfigError) as exc:
+        found = archive_config.load(paths().root)
+    except archive_config.ConfigError as exc:
+        abort(503, description=str(exc))
+    return found | {"allow_private": bool(current_app.config["ALLOW_PRIVATE"])}
+
+
+def open_work() -> Work:
+    """The capture work of a request, indexing through this node's keeper of its index
+    (the admin sees what it captured in search on its next page)."""
+    try:
+        return Work(Store.open(paths().root), settings(), keeper=keeper())
+    except ArchiveError as exc:
         abort(503, description=str(exc))
 
 
-def session() -> PoliteSession:
-    settings = archive_config.load(paths().root)
-    values = {
-        "allow_private": bool(current_app.config["ALLOW_PRIVATE"]),
-        "delay": settings["delay"],
-        "max_bytes": settings["max_bytes"],
-        "read_timeout": settings["timeout"],
-    }
-    if settings["user_agent"]:
-        values["user_agent"] = settings["user_agent"]
-    return PoliteSession(HttpConfig(**values))
-
-
-def browser_session(polite: PoliteSession) -> BrowserSession:
-    """A browser for sources with render = "browser" (503 when there is none)."""
-    # Imported here: Playwright and warcprox are slow to import and only these need them.
-    from scrapers.browser import BrowserSession, config_from_settings
-
+def task_queue() -> TaskQueue | None:
+    """The broker's queue when one is configured (503 when it cannot be reached)."""
     try:
-        return BrowserSession(polite, config_from_settings(archive_config.load(paths().root)))
-    except FileNotFoundError as exc:
-        abort(503, description=f"cannot start the browser: {exc}")
+        return jobs.connect(settings())
+    except jobs.BrokerError as exc:
+        abort(503, description=str(exc))
+
+
+def queued(queue: TaskQueue, kind: str, **fields) -> Job:
+    try:
+        return jobs.submit(catalog(), queue, jobs.new_job(kind, **fields))
+    except jobs.BrokerError as exc:
+        abort(503, description=str(exc))
+
+
+def accepted(made: list[Job]):
+    """202: the jobs are queued; each one's status link to follow it."""
+    response = jsonify({"jobs": [job_json(job) for job in made]})
+    response.status_code = 202
+    if len(made) == 1:
+        response.headers["Location"] = links.job_path(made[0].id)
+    return response
+
+
+def job_json(job: Job) -> dict:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "state": job.state,
+        "source": job.source,
+        "url": job.url,
+        "attempts": job.attempts,
+        "error": job.error,
+        "result": job.result,
+        "queued_at": job.queued_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "status": links.job_path(job.id),
+    }
 
 
 def outcome_json(outcome: Outcome) -> dict:
@@ -171,17 +201,26 @@ def scrape_now():
     chosen = [s for s in every if not name or s.name == name]
     if name and not chosen:
         abort(404, description=f"no source named {name!r}")
+    queue = task_queue()
+    if queue is not None:
+        with queue:
+            return accepted([queued(queue, "run", source=s.name) for s in chosen])
     total = Outcome()
-    with open_store() as store, session() as polite, contextlib.ExitStack() as stack:
-        browser = None
-        if any(source.render == "browser" for source in chosen):
-            browser = stack.enter_context(browser_session(polite))
-        pipeline = Pipeline(store, polite, browser=browser)
+    with open_work() as work, work.store:
         for source in chosen:
-            outcome = pipeline.scrape(source)
-            index_now(store.catalog)
-            total.merge(outcome)
+            try:
+                total.merge(work.scrape(source))
+            except FileNotFoundError as exc:
+                abort(503, description=f"cannot start the browser: {exc}")
     return jsonify({"sources": [s.name for s in chosen], **outcome_json(total)})
+
+
+@bp.get("/jobs/<job_id>")
+def job_status(job_id: str):
+    job = catalog().job(job_id)
+    if job is None:
+        abort(404, description=f"no job {job_id}")
+    return jsonify(job_json(job))
 
 
 @bp.post("/reindex")
@@ -211,10 +250,12 @@ def archive_url():
         ids.canonical_url(url)
     except ids.InvalidURL as exc:
         abort(400, description=str(exc))
-    with session() as polite:
-        refuse_private(polite, url)
-        with open_store() as store:
-            outcome = Pipeline(store, polite).capture(url)
-            index_now(store.catalog)
-    status = 502 if outcome.failures and not outcome.captures else 201
+    with open_work() as work, work.store:
+        refuse_private(work.session(), url)
+        queue = task_queue()
+        if queue is not None:
+            with queue:
+                return accepted([queued(queue, "capture", url=url)])
+        outcome = work.capture(url)
+    status = 502 if outcome.failures else 201  # what a failed fetch received is kept
     return jsonify(outcome_json(outcome)), status

@@ -11,6 +11,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.http import parse_options_header
 
 from archive import ids
+from archive.catalog.captures import CAPTURE_FILTERS
 from archive.models import Capture
 from archive.store import Paths, read_capture, read_capture_rendering
 from archive.warc import RenderedRecord, WarcError
@@ -32,18 +33,27 @@ def _register_converter(state) -> None:
 @bp.get("/captures")
 @bp.get("/captures.json")
 def index():
-    total = catalog().count_captures()
+    """Every capture, newest first: pages, and everything else the scrapers received
+    (robots.txt, feeds, sitemaps, listing pages, redirects, failures), which
+    ``?kind=`` picks out."""
+    kind = request.args.get("kind") or None
+    if kind is not None and kind not in CAPTURE_FILTERS:
+        abort(400, description=f"kind must be one of: {', '.join(CAPTURE_FILTERS)}")
+    total = catalog().count_captures(kind)
     page = list_page(total)
-    found = catalog().captures(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    found = catalog().captures(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, kind=kind)
+    more = len(found) > PAGE_SIZE
     if api.wants_json():
-        more = len(found) > PAGE_SIZE
         return jsonify(
             {
                 "total": total,
+                "kind": kind,
                 "page": page,
                 "page_size": PAGE_SIZE,
-                "previous": links.json_path(links.captures_path(page - 1)) if page > 1 else None,
-                "next": links.json_path(links.captures_path(page + 1)) if more else None,
+                "previous": (
+                    links.json_path(links.captures_path(page - 1, kind)) if page > 1 else None
+                ),
+                "next": links.json_path(links.captures_path(page + 1, kind)) if more else None,
                 "captures": [capture_json(c) for c in found[:PAGE_SIZE]],
             }
         )
@@ -51,8 +61,10 @@ def index():
         "captures.html",
         captures=found[:PAGE_SIZE],
         page=page,
-        more=len(found) > PAGE_SIZE,
+        more=more,
         total=total,
+        kind=kind,
+        kinds=CAPTURE_FILTERS,
         links=links,
     )
 
@@ -67,6 +79,8 @@ def capture_json(found: Capture) -> dict:
         "status": found.status,
         "content_type": found.content_type or None,
         "record_type": found.record_type,
+        "kind": found.kind,
+        "run_id": found.run_id,
         "refers_to": found.refers_to,
         "payload_digest": found.payload_digest,
         "payload_length": found.payload_length,

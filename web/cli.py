@@ -8,6 +8,7 @@ plain log lines otherwise.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -16,32 +17,36 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from waitress import create_server
 
 from archive import config as archive_config
 from archive.catalog import Catalog, CatalogError
 from archive.ids import InvalidURL, canonical_url
 from archive.store import ArchiveError, init_archive
-from scrapers.errors import SourceError
-from scrapers.extract import extract
-from scrapers.http import PoliteSession
-from scrapers.pipeline import Outcome, Pipeline
-from scrapers.quotes import find_quotes
+from scrapers.errors import FetchError, SourceError
 from scrapers.sources import Source, load_sources
-from web import create_app, indexing, links, resources
+from web import links
 from web.cli_accounts import alerts, corrections, run_alerts, users
 from web.cli_integrity import export_command, import_command, verify
 from web.cli_migrate import migrate_command
 from web.cli_options import (
     archive_option,
-    browser_session,
-    http_config,
+    browser_failure,
     open_catalog,
     open_store,
+    open_work,
     progress,
+    settings,
 )
+
+if TYPE_CHECKING:
+    from scrapers.pipeline import Outcome
+
+# Commands import what only they need where they run: the extractor (trafilatura,
+# pypdf), the index (Whoosh), the web app (Flask, waitress) and the task queue each take
+# a while to load, and most commands need one of them at most.
 
 log = logging.getLogger("onrecord")
 
@@ -95,17 +100,12 @@ def capture(url: str, archive_dir: Path, as_json: bool, in_browser: bool) -> Non
         canonical_url(url)
     except InvalidURL as exc:
         raise click.ClickException(str(exc)) from None
-    with (
-        open_store(archive_dir) as store,
-        PoliteSession(http_config(archive_dir)) as session,
-        contextlib.ExitStack() as stack,
-    ):
-        browser = stack.enter_context(browser_session(archive_dir, session)) if in_browser else None
-        pipeline = Pipeline(store, session, browser=browser)
-        outcome = pipeline.process_pending()
-        outcome.merge(pipeline.capture(url, browser=in_browser))
-        indexing.catch_up(store.paths, store.catalog)
-        report = _outcome_report(store.catalog, outcome)
+    with open_work(archive_dir) as work:
+        try:
+            outcome = work.capture(url, browser=in_browser)
+        except (FileNotFoundError, FetchError) as exc:  # the browser would not start
+            raise browser_failure(exc) from None
+        report = _outcome_report(work.store.catalog, outcome)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -152,6 +152,8 @@ def _outcome_report(catalog: Catalog, outcome: Outcome) -> dict:
 @click.option("--url", default=None, help="The page's URL, to resolve links and metadata.")
 def extract_command(files: tuple[Path, ...], fmt: str, url: str | None) -> None:
     """Extract the article text and metadata of saved HTML or PDF files."""
+    from scrapers.extract import extract
+
     for path in files:
         try:
             data = path.read_bytes()
@@ -190,6 +192,8 @@ def extract_command(files: tuple[Path, ...], fmt: str, url: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "text"]), default="text")
 def quotes_command(files: tuple[Path, ...], fmt: str) -> None:
     """Find the direct quotes in plain-text (UTF-8) files, with speaker and offsets."""
+    from scrapers.quotes import find_quotes
+
     for path in files:
         try:
             text = path.read_text(encoding="utf-8")
@@ -248,6 +252,8 @@ def search(
     query: str, archive_dir: Path, fmt: str, kind: str | None, sort: str, page: int, page_size: int
 ) -> None:
     """Search quotes and documents: words, "exact phrases", speaker:, publisher:, dates…"""
+    from web import indexing
+
     paths, catalog = open_catalog(archive_dir)
     if fmt in ("csv", "jsonl"):
         catalog.close()
@@ -273,6 +279,7 @@ def search(
 
 def _export(paths, query: str, fmt: str, kind: str | None, sort: str) -> None:
     from index.search import Searcher
+    from web import indexing
     from web.exports import WRITERS, row
 
     searcher = Searcher(paths.index)
@@ -296,6 +303,7 @@ def _export(paths, query: str, fmt: str, kind: str | None, sort: str) -> None:
 def check_command(text: str, archive_dir: Path, fmt: str) -> None:
     """Check a circulating quote against the record: verbatim, shortened, altered,
     stitched from separate quotes, or not found."""
+    from web import indexing
     from web.check import CheckError, check, result_json
 
     paths, catalog = open_catalog(archive_dir)
@@ -332,6 +340,8 @@ def check_command(text: str, archive_dir: Path, fmt: str) -> None:
 @archive_option
 def reindex(archive_dir: Path) -> None:
     """Rebuild the search index from the catalog."""
+    from web import indexing
+
     paths, catalog = open_catalog(archive_dir)
     with catalog:
         try:
@@ -349,16 +359,13 @@ def reextract(document_ids: tuple[str, ...], archive_dir: Path) -> None:
 
     Each version gets a new extraction; the old one stays resolvable, and quote ids it
     issued keep resolving to their successors."""
-    with open_store(archive_dir) as store:
-        pipeline = Pipeline(store, None)
-        chosen = list(document_ids) or [d.id for d in store.catalog.all_documents()]
-        unknown = [d for d in chosen if store.catalog.document(d) is None]
+    with open_work(archive_dir) as work:
+        catalog = work.store.catalog
+        chosen = list(document_ids) or [d.id for d in catalog.all_documents()]
+        unknown = [d for d in chosen if catalog.document(d) is None]
         if unknown:
             raise click.ClickException(f"no document with id {unknown[0]}")
-        changed: set[str] = set()
-        for document_id in progress(chosen, "re-extracting"):
-            changed |= pipeline.reextract(document_id).changed_documents
-        indexing.catch_up(store.paths, store.catalog)
+        changed = work.reextract(chosen, each=functools.partial(progress, label="re-extracting"))
     click.echo(f"re-extracted {len(changed)} of {len(chosen)} documents")
 
 
@@ -393,27 +400,16 @@ def sources_check(files: tuple[Path, ...], archive_dir: Path) -> None:
 
 
 def _run_sources(archive_dir: Path, chosen: list[Source]) -> Outcome:
+    """Run the sources one after another in this process."""
+    from scrapers.pipeline import Outcome
+
     total = Outcome()
-    with open_store(archive_dir) as store:
+    with open_work(archive_dir) as work:
         for source in progress(chosen, "scraping"):
-            overrides = {} if source.delay is None else {"delay": source.delay}
-            with (
-                PoliteSession(http_config(archive_dir, **overrides)) as session,
-                contextlib.ExitStack() as stack,
-            ):
-                browser = None
-                if source.render == "browser":
-                    browser = stack.enter_context(browser_session(archive_dir, session))
-                outcome = Pipeline(store, session, browser=browser).scrape(source)
-            indexing.catch_up(store.paths, store.catalog)
-            log.info(
-                "%s: %d captures, %d new versions, %d failures",
-                source.name,
-                len(outcome.captures),
-                outcome.new_versions,
-                len(outcome.failures),
-            )
-            total.merge(outcome)
+            try:
+                total.merge(work.scrape(source))
+            except (FileNotFoundError, FetchError) as exc:  # the browser would not start
+                raise browser_failure(exc) from None
     return total
 
 
@@ -444,22 +440,108 @@ def scrape(names: tuple[str, ...], archive_dir: Path) -> None:
 
 @main.command()
 @archive_option
-@click.option("--once", is_flag=True, help="Run what is due now, then exit.")
+@click.option("--once", is_flag=True, help="Run (or queue) what is due now, then exit.")
 @click.option("--tick", type=float, default=30.0, help="Seconds between checks.")
 def schedule(archive_dir: Path, once: bool, tick: float) -> None:
     """Run every source when it is due, forever (next-due times live in the catalog), and
-    deliver the alerts that are due at each tick."""
-    while True:
-        every = _sources(archive_dir)
-        now = datetime.now(UTC)
-        with open_store(archive_dir) as store:
-            due = [s for s in every if (store.catalog.next_due(s.name) or now) <= now]
+    deliver the alerts that are due at each tick.
+
+    With a broker configured, each due source's run is queued for the workers instead.
+    One scheduler is active per archive: another one started waits, and says so, until
+    the active one stops."""
+    queue = _task_queue(archive_dir)
+    _, catalog = open_catalog(archive_dir)  # holds the scheduler's lock while it runs
+    with catalog, contextlib.ExitStack() as held:
+        if not held.enter_context(catalog.lock("scheduler", wait=False)):
+            click.echo(
+                f"another scheduler is active on {catalog.name}; waiting until it stops",
+                err=True,
+            )
+            held.enter_context(catalog.lock("scheduler"))
+            click.echo("the other scheduler stopped: this one is active now", err=True)
+        else:
+            click.echo(f"scheduler active on {catalog.name}", err=True)
+        try:
+            while True:
+                _schedule_tick(archive_dir, queue)
+                if once:
+                    return
+                time.sleep(tick)
+        finally:
+            if queue is not None:
+                queue.close()
+
+
+def _schedule_tick(archive_dir: Path, queue) -> None:
+    """One check of the schedule: run (or, with a broker, queue) the sources due now,
+    then deliver the alerts that are due."""
+    every = _sources(archive_dir)
+    now = datetime.now(UTC)
+    if queue is None:
+        _, catalog = open_catalog(archive_dir)
+        with catalog:
+            due = [s for s in every if (catalog.next_due(s.name) or now) <= now]
         if due:
             _run_sources(archive_dir, due)
-        run_alerts(archive_dir)
-        if once:
-            return
-        time.sleep(tick)
+    else:
+        from web.jobs import BrokerError, enqueue_due
+
+        with open_store(archive_dir) as store:
+            try:
+                enqueue_due(store.catalog, queue, every, now)
+            except BrokerError as exc:  # the next tick tries again
+                log.warning("%s", exc)
+    run_alerts(archive_dir)
+
+
+def _task_queue(archive_dir: Path):
+    """The archive's task queue (checked to answer), or None without a broker."""
+    found = settings(archive_dir)
+    if not found["broker"]:
+        return None
+    from web.jobs import BrokerError, connect
+
+    try:
+        return connect(found)
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@archive_option
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Jobs run at once (start more processes, or machines, for more cores).",
+)
+@click.option(
+    "--browser",
+    "with_browser",
+    is_flag=True,
+    help='This worker has Chromium: it also takes browser captures (render = "browser").',
+)
+def worker(archive_dir: Path, threads: int, with_browser: bool) -> None:
+    """Take scrape jobs from the broker and run them, until stopped (SIGTERM or Ctrl-C
+    finish the jobs in progress first)."""
+    queue = _task_queue(archive_dir)
+    if queue is None:
+        raise click.ClickException(
+            "a worker needs a broker: set broker in onrecord.toml or ONRECORD_BROKER "
+            "(a redis:// or amqp:// URL)"
+        )
+    from web.jobs import Performer
+
+    open_store(archive_dir).close()  # the archive is there and its catalog up to date
+    performer = Performer(archive_dir, queue)
+    kind = "with a browser" if with_browser else "without a browser"
+    click.echo(f"worker on {archive_dir}, {threads} threads, {kind}", err=True)
+    try:
+        queue.work(performer, threads=threads, browser=with_browser)
+    finally:
+        performer.close()
+        queue.close()
 
 
 @main.command()
@@ -467,6 +549,8 @@ def schedule(archive_dir: Path, once: bool, tick: float) -> None:
 def status(archive_dir: Path) -> None:
     """Per source: the last run, what it found, failures, and the next due time; then
     where the archive's search index stands against the change log."""
+    from web import indexing
+
     every = _sources(archive_dir)
     paths, catalog = open_catalog(archive_dir)
     with catalog:
@@ -534,6 +618,9 @@ def changes(archive_dir: Path, fmt: str) -> None:
 def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
     """Serve the archive's web front end with a production WSGI server; a thread keeps
     this node's search index up to date with the catalog's change log."""
+    from web import indexing, resources
+    from web.app import create_app
+
     open_catalog(archive_dir)[1].close()
     try:
         app = create_app({"ARCHIVE": str(archive_dir)})
@@ -579,6 +666,8 @@ SERVER_LIMITS = {
 def listen(app, host: str, port: int, threads: int = 8):
     """A waitress server bound to host:port (a port in use is one clear sentence), with
     connection limits and timeouts that keep it answering while idle clients hold sockets."""
+    from waitress import create_server
+
     _allow_open_files(SERVER_LIMITS["connection_limit"] + 256)
     try:
         return create_server(
@@ -616,6 +705,7 @@ def demo(archive_dir: Path, build_only: Path | None, host: str, port: int) -> No
 
     from click.core import ParameterSource
 
+    from web.app import create_app
     from web.demo import DemoSite, build_demo, tour
 
     given = click.get_current_context().get_parameter_source("archive_dir")

@@ -10,6 +10,7 @@ packages and WARC files made by other tools.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,17 +19,19 @@ from archive.catalog import Catalog, CatalogError, EmptyCatalog
 from archive.store import ArchiveError, Paths, open_paths
 from archive.verify import Problem, Verification, Verifier, prove_capture, repair_catalog
 from archive.warc import WarcError
-from index import check
-from scrapers.http import HttpConfig, PoliteSession
-from scrapers.pipeline import Pipeline
-from web import indexing
 from web.cli_options import (
     archive_option,
     archive_sources,
     open_catalog,
-    open_store,
+    open_work,
     progress,
 )
+
+if TYPE_CHECKING:
+    from index import check
+
+# The index (Whoosh) and the extractor (trafilatura, pypdf) are imported where they are
+# used: most exports need neither.
 
 _PAGE_SIZE = 200
 
@@ -49,6 +52,8 @@ def _index_problems(diff: check.IndexDiff) -> list[Problem]:
 
 
 def _check(paths: Paths, catalog: Catalog) -> tuple[Verification, check.IndexDiff]:
+    from index import check
+
     verifier = Verifier(paths, catalog)
     try:
         for warc_file in progress(verifier.warc_files(), "verifying"):
@@ -78,15 +83,17 @@ def _repair(archive_dir: Path) -> tuple[Verification, check.IndexDiff, int]:
         if beyond:
             click.echo(f"repairing nothing: {len(beyond)} problems need a person to look first")
             return found, diff, 0
-    with open_store(archive_dir) as store:  # opening reconciles torn tails and the log
+    from web import indexing
+
+    with open_work(archive_dir) as work:  # opening reconciles torn tails and the log
+        store = work.store
         found, diff = _check(store.paths, store.catalog)
         for warc_file, end in found.torn:  # files in a bucket (reconcile cut local ones)
             saved = store.paths.storage.repair_torn(warc_file, end, store.paths.quarantine)
             if saved is not None:
                 click.echo(f"moved the torn tail of {warc_file} into {saved}")
         touched = repair_catalog(store.catalog, found)
-        with PoliteSession(HttpConfig()) as never_used:  # processing reads WARCs only
-            outcome = Pipeline(store, never_used).process_pending()
+        outcome = work.process_pending()
         if touched or outcome.changed_documents or not diff.clean:
             count = indexing.rebuild(store.paths, store.catalog)
             click.echo(f"rebuilt the index: {count} records")
@@ -203,6 +210,8 @@ def export_command(out: Path, archive_dir: Path, source: str | None, query: str 
 
 
 def _found_documents(paths: Paths, catalog: Catalog, query: str) -> set[str]:
+    from web import indexing
+
     found: set[str] = set()
     page = 1
     while True:
@@ -226,7 +235,8 @@ def _found_documents(paths: Paths, catalog: Catalog, query: str) -> set[str]:
 def import_command(files: tuple[Path, ...], archive_dir: Path) -> None:
     """Import WACZ packages and WARC files; extract, quote and index what they hold."""
     added = present = skipped = damaged = 0
-    with open_store(archive_dir) as store:
+    with open_work(archive_dir) as work:
+        store = work.store
         for path in progress(list(files), "importing"):
             try:
                 summary = wacz.import_file(store, path)
@@ -244,9 +254,8 @@ def import_command(files: tuple[Path, ...], archive_dir: Path) -> None:
             present += len(summary.present)
             skipped += len(summary.skipped)
             damaged += summary.damaged
-        with PoliteSession(HttpConfig()) as never_used:  # processing reads WARCs only
-            outcome = Pipeline(store, never_used).process_pending(archive_sources(archive_dir))
-        indexing.catch_up(store.paths, store.catalog)
+        outcome = work.process_pending(archive_sources(archive_dir))
+        work.index()
     click.echo(
         f"imported {added} captures ({present} already archived, {skipped} skipped): "
         f"{outcome.new_versions} new versions in {len(outcome.changed_documents)} documents"

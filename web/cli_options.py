@@ -1,5 +1,5 @@
-"""What the `onrecord` commands share: the --archive option, opening an archive, the
-HTTP and browser settings, and progress that suits the terminal."""
+"""What the `onrecord` commands share: the --archive option, opening an archive (for
+reading, or for capture work), its settings, and progress that suits the terminal."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ import click
 from archive import config as archive_config
 from archive.catalog import Catalog, CatalogError, EmptyCatalog
 from archive.store import ArchiveError, Paths, Store, open_paths
-from scrapers.errors import FetchError
-from scrapers.http import HttpConfig, PoliteSession
 from scrapers.sources import Source, SourceError, load_sources
 
 if TYPE_CHECKING:
-    from scrapers.browser import BrowserSession
+    from scrapers.http import HttpConfig
+    from web.work import Work
 
 
 def archive_option(function: Callable) -> Callable:
@@ -53,33 +52,37 @@ def open_catalog(archive_dir: Path) -> tuple[Paths, Catalog]:
     return paths, catalog
 
 
-def http_config(archive_dir: Path | None, **overrides) -> HttpConfig:
+def settings(archive_dir: Path | None) -> dict:
+    """The archive's settings, or one sentence naming the bad one."""
     try:
-        settings = archive_config.load(archive_dir)
+        return archive_config.load(archive_dir)
     except archive_config.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    values = {
-        "allow_private": settings["allow_private"],
-        "delay": settings["delay"],
-        "max_bytes": settings["max_bytes"],
-        "read_timeout": settings["timeout"],
-    }
-    if settings["user_agent"]:
-        values["user_agent"] = settings["user_agent"]
-    values.update(overrides)
-    return HttpConfig(**values)
 
 
-def browser_session(archive_dir: Path | None, http: PoliteSession) -> BrowserSession:
-    """A browser for browser captures, with the archive's settings, or a clear error."""
-    # Imported here: Playwright and warcprox take over a second to import, and only
-    # browser captures need them (every other command starts without).
-    from scrapers.browser import BrowserSession, config_from_settings
+# web.work is imported where it is used: it brings the extractor (trafilatura, pypdf) and
+# the index (Whoosh), which commands that capture nothing never load.
+
+
+def http_config(archive_dir: Path | None, **overrides) -> HttpConfig:
+    """The polite session's settings of the archive (webhooks' deliveries)."""
+    from scrapers.http import HttpConfig
+
+    return HttpConfig.from_settings(settings(archive_dir), **overrides)
+
+
+def open_work(archive_dir: Path) -> Work:
+    """The archive opened for capture work, or one sentence saying why it cannot be."""
+    from web.work import Work
 
     try:
-        return BrowserSession(http, config_from_settings(archive_config.load(archive_dir)))
-    except (FileNotFoundError, FetchError) as exc:
-        raise click.ClickException(f"cannot start the browser: {exc}") from None
+        return Work.open(archive_dir, settings(archive_dir))
+    except (ArchiveError, CatalogError, archive_config.ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def browser_failure(exc: Exception) -> click.ClickException:
+    return click.ClickException(f"cannot start the browser: {exc}")
 
 
 def progress(items: list, label: str) -> Iterable:

@@ -19,7 +19,6 @@ real pipeline, so that the archive shows versions, edits, takedowns and revisits
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import hashlib
 import json
@@ -32,19 +31,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from archive import config as archive_config
 from archive.catalog import Catalog
 from archive.store import Store, init_archive
-from scrapers.http import HttpConfig, PoliteSession
-from scrapers.pipeline import Outcome, Pipeline
+from scrapers.pipeline import Outcome
 from scrapers.sources import Source, load_sources
 from web import indexing, links
-
-if TYPE_CHECKING:
-    from scrapers.browser import BrowserSession
+from web.work import Work
 
 __all__ = ["DemoSite", "build_demo", "tour"]
 
@@ -316,27 +311,14 @@ def build_demo(root: Path, site: DemoSite, *, echo: Callable[[str], None] = prin
 
 
 def _visit(store: Store, sources: list[Source], echo: Callable[[str], None], label: str) -> None:
-    """Scrape every source once, in one polite session (robots.txt read afresh)."""
+    """Scrape every source once, with fresh polite sessions (robots.txt read afresh)."""
     settings = archive_config.load(store.paths.root)
-    config = HttpConfig(
-        allow_private=settings["allow_private"],
-        delay=settings["delay"],
-        read_timeout=settings["timeout"],
-    )
     total = Outcome()
-    with PoliteSession(config) as session, contextlib.ExitStack() as stack:
-        browser = None
-        if any(source.render == "browser" for source in sources):
-            browser = _browser(session, settings, echo)
-            if browser is not None:
-                stack.enter_context(browser)
-        pipeline = Pipeline(store, session, browser=browser)
+    with Work(store, settings) as work:
         for source in sources:
-            if source.render == "browser" and browser is None:
+            if source.render == "browser" and not _has_browser(settings, echo):
                 continue
-            outcome = pipeline.scrape(source)
-            indexing.catch_up(store.paths, store.catalog)
-            total.merge(outcome)
+            total.merge(work.scrape(source))
     kinds = Counter(event.type for event in total.events)
     events = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
     echo(
@@ -345,21 +327,17 @@ def _visit(store: Store, sources: list[Source], echo: Callable[[str], None], lab
     )
 
 
-def _browser(
-    session: PoliteSession, settings: dict, echo: Callable[[str], None]
-) -> BrowserSession | None:
-    """A browser for the script-built statement, or None (said plainly) without one."""
-    from scrapers.browser import BrowserSession, config_from_settings  # slow to import
-
+def _has_browser(settings: dict, echo: Callable[[str], None]) -> bool:
+    """Whether there is a Chromium for the script-built statement (said plainly if not)."""
     executable = settings["browser"]
-    if not Path(executable).exists():
-        echo(
-            f"note: no Chromium at {executable}, so the statement that builds itself with a "
-            "script (source ashford-secretary) is not captured; install it with "
-            "'apt-get install chromium' (make demo does, as root)"
-        )
-        return None
-    return BrowserSession(session, config_from_settings(settings))
+    if Path(executable).exists():
+        return True
+    echo(
+        f"note: no Chromium at {executable}, so the statement that builds itself with a "
+        "script (source ashford-secretary) is not captured; install it with "
+        "'apt-get install chromium' (make demo does, as root)"
+    )
+    return False
 
 
 def _newsroom(catalog: Catalog, echo: Callable[[str], None]) -> None:

@@ -148,6 +148,7 @@ class IndexKeeper:
         self.failure: Failure | None = None
         self.applied_at: datetime | None = None  # the last time changes were applied
         self.building = False
+        self._kept_by: str | None = None  # who kept the folder at the last look, if not us
 
     # -- keeping the folder ------------------------------------------------------------
 
@@ -185,10 +186,13 @@ class IndexKeeper:
             if self._held is not None:
                 return self._apply(catalog)
             with _folder_lock(self.folder, "onrecord catch-up", CATCH_UP_WAIT) as other:
-                if other is not None:
+                if other != self._kept_by and other is not None:
+                    # Said once, not at each look (a worker's indexing thread looks often).
                     log.info(
                         "the index %s is kept by %s, which follows the log", self.folder, other
                     )
+                self._kept_by = other
+                if other is not None:
                     return 0
                 return self._apply(catalog)
 

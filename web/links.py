@@ -80,8 +80,16 @@ def search_path(query: str = "", **params: str | int) -> str:
     return "/search?" + urlencode(pairs)
 
 
-def captures_path(page: int = 1) -> str:
-    return "/captures" if page == 1 else f"/captures?page={page}"
+def captures_path(page: int = 1, kind: str | None = None) -> str:
+    """The capture list, or its captures of one kind (``feed``, ``redirect``...).
+
+    >>> captures_path(), captures_path(2), captures_path(kind="robots"), captures_path(3, "failed")
+    ('/captures', '/captures?page=2', '/captures?kind=robots', '/captures?kind=failed&page=3')
+    """
+    query = [f"kind={kind}"] if kind else []
+    if page != 1:
+        query.append(f"page={page}")
+    return "/captures" + ("?" + "&".join(query) if query else "")
 
 
 # -- added for the page families (quotes, documents, speakers, search, feeds, admin) ---------
@@ -128,6 +136,11 @@ def status_path(*, json: bool = False) -> str:
     ('/status', '/status.json')
     """
     return "/status.json" if json else "/status"
+
+
+def job_path(job_id: str) -> str:
+    """A queued job's status (JSON, for admin callers)."""
+    return f"/admin/jobs/{job_id}"
 
 
 def log_path(position: int | None = None, *, json: bool = False) -> str:

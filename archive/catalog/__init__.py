@@ -4,12 +4,12 @@ The catalog is derived from the WARC files (see :mod:`archive.store`) and holds 
 made of them. One module per kind of data holds its queries: ``captures`` (captures and
 the capture log), ``documents`` (documents, versions, extractions, events), ``quotes``
 (quotes, aliases, speakers), ``sources`` (runs, failures, queues, the schedule),
-``accounts`` (users, tokens, sessions), ``corrections`` (corrections of quotes and their
-chain, speaker merges and identifiers), ``alerts`` (subscriptions, deliveries) and
-``changes`` (the change log that search indexes follow); the
-joins they share are written once in ``rows``. :class:`Catalog` puts them behind one
-object on one connection, to SQLite or PostgreSQL alike (``engine``), with its schema
-versioned by Alembic (``schema``).
+``jobs`` (work handed to workers, and locks), ``accounts`` (users, tokens, sessions),
+``corrections`` (corrections of quotes and their chain, speaker merges and identifiers),
+``alerts`` (subscriptions, deliveries) and ``changes`` (the change log that search
+indexes follow); the joins they share are written once in ``rows``. :class:`Catalog` puts
+them behind one object on one connection, to SQLite or PostgreSQL alike (``engine``),
+with its schema versioned by Alembic (``schema``).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from archive.catalog.engine import (
     shown,
     sqlite_url,
 )
+from archive.catalog.jobs import JOB_STATES, Job, JobQueries
 from archive.catalog.quotes import QuoteQueries, quote_keys
 from archive.catalog.rows import from_text, to_text
 from archive.catalog.schema import latest_version
@@ -62,6 +63,7 @@ __all__ = [
     "CHANGE_KINDS",
     "DISCONNECTED",
     "GENESIS_HASH",
+    "JOB_STATES",
     "KINDS",
     "ROLES",
     "AccountError",
@@ -80,6 +82,7 @@ __all__ = [
     "DocumentSummary",
     "EmptyCatalog",
     "Failure",
+    "Job",
     "RunStats",
     "Subscription",
     "User",
@@ -117,6 +120,7 @@ class Catalog(
     CorrectionQueries,
     AlertQueries,
     ChangeQueries,
+    JobQueries,
 ):
     """One connection to one catalog. Not shared between threads."""
 

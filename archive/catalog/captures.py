@@ -16,7 +16,7 @@ from sqlalchemy.engine import RowMapping
 
 from archive.catalog.base import Queries
 from archive.catalog.rows import batches, from_text, to_text
-from archive.models import Capture
+from archive.models import CAPTURE_KINDS, Capture
 
 GENESIS_HASH = "0" * 64
 # The advisory lock that serialises appends to the capture log on PostgreSQL
@@ -37,6 +37,8 @@ RECORD_COLUMNS = (
     "warc_length",
     "warc_record_id",
     "record_type",
+    "kind",
+    "run_id",
 )
 CAPTURE_COLUMNS = ("id", *RECORD_COLUMNS, "refers_to", "etag", "last_modified", "location")
 
@@ -94,6 +96,34 @@ def capture_row(row: RowMapping) -> Capture:
     return Capture(**values)
 
 
+# The capture list's filters: each kind of fetch (what answered it as asked), and the
+# redirects and failures of every kind. They partition the captures.
+CAPTURE_FILTERS = (*CAPTURE_KINDS, "redirect", "failed")
+_ANSWERED = "(status < 300 OR status = 304)"
+
+
+def kind_filter(kind: str | None) -> tuple[str, dict[str, str]]:
+    """The WHERE clause (and its parameters) of one of :data:`CAPTURE_FILTERS`: a kind
+    of fetch (``feed``: the feeds' answers, less their redirects and failures),
+    ``redirect`` (every 3xx but 304) or ``failed`` (every 4xx and 5xx); ValueError for
+    another name.
+
+    >>> kind_filter("failed")
+    ('WHERE status >= 400 ', {})
+    >>> kind_filter("robots")[1]
+    {'kind': 'robots'}
+    """
+    if kind is None:
+        return "", {}
+    if kind == "redirect":
+        return "WHERE status >= 300 AND status < 400 AND status != 304 ", {}
+    if kind == "failed":
+        return "WHERE status >= 400 ", {}
+    if kind not in CAPTURE_KINDS:
+        raise ValueError(f"no capture kind {kind!r}: one of {', '.join(CAPTURE_FILTERS)}")
+    return f"WHERE kind = :kind AND {_ANSWERED} ", {"kind": kind}
+
+
 class CaptureQueries(Queries):
     def add_capture(self, capture: Capture) -> bool:
         """Record a capture; False when it was already there (same id)."""
@@ -109,11 +139,17 @@ class CaptureQueries(Queries):
         row = self._one("SELECT * FROM captures WHERE id = :id", id=capture_id)
         return capture_row(row) if row else None
 
-    def captures(self, *, limit: int = 100, offset: int = 0) -> list[Capture]:
+    def captures(
+        self, *, limit: int = 100, offset: int = 0, kind: str | None = None
+    ) -> list[Capture]:
+        """Captures, newest first; of one :func:`kind_filter` when ``kind`` is given."""
+        where, named = kind_filter(kind)
         rows = self._rows(
-            "SELECT * FROM captures ORDER BY captured_at DESC, id LIMIT :limit OFFSET :offset",
+            f"SELECT * FROM captures {where}ORDER BY captured_at DESC, id"
+            " LIMIT :limit OFFSET :offset",
             limit=limit,
             offset=offset,
+            **named,
         )
         return [capture_row(row) for row in rows]
 
@@ -122,8 +158,9 @@ class CaptureQueries(Queries):
         for row in self._run("SELECT * FROM captures ORDER BY warc_file, warc_offset").mappings():
             yield capture_row(row)
 
-    def count_captures(self) -> int:
-        return self._value("SELECT COUNT(*) FROM captures")
+    def count_captures(self, kind: str | None = None) -> int:
+        where, named = kind_filter(kind)
+        return self._value(f"SELECT COUNT(*) FROM captures {where}", **named)
 
     def captures_of_url(self, canonical_url: str) -> list[Capture]:
         """Every capture of a canonical URL, oldest first."""

@@ -41,6 +41,7 @@ TABLES = (
     ("subscriptions", "id"),
     ("deliveries", "id"),
     ("changes", "seq"),
+    ("host_leases", "host"),
 )
 # Tables whose ids the database issues: on PostgreSQL their sequences move past the
 # copied ids.

@@ -33,18 +33,20 @@ class Failure:
     at: datetime
     reason: str
     status: int | None
+    run_id: str | None = None  # the source's run that met it, if one did
 
 
 class SourceQueries(Queries):
     def add_failure(self, failure: Failure) -> None:
         self._run(
-            "INSERT INTO failures (url, source, at, reason, status)"
-            " VALUES (:url, :source, :at, :reason, :status)",
+            "INSERT INTO failures (url, source, at, reason, status, run_id)"
+            " VALUES (:url, :source, :at, :reason, :status, :run_id)",
             url=failure.url,
             source=failure.source,
             at=to_text(failure.at),
             reason=failure.reason,
             status=failure.status,
+            run_id=failure.run_id,
         )
 
     def failures(self, source: str | None = None, *, limit: int = 50) -> list[Failure]:
@@ -61,6 +63,7 @@ class SourceQueries(Queries):
                 at=from_text(r["at"]),
                 reason=r["reason"],
                 status=r["status"],
+                run_id=r["run_id"],
             )
             for r in rows
         ]
@@ -93,32 +96,27 @@ class SourceQueries(Queries):
                 id=run_id,
             )
 
-    def finish_run(self, run_id: str, finished_at: datetime, error: str | None = None) -> None:
-        self._run(
-            "UPDATE runs SET finished_at = :at, error = :error WHERE id = :id",
+    def finish_run(self, run_id: str, finished_at: datetime, error: str | None = None) -> bool:
+        """Mark a run finished; False when it was finished already."""
+        done = self._run(
+            "UPDATE runs SET finished_at = :at, error = :error"
+            " WHERE id = :id AND finished_at IS NULL",
             at=to_text(finished_at),
             error=error,
             id=run_id,
         )
+        return done.rowcount == 1
 
     def last_run(self, source: str) -> RunStats | None:
         row = self._one(
             "SELECT * FROM runs WHERE source = :source ORDER BY started_at DESC LIMIT 1",
             source=source,
         )
-        if not row:
-            return None
-        return RunStats(
-            id=row["id"],
-            source=row["source"],
-            started_at=from_text(row["started_at"]),
-            finished_at=from_text(row["finished_at"]),
-            discovered=row["discovered"],
-            fetched=row["fetched"],
-            new_versions=row["new_versions"],
-            failed=row["failed"],
-            error=row["error"],
-        )
+        return _run_stats(row) if row else None
+
+    def run(self, run_id: str) -> RunStats | None:
+        row = self._one("SELECT * FROM runs WHERE id = :id", id=run_id)
+        return _run_stats(row) if row else None
 
     # -- a run's queue and the schedule -----------------------------------------------
 
@@ -137,6 +135,17 @@ class SourceQueries(Queries):
             run_id=run_id,
         )
         return list(rows.scalars())
+
+    def url_done(self, source: str, run_id: str, url: str) -> bool:
+        """Whether a URL of a run's queue is done (or not in it)."""
+        pending = self._value(
+            "SELECT COUNT(*) FROM queue WHERE source = :source AND run_id = :run_id"
+            " AND url = :url AND done_at IS NULL",
+            source=source,
+            run_id=run_id,
+            url=url,
+        )
+        return pending == 0
 
     def mark_done(self, source: str, run_id: str, url: str, at: datetime) -> None:
         self._run(
@@ -160,3 +169,17 @@ class SourceQueries(Queries):
             source=source,
             when=to_text(when),
         )
+
+
+def _run_stats(row) -> RunStats:
+    return RunStats(
+        id=row["id"],
+        source=row["source"],
+        started_at=from_text(row["started_at"]),
+        finished_at=from_text(row["finished_at"]),
+        discovered=row["discovered"],
+        fetched=row["fetched"],
+        new_versions=row["new_versions"],
+        failed=row["failed"],
+        error=row["error"],
+    )

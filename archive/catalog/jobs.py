@@ -1,0 +1,184 @@
+"""Jobs handed to workers, as whoever enqueued them follows them (queued, running, done,
+failed with its error), and the locks that keep work from being done twice: one
+scheduler at a time, one capture of a URL at a time.
+
+A lock is the engine's own: a PostgreSQL advisory lock on the catalog's connection, or,
+for an SQLite catalog (whose workers share one machine), an ``flock`` on a file beside
+it. Either goes with the process that holds it, however it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from archive.catalog.base import Queries
+from archive.catalog.rows import from_text, to_text
+
+JOB_KINDS = ("run", "url", "capture")
+JOB_STATES = ("queued", "running", "done", "failed")
+# An SQLite catalog's locks of one kind (the part of a name before ":"): this many files,
+# each name hashed onto one of them (two names may share one and wait for each other).
+LOCK_FILES = 256
+
+
+@dataclass(frozen=True)
+class Job:
+    """One piece of work: a source's run (``run``), one URL of a run (``url``), or one
+    URL to archive (``capture``)."""
+
+    id: str
+    kind: str
+    state: str
+    queued_at: datetime
+    source: str | None = None
+    url: str | None = None
+    run_id: str | None = None
+    browser: bool = False
+    attempts: int = 0
+    error: str | None = None
+    result: dict | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def lock_key(name: str) -> int:
+    """A lock's name as a signed 64-bit number (PostgreSQL's advisory lock keys).
+
+    >>> lock_key("scheduler")
+    -6905248152981328462
+    """
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+class JobQueries(Queries):
+    def add_job(self, job: Job) -> bool:
+        """Record a job as queued; False when a job with its id exists already."""
+        found = self._run(
+            "INSERT INTO jobs (id, kind, source, url, run_id, browser, state, attempts,"
+            " queued_at) VALUES (:id, :kind, :source, :url, :run_id, :browser, 'queued', 0,"
+            " :at) ON CONFLICT DO NOTHING",
+            id=job.id,
+            kind=job.kind,
+            source=job.source,
+            url=job.url,
+            run_id=job.run_id,
+            browser=job.browser,
+            at=to_text(job.queued_at),
+        )
+        return found.rowcount == 1
+
+    def job(self, job_id: str) -> Job | None:
+        row = self._one("SELECT * FROM jobs WHERE id = :id", id=job_id)
+        if row is None:
+            return None
+        return Job(
+            id=row["id"],
+            kind=row["kind"],
+            state=row["state"],
+            queued_at=from_text(row["queued_at"]),
+            source=row["source"],
+            url=row["url"],
+            run_id=row["run_id"],
+            browser=bool(row["browser"]),
+            attempts=row["attempts"],
+            error=row["error"],
+            result=json.loads(row["result"]) if row["result"] else None,
+            started_at=from_text(row["started_at"]),
+            finished_at=from_text(row["finished_at"]),
+        )
+
+    def start_job(self, job_id: str, at: datetime) -> None:
+        """A worker took the job (again, after a retry or a worker that died)."""
+        self._run(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = :at,"
+            " error = NULL WHERE id = :id",
+            id=job_id,
+            at=to_text(at),
+        )
+
+    def retry_job(self, job_id: str, error: str) -> None:
+        """The attempt failed and the job waits to be tried again."""
+        self._run(
+            "UPDATE jobs SET state = 'queued', error = :error WHERE id = :id",
+            id=job_id,
+            error=error,
+        )
+
+    def finish_job(
+        self,
+        job_id: str,
+        at: datetime,
+        *,
+        error: str | None = None,
+        result: dict | None = None,
+    ) -> None:
+        """Done, or failed with ``error``; ``result`` says what the job did."""
+        self._run(
+            "UPDATE jobs SET state = :state, finished_at = :at, error = :error,"
+            " result = :result WHERE id = :id",
+            id=job_id,
+            state="failed" if error else "done",
+            at=to_text(at),
+            error=error,
+            result=json.dumps(result, sort_keys=True) if result is not None else None,
+        )
+
+    def active_jobs(self, source: str) -> int:
+        """Jobs of a source still queued or running."""
+        return self._value(
+            "SELECT COUNT(*) FROM jobs WHERE source = :source AND state IN ('queued', 'running')",
+            source=source,
+        )
+
+    def job_counts(self) -> dict[str, int]:
+        rows = self._run("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        return {state: 0 for state in JOB_STATES} | {row[0]: row[1] for row in rows}
+
+    # -- locks --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+        """Hold the lock ``name`` (``kind:what``) for the block: True once held; with
+        ``wait=False``, False at once when another process (or connection) holds it."""
+        if self.sqlite:
+            with _file_lock(Path(self.url.database), name, wait) as held:
+                yield held
+            return
+        key = lock_key(name)
+        if wait:
+            self._run("SELECT pg_advisory_lock(:key)", key=key)
+            held = True
+        else:
+            held = bool(self._value("SELECT pg_try_advisory_lock(:key)", key=key))
+        try:
+            yield held
+        finally:
+            if held:
+                self._run("SELECT pg_advisory_unlock(:key)", key=key)
+
+
+@contextlib.contextmanager
+def _file_lock(catalog: Path, name: str, wait: bool) -> Iterator[bool]:
+    # flock belongs to the open file, so two threads of one process exclude each other too.
+    folder = catalog.with_name(catalog.name + ".locks")
+    folder.mkdir(exist_ok=True)
+    kind = name.split(":", 1)[0]
+    path = folder / f"{kind}-{lock_key(name) % LOCK_FILES:03d}.lock"
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,177 @@
+"""Politeness across processes: separate `onrecord scrape` processes fetching from one
+host take turns through the catalog's host leases (archive/catalog/leases.py), so the
+host never sees two requests closer than its delay, whichever process sends them; on
+SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from archive.catalog.leases import HELD_POLL, HostLeases
+from archive.store import Paths, init_archive
+from scrapers.http import HttpConfig, PoliteSession
+from tests.catalogs import ENGINES, catalog_setting
+from tests.conftest import ONRECORD
+from tests.loopback import LoopbackServer, Reply
+
+DELAY = 0.4
+PROCESSES = 3
+PAGES = 5  # per process, after its robots.txt
+# The host's clock (the server's) and the lease's (the database's) are read at
+# different moments; SQLite's clock has milliseconds.
+CLOCK_SLACK = 0.005
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _page(n: int, i: int) -> str:
+    return (
+        f"<html><head><title>Notice {n}.{i}</title></head><body><article><h1>Notice {n}.{i}"
+        f"</h1><p>The works council of district {n} met for the {i}th time this year and"
+        " agreed the budget without a vote.</p></article></body></html>"
+    )
+
+
+def _archive(root, server: LoopbackServer, catalog: str) -> None:
+    root.mkdir()
+    lines = ["[onrecord]", "allow_private = true", f"delay = {DELAY}"]
+    if catalog:
+        lines.append(f'catalog = "{catalog}"')
+    (root / "onrecord.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    init_archive(root)
+    server.route("/robots.txt", body="User-agent: *\nAllow: /\n")
+    for n in range(PROCESSES):
+        urls = []
+        for i in range(PAGES):
+            server.route(f"/d{n}/notice-{i}", body=_page(n, i), headers=HTML)
+            urls.append(f'"{server.url(f"/d{n}/notice-{i}")}"')
+        (root / "sources" / f"d{n}.toml").write_text(
+            f'[[source]]\nname = "d{n}"\npublisher = "District {n}"\nkind = "statement"\n'
+            f'discovery = {{ type = "none" }}\nstart_urls = [{", ".join(urls)}]\n'
+            'schedule = { every = "1d" }\n',
+            encoding="utf-8",
+        )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_processes_scraping_one_host_never_come_closer_than_its_delay(tmp_path, engine):
+    root = tmp_path / "archive"
+    with LoopbackServer() as server, catalog_setting(engine) as catalog:
+        _archive(root, server, catalog)
+        workers = [
+            subprocess.Popen(
+                [str(ONRECORD), "scrape", f"d{n}", "--archive", str(root)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n in range(PROCESSES)
+        ]
+        for worker in workers:
+            _, stderr = worker.communicate(timeout=120)
+            assert worker.returncode == 0, stderr
+        arrivals = sorted(server.requests, key=lambda request: request.at)
+    assert len(arrivals) == PROCESSES * (PAGES + 1)  # each read robots.txt once
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(arrivals)]
+    assert min(gaps) >= DELAY - CLOCK_SLACK, [round(gap, 3) for gap in gaps]
+    # The processes really ran at once: their requests are interleaved.
+    pages = [r.path.split("/")[1] for r in arrivals if r.path != "/robots.txt"]
+    switches = sum(1 for a, b in itertools.pairwise(pages) if a != b)
+    assert switches >= PROCESSES, pages
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_turn_is_one_holders_until_released_or_expired(tmp_path, engine):
+    root = tmp_path / "archive"
+    with LoopbackServer() as server, catalog_setting(engine) as catalog:
+        _archive(root, server, catalog)
+        with HostLeases(Paths(root).catalog) as first, HostLeases(Paths(root).catalog) as second:
+            assert first.take("example.gov:443", "a", hold=0.5) == 0.0
+            wait = second.take("example.gov:443", "b", hold=0.5)
+            assert 0.0 < wait <= 0.5  # held: asked again when the hold runs out
+            assert second.take("example.gov:80", "b", hold=0.5) == 0.0  # another host
+            first.release("example.gov:443", "a", rest=0.2)
+            assert 0.0 < second.take("example.gov:443", "b", hold=0.5) <= 0.2 + 1e-6
+            time.sleep(0.25)
+            assert second.take("example.gov:443", "b", hold=0.2) == 0.0
+            first.release("example.gov:443", "a", rest=60)  # "a" no longer holds it
+            time.sleep(0.25)  # a holder that died: its turn is free after the hold
+            assert first.take("example.gov:443", "c", hold=0.5) == 0.0
+            second.defer("example.gov:443", 30.0)  # a backoff while "c" holds the turn:
+            first.release("example.gov:443", "c", rest=0.0)  # its release keeps it
+            assert second.take("example.gov:443", "b", hold=0.5) > 25.0
+            second.defer("example.gov:443", 1.0)  # never shortens a rest
+            assert first.take("example.gov:443", "d", hold=0.5) > 25.0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_turn_of_a_killed_process_is_handed_back_on_its_machine(tmp_path, engine):
+    """A process SIGKILLed while it holds a turn (asked for 60 s): another process of
+    the same machine sees it is gone and gets the turn after the host's rest, not after
+    the hold."""
+    root = tmp_path / "archive"
+    with LoopbackServer() as server, catalog_setting(engine) as catalog:
+        _archive(root, server, catalog)
+        holding = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, time\n"
+                "from archive.catalog.leases import HostLeases\n"
+                "lease = HostLeases(sys.argv[1])\n"
+                "assert lease.take('example.gov:443', 'dying', hold=60.0) == 0.0\n"
+                "print('held', flush=True)\n"
+                "time.sleep(120)\n",
+                str(Paths(root).catalog),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holding.stdout.readline().strip() == "held"
+            with HostLeases(Paths(root).catalog) as lease:
+                assert lease.take("example.gov:443", "me", hold=5.0, rest=0.3) == HELD_POLL
+                holding.kill()
+                holding.wait()
+                assert 0.25 < lease.take("example.gov:443", "me", hold=5.0, rest=0.3) <= 0.3
+                assert lease.take("example.gov:443", "me", hold=5.0, rest=0.3) > 0.0
+                time.sleep(0.35)
+                assert lease.take("example.gov:443", "me", hold=5.0, rest=0.3) == 0.0
+        finally:
+            holding.kill()
+            holding.wait()
+            holding.stdout.close()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_backoff_one_process_meets_holds_for_the_others(tmp_path, engine):
+    """A 503 with Retry-After: 1 met by one session makes the host rest a second for a
+    session of another process (its own HostLeases on the same catalog) too."""
+    root = tmp_path / "archive"
+    config = HttpConfig(allow_private=True, delay=0.0, obey_robots=False, max_retries=1)
+    with LoopbackServer() as server, catalog_setting(engine) as catalog:
+        _archive(root, server, catalog)
+        server.route("/busy", Reply(status=503, headers={"Retry-After": "1"}), Reply(body="ok"))
+        server.route("/other", body="other")
+        with (
+            HostLeases(Paths(root).catalog) as mine,
+            HostLeases(Paths(root).catalog) as theirs,
+            PoliteSession(config, lease=mine) as first,
+            PoliteSession(config, lease=theirs) as second,
+        ):
+            busy = threading.Thread(target=first.fetch, args=(server.url("/busy"),))
+            busy.start()
+            while not server.hits("/busy"):
+                time.sleep(0.01)
+            time.sleep(0.1)  # the 503 is in, and its backoff set
+            second.fetch(server.url("/other"))
+            busy.join()
+        arrivals = {(r.path, n): r.at for n, r in enumerate(server.requests)}
+    [refused] = [at for (path, n), at in arrivals.items() if path == "/busy" and n == 0]
+    [other] = [at for (path, _), at in arrivals.items() if path == "/other"]
+    assert other - refused >= 1.0 - CLOCK_SLACK

@@ -1,0 +1,382 @@
+"""Scrape work on a real queue: workers as separate processes taking jobs from a Redis
+broker of the test's own (or the machine's RabbitMQ), and what bad input gets: no
+broker, an unreachable one, one that goes away mid-run, a poison job, a job whose
+source file was deleted, two schedulers started at once."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from archive import config as archive_config
+from archive.catalog import Catalog
+from archive.ids import canonical_url
+from archive.store import Paths, Store, init_archive
+from tests.browsers import needs_chromium
+from tests.catalogs import ENGINES, catalog_setting, write_settings
+from tests.conftest import ONRECORD, run_onrecord
+from tests.loopback import LoopbackServer, Reply
+from tests.redisserver import RedisServer, free_port
+from tests.test_scrape import HTML, article
+from tests.workers import (
+    finished,
+    job,
+    queued_archive,
+    start_worker,
+    stop,
+    wait_for,
+    worker_log,
+)
+from web import create_app, jobs, links
+
+TOKEN = "admin-token"
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory):
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def worker(root: Path, *options: str, name: str = "worker"):
+    process = start_worker(root, *options, name=name)
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def submit(root: Path, kind: str, **fields) -> str:
+    """Record and queue a job as the admin and the scheduler do; its id."""
+    queue = jobs.connect(archive_config.load(root))
+    with queue, Catalog.open(Paths(root).catalog) as catalog:
+        return jobs.submit(catalog, queue, jobs.new_job(kind, **fields)).id
+
+
+def page(server: LoopbackServer, path: str, n: int, **reply) -> str:
+    words = f"The recount of ward {n} is finished and the totals will be posted tonight"
+    server.route(path, Reply(body=article(f"Ward {n}", "Lena Ortiz", words), headers=HTML, **reply))
+    return server.url(path)
+
+
+def captures_of(root: Path, url: str) -> list:
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+        return catalog.captures_of_url(canonical_url(url))
+
+
+# -- commands that serve no pages --------------------------------------------------------
+
+
+def test_commands_that_serve_no_pages_load_neither_flask_nor_the_extractor(tmp_path):
+    script = (
+        "import sys\n"
+        "from web.cli import main\n"
+        f"try: main(['sources', 'check', '--archive', {str(tmp_path)!r}])\n"
+        "except SystemExit: pass\n"
+        "heavy = ('flask', 'waitress', 'whoosh', 'trafilatura', 'pypdf', 'dramatiq')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "0 sources valid" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+# -- no broker, an unreachable broker ----------------------------------------------------
+
+
+def test_a_worker_without_a_broker_says_which_setting_it_needs(archive_root):
+    result = run_onrecord("worker", "--archive", str(archive_root))
+    assert result.returncode == 1
+    assert "a worker needs a broker: set broker in onrecord.toml or ONRECORD_BROKER" in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize("command", ["worker", "schedule"])
+def test_an_unreachable_broker_is_one_sentence_at_start(tmp_path, command):
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    root = queued_archive(tmp_path / "archive", closed)
+    result = run_onrecord(
+        command, "--once" if command == "schedule" else "--threads=1", "--archive", str(root)
+    )
+    assert result.returncode == 1
+    assert f"Error: cannot reach the broker at {closed}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_broker_setting_that_is_no_broker_url_is_refused(tmp_path):
+    root = queued_archive(tmp_path / "archive", "http://127.0.0.1:1/")
+    result = run_onrecord("worker", "--archive", str(root))
+    assert result.returncode == 1
+    assert "the broker setting must be a redis:// or amqp:// URL" in result.stderr
+
+
+def test_admin_answers_503_when_the_broker_cannot_be_reached(tmp_path):
+    root = queued_archive(tmp_path / "archive", f"redis://127.0.0.1:{free_port()}/0")
+    client = create_app({"ARCHIVE": str(root), "ADMIN_TOKEN": TOKEN, "ALLOW_PRIVATE": True})
+    response = client.test_client().post(
+        links.admin_path("archive"),
+        json={"url": "http://127.0.0.1:9/x"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status_code == 503
+    assert "cannot reach the broker" in response.get_json()["error"]["message"]
+
+
+# -- the admin queues, a worker archives ------------------------------------------------
+
+
+def test_archive_this_url_is_queued_and_followed_to_done(tmp_path, redis, server):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    url = page(server, "/ward/1", 1)
+    client = create_app({"ARCHIVE": str(root), "ADMIN_TOKEN": TOKEN, "ALLOW_PRIVATE": True})
+    web = client.test_client()
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    response = web.post(links.admin_path("archive"), json={"url": url}, headers=bearer)
+    assert response.status_code == 202
+    [queued] = response.get_json()["jobs"]
+    assert queued["state"] == "queued" and response.headers["Location"] == queued["status"]
+    assert server.hits("/ward/1") == 0  # nothing fetched in the request
+    with worker(root):
+        wait_for(lambda: finished(root, queued["id"]), 30, "the worker to archive the URL")
+    status = web.get(queued["status"], headers=bearer).get_json()
+    assert status["state"] == "done" and status["attempts"] == 1, status
+    assert status["result"]["captures"] == 1 and len(status["result"]["documents"]) == 1
+    found = run_onrecord("search", '"recount of ward 1"', "--archive", str(root))
+    assert "Lena Ortiz" in found.stdout
+    assert web.get(links.job_path("nope"), headers=bearer).status_code == 404
+
+
+def test_scrape_now_queues_a_run_whose_urls_become_jobs(tmp_path, redis, server):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    urls = [page(server, f"/ward/{n}", n) for n in range(3)]
+    starts = ", ".join(f'"{u}"' for u in urls)
+    (root / "sources" / "wards.toml").write_text(
+        f'[[source]]\nname = "wards"\npublisher = "Ward Office"\nkind = "statement"\n'
+        f'start_urls = [{starts}]\ndiscovery = {{ type = "none" }}\n'
+        f'schedule = {{ every = "6h" }}\n',
+        encoding="utf-8",
+    )
+    client = create_app({"ARCHIVE": str(root), "ADMIN_TOKEN": TOKEN, "ALLOW_PRIVATE": True})
+    response = client.test_client().post(
+        links.admin_path("scrape"),
+        json={"source": "wards"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status_code == 202
+    [run] = response.get_json()["jobs"]
+    with worker(root, "--threads", "2"):
+        done = wait_for(lambda: finished(root, run["id"]), 30, "the run's job")
+        assert done.state == "done" and done.result["queued"] == 3
+
+        def run_finished():
+            with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+                last = catalog.last_run("wards")
+                return last if last.finished_at else None
+
+        last = wait_for(run_finished, 30, "the run's URLs")
+    assert (last.discovered, last.fetched, last.failed) == (3, 3, 0)
+    assert all(len(captures_of(root, url)) == 1 for url in urls)
+
+
+# -- at least once, bounded -------------------------------------------------------------
+
+
+def test_a_poison_job_is_tried_a_bounded_number_of_times_then_fails_with_its_error(
+    tmp_path, redis, server
+):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    poison = submit(root, "capture", url=None)  # a job made wrong: archiving it always raises
+    good = submit(root, "capture", url=page(server, "/ward/2", 2))
+    with worker(root) as process:
+        wait_for(lambda: finished(root, poison), 30, "the poison job to be given up")
+        wait_for(lambda: finished(root, good), 30, "the next job")
+        assert process.poll() is None  # the worker lives on
+    failed = job(root, poison)
+    assert failed.state == "failed" and failed.attempts == 3  # once, then twice again
+    assert failed.error.startswith("gave up after 3 attempts: AttributeError")
+    assert job(root, good).state == "done"
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+        rows = [f for f in catalog.failures() if poison in f.reason]
+    assert len(rows) == 1 and "AttributeError" in rows[0].reason
+
+
+def test_a_failing_host_is_retried_with_backoff_then_one_failure_row_not_a_loop(
+    tmp_path, redis, server
+):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    server.route("/down", status=503, body="busy", headers={"Retry-After": "0"})
+    queued = submit(root, "capture", url=server.url("/down"))
+    with worker(root):
+        failed = wait_for(lambda: finished(root, queued), 30, "the capture to fail")
+        tries = server.hits("/down")
+        time.sleep(2)
+        assert server.hits("/down") == tries  # given up: nothing more is asked
+    assert tries == 5  # the HTTP layer's first request and its four retries
+    assert failed.state == "failed" and failed.attempts == 1 and "503" in failed.error
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+        rows = [f for f in catalog.failures() if f.url == server.url("/down")]
+    assert len(rows) == 1
+
+
+def test_a_job_whose_source_file_was_deleted_fails_at_once_naming_it(tmp_path, redis):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    source = root / "sources" / "gone.toml"
+    source.write_text(
+        '[[source]]\nname = "gone"\npublisher = "Gone Office"\nkind = "statement"\n'
+        'start_urls = ["http://127.0.0.1:9/"]\ndiscovery = { type = "none" }\n'
+        'schedule = { every = "6h" }\n',
+        encoding="utf-8",
+    )
+    queued = submit(root, "run", source="gone")
+    source.unlink()
+    with worker(root):
+        failed = wait_for(lambda: finished(root, queued), 30, "the job to fail")
+    assert failed.state == "failed" and failed.attempts == 1  # not retried: it cannot succeed
+    assert failed.error.startswith("no source named 'gone'")
+    assert "deleted or renamed" in failed.error
+
+
+def test_workers_wait_for_a_broker_that_went_away_and_lose_no_job(tmp_path, server):
+    with RedisServer(tmp_path / "redis") as redis:
+        root = queued_archive(tmp_path / "archive", redis.url)
+        urls = [page(server, f"/slow/{n}", n, delay=0.3) for n in range(6)]
+        queued = [submit(root, "capture", url=url) for url in urls]
+        with worker(root):
+            wait_for(lambda: finished(root, queued[0]), 30, "the first job")
+            redis.stop()
+            time.sleep(2)
+            redis.start()
+            for job_id in queued:
+                wait_for(lambda job_id=job_id: finished(root, job_id), 60, f"job {job_id}")
+        assert "Traceback" not in worker_log(root).split("Consumer encountered")[0]
+    assert [job(root, j).state for j in queued] == ["done"] * 6
+    assert [len(captures_of(root, url)) for url in urls] == [1] * 6
+
+
+# -- one scheduler at a time ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_second_scheduler_waits_for_the_first_and_says_so(tmp_path, engine):
+    with catalog_setting(engine) as setting:
+        root = tmp_path / "archive"
+        root.mkdir()
+        write_settings(root, setting)
+        init_archive(root)
+        schedulers_take_turns(root)
+
+
+def schedulers_take_turns(root: Path) -> None:
+    def schedule() -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(ONRECORD), "schedule", "--tick", "0.2", "--archive", str(root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    first = schedule()
+    second = None
+
+    def give_up() -> None:  # a scheduler that never says a line must not hang the test
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+
+    watchdog = threading.Timer(90, give_up)
+    watchdog.start()
+    try:
+        assert first.stderr.readline().startswith("scheduler active on ")
+        second = schedule()
+        said = second.stderr.readline()
+        assert said.startswith("another scheduler is active on ")
+        assert said.rstrip().endswith("; waiting until it stops")
+        time.sleep(1)
+        assert second.poll() is None  # waiting, not gone
+        first.send_signal(signal.SIGINT)
+        first.wait(timeout=30)
+        taken = second.stderr.readline()
+        assert taken == "the other scheduler stopped: this one is active now\n"
+    finally:
+        watchdog.cancel()
+        give_up()
+        for process in (first, second):
+            if process is not None:
+                process.wait()
+
+
+def test_the_scheduler_queues_a_due_source_once_while_its_run_is_in_progress(tmp_path, redis):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    (root / "sources" / "wards.toml").write_text(
+        '[[source]]\nname = "wards"\npublisher = "Ward Office"\nkind = "statement"\n'
+        'start_urls = ["http://127.0.0.1:9/"]\ndiscovery = { type = "none" }\n'
+        'schedule = { every = "6h" }\n',
+        encoding="utf-8",
+    )
+    for _ in range(2):  # no worker: the first run's job is still queued at the second tick
+        result = run_onrecord("schedule", "--once", "--archive", str(root))
+        assert result.returncode == 0, result.stderr
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+        assert catalog.job_counts()["queued"] == 1
+
+
+# -- RabbitMQ ----------------------------------------------------------------------------
+
+
+def rabbitmq_answers() -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5672), timeout=1):
+        return True
+    return False
+
+
+@pytest.mark.skipif(not rabbitmq_answers(), reason="no RabbitMQ on 127.0.0.1:5672")
+def test_a_worker_takes_jobs_from_rabbitmq(tmp_path, server):
+    root = queued_archive(tmp_path / "archive", "amqp://guest:guest@127.0.0.1:5672/")
+    url = page(server, "/ward/7", 7)
+    queued = submit(root, "capture", url=url)
+    try:
+        with worker(root):
+            done = wait_for(lambda: finished(root, queued), 30, "the job through RabbitMQ")
+        assert done.state == "done" and len(captures_of(root, url)) == 1
+    finally:
+        settings = archive_config.load(root)
+        queue = jobs.connect(settings)
+        with queue:
+            queue.broker.flush_all()
+            channel = queue.broker.channel
+            for name in queue.queues:
+                for suffix in ("", ".DQ", ".XQ"):
+                    channel.queue_delete(name + suffix)
+
+
+# -- browser workers ---------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_browser_captures_wait_for_a_worker_that_has_a_browser(tmp_path, redis, server):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    url = page(server, "/ward/9", 9)
+    queued = submit(root, "capture", url=url, browser=True)
+    with worker(root, name="plain"):
+        time.sleep(4)  # a worker without a browser leaves the job alone
+        assert job(root, queued).state == "queued"
+    with worker(root, "--browser", name="browser"):
+        done = wait_for(lambda: finished(root, queued), 60, "the worker with a browser")
+    assert done.state == "done", done.error
+    with Store.open(root) as store:
+        [capture] = [c for c in store.catalog.captures_of_url(canonical_url(url))]
+        assert set(store.rendering(capture)) == {"conversion", "resource"}  # DOM, screenshot

@@ -1,0 +1,276 @@
+"""Scrape work as jobs that workers take from the task queue (:mod:`web.taskqueue`).
+
+A job is recorded in the catalog before its message goes to the broker, so whoever asked
+for it can follow it (queued, running, done, or failed with its error); the message
+carries only the job's id. The kinds:
+
+    run       a source's run: discovery, then one ``url`` job for each URL it found
+    url       one URL of a run
+    capture   one URL to archive (the admin's "archive this URL")
+
+Delivery is at least once: a job whose worker died is delivered again, and one that
+raised is tried again ``job_retries`` times, after growing pauses, then recorded as failed
+with its error (and a failure row). Doing a job twice changes nothing: a finished job is
+not run again, and a URL is captured at most once per run, under its lock
+(:meth:`scrapers.pipeline.Pipeline.capture_in_run`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from archive.catalog import Catalog, Failure, Job
+from scrapers.errors import SourceError
+from scrapers.pipeline import Outcome
+from scrapers.sources import Source, load_sources
+from web.taskqueue import BrokerError, TaskQueue
+from web.work import Work
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BrokerError", "Performer", "SourceGone", "connect", "enqueue_due", "new_job", "submit"]
+
+
+class SourceGone(Exception):
+    """A job names a source that is no longer defined: it is not tried again."""
+
+
+def connect(settings: dict[str, Any]) -> TaskQueue | None:
+    """The archive's task queue, checked to answer; None when no broker is configured.
+    BrokerError (one sentence) when it is misconfigured or cannot be reached."""
+    if not settings["broker"]:
+        return None
+    queue = TaskQueue(
+        settings["broker"],
+        namespace=settings["broker_namespace"],
+        retries=settings["job_retries"],
+        backoff=settings["job_backoff"],
+        heartbeat=settings["worker_heartbeat"],
+    )
+    try:
+        queue.check()
+    except BrokerError:
+        queue.close()
+        raise
+    return queue
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_job(kind: str, **fields: Any) -> Job:
+    """A job to record and queue, with a fresh id."""
+    return Job(id=secrets.token_hex(8), kind=kind, state="queued", queued_at=now(), **fields)
+
+
+def url_job_id(run_id: str, url: str) -> str:
+    """The id of the job of one URL of a run: it follows from the two, so a run's URLs
+    are recorded once however often the run's job is delivered.
+
+    >>> url_job_id("city-20261130090000-ab12", "https://a.example/1")
+    '81db469e8a6c15bb'
+    """
+    return hashlib.sha256(f"{run_id}\n{url}".encode()).hexdigest()[:16]
+
+
+def url_job(source: Source, run_id: str, url: str) -> Job:
+    return Job(
+        id=url_job_id(run_id, url),
+        kind="url",
+        state="queued",
+        queued_at=now(),
+        source=source.name,
+        url=url,
+        run_id=run_id,
+        browser=source.render == "browser",
+    )
+
+
+def submit(catalog: Catalog, queue: TaskQueue, job: Job) -> Job:
+    """Record a job and queue it; BrokerError (and the job recorded as failed) when the
+    broker cannot take it."""
+    with catalog.transaction():
+        catalog.add_job(job)
+    try:
+        queue.send(job.id, browser=job.browser)
+    except BrokerError as exc:
+        with catalog.transaction():
+            catalog.finish_job(job.id, now(), error=str(exc))
+        raise
+    return job
+
+
+def enqueue_due(
+    catalog: Catalog, queue: TaskQueue, sources: list[Source], when: datetime
+) -> list[Job]:
+    """Queue a run of every source that is due and has no job queued or running (a run
+    in progress is not started twice)."""
+    queued = []
+    for source in sources:
+        due = catalog.next_due(source.name)
+        if (due or when) <= when and catalog.active_jobs(source.name) == 0:
+            queued.append(submit(catalog, queue, new_job("run", source=source.name)))
+            log.info("queued a run of %s", source.name)
+    return queued
+
+
+class Performer:
+    """Runs the jobs a worker takes: each worker thread with a :class:`Work` of its own
+    on the archive (its catalog connection, polite sessions and browser), and one
+    thread that applies the catalog's change log to this archive folder's index every
+    ``index_every`` seconds (and once more at :meth:`close`), whatever the jobs stored
+    meanwhile; when a web node on this machine keeps that index folder, it leaves the
+    index to the node's follower."""
+
+    def __init__(self, root: Path, queue: TaskQueue, *, index_every: float = 1.0) -> None:
+        self.root = root
+        self.queue = queue
+        self._local = threading.local()
+        self._opened: list[Work] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._indexer = threading.Thread(
+            target=self._keep_index, args=(index_every,), name="indexer", daemon=True
+        )
+        self._indexer.start()
+
+    def work(self) -> Work:
+        work = getattr(self._local, "work", None)
+        if work is None:
+            work = self._local.work = Work.open(self.root, index_each=False)
+            with self._lock:
+                self._opened.append(work)
+        return work
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._indexer.join()
+        with self._lock:
+            for work in self._opened:
+                work.close()
+            self._opened.clear()
+
+    def _keep_index(self, every: float) -> None:
+        with Work.open(self.root) as work:
+            while not self._stopping.wait(every):
+                self._catch_up(work)
+            self._catch_up(work)
+
+    def _catch_up(self, work: Work) -> None:
+        try:
+            work.index()
+        except Exception:  # the change log stays in the catalog: the next round applies it
+            log.exception("could not bring the index up to date; trying again")
+
+    def __call__(self, job_id: str, last_attempt: bool) -> None:
+        work = self.work()
+        catalog = work.store.catalog
+        job = catalog.job(job_id)
+        if job is None:
+            log.warning("job %s is not in the catalog %s: dropped", job_id, catalog.name)
+            return
+        if job.state in ("done", "failed"):
+            log.info("job %s is %s already: delivered again, nothing to do", job.id, job.state)
+            return
+        with catalog.transaction():
+            catalog.start_job(job.id, now())
+        try:
+            result, error = self._perform(work, job)
+        except SourceGone as exc:
+            self._failed(work, job, str(exc), None)
+            return
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if not last_attempt:
+                log.warning("job %s (%s) failed, to be tried again: %s", job.id, job.kind, reason)
+                with catalog.transaction():
+                    catalog.retry_job(job.id, reason)
+                raise
+            self._failed(work, job, f"gave up after {job.attempts + 1} attempts: {reason}", job)
+            raise
+        with catalog.transaction():
+            catalog.finish_job(job.id, now(), error=error, result=result)
+
+    def _perform(self, work: Work, job: Job) -> tuple[dict, str | None]:
+        if job.kind == "capture":
+            outcome = work.capture(job.url, browser=job.browser)
+            return summary(outcome), _failed_fetch(outcome)
+        source = self._source(work, job.source)
+        if job.kind == "url":
+            outcome = work.capture_in_run(source, job.run_id, job.url)
+            return summary(outcome), _failed_fetch(outcome)
+        run_id, outcome = work.open_run(source)
+        if run_id is None:
+            return summary(outcome), outcome.failures[0].reason
+        catalog = work.store.catalog
+        # Delivered again (its worker died while queueing): queue its URLs' jobs again
+        # too; the copies find their URLs captured already.
+        again = catalog.job(job.id).attempts > 1
+        urls = work.pending(source, run_id)
+        for url in urls:
+            found = url_job(source, run_id, url)
+            with catalog.transaction():
+                added = catalog.add_job(found)
+            if added or again:
+                self.queue.send(found.id, browser=found.browser)
+        return {**summary(outcome), "run": run_id, "queued": len(urls)}, None
+
+    def _source(self, work: Work, name: str) -> Source:
+        folder = self.root / work.settings["sources"]
+        try:
+            sources = load_sources([folder]) if folder.is_dir() else []
+        except SourceError as exc:
+            raise SourceGone(f"the sources cannot be read: {exc}") from None
+        found = next((s for s in sources if s.name == name), None)
+        if found is None:
+            raise SourceGone(
+                f"no source named {name!r} in {folder} any more (its file was deleted or "
+                "renamed after the job was queued)"
+            )
+        return found
+
+    def _failed(self, work: Work, job: Job, error: str, tried: Job | None) -> None:
+        """Record a job as failed, with a failure row; a URL of a run is given up so that
+        the run finishes without it (``tried``: the job was attempted)."""
+        catalog = work.store.catalog
+        if tried is not None and job.kind == "url":
+            work.give_up(self._source(work, job.source), job.run_id, job.url, error)
+        else:
+            failure = Failure(
+                url=job.url or job.source or job.id,
+                source=job.source,
+                at=now(),
+                reason=f"job {job.id} ({job.kind}): {error}",
+                status=None,
+            )
+            with catalog.transaction():
+                catalog.add_failure(failure)
+        with catalog.transaction():
+            catalog.finish_job(job.id, now(), error=error)
+        log.error("job %s (%s) failed: %s", job.id, job.kind, error)
+
+
+def summary(outcome: Outcome) -> dict:
+    """What a job did, as its result."""
+    return {
+        "captures": len(outcome.captures),
+        "new_versions": outcome.new_versions,
+        "documents": sorted(outcome.changed_documents),
+        "events": len(outcome.events),
+        "failures": [{"url": f.url, "reason": f.reason} for f in outcome.failures],
+    }
+
+
+def _failed_fetch(outcome: Outcome) -> str | None:
+    """A capture whose fetch failed (what it received is kept all the same); the reason
+    is its job's error."""
+    if outcome.failures:
+        return outcome.failures[0].reason
+    return None
