@@ -351,7 +351,10 @@ def _dated(stored: dict) -> int:
 
 
 def _ordered(found: list[tuple[float, dict]], sort: str) -> list[tuple[float, dict]]:
-    return sorted(found, key=_sort_key(sort))
+    """A page in order, ties going by id: two indexes holding the same records (two web
+    nodes, one rebuilt) show the same page, whatever order their records were written in."""
+    key = _sort_key(sort)
+    return sorted(found, key=lambda pair: (key(pair), pair[1]["id"]))
 
 
 def _prefixes(node: Node | None) -> Iterator[str]:

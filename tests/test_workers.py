@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -211,6 +212,24 @@ def test_a_poison_job_is_tried_a_bounded_number_of_times_then_fails_with_its_err
     with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
         rows = [f for f in catalog.failures() if poison in f.reason]
     assert len(rows) == 1 and "AttributeError" in rows[0].reason
+
+
+def test_a_job_whose_worker_died_during_every_attempt_fails_instead_of_looping(
+    tmp_path, redis, server
+):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    url = page(server, "/ward/7", 7)
+    queued = submit(root, "capture", url=url)
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog, catalog.transaction():
+        for _ in range(3):  # what three workers SIGKILLed in the middle of it leave behind
+            catalog.start_job(queued, datetime.now(UTC))
+    with worker(root):
+        failed = wait_for(lambda: finished(root, queued), 30, "the job to be given up")
+    assert failed.state == "failed" and failed.attempts == 3
+    assert "stopped during each one (killed or crashed)" in failed.error
+    assert server.hits("/ward/7") == 0  # not tried a fourth time
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+        assert [f for f in catalog.failures() if queued in f.reason]
 
 
 def test_a_failing_host_is_retried_with_backoff_then_one_failure_row_not_a_loop(

@@ -179,6 +179,18 @@ class Performer:
         if job.state in ("done", "failed"):
             log.info("job %s is %s already: delivered again, nothing to do", job.id, job.state)
             return
+        if job.state == "running" and job.attempts > self.queue.retries:
+            # Delivered again while still marked running, that many times: each worker
+            # that took it stopped before it ended (killed, or brought down by the job
+            # itself), which no raised error counts. The loop ends here.
+            self._failed(
+                work,
+                job,
+                f"gave up after {job.attempts} attempts: the worker running it stopped "
+                "during each one (killed or crashed) before the job ended",
+                job,
+            )
+            return
         with catalog.transaction():
             catalog.start_job(job.id, now())
         try:
