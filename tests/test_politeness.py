@@ -23,6 +23,7 @@ from tests.loopback import LoopbackServer, Reply
 DELAY = 0.4
 PROCESSES = 3
 PAGES = 5  # per process, after its robots.txt
+ROBOTS_WAIT = 1.5  # seconds robots.txt takes to answer
 # The host's clock (the server's) and the lease's (the database's) are read at
 # different moments; SQLite's clock has milliseconds.
 CLOCK_SLACK = 0.005
@@ -44,7 +45,9 @@ def _archive(root, server: LoopbackServer, catalog: str) -> None:
         lines.append(f'catalog = "{catalog}"')
     (root / "onrecord.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     init_archive(root)
-    server.route("/robots.txt", body="User-agent: *\nAllow: /\n")
+    # robots.txt takes its time, holding the host's turn while the other processes start
+    # (each is a new Python process, seconds apart on a busy machine) and queue for it.
+    server.route("/robots.txt", body="User-agent: *\nAllow: /\n", delay=ROBOTS_WAIT)
     for n in range(PROCESSES):
         urls = []
         for i in range(PAGES):

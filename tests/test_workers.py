@@ -326,7 +326,7 @@ def schedulers_take_turns(root: Path) -> None:
         time.sleep(1)
         assert second.poll() is None  # waiting, not gone
         first.send_signal(signal.SIGINT)
-        first.wait(timeout=30)
+        first.wait(timeout=60)
         taken = second.stderr.readline()
         assert taken == "the other scheduler stopped: this one is active now\n"
     finally:

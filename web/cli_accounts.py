@@ -261,7 +261,9 @@ def run_alerts(archive_dir: Path, base_url: str | None = None) -> dict[str, int]
             )
 
         counts = run(store.catalog, search, session, Mailer.from_settings(settings), root=root)
-    log.info(
+    # Said at each scheduler tick: a quiet round is logged at debug level only.
+    log.log(
+        logging.INFO if any(counts.values()) else logging.DEBUG,
         "alerts: %d with news, %d delivered, %d given up",
         counts["recorded"],
         counts["delivered"],
