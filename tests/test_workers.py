@@ -325,8 +325,9 @@ def schedulers_take_turns(root: Path) -> None:
         assert said.rstrip().endswith("; waiting until it stops")
         time.sleep(1)
         assert second.poll() is None  # waiting, not gone
-        first.send_signal(signal.SIGINT)
-        first.wait(timeout=60)
+        first.send_signal(signal.SIGTERM)  # as a service manager stops it
+        assert first.wait(timeout=30) != 0
+        assert first.stderr.read().rstrip().endswith("stopped by SIGTERM")
         taken = second.stderr.readline()
         assert taken == "the other scheduler stopped: this one is active now\n"
     finally:

@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 import resource
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -449,6 +450,9 @@ def schedule(archive_dir: Path, once: bool, tick: float) -> None:
     With a broker configured, each due source's run is queued for the workers instead.
     One scheduler is active per archive: another one started waits, and says so, until
     the active one stops."""
+    # A service manager stops it with SIGTERM: leave as from Ctrl-C, through every
+    # `finally` (the lock released, the catalog closed), not in the middle of a write.
+    signal.signal(signal.SIGTERM, _stop)
     queue = _task_queue(archive_dir)
     _, catalog = open_catalog(archive_dir)  # holds the scheduler's lock while it runs
     with catalog, contextlib.ExitStack() as held:
@@ -470,6 +474,10 @@ def schedule(archive_dir: Path, once: bool, tick: float) -> None:
         finally:
             if queue is not None:
                 queue.close()
+
+
+def _stop(signum: int, _frame) -> None:
+    raise SystemExit(f"stopped by {signal.Signals(signum).name}")
 
 
 def _schedule_tick(archive_dir: Path, queue) -> None:
