@@ -168,8 +168,19 @@ def _warc_date(moment: datetime) -> str:
     return datetime_to_iso_date(moment.astimezone(UTC).replace(tzinfo=None), use_micros=True)
 
 
-def _parse_warc_date(value: str) -> datetime:
-    return iso_date_to_datetime(value).replace(tzinfo=UTC)
+def _parse_warc_date(value: str | None) -> datetime:
+    """A record's WARC-Date, or WarcError for a record without a readable one (damaged).
+
+    >>> _parse_warc_date("2026-11-30T10:00:00Z").isoformat()
+    '2026-11-30T10:00:00+00:00'
+    >>> _parse_warc_date(None)
+    Traceback (most recent call last):
+    archive.warc.WarcError: a record has no readable WARC-Date: None
+    """
+    try:
+        return iso_date_to_datetime(value).replace(tzinfo=UTC)
+    except (TypeError, ValueError, AttributeError):
+        raise WarcError(f"a record has no readable WARC-Date: {value!r}") from None
 
 
 def _content_type(headers: tuple[tuple[str, str], ...]) -> str:
