@@ -92,6 +92,17 @@ def archive(root: Path, settings: str) -> Path:
     return root
 
 
+def bulletin(site: LoopbackServer, n: int) -> str:
+    """Put bulletin ``n`` on the site; its address."""
+    site.route(
+        f"/bulletin/{n}",
+        status=200,
+        body=PAGE.format(n=n, word=word(n)),
+        headers={"Content-Type": "text/html"},
+    )
+    return site.url(f"/bulletin/{n}")
+
+
 def capture_to_search(
     worker: Path, port: int, site: LoopbackServer, count: int
 ) -> tuple[list[float], list[float]]:
@@ -104,13 +115,7 @@ def capture_to_search(
     ):
         pipeline = Pipeline(store, http)
         for n in range(count):
-            site.route(
-                f"/bulletin/{n}",
-                status=200,
-                body=PAGE.format(n=n, word=word(n)),
-                headers={"Content-Type": "text/html"},
-            )
-            pipeline.capture(site.url(f"/bulletin/{n}"))
+            pipeline.capture(bulletin(site, n))
             committed = time.perf_counter()
             while not found(port, word(n)):
                 time.sleep(POLL)
@@ -168,13 +173,7 @@ def main() -> None:
         ):
             pipeline = Pipeline(store, http)
             for n in range(args.captures, args.captures + args.extra):
-                site.route(
-                    f"/bulletin/{n}",
-                    status=200,
-                    body=PAGE.format(n=n, word=word(n)),
-                    headers={"Content-Type": "text/html"},
-                )
-                pipeline.capture(site.url(f"/bulletin/{n}"))
+                pipeline.capture(bulletin(site, n))
         changes, follow, rebuild, records = catch_up_rates(worker, Path(folder))
     print(f"capture to searchable, {args.captures} captures, follow_interval {args.interval} s")
     print(f"{'':<54} {'median s':>9} {'p95 s':>9}")

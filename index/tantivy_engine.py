@@ -24,6 +24,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -131,6 +132,19 @@ def _writer(index: tantivy.Index, wait: float, **options) -> tantivy.IndexWriter
             time.sleep(0.1)
 
 
+@contextmanager
+def _committing(writer: tantivy.IndexWriter) -> Iterator[tantivy.IndexWriter]:
+    """Commit what the block wrote, or roll all of it back when the block fails."""
+    try:
+        yield writer
+    except BaseException:
+        writer.rollback()
+        writer.wait_merging_threads()
+        raise
+    writer.commit()
+    writer.wait_merging_threads()
+
+
 def write(
     generation: Path, records: Iterable[tuple[str, dict]], wait: float, drop: Iterable[str]
 ) -> int:
@@ -140,7 +154,7 @@ def write(
     writer = _writer(index, wait, heap_size=_WRITER_HEAP, num_threads=1)
     replaced: set[str] = set(drop)
     count = 0
-    try:
+    with _committing(writer):
         for document_id in replaced:
             writer.delete_documents_by_term("document_id", document_id)
         for kind, record in records:
@@ -151,12 +165,6 @@ def write(
                 writer.delete_documents_by_term("id", record["id"])
             writer.add_document(_document(kind, record))
             count += 1
-    except BaseException:
-        writer.rollback()
-        writer.wait_merging_threads()
-        raise
-    writer.commit()
-    writer.wait_merging_threads()
     return count
 
 
@@ -165,10 +173,8 @@ def delete_document(generation: Path, document_id: str, wait: float) -> None:
     index = _open(generation)
     if not index.searcher().doc_freq("document_id", document_id):
         return
-    writer = _writer(index, wait, heap_size=_WRITER_HEAP, num_threads=1)
-    writer.delete_documents_by_term("document_id", document_id)
-    writer.commit()
-    writer.wait_merging_threads()
+    with _committing(_writer(index, wait, heap_size=_WRITER_HEAP, num_threads=1)) as writer:
+        writer.delete_documents_by_term("document_id", document_id)
 
 
 def build(
@@ -180,16 +186,9 @@ def build(
     for name, analyzer in _ANALYZERS.items():
         index.register_tokenizer(name, analyzer)
     heap = max(memory_mb * 2**20, 20_000_000 * procs)
-    writer = index.writer(heap_size=heap, num_threads=procs)
-    try:
+    with _committing(index.writer(heap_size=heap, num_threads=procs)) as writer:
         for kind, record in records:
             writer.add_document(_document(kind, record))
-    except BaseException:
-        writer.rollback()
-        writer.wait_merging_threads()
-        raise
-    writer.commit()
-    writer.wait_merging_threads()
 
 
 def ids(generation: Path) -> Iterator[str]:

@@ -346,9 +346,9 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
             features[f"pw={low}&{side}_{where}"] = 1.0
         if subject:
             features[f"subject&{side}_{where}&{kind}"] = 1.0
-        between = _quotes_between(doc, mention, open_mark, close)
+        between = _between(doc._quoted_starts, mention, open_mark, close)
         features[f"qbetween={min(between, 2)}&{side}"] = 1.0
-        sentences = _sentences_between(doc, mention, open_mark, close)
+        sentences = _between(doc.boundaries, mention, open_mark, close, bisect.bisect_right)
         features[f"sents={min(sentences, 3)}&{side}&{kind}"] = 1.0
         features[f"qhow={rule.how}&{side}_{where}&{kind}"] = 1.0
         features[f"qlead={lead}&{side}&{kind}"] = 1.0
@@ -440,23 +440,15 @@ def _name_shape(doc: _Document, context: _Context, said: str, features: dict) ->
         features["question_word"] = 1.0
 
 
-def _quotes_between(doc: _Document, mention: Mention, open_mark: int, close: int) -> int:
-    """How many other quotes stand between a mention and the quote."""
-    starts = doc._quoted_starts
+def _between(
+    marks: list[int], mention: Mention, open_mark: int, close: int, side=bisect.bisect_left
+) -> int:
+    """How many of the sorted positions ``marks`` lie between a mention and the quote
+    (``side``, bisect_left or bisect_right, says on which side of a bound a mark counts)."""
     if mention.end <= open_mark:
-        return bisect.bisect_left(starts, open_mark) - bisect.bisect_left(starts, mention.end)
+        return side(marks, open_mark) - side(marks, mention.end)
     if mention.start >= close:
-        return bisect.bisect_left(starts, mention.start) - bisect.bisect_left(starts, close)
-    return 0
-
-
-def _sentences_between(doc: _Document, mention: Mention, open_mark: int, close: int) -> int:
-    """How many sentence starts lie between a mention and the quote."""
-    bounds = doc.boundaries
-    if mention.end <= open_mark:
-        return bisect.bisect_right(bounds, open_mark) - bisect.bisect_right(bounds, mention.end)
-    if mention.start >= close:
-        return bisect.bisect_right(bounds, mention.start) - bisect.bisect_right(bounds, close)
+        return side(marks, mention.start) - side(marks, close)
     return 0
 
 
