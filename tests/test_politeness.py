@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from archive.catalog import Catalog
 from archive.catalog.leases import HELD_POLL, HostLeases
 from archive.store import Paths, init_archive
 from scrapers.http import HttpConfig, PoliteSession
@@ -23,7 +24,7 @@ from tests.loopback import LoopbackServer, Reply
 DELAY = 0.4
 PROCESSES = 3
 PAGES = 5  # per process, after its robots.txt
-ROBOTS_WAIT = 1.5  # seconds robots.txt takes to answer
+START_TIMEOUT = 60.0  # seconds for every process to start (a busy machine is slow)
 # The host's clock (the server's) and the lease's (the database's) are read at
 # different moments; SQLite's clock has milliseconds.
 CLOCK_SLACK = 0.005
@@ -45,9 +46,7 @@ def _archive(root, server: LoopbackServer, catalog: str) -> None:
         lines.append(f'catalog = "{catalog}"')
     (root / "onrecord.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     init_archive(root)
-    # robots.txt takes its time, holding the host's turn while the other processes start
-    # (each is a new Python process, seconds apart on a busy machine) and queue for it.
-    server.route("/robots.txt", body="User-agent: *\nAllow: /\n", delay=ROBOTS_WAIT)
+    server.route("/robots.txt", body="User-agent: *\nAllow: /\n")
     for n in range(PROCESSES):
         urls = []
         for i in range(PAGES):
@@ -66,15 +65,23 @@ def test_processes_scraping_one_host_never_come_closer_than_its_delay(tmp_path, 
     root = tmp_path / "archive"
     with LoopbackServer() as server, catalog_setting(engine) as catalog:
         _archive(root, server, catalog)
-        workers = [
-            subprocess.Popen(
-                [str(ONRECORD), "scrape", f"d{n}", "--archive", str(root)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for n in range(PROCESSES)
-        ]
+        host = f"{server.host}:{server.port}"
+        with HostLeases(Paths(root).catalog) as leases:
+            # The test holds the host's turn until every process has opened its run and
+            # queues for the turn (new Python processes start seconds apart on a busy
+            # machine), so that they all contend from the first request.
+            assert leases.take(host, "test", hold=START_TIMEOUT) == 0.0
+            workers = [
+                subprocess.Popen(
+                    [str(ONRECORD), "scrape", f"d{n}", "--archive", str(root)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for n in range(PROCESSES)
+            ]
+            _wait_for_runs(root, [f"d{n}" for n in range(PROCESSES)])
+            leases.release(host, "test", rest=0.0)
         for worker in workers:
             _, stderr = worker.communicate(timeout=120)
             assert worker.returncode == 0, stderr
@@ -86,6 +93,15 @@ def test_processes_scraping_one_host_never_come_closer_than_its_delay(tmp_path, 
     pages = [r.path.split("/")[1] for r in arrivals if r.path != "/robots.txt"]
     switches = sum(1 for a, b in itertools.pairwise(pages) if a != b)
     assert switches >= PROCESSES, pages
+
+
+def _wait_for_runs(root, sources: list[str]) -> None:
+    """Block until each source has a run in the catalog (its process is about to fetch)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    with Catalog.open(Paths(root).catalog) as catalog:
+        while not all(catalog.last_run(source) for source in sources):
+            assert time.monotonic() < deadline, "the scrape processes did not start"
+            time.sleep(0.05)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
