@@ -188,6 +188,10 @@ class HostLease(Protocol):
         """Take the turn (0.0), or say how many seconds until it may be asked again
         (``rest``: how long the host rests when a dead holder's turn is handed back)."""
 
+    def free_in(self, host: str) -> float:
+        """Seconds until the turn may be taken, as known now: 0.0 when free, ``inf``
+        while another holds it."""
+
     def release(self, host: str, holder: str, rest: float) -> None:
         """Hand the turn back; the host rests ``rest`` seconds before the next one."""
 
@@ -464,6 +468,22 @@ class PoliteSession:
                 host.next_allowed = max(host.next_allowed, self._clock() + delay)
                 if holder is not None:
                     self._lease.release(host.key, holder, delay)
+
+    def turn_in(self, url: str) -> float:
+        """Seconds until a request to ``url``'s host could be sent, as known now (this
+        process's turns, then the lease's): 0.0 when at once. While another process
+        holds the host's turn, the host's delay (it rests that long after the request
+        under way). A worker takes other work meanwhile instead of waiting."""
+        host = self._host(url)
+        wait = max(host.next_allowed - self._clock(), 0.0)
+        if host.lock.locked():  # another thread of this process is at the host
+            wait = max(wait, self.config.delay, host.crawl_delay)
+        if self._lease is not None:
+            leased = self._lease.free_in(host.key)
+            if leased == float("inf"):
+                leased = max(self.config.delay, host.crawl_delay)
+            wait = max(wait, leased)
+        return wait
 
     def _take_lease(self, host: _Host) -> str | None:
         """Wait for the host's turn in the lease and take it (None without a lease). It

@@ -6,6 +6,7 @@ source file was deleted, two schedulers started at once."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import signal
 import socket
 import subprocess
@@ -190,6 +191,42 @@ def test_scrape_now_queues_a_run_whose_urls_become_jobs(tmp_path, redis, server)
         last = wait_for(run_finished, 30, "the run's URLs")
     assert (last.discovered, last.fetched, last.failed) == (3, 3, 0)
     assert all(len(captures_of(root, url)) == 1 for url in urls)
+
+
+def test_a_worker_fetches_from_another_host_while_the_first_one_rests(tmp_path, redis):
+    """One worker thread, two hosts whose pages are queued one host after the other: a
+    page whose host is resting goes back to the queue and the thread fetches from the
+    other host meanwhile, each host still getting its delay."""
+    root = queued_archive(tmp_path / "archive", redis.url)
+    delay, pages = 0.5, 4
+    with LoopbackServer() as first, LoopbackServer() as second:
+        for name, host in (("first", first), ("second", second)):
+            urls = ", ".join(f'"{page(host, f"/ward/{n}", n)}"' for n in range(pages))
+            (root / "sources" / f"{name}.toml").write_text(
+                f'[[source]]\nname = "{name}"\npublisher = "Ward Office"\n'
+                f'kind = "statement"\nstart_urls = [{urls}]\ndiscovery = {{ type = "none" }}\n'
+                f'schedule = {{ every = "6h" }}\ndelay = {delay}\n',
+                encoding="utf-8",
+            )
+        runs = [submit(root, "run", source=name) for name in ("first", "second")]
+        with worker(root):
+            for run in runs:
+                wait_for(lambda run=run: finished(root, run), 30, "the runs' jobs")
+
+            def both_finished():
+                with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+                    last = [catalog.last_run(name) for name in ("first", "second")]
+                return all(run.finished_at for run in last)
+
+            wait_for(both_finished, 60, "every page of both runs")
+        arrived = {
+            name: sorted(r.at for r in host.requests if r.path != "/robots.txt")
+            for name, host in (("first", first), ("second", second))
+        }
+    assert [len(times) for times in arrived.values()] == [pages, pages]  # each page once
+    assert arrived["second"][0] < arrived["first"][-1]  # not queued behind the first host
+    for times in arrived.values():
+        assert min(b - a for a, b in itertools.pairwise(times)) >= delay - 0.005
 
 
 # -- at least once, bounded -------------------------------------------------------------

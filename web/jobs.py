@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import secrets
 import threading
 from datetime import UTC, datetime
@@ -33,6 +34,11 @@ from web.taskqueue import BrokerError, TaskQueue
 from web.work import Work
 
 log = logging.getLogger(__name__)
+
+# A URL's job whose host is not free for longer than this (seconds: it rests after a
+# request, or another worker's request is under way) goes back to the queue until then,
+# and its worker thread takes other work: waiting, it would hold up every other host.
+DEFER_OVER = 0.05
 
 __all__ = ["BrokerError", "Performer", "SourceGone", "connect", "enqueue_due", "new_job", "submit"]
 
@@ -191,6 +197,10 @@ class Performer:
                 job,
             )
             return
+        if self._deferred(work, job):
+            return
+        # Counted in the catalog too: a job put back for its host comes as a new message.
+        last_attempt = last_attempt or job.attempts >= self.queue.retries
         with catalog.transaction():
             catalog.start_job(job.id, now())
         try:
@@ -209,6 +219,22 @@ class Performer:
             raise
         with catalog.transaction():
             catalog.finish_job(job.id, now(), error=error, result=result)
+
+    def _deferred(self, work: Work, job: Job) -> bool:
+        """Whether a URL's job was put back in the queue, to come again about when its
+        host's turn is free (with jitter, so that a host's jobs do not all come at once)."""
+        if job.kind not in ("url", "capture") or not isinstance(job.url, str):
+            return False
+        try:
+            source = self._source(work, job.source) if job.kind == "url" else None
+            wait = work.turn_in(job.url, source)
+        except (SourceGone, KeyError, ValueError):
+            return False  # no such source, a URL no fetch takes: the job fails when performed
+        if wait <= DEFER_OVER:
+            return False
+        self.queue.send(job.id, browser=job.browser, delay=wait * random.uniform(1.0, 2.0))
+        log.debug("job %s: %s is not free for %.2f s, put back", job.id, job.url, wait)
+        return True
 
     def _perform(self, work: Work, job: Job) -> tuple[dict, str | None]:
         if job.kind == "capture":

@@ -138,10 +138,13 @@ class TaskQueue:
         except _UNREACHABLE as exc:
             raise BrokerError(f"cannot reach the broker at {shown(self.url)}: {exc}") from None
 
-    def send(self, job_id: str, *, browser: bool = False) -> None:
-        """Queue a job (for a worker with a browser, with ``browser``)."""
+    def send(self, job_id: str, *, browser: bool = False, delay: float = 0.0) -> None:
+        """Queue a job (for a worker with a browser, with ``browser``), to be taken no
+        sooner than ``delay`` seconds from now."""
         try:
-            self._actors[browser].send(job_id)
+            self._actors[browser].send_with_options(
+                args=(job_id,), delay=round(delay * 1000) or None
+            )
         except _UNREACHABLE as exc:
             raise BrokerError(f"cannot reach the broker at {shown(self.url)}: {exc}") from None
 

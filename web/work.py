@@ -125,6 +125,11 @@ class Work:
             browser=self.browser() if needs_browser else None,
         )
 
+    def turn_in(self, url: str, source: Source | None = None) -> float:
+        """Seconds until ``url``'s host may be fetched from (by ``source``'s session),
+        as known now: 0.0 when at once (see :meth:`PoliteSession.turn_in`)."""
+        return self.session(source.delay if source else None).turn_in(url)
+
     def index(self) -> int:
         """Apply the catalog's change log to the search index (left to the node that
         keeps the index folder, when another process does)."""

@@ -91,6 +91,23 @@ class HostLeases:
         wait = max(float(wait), _MIN_WAIT)
         return min(wait, HELD_POLL) if held is not None else wait
 
+    def free_in(self, host: str) -> float:
+        """Seconds until ``host``'s turn may be taken, as known now (without taking it):
+        0.0 when it is free; ``inf`` while another holds it (its holder hands it back
+        when its response is in, and the host then rests)."""
+        found = self._execute(
+            f"SELECT {self._greatest}(next_at, rest_until) - {self._now}, holder"
+            " FROM host_leases WHERE host = :host",
+            host=host,
+            row=True,
+        )
+        if found is None:
+            return 0.0
+        wait, held = found
+        if held is not None and not _gone(held) and float(wait) > 0:
+            return float("inf")
+        return max(float(wait), 0.0)
+
     def release(self, host: str, holder: str, rest: float) -> None:
         """Hand ``host``'s turn back: no one gets it for ``rest`` seconds from now.
         A turn held past its ``hold`` (and taken since by another) is left alone."""
