@@ -232,7 +232,7 @@ class Performer:
             return False  # no such source, a URL no fetch takes: the job fails when performed
         if wait <= DEFER_OVER:
             return False
-        self.queue.send(job.id, browser=job.browser, delay=wait * random.uniform(1.0, 2.0))
+        self.queue.send(job.id, browser=job.browser, delay=wait * random.uniform(1.0, 1.25))
         log.debug("job %s: %s is not free for %.2f s, put back", job.id, job.url, wait)
         return True
 
