@@ -198,7 +198,7 @@ def test_a_worker_fetches_from_another_host_while_the_first_one_rests(tmp_path, 
     page whose host is resting goes back to the queue and the thread fetches from the
     other host meanwhile, each host still getting its delay."""
     root = queued_archive(tmp_path / "archive", redis.url)
-    delay, pages = 0.5, 4
+    delay, pages = 2.0, 3  # the delay longer than a page takes on a busy machine
     with LoopbackServer() as first, LoopbackServer() as second:
         for name, host in (("first", first), ("second", second)):
             urls = ", ".join(f'"{page(host, f"/ward/{n}", n)}"' for n in range(pages))
@@ -432,8 +432,9 @@ def test_browser_captures_wait_for_a_worker_that_has_a_browser(tmp_path, redis, 
         time.sleep(4)  # a worker without a browser leaves the job alone
         assert job(root, queued).state == "queued"
     with worker(root, "--browser", name="browser"):
-        done = wait_for(lambda: finished(root, queued), 60, "the worker with a browser")
+        done = wait_for(lambda: finished(root, queued), 120, "the worker with a browser")
     assert done.state == "done", done.error
+    assert "Traceback" not in worker_log(root, "browser")  # its browser closed in its thread
     with Store.open(root) as store:
         [capture] = [c for c in store.catalog.captures_of_url(canonical_url(url))]
         assert set(store.rendering(capture)) == {"conversion", "resource"}  # DOM, screenshot

@@ -546,7 +546,12 @@ def worker(archive_dir: Path, threads: int, with_browser: bool) -> None:
     kind = "with a browser" if with_browser else "without a browser"
     click.echo(f"worker on {archive_dir}, {threads} threads, {kind}", err=True)
     try:
-        queue.work(performer, threads=threads, browser=with_browser)
+        queue.work(
+            performer,
+            threads=threads,
+            browser=with_browser,
+            thread_ended=performer.thread_ended,
+        )
     finally:
         performer.close()
         queue.close()

@@ -155,7 +155,17 @@ class Performer:
                 self._opened.append(work)
         return work
 
+    def thread_ended(self) -> None:
+        """Close the calling thread's work (its browser belongs to the thread)."""
+        work = getattr(self._local, "work", None)
+        if work is not None:
+            self._local.work = None
+            with self._lock:
+                self._opened.remove(work)
+            work.close()
+
     def close(self) -> None:
+        """Stop indexing, and close what threads that did not end left open."""
         self._stopping.set()
         self._indexer.join()
         with self._lock:

@@ -28,7 +28,7 @@ import pika.exceptions
 import redis.exceptions
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware import CurrentMessage, Middleware
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,17 @@ _UNREACHABLE = (
 
 # (job id, whether this is the job's last allowed attempt) -> None
 Handler = Callable[[str, bool], None]
+
+
+class _ThreadEnd(Middleware):
+    """Calls ``ended`` in each worker thread as it stops: what a thread opened (a
+    Playwright browser answers only to the thread that started it) is closed there."""
+
+    def __init__(self, ended: Callable[[], None]) -> None:
+        self.ended = ended
+
+    def before_worker_thread_shutdown(self, broker: dramatiq.Broker, thread: object) -> None:
+        self.ended()
 
 
 class BrokerError(Exception):
@@ -162,11 +173,21 @@ class TaskQueue:
         retries = message.options.get("retries", 0) if message else 0
         self._handler(job_id, retries >= self.retries)
 
-    def work(self, handler: Handler, *, threads: int = 1, browser: bool = False) -> None:
+    def work(
+        self,
+        handler: Handler,
+        *,
+        threads: int = 1,
+        browser: bool = False,
+        thread_ended: Callable[[], None] | None = None,
+    ) -> None:
         """Take jobs and run ``handler`` on each, in ``threads`` threads, until SIGTERM or
         SIGINT; a job in progress is finished (and acknowledged) before returning. With
-        ``browser``, the browser queue's jobs are taken too."""
+        ``browser``, the browser queue's jobs are taken too. ``thread_ended`` is called
+        in each of the threads as it stops."""
         self._handler = handler
+        if thread_ended is not None:
+            self.broker.add_middleware(_ThreadEnd(thread_ended))
         queues = set(self.queues if browser else self.queues[:1])
         worker = dramatiq.Worker(
             self.broker, queues=queues, worker_threads=threads, worker_timeout=1000
