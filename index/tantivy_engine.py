@@ -2,11 +2,13 @@
 for archives of millions of records. The only module that imports tantivy.
 
 Text is analysed inside tantivy, as close to `index.text` as its filters allow: words are
-split as `index.text.FOLDED_WORD` splits them (curly apostrophes included), lower-cased
-and folded to ASCII; the text fields then lose the same stop words (their places kept, so
-phrase distances hold) and are stemmed by Snowball's English stemmer (Whoosh uses Porter's:
-the two agree on most words; each engine stems queries as it stemmed its text). Query
-words are analysed one at a time by the same analyzers, so a plan's places stay right.
+split at anything but letters and digits (tantivy's fastest tokenizer), once the
+apostrophes inside words are settled as `index.text.words` settles them (`_joined`: a
+possessive dropped, ``don't`` one word); they are lower-cased and folded to ASCII; the
+text fields then lose the same stop words (their places kept, so phrase distances hold)
+and are stemmed by Snowball's English stemmer (Whoosh uses Porter's: the two agree on
+most words; each engine stems queries as it stemmed its text). Query words are analysed
+one at a time by the same analyzers, so a plan's places stay right.
 
 Records are stored as one JSON blob each (the fields a hit shows, `index.hits`); the facet
 values are fast columns that tantivy counts itself; dates are day numbers for ranges and a
@@ -26,6 +28,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 import tantivy
@@ -42,9 +46,14 @@ __all__ = ["ENGINE", "TantivySearch", "build", "create", "delete_document", "ids
 log = logging.getLogger(__name__)
 
 ENGINE = "tantivy"
-_WORDS, _NAMES = "onrecord_words", "onrecord_names"
-# `index.text.FOLDED_WORD`, with the apostrophes `index.text.fold` straightens
-_WORD_PATTERN = r"\w+(?:[" + re.escape("'" + "".join(sorted(APOSTROPHES))) + r"]\w+)*"
+_WORDS, _NAMES = "onrecord_words_2", "onrecord_names_2"
+# The analyzers of generations written before `_joined` (their tokenizer a regular
+# expression, `index.text.FOLDED_WORD` with the apostrophes `index.text.fold` straightens),
+# registered under their names so that updates to such a generation still analyse text as
+# it was analysed (`onrecord reindex` brings it up to date).
+_FORMER_PATTERN = r"\w+(?:[" + re.escape("'" + "".join(sorted(APOSTROPHES))) + r"]\w+)*"
+_APOSTROPHES = tuple(sorted(APOSTROPHES))
+_JOINER = "\u02bc"  # MODIFIER LETTER APOSTROPHE: a letter, for tantivy's tokenizer
 _RAW = ("id", "type", "document_id", "kind", "lang", "anonymous")
 _STEMMED = ("text", "title", "body")
 _NAMED = ("speaker", "role", "via", "publisher", "author")
@@ -86,17 +95,23 @@ def _schema() -> tantivy.Schema:
 
 
 def _analyzers() -> dict[str, tantivy.TextAnalyzer]:
-    def names() -> TextAnalyzerBuilder:
+    def names(tokenizer: Tokenizer) -> TextAnalyzerBuilder:
+        return TextAnalyzerBuilder(tokenizer).filter(Filter.lowercase()).filter(Filter.ascii_fold())
+
+    def words(tokenizer: Tokenizer) -> TextAnalyzerBuilder:
         return (
-            TextAnalyzerBuilder(Tokenizer.regex(_WORD_PATTERN))
-            .filter(Filter.lowercase())
-            .filter(Filter.ascii_fold())
+            names(tokenizer)
+            .filter(Filter.custom_stopword(sorted(STOP_WORDS)))
+            .filter(Filter.stemmer("english"))
         )
 
-    words = (
-        names().filter(Filter.custom_stopword(sorted(STOP_WORDS))).filter(Filter.stemmer("english"))
-    )
-    return {_WORDS: words.build(), _NAMES: names().build()}
+    former = Tokenizer.regex(_FORMER_PATTERN)
+    return {
+        _WORDS: words(Tokenizer.simple()).build(),
+        _NAMES: names(Tokenizer.simple()).build(),
+        "onrecord_words": words(former).build(),
+        "onrecord_names": names(former).build(),
+    }
 
 
 _SCHEMA = _schema()
@@ -202,23 +217,86 @@ def ids(generation: Path) -> Iterator[str]:
 
 
 _SECONDS_PER_DAY = 86_400
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _document(kind: str, record: dict) -> tantivy.Document:
     """The tantivy document of a ``kind`` ("document" or "quote") record."""
-    published: datetime | None = record.get("published")
-    captured: datetime = aware(record["captured"])
+    fields, stored = _metadata(
+        record.get("published"),
+        record["captured"],
+        record.get("publisher") or "",
+        record.get("kind") or "",
+        record.get("language") or "",
+        record.get("domain") or "",
+        record["url"],
+    )
+    fields, stored = dict(fields), dict(stored)
+    stored["id"] = fields["id"] = record["id"]
+    stored["type"] = fields["type"] = kind
+    if kind == "document":
+        body = _text("body", record.get("text") or "")
+        title = _text("title", record.get("title") or "")
+        stored.update(document_id=record["id"], title=title, lead=lead(body))
+        fields.update(
+            document_id=record["id"],
+            title=_joined(title),
+            body=_joined(body),
+            author=_joined(_text("author", " ; ".join(record.get("authors") or ()))),
+        )
+    else:
+        speaker = _text("speaker", record.get("speaker") or "")
+        role = _text("role", record.get("role") or "")
+        via = _text("via", record.get("via") or "")
+        text = _text("text", record["text"] or "")
+        anonymous = bool(record.get("anonymous"))
+        stored.update(
+            document_id=record["document_id"],
+            text=text,
+            speaker=speaker,
+            role=role,
+            via=via,
+            anonymous=anonymous,
+            document_title=record.get("title"),
+        )
+        fields.update(
+            document_id=record["document_id"],
+            text=_joined(text),
+            speaker=_joined(speaker),
+            role=_joined(role),
+            via=_joined(via),
+            facet_speaker=speaker,
+            anonymous="t" if anonymous else "f",
+        )
+    fields["stored"] = _ENCODE(
+        {name: value for name, value in stored.items() if value is not None and value != ""}
+    ).encode("utf-8")
+    return tantivy.Document.from_dict(
+        {name: value for name, value in fields.items() if value or value == 0}, _SCHEMA
+    )
+
+
+@lru_cache(maxsize=256)
+def _metadata(
+    published: datetime | None,
+    captured: datetime,
+    publisher: str,
+    kind: str,
+    language: str,
+    domain: str,
+    url: str,
+) -> tuple[dict, dict]:
+    """The index fields and stored fields that a document shares with its quotes (worked
+    out once for them all: its quotes follow it, carrying the same values)."""
+    captured = aware(captured)
     dated = aware(published) if published else captured
     sort_date = int(dated.timestamp())
     month = dated.astimezone(UTC).strftime("%Y-%m")
-    publisher = record.get("publisher") or ""
     stored = {
-        "id": record["id"],
-        "type": kind,
         "publisher": publisher,
-        "kind": record.get("kind") or "",
-        "lang": (record.get("language") or "").lower(),
-        "url": record["url"],
+        "kind": kind,
+        "lang": language.lower(),
+        "url": url,
         "published": published.isoformat() if published else None,
         "captured": captured.isoformat(),
         "month": month,
@@ -229,50 +307,58 @@ def _document(kind: str, record: dict) -> tantivy.Document:
         "sort_date": sort_date,
         "facet_month": month,
         "facet_publisher": publisher,
-        "facet_kind": stored["kind"],
-        "domain": domain_suffixes(record.get("domain") or ""),
+        "facet_kind": kind,
+        "domain": domain_suffixes(domain),
+        "kind": kind,
+        "lang": stored["lang"],
+        "publisher": _joined(_text("publisher", publisher)),
     }
     if published:
         fields["published_day"] = sort_date // _SECONDS_PER_DAY
-    if kind == "document":
-        body = record.get("text") or ""
-        stored.update(document_id=record["id"], title=record.get("title") or "", lead=lead(body))
-        fields.update(
-            title=stored["title"], body=body, author=" ; ".join(record.get("authors") or ())
-        )
-    else:
-        speaker = record.get("speaker") or ""
-        stored.update(
-            document_id=record["document_id"],
-            text=record["text"],
-            speaker=speaker,
-            role=record.get("role") or "",
-            via=record.get("via") or "",
-            anonymous=bool(record.get("anonymous")),
-            document_title=record.get("title"),
-        )
-        fields.update(
-            text=stored["text"],
-            speaker=speaker,
-            role=stored["role"],
-            via=stored["via"],
-            facet_speaker=speaker,
-            anonymous="t" if stored["anonymous"] else "f",
-        )
-    for name in ("id", "type", "document_id", "kind", "lang", "publisher"):
-        if name in stored:
-            fields[name] = stored[name]
-    for name in (*_STEMMED, *_NAMED):
-        value = fields.get(name)
-        if value and not isinstance(value, str):
-            raise ValueError(f"{name} value {value!r} is not unicode text")
-    fields["stored"] = json.dumps(
-        {name: value for name, value in stored.items() if value not in (None, "")},
-        ensure_ascii=False,
-    ).encode("utf-8")
-    return tantivy.Document(
-        **{name: value for name, value in fields.items() if value not in ("", [], None)}
-    )
+    return fields, stored
+
+
+def _text(name: str, value: object) -> str:
+    """``value``, refused when it is not text (as Whoosh refuses it)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} value {value!r} is not unicode text")
+    return value
+
+
+def _joined(text: str) -> str:
+    """``text`` with the apostrophes inside words settled for tantivy's tokenizer, as
+    `index.text.words` settles them: a possessive ``'s`` dropped (``country's`` is the
+    word ``country``), any other joining its word (``don't``, ``O'Brien``: one word).
+
+    tantivy splits words at anything that is not a letter or digit (its fastest
+    tokenizer; a regular expression that kept apostrophes took most of the build time),
+    so the apostrophe that joins is written as a letter, MODIFIER LETTER APOSTROPHE.
+
+    >>> _joined("Don’t say the country’s O'Brien 'quoted' it")
+    "Donʼt say the country OʼBrien 'quoted' it"
+    """
+    if not text.isascii() or "`" in text:
+        for apostrophe in _APOSTROPHES:
+            if apostrophe in text:
+                text = text.replace(apostrophe, "'")
+    if "'" not in text:
+        return text
+    pieces = text.split("'")
+    out = [pieces[0]]
+    for before, piece in pairwise(pieces):
+        if _is_word_char(before[-1:]) and _is_word_char(piece[:1]):
+            if piece[0] in "sS" and not _is_word_char(piece[1:2]):
+                piece = piece[1:]  # a possessive
+            else:
+                out.append(_JOINER)
+        else:
+            out.append("'")
+        out.append(piece)
+    return "".join(out)
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 class TantivySearch:
@@ -404,13 +490,13 @@ def _score(key, sort: str) -> float:
 
 
 def _fold_name(word: str) -> str:
-    tokens = _ANALYZERS[_NAMES].analyze(word)
+    tokens = _ANALYZERS[_NAMES].analyze(_joined(word))
     return tokens[0] if tokens else word
 
 
 def _analysed(field: str, word: str) -> list[str]:
     analyzer = _ANALYZERS[_WORDS if field in p.STEMMED_FIELDS else _NAMES]
-    return analyzer.analyze(word)
+    return analyzer.analyze(_joined(word))
 
 
 def _query(plan: p.Plan) -> Query:
@@ -428,9 +514,13 @@ def _query(plan: p.Plan) -> Query:
                 return Query.boost_query(query, _TITLE_BOOST) if field == "title" else query
             return Query.term_query(_SCHEMA, field, value)
         case p.Sequence(field=field, words=words, places=places):
-            placed = []
+            placed, extra = [], 0  # a word of several tokens ("foo_bar") moves the rest
             for word, place in zip(words, places, strict=True):
-                placed += [(place + i, token) for i, token in enumerate(_analysed(field, word))]
+                tokens = _analysed(field, word)
+                placed += [(place + extra + i, token) for i, token in enumerate(tokens)]
+                extra += max(len(tokens) - 1, 0)
+            if not placed:
+                return Query.empty_query()
             if len(placed) == 1:
                 query = Query.term_query(_SCHEMA, field, placed[0][1])
             else:
