@@ -221,8 +221,9 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _document(kind: str, record: dict) -> tantivy.Document:
-    """The tantivy document of a ``kind`` ("document" or "quote") record."""
-    fields, stored = _metadata(
+    """The tantivy document of a ``kind`` ("document" or "quote") record (its fields
+    without empty values, which tantivy would index as values)."""
+    shared_fields, shared_stored = _metadata(
         record.get("published"),
         record["captured"],
         record.get("publisher") or "",
@@ -231,49 +232,42 @@ def _document(kind: str, record: dict) -> tantivy.Document:
         record.get("domain") or "",
         record["url"],
     )
-    fields, stored = dict(fields), dict(stored)
-    stored["id"] = fields["id"] = record["id"]
-    stored["type"] = fields["type"] = kind
+    record_id = record["id"]
     if kind == "document":
+        stored = {"id": record_id, "type": kind, "document_id": record_id, **shared_stored}
+        fields = {"id": record_id, "type": kind, "document_id": record_id, **shared_fields}
         body = _text("body", record.get("text") or "")
         title = _text("title", record.get("title") or "")
-        stored.update(document_id=record["id"], title=title, lead=lead(body))
-        fields.update(
-            document_id=record["id"],
-            title=_joined(title),
-            body=_joined(body),
-            author=_joined(_text("author", " ; ".join(record.get("authors") or ()))),
-        )
+        author = _text("author", " ; ".join(record.get("authors") or ()))
+        if title:
+            stored["title"] = title
+            fields["title"] = _joined(title)
+        if body:
+            stored["lead"] = lead(body)
+            fields["body"] = _joined(body)
+        if author:
+            fields["author"] = _joined(author)
     else:
-        speaker = _text("speaker", record.get("speaker") or "")
-        role = _text("role", record.get("role") or "")
-        via = _text("via", record.get("via") or "")
+        document_id = record["document_id"]
+        stored = {"id": record_id, "type": kind, "document_id": document_id, **shared_stored}
+        fields = {"id": record_id, "type": kind, "document_id": document_id, **shared_fields}
         text = _text("text", record["text"] or "")
-        anonymous = bool(record.get("anonymous"))
-        stored.update(
-            document_id=record["document_id"],
-            text=text,
-            speaker=speaker,
-            role=role,
-            via=via,
-            anonymous=anonymous,
-            document_title=record.get("title"),
-        )
-        fields.update(
-            document_id=record["document_id"],
-            text=_joined(text),
-            speaker=_joined(speaker),
-            role=_joined(role),
-            via=_joined(via),
-            facet_speaker=speaker,
-            anonymous="t" if anonymous else "f",
-        )
-    fields["stored"] = _ENCODE(
-        {name: value for name, value in stored.items() if value is not None and value != ""}
-    ).encode("utf-8")
-    return tantivy.Document.from_dict(
-        {name: value for name, value in fields.items() if value or value == 0}, _SCHEMA
-    )
+        if text:
+            stored["text"] = text
+            fields["text"] = _joined(text)
+        for name in ("speaker", "role", "via"):
+            value = _text(name, record.get(name) or "")
+            if value:
+                stored[name] = value
+                fields[name] = _joined(value)
+        if stored.get("speaker"):
+            fields["facet_speaker"] = stored["speaker"]
+        stored["anonymous"] = bool(record.get("anonymous"))
+        fields["anonymous"] = "t" if stored["anonymous"] else "f"
+        if record.get("title"):
+            stored["document_title"] = record["title"]
+    fields["stored"] = _ENCODE(stored).encode("utf-8")
+    return tantivy.Document.from_dict(fields, _SCHEMA)
 
 
 @lru_cache(maxsize=256)
@@ -287,7 +281,8 @@ def _metadata(
     url: str,
 ) -> tuple[dict, dict]:
     """The index fields and stored fields that a document shares with its quotes (worked
-    out once for them all: its quotes follow it, carrying the same values)."""
+    out once for them all: its quotes follow it, carrying the same values), without the
+    empty ones."""
     captured = aware(captured)
     dated = aware(published) if published else captured
     sort_date = int(dated.timestamp())
@@ -315,7 +310,10 @@ def _metadata(
     }
     if published:
         fields["published_day"] = sort_date // _SECONDS_PER_DAY
-    return fields, stored
+    return (
+        {name: value for name, value in fields.items() if value or value == 0},
+        {name: value for name, value in stored.items() if value},
+    )
 
 
 def _text(name: str, value: object) -> str:
