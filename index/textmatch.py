@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from index.query import And, Field, Node, Not, Or, Phrase, Word
 from index.text import FOLDED_WORD, fold, term, words
@@ -45,7 +45,7 @@ class TextMatch:
         starts = {s[:-1] if len(s) > 3 else s for s in self._stems} | set(self._prefixes)
         if starts:
             starts_pattern = "|".join(map(re.escape, sorted(starts)))
-            alternatives.append(rf"(?<!\w)(?:{starts_pattern})\w*(?:'\w+)*")
+            alternatives.append(rf"(?:{starts_pattern})\w*(?:'\w+)*")
         self._pattern = re.compile("|".join(alternatives)) if alternatives else None
 
     def accepts(self, texts: Sequence[str | None]) -> bool:
@@ -79,7 +79,7 @@ class TextMatch:
         if self._pattern is None:
             return []
         marks = []
-        for found in self._pattern.finditer(fold(text)):
+        for found in _at_word_starts(self._pattern, fold(text)):
             word = found.group()
             if FOLDED_WORD.fullmatch(word) and not self._word_matches(word):
                 continue
@@ -123,7 +123,34 @@ def _collect(
 
 
 def _phrase_pattern(folded: list[str]) -> str:
-    return r"(?<!\w)" + r"\W+".join(re.escape(w) + r"(?:'s)?" for w in folded) + r"(?!\w)"
+    """The words of a phrase, in order, as a pattern to find at the start of a word
+    (`_at_word_starts`)."""
+    return r"\W+".join(re.escape(w) + r"(?:'s)?" for w in folded) + r"(?!\w)"
+
+
+def _at_word_starts(pattern: re.Pattern, text: str) -> Iterator[re.Match]:
+    """The matches of ``pattern`` in ``text`` that start where a word starts.
+
+    The patterns begin with their words rather than with a look-behind for the start of a
+    word: Python's regular expressions then skip ahead to where a word's first letter is,
+    instead of trying the look-behind at every character (many times slower)."""
+    at = 0
+    while (found := pattern.search(text, at)) is not None:
+        start = found.start()
+        if start and _is_word_char(text[start - 1]):
+            at = start + 1  # inside a word: a match may still start further on
+            continue
+        yield found
+        at = max(found.end(), start + 1)
+
+
+def _is_word_char(char: str) -> bool:
+    """Whether ``char`` is one of a regular expression's ``\\w``."""
+    return char.isalnum() or char == "_"
+
+
+def _found(pattern: re.Pattern, text: str) -> bool:
+    return next(_at_word_starts(pattern, text), None) is not None
 
 
 class _Text:
@@ -143,15 +170,15 @@ class _Text:
 def _holds(node: Node, texts: list[_Text]) -> bool:
     match node:
         case Word(text=text, prefix=True):
-            pattern = re.compile(r"(?<!\w)" + re.escape(fold(text)))
-            return any(pattern.search(t.folded) for t in texts)
+            pattern = re.compile(re.escape(fold(text)))
+            return any(_found(pattern, t.folded) for t in texts)
         case Word(text=text) | Phrase(text=text):
             folded = [w for _, _, w in words(text)]
             if isinstance(node, Word) and len(folded) == 1:
                 wanted = term(folded[0])
                 return wanted is None or any(wanted in t.stems for t in texts)
             pattern = re.compile(_phrase_pattern(folded))
-            return any(pattern.search(t.folded) for t in texts)
+            return any(_found(pattern, t.folded) for t in texts)
         case And(children=children):
             return all(_holds(child, texts) for child in children)
         case Or(children=children):
