@@ -168,6 +168,20 @@ class Searcher:
         if not plans:
             return SearchResults(query, 0, page, page_size, (), _empty_facets(facets))
         self._check_prefixes(node, types, plans)
+        with self._records.remembering():
+            return self._search(query, node, plans, sort, page, page_size, facets, highlight)
+
+    def _search(
+        self,
+        query: str,
+        node: Node | None,
+        plans: list[tuple[_Shard, p.Plan]],
+        sort: str,
+        page: int,
+        page_size: int,
+        facets: bool,
+        highlight: bool,
+    ) -> SearchResults:
         match = TextMatch(node)
         need = page * page_size
         total, exact, found, counts, unavailable = 0, True, [], {}, []

@@ -14,8 +14,8 @@ Records are stored as one JSON blob each (the fields a hit shows, `index.hits`);
 values are fast columns that tantivy counts itself; dates are day numbers for ranges and a
 fast ``sort_date`` for date order. Totals and facets are exact: tantivy counts every match.
 Phrase candidates are checked word for word as with Whoosh: all of them up to
-``VERIFY_ALL`` (the total is then exact), else as the page fills (and the total counts
-candidates, ``total_is_exact`` false).
+``VERIFY_ALL`` (the total is then exact), else only as the page fills (and the total
+counts the candidates not checked, ``total_is_exact`` false).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
-from itertools import pairwise
+from itertools import chain, islice, pairwise
 from pathlib import Path
 
 import tantivy
@@ -71,8 +71,9 @@ _WRITER_HEAP = 64_000_000
 # up to this many values (months: 83 years), and estimated beyond.
 _FACET_BUCKETS = 1000
 
-VERIFY_ALL = 200  # phrase candidate sets up to this size are checked in full
-VERIFY_BUDGET = 400  # candidates checked per search beyond that
+VERIFY_ALL = 40  # phrase candidate sets up to this size are checked in full
+VERIFY_BUDGET = 200  # beyond that, candidates checked per search beyond the page's
+_SPARE = 10  # candidates fetched beyond the page, for the few that a check refuses
 MAX_PREFIX_EXPANSION = 1000
 
 
@@ -417,28 +418,33 @@ class TantivySearch:
             found = self._search(query, sort, count, count=True)
             page = [(_score(key, sort), self._stored(address)) for key, address in found.hits]
             return found.count, True, page, self._facets(query) if facets else None
-        candidates = self._search(query, sort, VERIFY_ALL + 1, count=True)
-        if candidates.count <= VERIFY_ALL:
-            kept = [
-                (_score(key, sort), stored)
-                for key, address in candidates.hits
-                if self._records.accepts(stored := self._stored(address), match)
-            ]
-            counted = stored_facets(stored for _, stored in kept) if facets else None
-            return len(kept), True, kept[:count], counted
-        # Too many to check them all: check them in order until the page is full.
-        accepted, rejected, budget = [], 0, VERIFY_BUDGET
-        for key, address in self._search(query, sort, count + VERIFY_BUDGET, count=False).hits:
-            if len(accepted) == count or budget == 0:
+        # Phrases: the index finds their candidates (stems in place); each is checked word
+        # for word, in order, until the page is full: all of them when they are few (the
+        # total is then exact), else at most VERIFY_BUDGET more than the page, the total
+        # then counting the candidates not checked (the facets too: `total_is_exact` false).
+        first = max(count, VERIFY_ALL) + _SPARE
+        found = self._search(query, sort, first, count=True)
+        check_all = found.count <= VERIFY_ALL
+        candidates = chain(found.hits, self._after(query, sort, first, count + VERIFY_BUDGET))
+        accepted, rejected = [], 0
+        for key, address in islice(candidates, count + VERIFY_BUDGET):
+            if len(accepted) == count and not check_all:
                 break
-            budget -= 1
             stored = self._stored(address)
             if self._records.accepts(stored, match):
                 accepted.append((_score(key, sort), stored))
             else:
                 rejected += 1
-        total = max(candidates.count - rejected, len(accepted))
+        if len(accepted) + rejected == found.count:
+            counted = stored_facets(stored for _, stored in accepted) if facets else None
+            return len(accepted), True, accepted[:count], counted
+        total = max(found.count - rejected, len(accepted))
         return total, False, accepted, self._facets(query) if facets else None
+
+    def _after(self, query: Query, sort: str, skip: int, limit: int) -> Iterator:
+        """The hits from ``skip`` up to ``limit``, searched for when first asked for."""
+        if limit > skip:
+            yield from self._search(query, sort, limit, count=False).hits[skip:]
 
     def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator[tuple[float, dict]]:
         """Every result as (score, stored fields), in order, phrases checked."""
