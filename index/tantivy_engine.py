@@ -4,11 +4,12 @@ for archives of millions of records. The only module that imports tantivy.
 Text is analysed inside tantivy, as close to `index.text` as its filters allow: words are
 split at anything but letters and digits (tantivy's fastest tokenizer), once the
 apostrophes inside words are settled as `index.text.words` settles them (`_joined`: a
-possessive dropped, ``don't`` one word); they are lower-cased and folded to ASCII; the
-text fields then lose the same stop words (their places kept, so phrase distances hold)
-and are stemmed by Snowball's English stemmer (Whoosh uses Porter's: the two agree on
-most words; each engine stems queries as it stemmed its text). Query words are analysed
-one at a time by the same analyzers, so a plan's places stay right.
+possessive dropped, ``don't`` one word); they are lower-cased and folded to ASCII, and
+the text fields stemmed by Snowball's English stemmer (Whoosh uses Porter's: the two agree
+on most words; each engine stems queries as it stemmed its text). Unlike Whoosh's, these
+fields keep the stop words: a word is never looked up alone if it is one (`index.plan`),
+but a phrase looks for all its words in their places, so that "the party is" finds few
+candidates to check word for word rather than every record that has "party".
 
 Records are stored as one JSON blob each (the fields a hit shows, `index.hits`); the facet
 values are fast columns that tantivy counts itself; dates are day numbers for ranges and a
@@ -99,18 +100,16 @@ def _analyzers() -> dict[str, tantivy.TextAnalyzer]:
     def names(tokenizer: Tokenizer) -> TextAnalyzerBuilder:
         return TextAnalyzerBuilder(tokenizer).filter(Filter.lowercase()).filter(Filter.ascii_fold())
 
-    def words(tokenizer: Tokenizer) -> TextAnalyzerBuilder:
-        return (
-            names(tokenizer)
-            .filter(Filter.custom_stopword(sorted(STOP_WORDS)))
-            .filter(Filter.stemmer("english"))
-        )
-
     former = Tokenizer.regex(_FORMER_PATTERN)
     return {
-        _WORDS: words(Tokenizer.simple()).build(),
+        _WORDS: names(Tokenizer.simple()).filter(Filter.stemmer("english")).build(),
         _NAMES: names(Tokenizer.simple()).build(),
-        "onrecord_words": words(former).build(),
+        "onrecord_words": (
+            names(former)
+            .filter(Filter.custom_stopword(sorted(STOP_WORDS)))
+            .filter(Filter.stemmer("english"))
+            .build()
+        ),
         "onrecord_names": names(former).build(),
     }
 
@@ -507,6 +506,8 @@ def _query(plan: p.Plan) -> Query:
     """The tantivy query of a plan."""
     match plan:
         case p.Term(field=field, value=value):
+            if field in p.STEMMED_FIELDS and value in STOP_WORDS:
+                return Query.empty_query()  # a word too common to look up (`index.plan`)
             if field in p.STEMMED_FIELDS or field in _NAMED:
                 tokens = _analysed(field, value)
                 if not tokens:
@@ -517,12 +518,11 @@ def _query(plan: p.Plan) -> Query:
                     query = Query.phrase_query(_SCHEMA, field, tokens)
                 return Query.boost_query(query, _TITLE_BOOST) if field == "title" else query
             return Query.term_query(_SCHEMA, field, value)
-        case p.Sequence(field=field, words=words, places=places):
-            placed, extra = [], 0  # a word of several tokens ("foo_bar") moves the rest
-            for word, place in zip(words, places, strict=True):
-                tokens = _analysed(field, word)
-                placed += [(place + extra + i, token) for i, token in enumerate(tokens)]
-                extra += max(len(tokens) - 1, 0)
+        case p.Sequence(field=field, folded=folded):
+            # every word of the phrase, stop words too: they are indexed in their places
+            placed = []
+            for word in folded:
+                placed += [(len(placed), token) for token in _analysed(field, word)]
             if not placed:
                 return Query.empty_query()
             if len(placed) == 1:
