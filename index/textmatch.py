@@ -61,9 +61,9 @@ class TextMatch:
     def snippet(self, text: str) -> str:
         """HTML for ``text``: escaped, matches in ``<mark>``, cut to windows around them
         when it is long."""
-        marks = self._marks(text)
         if len(text) <= _WHOLE_TEXT:
-            return _render(text, marks, 0, len(text))
+            return _render(text, list(self._marks(text)), 0, len(text))
+        marks = _shown(self._marks(text))
         if not marks:
             end = _word_boundary(text, 2 * _WINDOW, forward=False)
             return _render(text, [], 0, end) + " …"
@@ -75,16 +75,14 @@ class TextMatch:
         suffix = " …" if windows[-1][1] < len(text) else ""
         return prefix + " … ".join(pieces) + suffix
 
-    def _marks(self, text: str) -> list[tuple[int, int]]:
+    def _marks(self, text: str) -> Iterator[tuple[int, int]]:
         if self._pattern is None:
-            return []
-        marks = []
+            return
         for found in _at_word_starts(self._pattern, fold(text)):
             word = found.group()
             if FOLDED_WORD.fullmatch(word) and not self._word_matches(word):
                 continue
-            marks.append(found.span())
-        return marks
+            yield found.span()
 
     def _word_matches(self, word: str) -> bool:
         if word.endswith("'s"):
@@ -188,6 +186,18 @@ def _holds(node: Node, texts: list[_Text]) -> bool:
         case Field():
             return True
     return True
+
+
+def _shown(marks: Iterator[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The marks that can be shown in a long text's windows: the first few, which the
+    windows are cut around, and any others inside those windows (none further on than a
+    window's width past the last of the first few: the rest of the text is not read)."""
+    shown: list[tuple[int, int]] = []
+    for mark in marks:
+        if len(shown) >= _MAX_WINDOWS and mark[0] >= shown[_MAX_WINDOWS - 1][1] + _WINDOW:
+            break
+        shown.append(mark)
+    return shown
 
 
 def _windows(text: str, marks: list[tuple[int, int]]) -> list[tuple[int, int]]:
