@@ -19,7 +19,7 @@ from datetime import datetime
 
 from index.textmatch import TextMatch
 
-__all__ = ["FACET_LIMIT", "MONTH_LIMIT", "Hit", "Records", "top_facets"]
+__all__ = ["FACET_LIMIT", "MONTH_LIMIT", "Hit", "Pending", "Records", "dated", "top_facets"]
 
 FACET_LIMIT = 20
 MONTH_LIMIT = 36
@@ -118,6 +118,38 @@ class Records:
             if "<mark>" in titled:
                 return titled
         return snippet or html.escape(title)
+
+
+class Pending:
+    """The stored fields of a record found, read when first asked for: each shard offers
+    as many records as a page shows, and the page takes some of them.
+
+    ``date`` is the record's date in whole seconds, as the engines sort by it (`dated`);
+    an engine that sorted by it gives it, so that ordering the page needs no read."""
+
+    __slots__ = ("_date", "_read", "_stored")
+
+    def __init__(self, read: Callable[[], dict], date: int | None = None) -> None:
+        self._read = read
+        self._stored: dict | None = None
+        self._date = date
+
+    @property
+    def stored(self) -> dict:
+        if self._stored is None:
+            self._stored = self._read()
+        return self._stored
+
+    @property
+    def date(self) -> int:
+        if self._date is None:
+            self._date = dated(self.stored)
+        return self._date
+
+
+def dated(stored: dict) -> int:
+    """The record's date in whole seconds, as the engines sort by it."""
+    return int(datetime.fromisoformat(stored.get("published") or stored["captured"]).timestamp())
 
 
 def top_facets(counts: dict[str, Counter]) -> dict[str, list[tuple[str, int]]]:

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import chain, islice, pairwise
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from tantivy import Filter, Occur, Order, Query, TextAnalyzerBuilder, Tokenizer
 
 from index import plan as p
 from index.build import aware, domain_suffixes, lead
-from index.hits import Records, stored_facets
+from index.hits import Pending, Records, stored_facets
 from index.text import APOSTROPHES, STOP_WORDS
 from index.textmatch import TextMatch
 
@@ -409,13 +409,16 @@ class TantivySearch:
 
     def search(
         self, plan: p.Plan, match: TextMatch, *, sort: str, count: int, facets: bool
-    ) -> tuple[int, bool, list[tuple[float, dict]], dict[str, Counter] | None]:
-        """(total, total_is_exact, the first ``count`` (score, stored fields), facet
-        counts or None)."""
+    ) -> tuple[int, bool, list[tuple[float, Pending]], dict[str, Counter] | None]:
+        """(total, total_is_exact, the first ``count`` (score, `Pending` stored fields),
+        facet counts or None)."""
         query = _query(plan)
         if not match.has_phrases:
             found = self._search(query, sort, count, count=True)
-            page = [(_score(key, sort), self._stored(address)) for key, address in found.hits]
+            page = [
+                (_score(key, sort), self._pending(key, address, sort))
+                for key, address in found.hits
+            ]
             return found.count, True, page, self._facets(query) if facets else None
         # Phrases: the index finds their candidates (stems in place); each is checked word
         # for word, in order, until the page is full: all of them when they are few (the
@@ -429,13 +432,13 @@ class TantivySearch:
         for key, address in islice(candidates, count + VERIFY_BUDGET):
             if len(accepted) == count and not check_all:
                 break
-            stored = self._stored(address)
-            if self._records.accepts(stored, match):
-                accepted.append((_score(key, sort), stored))
+            pending = self._pending(key, address, sort)
+            if self._records.accepts(pending.stored, match):
+                accepted.append((_score(key, sort), pending))
             else:
                 rejected += 1
         if len(accepted) + rejected == found.count:
-            counted = stored_facets(stored for _, stored in accepted) if facets else None
+            counted = stored_facets(found.stored for _, found in accepted) if facets else None
             return len(accepted), True, accepted[:count], counted
         total = max(found.count - rejected, len(accepted))
         return total, False, accepted, self._facets(query) if facets else None
@@ -464,6 +467,12 @@ class TantivySearch:
         return self._searcher.search(
             query, limit=max(limit, 1), count=count, order_by_field="sort_date", order=order
         )
+
+    def _pending(self, key, address, sort: str) -> Pending:
+        """A record found, its stored fields read when needed (its date is the key of a
+        search in date order)."""
+        date = None if sort == "relevance" else key
+        return Pending(partial(self._stored, address), date)
 
     def _stored(self, address) -> dict:
         return json.loads(self._searcher.doc(address).get_first("stored"))
