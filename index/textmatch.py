@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 
 from index.query import And, Field, Node, Not, Or, Phrase, Word
 from index.text import FOLDED_WORD, fold, term, words
@@ -168,14 +169,12 @@ class _Text:
 def _holds(node: Node, texts: list[_Text]) -> bool:
     match node:
         case Word(text=text, prefix=True):
-            pattern = re.compile(re.escape(fold(text)))
+            pattern = _prefix_pattern(text)
             return any(_found(pattern, t.folded) for t in texts)
         case Word(text=text) | Phrase(text=text):
-            folded = [w for _, _, w in words(text)]
-            if isinstance(node, Word) and len(folded) == 1:
-                wanted = term(folded[0])
+            wanted, pattern = _looked_for(text, isinstance(node, Word))
+            if pattern is None:
                 return wanted is None or any(wanted in t.stems for t in texts)
-            pattern = re.compile(_phrase_pattern(folded))
             return any(_found(pattern, t.folded) for t in texts)
         case And(children=children):
             return all(_holds(child, texts) for child in children)
@@ -186,6 +185,21 @@ def _holds(node: Node, texts: list[_Text]) -> bool:
         case Field():
             return True
     return True
+
+
+@lru_cache(maxsize=1024)
+def _prefix_pattern(text: str) -> re.Pattern:
+    return re.compile(re.escape(fold(text)))
+
+
+@lru_cache(maxsize=1024)
+def _looked_for(text: str, word: bool) -> tuple[str | None, re.Pattern | None]:
+    """What a word or phrase of the query looks for in a text: (the term of a single word,
+    None), or (None, the pattern of a phrase); worked out once, not for each candidate."""
+    folded = [w for _, _, w in words(text)]
+    if word and len(folded) == 1:
+        return term(folded[0]), None
+    return None, re.compile(_phrase_pattern(folded))
 
 
 def _shown(marks: Iterator[tuple[int, int]]) -> list[tuple[int, int]]:
