@@ -344,8 +344,10 @@ def _joined(text: str) -> str:
     pieces = text.split("'")
     out = [pieces[0]]
     for before, piece in pairwise(pieces):
-        if _is_word_char(before[-1:]) and _is_word_char(piece[:1]):
-            if piece[0] in "sS" and not _is_word_char(piece[1:2]):
+        last, first = before[-1:], piece[:1]  # "" at either end of the text
+        if (last.isalnum() or last == "_") and (first.isalnum() or first == "_"):
+            after = piece[1:2]
+            if first in "sS" and not (after.isalnum() or after == "_"):
                 piece = piece[1:]  # a possessive
             else:
                 out.append(_JOINER)
@@ -353,10 +355,6 @@ def _joined(text: str) -> str:
             out.append("'")
         out.append(piece)
     return "".join(out)
-
-
-def _is_word_char(char: str) -> bool:
-    return char.isalnum() or char == "_"
 
 
 class TantivySearch:
