@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache, partial
-from itertools import chain, islice, pairwise
+from itertools import pairwise
 from pathlib import Path
 
 import tantivy
@@ -74,7 +74,6 @@ _FACET_BUCKETS = 1000
 
 VERIFY_ALL = 40  # phrase candidate sets up to this size are checked in full
 VERIFY_BUDGET = 200  # beyond that, candidates checked per search beyond the page's
-_SPARE = 10  # candidates fetched beyond the page, for the few that a check refuses
 MAX_PREFIX_EXPANSION = 1000
 
 
@@ -422,12 +421,12 @@ class TantivySearch:
         # for word, in order, until the page is full: all of them when they are few (the
         # total is then exact), else at most VERIFY_BUDGET more than the page, the total
         # then counting the candidates not checked (the facets too: `total_is_exact` false).
-        first = max(count, VERIFY_ALL) + _SPARE
-        found = self._search(query, sort, first, count=True)
+        # (As many as could be checked are asked for at once: each ask runs the whole
+        # query again, comparing positions in every record that has its words.)
+        found = self._search(query, sort, max(count, VERIFY_ALL) + VERIFY_BUDGET, count=True)
         check_all = found.count <= VERIFY_ALL
-        candidates = chain(found.hits, self._after(query, sort, first, count + VERIFY_BUDGET))
         accepted, rejected = [], 0
-        for key, address in islice(candidates, count + VERIFY_BUDGET):
+        for key, address in found.hits:
             if len(accepted) == count and not check_all:
                 break
             pending = self._pending(key, address, sort)
@@ -440,11 +439,6 @@ class TantivySearch:
             return len(accepted), True, accepted[:count], counted
         total = max(found.count - rejected, len(accepted))
         return total, False, accepted, self._facets(query) if facets else None
-
-    def _after(self, query: Query, sort: str, skip: int, limit: int) -> Iterator:
-        """The hits from ``skip`` up to ``limit``, searched for when first asked for."""
-        if limit > skip:
-            yield from self._search(query, sort, limit, count=False).hits[skip:]
 
     def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator[tuple[float, dict]]:
         """Every result as (score, stored fields), in order, phrases checked."""
