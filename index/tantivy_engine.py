@@ -26,7 +26,8 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache, partial
@@ -149,12 +150,23 @@ def _writer(index: tantivy.Index, wait: float, **options) -> tantivy.IndexWriter
 @contextmanager
 def _committing(writer: tantivy.IndexWriter) -> Iterator[tantivy.IndexWriter]:
     """Commit what the block wrote, or roll all of it back when the block fails."""
+    with _rolling_back(writer):
+        yield writer
+    _commit(writer)
+
+
+@contextmanager
+def _rolling_back(writer: tantivy.IndexWriter) -> Iterator[tantivy.IndexWriter]:
+    """Roll back all that the block wrote when it fails."""
     try:
         yield writer
     except BaseException:
         writer.rollback()
         writer.wait_merging_threads()
         raise
+
+
+def _commit(writer: tantivy.IndexWriter) -> None:
     writer.commit()
     writer.wait_merging_threads()
 
@@ -193,16 +205,25 @@ def delete_document(generation: Path, document_id: str, wait: float) -> None:
 
 def build(
     generation: Path, records: Iterable[tuple[str, dict]], procs: int, memory_mb: int
-) -> None:
+) -> Callable[[], None]:
     """Write ``records`` into a new index in the empty folder ``generation``, with
-    ``procs`` indexing threads sharing about ``memory_mb`` of buffers."""
+    ``procs`` indexing threads sharing about ``memory_mb`` of buffers; return the function
+    that waits until they are committed, raising what the commit raised.
+
+    The commit goes on in a thread (tantivy lets go of the interpreter meanwhile): its
+    indexing threads still have the records queued for them to index, and the last
+    segments to write, while the next shard's records are read and prepared."""
     index = tantivy.Index(_SCHEMA, path=str(generation), reuse=False)
     for name, analyzer in _ANALYZERS.items():
         index.register_tokenizer(name, analyzer)
     heap = max(memory_mb * 2**20, 20_000_000 * procs)
-    with _committing(index.writer(heap_size=heap, num_threads=procs)) as writer:
+    with _rolling_back(index.writer(heap_size=heap, num_threads=procs)) as writer:
         for kind, record in records:
             writer.add_document(_document(kind, record))
+    committing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tantivy-commit")
+    committed = committing.submit(_commit, writer)
+    committing.shutdown(wait=False)
+    return committed.result
 
 
 def ids(generation: Path) -> Iterator[str]:

@@ -23,7 +23,7 @@ import time
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from itertools import islice
 from pathlib import Path
@@ -112,10 +112,16 @@ def delete_document(generation: Path, document_id: str, wait: float) -> None:
 
 def build(
     generation: Path, records: Iterable[tuple[str, dict]], procs: int, memory_mb: int
-) -> None:
-    """Write ``records`` as a new index in the empty folder ``generation`` (`index.segments`)."""
+) -> Callable[[], None]:
+    """Write ``records`` as a new index in the empty folder ``generation`` (`index.segments`);
+    return the function that waits until they are written (at once: they are)."""
     ix = whoosh_index.create_in(str(generation), build_schema())
     write_segments(ix, (index_fields(kind, record) for kind, record in records), procs, memory_mb)
+    return _written
+
+
+def _written() -> None:
+    """Nothing to wait for: `write_segments` published the segments before returning."""
 
 
 def ids(generation: Path) -> Iterator[str]:
