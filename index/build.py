@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
@@ -137,14 +138,21 @@ class Indexer:
         generation = layout.new_generation(self._root, self._engine)
         engine = engine_module(self._engine)
         checked = _Checked(progress)
+        written: list[Callable[[], None]] = []  # each waits until its shard is written
         try:
             shards = layout.new_shards(generation)
             for (path, _), (kind, records) in zip(
                 shards.values(), (("document", documents), ("quote", quotes)), strict=True
             ):
-                engine.build(path, checked(kind, records), self._procs, self._limitmb)
+                built = engine.build(path, checked(kind, records), self._procs, self._limitmb)
+                written.append(built)
+            for wait in written:
+                wait()
             checked.finish()
         except BaseException:
+            for wait in written:
+                with suppress(Exception):  # what failed first is what is raised
+                    wait()
             shutil.rmtree(generation, ignore_errors=True)
             raise
         layout.publish(self._root, generation)

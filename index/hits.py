@@ -12,13 +12,14 @@ from __future__ import annotations
 import heapq
 import html
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from index.textmatch import TextMatch
 
-__all__ = ["FACET_LIMIT", "MONTH_LIMIT", "Hit", "Records", "top_facets"]
+__all__ = ["FACET_LIMIT", "MONTH_LIMIT", "Hit", "Pending", "Records", "dated", "top_facets"]
 
 FACET_LIMIT = 20
 MONTH_LIMIT = 36
@@ -53,13 +54,33 @@ class Records:
 
     def __init__(self, text_loader: Callable[[str], str | None] | None) -> None:
         self._text_loader = text_loader
+        self._bodies: dict[str, str | None] | None = None
+
+    @contextmanager
+    def remembering(self) -> Iterator[None]:
+        """Load each body once inside the block (one search: a document's phrases are
+        checked against its body, then its snippet is cut from it)."""
+        self._bodies = {}
+        try:
+            yield
+        finally:
+            self._bodies = None
 
     def accepts(self, stored: dict, match: TextMatch) -> bool:
         """Whether the record holds the query's phrases word for word."""
         if stored["type"] == "quote":
             return match.accepts([stored.get("text"), stored.get("speaker")])
-        body = self._text_loader(stored["id"]) if self._text_loader else None
-        return match.accepts([stored.get("title"), body])
+        return match.accepts([stored.get("title"), self._body(stored["id"])])
+
+    def _body(self, document_id: str) -> str | None:
+        if self._text_loader is None:
+            return None
+        bodies = self._bodies
+        if bodies is None:
+            return self._text_loader(document_id)
+        if document_id not in bodies:
+            bodies[document_id] = self._text_loader(document_id)
+        return bodies[document_id]
 
     def hit(self, stored: dict, score: float, match: TextMatch) -> Hit:
         published = stored.get("published")
@@ -89,8 +110,7 @@ class Records:
         )
 
     def _document_snippet(self, stored: dict, match: TextMatch) -> str:
-        body = self._text_loader(stored["id"]) if self._text_loader else None
-        body = body or stored.get("lead") or ""
+        body = self._body(stored["id"]) or stored.get("lead") or ""
         snippet = match.snippet(body)
         title = stored.get("title") or ""
         if "<mark>" not in snippet and title:
@@ -98,6 +118,38 @@ class Records:
             if "<mark>" in titled:
                 return titled
         return snippet or html.escape(title)
+
+
+class Pending:
+    """The stored fields of a record found, read when first asked for: each shard offers
+    as many records as a page shows, and the page takes some of them.
+
+    ``date`` is the record's date in whole seconds, as the engines sort by it (`dated`);
+    an engine that sorted by it gives it, so that ordering the page needs no read."""
+
+    __slots__ = ("_date", "_read", "_stored")
+
+    def __init__(self, read: Callable[[], dict], date: int | None = None) -> None:
+        self._read = read
+        self._stored: dict | None = None
+        self._date = date
+
+    @property
+    def stored(self) -> dict:
+        if self._stored is None:
+            self._stored = self._read()
+        return self._stored
+
+    @property
+    def date(self) -> int:
+        if self._date is None:
+            self._date = dated(self.stored)
+        return self._date
+
+
+def dated(stored: dict) -> int:
+    """The record's date in whole seconds, as the engines sort by it."""
+    return int(datetime.fromisoformat(stored.get("published") or stored["captured"]).timestamp())
 
 
 def top_facets(counts: dict[str, Counter]) -> dict[str, list[tuple[str, int]]]:

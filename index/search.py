@@ -16,13 +16,13 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from index import layout
 from index import plan as p
 from index.build import engine_module
-from index.hits import Hit, Records, top_facets
+from index.hits import Hit, Pending, Records, dated, top_facets
 from index.query import And, Node, Not, Or, QueryError, Word, parse
 from index.textmatch import TextMatch
 
@@ -168,6 +168,20 @@ class Searcher:
         if not plans:
             return SearchResults(query, 0, page, page_size, (), _empty_facets(facets))
         self._check_prefixes(node, types, plans)
+        with self._records.remembering():
+            return self._search(query, node, plans, sort, page, page_size, facets, highlight)
+
+    def _search(
+        self,
+        query: str,
+        node: Node | None,
+        plans: list[tuple[_Shard, p.Plan]],
+        sort: str,
+        page: int,
+        page_size: int,
+        facets: bool,
+        highlight: bool,
+    ) -> SearchResults:
         match = TextMatch(node)
         need = page * page_size
         total, exact, found, counts, unavailable = 0, True, [], {}, []
@@ -183,9 +197,9 @@ class Searcher:
             found += answer[2]
             for facet, counted in (answer[3] or {}).items():
                 counts[facet] = counts.get(facet, Counter()) + counted
-        found = _ordered(found, sort)[(page - 1) * page_size : need]
+        found = _page(found, sort, (page - 1) * page_size, need)
         shown = match if highlight else TextMatch(None)
-        hits = tuple(self._records.hit(stored, score, shown) for score, stored in found)
+        hits = tuple(self._records.hit(record.stored, score, shown) for score, record in found)
         return SearchResults(
             query,
             total,
@@ -342,19 +356,37 @@ def _sort_key(sort: str) -> Callable[[tuple[float, dict]], float]:
     if sort == "relevance":
         return lambda found: -found[0]
     sign = 1 if sort == "date_asc" else -1
-    return lambda found: sign * _dated(found[1])
+    return lambda found: sign * dated(found[1])
 
 
-def _dated(stored: dict) -> int:
-    """The record's date in whole seconds, as the engines sort by it."""
-    return int(datetime.fromisoformat(stored.get("published") or stored["captured"]).timestamp())
+def _page(
+    found: list[tuple[float, Pending]], sort: str, start: int, stop: int
+) -> list[tuple[float, Pending]]:
+    """Results ``start`` to ``stop`` in order, ties going by id: two indexes holding the
+    same records (two web nodes, one rebuilt) show the same page, whatever order their
+    records were written in. Only records tied with others at the page's edges are read
+    to be ordered."""
+    key = _by_score if sort == "relevance" else partial(_by_date, 1 if sort == "date_asc" else -1)
+    ranked = sorted(found, key=key)
+    ordered, at = [], 0
+    while at < min(stop, len(ranked)):
+        end = at + 1
+        while end < len(ranked) and key(ranked[end]) == key(ranked[at]):
+            end += 1
+        tied = ranked[at:end]
+        if len(tied) > 1 and end > start:
+            tied.sort(key=lambda pair: pair[1].stored["id"])
+        ordered += tied
+        at = end
+    return ordered[start:stop]
 
 
-def _ordered(found: list[tuple[float, dict]], sort: str) -> list[tuple[float, dict]]:
-    """A page in order, ties going by id: two indexes holding the same records (two web
-    nodes, one rebuilt) show the same page, whatever order their records were written in."""
-    key = _sort_key(sort)
-    return sorted(found, key=lambda pair: (key(pair), pair[1]["id"]))
+def _by_score(found: tuple[float, Pending]) -> float:
+    return -found[0]
+
+
+def _by_date(sign: int, found: tuple[float, Pending]) -> int:
+    return sign * found[1].date
 
 
 def _prefixes(node: Node | None) -> Iterator[str]:

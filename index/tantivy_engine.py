@@ -2,18 +2,21 @@
 for archives of millions of records. The only module that imports tantivy.
 
 Text is analysed inside tantivy, as close to `index.text` as its filters allow: words are
-split as `index.text.FOLDED_WORD` splits them (curly apostrophes included), lower-cased
-and folded to ASCII; the text fields then lose the same stop words (their places kept, so
-phrase distances hold) and are stemmed by Snowball's English stemmer (Whoosh uses Porter's:
-the two agree on most words; each engine stems queries as it stemmed its text). Query
-words are analysed one at a time by the same analyzers, so a plan's places stay right.
+split at anything but letters and digits (tantivy's fastest tokenizer), once the
+apostrophes inside words are settled as `index.text.words` settles them (`_joined`: a
+possessive dropped, ``don't`` one word); they are lower-cased and folded to ASCII, and
+the text fields stemmed by Snowball's English stemmer (Whoosh uses Porter's: the two agree
+on most words; each engine stems queries as it stemmed its text). Unlike Whoosh's, these
+fields keep the stop words: a word is never looked up alone if it is one (`index.plan`),
+but a phrase looks for all its words in their places, so that "the party is" finds few
+candidates to check word for word rather than every record that has "party".
 
 Records are stored as one JSON blob each (the fields a hit shows, `index.hits`); the facet
 values are fast columns that tantivy counts itself; dates are day numbers for ranges and a
 fast ``sort_date`` for date order. Totals and facets are exact: tantivy counts every match.
 Phrase candidates are checked word for word as with Whoosh: all of them up to
-``VERIFY_ALL`` (the total is then exact), else as the page fills (and the total counts
-candidates, ``total_is_exact`` false).
+``VERIFY_ALL`` (the total is then exact), else only as the page fills (and the total
+counts the candidates not checked, ``total_is_exact`` false).
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache, partial
+from itertools import pairwise
 from pathlib import Path
 
 import tantivy
@@ -33,7 +39,7 @@ from tantivy import Filter, Occur, Order, Query, TextAnalyzerBuilder, Tokenizer
 
 from index import plan as p
 from index.build import aware, domain_suffixes, lead
-from index.hits import Records, stored_facets
+from index.hits import Pending, Records, stored_facets
 from index.text import APOSTROPHES, STOP_WORDS
 from index.textmatch import TextMatch
 
@@ -42,9 +48,14 @@ __all__ = ["ENGINE", "TantivySearch", "build", "create", "delete_document", "ids
 log = logging.getLogger(__name__)
 
 ENGINE = "tantivy"
-_WORDS, _NAMES = "onrecord_words", "onrecord_names"
-# `index.text.FOLDED_WORD`, with the apostrophes `index.text.fold` straightens
-_WORD_PATTERN = r"\w+(?:[" + re.escape("'" + "".join(sorted(APOSTROPHES))) + r"]\w+)*"
+_WORDS, _NAMES = "onrecord_words_2", "onrecord_names_2"
+# The analyzers of generations written before `_joined` (their tokenizer a regular
+# expression, `index.text.FOLDED_WORD` with the apostrophes `index.text.fold` straightens),
+# registered under their names so that updates to such a generation still analyse text as
+# it was analysed (`onrecord reindex` brings it up to date).
+_FORMER_PATTERN = r"\w+(?:[" + re.escape("'" + "".join(sorted(APOSTROPHES))) + r"]\w+)*"
+_APOSTROPHES = tuple(sorted(APOSTROPHES))
+_JOINER = "\u02bc"  # MODIFIER LETTER APOSTROPHE: a letter, for tantivy's tokenizer
 _RAW = ("id", "type", "document_id", "kind", "lang", "anonymous")
 _STEMMED = ("text", "title", "body")
 _NAMED = ("speaker", "role", "via", "publisher", "author")
@@ -62,8 +73,8 @@ _WRITER_HEAP = 64_000_000
 # up to this many values (months: 83 years), and estimated beyond.
 _FACET_BUCKETS = 1000
 
-VERIFY_ALL = 200  # phrase candidate sets up to this size are checked in full
-VERIFY_BUDGET = 400  # candidates checked per search beyond that
+VERIFY_ALL = 40  # phrase candidate sets up to this size are checked in full
+VERIFY_BUDGET = 200  # beyond that, candidates checked per search beyond the page's
 MAX_PREFIX_EXPANSION = 1000
 
 
@@ -86,17 +97,21 @@ def _schema() -> tantivy.Schema:
 
 
 def _analyzers() -> dict[str, tantivy.TextAnalyzer]:
-    def names() -> TextAnalyzerBuilder:
-        return (
-            TextAnalyzerBuilder(Tokenizer.regex(_WORD_PATTERN))
-            .filter(Filter.lowercase())
-            .filter(Filter.ascii_fold())
-        )
+    def names(tokenizer: Tokenizer) -> TextAnalyzerBuilder:
+        return TextAnalyzerBuilder(tokenizer).filter(Filter.lowercase()).filter(Filter.ascii_fold())
 
-    words = (
-        names().filter(Filter.custom_stopword(sorted(STOP_WORDS))).filter(Filter.stemmer("english"))
-    )
-    return {_WORDS: words.build(), _NAMES: names().build()}
+    former = Tokenizer.regex(_FORMER_PATTERN)
+    return {
+        _WORDS: names(Tokenizer.simple()).filter(Filter.stemmer("english")).build(),
+        _NAMES: names(Tokenizer.simple()).build(),
+        "onrecord_words": (
+            names(former)
+            .filter(Filter.custom_stopword(sorted(STOP_WORDS)))
+            .filter(Filter.stemmer("english"))
+            .build()
+        ),
+        "onrecord_names": names(former).build(),
+    }
 
 
 _SCHEMA = _schema()
@@ -135,12 +150,23 @@ def _writer(index: tantivy.Index, wait: float, **options) -> tantivy.IndexWriter
 @contextmanager
 def _committing(writer: tantivy.IndexWriter) -> Iterator[tantivy.IndexWriter]:
     """Commit what the block wrote, or roll all of it back when the block fails."""
+    with _rolling_back(writer):
+        yield writer
+    _commit(writer)
+
+
+@contextmanager
+def _rolling_back(writer: tantivy.IndexWriter) -> Iterator[tantivy.IndexWriter]:
+    """Roll back all that the block wrote when it fails."""
     try:
         yield writer
     except BaseException:
         writer.rollback()
         writer.wait_merging_threads()
         raise
+
+
+def _commit(writer: tantivy.IndexWriter) -> None:
     writer.commit()
     writer.wait_merging_threads()
 
@@ -179,16 +205,25 @@ def delete_document(generation: Path, document_id: str, wait: float) -> None:
 
 def build(
     generation: Path, records: Iterable[tuple[str, dict]], procs: int, memory_mb: int
-) -> None:
+) -> Callable[[], None]:
     """Write ``records`` into a new index in the empty folder ``generation``, with
-    ``procs`` indexing threads sharing about ``memory_mb`` of buffers."""
+    ``procs`` indexing threads sharing about ``memory_mb`` of buffers; return the function
+    that waits until they are committed, raising what the commit raised.
+
+    The commit goes on in a thread (tantivy lets go of the interpreter meanwhile): its
+    indexing threads still have the records queued for them to index, and the last
+    segments to write, while the next shard's records are read and prepared."""
     index = tantivy.Index(_SCHEMA, path=str(generation), reuse=False)
     for name, analyzer in _ANALYZERS.items():
         index.register_tokenizer(name, analyzer)
     heap = max(memory_mb * 2**20, 20_000_000 * procs)
-    with _committing(index.writer(heap_size=heap, num_threads=procs)) as writer:
+    with _rolling_back(index.writer(heap_size=heap, num_threads=procs)) as writer:
         for kind, record in records:
             writer.add_document(_document(kind, record))
+    committing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tantivy-commit")
+    committed = committing.submit(_commit, writer)
+    committing.shutdown(wait=False)
+    return committed.result
 
 
 def ids(generation: Path) -> Iterator[str]:
@@ -202,23 +237,81 @@ def ids(generation: Path) -> Iterator[str]:
 
 
 _SECONDS_PER_DAY = 86_400
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _document(kind: str, record: dict) -> tantivy.Document:
-    """The tantivy document of a ``kind`` ("document" or "quote") record."""
-    published: datetime | None = record.get("published")
-    captured: datetime = aware(record["captured"])
+    """The tantivy document of a ``kind`` ("document" or "quote") record (its fields
+    without empty values, which tantivy would index as values)."""
+    shared_fields, shared_stored = _metadata(
+        record.get("published"),
+        record["captured"],
+        record.get("publisher") or "",
+        record.get("kind") or "",
+        record.get("language") or "",
+        record.get("domain") or "",
+        record["url"],
+    )
+    record_id = record["id"]
+    if kind == "document":
+        stored = {"id": record_id, "type": kind, "document_id": record_id, **shared_stored}
+        fields = {"id": record_id, "type": kind, "document_id": record_id, **shared_fields}
+        body = _text("body", record.get("text") or "")
+        title = _text("title", record.get("title") or "")
+        author = _text("author", " ; ".join(record.get("authors") or ()))
+        if title:
+            stored["title"] = title
+            fields["title"] = _joined(title)
+        if body:
+            stored["lead"] = lead(body)
+            fields["body"] = _joined(body)
+        if author:
+            fields["author"] = _joined(author)
+    else:
+        document_id = record["document_id"]
+        stored = {"id": record_id, "type": kind, "document_id": document_id, **shared_stored}
+        fields = {"id": record_id, "type": kind, "document_id": document_id, **shared_fields}
+        text = _text("text", record["text"] or "")
+        if text:
+            stored["text"] = text
+            fields["text"] = _joined(text)
+        for name in ("speaker", "role", "via"):
+            value = _text(name, record.get(name) or "")
+            if value:
+                stored[name] = value
+                fields[name] = _joined(value)
+        if stored.get("speaker"):
+            fields["facet_speaker"] = stored["speaker"]
+        stored["anonymous"] = bool(record.get("anonymous"))
+        fields["anonymous"] = "t" if stored["anonymous"] else "f"
+        if record.get("title"):
+            stored["document_title"] = record["title"]
+    fields["stored"] = _ENCODE(stored).encode("utf-8")
+    return tantivy.Document.from_dict(fields, _SCHEMA)
+
+
+@lru_cache(maxsize=256)
+def _metadata(
+    published: datetime | None,
+    captured: datetime,
+    publisher: str,
+    kind: str,
+    language: str,
+    domain: str,
+    url: str,
+) -> tuple[dict, dict]:
+    """The index fields and stored fields that a document shares with its quotes (worked
+    out once for them all: its quotes follow it, carrying the same values), without the
+    empty ones."""
+    captured = aware(captured)
     dated = aware(published) if published else captured
     sort_date = int(dated.timestamp())
     month = dated.astimezone(UTC).strftime("%Y-%m")
-    publisher = record.get("publisher") or ""
     stored = {
-        "id": record["id"],
-        "type": kind,
         "publisher": publisher,
-        "kind": record.get("kind") or "",
-        "lang": (record.get("language") or "").lower(),
-        "url": record["url"],
+        "kind": kind,
+        "lang": language.lower(),
+        "url": url,
         "published": published.isoformat() if published else None,
         "captured": captured.isoformat(),
         "month": month,
@@ -229,50 +322,59 @@ def _document(kind: str, record: dict) -> tantivy.Document:
         "sort_date": sort_date,
         "facet_month": month,
         "facet_publisher": publisher,
-        "facet_kind": stored["kind"],
-        "domain": domain_suffixes(record.get("domain") or ""),
+        "facet_kind": kind,
+        "domain": domain_suffixes(domain),
+        "kind": kind,
+        "lang": stored["lang"],
+        "publisher": _joined(_text("publisher", publisher)),
     }
     if published:
         fields["published_day"] = sort_date // _SECONDS_PER_DAY
-    if kind == "document":
-        body = record.get("text") or ""
-        stored.update(document_id=record["id"], title=record.get("title") or "", lead=lead(body))
-        fields.update(
-            title=stored["title"], body=body, author=" ; ".join(record.get("authors") or ())
-        )
-    else:
-        speaker = record.get("speaker") or ""
-        stored.update(
-            document_id=record["document_id"],
-            text=record["text"],
-            speaker=speaker,
-            role=record.get("role") or "",
-            via=record.get("via") or "",
-            anonymous=bool(record.get("anonymous")),
-            document_title=record.get("title"),
-        )
-        fields.update(
-            text=stored["text"],
-            speaker=speaker,
-            role=stored["role"],
-            via=stored["via"],
-            facet_speaker=speaker,
-            anonymous="t" if stored["anonymous"] else "f",
-        )
-    for name in ("id", "type", "document_id", "kind", "lang", "publisher"):
-        if name in stored:
-            fields[name] = stored[name]
-    for name in (*_STEMMED, *_NAMED):
-        value = fields.get(name)
-        if value and not isinstance(value, str):
-            raise ValueError(f"{name} value {value!r} is not unicode text")
-    fields["stored"] = json.dumps(
-        {name: value for name, value in stored.items() if value not in (None, "")},
-        ensure_ascii=False,
-    ).encode("utf-8")
-    return tantivy.Document(
-        **{name: value for name, value in fields.items() if value not in ("", [], None)}
+    return (
+        {name: value for name, value in fields.items() if value or value == 0},
+        {name: value for name, value in stored.items() if value},
     )
+
+
+def _text(name: str, value: object) -> str:
+    """``value``, refused when it is not text (as Whoosh refuses it)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} value {value!r} is not unicode text")
+    return value
+
+
+def _joined(text: str) -> str:
+    """``text`` with the apostrophes inside words settled for tantivy's tokenizer, as
+    `index.text.words` settles them: a possessive ``'s`` dropped (``country's`` is the
+    word ``country``), any other joining its word (``don't``, ``O'Brien``: one word).
+
+    tantivy splits words at anything that is not a letter or digit (its fastest
+    tokenizer; a regular expression that kept apostrophes took most of the build time),
+    so the apostrophe that joins is written as a letter, MODIFIER LETTER APOSTROPHE.
+
+    >>> _joined("Don’t say the country’s O'Brien 'quoted' it")
+    "Donʼt say the country OʼBrien 'quoted' it"
+    """
+    if not text.isascii() or "`" in text:
+        for apostrophe in _APOSTROPHES:
+            if apostrophe in text:
+                text = text.replace(apostrophe, "'")
+    if "'" not in text:
+        return text
+    pieces = text.split("'")
+    out = [pieces[0]]
+    for before, piece in pairwise(pieces):
+        last, first = before[-1:], piece[:1]  # "" at either end of the text
+        if (last.isalnum() or last == "_") and (first.isalnum() or first == "_"):
+            after = piece[1:2]
+            if first in "sS" and not (after.isalnum() or after == "_"):
+                piece = piece[1:]  # a possessive
+            else:
+                out.append(_JOINER)
+        else:
+            out.append("'")
+        out.append(piece)
+    return "".join(out)
 
 
 class TantivySearch:
@@ -325,35 +427,38 @@ class TantivySearch:
 
     def search(
         self, plan: p.Plan, match: TextMatch, *, sort: str, count: int, facets: bool
-    ) -> tuple[int, bool, list[tuple[float, dict]], dict[str, Counter] | None]:
-        """(total, total_is_exact, the first ``count`` (score, stored fields), facet
-        counts or None)."""
+    ) -> tuple[int, bool, list[tuple[float, Pending]], dict[str, Counter] | None]:
+        """(total, total_is_exact, the first ``count`` (score, `Pending` stored fields),
+        facet counts or None)."""
         query = _query(plan)
         if not match.has_phrases:
             found = self._search(query, sort, count, count=True)
-            page = [(_score(key, sort), self._stored(address)) for key, address in found.hits]
-            return found.count, True, page, self._facets(query) if facets else None
-        candidates = self._search(query, sort, VERIFY_ALL + 1, count=True)
-        if candidates.count <= VERIFY_ALL:
-            kept = [
-                (_score(key, sort), stored)
-                for key, address in candidates.hits
-                if self._records.accepts(stored := self._stored(address), match)
+            page = [
+                (_score(key, sort), self._pending(key, address, sort))
+                for key, address in found.hits
             ]
-            counted = stored_facets(stored for _, stored in kept) if facets else None
-            return len(kept), True, kept[:count], counted
-        # Too many to check them all: check them in order until the page is full.
-        accepted, rejected, budget = [], 0, VERIFY_BUDGET
-        for key, address in self._search(query, sort, count + VERIFY_BUDGET, count=False).hits:
-            if len(accepted) == count or budget == 0:
+            return found.count, True, page, self._facets(query) if facets else None
+        # Phrases: the index finds their candidates (stems in place); each is checked word
+        # for word, in order, until the page is full: all of them when they are few (the
+        # total is then exact), else at most VERIFY_BUDGET more than the page, the total
+        # then counting the candidates not checked (the facets too: `total_is_exact` false).
+        # (As many as could be checked are asked for at once: each ask runs the whole
+        # query again, comparing positions in every record that has its words.)
+        found = self._search(query, sort, max(count, VERIFY_ALL) + VERIFY_BUDGET, count=True)
+        check_all = found.count <= VERIFY_ALL
+        accepted, rejected = [], 0
+        for key, address in found.hits:
+            if len(accepted) == count and not check_all:
                 break
-            budget -= 1
-            stored = self._stored(address)
-            if self._records.accepts(stored, match):
-                accepted.append((_score(key, sort), stored))
+            pending = self._pending(key, address, sort)
+            if self._records.accepts(pending.stored, match):
+                accepted.append((_score(key, sort), pending))
             else:
                 rejected += 1
-        total = max(candidates.count - rejected, len(accepted))
+        if len(accepted) + rejected == found.count:
+            counted = stored_facets(found.stored for _, found in accepted) if facets else None
+            return len(accepted), True, accepted[:count], counted
+        total = max(found.count - rejected, len(accepted))
         return total, False, accepted, self._facets(query) if facets else None
 
     def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator[tuple[float, dict]]:
@@ -375,6 +480,12 @@ class TantivySearch:
         return self._searcher.search(
             query, limit=max(limit, 1), count=count, order_by_field="sort_date", order=order
         )
+
+    def _pending(self, key, address, sort: str) -> Pending:
+        """A record found, its stored fields read when needed (its date is the key of a
+        search in date order)."""
+        date = None if sort == "relevance" else key
+        return Pending(partial(self._stored, address), date)
 
     def _stored(self, address) -> dict:
         return json.loads(self._searcher.doc(address).get_first("stored"))
@@ -404,19 +515,21 @@ def _score(key, sort: str) -> float:
 
 
 def _fold_name(word: str) -> str:
-    tokens = _ANALYZERS[_NAMES].analyze(word)
+    tokens = _ANALYZERS[_NAMES].analyze(_joined(word))
     return tokens[0] if tokens else word
 
 
 def _analysed(field: str, word: str) -> list[str]:
     analyzer = _ANALYZERS[_WORDS if field in p.STEMMED_FIELDS else _NAMES]
-    return analyzer.analyze(word)
+    return analyzer.analyze(_joined(word))
 
 
 def _query(plan: p.Plan) -> Query:
     """The tantivy query of a plan."""
     match plan:
         case p.Term(field=field, value=value):
+            if field in p.STEMMED_FIELDS and value in STOP_WORDS:
+                return Query.empty_query()  # a word too common to look up (`index.plan`)
             if field in p.STEMMED_FIELDS or field in _NAMED:
                 tokens = _analysed(field, value)
                 if not tokens:
@@ -427,10 +540,13 @@ def _query(plan: p.Plan) -> Query:
                     query = Query.phrase_query(_SCHEMA, field, tokens)
                 return Query.boost_query(query, _TITLE_BOOST) if field == "title" else query
             return Query.term_query(_SCHEMA, field, value)
-        case p.Sequence(field=field, words=words, places=places):
+        case p.Sequence(field=field, folded=folded):
+            # every word of the phrase, stop words too: they are indexed in their places
             placed = []
-            for word, place in zip(words, places, strict=True):
-                placed += [(place + i, token) for i, token in enumerate(_analysed(field, word))]
+            for word in folded:
+                placed += [(len(placed), token) for token in _analysed(field, word)]
+            if not placed:
+                return Query.empty_query()
             if len(placed) == 1:
                 query = Query.term_query(_SCHEMA, field, placed[0][1])
             else:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
 
 from index.query import And, Field, Node, Not, Or, Phrase, Word
 from index.text import FOLDED_WORD, fold, term, words
@@ -45,7 +46,7 @@ class TextMatch:
         starts = {s[:-1] if len(s) > 3 else s for s in self._stems} | set(self._prefixes)
         if starts:
             starts_pattern = "|".join(map(re.escape, sorted(starts)))
-            alternatives.append(rf"(?<!\w)(?:{starts_pattern})\w*(?:'\w+)*")
+            alternatives.append(rf"(?:{starts_pattern})\w*(?:'\w+)*")
         self._pattern = re.compile("|".join(alternatives)) if alternatives else None
 
     def accepts(self, texts: Sequence[str | None]) -> bool:
@@ -61,9 +62,9 @@ class TextMatch:
     def snippet(self, text: str) -> str:
         """HTML for ``text``: escaped, matches in ``<mark>``, cut to windows around them
         when it is long."""
-        marks = self._marks(text)
         if len(text) <= _WHOLE_TEXT:
-            return _render(text, marks, 0, len(text))
+            return _render(text, list(self._marks(text)), 0, len(text))
+        marks = _shown(self._marks(text))
         if not marks:
             end = _word_boundary(text, 2 * _WINDOW, forward=False)
             return _render(text, [], 0, end) + " …"
@@ -75,16 +76,14 @@ class TextMatch:
         suffix = " …" if windows[-1][1] < len(text) else ""
         return prefix + " … ".join(pieces) + suffix
 
-    def _marks(self, text: str) -> list[tuple[int, int]]:
+    def _marks(self, text: str) -> Iterator[tuple[int, int]]:
         if self._pattern is None:
-            return []
-        marks = []
-        for found in self._pattern.finditer(fold(text)):
+            return
+        for found in _at_word_starts(self._pattern, fold(text)):
             word = found.group()
             if FOLDED_WORD.fullmatch(word) and not self._word_matches(word):
                 continue
-            marks.append(found.span())
-        return marks
+            yield found.span()
 
     def _word_matches(self, word: str) -> bool:
         if word.endswith("'s"):
@@ -123,7 +122,34 @@ def _collect(
 
 
 def _phrase_pattern(folded: list[str]) -> str:
-    return r"(?<!\w)" + r"\W+".join(re.escape(w) + r"(?:'s)?" for w in folded) + r"(?!\w)"
+    """The words of a phrase, in order, as a pattern to find at the start of a word
+    (`_at_word_starts`)."""
+    return r"\W+".join(re.escape(w) + r"(?:'s)?" for w in folded) + r"(?!\w)"
+
+
+def _at_word_starts(pattern: re.Pattern, text: str) -> Iterator[re.Match]:
+    """The matches of ``pattern`` in ``text`` that start where a word starts.
+
+    The patterns begin with their words rather than with a look-behind for the start of a
+    word: Python's regular expressions then skip ahead to where a word's first letter is,
+    instead of trying the look-behind at every character (many times slower)."""
+    at = 0
+    while (found := pattern.search(text, at)) is not None:
+        start = found.start()
+        if start and _is_word_char(text[start - 1]):
+            at = start + 1  # inside a word: a match may still start further on
+            continue
+        yield found
+        at = max(found.end(), start + 1)
+
+
+def _is_word_char(char: str) -> bool:
+    """Whether ``char`` is one of a regular expression's ``\\w``."""
+    return char.isalnum() or char == "_"
+
+
+def _found(pattern: re.Pattern, text: str) -> bool:
+    return next(_at_word_starts(pattern, text), None) is not None
 
 
 class _Text:
@@ -143,15 +169,13 @@ class _Text:
 def _holds(node: Node, texts: list[_Text]) -> bool:
     match node:
         case Word(text=text, prefix=True):
-            pattern = re.compile(r"(?<!\w)" + re.escape(fold(text)))
-            return any(pattern.search(t.folded) for t in texts)
+            pattern = _prefix_pattern(text)
+            return any(_found(pattern, t.folded) for t in texts)
         case Word(text=text) | Phrase(text=text):
-            folded = [w for _, _, w in words(text)]
-            if isinstance(node, Word) and len(folded) == 1:
-                wanted = term(folded[0])
+            wanted, pattern = _looked_for(text, isinstance(node, Word))
+            if pattern is None:
                 return wanted is None or any(wanted in t.stems for t in texts)
-            pattern = re.compile(_phrase_pattern(folded))
-            return any(pattern.search(t.folded) for t in texts)
+            return any(_found(pattern, t.folded) for t in texts)
         case And(children=children):
             return all(_holds(child, texts) for child in children)
         case Or(children=children):
@@ -161,6 +185,33 @@ def _holds(node: Node, texts: list[_Text]) -> bool:
         case Field():
             return True
     return True
+
+
+@lru_cache(maxsize=1024)
+def _prefix_pattern(text: str) -> re.Pattern:
+    return re.compile(re.escape(fold(text)))
+
+
+@lru_cache(maxsize=1024)
+def _looked_for(text: str, word: bool) -> tuple[str | None, re.Pattern | None]:
+    """What a word or phrase of the query looks for in a text: (the term of a single word,
+    None), or (None, the pattern of a phrase); worked out once, not for each candidate."""
+    folded = [w for _, _, w in words(text)]
+    if word and len(folded) == 1:
+        return term(folded[0]), None
+    return None, re.compile(_phrase_pattern(folded))
+
+
+def _shown(marks: Iterator[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The marks that can be shown in a long text's windows: the first few, which the
+    windows are cut around, and any others inside those windows (none further on than a
+    window's width past the last of the first few: the rest of the text is not read)."""
+    shown: list[tuple[int, int]] = []
+    for mark in marks:
+        if len(shown) >= _MAX_WINDOWS and mark[0] >= shown[_MAX_WINDOWS - 1][1] + _WINDOW:
+            break
+        shown.append(mark)
+    return shown
 
 
 def _windows(text: str, marks: list[tuple[int, int]]) -> list[tuple[int, int]]:

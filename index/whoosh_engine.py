@@ -23,7 +23,8 @@ import time
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from index.build import index_fields
 from index.codec import Codec
 from index.compile import whoosh_query
 from index.facets import CachedResult, ColumnCache, Columns, ResultCache
-from index.hits import Records
+from index.hits import Pending, Records
 from index.sample import sample, sample_listed
 from index.schema import build_schema
 from index.segments import write_segments
@@ -111,10 +112,16 @@ def delete_document(generation: Path, document_id: str, wait: float) -> None:
 
 def build(
     generation: Path, records: Iterable[tuple[str, dict]], procs: int, memory_mb: int
-) -> None:
-    """Write ``records`` as a new index in the empty folder ``generation`` (`index.segments`)."""
+) -> Callable[[], None]:
+    """Write ``records`` as a new index in the empty folder ``generation`` (`index.segments`);
+    return the function that waits until they are written (at once: they are)."""
     ix = whoosh_index.create_in(str(generation), build_schema())
     write_segments(ix, (index_fields(kind, record) for kind, record in records), procs, memory_mb)
+    return _written
+
+
+def _written() -> None:
+    """Nothing to wait for: `write_segments` published the segments before returning."""
 
 
 def ids(generation: Path) -> Iterator[str]:
@@ -224,16 +231,17 @@ class WhooshSearch:
 
     def search(
         self, plan: p.Plan, match: TextMatch, *, sort: str, count: int, facets: bool
-    ) -> tuple[int, bool, list[tuple[float, dict]], dict[str, Counter] | None]:
-        """(total, total_is_exact, the first ``count`` (score, stored fields), facet
-        counts or None)."""
+    ) -> tuple[int, bool, list[tuple[float, Pending]], dict[str, Counter] | None]:
+        """(total, total_is_exact, the first ``count`` (score, `Pending` stored fields),
+        facet counts or None)."""
         compiled = self._compiled(plan)
         result = self._candidates(plan, compiled, match, complete=sort != "relevance")
         if facets and result.facets is None:
             result.facets = self._columns.facets(result.docnums, result.parts)
         ranked = self._ranked(compiled, sort, result, match, need=count)
         found = [
-            (score, self._searcher.stored_fields(docnum)) for docnum, score in islice(ranked, count)
+            (score, Pending(partial(self._searcher.stored_fields, docnum)))
+            for docnum, score in islice(ranked, count)
         ]
         if result.complete:
             total = len(result.docnums) - len(result.rejected)

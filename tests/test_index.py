@@ -370,3 +370,59 @@ def test_hits_carry_their_metadata(built: Path) -> None:
     assert hit.anonymous and hit.via == "Politico" and hit.role is None
     assert hit.published == D2["published"] and hit.captured == D2["captured"]
     assert hit.url == D2["url"] and hit.title == "Hand count confirms result"
+
+
+def test_apostrophes_inside_words_and_possessives(tmp_path: Path) -> None:
+    doc = document("d-6", "O’Brien said the country’s people don't know.", title="Talk")
+    said = quote("q-6", doc, "The country's people don’t know.", speaker="Dana O'Brien")
+    Indexer(tmp_path / "ix").update([doc], [said])
+    searcher = Searcher(tmp_path / "ix", text_loader={"d-6": doc["text"]}.get)
+    assert sorted(ids(searcher.search("o'brien"))) == ["d-6", "q-6"]
+    assert ids(searcher.search('speaker:"dana o’brien"')) == ["q-6"]
+    for phrase in ['"the country people"', '"the country’s people"', '"people don\'t know"']:
+        assert sorted(ids(searcher.search(phrase))) == ["d-6", "q-6"], phrase
+    assert searcher.search('"people do not know"').total == 0
+
+
+def test_phrases_of_common_words_are_checked_word_for_word(tmp_path: Path) -> None:
+    docs = [
+        document("d-1", "They count on it, and expect to win."),
+        document("d-2", "They counted on it, and expected to win."),
+        document("d-3", "They expect and to win."),
+    ]
+    Indexer(tmp_path / "ix").update(docs, [])
+    searcher = Searcher(tmp_path / "ix", text_loader={d["id"]: d["text"] for d in docs}.get)
+    found = searcher.search('"and expect to"')
+    assert ids(found) == ["d-1"] and found.total == 1 and found.total_is_exact
+
+
+def test_many_phrase_candidates_fill_the_page_and_exports_get_them_all(tmp_path: Path) -> None:
+    # "counting by hands" is a candidate for "counted by hand" (the same stems), refused
+    # when checked word for word
+    docs = [document(f"d-{n:02d}", "Ballots were counted by hand.") for n in range(50)]
+    docs += [document(f"d-{n:02d}", "Ballots were counting by hands.") for n in range(50, 60)]
+    Indexer(tmp_path / "ix").update(docs, [])
+    searcher = Searcher(tmp_path / "ix", text_loader={d["id"]: d["text"] for d in docs}.get)
+    found = searcher.search('"counted by hand"', page_size=20)
+    assert len(found.hits) == 20 and all(int(hit.id[2:]) < 50 for hit in found.hits)
+    assert found.total == 50 or (not found.total_is_exact and 50 <= found.total <= 60)
+    exported = [hit.id for hit in searcher.every_hit('"counted by hand"')]
+    assert sorted(exported) == [f"d-{n:02d}" for n in range(50)]
+
+
+@pytest.mark.engine("tantivy")
+def test_tantivy_checks_only_as_many_phrase_candidates_as_a_page_needs(tmp_path: Path) -> None:
+    docs = [document(f"d-{n:02d}", "Ballots were counted by hand.") for n in range(50)]
+    docs += [document(f"d-{n:02d}", "Ballots were counting by hands.") for n in range(50, 60)]
+    Indexer(tmp_path / "ix").update(docs, [])
+    bodies = {d["id"]: d["text"] for d in docs}
+    loaded: list[str] = []
+
+    def load(document_id: str) -> str:
+        loaded.append(document_id)
+        return bodies[document_id]
+
+    found = Searcher(tmp_path / "ix", text_loader=load).search('"counted by hand"', page_size=5)
+    assert len(found.hits) == 5 and not found.total_is_exact and 50 <= found.total <= 60
+    assert len(set(loaded)) < 30  # not all 60 candidates; each body loaded once per search
+    assert len(loaded) == len(set(loaded))

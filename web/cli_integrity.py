@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 # The index (Whoosh) and the extractor (trafilatura, pypdf) are imported where they are
 # used: most exports need neither.
 
-_PAGE_SIZE = 200
-
 
 def _index_problems(diff: check.IndexDiff) -> list[Problem]:
     return [
@@ -210,21 +208,15 @@ def export_command(out: Path, archive_dir: Path, source: str | None, query: str 
 
 
 def _found_documents(paths: Paths, catalog: Catalog, query: str) -> set[str]:
+    """The documents of every result of a search (an export: every result read, none
+    estimated)."""
     from web import indexing
 
-    found: set[str] = set()
-    page = 1
-    while True:
-        try:
-            results = indexing.search(
-                paths, catalog, query, page=page, page_size=_PAGE_SIZE, facets=False
-            )
-        except indexing.QueryError as exc:
-            raise click.ClickException(f"cannot search for that: {exc}") from None
-        found |= {hit.document_id for hit in results.hits}
-        if page * _PAGE_SIZE >= results.total:
-            return found
-        page += 1
+    try:
+        with indexing.searching(paths, catalog) as searcher:
+            return {hit.document_id for hit in searcher.every_hit(query)}
+    except indexing.QueryError as exc:
+        raise click.ClickException(f"cannot search for that: {exc}") from None
 
 
 @click.command("import")
