@@ -13,8 +13,8 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 from scrapers.quotes_lexicon import (
     ANONYMOUS_HEADS,
@@ -143,6 +143,8 @@ _BARRIERS = frozenset(
 _PREPOSITIONS = frozenset(
     ["of", "for", "at", "with", "in", "on", "from", "to", "by", "about", "over", "under", "near"]
 )
+_ENDS_DESCRIPTION = _PREPOSITIONS | {"during", "referring", "adding", "noting"}
+_HEADS = ANONYMOUS_HEADS | DOCUMENT_HEADS
 _POSSESSIVE = re.compile(r"^[A-Za-z][\w.&-]*['’]s?$")
 _ABBREVIATED = frozenset(
     [
@@ -193,8 +195,7 @@ _CUE_OUTLET = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Mention:
+class Mention(NamedTuple):  # tuples, not dataclasses: made for every candidate speaker
     """A span of the text a quote is attributed to, and what kind of phrase it is."""
 
     start: int
@@ -203,8 +204,7 @@ class Mention:
     role: str | None = None
 
 
-@dataclass(frozen=True)
-class Attribution:
+class Attribution(NamedTuple):
     mention: Mention
     cue: str
     cue_start: int
@@ -384,9 +384,9 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
             ):
                 break
             if (
-                following in _PREPOSITIONS | {"during", "referring", "adding", "noting"}
+                following in _ENDS_DESCRIPTION
                 and (last + 2 >= len(words) or _lower(text, words[last + 2]) in DETERMINERS)
-                and _lower(text, words[last]) not in ANONYMOUS_HEADS | DOCUMENT_HEADS
+                and _lower(text, words[last]) not in _HEADS
             ):
                 break
             last += 1
@@ -538,8 +538,7 @@ def person_and_role(name: str) -> tuple[str, str | None]:
     return " ".join(words[start:]), role or None
 
 
-@dataclass(frozen=True)
-class NameMention:
+class NameMention(NamedTuple):  # a tuple: made for every capitalised run of a text
     start: int
     end: int
     name: str
