@@ -12,6 +12,7 @@ speaker is who that is, resolved over the whole document ("Chris Krebs").
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import re
 from collections.abc import Callable
@@ -26,7 +27,14 @@ from scrapers.quotes_lexicon import (
     NAMING_CUES,
 )
 from scrapers.quotes_marks import MarkedSpan, Paragraph, find_marked_spans, paragraphs
-from scrapers.quotes_ranker import Candidate, Ranker, _Context, candidates, default_ranker
+from scrapers.quotes_ranker import (
+    Candidate,
+    Ranker,
+    _Context,
+    candidates,
+    default_ranker,
+    quote_features,
+)
 from scrapers.quotes_speakers import (
     Attribution,
     Entities,
@@ -172,6 +180,12 @@ class _Document:
         self.quoted = [(s.open_mark, (s.close_mark or s.end) + 1) for s in self.spans]
         self._quoted_starts = [span[0] for span in self.quoted]
         self.boundaries = self._sentence_boundaries()
+        # where the sentence opening at each boundary ends: the next boundary, or its
+        # paragraph's end if that comes first
+        self._sentence_ends = [
+            min(following, self.paragraph_of(start).end)
+            for start, following in itertools.pairwise([*self.boundaries, len(text)])
+        ]
         self.found: dict[int, _Found] = {}  # by index into spans
         self.definite: dict[str, str] = {}  # "the official" -> whom it first stood for
         self.speakers: list[tuple[int, str]] = []  # (quote start, resolved speaker)
@@ -195,10 +209,10 @@ class _Document:
     def sentence(self, position: int) -> tuple[int, int]:
         """The sentence holding ``position``, as offsets."""
         index = bisect.bisect_right(self.boundaries, position) - 1
-        start = self.boundaries[index] if index >= 0 else 0
-        paragraph_end = self.paragraph_of(position).end
-        end = self.boundaries[index + 1] if index + 1 < len(self.boundaries) else len(self.text)
-        return start, min(end, paragraph_end)
+        if index >= 0:
+            return self.boundaries[index], self._sentence_ends[index]
+        end = self.boundaries[0] if self.boundaries else len(self.text)
+        return 0, min(end, self.paragraph_of(position).end)
 
     def last_person(self, floor: int) -> str | None:
         """The named person quoted last, if that was after ``floor``."""
@@ -216,20 +230,71 @@ class _Document:
         return self.paragraphs[self.paragraph_index(position)]
 
 
+_NOT_BEFORE_CUE = DETERMINERS | {"to"}
+
+
+def _trie(words: list[str]) -> str:
+    """A regular expression matching exactly ``words``, written as a trie of their letters
+    (one scan of a text tries a letter once, not every word in turn).
+
+    >>> _trie(["said", "say", "says", "told"])
+    '(?:sa(?:id|ys?)|told)'
+    """
+    tree: dict = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def written(node: dict) -> str:
+        branches = [
+            re.escape(char) + written(child) for char, child in sorted(node.items()) if char
+        ]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" not in node:
+            return body
+        return body + "?" if len(body) == 1 else "(?:" + body + ")?"
+
+    return written(tree)
+
+
+# The words of _cues: every cue verb, and the verbs that open a phrasal cue
+_CUE_WORDS = re.compile(
+    r"(?<![A-Za-z])" + _trie(sorted(CUE_VERBS | _PHRASAL_VERBS)) + r"(?![A-Za-z])"
+)
+_cue_words: tuple[str, list[int], list[re.Match]] = ("", [], [])  # the last text's, once
+
+
+def _cue_words_of(text: str) -> tuple[list[int], list[re.Match]]:
+    """Every word of ``text`` that is a cue verb or opens a phrasal cue, and their starts:
+    found once per text (its quotes ask for the cues of many overlapping stretches)."""
+    global _cue_words
+    known = _cue_words
+    if known[0] is not text:
+        matches = list(_CUE_WORDS.finditer(text))
+        known = _cue_words = (text, [match.start() for match in matches], matches)
+    return known[1], known[2]
+
+
 def _cues(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Cue verbs in [start, end); a noun reading ("his remarks", "the States") is skipped."""
     found = []
-    for match in _CUE_WORD.finditer(text, start, end):
+    starts, matches = _cue_words_of(text)
+    for match in matches[bisect.bisect_left(starts, start) : bisect.bisect_left(starts, end)]:
+        if match.end() > end:
+            break
         word = match.group()
         if word not in CUE_VERBS:
-            if word in _PHRASAL_VERBS:
-                particle = _PHRASAL_CUE.match(text, match.start(), end)
-                if particle is not None:
-                    found.append((match.start(), particle.end()))  # 'went on', 'shot back'
+            particle = _PHRASAL_CUE.match(text, match.start(), end)
+            if particle is not None:
+                found.append((match.start(), particle.end()))  # 'went on', 'shot back'
             continue
         before = text[max(start, match.start() - 30) : match.start()].split()
         previous = before[-1] if before else ""
-        if previous.lower() not in DETERMINERS | {"to"} and not previous.endswith(("’s", "'s")):
+        if previous.lower() not in _NOT_BEFORE_CUE and not previous.endswith(("’s", "'s")):
             found.append((match.start(), match.end()))
     return found
 
@@ -692,7 +757,7 @@ def find_quotes(text: str, publisher: str | None = None) -> list[FoundQuote]:
     return find_quotes_with(text, publisher, default_ranker())
 
 
-Trace = Callable[[MarkedSpan, _Found, list[Candidate]], None]
+Trace = Callable[[MarkedSpan, _Found, list[Candidate], dict[str, float]], None]
 
 
 def find_quotes_with(
@@ -716,12 +781,23 @@ def find_quotes_with(
         method = "rule"
         if ranker is not None or trace is not None:
             options = candidates(doc, context, index, span, found, previous)
+            described = quote_features(doc, context, span, found)
             if trace is not None:
-                trace(span, found, options)
+                trace(span, found, options, described)
             if ranker is not None:
                 chosen, probability = ranker.choose(options)
                 attribution = chosen.attribution if chosen is not None else None
-                confidence = ranker.confidence(probability)
+                kept = ranker.keep(
+                    described, probability, chosen.features if chosen is not None else None
+                )
+                reopened = index > 0 and doc.spans[index - 1].continued
+                if kept < ranker.keep_threshold and not (span.continued or reopened):
+                    # A title, a scare-quoted phrase or a quote whose speaker is a guess:
+                    # more often wrong than right, so not reported. A quote run over
+                    # several paragraphs (each reopened) is a quote, whoever said it.
+                    previous = found.attribution or previous
+                    continue
+                confidence = ranker.confidence(kept)
                 method = ranker.version
         previous = found.attribution or previous
         if attribution is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_UNCLOSED = 2000
 
@@ -23,14 +23,12 @@ _OPENERS_BEFORE = frozenset(" \t([{—–-/\u00a0'‘’:")
 _CLOSERS_AFTER = frozenset(" \t)]}—–-/\u00a0.,;:!?'‘’…")
 
 
-@dataclass(frozen=True)
-class Paragraph:
+class Paragraph(NamedTuple):  # tuples, not dataclasses: made for every line of a text
     start: int
     end: int
 
 
-@dataclass(frozen=True)
-class MarkedSpan:
+class MarkedSpan(NamedTuple):
     """The words between a pair of marks (marks excluded, whitespace trimmed)."""
 
     start: int

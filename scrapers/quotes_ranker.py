@@ -8,8 +8,13 @@ before. Each candidate is described by sparse features (what kind of phrase it i
 stands, which rule found it, how it relates to cues and to the quote), and a linear model
 trained on the PolNeAR training split (``bench/train_quotes.py``) scores them (trained on
 pairs of candidates: the right one should outscore each wrong one); the best scoring one
-is the speaker. The model's probability, calibrated on cross-validated training
-quotes, is the quote's ``confidence``.
+is the speaker. A second linear model, the keep model, reads the quote itself
+(``quote_features``: its length, whether it makes a clause, capitals and punctuation, the
+word before it, a headline, how the rules attributed it) beside the ranker's probability
+and the chosen candidate, and gives the probability that this is a quote with the right
+speaker: quoted words below its threshold (scare quotes, titles, guesses) are not
+reported, and above it that probability, calibrated on cross-validated training quotes,
+is the quote's ``confidence``.
 
 The model is a JSON file of feature weights beside this module (``quotes_model.json``),
 evaluated in pure Python: loading it takes milliseconds and running it needs nothing but
@@ -19,12 +24,15 @@ the standard library.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import math
+import operator
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,6 +65,8 @@ _PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|[Tt]hey|I|[Ww]e|[Ii]t|[Hh]im|[Hh]er)\b
 _WINDOW_BEFORE = 500  # characters before the opening mark searched for candidates
 _WINDOW_AFTER = 200  # characters after the closing mark
 _MAX_CANDIDATES = 12
+_CUE_OR_THAT = CUE_VERBS | {"that"}
+_GAP_STOP = re.compile(r"[.;:!?\"“”]")  # ends the words between a mention and its cue
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z]+(?![\w'’-])")
 
 
@@ -82,21 +92,52 @@ class Ranker:
     calibration: tuple[tuple[float, float], ...]  # (probability at least, share right)
     version: str = "untrained"
     null_score: float = 0.0  # the score of "none of the candidates" in the softmax
+    # The keep model: the probability that a quote is a quote and its chosen speaker right,
+    # from the quote's own features and the ranker's probability; below the threshold the
+    # quoted words are not reported as a quote.
+    keep_weights: dict[str, float] = field(default_factory=dict)
+    keep_threshold: float = 0.0
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Ranker:
         data = json.loads(path.read_text(encoding="utf-8"))
+        keep = data.get("keep", {})
         return cls(
             weights=data["weights"],
             bias=data["bias"],
             calibration=tuple((a, b) for a, b in data["calibration"]),
             version=data["version"],
             null_score=data["null_score"],
+            keep_weights=keep.get("weights", {}),
+            keep_threshold=keep.get("threshold", 0.0),
         )
 
+    def keep(
+        self,
+        features: dict[str, float],
+        probability: float,
+        chosen: dict[str, float] | None = None,
+    ) -> float:
+        """The probability that a quote with these features (``quote_features``), whose
+        speaker the ranker chose with ``probability`` (the chosen candidate's features
+        ``chosen``), is a quote with the right speaker; the ranker's own probability when
+        there is no keep model."""
+        if not self.keep_weights:
+            return probability
+        value = _dot(self.keep_weights, features) + _dot(self.keep_weights, ranked(probability))
+        if chosen:  # ranked()'s c_ features, read off the weights of the chosen candidate's
+            get = self._chosen_weights.get
+            value += sum(map(get, chosen, itertools.repeat(0.0)))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, value))))
+
+    @cached_property
+    def _chosen_weights(self) -> dict[str, float]:
+        """The keep model's weights of the chosen candidate's features, by their name in
+        the candidate ('c_o=rule' as 'o=rule')."""
+        return {name[2:]: w for name, w in self.keep_weights.items() if name.startswith("c_")}
+
     def score(self, features: dict[str, float]) -> float:
-        get = self.weights.get
-        return self.bias + sum([get(name, 0.0) * value for name, value in features.items()])
+        return self.bias + _dot(self.weights, features)
 
     def choose(self, candidates: list[Candidate]) -> tuple[Candidate | None, float]:
         """The best candidate and its raw probability of being the speaker (``pick``)."""
@@ -111,6 +152,27 @@ class Ranker:
             return round(probability, 2)
         index = bisect.bisect_right([edge for edge, _ in table], probability) - 1
         return round(table[max(index, 0)][1], 2)
+
+
+def _dot(weights: dict[str, float], features: dict[str, float]) -> float:
+    """The sum of each feature's value times its weight (0 for a feature not weighted),
+    in the features' order (the same sum, to the last bit, however it is computed)."""
+    return sum(
+        map(operator.mul, map(weights.get, features, itertools.repeat(0.0)), features.values())
+    )
+
+
+def ranked(probability: float, chosen: dict[str, float] | None = None) -> dict[str, float]:
+    """The ranker's choice as features of the keep model: its probability's log-odds and
+    band, and the chosen candidate's own features that stand alone (its kind, which rules
+    found it, where it stands), renamed ``c_...``."""
+    clipped = min(max(probability, 1e-4), 1 - 1e-4)
+    band = "none" if probability <= 0 else str(min(int(probability * 10), 9))
+    found = {"r_logit": math.log(clipped / (1 - clipped)) / 4, "r_band=" + band: 1.0}
+    for name in chosen or ():
+        if "&" not in name and name != "logdist":
+            found["c_" + name] = 1.0
+    return found
 
 
 def pick(candidates: list, scores: list[float], null_score: float) -> tuple:
@@ -151,7 +213,8 @@ class _Context:
         self.doc = doc
         self.find_cues = cues
         self.outside = outside
-        self._paragraph_cues: dict[int, list[tuple[int, int]]] = {}
+        # by paragraph: its cues, and where they start
+        self._paragraph_cues: dict[int, tuple[list[tuple[int, int]], list[int]]] = {}
         names = doc.entities._mentions
         self.names = [(m.start, m.end, m.subject) for m in names]
         self.subjects_at = {m.start for m in names if m.subject}
@@ -159,8 +222,23 @@ class _Context:
         self.cue_subjects: dict[tuple[int, int], list[tuple[Mention, str]]] = {}
         # words the text writes in lower case somewhere: 'Between' or 'Estimates' opening a
         # sentence is a word, not a name
-        self.lower_words = frozenset(_LOWER_WORD.findall(doc.text))
+        self._lower_words: dict[str, bool] = {}
         self.mention_features: dict[tuple[int, int, str], tuple[dict[str, float], bool]] = {}
+        self.marked_in_paragraph = Counter(span.paragraph for span in doc.spans)
+
+    def written_lower(self, word: str) -> bool:
+        """Whether the text writes ``word`` (lower case letters) as a word of its own."""
+        known = self._lower_words.get(word)
+        if known is None:
+            known = self._lower_words[word] = word.isascii() and word.isalpha() and word.islower()
+            text, at = self.doc.text, -1
+            while known:
+                at = text.find(word, at + 1)
+                if at < 0:
+                    known = self._lower_words[word] = False
+                elif not (_word_char(text, at - 1) or _word_char(text, at + len(word))):
+                    break
+        return known
 
     def cues(self, low: int, high: int) -> list[tuple[int, int]]:
         """Cue verbs outside quotation marks in [low, high), found a paragraph at a time
@@ -169,17 +247,23 @@ class _Context:
         found = []
         first, last = doc.paragraph_index(low), doc.paragraph_index(max(low, high - 1))
         for index in range(first, last + 1):
-            cues = self._paragraph_cues.get(index)
-            if cues is None:
+            known = self._paragraph_cues.get(index)
+            if known is None:
                 paragraph = doc.paragraphs[index]
                 cues = [
                     c
                     for c in self.find_cues(doc.text, paragraph.start, paragraph.end)
                     if not doc._inside_quote(c[0])
                 ]
-                self._paragraph_cues[index] = cues
-            found.extend(c for c in cues if low <= c[0] < high)
+                known = self._paragraph_cues[index] = (cues, [cue[0] for cue in cues])
+            cues, starts = known
+            found.extend(cues[bisect.bisect_left(starts, low) : bisect.bisect_left(starts, high)])
         return found
+
+
+def _word_char(text: str, at: int) -> bool:
+    """Whether the character at ``at`` (if any) continues a word: letter, digit, _, ' or -."""
+    return 0 <= at < len(text) and (text[at].isalnum() or text[at] in "_'’-")
 
 
 def _in_range(starts: list[int], items: list, low: int, high: int) -> list:
@@ -286,6 +370,12 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
     opens_paragraph = open_mark == paragraph.start
     inner_end = text[span.end - 1 : span.end]
     lead = _lead(text, open_mark, paragraph.start)
+    # the quote's part of some feature names, written once
+    quote_shape = f"qshape={quote_shape}&"
+    quote_end = f"qend={inner_end in ',.!?'}&"
+    opens = f"qopens={opens_paragraph}&"
+    how = f"qhow={rule.how}&"
+    lead_is = f"qlead={lead}"
     ranks: dict[str, list[tuple[int, int]]] = {}  # side and kind -> (distance, index)
     placed = []  # (side, distance) of each candidate
     for index, candidate in enumerate(found):
@@ -301,8 +391,6 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
             rank_of[index] = "rank" + str(min(rank, 3))
     for candidate, (side, distance), rank in zip(found, placed, rank_of, strict=True):
         mention = candidate.mention
-        said = text[mention.start : mention.end]
-        low = said.lower()
         features = candidate.features
         features[rank] = 1.0
         kind = mention.kind
@@ -319,22 +407,20 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
             where = "prevsent"
         else:
             where = "prevpara"
-        position = f"{side}_{where}_{_bucket(distance)}"
-        features.update(
-            {
-                "bias_" + kind: 1.0,
-                "pos=" + position: 1.0,
-                f"pos={side}_{where}&{kind}": 1.0,
-                f"{rank}&{side}&{kind}": 1.0,
-                f"qshape={quote_shape}&{side}_{where}": 1.0,
-                f"qend={inner_end in ',.!?'}&{side}": 1.0,
-                f"qopens={opens_paragraph}&{side}_{where}&{kind}": 1.0,
-                "logdist": math.log1p(distance) / 6,
-            }
-        )
+        placed_at = side + "_" + where  # the feature names below share these pieces
+        side_kind = "&" + side + "&" + kind
+        place_kind = placed_at + "&" + kind
+        features["bias_" + kind] = 1.0
+        features["pos=" + placed_at + "_" + _bucket(distance)] = 1.0
+        features["pos=" + place_kind] = 1.0
+        features[rank + side_kind] = 1.0
+        features[quote_shape + placed_at] = 1.0
+        features[quote_end + side] = 1.0
+        features[opens + place_kind] = 1.0
+        features["logdist"] = math.log1p(distance) / 6
         for origin in candidate.origins:
             features["o=" + origin] = 1.0
-            features[f"o={origin}&{side}_{where}"] = 1.0
+            features["o=" + origin + "&" + placed_at] = 1.0
             if origin == "rule":
                 features["rule_how=" + rule.how] = 1.0
         features[f"norigins={min(len(candidate.origins), 3)}"] = 1.0
@@ -343,15 +429,15 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
         own, subject = _mention_features(doc, context, mention)
         features.update(own)
         if kind == "pronoun":
-            features[f"pw={low}&{side}_{where}"] = 1.0
+            features["pw=" + text[mention.start : mention.end].lower() + "&" + placed_at] = 1.0
         if subject:
-            features[f"subject&{side}_{where}&{kind}"] = 1.0
+            features["subject&" + place_kind] = 1.0
         between = _between(doc._quoted_starts, mention, open_mark, close)
         features[f"qbetween={min(between, 2)}&{side}"] = 1.0
         sentences = _between(doc.boundaries, mention, open_mark, close, bisect.bisect_right)
-        features[f"sents={min(sentences, 3)}&{side}&{kind}"] = 1.0
-        features[f"qhow={rule.how}&{side}_{where}&{kind}"] = 1.0
-        features[f"qlead={lead}&{side}&{kind}"] = 1.0
+        features[f"sents={min(sentences, 3)}{side_kind}"] = 1.0
+        features[how + place_kind] = 1.0
+        features[lead_is + side_kind] = 1.0
         cue = _adjacent_cue(cues, text, mention)
         if cue is not None and not candidate.attribution.cue:
             cue_text, via = cue_object(text, cue, min(len(text), cue[1] + 80))
@@ -425,7 +511,7 @@ def _name_shape(doc: _Document, context: _Context, said: str, features: dict) ->
     document names more than once."""
     words = said.split()
     first = words[0].strip(".,’'")
-    if first.lower() in context.lower_words and first[:1].isupper():
+    if first[:1].isupper() and context.written_lower(first.lower()):
         features[f"first_lower_elsewhere&{min(len(words), 3)}"] = 1.0
     if first_name_gender(first):
         features["first_name"] = 1.0
@@ -463,7 +549,7 @@ def _lead(text: str, open_mark: int, floor: int) -> str:
     if before.endswith(","):
         return "comma"
     words = before.split()
-    if words and words[-1].lower() in CUE_VERBS | {"that"}:
+    if words and words[-1].lower() in _CUE_OR_THAT:
         return "cue" if words[-1].lower() != "that" else "that"
     if words and words[-1].lower() in NAMING_CUES:
         return "naming"
@@ -478,8 +564,8 @@ def _adjacent_cue(
     index = bisect.bisect_left(cues, (mention.end, 0))
     if index < len(cues):
         cue = cues[index]
-        gap = text[mention.end : cue[0]]
-        if len(gap) <= 25 and len(gap.split()) <= 3 and not re.search(r"[.;:!?\"“”]", gap):
+        gap = text[mention.end : cue[0]] if cue[0] - mention.end <= 25 else None
+        if gap is not None and len(gap.split()) <= 3 and not _GAP_STOP.search(gap):
             return cue
     if index:
         cue = cues[index - 1]
@@ -487,3 +573,120 @@ def _adjacent_cue(
         if cue[1] <= mention.start and len(gap) <= 3 and gap.strip() in {"", ","}:
             return cue
     return None
+
+
+_CLAUSE_WORDS = frozenset(  # words that make quoted words a clause, not a phrase
+    [
+        "i",
+        "we",
+        "you",
+        "they",
+        "he",
+        "she",
+        "it",
+        "is",
+        "are",
+        "was",
+        "were",
+        "am",
+        "be",
+        "been",
+        "have",
+        "has",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "must",
+        "do",
+        "does",
+        "did",
+        "don’t",
+        "don't",
+        "not",
+        "that",
+        "this",
+        "there",
+        "what",
+        "going",
+        "want",
+    ]
+)
+_PREPOSITIONS = frozenset(
+    ["of", "on", "in", "for", "to", "as", "at", "by", "with", "from", "about", "into", "than"]
+)
+_TITLE_SMALL = frozenset(["of", "and", "the", "a", "an", "in", "on", "for", "to", "at", "by"])
+_SIZES = ((1, "1"), (2, "2"), (3, "3"), (6, "6"), (12, "12"))  # words at most -> band
+_ENDINGS = {**dict.fromkeys(".!?…", "stop"), **dict.fromkeys(",;:", "comma")}
+_ENDINGS.update(dict.fromkeys("—–-", "dash"))
+
+
+def _word_before(previous: str) -> str:
+    """What kind of word stands right before an opening mark."""
+    if not previous:
+        return "none"
+    for kind, words in (
+        ("det", DETERMINERS),
+        ("prep", _PREPOSITIONS),
+        ("cue", CUE_VERBS),
+        ("naming", NAMING_CUES),
+        ("that", {"that"}),
+    ):
+        if previous in words:
+            return kind
+    return "colon" if previous.endswith(":") else "other"
+
+
+def quote_features(
+    doc: _Document, context: _Context, span: MarkedSpan, found: _Found
+) -> dict[str, float]:
+    """What the quoted words and their setting look like, whoever said them: whether this
+    is a quote at all or a title, a name or a scare-quoted phrase (the keep model)."""
+    text = doc.text
+    quoted = text[span.start : span.end]
+    words = quoted.split(None, 13)  # enough to tell the bands apart
+    n_words = len(words)
+    paragraph = doc.paragraphs[span.paragraph]
+    close = span.close_mark + 1 if span.close_mark is not None else span.end
+    size = next((band for most, band in _SIZES if n_words <= most), "long")
+    lower = [word.strip(".,!?;:—–-“”\"’'()").lower() for word in words[:12]]
+    clause = any(word in _CLAUSE_WORDS or word.endswith(("n’t", "n't")) for word in lower)
+    first = next((char for char in quoted if char.isalpha()), "")
+    ending = _ENDINGS.get(quoted.rstrip(" '’")[-1:], "word")
+    content = [w for w in words if w.lower() not in _TITLE_SMALL] if n_words <= 8 else []
+    titled = bool(content) and all(w[:1].isupper() for w in content)
+    before = text[max(paragraph.start, span.open_mark - 30) : span.open_mark].split()
+    word_before = _word_before(before[-1].lower().strip(",") if before else "")
+    after = text[close : close + 2].strip()[:1]
+    if not after or after in ",.;:—–-)?!":
+        next_char = after or "end"
+    else:
+        next_char = "word" if after.isalpha() else "other"
+    whole = span.open_mark <= paragraph.start + 1 and close >= paragraph.end - 2
+    head = span.paragraph == 0
+    tail = text[max(paragraph.start, paragraph.end - 16) : paragraph.end]
+    headline = head or not tail.rstrip(" ”\"’'").endswith((".", "!", "?", ":", "…"))
+    features = {
+        "q_bias": 1.0,
+        "q_words=" + size: 1.0,
+        f"q_shape={size}&{ending}&cap={first.isupper()}": 1.0,
+        f"q_clause={clause}&{size}": 1.0,
+        f"q_titled={titled}&{size}": 1.0,
+        f"q_before={word_before}": 1.0,
+        f"q_before={word_before}&{size}": 1.0,
+        f"q_after={next_char}": 1.0,
+        f"q_after={next_char}&{ending}": 1.0,
+        f"q_how={found.how}": 1.0,
+        f"q_how={found.how}&{size}": 1.0,
+        f"q_marks={min(context.marked_in_paragraph[span.paragraph], 4)}": 1.0,
+        f"q_whole={whole}": 1.0,
+        f"q_headline={headline}": 1.0,
+        f"q_unclosed={span.close_mark is None}&{span.continued}": 1.0,
+        f"q_opens={span.open_mark == paragraph.start}&{found.how}": 1.0,
+    }
+    if found.attribution is not None:
+        kind = found.attribution.mention.kind
+        features[f"q_rule={kind}&{found.how}"] = 1.0
+    return features

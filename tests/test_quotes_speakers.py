@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import pytest
 
-from scrapers.quotes import find_quotes
-from scrapers.quotes_ranker import MODEL_PATH, Ranker, pick
+from scrapers.quotes import find_quotes, find_quotes_with
+from scrapers.quotes_ranker import MODEL_PATH, Ranker, default_ranker, pick
 from scrapers.quotes_speakers import person_and_role
 
 
@@ -120,6 +121,43 @@ def test_a_clear_attribution_is_confident_and_a_guess_is_not() -> None:
     assert clear[0].confidence >= 0.8
     assert not guess or guess[0].confidence < 0.8
     assert all(q.method.startswith("ranker-") for q in clear)
+
+
+def test_the_keep_model_leaves_out_what_it_doubts_and_the_rules_keep_everything() -> None:
+    text = (
+        "The mayor called the plan “reckless” on Monday.\n\n"
+        "“We will rebuild the bridge before winter,” said Ines Marot, the mayor."
+    )
+    ranker = default_ranker()
+    everything = find_quotes_with(text, None, None)
+    assert [q.text for q in everything] == ["reckless", "We will rebuild the bridge before winter,"]
+    # a keep model that doubts every one-word quote: the rest is reported as before
+    doubting = replace(ranker, keep_weights={"q_bias": 5.0, "q_words=1": -10.0}, keep_threshold=0.5)
+    (kept,) = find_quotes_with(text, None, doubting)
+    assert kept.text == everything[1].text and kept.speaker == "Ines Marot"
+    # no keep model: the ranker's probability is what the calibration reads
+    assert replace(ranker, keep_weights={}).keep({"q_bias": 1.0}, 0.42) == 0.42
+
+
+def test_the_shipped_keep_model_drops_headlines_the_rules_keep() -> None:
+    ranker = default_ranker()
+    assert 0.0 < ranker.keep_threshold < 1.0 and ranker.keep_weights
+    links = (
+        "More from the Courier:\n\n“Harbour cranes to be replaced by spring”\n\n"
+        "“Ferry timetable changes for the winter”"
+    )
+    assert len(find_quotes_with(links, None, None)) == 2  # the rules: two quotes of "More"
+    assert find_quotes(links) == []
+    clear = "“We will rebuild the bridge before winter,” said Ines Marot, the mayor."
+    assert find_quotes(clear)[0].confidence >= 0.8
+
+
+def test_a_quote_run_over_paragraphs_is_kept_whole() -> None:
+    # each reopened paragraph of one quote is a quote, however unsure its speaker
+    text = "The senator rose.\n\n" + "\n\n".join(
+        f"“Part {i} of what the speech said, at length" for i in range(6)
+    )
+    assert len(find_quotes(text)) == len(find_quotes_with(text, None, None)) == 6
 
 
 def test_a_lone_candidate_is_not_certain_for_being_alone() -> None:
