@@ -73,7 +73,7 @@ _WRITER_HEAP = 64_000_000
 # up to this many values (months: 83 years), and estimated beyond.
 _FACET_BUCKETS = 1000
 
-VERIFY_ALL = 40  # phrase candidate sets up to this size are checked in full
+VERIFY_ALL = 20  # phrase candidate sets up to this size (a page) are checked in full
 VERIFY_BUDGET = 200  # beyond that, candidates checked per search beyond the page's
 MAX_PREFIX_EXPANSION = 1000
 
