@@ -89,10 +89,12 @@ def test_processes_scraping_one_host_never_come_closer_than_its_delay(tmp_path, 
     assert len(arrivals) == PROCESSES * (PAGES + 1)  # each read robots.txt once
     gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(arrivals)]
     assert min(gaps) >= DELAY - CLOCK_SLACK, [round(gap, 3) for gap in gaps]
-    # The processes really ran at once: their requests are interleaved.
-    pages = [r.path.split("/")[1] for r in arrivals if r.path != "/robots.txt"]
-    switches = sum(1 for a, b in itertools.pairwise(pages) if a != b)
-    assert switches >= PROCESSES, pages
+    # Every process wanted the host from the first request on (the test held the turn
+    # until each had opened its run), so these gaps are kept between processes; the
+    # lease spaces requests but does not promise whose turn comes next.
+    assert {r.path.split("/")[1] for r in arrivals if r.path != "/robots.txt"} == {
+        f"d{n}" for n in range(PROCESSES)
+    }
 
 
 def _wait_for_runs(root, sources: list[str]) -> None:
