@@ -73,12 +73,7 @@ class HostLeases:
         )
         if taken == 1:
             return 0.0
-        wait, held = self._execute(
-            f"SELECT {self._greatest}(next_at, rest_until) - {now}, holder"
-            " FROM host_leases WHERE host = :host",
-            host=host,
-            row=True,
-        ) or (0.0, None)
+        wait, held = self._state(host)
         if held is not None and _gone(held):
             self._execute(
                 f"UPDATE host_leases SET next_at = {now} + :rest, holder = NULL"
@@ -88,25 +83,27 @@ class HostLeases:
                 rest=rest,
             )
             return max(rest, _MIN_WAIT)
-        wait = max(float(wait), _MIN_WAIT)
+        wait = max(wait, _MIN_WAIT)
         return min(wait, HELD_POLL) if held is not None else wait
 
     def free_in(self, host: str) -> float:
         """Seconds until ``host``'s turn may be taken, as known now (without taking it):
         0.0 when it is free; ``inf`` while another holds it (its holder hands it back
         when its response is in, and the host then rests)."""
-        found = self._execute(
+        wait, held = self._state(host)
+        if held is not None and not _gone(held) and wait > 0:
+            return float("inf")
+        return max(wait, 0.0)
+
+    def _state(self, host: str) -> tuple[float, str | None]:
+        """Seconds until ``host``'s turn is free by its times alone, and who holds it."""
+        wait, held = self._execute(
             f"SELECT {self._greatest}(next_at, rest_until) - {self._now}, holder"
             " FROM host_leases WHERE host = :host",
             host=host,
             row=True,
-        )
-        if found is None:
-            return 0.0
-        wait, held = found
-        if held is not None and not _gone(held) and float(wait) > 0:
-            return float("inf")
-        return max(float(wait), 0.0)
+        ) or (0.0, None)
+        return float(wait), held
 
     def release(self, host: str, holder: str, rest: float) -> None:
         """Hand ``host``'s turn back: no one gets it for ``rest`` seconds from now.
