@@ -124,12 +124,15 @@ _DATELINE = re.compile(  # 'WASHINGTON, Aug. 24 (UPI) — ', 'Washington (AFP) �
 )
 _BASE_CONFIDENCE = {  # by how the quote was attributed (_Found.how)
     "adjacent": 0.9,
+    "label": 0.85,
     "sentence": 0.75,
     "previous": 0.65,
     "subject": 0.4,
     "last": 0.35,
     "none": 0.3,
 }
+# A transcript's speaker label: a name in capitals and a colon, opening the quoted words.
+_TRANSCRIPT_LABEL = re.compile(r"([A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,2}): (?=\S)")
 _SUBORDINATORS = frozenset(["When", "As", "After", "While", "Before", "Since", "Until", "If"])
 _PHRASAL_CUE = re.compile(
     r"(?:went on|fired back|shot back|chimed in|broke in|cut in|puts it|put it)\b"
@@ -165,7 +168,9 @@ class _Found:
     """How one quote was attributed, before resolution."""
 
     attribution: Attribution | None
-    how: str  # "adjacent", "sentence", "previous", "subject" (no cue), "last" or "none"
+    # "adjacent", "label" (a transcript's 'PENCE: ...'), "sentence", "previous", "subject"
+    # (no cue), "last" or "none"
+    how: str
 
 
 class _Document:
@@ -587,6 +592,10 @@ def _outer_source(doc: _Document, found: Attribution, end: int) -> Attribution:
 
 def _attribute(doc: _Document, index: int) -> _Found:
     span = doc.spans[index]
+    label = _TRANSCRIPT_LABEL.match(doc.text, span.start, span.end)
+    if label is not None:  # a transcript quoted line by line: '"PENCE: Well, look, ...'
+        mention = Mention(label.start(), label.end(1), "name")
+        return _Found(Attribution(mention, "", mention.start, None), "label")
     sentence_start, sentence_end = doc.sentence(span.open_mark)
     following = doc.spans[index + 1] if index + 1 < len(doc.spans) else None
     same_paragraph = following is not None and following.paragraph == span.paragraph
@@ -779,7 +788,8 @@ def find_quotes_with(
         attribution = found.attribution
         confidence = _confidence(found, words, unclosed)
         method = "rule"
-        if ranker is not None or trace is not None:
+        # A transcript's label says who speaks; anything else goes to the ranker.
+        if (ranker is not None or trace is not None) and found.how != "label":
             options = candidates(doc, context, index, span, found, previous)
             described = quote_features(doc, context, span, found)
             if trace is not None:

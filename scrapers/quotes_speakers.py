@@ -615,6 +615,8 @@ class Entities:
         """The document's usual full form of a person's name ("Krebs" -> "Chris Krebs"),
         without the title or organisation written before it."""
         name = person_and_role(name.removesuffix("’s").removesuffix("'s"))[0]
+        if name.isupper() and name.title().rsplit(" ", 1)[-1] in self._by_surname:
+            name = name.title()  # a transcript's 'PENCE:' is the Pence the text names
         surname = name.rsplit(" ", 1)[-1]
         candidates = self._by_surname.get(surname, [])
         if " " not in name:

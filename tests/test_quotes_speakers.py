@@ -237,3 +237,22 @@ def test_a_name_after_a_capitalised_programme_and_a_title_is_the_speaker() -> No
     assert quote.speaker == "Lotte Maas"
     assert quote.speaker_mention == "Lotte Maas"
     assert quote.role == "Tidewater Barrier Project manager"
+
+
+def test_a_transcript_label_names_the_speaker_of_its_line() -> None:
+    # A transcript quoted line by line: each label says who speaks, whoever the text names
+    # nearby; the harbour master's name ties 'OKAFOR' to her.
+    text = (
+        "Harbour master Ngozi Okafor spoke to the radio station on Sunday. A transcript:\n\n"
+        "“HOST: Will the ferries run on Monday?\n\n"
+        "“OKAFOR: Only the morning crossings, and only if the wind drops.\n\n"
+        "“HOST: And the freight boats?\n\n"
+        "“OKAFOR: They wait until Tuesday.”"
+    )
+    found = [(q.speaker_mention, q.speaker, q.text.split(":")[0]) for q in find_quotes(text)]
+    assert found == [
+        ("HOST", "HOST", "HOST"),
+        ("OKAFOR", "Ngozi Okafor", "OKAFOR"),
+        ("HOST", "HOST", "HOST"),
+        ("OKAFOR", "Ngozi Okafor", "OKAFOR"),
+    ]
