@@ -42,7 +42,18 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.quotes import DATA, Article, Counts, Prediction, _f1, _mention_matches, _ratio, score
+from bench.quotes import (
+    DATA,
+    Article,
+    Counts,
+    Prediction,
+    _f1,
+    _mention_matches,
+    _predictions,
+    _ratio,
+    evaluate,
+    score,
+)
 from bench.quotes import load_articles as load
 from scrapers.quotes import find_quotes_with
 from scrapers.quotes_ranker import MODEL_PATH, Ranker, pick, ranked
@@ -424,6 +435,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     share = _ratio(sum(right), len(right))
     print(f"{held} quotes with confidence >= 0.8: {len(right)}, right {share:.3f}")
+    # the figure bench.quotes prints: every quote, those the ranker does not decide too
+    # (a transcript's labelled lines)
+    finder = evaluate(
+        lambda text: _predictions(find_quotes_with(text, None, ranker)), splits["dev"]
+    )
+    print(_report(f"{held}, the whole finder", finder.counts))
     if not args.check:
         document = {
             "version": ranker.version,
