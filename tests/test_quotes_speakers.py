@@ -256,3 +256,6 @@ def test_a_transcript_label_names_the_speaker_of_its_line() -> None:
         ("HOST", "HOST", "HOST"),
         ("OKAFOR", "Ngozi Okafor", "OKAFOR"),
     ]
+    # a page's kicker in capitals is no speaker
+    (quote,) = find_quotes("Ngozi Okafor said: “VIDEO: the storm reached the harbour wall.”")
+    assert quote.speaker_mention == "Ngozi Okafor"
