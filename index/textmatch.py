@@ -134,7 +134,7 @@ def _at_word_starts(pattern: re.Pattern, text: str) -> Iterator[re.Match]:
     word: Python's regular expressions then skip ahead to where a word's first letter is,
     instead of trying the look-behind at every character (many times slower)."""
     at = 0
-    while (found := pattern.search(text, at)) is not None:
+    while at <= len(text) and (found := pattern.search(text, at)) is not None:
         start = found.start()
         if start and _is_word_char(text[start - 1]):
             at = start + 1  # inside a word: a match may still start further on
@@ -197,6 +197,8 @@ def _looked_for(text: str, word: bool) -> tuple[str | None, re.Pattern | None]:
     """What a word or phrase of the query looks for in a text: (the term of a single word,
     None), or (None, the pattern of a phrase); worked out once, not for each candidate."""
     folded = [w for _, _, w in words(text)]
+    if not folded:
+        return None, None  # '"-"': no words, nothing to look for
     if word and len(folded) == 1:
         return term(folded[0]), None
     return None, re.compile(_phrase_pattern(folded))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from whoosh import index as whoosh_index
 
 from index import layout, segments
 from index.build import DuplicateRecord, Indexer
+from index.query import parse
 from index.search import Searcher
+from index.textmatch import TextMatch
 
 pytestmark = pytest.mark.usefixtures("search_engine")
 
@@ -250,6 +253,28 @@ def test_phrase_matches_exact_words_only(built: Path) -> None:
     assert ids(searcher.search('"count was slow"')) == []  # refuted candidates never show
     assert ids(searcher.search('"counting was slow"')) == ["q-3"]
     assert ids(searcher.search('"secure in American history"', type="quote")) == ["q-1"]
+
+
+def test_a_phrase_without_words_neither_hangs_nor_refutes(built: Path) -> None:
+    # '"-"' has no words for the word-for-word check to find; that check once looked for
+    # an empty match forever past a text ending in a letter, holding a server thread
+    answers: dict[str, bool] = {}
+
+    def check() -> None:
+        for query in ('"ballot count" "-"', '"ballot count" OR "-"', '"-" "hand count"'):
+            answers[query] = TextMatch(parse(query)).accepts(["The ballot count"])
+        answers["search"] = ids(Searcher(built).search('"counted by hand" "-"')) == ["d-2"]
+
+    thread = threading.Thread(target=check, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the check did not finish"
+    assert answers == {
+        '"ballot count" "-"': True,
+        '"ballot count" OR "-"': True,
+        '"-" "hand count"': False,
+        "search": True,
+    }
 
 
 def test_document_phrases_are_checked_against_the_body(built: Path) -> None:
