@@ -297,3 +297,38 @@ def test_reads_on_the_driver_s_cursor_answer_as_sqlalchemy_does(tmp_path, engine
             assert catalog._value("SELECT name FROM speakers WHERE id = :id", id="s-0") is None
             with pytest.raises(sa.exc.DBAPIError, match="no_such_table"):
                 catalog._rows("SELECT * FROM no_such_table WHERE id = :id", id="x")
+
+
+def _schema(catalog: Catalog) -> dict[str, tuple]:
+    """Every table's columns (in order), keys and indexes, as the engine reports them."""
+    inspector = sa.inspect(catalog._conn)
+    return {
+        table: (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+            inspector.get_pk_constraint(table)["constrained_columns"],
+            sorted(repr(sorted(key.items())) for key in inspector.get_foreign_keys(table)),
+            sorted(repr(sorted(key.items())) for key in inspector.get_unique_constraints(table)),
+            sorted(repr(sorted(index.items())) for index in inspector.get_indexes(table)),
+        )
+        for table in inspector.get_table_names()
+    }
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_new_catalog_made_at_once_has_the_schema_of_one_made_revision_by_revision(
+    tmp_path, engine
+):
+    """A new catalog is made by one run of its migrations, in one transaction: it gets
+    the tables, keys and indexes that applying the revisions one at a time gives."""
+    with catalog_setting(engine) as at_once, catalog_setting(engine) as stepwise:
+        at_once = at_once or f"sqlite:///{tmp_path / 'at-once.sqlite'}"
+        stepwise = stepwise or f"sqlite:///{tmp_path / 'stepwise.sqlite'}"
+        with Catalog.open(at_once, create=True) as catalog:
+            assert catalog.schema_version() == latest_version()
+            made_at_once = _schema(catalog)
+        with Catalog.open(stepwise, create=True, migrate=False) as catalog:
+            assert catalog.migrate(up_to=1) == [1]
+            assert catalog.migrate() == list(range(2, latest_version() + 1))
+            made_stepwise = _schema(catalog)
+    assert made_at_once == made_stepwise
+    assert "quotes" in made_at_once and "alembic_version" in made_at_once
