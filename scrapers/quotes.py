@@ -23,6 +23,7 @@ from scrapers.quotes_lexicon import (
     CUE_VERBS,
     DETERMINERS,
     INVERTED_CUES,
+    KICKERS,
     NAMING_BEFORE,
     NAMING_CUES,
 )
@@ -133,30 +134,6 @@ _BASE_CONFIDENCE = {  # by how the quote was attributed (_Found.how)
 }
 # A transcript's speaker label: a name in capitals and a colon, opening the quoted words.
 _TRANSCRIPT_LABEL = re.compile(r"([A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,2}): (?=\S)")
-# What a news page writes in capitals before a colon that is not a speaker ('VIDEO: ...').
-_KICKERS = frozenset(
-    [
-        "ANALYSIS",
-        "AUDIO",
-        "BREAKING",
-        "CORRECTION",
-        "EDITOR'S NOTE",
-        "EDITOR’S NOTE",
-        "EXCLUSIVE",
-        "LISTEN",
-        "LIVE",
-        "NOTE",
-        "OPINION",
-        "PHOTO",
-        "PHOTOS",
-        "POLL",
-        "READ",
-        "UPDATE",
-        "UPDATED",
-        "VIDEO",
-        "WATCH",
-    ]
-)
 _SUBORDINATORS = frozenset(["When", "As", "After", "While", "Before", "Since", "Until", "If"])
 _PHRASAL_CUE = re.compile(
     r"(?:went on|fired back|shot back|chimed in|broke in|cut in|puts it|put it)\b"
@@ -617,7 +594,7 @@ def _outer_source(doc: _Document, found: Attribution, end: int) -> Attribution:
 def _attribute(doc: _Document, index: int) -> _Found:
     span = doc.spans[index]
     label = _TRANSCRIPT_LABEL.match(doc.text, span.start, span.end)
-    if label is not None and label.group(1) not in _KICKERS:
+    if label is not None and label.group(1) not in KICKERS:
         # a transcript quoted line by line: '"PENCE: Well, look, ...'
         mention = Mention(label.start(), label.end(1), "name")
         return _Found(Attribution(mention, "", mention.start, None), "label")

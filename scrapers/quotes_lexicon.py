@@ -157,6 +157,32 @@ NAMING_CUES = frozenset(
 # "according to X", "in the words of X", "as X put it" read as cues too.
 CUE_PHRASES = re.compile(r"\b(?:according to|in the words of|quoted by|quoting)\s+$", re.I)
 
+# Kickers: what a news page writes in capitals before a colon that is not a speaker
+# ('VIDEO: ...'); written in capitals, as pages write them.
+KICKERS = frozenset(
+    [
+        "ANALYSIS",
+        "AUDIO",
+        "BREAKING",
+        "CORRECTION",
+        "EDITOR'S NOTE",
+        "EDITOR’S NOTE",
+        "EXCLUSIVE",
+        "LISTEN",
+        "LIVE",
+        "NOTE",
+        "OPINION",
+        "PHOTO",
+        "PHOTOS",
+        "POLL",
+        "READ",
+        "UPDATE",
+        "UPDATED",
+        "VIDEO",
+        "WATCH",
+    ]
+)
+
 PRONOUNS = frozenset(["he", "she", "they", "it", "i", "we", "you", "who"])
 PERSON_PRONOUNS = frozenset(["he", "she", "i"])
 
