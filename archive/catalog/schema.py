@@ -81,12 +81,8 @@ def upgrade(
     if current and "alembic_version" not in tables:
         with transaction():
             command.stamp(config, f"{current:04d}")
-    applied = []
-    for revision in revisions():
-        version = int(revision)
-        if version <= current or (up_to is not None and version > up_to):
-            continue
+    applied = [version for version in wanted if version > current]
+    for version in applied:
         with transaction():
-            command.upgrade(config, revision)
-        applied.append(version)
+            command.upgrade(config, f"{version:04d}")
     return applied
