@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from scrapers.quotes_lexicon import (
+    ADDRESSEE_CUES,
     BELIEF_VERBS,
     CUE_VERBS,
     DETERMINERS,
@@ -656,11 +657,14 @@ def _attribute(doc: _Document, index: int) -> _Found:
 def _keep(doc: _Document, span: MarkedSpan, found: _Found) -> bool:
     if _is_name_of_thing(doc, span):
         # A title or name is a quote only when a cue hands it over: 'shouted "Fire"'.
-        if found.how == "adjacent" and doc.text[span.end - 1] in ",!?":
-            return True  # '"Never," he said.'
+        before = doc.text[max(0, span.open_mark - 3) : span.open_mark].rstrip()
+        opens_clause = not before or not before[-1].isalnum()
+        if found.how == "adjacent" and doc.text[span.end - 1] in ",!?" and opens_clause:
+            # '"Never," he said.'; but 'on CBS's "Face the Nation," Ryan said' names a show.
+            return True
         lead = doc.text[max(0, span.open_mark - 20) : span.open_mark].split()
         verb = lead[-1].rstrip(",:").lower() if lead else ""
-        return verb in CUE_VERBS and verb not in NAMING_CUES
+        return verb in CUE_VERBS and verb not in NAMING_CUES and verb not in ADDRESSEE_CUES
     words = len(doc.text[span.start : span.end].split())
     if found.how in ("none", "last"):
         return words >= 4

@@ -154,6 +154,9 @@ BELIEF_VERBS = frozenset(
 NAMING_CUES = frozenset(
     form for stem in ("call", "label", "dub", "brand", "describe") for form in _forms(stem)
 ) | {"call", "label", "dub", "brand", "describe"}
+# Cues whose object is who was told: a title after them ('told "Fox and Friends"') is the
+# programme spoken to, not words spoken.
+ADDRESSEE_CUES = frozenset(_IRREGULAR["tell"]) | {"tell"}
 # "according to X", "in the words of X", "as X put it" read as cues too.
 CUE_PHRASES = re.compile(r"\b(?:according to|in the words of|quoted by|quoting)\s+$", re.I)
 

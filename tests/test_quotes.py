@@ -203,6 +203,17 @@ def test_not_quotes_are_dropped() -> None:
     assert find_quotes(text) == []
 
 
+def test_a_programme_named_before_the_speaker_is_no_quote() -> None:
+    # A title with a comma next to its speaker reads like '"Never," he said', but one that
+    # follows a word ('on KVLT's', 'told') names the programme spoken on or to.
+    text = (
+        "In an interview on KVLT’s “Harbour Hour,” Mayor Ines Dahl said the ferries would "
+        "run. Dahl told “Morning Tide,” a radio show, that repairs were due. "
+        "“Never,” Dahl said of closing the port."
+    )
+    assert [q.text for q in find_quotes(text)] == ["Never,"]
+
+
 def test_partial_quote_inside_sentence() -> None:
     text = "Ruiz called the proposal “a gift to landlords” and voted against it."
     (quote,) = find_quotes(text)
