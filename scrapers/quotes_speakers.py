@@ -253,6 +253,8 @@ def _name_run(text: str, words: list[tuple[int, int]], last: int) -> int | None:
 
 def _description_start(text: str, words: list[tuple[int, int]], last: int) -> int | None:
     """Index of the first word of a description ending at words[last] ("a U.S. official")."""
+    if _lower(text, words[last]) in DETERMINERS:
+        return None  # 'a swiftly called meeting': a determiner heads no one
     start = None
     bare_head = _lower(text, words[last]).rstrip(".") in ANONYMOUS_HEADS | DOCUMENT_HEADS
     index = last
