@@ -27,6 +27,7 @@ from scrapers.quotes_lexicon import (
     KICKERS,
     NAMING_BEFORE,
     NAMING_CUES,
+    TIME_NAMES,
 )
 from scrapers.quotes_marks import MarkedSpan, Paragraph, find_marked_spans, paragraphs
 from scrapers.quotes_ranker import (
@@ -102,9 +103,8 @@ _NOT_IN_TITLES = frozenset(
     ]
 )
 _NOT_A_SPEAKER = re.compile(
-    r"(?:(?:the |a |last |this |next )?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
-    r"Sunday|January|February|March|July|August|September|October|November|"
-    r"December|past|today|tonight|yesterday|week|weekend|morning|evening|night|year|month)"
+    rf"(?:(?:the |a |last |this |next )?(?:{'|'.join(sorted(TIME_NAMES))}|"
+    r"past|today|tonight|yesterday|week|weekend|morning|evening|night|year|month)"
     r"|.*['’]s?)",
     re.I,
 )
@@ -407,7 +407,8 @@ def _opening_subject(doc: _Document, start: int, end: int) -> Mention | None:
             # 'Olmo Bertz, for his part, is ...', 'Clinton, who was speaking, told ...':
             # the subject, set off by a comma.
             after = subject_after(text, comma + 1, end)
-            if after is None or text[after.start : after.end].lower() == "who":
+            time = _NOT_A_SPEAKER.fullmatch(text[named.start : named.end])  # 'Thursday, ...'
+            if (after is None or text[after.start : after.end].lower() == "who") and not time:
                 return named
         start = comma + 1
     else:

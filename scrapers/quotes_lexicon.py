@@ -154,6 +154,28 @@ BELIEF_VERBS = frozenset(
 NAMING_CUES = frozenset(
     form for stem in ("call", "label", "dub", "brand", "describe") for form in _forms(stem)
 ) | {"call", "label", "dub", "brand", "describe"}
+# Days and months, which open sentences in capitals and never speak; 'April', 'May' and
+# 'June' are left out, being people's names too.
+TIME_NAMES = frozenset(
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+)
 # Cues whose object is who was told: a title after them ('told "Fox and Friends"') is the
 # programme spoken to, not words spoken.
 ADDRESSEE_CUES = frozenset(_IRREGULAR["tell"]) | {"tell"}

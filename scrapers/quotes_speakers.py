@@ -26,6 +26,7 @@ from scrapers.quotes_lexicon import (
     OUTLET_ENDINGS,
     OUTLETS,
     PRONOUNS,
+    TIME_NAMES,
     TITLES,
 )
 
@@ -708,7 +709,7 @@ def _piece_name(piece: str) -> tuple[str, str | None, bool] | None:
     """A capitalised run read as a person's name: (name, the title or organisation written
     before it, whether an honorific opens it), or None when it names no one."""
     name = _strip_titles(piece)
-    if not name or not _personal(name):
+    if not name or not _personal(name) or name.lower() in TIME_NAMES:
         return None
     name, prefix = person_and_role(name)
     return name, prefix, piece.split(" ", 1)[0].lower().rstrip(".") in _HONORIFICS

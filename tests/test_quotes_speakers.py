@@ -259,3 +259,17 @@ def test_a_transcript_label_names_the_speaker_of_its_line() -> None:
     # a page's kicker in capitals is no speaker
     (quote,) = find_quotes("Ngozi Okafor said: “VIDEO: the storm reached the harbour wall.”")
     assert quote.speaker_mention == "Ngozi Okafor"
+
+
+def test_a_day_or_a_month_is_no_speaker() -> None:
+    # 'Thursday' opens the sentence in capitals, set off by a comma like a subject; every
+    # quote is looked at (keep threshold 0), and neither the rules nor the ranker credit it.
+    text = (
+        "Thursday, after weeks of silence, Dahl backed the plan, saying, “It is the only way "
+        "across.”\n\nWednesday brought more rain. “We wait for the wind.”"
+    )
+    everything = replace(default_ranker(), keep_threshold=0.0)
+    for ranker in (everything, None):
+        quotes = find_quotes_with(text, None, ranker)
+        assert len(quotes) == 2
+        assert not {q.speaker_mention for q in quotes} & {"Thursday", "Wednesday"}
