@@ -119,7 +119,9 @@ _REPORTED = re.compile(
     rf",\s+(?:(?P<before>{_OUTLET_NAME})\s+(?:first\s+)?report(?:ed|s)|"
     rf"report(?:ed|s)\s+(?P<after>{_OUTLET_NAME}))\s*[.,;]"
 )
-_NOT_SUBJECTS = frozenset(["this", "that", "these", "those", "there", "here", "good", "u.s."])
+_NOT_SUBJECTS = frozenset(
+    ["this", "that", "these", "those", "there", "here", "good", "more", "u.s."]
+)
 _DATELINE = re.compile(  # 'WASHINGTON, Aug. 24 (UPI) — ', 'Washington (AFP) – '
     r"(?:[A-Z][A-Z.]+(?:[ ,]+[A-Z][\w.]*){0,3}(?:[ ,]+[A-Z][a-z]{2}\.? \d+)?"
     r"\s*(?:\([A-Z]+\))?|[A-Z][a-z]+\s*\([A-Z]+\))\s*[—–-]+\s+"
@@ -511,7 +513,7 @@ def _within(doc: _Document, start: int, end: int) -> Attribution | None:
     if according is None and doc.text[start:end].rstrip().endswith(":"):
         # "Sanders delivered a snappy retort: '...'" introduces the quote without a cue.
         mention = _opening_subject(doc, start, end)
-        if mention is not None:
+        if mention is not None and _may_speak(doc.text[mention.start : mention.end]):
             colon = doc.text.rindex(":", start, end)
             return Attribution(mention, ":", colon, None)
     return according
