@@ -185,9 +185,9 @@ def _report(name: str, counts: Counts) -> str:
 
 
 def _calibration(pairs: list[tuple[float, int]]) -> list[list[float]]:
-    """A non-decreasing step function from raw probability to the share right: isotonic
-    blocks of the out-of-fold pairs, each valued at the lower end of its 90% Wilson
-    interval, so that a confidence errs low rather than high on texts not trained on."""
+    """A rising step function from raw probability to the share right: isotonic blocks of
+    the out-of-fold pairs, each valued at the lower end of its 90% Wilson interval, so that
+    a confidence errs low rather than high on texts not trained on."""
     from sklearn.isotonic import IsotonicRegression
 
     pairs = sorted(pairs)
@@ -200,17 +200,17 @@ def _calibration(pairs: list[tuple[float, int]]) -> list[list[float]]:
             blocks[-1][2] += 1
         else:
             blocks.append([probability, right, 1, value])
-    steps: list[list[float]] = []
-    floor = 1.0
-    for edge, right, total, _ in reversed(blocks):
-        floor = min(floor, _wilson_low(right, total))
-        steps.append([round(edge, 4), round(floor, 3)])
-    steps.reverse()
-    merged: list[list[float]] = []
-    for edge, value in steps:
-        if not merged or value > merged[-1][1]:
-            merged.append([edge, value])
-    return merged
+    # Pooled again where a block's lower bound is not above the one below it (a small
+    # block above a large one is sure of less), so that the steps rise and every one
+    # stands on as many quotes as it needs.
+    pooled: list[list[float]] = []  # [first probability, right, total]
+    for edge, right, total, _ in blocks:
+        pooled.append([edge, right, total])
+        while len(pooled) > 1 and _wilson_low(*pooled[-1][1:]) <= _wilson_low(*pooled[-2][1:]):
+            _, right, total = pooled.pop()
+            pooled[-1][1] += right
+            pooled[-1][2] += total
+    return [[round(edge, 4), round(_wilson_low(right, total), 3)] for edge, right, total in pooled]
 
 
 def _wilson_low(right: float, total: float, z: float = 1.645) -> float:
