@@ -499,6 +499,12 @@ def _mention_features(
         features["subject"] = 1.0
     if kind == "name" and n_words == 1 and low.endswith(("ed", "ing", "ly")):
         features["verb_shape"] = 1.0
+    preceding = text[max(0, mention.start - 16) : mention.start].lower().split()
+    if preceding and preceding[-1] in _PREPOSITIONS:
+        # 'in Chicago', 'to Ukraine': a preposition's object; 'by' and 'according to' name
+        # an agent
+        agent = preceding[-1] == "by" or preceding[-2:] == ["according", "to"]
+        features["after_agent" if agent else "after_prep"] = 1.0
     if kind != "pronoun":
         _name_shape(doc, context, said, features)
     context.mention_features[key] = (features, subject)

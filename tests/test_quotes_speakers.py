@@ -273,3 +273,14 @@ def test_a_day_or_a_month_is_no_speaker() -> None:
         quotes = find_quotes_with(text, None, ranker)
         assert len(quotes) == 2
         assert not {q.speaker_mention for q in quotes} & {"Thursday", "Wednesday"}
+
+
+def test_the_source_a_report_is_according_to_is_its_speaker() -> None:
+    # The ranker tells the object of 'according to' (or 'by'), an agent, from the object of
+    # other prepositions ('in Harlow'), which speaks far less often.
+    text = (
+        "Dahl's relatives watched the footage in Harlow on Thursday, according to their "
+        "lawyers, and said they came away with “more doubts than before.”"
+    )
+    (quote,) = find_quotes(text)
+    assert quote.speaker_mention == "their lawyers"
