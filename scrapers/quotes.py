@@ -409,8 +409,8 @@ def _opening_subject(doc: _Document, start: int, end: int) -> Mention | None:
             # 'Olmo Bertz, for his part, is ...', 'Clinton, who was speaking, told ...':
             # the subject, set off by a comma.
             after = subject_after(text, comma + 1, end)
-            time = _NOT_A_SPEAKER.fullmatch(text[named.start : named.end])  # 'Thursday, ...'
-            if (after is None or text[after.start : after.end].lower() == "who") and not time:
+            is_time = _NOT_A_SPEAKER.fullmatch(text[named.start : named.end])  # 'Thursday,'
+            if (after is None or text[after.start : after.end].lower() == "who") and not is_time:
                 return named
         start = comma + 1
     else:
