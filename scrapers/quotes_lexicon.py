@@ -179,8 +179,6 @@ TIME_NAMES = frozenset(
 # Cues whose object is who was told: a title after them ('told "Fox and Friends"') is the
 # programme spoken to, not words spoken.
 ADDRESSEE_CUES = frozenset(_forms("tell")) | {"tell"}
-# "according to X", "in the words of X", "as X put it" read as cues too.
-CUE_PHRASES = re.compile(r"\b(?:according to|in the words of|quoted by|quoting)\s+$", re.I)
 
 # Kickers: what a news page writes in capitals before a colon that is not a speaker
 # ('VIDEO: ...'); written in capitals, as pages write them.
