@@ -129,6 +129,7 @@ _DATELINE = re.compile(  # 'WASHINGTON, Aug. 24 (UPI) — ', 'Washington (AFP) �
 _BASE_CONFIDENCE = {  # by how the quote was attributed (_Found.how)
     "adjacent": 0.9,
     "label": 0.85,
+    "signed": 0.85,
     "sentence": 0.75,
     "previous": 0.65,
     "subject": 0.4,
@@ -137,6 +138,12 @@ _BASE_CONFIDENCE = {  # by how the quote was attributed (_Found.how)
 }
 # A transcript's speaker label: a name in capitals and a colon, opening the quoted words.
 _TRANSCRIPT_LABEL = re.compile(r"([A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,2}): (?=\S)")
+# A dash and a name after a quote's closing mark, ending there or at a comma or stop.
+_SIGNATURE = re.compile(
+    r"[ \t\u00a0]*[―—–][ \t\u00a0]*([A-Z][\w.'’-]*(?:[ \u00a0][A-Z][\w.'’-]*){0,4})"
+    r"[ \t\u00a0]*(?:[.,;]|$)"
+)
+_MAX_AFTER_SIGNATURE = 120  # characters of description after a signature's name
 _SUBORDINATORS = frozenset(["When", "As", "After", "While", "Before", "Since", "Until", "If"])
 _PHRASAL_CUE = re.compile(
     r"(?:went on|fired back|shot back|chimed in|broke in|cut in|puts it|put it)\b"
@@ -172,7 +179,8 @@ class _Found:
     """How one quote was attributed, before resolution."""
 
     attribution: Attribution | None
-    # "adjacent", "label" (a transcript's 'PENCE: ...'), "sentence", "previous", "subject"
+    # "adjacent", "label" (a transcript's 'PENCE: ...'), "signed" ('“...” ― Ana Ruiz'),
+    # "sentence", "previous", "subject"
     # (no cue), "last" or "none"
     how: str
 
@@ -602,6 +610,10 @@ def _attribute(doc: _Document, index: int) -> _Found:
         # a transcript quoted line by line: '"PENCE: Well, look, ...'
         mention = Mention(label.start(), label.end(1), "name")
         return _Found(Attribution(mention, "", mention.start, None), "label")
+    signed = _signature(doc, span)
+    if signed is not None:
+        # '“We will be heard.” ― Ana Ruiz': a quote signed with its speaker's name
+        return _Found(Attribution(signed, "", signed.start, None), "signed")
     sentence_start, sentence_end = doc.sentence(span.open_mark)
     following = doc.spans[index + 1] if index + 1 < len(doc.spans) else None
     same_paragraph = following is not None and following.paragraph == span.paragraph
@@ -655,6 +667,24 @@ def _attribute(doc: _Document, index: int) -> _Found:
         if doc.found[i].attribution:
             return _Found(doc.found[i].attribution, "last")
     return _Found(None, "none")
+
+
+def _signature(doc: _Document, span: MarkedSpan) -> Mention | None:
+    """The name a quote is signed with: a paragraph that is the quote and then a dash and a
+    name (perhaps a few words more, 'a nurse from Ohio'), as epigraphs, pull quotes and
+    readers' replies are written."""
+    paragraph = doc.paragraphs[span.paragraph]
+    if span.close_mark is None or span.open_mark != paragraph.start:
+        return None
+    signature = _SIGNATURE.match(doc.text, span.close_mark + 1, paragraph.end)
+    if signature is None or paragraph.end - signature.end() > _MAX_AFTER_SIGNATURE:
+        return None
+    name = signature.group(1)
+    if name.endswith(".") and len(name.rsplit(" ", 1)[-1]) > 3:
+        name = name[:-1]  # 'Ana Ruiz.': the full stop ends the line, not an initial
+    if not _may_speak(name):
+        return None
+    return Mention(signature.start(1), signature.start(1) + len(name), "name")
 
 
 def _keep(doc: _Document, span: MarkedSpan, found: _Found) -> bool:
@@ -797,8 +827,9 @@ def find_quotes_with(
         attribution = found.attribution
         confidence = _confidence(found, words, unclosed)
         method = "rule"
-        # A transcript's label says who speaks; anything else goes to the ranker.
-        if (ranker is not None or trace is not None) and found.how != "label":
+        # A transcript's label or a signature says who speaks; anything else goes to the
+        # ranker.
+        if (ranker is not None or trace is not None) and found.how not in ("label", "signed"):
             options = candidates(doc, context, index, span, found, previous)
             described = quote_features(doc, context, span, found)
             if trace is not None:

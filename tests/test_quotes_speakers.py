@@ -261,6 +261,26 @@ def test_a_transcript_label_names_the_speaker_of_its_line() -> None:
     assert quote.speaker_mention == "Ngozi Okafor"
 
 
+def test_a_quote_signed_with_a_name_after_a_dash_is_that_persons() -> None:
+    # Readers' replies, epigraphs and pull quotes: the quote is the paragraph, signed.
+    text = (
+        "We asked riders what they made of the new bus lanes.\n\n"
+        "“My commute is twenty minutes shorter, and the buses are full.” ― Priya Natarajan, "
+        "a nurse in Harlow\n\n"
+        "“Nobody asked the shop owners on Mill Street what the loading bays are for.” — "
+        "Tomas Berg.\n\n"
+        "The council called the lanes “a trial” — Berg is not convinced. Its chair spoke of "
+        "“basement dwellers” ― a jibe at the planners."
+    )
+    found = {q.text: (q.speaker_mention, q.speaker, q.confidence) for q in find_quotes(text)}
+    shorter = "My commute is twenty minutes shorter, and the buses are full."
+    shops = "Nobody asked the shop owners on Mill Street what the loading bays are for."
+    assert found[shorter] == ("Priya Natarajan", "Priya Natarajan", 0.85)
+    assert found[shops] == ("Tomas Berg", "Tomas Berg", 0.85)
+    # a dash after a quote inside a sentence, or before lower-case words, signs nothing
+    assert "Berg" not in {mention for mention, _, _ in found.values()}
+
+
 def test_a_day_or_a_month_is_no_speaker() -> None:
     # 'Thursday' opens the sentence in capitals, set off by a comma like a subject; every
     # quote is looked at (keep threshold 0), and neither the rules nor the ranker credit it.
