@@ -52,7 +52,10 @@ from scrapers.quotes_speakers import (
     subject_before,
 )
 
-ATTRIBUTOR = "onrecord-quotes/4"
+# The attributor's release, stored with every extraction: the rules' number (raised whenever
+# they change what they find) and the trained model's version, so that re-extraction runs
+# the attributor again after either has changed.
+ATTRIBUTOR = f"onrecord-quotes/5/{default_ranker().version}"
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,9 @@ def assert_offsets(text: str, quotes: list[FoundQuote]) -> None:
 
 
 def test_attributor_is_versioned() -> None:
+    # the release names the model too: a retrained model makes re-extraction run again
     assert ATTRIBUTOR.startswith("onrecord-quotes/")
+    assert ATTRIBUTOR.endswith("/" + default_ranker().version)
 
 
 def test_quote_split_around_cue_with_curly_marks() -> None:
