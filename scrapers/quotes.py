@@ -48,6 +48,7 @@ from scrapers.quotes_speakers import (
     is_outlet,
     issuer,
     person_and_role,
+    role_before,
     subject_after,
     subject_before,
 )
@@ -715,7 +716,8 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
     if mention.kind == "name":
         name = doc.entities.canonical(said)
         prefix = person_and_role(said.removesuffix("’s").removesuffix("'s"))[1]
-        return name, False, mention.role or prefix or doc.entities.role(name)
+        written = " ".join(part for part in (role_before(text, mention.start), prefix) if part)
+        return name, False, mention.role or written or doc.entities.role(name)
     if mention.kind == "pronoun":
         word = said.lower()
         if word in {"he", "she"}:

@@ -246,9 +246,11 @@ def _name_run(text: str, words: list[tuple[int, int]], last: int) -> int | None:
             first -= 2
         else:
             break
-    # A title is role, not name: "Gov. Pat McCrory", "President Donald Trump".
-    while first < last and _lower(text, words[first]).rstrip(".") in _TITLE_WORDS:
-        first += 1
+    # A title is role, not name: "Gov. Pat McCrory", "President Donald Trump"; but an
+    # organisation keeps its words: "the State Department", "the House Oversight Committee".
+    if _lower(text, words[last]) not in ORGANISATION_WORDS:
+        while first < last and _lower(text, words[first]).rstrip(".") in _TITLE_WORDS:
+            first += 1
     return first
 
 
@@ -292,6 +294,11 @@ def _peel(text: str, start: int, end: int) -> tuple[int, str | None]:
         if (low in AUXILIARIES or (low.endswith("ly") and low.islower())) and len(words) > 1:
             end = last[0]
             continue
+        if _PARTY_TAG.fullmatch(text, last[0], last[1]) and len(words) > 1:
+            comma = words[-2]
+            if text[comma[0] : comma[1]] == ",":
+                end = comma[0]  # 'Ada Fenwick, D-Ore., who chairs the panel,'
+                continue
         if text[last[0] : last[1]] == ")":
             opening = text.rfind("(", start, last[0])
             if opening < 0:
@@ -364,7 +371,11 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
         ):
             last += 1
         first = 0
-        while first < last and _lower(text, words[first]) in TITLES:
+        while (
+            first < last
+            and _lower(text, words[first]) in TITLES
+            and _lower(text, words[last]) not in ORGANISATION_WORDS
+        ):
             first += 1
         titled = _name_after_title(text, words, last)
         if titled is not None:
@@ -410,8 +421,8 @@ def _name_after_title(text: str, words: list[tuple[int, int]], last: int) -> Men
         index += 1
     if index >= len(words) or index == last + 1 or not _is_cap(text, words[index]):
         return None
-    if _lower(text, words[index - 1]) not in TITLES:
-        return None
+    if _lower(text, words[index - 1]) not in TITLES | ANONYMOUS_HEADS:
+        return None  # 'said Republican strategist Ryan Williams', not 'said Trump in New York'
     stop = index
     while stop + 1 < len(words) and _is_cap(text, words[stop + 1]):
         stop += 1
@@ -452,6 +463,9 @@ def _titled_name(text: str, words: list[tuple[int, int]]) -> Mention | None:
         if _is_cap(text, word):
             last = index
         elif last is not None:
+            following = words[index + 1] if index + 1 < len(words) else None
+            if low in TITLES | ANONYMOUS_HEADS and following and _is_cap(text, following):
+                continue  # 'undecided Republican voter Jo Lee': a role, and the name after
             break
     if last is None:
         return None
@@ -514,6 +528,39 @@ def first_name_gender(word: str) -> str | None:
 
 
 @lru_cache(maxsize=1 << 16)
+def role_before(text: str, start: int) -> str | None:
+    """The office written right before a name that the name's own words leave out: 'State
+    Department spokesman John Kirby', 'undecided Republican voter Jo Lee', 'Senate' before
+    'Majority Leader Mitch McConnell'. It ends in a title or a role noun ('spokesman',
+    'strategist'); None when the name follows anything else."""
+    words = _words(text, max(0, start - 80), start)
+    if not words or text[words[-1][1] : start].strip():
+        return None
+    last = len(words) - 1
+    if _lower(text, words[last]).rstrip(".") not in _TITLE_WORDS | ANONYMOUS_HEADS:
+        return None
+    first = last
+    while first > 0 and last - first < 5:
+        low = _lower(text, words[first - 1])
+        if "\n" in text[words[first - 1][1] : words[first][0]] or (
+            low.endswith(".") and low[:-1] not in _TITLE_WORDS and len(low) > 2
+        ):
+            break  # 'the veto would fall.\n\nHouse Speaker Paul Ryan': another sentence
+        if (
+            not low[0].isalnum()
+            or low in DETERMINERS
+            or low in _PREPOSITIONS
+            or low in _BARRIERS
+            or low in CUE_VERBS
+            or low in AUXILIARIES
+            or low in _SENTENCE_WORDS
+            or _POSSESSIVE.match(text[words[first - 1][0] : words[first - 1][1]])
+        ):
+            break
+        first -= 1
+    return text[words[first][0] : words[last][1]]
+
+
 def person_and_role(name: str) -> tuple[str, str | None]:
     """Split what stands before a person's name into a role: 'NASA Administrator Jim
     Bridenstine' -> ('Jim Bridenstine', 'NASA Administrator'), "NASA's Steve Clarke" ->
@@ -746,7 +793,12 @@ def _personal(name: str) -> bool:
     words = name.lower().split()
     if any(word.strip(".,’'s") in ORGANISATION_WORDS for word in words) or is_outlet(name):
         return False
+    if _PARTY_TAG.fullmatch(name):
+        return False  # 'Paul Ryan, R-Wis.,': the party and state of the name before
     return not (len(words) == 1 and name.isupper())
+
+
+_PARTY_TAG = re.compile(r"[RDI]-[A-Z][A-Za-z.]*")
 
 
 _CLAUSE_END = re.compile(r"[.!?\n]")

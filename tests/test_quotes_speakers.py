@@ -281,6 +281,67 @@ def test_a_quote_signed_with_a_name_after_a_dash_is_that_persons() -> None:
     assert "Berg" not in {mention for mention, _, _ in found.values()}
 
 
+@pytest.mark.parametrize(
+    ("text", "mention", "role"),
+    [
+        # a party or an adjective in capitals opens the role; the name after it speaks
+        (
+            "“The map favours us,” said Republican strategist Dana Whitlock.",
+            "Dana Whitlock",
+            "Republican strategist",
+        ),
+        (
+            "“Nobody is sure yet,” said undecided Democratic voter Marisol Ortega of Akron.",
+            "Marisol Ortega",
+            "undecided Democratic voter",
+        ),
+        # the office written before the name, in lower case or in capitals, is the role
+        (
+            "Treasury Department spokeswoman Ines Varga said “the auction went well.”",
+            "Ines Varga",
+            "Treasury Department spokeswoman",
+        ),
+        (
+            "Senate Majority Whip Colin Barrow said “we have the votes.”",
+            "Majority Whip Colin Barrow",
+            "Senate Majority Whip",
+        ),
+        # an organisation keeps the words that are titles elsewhere ('State', 'House')
+        (
+            "The State Department told reporters that “no cables were lost.”",
+            "The State Department",
+            None,
+        ),
+        (
+            "The House Ethics Committee said the complaint was “without merit.”",
+            "The House Ethics Committee",
+            None,
+        ),
+    ],
+)
+def test_the_words_before_a_name_are_its_role_and_an_organisation_keeps_them(
+    text: str, mention: str, role: str | None
+) -> None:
+    everything = replace(default_ranker(), keep_threshold=0.0)
+    (quote,) = find_quotes_with(text, None, everything)
+    assert (quote.speaker_mention, quote.role) == (mention, role)
+
+
+def test_a_party_and_state_after_a_name_is_no_speaker() -> None:
+    text = (
+        "Senator Ada Fenwick, D-Ore., who chairs the panel, called the bill “a good start.” "
+        "Fenwick, D-Ore., later added: “We will amend it.”"
+    )
+    candidates: list[str] = []
+
+    def trace(span, found, options, described) -> None:
+        candidates.extend(text[c.mention.start : c.mention.end] for c in options)
+
+    find_quotes_with(text, None, None, trace)
+    assert "Fenwick" in candidates
+    assert not [c for c in candidates if c.startswith("D-Ore")]
+
+
 def test_a_day_or_a_month_is_no_speaker() -> None:
     # 'Thursday' opens the sentence in capitals, set off by a comma like a subject; every
     # quote is looked at (keep threshold 0), and neither the rules nor the ranker credit it.
