@@ -112,6 +112,10 @@ _SENTENCE_WORDS = frozenset(
         "despite",
         "among",
         "according",
+        "to",
+        "was",
+        "said",
+        "says",
     ]
 )
 _BARRIERS = frozenset(
@@ -344,7 +348,8 @@ def subject_before(text: str, floor: int, end: int) -> Mention | None:
 
 
 _STANDALONE = frozenset(["another", "one", "others"])  # determiners that stand for someone
-_SENTENCE_STOP = re.compile(r"(?<=[a-z]{3})\.$")  # 'Ledger.', not 'Jr.', 'U.S.' or 'J.'
+# 'Ledger.' or 'CNN.' ending a sentence, not 'Jr.', 'U.S.' or 'J.'
+_SENTENCE_STOP = re.compile(r"(?:(?<=[a-z]{3})|(?<=[A-Z]{3}))\.$")
 
 
 def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Mention | None:
@@ -472,7 +477,8 @@ def _titled_name(text: str, words: list[tuple[int, int]]) -> Mention | None:
     first = _name_run(text, words, last)
     if first is None:
         return None
-    return Mention(words[first][0], words[last][1], "name", _role_after(text, words, last))
+    end = words[last][1] - bool(_SENTENCE_STOP.search(text, words[last][0], words[last][1]))
+    return Mention(words[first][0], end, "name", _role_after(text, words, last))
 
 
 def _role_after(text: str, words: list[tuple[int, int]], last: int) -> str | None:
@@ -579,8 +585,9 @@ def person_and_role(name: str) -> tuple[str, str | None]:
         if first_name_gender(word) or re.fullmatch(r"[A-Z]\.", word):
             start = index
             break
-    if start is None:
-        titled = [i for i in range(cut, len(words) - 2) if words[i].lower() in TITLES]
+    titled = [i for i in range(cut, len(words) - 2) if words[i].lower() in TITLES]
+    if start is None or (titled and titled[-1] >= start):
+        # no first name, or a title after what looked like one: 'Virginia Sen. Tim Kaine'
         start = titled[-1] + 1 if titled else cut
     if start == 0 or len(words) - start < (1 if cut else 2):
         return name, None

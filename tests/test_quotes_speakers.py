@@ -40,6 +40,9 @@ def test_a_possessive_organisation_is_the_role() -> None:
         ("Lakemoor Police Chief Daniel Otieno", "Daniel Otieno", "Lakemoor Police Chief"),
         ("Anna Maria Kovac", "Anna Maria Kovac", None),
         ("Kovac", "Kovac", None),
+        # a place that is also a first name, before a title: the name follows the title
+        ("Virginia Sen. Tom Aldana", "Tom Aldana", "Virginia Sen."),
+        ("South Carolina Rep. Ada Moss", "Ada Moss", "South Carolina Rep."),
     ],
 )
 def test_person_and_role(name: str, person: str, role: str | None) -> None:
@@ -325,6 +328,21 @@ def test_the_words_before_a_name_are_its_role_and_an_organisation_keeps_them(
     everything = replace(default_ranker(), keep_threshold=0.0)
     (quote,) = find_quotes_with(text, None, everything)
     assert (quote.speaker_mention, quote.role) == (mention, role)
+
+
+@pytest.mark.parametrize(
+    ("text", "mention"),
+    [
+        # the full stop ends the sentence, not the name: one speaker, not 'Ines Varga.'
+        ("“The levee held,” said flood engineer Ines Varga. “It was close.”", "Ines Varga"),
+        ("“The levee held,” the mayor said, according to KVLT. “It was close.”", "KVLT"),
+        # a cue in capitals opening the sentence is not part of the name
+        ("The mayor was pleased. Said Varga: “The levee held.”", "Varga"),
+    ],
+)
+def test_a_speakers_name_is_the_name_alone(text: str, mention: str) -> None:
+    quote = find_quotes(text)[0]
+    assert quote.speaker_mention == mention
 
 
 def test_a_party_and_state_after_a_name_is_no_speaker() -> None:
