@@ -750,7 +750,9 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
                 earlier = _within(doc, doc.sentence(start - 1)[0], start)
                 if earlier is not None and earlier.mention.kind != "pronoun":
                     return _resolve(doc, earlier)
-        return said, False, mention.role
+        # no one to stand for: an unnamed source of this document, not one speaker 'it'
+        # shared by every document
+        return said, True, mention.role
     owned = re.fullmatch(r"[Tt]he (.+['’]s? [A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*)+)", said)
     if owned is not None:
         # "the Water Board's Tomas Berglund": a person, whose organisation is the role.

@@ -345,6 +345,17 @@ def test_a_speakers_name_is_the_name_alone(text: str, mention: str) -> None:
     assert quote.speaker_mention == mention
 
 
+def test_a_pronoun_that_stands_for_no_one_is_an_unnamed_source_of_its_document() -> None:
+    # not one speaker 'it' or 'they' gathering every document's unresolved pronouns
+    for text in (
+        "“We regret the delay to every passenger,” it said in a notice posted on the door.",
+        "The ferry sat idle all day.\n\n“We regret the delay to every passenger,” they said.",
+    ):
+        (quote,) = find_quotes(text)
+        assert quote.speaker_mention in {"it", "they"}
+        assert quote.anonymous
+
+
 def test_a_party_and_state_after_a_name_is_no_speaker() -> None:
     text = (
         "Senator Ada Fenwick, D-Ore., who chairs the panel, called the bill “a good start.” "
