@@ -236,6 +236,22 @@ def is_outlet(name: str) -> bool:
     return low in OUTLETS or f"the {low}" in OUTLETS or (" " in low and last in OUTLET_ENDINGS)
 
 
+def _names_a_person(text: str, words: list[tuple[int, int]], last: int) -> bool:
+    """Whether the capitalised run ending at words[last] is a person's name, by a first
+    name in it: then 'of' ends it ('Sen. Marco Rubio of Florida'), where an organisation
+    goes on ('the Bank of America')."""
+    index = last
+    while index >= 0 and _is_cap(text, words[index]):
+        word = text[words[index][0] : words[index][1]]
+        low = word.lower()
+        if low.strip(".,’'s") in ORGANISATION_WORDS:
+            return False  # 'the Department of Justice'; but 'House Speaker Paul Ryan of'
+        if low not in _SENTENCE_WORDS and first_name_gender(word):
+            return True  # (not 'The', which is a first name somewhere)
+        index -= 1
+    return False
+
+
 def _name_run(text: str, words: list[tuple[int, int]], last: int) -> int | None:
     """Index of the first word of the capitalised run ending at words[last], if any."""
     if not _is_cap(text, words[last]) or _lower(text, words[last]) in _SENTENCE_WORDS:
@@ -246,15 +262,23 @@ def _name_run(text: str, words: list[tuple[int, int]], last: int) -> int | None:
         low = _lower(text, previous)
         if _is_cap(text, previous) and low not in _SENTENCE_WORDS:
             first -= 1
-        elif low in _NAME_PARTICLES and first - 2 >= 0 and _is_cap(text, words[first - 2]):
+        elif (
+            low in _NAME_PARTICLES
+            and first - 2 >= 0
+            and _is_cap(text, words[first - 2])
+            and not (low == "of" and _names_a_person(text, words, first - 2))
+        ):
             first -= 2
         else:
             break
     # A title is role, not name: "Gov. Pat McCrory", "President Donald Trump"; but an
     # organisation keeps its words: "the State Department", "the House Oversight Committee".
     if _lower(text, words[last]) not in ORGANISATION_WORDS:
-        while first < last and _lower(text, words[first]).rstrip(".") in _TITLE_WORDS:
-            first += 1
+        while first < last and (
+            _lower(text, words[first]).rstrip(".") in _TITLE_WORDS
+            or _lower(text, words[first]) in _NAME_PARTICLES
+        ):
+            first += 1  # 'Secretary of State John Kerry': the particle goes with the title
     return first
 
 
@@ -297,6 +321,22 @@ def _peel(text: str, start: int, end: int) -> tuple[int, str | None]:
         low = _lower(text, last)
         if (low in AUXILIARIES or (low.endswith("ly") and low.islower())) and len(words) > 1:
             end = last[0]
+            continue
+        of = next(
+            (
+                i
+                for i in range(len(words) - 2, max(len(words) - 5, 0), -1)
+                if _lower(text, words[i]) == "of"
+            ),
+            None,
+        )
+        if (
+            of is not None
+            and all(_is_cap(text, word) for word in words[of + 1 :])
+            and _is_cap(text, words[of - 1])
+            and _names_a_person(text, words, of - 1)
+        ):
+            end = words[of][0]  # 'Sen. Tammy Baldwin of Wisconsin said': the place is no name
             continue
         if _PARTY_TAG.fullmatch(text, last[0], last[1]) and len(words) > 1:
             comma = words[-2]
@@ -372,6 +412,9 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
                 _lower(text, words[last + 1]) in _NAME_PARTICLES
                 and last + 2 < len(words)
                 and _is_cap(text, words[last + 2])
+                and not (
+                    _lower(text, words[last + 1]) == "of" and _names_a_person(text, words, last)
+                )
             )
         ):
             last += 1
@@ -552,6 +595,9 @@ def role_before(text: str, start: int) -> str | None:
             low.endswith(".") and low[:-1] not in _TITLE_WORDS and len(low) > 2
         ):
             break  # 'the veto would fall.\n\nHouse Speaker Paul Ryan': another sentence
+        if low == "of" and first >= 2 and _is_cap(text, words[first - 2]):
+            first -= 1  # 'Secretary of State'
+            continue
         if (
             not low[0].isalnum()
             or low in DETERMINERS

@@ -345,6 +345,28 @@ def test_a_speakers_name_is_the_name_alone(text: str, mention: str) -> None:
     assert quote.speaker_mention == mention
 
 
+@pytest.mark.parametrize(
+    ("text", "mention", "role"),
+    [
+        # 'of' and a place after a person's name: the place is no part of the name
+        ("“The bridge stays open,” said Sen. Maren Holt of Oregon.", "Maren Holt", "Sen."),
+        ("Rep. Tomas Ekberg of Ohio said “we have the votes.”", "Tomas Ekberg", "Rep."),
+        (
+            "Secretary of State Ana Ruiz said “the talks went well.”",
+            "Ana Ruiz",
+            "Secretary of State",
+        ),
+        # an organisation keeps its 'of'
+        ("“The loans are safe,” said the Bank of Lakemoor.", "the Bank of Lakemoor", None),
+    ],
+)
+def test_of_and_a_place_after_a_persons_name_is_not_the_name(
+    text: str, mention: str, role: str | None
+) -> None:
+    (quote,) = find_quotes(text)
+    assert (quote.speaker_mention, quote.speaker, quote.role) == (mention, mention, role)
+
+
 def test_a_pronoun_that_stands_for_no_one_is_an_unnamed_source_of_its_document() -> None:
     # not one speaker 'it' or 'they' gathering every document's unresolved pronouns
     for text in (
