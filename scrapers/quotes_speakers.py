@@ -683,8 +683,8 @@ class Entities:
                     prefixes.append((name, prefix))
                 end = piece_end
                 start = end - len(name)
-                if " " in name:
-                    full_names[name] += 1
+                if " " in name and name.count(" ") < _MOST_NAME_WORDS:
+                    full_names[name] += 1  # (not a headline in capitals: 'Weiner Receives ...')
                 self._mentions.append(
                     NameMention(start, end, name, _opens_sentence(text, piece_start))
                 )
@@ -848,7 +848,11 @@ def _personal(name: str) -> bool:
         return False
     if _PARTY_TAG.fullmatch(name):
         return False  # 'Paul Ryan, R-Wis.,': the party and state of the name before
-    return not (len(words) == 1 and name.isupper())
+    # 'CNN' is no person, nor a headline in capitals ('RED STATES OUTNUMBER BLUE STATES')
+    return not name.isupper() or len(words) == 2
+
+
+_MOST_NAME_WORDS = 4  # 'Jorge Antonio Villasenor Llamas'; a longer run is a headline
 
 
 _PARTY_TAG = re.compile(r"[RDI]-[A-Z][A-Za-z.]*")

@@ -367,6 +367,28 @@ def test_of_and_a_place_after_a_persons_name_is_not_the_name(
     assert (quote.speaker_mention, quote.speaker, quote.role) == (mention, mention, role)
 
 
+def test_a_headline_is_no_name() -> None:
+    # a headline in title case is no one's full name, and one in capitals no candidate
+    text = (
+        "Tomas Berg Wins Vote After Long Fight With Rival Ines Varga\n\n"
+        "“It was a fair count in the end,” Varga said."
+    )
+    (quote,) = find_quotes(text)
+    assert quote.speaker == "Varga"
+    text = (
+        "Readers wrote in all week.\n\n"
+        "FERRY SERVICE ENDS AFTER NINETY YEARS “We will miss the old boats,” one rider wrote."
+    )
+    candidates: list[str] = []
+
+    def trace(span, found, options, described) -> None:
+        candidates.extend(text[c.mention.start : c.mention.end] for c in options)
+
+    find_quotes_with(text, None, None, trace)
+    assert "one rider" in candidates
+    assert not [c for c in candidates if c.isupper()]
+
+
 def test_a_pronoun_that_stands_for_no_one_is_an_unnamed_source_of_its_document() -> None:
     # not one speaker 'it' or 'they' gathering every document's unresolved pronouns
     for text in (
