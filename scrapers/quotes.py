@@ -737,7 +737,7 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
                 doc.entities.learn_gender(name, word)
                 return name, False, mention.role or doc.entities.role(name)
         if word == "who":
-            floor = max(0, mention.start - 120)
+            floor = max(doc.paragraph_of(mention.start).start, mention.start - 120)
             stop = len(text[floor : mention.start].rstrip(" ,")) + floor
             subject = subject_before(text, floor, stop)
             if subject is not None and subject.kind != "pronoun":
@@ -775,7 +775,11 @@ def _introduced(doc: _Document, mention: Mention, said: str, cue_start: int) -> 
         return _with_relative(doc, mention, said, cue_start)
     if said.lower() in doc.definite:
         return doc.definite[said.lower()]  # "the official" again: the same official
-    pattern = re.compile(rf"\b(?:a|an|one|another)\s+(?:[\w.’'-]+\s+){{0,5}}{head}\b", re.I)
+    # words of one sentence: no line break, no full stop but an initialism's ('a U.S. official')
+    pattern = re.compile(
+        rf"\b(?:a|an|one|another)[^\S\n]+(?:(?:[\w’'-]+|(?:[A-Za-z]\.)+)[^\S\n]+){{0,5}}{head}\b",
+        re.I,
+    )
     best = None
     for match in pattern.finditer(doc.text, max(0, mention.start - 3000), mention.start):
         if not doc._inside_quote(match.start()):

@@ -367,6 +367,23 @@ def test_of_and_a_place_after_a_persons_name_is_not_the_name(
     assert (quote.speaker_mention, quote.speaker, quote.role) == (mention, mention, role)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # 'the ad' stands for the ad introduced in its own paragraph, not 'a governor.\n\nThe ad'
+        "The council heard from a governor.\n\nThe ad ran all week. "
+        "“Varga is the builder we need,” the ad said.",
+        # 'who' looks for whom it stands for inside its own paragraph
+        "Nobody expected the vote to pass, calling it a distraction.\n\nMayor Ines Varga "
+        "rebuked residents who said “the levee will fail before spring.”",
+    ],
+)
+def test_a_speaker_is_never_read_across_paragraphs(text: str) -> None:
+    (quote,) = find_quotes(text)
+    assert "\n" not in quote.speaker
+    assert "." not in quote.speaker
+
+
 def test_a_headline_is_no_name() -> None:
     # a headline in title case is no one's full name, and one in capitals no candidate
     text = (
