@@ -576,7 +576,6 @@ def first_name_gender(word: str) -> str | None:
     return {"male": "m", "mostly_male": "m", "female": "f", "mostly_female": "f"}.get(found)
 
 
-@lru_cache(maxsize=1 << 16)
 def role_before(text: str, start: int) -> str | None:
     """The office written right before a name that the name's own words leave out: 'State
     Department spokesman John Kirby', 'undecided Republican voter Jo Lee', 'Senate' before
@@ -613,6 +612,7 @@ def role_before(text: str, start: int) -> str | None:
     return text[words[first][0] : words[last][1]]
 
 
+@lru_cache(maxsize=1 << 16)
 def person_and_role(name: str) -> tuple[str, str | None]:
     """Split what stands before a person's name into a role: 'NASA Administrator Jim
     Bridenstine' -> ('Jim Bridenstine', 'NASA Administrator'), "NASA's Steve Clarke" ->
@@ -684,7 +684,7 @@ class Entities:
                 end = piece_end
                 start = end - len(name)
                 if " " in name and name.count(" ") < _MOST_NAME_WORDS:
-                    full_names[name] += 1  # (not a headline in capitals: 'Weiner Receives ...')
+                    full_names[name] += 1  # (a longer run is a headline: 'Weiner Receives ...')
                 self._mentions.append(
                     NameMention(start, end, name, _opens_sentence(text, piece_start))
                 )
