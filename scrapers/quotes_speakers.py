@@ -189,6 +189,7 @@ _INDEFINITE = frozenset(
 )
 _UNNAMED = re.compile(r"anonymity|not to be named|not authori[sz]ed|declined to be", re.I)
 _TITLE_WORDS = frozenset(title.rstrip(".") for title in TITLES)
+_ROLE_WORDS = _TITLE_WORDS | ANONYMOUS_HEADS  # a title or a role noun: 'Sen.', 'strategist'
 _HONORIFIC_GENDER = {"mr": "m", "mrs": "f", "ms": "f", "miss": "f", "sir": "m", "dame": "f"}
 _PRONOUN_GENDER = {"he": "m", "she": "f"}
 _HONORIFICS = frozenset([*_HONORIFIC_GENDER, "dr", "prof"])
@@ -469,7 +470,7 @@ def _name_after_title(text: str, words: list[tuple[int, int]], last: int) -> Men
         index += 1
     if index >= len(words) or index == last + 1 or not _is_cap(text, words[index]):
         return None
-    if _lower(text, words[index - 1]) not in TITLES | ANONYMOUS_HEADS:
+    if _lower(text, words[index - 1]).rstrip(".") not in _ROLE_WORDS:
         return None  # 'said Republican strategist Ryan Williams', not 'said Trump in New York'
     stop = index
     while stop + 1 < len(words) and _is_cap(text, words[stop + 1]):
@@ -512,7 +513,7 @@ def _titled_name(text: str, words: list[tuple[int, int]]) -> Mention | None:
             last = index
         elif last is not None:
             following = words[index + 1] if index + 1 < len(words) else None
-            if low in TITLES | ANONYMOUS_HEADS and following and _is_cap(text, following):
+            if low.rstrip(".") in _ROLE_WORDS and following and _is_cap(text, following):
                 continue  # 'undecided Republican voter Jo Lee': a role, and the name after
             break
     if last is None:
@@ -581,12 +582,14 @@ def role_before(text: str, start: int) -> str | None:
     Department spokesman John Kirby', 'undecided Republican voter Jo Lee', 'Senate' before
     'Majority Leader Mitch McConnell'. It ends in a title or a role noun ('spokesman',
     'strategist'); None when the name follows anything else."""
+    before = text[max(0, start - 30) : start]
+    previous = before.split()[-1:]
+    if not before[-1:].isspace() or not previous:
+        return None
+    if previous[0].lower().rstrip(".") not in _ROLE_WORDS:
+        return None  # most names follow no title: settled before reading further back
     words = _words(text, max(0, start - 80), start)
-    if not words or text[words[-1][1] : start].strip():
-        return None
     last = len(words) - 1
-    if _lower(text, words[last]).rstrip(".") not in _TITLE_WORDS | ANONYMOUS_HEADS:
-        return None
     first = last
     while first > 0 and last - first < 5:
         low = _lower(text, words[first - 1])
