@@ -27,6 +27,7 @@ from scrapers.quotes_lexicon import (
     KICKERS,
     NAMING_BEFORE,
     NAMING_CUES,
+    PRONOUNS,
     TIME_NAMES,
 )
 from scrapers.quotes_marks import MarkedSpan, Paragraph, find_marked_spans, paragraphs
@@ -242,6 +243,20 @@ class _Document:
                 return None
             if self.entities.is_person(speaker):
                 return speaker
+        return None
+
+    def last_organisation(self, floor: int) -> str | None:
+        """The organisation or publication quoted last ('the Times wrote'), if that was
+        after ``floor`` and no one named or unnamed was quoted since: whom an 'it said'
+        stands for."""
+        for position, speaker in reversed(self.speakers):
+            if position < floor:
+                return None
+            if speaker.lower() in PRONOUNS:
+                continue
+            if self.entities.is_person(speaker) or is_anonymous(speaker):
+                return None
+            return speaker
         return None
 
     def paragraph_index(self, position: int) -> int:
@@ -750,6 +765,12 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
                 earlier = _within(doc, doc.sentence(start - 1)[0], start)
                 if earlier is not None and earlier.mention.kind != "pronoun":
                     return _resolve(doc, earlier)
+        if word == "it":
+            # '," the Times wrote. "...," it added': the organisation quoted last
+            paragraph_index = doc.paragraph_index(mention.start)
+            organisation = doc.last_organisation(doc.paragraphs[max(0, paragraph_index - 1)].start)
+            if organisation is not None:
+                return organisation, False, mention.role
         # no one to stand for: an unnamed source of this document, not one speaker 'it'
         # shared by every document
         return said, True, mention.role

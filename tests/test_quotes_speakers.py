@@ -406,6 +406,22 @@ def test_a_headline_is_no_name() -> None:
     assert not [c for c in candidates if c.isupper()]
 
 
+def test_it_stands_for_the_organisation_quoted_last() -> None:
+    text = (
+        "“Fares rise in March,” the Harlow Ferry Company wrote in a notice.\n\n"
+        "“Season tickets keep their price until June,” it added."
+    )
+    quotes = find_quotes(text)
+    assert [q.speaker for q in quotes] == ["the Harlow Ferry Company"] * 2
+    assert quotes[1].speaker_mention == "it" and not quotes[1].anonymous
+    # a person quoted in between: 'it' is no one the text names
+    text = (
+        "“Fares rise in March,” the Harlow Ferry Company wrote.\n\n"
+        "“Nobody told us,” said commuter Ines Varga.\n\n“Tickets keep their price,” it added."
+    )
+    assert find_quotes(text)[-1].anonymous
+
+
 def test_a_pronoun_that_stands_for_no_one_is_an_unnamed_source_of_its_document() -> None:
     # not one speaker 'it' or 'they' gathering every document's unresolved pronouns
     for text in (
