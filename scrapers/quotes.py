@@ -27,6 +27,7 @@ from scrapers.quotes_lexicon import (
     KICKERS,
     NAMING_BEFORE,
     NAMING_CUES,
+    OPENING_CUES,
     PRONOUNS,
     TIME_NAMES,
 )
@@ -299,9 +300,8 @@ def _trie(words: list[str]) -> str:
 
 # The words of _cues: every cue verb, the verbs that open a phrasal cue, and an inverted
 # cue in capitals, which opens its sentence ('Said Varga: "..."')
-_OPENING_CUES = frozenset(cue.capitalize() for cue in INVERTED_CUES)
 _CUE_WORDS = re.compile(
-    r"(?<![A-Za-z])" + _trie(sorted(CUE_VERBS | _PHRASAL_VERBS | _OPENING_CUES)) + r"(?![A-Za-z])"
+    r"(?<![A-Za-z])" + _trie(sorted(CUE_VERBS | _PHRASAL_VERBS | OPENING_CUES)) + r"(?![A-Za-z])"
 )
 _cue_words: tuple[str, list[int], list[re.Match]] = ("", [], [])  # the last text's, once
 
@@ -325,7 +325,7 @@ def _cues(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if match.end() > end:
             break
         word = match.group()
-        if word in _OPENING_CUES:
+        if word in OPENING_CUES:
             opens = text[max(0, match.start() - 3) : match.start()].rstrip(" \u00a0")
             if not opens or opens[-1] in ".!?\n":
                 found.append((match.start(), match.end()))

@@ -143,6 +143,9 @@ INVERTED_CUES = frozenset(
         "observed",
     ]
 )
+# An inverted cue in capitals opens its sentence: 'Said Varga: "..."'.
+OPENING_CUES = frozenset(cue.capitalize() for cue in INVERTED_CUES)
+
 # Cues of what someone holds rather than says; an outer "X said" wins over them.
 BELIEF_VERBS = frozenset(
     form

@@ -22,6 +22,7 @@ from scrapers.quotes_lexicon import (
     CUE_VERBS,
     DETERMINERS,
     DOCUMENT_HEADS,
+    OPENING_CUES,
     ORGANISATION_WORDS,
     OUTLET_ENDINGS,
     OUTLETS,
@@ -114,8 +115,6 @@ _SENTENCE_WORDS = frozenset(
         "according",
         "to",
         "was",
-        "said",
-        "says",
     ]
 )
 _BARRIERS = frozenset(
@@ -389,6 +388,7 @@ def subject_before(text: str, floor: int, end: int) -> Mention | None:
 
 
 _STANDALONE = frozenset(["another", "one", "others"])  # determiners that stand for someone
+_RUN_ENDS = PRONOUNS | DETERMINERS  # capitalised, these open a sentence: 'Jr. He left'
 # 'Ledger.' or 'CNN.' ending a sentence, not 'Jr.', 'U.S.' or 'J.'
 _SENTENCE_STOP = re.compile(r"(?:(?<=[a-z]{3})|(?<=[A-Z]{3}))\.$")
 
@@ -408,7 +408,8 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
     if _is_cap(text, words[0]) and low not in _SENTENCE_WORDS and low not in DETERMINERS:
         last = 0
         while last + 1 < len(words) and (
-            _is_cap(text, words[last + 1])
+            # 'said Robert Smith Jr. He left': a new sentence's first word ends the name
+            (_is_cap(text, words[last + 1]) and _lower(text, words[last + 1]) not in _RUN_ENDS)
             or (
                 _lower(text, words[last + 1]) in _NAME_PARTICLES
                 and last + 2 < len(words)
@@ -676,6 +677,10 @@ class Entities:
             if _inside(quoted, quote_starts, run.start()):
                 continue
             for piece_start, piece_end in _sentence_pieces(text, run.start(), run.end()):
+                first = text[piece_start:piece_end].split(" ", 1)
+                opening = len(first) > 1 and first[0] in OPENING_CUES
+                if opening and _opens_sentence(text, piece_start):
+                    piece_start += len(first[0]) + 1  # 'Said Varga:', not 'Omar Said'
                 named = _piece_name(text[piece_start:piece_end])
                 if named is None:
                     continue

@@ -336,6 +336,8 @@ def test_the_words_before_a_name_are_its_role_and_an_organisation_keeps_them(
         # the full stop ends the sentence, not the name: one speaker, not 'Ines Varga.'
         ("“The levee held,” said flood engineer Ines Varga. “It was close.”", "Ines Varga"),
         ("“The levee held,” the mayor said, according to KVLT. “It was close.”", "KVLT"),
+        # nor the next sentence's first word after 'Jr.'
+        ("“The levee held,” said Tomas Berg Jr. He had checked it at dawn.", "Tomas Berg Jr."),
         # a cue in capitals opening the sentence is not part of the name
         ("The mayor was pleased. Said Varga: “The levee held.”", "Varga"),
     ],
