@@ -132,10 +132,13 @@ _DATELINE = re.compile(  # 'WASHINGTON, Aug. 24 (UPI) — ', 'Washington (AFP) �
     r"(?:[A-Z][A-Z.]+(?:[ ,]+[A-Z][\w.]*){0,3}(?:[ ,]+[A-Z][a-z]{2}\.? \d+)?"
     r"\s*(?:\([A-Z]+\))?|[A-Z][a-z]+\s*\([A-Z]+\))\s*[—–-]+\s+"
 )
-_BASE_CONFIDENCE = {  # by how the quote was attributed (_Found.how)
+# By how the quote was attributed (_Found.how). A label or a signature is decided without
+# the ranker, so its confidence is this number: on dev, 25 of the 32 such quotes have the
+# annotators' speaker (some are quotes they left out), below the 0.8 of a sure attribution.
+_BASE_CONFIDENCE = {
     "adjacent": 0.9,
-    "label": 0.85,
-    "signed": 0.85,
+    "label": 0.75,
+    "signed": 0.75,
     "sentence": 0.75,
     "previous": 0.65,
     "subject": 0.4,
