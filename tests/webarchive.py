@@ -98,8 +98,8 @@ onerror=alert(1)&gt;</title>
 <p>The memo circulated among county staff on Friday morning before it was withdrawn.</p>
 <p>“&lt;script&gt;alert('onrecord')&lt;/script&gt; is what the attackers typed into the \
 form,” said Priya Natarajan, the county's &lt;b&gt;security&lt;/b&gt; officer.</p>
-<p>“Nobody should click &quot;&gt;&lt;img src=x onerror=alert(1)&gt; in any message,” \
-Natarajan said.</p>
+<p>Natarajan added a warning: “Nobody should click &quot;&gt;&lt;img src=x \
+onerror=alert(1)&gt; in any message.”</p>
 </article>
 <script>probe();</script>
 </body></html>
