@@ -101,7 +101,12 @@ def _spans_in(text: str, index: int, paragraph: Paragraph) -> tuple[list[MarkedS
         if nested is not None:
             if closes and (text[at] == '"') == (nested == '"'):
                 nested = None
-            continue
+                continue
+            if not (closes and nested == '"' and text[at] in "”»"):
+                continue
+            # a curly closer ends the quote a stray straight mark seemed to nest inside:
+            # '“Nobody should click "><img ...> in any message,” Natarajan said.'
+            nested = None
         if opens and not closes and straight != outer_straight:
             nested = '"' if straight else "“"
             continue

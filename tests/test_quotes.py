@@ -81,6 +81,14 @@ def test_inverted_cue_with_appositive_role() -> None:
     assert quote.role == "a spokeswoman for the Treasury"
 
 
+def test_a_stray_straight_mark_inside_curly_marks_does_not_swallow_the_close() -> None:
+    text = 'The notice went out.\n\n“Nobody should click "><b> in any message,” Ines Varga said.'
+    (quote,) = find_quotes(text)
+    assert quote.text == 'Nobody should click "><b> in any message,'
+    assert not quote.unclosed
+    assert quote.speaker == "Ines Varga"
+
+
 def test_told_outlet_is_cue_and_via() -> None:
     text = "Omar Said told POLITICO that the plan was “dead on arrival.”"
     (quote,) = find_quotes(text)
