@@ -393,6 +393,12 @@ _RUN_ENDS = PRONOUNS | DETERMINERS  # capitalised, these open a sentence: 'Jr. H
 _SENTENCE_STOP = re.compile(r"(?:(?<=[a-z]{3})|(?<=[A-Z]{3}))\.$")
 
 
+def _end_of_name(text: str, word: tuple[int, int]) -> int:
+    """Where a phrase ending in ``word`` ends: before the full stop that ends its sentence
+    ('," said Holan.', 'according to CNN.'), after an initial's or an abbreviation's."""
+    return word[1] - bool(_SENTENCE_STOP.search(text, word[0], word[1]))
+
+
 def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Mention | None:
     """The noun phrase that starts at ``start``: a sentence's subject, or the speaker after
     an ``inverted`` cue ('said Jane Doe', '," said he.' but not '," said they would')."""
@@ -430,9 +436,7 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
         titled = _name_after_title(text, words, last)
         if titled is not None:
             return titled
-        end = words[last][1]
-        if _SENTENCE_STOP.search(text, words[last][0], end):
-            end -= 1  # '," said Holan.': the full stop ends the sentence, not an initial
+        end = _end_of_name(text, words[last])
         return Mention(words[first][0], end, "name", _role_after(text, words, last))
     if low in DETERMINERS or _POSSESSIVE.match(text[words[0][0] : words[0][1]]):
         last = 0
@@ -454,7 +458,7 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
             ):
                 break
             last += 1
-        end = words[last][1] - bool(_SENTENCE_STOP.search(text, words[last][0], words[last][1]))
+        end = _end_of_name(text, words[last])
         return Mention(words[0][0], end, "description")
     if low in ANONYMOUS_HEADS:
         return Mention(words[0][0], words[0][1], "description")
@@ -478,9 +482,7 @@ def _name_after_title(text: str, words: list[tuple[int, int]], last: int) -> Men
         stop += 1
     if stop == index or _POSSESSIVE.match(text[words[stop][0] : words[stop][1]]):
         return None  # 'manager Smith' is too little to go on; "candidate Jo Lee's doctor"
-    end = words[stop][1]
-    if _SENTENCE_STOP.search(text, words[stop][0], end):
-        end -= 1
+    end = _end_of_name(text, words[stop])
     role = text[words[0][0] : words[index - 1][1]]
     return Mention(words[index][0], end, "name", role)
 
@@ -522,7 +524,7 @@ def _titled_name(text: str, words: list[tuple[int, int]]) -> Mention | None:
     first = _name_run(text, words, last)
     if first is None:
         return None
-    end = words[last][1] - bool(_SENTENCE_STOP.search(text, words[last][0], words[last][1]))
+    end = _end_of_name(text, words[last])
     return Mention(words[first][0], end, "name", _role_after(text, words, last))
 
 
