@@ -386,6 +386,17 @@ def test_a_speaker_is_never_read_across_paragraphs(text: str) -> None:
     assert "." not in quote.speaker
 
 
+def _candidate_mentions(text: str) -> list[str]:
+    """Every mention the ranker is offered as a speaker, for any quote of ``text``."""
+    candidates: list[str] = []
+
+    def trace(span, found, options, described) -> None:
+        candidates.extend(text[c.mention.start : c.mention.end] for c in options)
+
+    find_quotes_with(text, None, None, trace)
+    return candidates
+
+
 def test_a_headline_is_no_name() -> None:
     # a headline in title case is no one's full name, and one in capitals no candidate
     text = (
@@ -398,12 +409,7 @@ def test_a_headline_is_no_name() -> None:
         "Readers wrote in all week.\n\n"
         "FERRY SERVICE ENDS AFTER NINETY YEARS “We will miss the old boats,” one rider wrote."
     )
-    candidates: list[str] = []
-
-    def trace(span, found, options, described) -> None:
-        candidates.extend(text[c.mention.start : c.mention.end] for c in options)
-
-    find_quotes_with(text, None, None, trace)
+    candidates = _candidate_mentions(text)
     assert "one rider" in candidates
     assert not [c for c in candidates if c.isupper()]
 
@@ -440,12 +446,7 @@ def test_a_party_and_state_after_a_name_is_no_speaker() -> None:
         "Senator Ada Fenwick, D-Ore., who chairs the panel, called the bill “a good start.” "
         "Fenwick, D-Ore., later added: “We will amend it.”"
     )
-    candidates: list[str] = []
-
-    def trace(span, found, options, described) -> None:
-        candidates.extend(text[c.mention.start : c.mention.end] for c in options)
-
-    find_quotes_with(text, None, None, trace)
+    candidates = _candidate_mentions(text)
     assert "Fenwick" in candidates
     assert not [c for c in candidates if c.startswith("D-Ore")]
 
