@@ -145,15 +145,11 @@ def _fragments(offsets: str) -> tuple[Span, ...]:
     return tuple((int(a), int(b)) for a, b in pieces)
 
 
-def parse_ann(text: str, ann: str) -> tuple[GoldQuote, ...]:
-    """The direct quotes of one brat annotation file, each with its attribution's Source."""
-    return parse_ann_spans(text, ann)[0]
-
-
 def parse_ann_spans(
     text: str, ann: str
 ) -> tuple[tuple[GoldQuote, ...], dict[str, frozenset[Span]]]:
-    """``parse_ann``, and the Source and Cue fragments of attributions with a direct quote."""
+    """The direct quotes of one brat annotation file, each with its attribution's Source,
+    and the Source and Cue fragments of attributions with a direct quote."""
     spans: dict[str, tuple[str, tuple[Span, ...]]] = {}
     events: list[dict[str, str]] = []
     for line in ann.splitlines():

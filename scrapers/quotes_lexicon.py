@@ -210,7 +210,6 @@ KICKERS = frozenset(
 )
 
 PRONOUNS = frozenset(["he", "she", "they", "it", "i", "we", "you", "who"])
-PERSON_PRONOUNS = frozenset(["he", "she", "i"])
 
 # Words that may stand between a speaker and the cue ("Krebs has also said").
 AUXILIARIES = frozenset(

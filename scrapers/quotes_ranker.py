@@ -67,7 +67,6 @@ _WINDOW_AFTER = 200  # characters after the closing mark
 _MAX_CANDIDATES = 12
 _CUE_OR_THAT = CUE_VERBS | {"that"}
 _GAP_STOP = re.compile(r"[.;:!?\"“”]")  # ends the words between a mention and its cue
-_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z]+(?![\w'’-])")
 
 
 @dataclass

@@ -22,7 +22,6 @@ from pathlib import Path
 from archive.catalog.base import Queries
 from archive.catalog.rows import from_text, to_text
 
-JOB_KINDS = ("run", "url", "capture")
 JOB_STATES = ("queued", "running", "done", "failed")
 # An SQLite catalog's locks of one kind (the part of a name before ":"): this many files,
 # each name hashed onto one of them (two names may share one and wait for each other).
