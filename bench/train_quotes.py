@@ -10,15 +10,18 @@ regression over differences of the candidates' features (right minus wrong, per 
 cross-validated on the training split (five folds, articles grouped by text, so no text is
 both trained and tested on) to pick its regularisation and to get out-of-fold scores. The
 score of "none of them" is fitted to those scores (``quotes_ranker.pick``). Then the keep
-model (``Ranker.keep``): a logistic regression, on the same
-folds, of whether each quote's out-of-fold choice was a right pair, from the quote's own
-features, the ranker's probability and the chosen candidate; its regularisation and the
-threshold below which a quote is not reported are those with the best cross-validated
-pair F1 among thresholds that lose at most ``MAX_QUOTES_LOST`` of the quotes found; an
-isotonic fit of its
+model (``Ranker.keep``): a logistic regression, on the same folds, of whether each quote's
+out-of-fold choice was a right pair, from the quote's own features, the ranker's
+probability and the chosen candidate; its regularisation and the threshold below which a
+quote is not reported are those with the best cross-validated pair F1 among thresholds
+that lose at most ``MAX_QUOTES_LOST`` of the quotes found; an isotonic fit of its
 out-of-fold probabilities of the quotes kept to whether they were right is the
-calibration. ``--holdout`` leaves a sixth of the
-training texts out of all of this and scores them at the end, in dev's place.
+calibration. A quote whose speaker the rules name right beside the cue
+(``scrapers.quotes.beside_cue``) is reported with the rules' speaker, whatever the models
+say; its confidence is the share of such quotes right on the training split (the lower
+end of its 90% Wilson interval), and the ranker still learns from it. ``--holdout``
+leaves a sixth of the training texts out of all of this and scores them at the end, in
+dev's place.
 The model is then fitted on the whole split and written to
 ``scrapers/quotes_model.json`` (weights rounded, keys sorted: the same data always gives
 the same file). The dev split is only scored, never fitted;
@@ -55,7 +58,7 @@ from bench.quotes import (
     score,
 )
 from bench.quotes import load_articles as load
-from scrapers.quotes import find_quotes_with
+from scrapers.quotes import beside_cue, find_quotes_with
 from scrapers.quotes_ranker import MODEL_PATH, Ranker, pick, ranked
 
 FOLDS = 5
@@ -80,6 +83,9 @@ class QuoteRows:
     features: list[dict[str, float]]
     mentions: list[tuple[int, int]]
     quote: dict[str, float]  # the quote's own features, for the keep model
+    # the rules' speaker mention when they decide the quote themselves (``beside_cue``):
+    # the ranker learns from the quote, but it is reported with the rules' speaker
+    beside: tuple[int, int] | None = None
 
 
 def _candidate_rows(text: str) -> list[QuoteRows]:
@@ -92,11 +98,16 @@ def _candidate_rows(text: str) -> list[QuoteRows]:
                 [dict(c.features) for c in options],
                 [(c.mention.start, c.mention.end) for c in options],
                 dict(described),
+                _span(found.attribution.mention) if beside_cue(text, span, found) else None,
             )
         )
 
     find_quotes_with(text, None, None, trace)
     return rows
+
+
+def _span(mention) -> tuple[int, int]:
+    return mention.start, mention.end
 
 
 def _labels(article: Article, quote: QuoteRows) -> list[int]:
@@ -236,6 +247,18 @@ def _keep_rows(articles, rows_by_text, choices):
     return rows
 
 
+def _beside_rights(articles, rows_by_text) -> list[int]:
+    """Whether the rules' speaker is right (1) or not (0), for each quote they decide
+    beside its cue; a quote that is no gold quote counts as wrong."""
+    rights = []
+    for article in articles:
+        for quote in rows_by_text[_text_name(article)]:
+            if quote.beside:
+                counts, _ = score(article, [Prediction(quote.span, quote.beside)])
+                rights.append(counts.pair_correct)
+    return rights
+
+
 def _keep_features(quote: QuoteRows, scores: list[float], null_score: float):
     best, probability = pick(list(range(len(scores))), scores, null_score)
     return {**quote.quote, **ranked(probability, _chosen(quote, best))}
@@ -266,16 +289,19 @@ def _fit_keep(rows, null_score: float, c_value: float):
 
 def _kept_counts(articles, rows_by_text, choices, kept_by_text, threshold: float) -> Counts:
     """Pair counts when the quotes whose keep probability is below ``threshold`` are not
-    reported."""
+    reported, as the finder reports them: a quote beside its cue with the rules' speaker,
+    whatever its keep probability."""
     total = Counts()
     for article in articles:
         name = _text_name(article)
         predictions = [
-            Prediction(quote.span, quote.mentions[best] if best is not None else None)
+            Prediction(quote.span, quote.beside)
+            if quote.beside
+            else Prediction(quote.span, quote.mentions[best] if best is not None else None)
             for quote, (best, _), kept in zip(
                 rows_by_text[name], choices[name], kept_by_text[name], strict=True
             )
-            if kept >= threshold
+            if quote.beside or kept >= threshold
         ]
         counts, _ = score(article, predictions)
         total += counts
@@ -384,13 +410,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         key=lambda result: (round(result[0], 4), result[1], -result[4]),
     )
     keep_oof = keep_oofs[keep_c]
-    calibration = _calibration(
+    calibration = _calibration(  # of the quotes the ranker decides
         [
             (keep_oof[name][i], right)
-            for name, _, i, _, right in keep_rows
-            if keep_oof[name][i] >= threshold
+            for name, quote, i, _, right in keep_rows
+            if keep_oof[name][i] >= threshold and not quote.beside
         ]
     )
+    beside = _beside_rights(train, rows["train"])
+    beside_confidence = round(_wilson_low(sum(beside), len(beside)), 3)
     model = _fit(vectorizer, [(a, q) for a in train for q in rows["train"][_text_name(a)]], c_value)
     names = vectorizer.get_feature_names_out()
     weights = {
@@ -400,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     keep_weights = _fit_keep(keep_rows, null_score, keep_c)
     digest = hashlib.sha256(
-        json.dumps([weights, keep_weights, threshold], sort_keys=True).encode()
+        json.dumps([weights, keep_weights, threshold, beside_confidence], sort_keys=True).encode()
     ).hexdigest()[:8]
     ranker = Ranker(
         weights=weights,
@@ -410,11 +438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         null_score=null_score,
         keep_weights=keep_weights,
         keep_threshold=threshold,
+        beside_confidence=beside_confidence,
     )
     print(
         f"chose C={c_value}; {len(weights)} features; none-of-them score {null_score};"
         f" keep model C={keep_c}, {len(keep_weights)} features, threshold {threshold};"
-        f" calibration steps {len(calibration)}"
+        f" calibration steps {len(calibration)}; quotes beside their cue {len(beside)},"
+        f" right {_ratio(sum(beside), len(beside)):.3f}, confidence {beside_confidence}"
     )
     held = "held-out train" if args.holdout else "dev"
     dev_choices = {}
@@ -432,9 +462,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev_rows = _keep_rows(splits["dev"], rows["dev"], dev_choices)
     right = [
         right
-        for name, _, i, _, right in dev_rows
-        if dev_kept[name][i] >= threshold and ranker.confidence(dev_kept[name][i]) >= 0.8
+        for name, quote, i, _, right in dev_rows
+        if not quote.beside
+        and dev_kept[name][i] >= threshold
+        and ranker.confidence(dev_kept[name][i]) >= 0.8
     ]
+    if beside_confidence >= 0.8:
+        right += _beside_rights(splits["dev"], rows["dev"])
     share = _ratio(sum(right), len(right))
     print(f"{held} quotes with confidence >= 0.8: {len(right)}, right {share:.3f}")
     # the figure bench.quotes prints: every quote, those the ranker does not decide too
@@ -457,6 +491,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "weights": dict(sorted(keep_weights.items())),
             },
             "weights": dict(sorted(weights.items())),
+            "beside_cue": {
+                "quotes": len(beside),
+                "right": sum(beside),
+                "confidence": beside_confidence,
+            },
         }
         MODEL_PATH.write_text(json.dumps(document, indent=0) + "\n", encoding="utf-8")
         print(f"wrote {MODEL_PATH}")

@@ -58,7 +58,7 @@ from scrapers.quotes_speakers import (
 # The attributor's release, stored with every extraction: the rules' number (raised whenever
 # they change what they find) and the trained model's version, so that re-extraction runs
 # the attributor again after either has changed.
-ATTRIBUTOR = f"onrecord-quotes/5/{default_ranker().version}"
+ATTRIBUTOR = f"onrecord-quotes/6/{default_ranker().version}"
 
 log = logging.getLogger(__name__)
 
@@ -716,6 +716,23 @@ def _signature(doc: _Document, span: MarkedSpan) -> Mention | None:
     return Mention(signature.start(1), signature.start(1) + len(name), "name")
 
 
+def beside_cue(text: str, span: MarkedSpan, found: _Found) -> bool:
+    """Whether the rules found the speaker of a quote of four words or more as a name or a
+    personal pronoun right beside the cue ('," Varga said', 'she said: "'). The ranker
+    picks the same speaker there in 98 quotes of 100 on PolNeAR's training split, and is
+    no more often right: the rule decides, and the ranker's time goes to the quotes it does
+    better on. A relative 'who' is left to the ranker, which tells whom it stands for, and
+    so are shorter quoted words, which the keep model may tell to be scare quotes."""
+    if found.how != "adjacent" or found.attribution is None:
+        return False
+    if len(text[span.start : span.end].split(None, 3)) < 4:
+        return False
+    mention = found.attribution.mention
+    if mention.kind == "pronoun":
+        return text[mention.start : mention.end].lower() != "who"
+    return mention.kind == "name"
+
+
 def _keep(doc: _Document, span: MarkedSpan, found: _Found) -> bool:
     if _is_name_of_thing(doc, span):
         # A title or name is a quote only when a cue hands it over: 'shouted "Fire"'.
@@ -869,14 +886,19 @@ def find_quotes_with(
         attribution = found.attribution
         confidence = _confidence(found, words, unclosed)
         method = "rule"
-        # A transcript's label or a signature says who speaks; anything else goes to the
-        # ranker.
-        if (ranker is not None or trace is not None) and found.how not in ("label", "signed"):
+        # A transcript's label or a signature says who speaks, and so does a name or
+        # pronoun beside the cue (``beside_cue``); anything else goes to the ranker. The
+        # trace sees all but labels and signatures: the ranker learns from the quotes
+        # beside a cue too.
+        ruled = found.how in ("label", "signed")
+        beside = not ruled and beside_cue(text, span, found)
+        ranked = ranker is not None and not ruled and not beside
+        if ranked or (trace is not None and not ruled):
             options = candidates(doc, context, index, span, found, previous)
             described = quote_features(doc, context, span, found)
             if trace is not None:
                 trace(span, found, options, described)
-            if ranker is not None:
+            if ranked:
                 chosen, probability = ranker.choose(options)
                 attribution = chosen.attribution if chosen is not None else None
                 kept = ranker.keep(
@@ -891,6 +913,8 @@ def find_quotes_with(
                     continue
                 confidence = ranker.confidence(kept)
                 method = ranker.version
+        if beside and ranker is not None and ranker.beside_confidence is not None:
+            confidence = ranker.beside_confidence
         previous = found.attribution or previous
         if attribution is None:
             speaker = role = cue = via = mention_text = None

@@ -96,6 +96,10 @@ class Ranker:
     # quoted words are not reported as a quote.
     keep_weights: dict[str, float] = field(default_factory=dict)
     keep_threshold: float = 0.0
+    # The share of quotes right whose speaker the rules name right beside the cue
+    # (``scrapers.quotes.beside_cue``), which the ranker leaves to them; None when
+    # untrained (the rules' own confidence is given then).
+    beside_confidence: float | None = None
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Ranker:
@@ -109,6 +113,7 @@ class Ranker:
             null_score=data["null_score"],
             keep_weights=keep.get("weights", {}),
             keep_threshold=keep.get("threshold", 0.0),
+            beside_confidence=data.get("beside_cue", {}).get("confidence"),
         )
 
     def keep(

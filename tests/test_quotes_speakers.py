@@ -123,7 +123,15 @@ def test_a_clear_attribution_is_confident_and_a_guess_is_not() -> None:
     )
     assert clear[0].confidence >= 0.8
     assert not guess or guess[0].confidence < 0.8
-    assert all(q.method.startswith("ranker-") for q in clear)
+
+
+def test_a_speaker_beside_the_cue_is_the_rules_and_the_ranker_decides_the_rest() -> None:
+    beside = find_quotes("“We will appeal the ruling today,” said Ines Marot, the lawyer.")
+    before = find_quotes("Ines Marot said the firm would fight on. “We will appeal the ruling.”")
+    assert [(q.speaker, q.method) for q in beside] == [("Ines Marot", "rule")]
+    assert beside[0].confidence == default_ranker().beside_confidence >= 0.9
+    assert [q.speaker for q in before] == ["Ines Marot"]
+    assert before[0].method == default_ranker().version
 
 
 def test_the_keep_model_leaves_out_what_it_doubts_and_the_rules_keep_everything() -> None:
