@@ -111,9 +111,9 @@ def test_links_in_the_framed_copy_stay_in_the_frame_and_in_the_archive(page, wor
     capture_page = page.url
     frame = page.frame_locator("iframe.archived")
     frame.locator("#archived").click()
-    frame.locator("h1", has_text="The other page").wait_for(timeout=5000)
+    frame.locator("h1", has_text="The other page").wait_for(timeout=20_000)
     page.goto(capture_page)
     frame.locator("#app").click()
-    frame.locator("h1", has_text="onrecord has no capture").wait_for(timeout=5000)
+    frame.locator("h1", has_text="onrecord has no capture").wait_for(timeout=20_000)
     assert page.url == capture_page
     assert pages.hits("/captures") == 0 and pages.hits("/live") == 0
