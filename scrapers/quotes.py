@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from scrapers.quotes_lexicon import (
     ADDRESSEE_CUES,
@@ -215,7 +216,11 @@ class _Document:
         self.found: dict[int, _Found] = {}  # by index into spans
         self.definite: dict[str, str] = {}  # "the official" -> whom it first stood for
         self.speakers: list[tuple[int, str]] = []  # (quote start, resolved speaker)
-        self.entities = Entities(text, self.quoted)
+
+    @cached_property
+    def entities(self) -> Entities:
+        """The text's names, found when first asked: a text without quotes needs none."""
+        return Entities(self.text, self.quoted)
 
     def _inside_quote(self, position: int) -> bool:
         index = bisect.bisect_right(self._quoted_starts, position) - 1
@@ -873,6 +878,8 @@ def find_quotes_with(
     """``find_quotes`` with a given speaker ranker, or the rules' own pick (``None``);
     ``trace`` sees every kept quote's candidates (how the ranker is trained)."""
     doc = _Document(text, publisher)
+    if not doc.spans:
+        return []
     context = _Context(doc, _cues, _outside)
     quotes = []
     previous: Attribution | None = None
