@@ -722,12 +722,13 @@ def _signature(doc: _Document, span: MarkedSpan) -> Mention | None:
 
 
 def beside_cue(text: str, span: MarkedSpan, found: _Found) -> bool:
-    """Whether the rules found the speaker of a quote of four words or more as a name or a
-    personal pronoun right beside the cue ('," Varga said', 'she said: "'). The ranker
-    picks the same speaker there in 98 quotes of 100 on PolNeAR's training split, and is
-    no more often right: the rule decides, and the ranker's time goes to the quotes it does
-    better on. A relative 'who' is left to the ranker, which tells whom it stands for, and
-    so are shorter quoted words, which the keep model may tell to be scare quotes."""
+    """Whether the rules found the speaker of a quote of four words or more as a name, a
+    description or a personal pronoun right beside the cue ('," Varga said', '," the
+    official said', 'she said: "'). The ranker picks the same speaker there in 98 quotes
+    of 100 on PolNeAR's training split, and is no more often right: the rule decides, and
+    the ranker's time goes to the quotes it does better on. A relative 'who' is left to the
+    ranker, which tells whom it stands for, and so are shorter quoted words, which the keep
+    model may tell to be scare quotes."""
     if found.how != "adjacent" or found.attribution is None:
         return False
     if len(text[span.start : span.end].split(None, 3)) < 4:
@@ -735,7 +736,7 @@ def beside_cue(text: str, span: MarkedSpan, found: _Found) -> bool:
     mention = found.attribution.mention
     if mention.kind == "pronoun":
         return text[mention.start : mention.end].lower() != "who"
-    return mention.kind == "name"
+    return mention.kind in ("name", "description")
 
 
 def _keep(doc: _Document, span: MarkedSpan, found: _Found) -> bool:
@@ -893,8 +894,8 @@ def find_quotes_with(
         attribution = found.attribution
         confidence = _confidence(found, words, unclosed)
         method = "rule"
-        # A transcript's label or a signature says who speaks, and so does a name or
-        # pronoun beside the cue (``beside_cue``); anything else goes to the ranker. The
+        # A transcript's label or a signature says who speaks, and so does a speaker right
+        # beside the cue (``beside_cue``); anything else goes to the ranker. The
         # trace sees all but labels and signatures: the ranker learns from the quotes
         # beside a cue too.
         ruled = found.how in ("label", "signed")
