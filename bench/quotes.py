@@ -2,8 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python -m bench.quotes [--split dev|train] [--errors N]
-    .venv/bin/python -m bench.quotes
+    .venv/bin/python -m bench.quotes [--split dev|train] [--errors N] [--repeat N]
 
 Data: ``../shared/eval/polnear`` beside the repository. Each ``attributions/NAME_XXXX.ann``
 (brat stand-off, one file per annotator) is scored against ``text/NAME.txt``.
