@@ -319,11 +319,10 @@ class Run:
 
 def evaluate(system: Callable[[str], list[Prediction]], articles: list[Article]) -> Run:
     """Total counts, error lines and predictions for one system."""
-    texts = {_text_of(article): article.text for article in articles}
-    predicted = {name: system(text) for name, text in texts.items()}
+    predicted = {name: system(text) for name, text in distinct_texts(articles).items()}
     total, errors = Counts(), []
     for article in articles:
-        counts, article_errors = score(article, predicted[_text_of(article)])
+        counts, article_errors = score(article, predicted[text_of(article)])
         total += counts
         errors.extend(f"{article.name}: {line}" for line in article_errors)
     return Run(total, errors, predicted)
@@ -335,7 +334,7 @@ _WARM_UP = "Ann Lee spoke. “Loaded,” she said."  # loads the model and first
 def _timed_pass(system: str, split: str) -> float:
     """Sentences per second of one pass of a system (named in ``SYSTEMS``) over a split's
     distinct texts, in CPU time, after loading the model and first-name data."""
-    texts = list({_text_of(article): article.text for article in load_articles(split)}.values())
+    texts = list(distinct_texts(load_articles(split)).values())
     find_quotes(_WARM_UP)
     run = SYSTEMS[system]
     started = time.process_time()
@@ -353,8 +352,14 @@ def speed(system: str, split: str, repeat: int) -> float:
         )
 
 
-def _text_of(article: Article) -> str:
+def text_of(article: Article) -> str:
+    """The name of an annotated article's text (several annotators share one)."""
     return article.name.rsplit("_", 1)[0]
+
+
+def distinct_texts(articles: Iterable[Article]) -> dict[str, str]:
+    """Each text of the articles once, by name."""
+    return {text_of(article): article.text for article in articles}
 
 
 def span_scores(articles: list[Article], run: Run) -> dict[str, tuple[float, ...]]:
@@ -363,7 +368,7 @@ def span_scores(articles: list[Article], run: Run) -> dict[str, tuple[float, ...
     found = {label: [0, 0, 0, 0, 0, 0] for label in ("source", "cue", "content")}
     # per label: predicted, gold, exact hits on each side, overlap hits on each side
     for article in articles:
-        predictions = run.predicted[_text_of(article)]
+        predictions = run.predicted[text_of(article)]
         predicted = {
             "source": {p.mention for p in predictions if p.mention},
             "cue": {p.cue for p in predictions if p.cue},
@@ -399,8 +404,8 @@ def intervals(
     texts alone."""
     by_text: dict[str, Counts] = {}
     for article in articles:
-        counts, _ = score(article, run.predicted[_text_of(article)])
-        by_text[_text_of(article)] = by_text.get(_text_of(article), Counts()) + counts
+        counts, _ = score(article, run.predicted[text_of(article)])
+        by_text[text_of(article)] = by_text.get(text_of(article), Counts()) + counts
     texts = sorted(by_text)
     draw = random.Random(seed)
     figures: dict[str, list[float]] = {"P": [], "R": [], "F1": []}
@@ -420,7 +425,7 @@ def calibration(articles: list[Article], run: Run) -> list[str]:
     speaker is right (a wrong quote counts as a wrong speaker)."""
     pairs = []
     for article in articles:
-        for prediction in run.predicted[_text_of(article)]:
+        for prediction in run.predicted[text_of(article)]:
             counts, _ = score(article, [prediction])
             pairs.append((prediction.confidence or 0.0, counts.pair_correct))
     lines = [

@@ -56,6 +56,7 @@ from bench.quotes import (
     _ratio,
     evaluate,
     score,
+    text_of,
 )
 from bench.quotes import load_articles as load
 from scrapers.quotes import beside_cue, find_quotes_with
@@ -87,6 +88,10 @@ class QuoteRows:
     # the ranker learns from the quote, but it is reported with the rules' speaker
     beside: tuple[int, int] | None = None
 
+    def mention(self, best: int | None) -> tuple[int, int] | None:
+        """The span of the candidate at index ``best``; None for no candidate."""
+        return self.mentions[best] if best is not None else None
+
 
 def _candidate_rows(text: str) -> list[QuoteRows]:
     rows: list[QuoteRows] = []
@@ -98,16 +103,14 @@ def _candidate_rows(text: str) -> list[QuoteRows]:
                 [dict(c.features) for c in options],
                 [(c.mention.start, c.mention.end) for c in options],
                 dict(described),
-                _span(found.attribution.mention) if beside_cue(text, span, found) else None,
+                (found.attribution.mention.start, found.attribution.mention.end)
+                if beside_cue(text, span, found)
+                else None,
             )
         )
 
     find_quotes_with(text, None, None, trace)
     return rows
-
-
-def _span(mention) -> tuple[int, int]:
-    return mention.start, mention.end
 
 
 def _labels(article: Article, quote: QuoteRows) -> list[int]:
@@ -116,10 +119,6 @@ def _labels(article: Article, quote: QuoteRows) -> list[int]:
     ]
     sources = [s for g in touched for s in g.sources]
     return [int(any(_mention_matches(m, s) for s in sources)) for m in quote.mentions]
-
-
-def _text_name(article: Article) -> str:
-    return article.name.rsplit("_", 1)[0]
 
 
 def _fit(vectorizer, rows, c_value):
@@ -174,12 +173,11 @@ def _evaluate(articles, rows_by_text, choices) -> tuple[Counts, list[tuple[list[
     total = Counts()
     pairs = []
     for article in articles:
-        quotes = rows_by_text[_text_name(article)]
-        chosen = choices[_text_name(article)]
+        quotes = rows_by_text[text_of(article)]
+        chosen = choices[text_of(article)]
         predictions = []
         for quote, (best, scores) in zip(quotes, chosen, strict=True):
-            mention = quote.mentions[best] if best is not None else None
-            predictions.append(Prediction(quote.span, mention))
+            predictions.append(Prediction(quote.span, quote.mention(best)))
             counts, _ = score(article, [predictions[-1]])
             pairs.append((scores, counts.pair_correct))
         counts, _ = score(article, predictions)
@@ -238,11 +236,10 @@ def _keep_rows(articles, rows_by_text, choices):
     candidates' scores, whether the chosen speaker is right)."""
     rows = []
     for article in articles:
-        name = _text_name(article)
+        name = text_of(article)
         pairs = zip(rows_by_text[name], choices[name], strict=True)
         for index, (quote, (best, scores)) in enumerate(pairs):
-            mention = quote.mentions[best] if best is not None else None
-            counts, _ = score(article, [Prediction(quote.span, mention)])
+            counts, _ = score(article, [Prediction(quote.span, quote.mention(best))])
             rows.append((name, quote, index, scores, counts.pair_correct))
     return rows
 
@@ -252,7 +249,7 @@ def _beside_rights(articles, rows_by_text) -> list[int]:
     beside its cue; a quote that is no gold quote counts as wrong."""
     rights = []
     for article in articles:
-        for quote in rows_by_text[_text_name(article)]:
+        for quote in rows_by_text[text_of(article)]:
             if quote.beside:
                 counts, _ = score(article, [Prediction(quote.span, quote.beside)])
                 rights.append(counts.pair_correct)
@@ -293,11 +290,9 @@ def _kept_counts(articles, rows_by_text, choices, kept_by_text, threshold: float
     whatever its keep probability."""
     total = Counts()
     for article in articles:
-        name = _text_name(article)
+        name = text_of(article)
         predictions = [
-            Prediction(quote.span, quote.beside)
-            if quote.beside
-            else Prediction(quote.span, quote.mentions[best] if best is not None else None)
+            Prediction(quote.span, quote.beside or quote.mention(best))
             for quote, (best, _), kept in zip(
                 rows_by_text[name], choices[name], kept_by_text[name], strict=True
             )
@@ -343,13 +338,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     splits = {split: load(split) for split in ("train", "dev")}
     if args.holdout:
         args.check = True
-        held = [a for a in splits["train"] if _held_out(_text_name(a))]
+        held = [a for a in splits["train"] if _held_out(text_of(a))]
         splits = {
-            "train": [a for a in splits["train"] if not _held_out(_text_name(a))],
+            "train": [a for a in splits["train"] if not _held_out(text_of(a))],
             "dev": held,  # scored in dev's place; dev itself is not looked at
         }
     rows = {
-        split: {_text_name(a): _candidate_rows(a.text) for a in articles}
+        split: {text_of(a): _candidate_rows(a.text) for a in articles}
         for split, articles in splits.items()
     }
     train = splits["train"]
@@ -365,8 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             fitted = [
                 (a, q)
                 for a in train
-                if fold_of[_text_name(a)] != fold
-                for q in rows["train"][_text_name(a)]
+                if fold_of[text_of(a)] != fold
+                for q in rows["train"][text_of(a)]
             ]
             model = _fit(vectorizer, fitted, c_value)
             for name in texts:
@@ -419,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     beside = _beside_rights(train, rows["train"])
     beside_confidence = round(_wilson_low(sum(beside), len(beside)), 3)
-    model = _fit(vectorizer, [(a, q) for a in train for q in rows["train"][_text_name(a)]], c_value)
+    model = _fit(vectorizer, [(a, q) for a in train for q in rows["train"][text_of(a)]], c_value)
     names = vectorizer.get_feature_names_out()
     weights = {
         str(name): round(float(w), 4)

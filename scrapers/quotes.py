@@ -899,7 +899,7 @@ def find_quotes_with(
         # trace sees all but labels and signatures: the ranker learns from the quotes
         # beside a cue too.
         ruled = found.how in ("label", "signed")
-        beside = not ruled and beside_cue(text, span, found)
+        beside = beside_cue(text, span, found)  # (never a label or a signature)
         ranked = ranker is not None and not ruled and not beside
         if ranked or (trace is not None and not ruled):
             options = candidates(doc, context, index, span, found, previous)
