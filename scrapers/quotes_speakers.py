@@ -187,6 +187,8 @@ _INDEFINITE = frozenset(
     ]
 )
 _UNNAMED = re.compile(r"anonymity|not to be named|not authori[sz]ed|declined to be", re.I)
+_PARTY_TAG = re.compile(r"[RDI]-[A-Z][A-Za-z.]*")  # 'R-Wis.' after 'Paul Ryan,'
+_MOST_NAME_WORDS = 4  # 'Jorge Antonio Villasenor Llamas'; a longer run is a headline
 _TITLE_WORDS = frozenset(title.rstrip(".") for title in TITLES)
 _ROLE_WORDS = _TITLE_WORDS | ANONYMOUS_HEADS  # a title or a role noun: 'Sen.', 'strategist'
 _HONORIFIC_GENDER = {"mr": "m", "mrs": "f", "ms": "f", "miss": "f", "sir": "m", "dame": "f"}
@@ -860,12 +862,6 @@ def _personal(name: str) -> bool:
         return False  # 'Paul Ryan, R-Wis.,': the party and state of the name before
     # 'CNN' is no person, nor a headline in capitals ('RED STATES OUTNUMBER BLUE STATES')
     return not name.isupper() or len(words) == 2
-
-
-_MOST_NAME_WORDS = 4  # 'Jorge Antonio Villasenor Llamas'; a longer run is a headline
-
-
-_PARTY_TAG = re.compile(r"[RDI]-[A-Z][A-Za-z.]*")
 
 
 _CLAUSE_END = re.compile(r"[.!?\n]")
