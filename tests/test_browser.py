@@ -7,11 +7,11 @@ loopback server that also counts the beacons a hostile page's script would send.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 
+from tests.appserver import serve_app
 from tests.browsers import chromium, needs_chromium
 from tests.loopback import LoopbackServer
 from tests.webarchive import build_web_archive
@@ -40,16 +40,8 @@ def site(tmp_path_factory, pages_server):
 
 @pytest.fixture(scope="module")
 def app_url(site):
-    from waitress import create_server
-
-    server = create_server(
-        create_app({"ARCHIVE": str(site.root)}), host="127.0.0.1", port=0, threads=4
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
+    with serve_app(create_app({"ARCHIVE": str(site.root)}), threads=4) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ onrecord did capture.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from archive.store import Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
+from tests.appserver import serve_app
 from tests.browsers import chromium, needs_chromium
 from tests.loopback import LoopbackServer
 from web import create_app, links
@@ -57,14 +57,8 @@ def world(tmp_path_factory):
             pipeline = Pipeline(store, http)
             pipeline.capture(pages.url("/pages/links"))
             pipeline.capture(pages.url("/pages/other"))
-        from waitress import create_server
-
-        server = create_server(create_app({"ARCHIVE": str(root)}), host="127.0.0.1", port=0)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        yield pages, f"http://127.0.0.1:{server.effective_port}"
-        server.close()
-        thread.join(timeout=5)
+        with serve_app(create_app({"ARCHIVE": str(root)})) as url:
+            yield pages, url
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ reader checks a pasted altered quote and sees the diff, and exports a search as 
 from __future__ import annotations
 
 import csv
-import threading
 
 import pytest
 
+from tests.appserver import serve_app
 from tests.browsers import chromium, needs_chromium
 from web import create_app, exports, links
 from web.demo import CIRCULATED, DEMO_EDITOR, DemoSite, build_demo
@@ -30,16 +30,8 @@ def demo_root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_url(demo_root):
-    from waitress import create_server
-
-    server = create_server(
-        create_app({"ARCHIVE": str(demo_root)}), host="127.0.0.1", port=0, threads=4
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
+    with serve_app(create_app({"ARCHIVE": str(demo_root)}), threads=4) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

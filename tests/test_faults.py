@@ -22,6 +22,7 @@ from archive import ids
 from archive.catalog import Catalog
 from archive.store import Paths, init_archive, read_capture
 from archive.verify import Verifier
+from tests.appserver import serve_app
 from tests.conftest import ONRECORD
 from tests.loopback import LoopbackServer, Reply
 from web.cli_integrity import verify
@@ -267,8 +268,6 @@ def test_a_full_disk_fails_the_write_and_loses_nothing(small_disk, server):
 
 
 def test_the_web_server_reads_while_a_scrape_writes(archive_root, server):
-    from waitress.server import create_server
-
     from web import create_app
 
     urls = serve_stories(server, 40, delay=0.01)
@@ -276,34 +275,30 @@ def test_the_web_server_reads_while_a_scrape_writes(archive_root, server):
     assert finish(onrecord("scrape", "--archive", str(archive_root))) == 0
     write_source(archive_root, urls)
     app = create_app({"ARCHIVE": str(archive_root)})
-    web = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{web.effective_port}"
-    paths = ["/", "/captures", "/search?q=council", "/search.json?q=budget", "/sources"]
-    paths += [f"/timemap/link/{url}" for url in urls[:5]]
-    statuses: Counter[int] = Counter()
-    errors: list[str] = []
-    writer = onrecord("scrape", "--archive", str(archive_root))
+    with serve_app(app, threads=4) as base:
+        paths = ["/", "/captures", "/search?q=council", "/search.json?q=budget", "/sources"]
+        paths += [f"/timemap/link/{url}" for url in urls[:5]]
+        statuses: Counter[int] = Counter()
+        errors: list[str] = []
+        writer = onrecord("scrape", "--archive", str(archive_root))
 
-    def reader(seed: int) -> None:
-        rng = random.Random(seed)
-        while writer.poll() is None:
-            path = rng.choice(paths)
-            try:
-                with urllib.request.urlopen(base + path, timeout=30) as reply:
-                    statuses[reply.status] += 1
-            except urllib.error.HTTPError as exc:
-                statuses[exc.code] += 1
-                errors.append(f"{path}: {exc.code} {exc.read()[:300]!r}")
+        def reader(seed: int) -> None:
+            rng = random.Random(seed)
+            while writer.poll() is None:
+                path = rng.choice(paths)
+                try:
+                    with urllib.request.urlopen(base + path, timeout=30) as reply:
+                        statuses[reply.status] += 1
+                except urllib.error.HTTPError as exc:
+                    statuses[exc.code] += 1
+                    errors.append(f"{path}: {exc.code} {exc.read()[:300]!r}")
 
-    readers = [threading.Thread(target=reader, args=(n,)) for n in range(4)]
-    for thread_ in readers:
-        thread_.start()
-    _out, err = writer.communicate(timeout=120)
-    for thread_ in readers:
-        thread_.join(timeout=60)
-    web.close()
+        readers = [threading.Thread(target=reader, args=(n,)) for n in range(4)]
+        for thread_ in readers:
+            thread_.start()
+        _out, err = writer.communicate(timeout=120)
+        for thread_ in readers:
+            thread_.join(timeout=60)
     assert writer.returncode == 0, err
     assert "database is locked" not in err
     assert errors == []
