@@ -50,6 +50,7 @@ from scrapers.quotes_speakers import (
     is_anonymous,
     is_outlet,
     issuer,
+    opens_sentence,
     person_and_role,
     role_before,
     subject_after,
@@ -59,7 +60,7 @@ from scrapers.quotes_speakers import (
 # The attributor's release, stored with every extraction: the rules' number (raised whenever
 # they change what they find) and the trained model's version, so that re-extraction runs
 # the attributor again after either has changed.
-ATTRIBUTOR = f"onrecord-quotes/6/{default_ranker().version}"
+ATTRIBUTOR = f"onrecord-quotes/7/{default_ranker().version}"
 
 log = logging.getLogger(__name__)
 
@@ -334,8 +335,7 @@ def _cues(text: str, start: int, end: int) -> list[tuple[int, int]]:
             break
         word = match.group()
         if word in OPENING_CUES:
-            opens = text[max(0, match.start() - 3) : match.start()].rstrip(" \u00a0")
-            if not opens or opens[-1] in ".!?\n":
+            if opens_sentence(text, match.start()):
                 found.append((match.start(), match.end()))
             continue
         if word not in CUE_VERBS:

@@ -683,7 +683,7 @@ class Entities:
             for piece_start, piece_end in _sentence_pieces(text, run.start(), run.end()):
                 first = text[piece_start:piece_end].split(" ", 1)
                 opening = len(first) > 1 and first[0] in OPENING_CUES
-                if opening and _opens_sentence(text, piece_start):
+                if opening and opens_sentence(text, piece_start):
                     piece_start += len(first[0]) + 1  # 'Said Varga:', not 'Omar Said'
                 named = _piece_name(text[piece_start:piece_end])
                 if named is None:
@@ -698,7 +698,7 @@ class Entities:
                 if " " in name and name.count(" ") < _MOST_NAME_WORDS:
                     full_names[name] += 1  # (a longer run is a headline: 'Weiner Receives ...')
                 self._mentions.append(
-                    NameMention(start, end, name, _opens_sentence(text, piece_start))
+                    NameMention(start, end, name, _opens_clause(text, piece_start))
                 )
         self._full = full_names
         self._titled = titled
@@ -867,13 +867,27 @@ def _personal(name: str) -> bool:
 _CLAUSE_END = re.compile(r"[.!?\n]")
 
 
-def _opens_sentence(text: str, start: int) -> bool:
+def opens_sentence(text: str, start: int) -> bool:
+    """Whether the word at ``start`` opens a sentence: nothing but spaces stands between it
+    and the text's start, a line break, or a full stop, '!' or '?' (and the closing mark
+    of a quote that ends there: '“We won.” Said Varga')."""
+    before = text[max(0, start - 40) : start].rstrip(" \t\u00a0")
+    if before.endswith(("”", '"')):
+        before = before[:-1]
+    return not before or before[-1] in ".!?\n"
+
+
+def _opens_clause(text: str, start: int) -> bool:
+    """Whether the word at ``start`` opens its clause, where a subject stands: it opens a
+    sentence, follows a quotation ('“...” Krebs said'), or follows a short adverbial and
+    a comma ('On Thursday evening, Krebs retweeted')."""
+    if opens_sentence(text, start):
+        return True
     before = text[max(0, start - 40) : start].rstrip()
-    if not before or before.endswith(("\n", ".", "!", "?", "”", '"')):
+    if before.endswith(("”", '"')):
         return True
     if not before.endswith(","):
         return False
-    # "On Thursday evening, Krebs retweeted": a short adverbial and a comma.
     clause = _CLAUSE_END.split(before)[-1]
     return clause.count(",") == 1 and len(clause) < 40
 

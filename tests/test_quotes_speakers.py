@@ -355,6 +355,17 @@ def test_a_speakers_name_is_the_name_alone(text: str, mention: str) -> None:
     assert quote.speaker_mention == mention
 
 
+def test_a_cue_in_capitals_opens_a_sentence_after_a_quote_that_ends_one() -> None:
+    # one rule says where a sentence opens, for the cue and for the name after it: the cue
+    # had been no cue after '.”' while the name lost its 'Said', or kept it as here
+    text = (
+        "“The levee held through the night.” Said Ines Varga, who runs the works: “It was close.”"
+    )
+    quotes = find_quotes(text)
+    assert [(q.speaker, q.speaker_mention) for q in quotes] == [("Ines Varga", "Ines Varga")] * 2
+    assert quotes[1].cue.startswith("Said")
+
+
 @pytest.mark.parametrize(
     ("text", "mention", "role"),
     [
