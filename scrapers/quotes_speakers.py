@@ -273,14 +273,24 @@ def _name_run(text: str, words: list[tuple[int, int]], last: int) -> int | None:
             first -= 2
         else:
             break
-    # A title is role, not name: "Gov. Pat McCrory", "President Donald Trump"; but an
-    # organisation keeps its words: "the State Department", "the House Oversight Committee".
-    if _lower(text, words[last]) not in ORGANISATION_WORDS:
-        while first < last and (
-            _lower(text, words[first]).rstrip(".") in _TITLE_WORDS
-            or _lower(text, words[first]) in _NAME_PARTICLES
-        ):
-            first += 1  # 'Secretary of State John Kerry': the particle goes with the title
+    return _past_titles(text, words, first, last)
+
+
+def _past_titles(text: str, words: list[tuple[int, int]], first: int, last: int) -> int:
+    """Index of the first word of the name in the capitalised run words[first..last], once
+    the titles before it are dropped: a title is role, not name ("Gov. Pat McCrory",
+    "Secretary of State John Kerry"); but an organisation keeps its words ("the State
+    Department", "the House Oversight Committee")."""
+    if _lower(text, words[last]) in ORGANISATION_WORDS:
+        return first
+    titled = False
+    while first < last:
+        low = _lower(text, words[first])
+        if low.rstrip(".") in _TITLE_WORDS:
+            titled = True
+        elif not (titled and low in _NAME_PARTICLES):
+            break  # a particle opening a name is the name's: 'Le Pen', 'De Blasio'
+        first += 1  # 'Secretary of State John Kerry': a particle after a title goes with it
     return first
 
 
@@ -428,13 +438,7 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
             )
         ):
             last += 1
-        first = 0
-        while (
-            first < last
-            and _lower(text, words[first]) in TITLES
-            and _lower(text, words[last]) not in ORGANISATION_WORDS
-        ):
-            first += 1
+        first = _past_titles(text, words, 0, last)
         titled = _name_after_title(text, words, last)
         if titled is not None:
             return titled

@@ -348,6 +348,9 @@ def test_the_words_before_a_name_are_its_role_and_an_organisation_keeps_them(
         ("“The levee held,” said Tomas Berg Jr. He had checked it at dawn.", "Tomas Berg Jr."),
         # a cue in capitals opening the sentence is not part of the name
         ("The mayor was pleased. Said Varga: “The levee held.”", "Varga"),
+        # a particle opening a name is the name's; after a title, the title's
+        ("De Vries told reporters “the port will reopen on Monday morning.”", "De Vries"),
+        ("“The port will reopen on Monday,” said Secretary of State Ana Ruiz.", "Ana Ruiz"),
     ],
 )
 def test_a_speakers_name_is_the_name_alone(text: str, mention: str) -> None:
