@@ -38,8 +38,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-import surt
-
 from archive import ids
 from archive.catalog import Catalog, chain_problems
 from archive.models import Capture
@@ -250,6 +248,8 @@ def _cdxj_line(entry: _Entry) -> str:
     }
     if not block["mime"]:
         del block["mime"]
+    import surt  # (with tldextract and requests, a third of a second: only exports need it)
+
     return f"{surt.surt(capture.url)} {ids.ts14(capture.captured_at)} {json.dumps(block)}\n"
 
 

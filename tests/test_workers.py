@@ -84,7 +84,8 @@ def test_commands_that_serve_no_pages_load_neither_flask_nor_the_extractor(tmp_p
         "from web.cli import main\n"
         f"try: main(['sources', 'check', '--archive', {str(tmp_path)!r}])\n"
         "except SystemExit: pass\n"
-        "heavy = ('flask', 'waitress', 'whoosh', 'trafilatura', 'pypdf', 'dramatiq')\n"
+        "heavy = ('flask', 'waitress', 'whoosh', 'trafilatura', 'pypdf', 'dramatiq',"
+        " 'psycopg', 'surt')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run(

@@ -28,13 +28,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import psycopg
 from sqlalchemy.engine import URL
 
 from archive.catalog.base import Queries
 from archive.catalog.engine import is_sqlite
 from archive.catalog.rows import from_text, to_text
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +158,8 @@ class ChangeListener:
         if is_sqlite(self.url):
             time.sleep(timeout)
             return
+        import psycopg  # (a fifth of a second: only followers of PostgreSQL need it)
+
         began = time.monotonic()
         try:
             if self._connection is None:
