@@ -480,7 +480,7 @@ class Pipeline:
         if previous is not None and previous.id != extraction.id:
             earlier = self.catalog.quotes_of_extraction(previous.id)
             self._alias_quotes(earlier, quotes)
-            self._alias_speakers(earlier, quotes)
+            self._alias_speakers(earlier)
         crash_point("extraction-stored")
         return extraction.id
 
@@ -538,22 +538,20 @@ class Pipeline:
             if successor is not None:
                 self.catalog.add_quote_alias(quote.id, successor.id)
 
-    def _alias_speakers(self, old: list[Quote], new: list[Quote]) -> None:
+    def _alias_speakers(self, old: list[Quote]) -> None:
         """Point each speaker id the old extraction used, and no current quote carries any
-        more, at the speaker its quotes have now ("NASA Administrator Jim Bridenstine" ->
-        "Jim Bridenstine"), so old speaker links keep resolving."""
-        by_id = {q.id: q for q in new}
-        for quote in old:
-            if quote.speaker_id is None or quote.anonymous:
+        more, at the one speaker all its quotes have now ("NASA Administrator Jim
+        Bridenstine" -> "Jim Bridenstine"), so old speaker links keep resolving. A speaker
+        whose quotes went to several speakers, or to a document's unnamed sources, keeps
+        its page, which lists where they went (``Catalog.former_quotes``)."""
+        for speaker_id in sorted({q.speaker_id for q in old if q.speaker_id and not q.anonymous}):
+            if self.catalog.speaker_has_current_quotes(speaker_id):
                 continue
-            successor = by_id.get(quote.id) or _successor(quote, new)
-            if (
-                successor is not None
-                and successor.speaker_id not in (None, quote.speaker_id)
-                and not successor.anonymous
-                and not self.catalog.speaker_has_current_quotes(quote.speaker_id)
-            ):
-                self.catalog.add_speaker_alias(quote.speaker_id, successor.speaker_id)
+            successors = [now for _, now in self.catalog.former_quotes(speaker_id)]
+            speakers = {now.speaker_id for now in successors}
+            named = not any(now.anonymous for now in successors)
+            if len(speakers) == 1 and None not in speakers and named:
+                self.catalog.add_speaker_alias(speaker_id, speakers.pop())
 
     def reextract(self, document_id: str) -> Outcome:
         """Extract every version of a document again with the current extractor."""

@@ -162,3 +162,53 @@ def test_pages_mark_low_confidence_attributions(archive_root, server):
     ]
     speaker = client.get(links.speaker_path(guessed.speaker_id)).get_data(as_text=True)
     assert "attribution uncertain" in speaker
+
+
+_TWO_VOICES = {
+    "/vote": (
+        "Harbour vote",
+        "Tuesday",
+        "The north quay stays open all winter",
+        "Mina Okafor",
+        "The fleet will wait for the spring tides",
+        "Tomas Ekberg, who chairs the fishermen’s association",
+    )
+}
+
+
+def _one_voice(text: str, publisher: str | None = None):
+    """Quotes as an earlier release might have given them: every one to the harbour board."""
+    return [replace(q, speaker="Harbour Board") for q in find_quotes(text, publisher)]
+
+
+def test_a_speaker_whose_quotes_went_to_several_says_where_they_went(archive_root, server):
+    (title, day, first, first_who, second, second_who) = _TWO_VOICES["/vote"]
+    body = ARTICLE.format(title=title, day=day, words=first, who=first_who).replace(
+        "<p>Ferries", f"<p>“{second},” said {second_who}.</p>\n<p>Ferries"
+    )
+    server.route("/vote", status=200, body=body, headers={"Content-Type": "text/html"})
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        older = Readers(find_quotes=_one_voice, release="onrecord-test/1")
+        Pipeline(store, http, readers=older).capture(server.url("/vote"))
+        old = list(store.catalog.current_quotes())
+        assert {q.speaker for q in old} == {"Harbour Board"} and len(old) == 2
+        (board,) = {q.speaker_id for q in old}
+        assert Pipeline(store, None).reextract(old[0].document_id).changed_documents
+        now = {q.speaker: q for q in store.catalog.current_quotes()}
+        assert set(now) == {"Mina Okafor", "Tomas Ekberg"}
+        # no one speaker stands for the board's quotes now: its id is aliased to neither
+        assert store.catalog.resolve_speaker_id(board) == board
+    client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
+    page = client.get(links.speaker_path(board))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for name, quote in now.items():
+        assert links.speaker_path(quote.speaker_id) in html and name in html
+        assert links.quote_path(quote.id) in html
+    former = client.get(links.json_path(links.speaker_path(board))).get_json()["former"]
+    assert {(f["speaker"], f["speaker_id"]) for f in former} == {
+        (q.speaker, q.speaker_id) for q in now.values()
+    }

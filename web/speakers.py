@@ -87,9 +87,12 @@ def speaker(speaker_id: str):
     roles = roles_over_time(said)
     identifiers = db.speaker_identifiers(found.id)
     merged = [i for i in db.merged_speaker_ids(found.id) if i != found.id]
+    # quotes a later extraction gave to others: where they went, when no one alias could say
+    former = [now for _, now in db.former_quotes(found.id)]
     if as_json or api.wants_json():
         return jsonify(
-            speaker_json(found, said, roles) | {"identifiers": identifiers, "merged": merged}
+            speaker_json(found, said, roles)
+            | {"identifiers": identifiers, "merged": merged, "former": former_json(former)}
         )
     return render_template(
         "speaker.html",
@@ -98,8 +101,23 @@ def speaker(speaker_id: str):
         roles=roles,
         identifiers=identifiers,
         merged=merged,
+        former=former,
         links=links,
     )
+
+
+def former_json(former: list[Quote]) -> list[dict]:
+    """Each quote an earlier extraction gave the speaker, as it stands now."""
+    return [
+        {
+            "id": quote.id,
+            "text": quote.text,
+            "speaker": quote.speaker,
+            "speaker_id": quote.speaker_id,
+            "url": links.quote_path(quote.id),
+        }
+        for quote in former
+    ]
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -268,6 +268,28 @@ class QuoteQueries(Queries):
             )
         )
 
+    def former_quotes(self, speaker_id: str) -> list[tuple[Quote, Quote]]:
+        """Quotes an earlier extraction gave this speaker that the record now gives someone
+        else: each as it was, beside the current quote that succeeds it (the same id, or
+        its alias), newest first. A re-extraction that shares one speaker's quotes among
+        several leaves that speaker no alias; this says where its quotes went."""
+        rows = self._rows(
+            "SELECT q.* FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
+            " WHERE q.speaker_id = :id AND e.is_current = 0"
+            " ORDER BY e.created_at DESC, q.document_id, q.start_offset",
+            id=speaker_id,
+        )
+        found: dict[str, tuple[Quote, Quote]] = {}
+        for row in rows:
+            old = quote_row(row)
+            if old.id in found:
+                continue
+            current_id = self.resolve_quote_id(old.id)
+            current = self.quote(current_id) if current_id else None
+            if current is not None and current.speaker_id != speaker_id:
+                found[old.id] = (old, current)
+        return list(found.values())
+
     def speaker_aliases(self) -> list[tuple[str, str]]:
         """Every (old speaker id, successor id) pair, to carry them with an exported archive."""
         rows = self._run("SELECT old_id, new_id FROM speaker_aliases ORDER BY old_id")
