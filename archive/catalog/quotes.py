@@ -273,9 +273,11 @@ class QuoteQueries(Queries):
         else: each as it was, beside the current quote that succeeds it (the same id, or
         its alias), newest first. A re-extraction that shares one speaker's quotes among
         several leaves that speaker no alias; this says where its quotes went."""
-        rows = self._rows(
+        rows = self._rows(  # (not the many that a current extraction still gives them)
             "SELECT q.* FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
-            " WHERE q.speaker_id = :id AND e.is_current = 0"
+            " WHERE q.speaker_id = :id AND e.is_current = 0 AND NOT EXISTS ("
+            "  SELECT 1 FROM quotes c JOIN extractions ce ON ce.id = c.extraction_id"
+            "  WHERE c.id = q.id AND c.speaker_id = :id AND ce.is_current = 1)"
             " ORDER BY e.created_at DESC, q.document_id, q.start_offset",
             id=speaker_id,
         )
