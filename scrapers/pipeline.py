@@ -547,7 +547,7 @@ class Pipeline:
         for speaker_id in sorted({q.speaker_id for q in old if q.speaker_id and not q.anonymous}):
             if self.catalog.speaker_has_current_quotes(speaker_id):
                 continue
-            successors = [now for _, now in self.catalog.former_quotes(speaker_id)]
+            successors = self.catalog.former_quotes(speaker_id)
             speakers = {now.speaker_id for now in successors}
             named = not any(now.anonymous for now in successors)
             if len(speakers) == 1 and None not in speakers and named:

@@ -88,7 +88,7 @@ def speaker(speaker_id: str):
     identifiers = db.speaker_identifiers(found.id)
     merged = [i for i in db.merged_speaker_ids(found.id) if i != found.id]
     # quotes a later extraction gave to others: where they went, when no one alias could say
-    former = [now for _, now in db.former_quotes(found.id)]
+    former = db.former_quotes(found.id)
     if as_json or api.wants_json():
         return jsonify(
             speaker_json(found, said, roles)

@@ -268,28 +268,28 @@ class QuoteQueries(Queries):
             )
         )
 
-    def former_quotes(self, speaker_id: str) -> list[tuple[Quote, Quote]]:
+    def former_quotes(self, speaker_id: str) -> list[Quote]:
         """Quotes an earlier extraction gave this speaker that the record now gives someone
-        else: each as it was, beside the current quote that succeeds it (the same id, or
-        its alias), newest first. A re-extraction that shares one speaker's quotes among
-        several leaves that speaker no alias; this says where its quotes went."""
+        else, each as it stands now (the same id, or its alias's), newest first. A
+        re-extraction that shares one speaker's quotes among several leaves that speaker
+        no alias; this says where its quotes went."""
         rows = self._rows(  # (not the many that a current extraction still gives them)
-            "SELECT q.* FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
+            "SELECT q.id FROM quotes q JOIN extractions e ON e.id = q.extraction_id"
             " WHERE q.speaker_id = :id AND e.is_current = 0 AND NOT EXISTS ("
             "  SELECT 1 FROM quotes c JOIN extractions ce ON ce.id = c.extraction_id"
             "  WHERE c.id = q.id AND c.speaker_id = :id AND ce.is_current = 1)"
             " ORDER BY e.created_at DESC, q.document_id, q.start_offset",
             id=speaker_id,
         )
-        found: dict[str, tuple[Quote, Quote]] = {}
+        found: dict[str, Quote] = {}
         for row in rows:
-            old = quote_row(row)
-            if old.id in found:
+            old_id = row["id"]
+            if old_id in found:
                 continue
-            current_id = self.resolve_quote_id(old.id)
+            current_id = self.resolve_quote_id(old_id)
             current = self.quote(current_id) if current_id else None
             if current is not None and current.speaker_id != speaker_id:
-                found[old.id] = (old, current)
+                found[old_id] = current
         return list(found.values())
 
     def speaker_aliases(self) -> list[tuple[str, str]]:
