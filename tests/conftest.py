@@ -22,6 +22,26 @@ from web import create_app
 
 ONRECORD = Path(sys.executable).parent / "onrecord"
 
+# The two workers take whole modules in collection order (--dist loadscope, with
+# --no-loadscope-reorder). The modules with the most test time go first (measured on
+# 2026-12-01: a minute or more each, of brokers, killed processes, browsers, demo builds
+# and S3), so that neither worker is left running one of them alone at the end.
+LONGEST_FIRST = (
+    "test_workers.py",
+    "test_faults.py",
+    "test_browser_capture.py",
+    "test_engines_demo.py",
+    "test_scrape.py",
+    "test_storage.py",
+    "test_nodes.py",
+    "test_multiworker.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest stays
+
 
 @pytest.fixture(scope="session")
 def postgres_catalog() -> Iterator[str]:
