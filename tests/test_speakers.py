@@ -164,16 +164,16 @@ def test_pages_mark_low_confidence_attributions(archive_root, server):
     assert "attribution uncertain" in speaker
 
 
-_TWO_VOICES = {
-    "/vote": (
-        "Harbour vote",
-        "Tuesday",
-        "The north quay stays open all winter",
-        "Mina Okafor",
-        "The fleet will wait for the spring tides",
-        "Tomas Ekberg, who chairs the fishermen’s association",
-    )
-}
+_TWO_VOICES = ARTICLE.format(
+    title="Harbour vote",
+    day="Tuesday",
+    words="The north quay stays open all winter",
+    who="Mina Okafor",
+).replace(
+    "<p>Ferries",
+    "<p>“The fleet will wait for the spring tides,” said Tomas Ekberg, who chairs the"
+    " fishermen’s association.</p>\n<p>Ferries",
+)
 
 
 def _one_voice(text: str, publisher: str | None = None):
@@ -181,23 +181,25 @@ def _one_voice(text: str, publisher: str | None = None):
     return [replace(q, speaker="Harbour Board") for q in find_quotes(text, publisher)]
 
 
+def _board_then_two_voices(store, http, server) -> tuple[str, dict]:
+    """A page whose two quotes an earlier release gave the harbour board, re-extracted:
+    the board's speaker id, and the quotes now, by speaker."""
+    server.route("/vote", status=200, body=_TWO_VOICES, headers={"Content-Type": "text/html"})
+    older = Readers(find_quotes=_one_voice, release="onrecord-test/1")
+    Pipeline(store, http, readers=older).capture(server.url("/vote"))
+    old = list(store.catalog.current_quotes())
+    assert {q.speaker for q in old} == {"Harbour Board"} and len(old) == 2
+    (board,) = {q.speaker_id for q in old}
+    assert Pipeline(store, None).reextract(old[0].document_id).changed_documents
+    return board, {q.speaker: q for q in store.catalog.current_quotes()}
+
+
 def test_a_speaker_whose_quotes_went_to_several_says_where_they_went(archive_root, server):
-    (title, day, first, first_who, second, second_who) = _TWO_VOICES["/vote"]
-    body = ARTICLE.format(title=title, day=day, words=first, who=first_who).replace(
-        "<p>Ferries", f"<p>“{second},” said {second_who}.</p>\n<p>Ferries"
-    )
-    server.route("/vote", status=200, body=body, headers={"Content-Type": "text/html"})
     with (
         Store.open(archive_root) as store,
         PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
     ):
-        older = Readers(find_quotes=_one_voice, release="onrecord-test/1")
-        Pipeline(store, http, readers=older).capture(server.url("/vote"))
-        old = list(store.catalog.current_quotes())
-        assert {q.speaker for q in old} == {"Harbour Board"} and len(old) == 2
-        (board,) = {q.speaker_id for q in old}
-        assert Pipeline(store, None).reextract(old[0].document_id).changed_documents
-        now = {q.speaker: q for q in store.catalog.current_quotes()}
+        board, now = _board_then_two_voices(store, http, server)
         assert set(now) == {"Mina Okafor", "Tomas Ekberg"}
         # no one speaker stands for the board's quotes now: its id is aliased to neither
         assert store.catalog.resolve_speaker_id(board) == board
@@ -212,3 +214,22 @@ def test_a_speaker_whose_quotes_went_to_several_says_where_they_went(archive_roo
     assert {(f["speaker"], f["speaker_id"]) for f in former} == {
         (q.speaker, q.speaker_id) for q in now.values()
     }
+
+
+def test_a_quote_an_editor_gave_back_is_the_speakers_own_not_former(archive_root, server):
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        board, now = _board_then_two_voices(store, http, server)
+        store.catalog.correct_quote(
+            now["Tomas Ekberg"].id,
+            "speaker",
+            "Harbour Board",
+            reason="the board's words",
+            author="ed",
+        )
+    client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
+    page = client.get(links.json_path(links.speaker_path(board))).get_json()
+    assert [q["id"] for q in page["quotes"]] == [now["Tomas Ekberg"].id]
+    assert [f["id"] for f in page["former"]] == [now["Mina Okafor"].id]

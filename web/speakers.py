@@ -88,7 +88,12 @@ def speaker(speaker_id: str):
     identifiers = db.speaker_identifiers(found.id)
     merged = [i for i in db.merged_speaker_ids(found.id) if i != found.id]
     # quotes a later extraction gave to others: where they went, when no one alias could say
-    former = db.former_quotes(found.id)
+    # (as corrected: one an editor gave back to this speaker is among its own above)
+    former = [
+        r.quote
+        for r in db.corrected_many(db.former_quotes(found.id))
+        if not r.not_quote and r.quote.id not in shown
+    ]
     if as_json or api.wants_json():
         return jsonify(
             speaker_json(found, said, roles)
