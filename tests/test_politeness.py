@@ -134,7 +134,8 @@ def test_a_turn_is_one_holders_until_released_or_expired(tmp_path, engine):
 def test_the_turn_of_a_killed_process_is_handed_back_on_its_machine(tmp_path, engine):
     """A process SIGKILLed while it holds a turn (asked for 60 s): another process of
     the same machine sees it is gone and gets the turn after the host's rest, not after
-    the hold."""
+    the hold; asked when the turn is free (a worker putting a job back until then), it
+    does not answer with the hold's end either."""
     root = tmp_path / "archive"
     with LoopbackServer() as server, catalog_setting(engine) as catalog:
         _archive(root, server, catalog)
@@ -157,8 +158,10 @@ def test_the_turn_of_a_killed_process_is_handed_back_on_its_machine(tmp_path, en
             assert holding.stdout.readline().strip() == "held"
             with HostLeases(Paths(root).catalog) as lease:
                 assert lease.take("example.gov:443", "me", hold=5.0, rest=0.3) == HELD_POLL
+                assert lease.free_in("example.gov:443") == float("inf")
                 holding.kill()
                 holding.wait()
+                assert lease.free_in("example.gov:443") == 0.0
                 assert 0.25 < lease.take("example.gov:443", "me", hold=5.0, rest=0.3) <= 0.3
                 assert lease.take("example.gov:443", "me", hold=5.0, rest=0.3) > 0.0
                 time.sleep(0.35)

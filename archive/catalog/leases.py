@@ -51,7 +51,6 @@ class HostLeases:
         Catalog.open(self.url).close()  # there, and migrated: the table exists
         self._engine = create_engine(self.url, pooled=not is_sqlite(self.url))
         self._now = _SQLITE_NOW if is_sqlite(self.url) else _POSTGRES_NOW
-        self._greatest = "MAX" if is_sqlite(self.url) else "GREATEST"  # of two values
         self._lock = threading.Lock()
         self._conn: sa.Connection | None = None
 
@@ -73,7 +72,7 @@ class HostLeases:
         )
         if taken == 1:
             return 0.0
-        wait, held = self._state(host)
+        turn, rests, held = self._state(host)
         if held is not None and _gone(held):
             self._execute(
                 f"UPDATE host_leases SET next_at = {now} + :rest, holder = NULL"
@@ -83,27 +82,32 @@ class HostLeases:
                 rest=rest,
             )
             return max(rest, _MIN_WAIT)
-        wait = max(wait, _MIN_WAIT)
+        wait = max(turn, rests, _MIN_WAIT)
         return min(wait, HELD_POLL) if held is not None else wait
 
     def free_in(self, host: str) -> float:
         """Seconds until ``host``'s turn may be taken, as known now (without taking it):
         0.0 when it is free; ``inf`` while another holds it (its holder hands it back
-        when its response is in, and the host then rests)."""
-        wait, held = self._state(host)
-        if held is not None and not _gone(held) and wait > 0:
+        when its response is in, and the host then rests). A turn held by a process of
+        this machine that is gone counts as free but for the host's rest: the next
+        :meth:`take` hands it back, not its hold's end."""
+        turn, rests, held = self._state(host)
+        if held is not None and _gone(held):
+            return max(rests, 0.0)
+        if held is not None and turn > 0:
             return float("inf")
-        return max(wait, 0.0)
+        return max(turn, rests, 0.0)
 
-    def _state(self, host: str) -> tuple[float, str | None]:
-        """Seconds until ``host``'s turn is free by its times alone, and who holds it."""
-        wait, held = self._execute(
-            f"SELECT {self._greatest}(next_at, rest_until) - {self._now}, holder"
+    def _state(self, host: str) -> tuple[float, float, str | None]:
+        """Seconds until ``host``'s turn is free by its ``next_at`` and by its rest
+        (``rest_until``), and who holds it."""
+        turn, rests, held = self._execute(
+            f"SELECT next_at - {self._now}, rest_until - {self._now}, holder"
             " FROM host_leases WHERE host = :host",
             host=host,
             row=True,
-        ) or (0.0, None)
-        return float(wait), held
+        ) or (0.0, 0.0, None)
+        return float(turn), float(rests), held
 
     def release(self, host: str, holder: str, rest: float) -> None:
         """Hand ``host``'s turn back: no one gets it for ``rest`` seconds from now.
