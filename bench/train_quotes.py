@@ -78,6 +78,10 @@ MAX_QUOTES_LOST = 0.04
 # are tied (F1 is flat over a wide band: from 0.3 to 0.5 it moved by two thousandths at
 # most while precision rose by nearly two points), and the most precise of them is taken.
 F1_TIE = 0.001
+# Each step of the calibration stands on at least this many training quotes: a handful of
+# quotes just over the threshold, all wrong, made a step of confidence 0.0 for quotes that
+# are reported all the same.
+MIN_STEP = 20
 
 
 @dataclass
@@ -216,15 +220,22 @@ def _calibration(pairs: list[tuple[float, int]]) -> list[list[float]]:
         else:
             blocks.append([probability, right, 1, value])
     # Pooled again where a block's lower bound is not above the one below it (a small
-    # block above a large one is sure of less), so that the steps rise and every one
-    # stands on as many quotes as it needs.
+    # block above a large one is sure of less), or where the block below stands on fewer
+    # than MIN_STEP quotes, so that the steps rise and every one stands on as many quotes
+    # as it needs.
     pooled: list[list[float]] = []  # [first probability, right, total]
     for edge, right, total, _ in blocks:
         pooled.append([edge, right, total])
-        while len(pooled) > 1 and _wilson_low(*pooled[-1][1:]) <= _wilson_low(*pooled[-2][1:]):
+        while len(pooled) > 1 and (
+            pooled[-2][2] < MIN_STEP or _wilson_low(*pooled[-1][1:]) <= _wilson_low(*pooled[-2][1:])
+        ):
             _, right, total = pooled.pop()
             pooled[-1][1] += right
             pooled[-1][2] += total
+    if len(pooled) > 1 and pooled[-1][2] < MIN_STEP:
+        _, right, total = pooled.pop()  # the top step too: it can only raise the one below
+        pooled[-1][1] += right
+        pooled[-1][2] += total
     return [[round(edge, 4), round(_wilson_low(right, total), 3)] for edge, right, total in pooled]
 
 
@@ -429,9 +440,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if round(float(w), 4)
     }
     keep_weights = _fit_keep(keep_rows, null_score, keep_c)
-    digest = hashlib.sha256(
-        json.dumps([weights, keep_weights, threshold, beside_confidence], sort_keys=True).encode()
-    ).hexdigest()[:8]
+    # the version names everything that shapes what the finder reports, confidence included
+    reported = [weights, keep_weights, threshold, beside_confidence, calibration]
+    digest = hashlib.sha256(json.dumps(reported, sort_keys=True).encode()).hexdigest()[:8]
     ranker = Ranker(
         weights=weights,
         bias=0.0,
