@@ -41,6 +41,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -83,6 +84,16 @@ F1_TIE = 0.001
 # quotes just over the threshold, all wrong, made a step of confidence 0.0 for quotes that
 # are reported all the same.
 MIN_STEP = 20
+
+
+class Tried(NamedTuple):
+    """One keep model and threshold, cross-validated on the training split."""
+
+    f1: float  # quote+speaker pairs
+    precision: float
+    quotes: float  # the share of gold quotes found
+    keep_c: float
+    threshold: float
 
 
 @dataclass
@@ -230,14 +241,17 @@ def _calibration(pairs: list[tuple[float, int]]) -> list[list[float]]:
         while len(pooled) > 1 and (
             pooled[-2][2] < MIN_STEP or _wilson_low(*pooled[-1][1:]) <= _wilson_low(*pooled[-2][1:])
         ):
-            _, right, total = pooled.pop()
-            pooled[-1][1] += right
-            pooled[-1][2] += total
+            _pool_last(pooled)
     if len(pooled) > 1 and pooled[-1][2] < MIN_STEP:
-        _, right, total = pooled.pop()  # the top step too: it can only raise the one below
-        pooled[-1][1] += right
-        pooled[-1][2] += total
+        _pool_last(pooled)  # the top step too: it can only raise the one below
     return [[round(edge, 4), round(_wilson_low(right, total), 3)] for edge, right, total in pooled]
+
+
+def _pool_last(pooled: list[list[float]]) -> None:
+    """Fold the last block's quotes into the block below it."""
+    _, right, total = pooled.pop()
+    pooled[-1][1] += right
+    pooled[-1][2] += total
 
 
 def _wilson_low(right: float, total: float, z: float = 1.645) -> float:
@@ -395,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The keep model, cross-validated on the same folds over the ranker's out-of-fold
     # choices: its probabilities pick the threshold and are what the calibration maps.
     keep_rows = _keep_rows(train, rows["train"], oof_choices)
-    results = []
+    results: list[Tried] = []
     keep_oofs: dict[float, dict[str, list[float]]] = {}
     for keep_c in KEEP_C_VALUES:
         keep_oof: dict[str, list[float]] = {}
@@ -412,17 +426,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             recall = _ratio(counts.pair_found, counts.gold_with_source)
             print(_report(f"  keep C={keep_c:<4} >= {candidate:.2f} cross-validated train", counts))
             quotes = _ratio(counts.quote_found, counts.gold)
-            results.append((_f1(precision, recall), precision, quotes, keep_c, candidate))
+            results.append(Tried(_f1(precision, recall), precision, quotes, keep_c, candidate))
             keep_oofs[keep_c] = keep_oof
     # the most precise of the thresholds within F1_TIE of the best F1, among those that
     # lose few of the quotes found
-    every_quote = max(result[2] for result in results)
-    allowed = [result for result in results if result[2] >= every_quote - MAX_QUOTES_LOST]
-    best_f1 = max(result[0] for result in allowed)
-    _, _, _, keep_c, threshold = max(
-        (result for result in allowed if result[0] >= best_f1 - F1_TIE),
-        key=lambda result: (result[1], -result[4]),
+    every_quote = max(tried.quotes for tried in results)
+    allowed = [tried for tried in results if tried.quotes >= every_quote - MAX_QUOTES_LOST]
+    best_f1 = max(tried.f1 for tried in allowed)
+    chosen = max(
+        (tried for tried in allowed if tried.f1 >= best_f1 - F1_TIE),
+        key=lambda tried: (tried.precision, -tried.threshold),
     )
+    keep_c, threshold = chosen.keep_c, chosen.threshold
     keep_oof = keep_oofs[keep_c]
     calibration = _calibration(  # of the quotes the ranker decides
         [
