@@ -263,26 +263,35 @@ class _GuardedHandler(warcprox.warcproxy.WarcProxyHandler):
         return sock
 
     def _proxy_request(self):
+        """Proxy the request, then read warcprox's recording of it. warcprox has already
+        queued that recording when this reads it, so the recording's file is closed
+        here, once read, and never by the thread that empties the queue."""
         guard: _Guard = self.server.guard
         try:
             recorded = super()._proxy_request()
             recorder = recorded.response_recorder
-            if recorded.truncated:  # cut off at the page's byte budget (or by time)
-                guard.exceeded(self._onrecord_token)
-                return recorded
-            recorder.tempfile.seek(0)
-            exchange = parse_exchange(
-                recorded.url.decode("ascii"),
-                recorded.request_data,
-                recorder.tempfile.read(),
-                fetched_at=recorded.timestamp,
-                remote_ip=recorded.remote_ip.decode("ascii"),
-                max_bytes=self.server.max_page_bytes,
-            )
+            try:
+                if recorded.truncated:  # cut off at the page's byte budget (or by time)
+                    guard.exceeded(self._onrecord_token)
+                    return recorded
+                recorder.tempfile.seek(0)
+                exchange = parse_exchange(
+                    recorded.url.decode("ascii"),
+                    recorded.request_data,
+                    recorder.tempfile.read(),
+                    fetched_at=recorded.timestamp,
+                    remote_ip=recorded.remote_ip.decode("ascii"),
+                    max_bytes=self.server.max_page_bytes,
+                )
+            finally:
+                recorder.tempfile.close()
             guard.recorded(self._onrecord_token, exchange, recorder.len)
             return recorded
         except FetchError as exc:
             log.warning("unreadable response through the browser's proxy: %s", exc)
+        except Exception as exc:  # warcprox answers 502; its own log of it is silenced
+            log.warning("the browser's proxy could not record %s: %r", self.url, exc)
+            raise
         finally:
             guard.done(self._onrecord_token)
 
@@ -320,10 +329,10 @@ class _RecordingProxy(warcprox.warcproxy.WarcProxy):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def _discard(self) -> None:
-        while (item := self.recorded_url_q.get()) is not None:
-            recorder = getattr(item, "response_recorder", None)
-            if recorder is not None:
-                recorder.tempfile.close()
+        """Empty warcprox's queue (a full one would stop the proxy); the handler that
+        made each recording has read it and closes it."""
+        while self.recorded_url_q.get() is not None:
+            pass
 
     def stop(self) -> None:
         self.shutdown()

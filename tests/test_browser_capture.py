@@ -9,9 +9,11 @@ whose height the stylesheet sets; captured plainly, it has no quotes.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+import warcprox.warcproxy
 
 from archive import ids
 from archive.store import Store, init_archive
@@ -128,6 +130,31 @@ def test_a_script_built_page_is_captured_with_its_resources_quotes_and_screensho
     assert screenshot.content_type == "image/png"
     assert screenshot.url == "urn:fullPage:" + url
     assert png_size(screenshot.payload) == (WIDTH, PAGE_HEIGHT)
+
+
+def test_every_response_is_kept_when_the_proxys_queue_is_emptied_first(
+    store, site, cdn, browser, monkeypatch
+):
+    """warcprox queues each recording before the proxy's handler reads it. On a loaded
+    machine the thread that empties that queue can run first; the recording must still
+    be there to read (it once closed it, and a resource went missing from the archive)."""
+    original = warcprox.warcproxy.WarcProxyHandler._proxy_request
+
+    def queue_emptied_first(handler):
+        recorded = original(handler)
+        deadline = time.monotonic() + 5
+        while not handler.server.recorded_url_q.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)  # and the thread has done what it does with an item
+        return recorded
+
+    monkeypatch.setattr(warcprox.warcproxy.WarcProxyHandler, "_proxy_request", queue_emptied_first)
+    url = site.url(PAGE_PATH)
+    outcome = Pipeline(store, browser.http, browser=browser).capture(url, browser=True)
+    assert not outcome.failures
+    for path in ("/assets/render.js", "/assets/site.css", "/assets/seal.png"):
+        assert store.catalog.captures_of_url(ids.canonical_url(cdn.url(path))), path
+    assert {q.speaker for q in quotes_of(store, url)} == {"Priya Okafor"}
 
 
 def test_the_same_page_captured_plainly_has_no_quotes(store, site):
