@@ -174,6 +174,12 @@ class _Guard:
             page = self._pages[token]
             while page.active and time.monotonic() < deadline:
                 self._lock.wait(timeout=max(0.0, deadline - time.monotonic()))
+            if page.active:
+                log.warning(
+                    "%d of the page's requests still under way after %.0fs; not kept",
+                    page.active,
+                    timeout,
+                )
             del self._pages[token]
             return page
 
@@ -290,7 +296,8 @@ class _GuardedHandler(warcprox.warcproxy.WarcProxyHandler):
         except FetchError as exc:
             log.warning("unreadable response through the browser's proxy: %s", exc)
         except Exception as exc:  # warcprox answers 502; its own log of it is silenced
-            log.warning("the browser's proxy could not record %s: %r", self.url, exc)
+            if not self.server.shutting_down:  # (cut off by the session's close)
+                log.warning("the browser's proxy could not record %s: %r", self.url, exc)
             raise
         finally:
             guard.done(self._onrecord_token)

@@ -211,7 +211,7 @@ def test_a_page_reaching_for_a_private_address_is_refused_there(store, site, cdn
 
 
 @pytest.mark.browser_config(page_timeout=3.0)
-def test_a_page_that_never_finishes_loading_fails_and_stores_nothing(store, site, browser):
+def test_a_page_that_never_finishes_loading_fails_and_stores_nothing(store, site, browser, caplog):
     site.route("/stuck.png", Reply(status=200, body=SEAL, delay=30.0))
     site.route(
         "/statements/stuck",
@@ -223,6 +223,8 @@ def test_a_page_that_never_finishes_loading_fails_and_stores_nothing(store, site
     )
     assert [f.reason for f in outcome.failures] == ["the page did not finish loading within 3s"]
     assert kept_of_pages(store) == []  # robots.txt alone is kept
+    # the image still on its way through the proxy when the page was given up is said
+    assert "1 of the page's requests still under way after 5s; not kept" in caplog.text
 
 
 @pytest.mark.browser_config(max_page_bytes=100_000)
