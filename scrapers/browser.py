@@ -314,14 +314,18 @@ class _RecordingProxy(warcprox.warcproxy.WarcProxy):
             cacert=str(workdir / "warcprox-ca.pem"),
             certs_dir=str(workdir / "certs"),
             max_threads=32,
-            max_resource_size=max_page_bytes + 1,
             socket_timeout=30,
         )
         super().__init__(options=options)
         # warcprox logs each refused request, and Chromium's own background requests
         # that fail, as errors; the guard logs what it refuses, once, itself.
         logging.getLogger("warcprox").setLevel(logging.CRITICAL)
-        self.RequestHandlerClass = _GuardedHandler
+        # warcprox keeps its size cap on its handler class, shared by every proxy in the
+        # process (another session's cap would cut this one's responses): this proxy's
+        # cap goes on a handler class of its own.
+        self.RequestHandlerClass = type(
+            "_PageHandler", (_GuardedHandler,), {"_max_resource_size": max_page_bytes + 1}
+        )
         self.guard = guard
         self.max_page_bytes = max_page_bytes
         self._threads = [

@@ -9,6 +9,7 @@ whose height the stylesheet sets; captured plainly, it has no quotes.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -244,6 +245,39 @@ def test_a_page_whose_responses_pass_the_size_cap_fails_and_stores_nothing(store
         "the page's responses exceed the 100000-byte cap"
     ]
     assert kept_of_pages(store) == []  # robots.txt alone is kept
+
+
+def test_a_session_keeps_its_size_cap_when_another_opens_with_a_smaller_one(store, site, browser):
+    """Two sessions in one process (the web app's scrapes, each in its thread) each keep
+    their own cap: one opened later with a small cap does not cut this one's pages."""
+    site.route(
+        "/plate.png", body=b"\x89PNG" + b"\x00" * 300_000, headers={"Content-Type": "image/png"}
+    )
+    site.route(
+        "/statements/illustrated",
+        body='<html><body><p>Illustrated</p><img src="/plate.png"></body></html>',
+        headers={"Content-Type": "text/html"},
+    )
+    opened, finished = threading.Event(), threading.Event()
+
+    def small_session() -> None:  # a Playwright of its own, so a thread of its own
+        with polite() as http, BrowserSession(http, BrowserConfig(max_page_bytes=100_000)):
+            opened.set()
+            finished.wait(60)
+
+    other = threading.Thread(target=small_session)
+    other.start()
+    try:
+        assert opened.wait(30)
+        outcome = Pipeline(store, browser.http, browser=browser).capture(
+            site.url("/statements/illustrated"), browser=True
+        )
+    finally:
+        finished.set()
+        other.join(30)
+    assert not outcome.failures
+    (image,) = store.catalog.captures_of_url(ids.canonical_url(site.url("/plate.png")))
+    assert len(store.read(image).raw_payload) == 300_004
 
 
 # The timeout also bounds the next capture, in a browser launched afresh: on a slow,
