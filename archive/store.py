@@ -176,6 +176,7 @@ class Store:
         self.catalog = catalog
         self.writer = writer
         writer.on_finished = self._finish_file
+        writer.on_reuse = self._take_over_file
 
     @classmethod
     def open(cls, root: Path, *, max_warc_size: int | None = None) -> Store:
@@ -274,8 +275,8 @@ class Store:
     def _reconcile_file(
         self, warc_file: str, last: tuple[int, str] | None, report: ReconcileReport
     ) -> None:
-        """Reconcile one local file that no writer holds, from the catalog's ``last``
-        (offset, record id) in it."""
+        """Reconcile one local file whose claim the caller holds (no writer appends to
+        it meanwhile), from the catalog's ``last`` (offset, record id) in it."""
         storage = self.paths.storage
         size = storage.size(warc_file)
         with storage.open(warc_file, last[0] if last else 0) as stream:
@@ -325,6 +326,16 @@ class Store:
                 last = self.catalog.last_records().get(warc_file)
                 self._reconcile_file(warc_file, last, ReconcileReport())
         storage.finish_pending()
+
+    def _take_over_file(self, warc_file: str) -> bool:
+        """A file the writer has claimed to go on appending to, maybe long after the store
+        was opened: its writer then (another process) may have died mid-write since.
+        Reconcile it under the writer's claim; False when it disagrees with the catalog,
+        so that nothing is appended after what reconciling left alone."""
+        report = ReconcileReport()
+        last = self.catalog.last_records().get(warc_file)
+        self._reconcile_file(warc_file, last, report)
+        return not report.disagreements
 
     def _log_unlogged(self) -> None:
         """Append captures the capture log lacks (those cataloged before it existed)."""

@@ -234,6 +234,10 @@ class WarcWriter:
     writer holds (a folder store); otherwise every writer starts files of its own (a
     bucket store, whose local files are waiting for upload). ``on_finished`` is called
     with the name of each file the writer leaves (it rotated, or the writer closed).
+    ``on_reuse`` is called with the name of a file the writer has claimed to go on
+    appending to, before it appends anything: the writer that held the file before may
+    have died mid-write, so it makes the file's tail whole, and says whether the file
+    may be appended to (if not, the writer starts a file of its own).
     """
 
     def __init__(
@@ -244,12 +248,14 @@ class WarcWriter:
         prefix: str = "onrecord",
         reuse: bool = True,
         on_finished: Callable[[str], None] | None = None,
+        on_reuse: Callable[[str], bool] | None = None,
     ) -> None:
         self.directory = directory
         self.max_file_size = max_file_size
         self.prefix = prefix
         self.reuse = reuse
         self.on_finished = on_finished
+        self.on_reuse = on_reuse
         self._current: Path | None = None
         self._lock: int | None = None
 
@@ -271,8 +277,16 @@ class WarcWriter:
 
     def _hold(self, path: Path) -> None:
         lock = claim(path)
-        if lock is not None:
-            self._current, self._lock = path, lock
+        if lock is None:
+            return
+        fit = False
+        try:
+            fit = self.on_reuse is None or self.on_reuse(path.name)
+        finally:
+            if fit:
+                self._current, self._lock = path, lock
+            else:
+                release(lock)
 
     def _leave(self) -> str | None:
         """Stop appending to the current file; tell ``on_finished``; return its name."""
@@ -314,11 +328,20 @@ class WarcWriter:
         fd = os.open(path, flags, 0o644)
         try:
             offset = os.lseek(fd, 0, os.SEEK_END)
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            except OSError:
+                # A full disk or an I/O error part way: what was written must not stay
+                # for the next record to follow, buried inside the file.
+                if create:
+                    os.unlink(path)
+                else:
+                    os.ftruncate(fd, offset)
+                raise
         finally:
             os.close(fd)
         if create:
@@ -697,6 +720,9 @@ def scan(handle: BinaryIO, warc_file: str, size: int) -> ScanResult:
             raw = record.raw_stream.read()  # before asking offsets: that consumes it
             offset = iterator.get_record_offset()  # absolute: it starts at tell()
             record_end = offset + iterator.get_record_length()
+            if _cut_short(iterator, record, raw):
+                log.warning("%s is torn after byte %d: a record cut short", warc_file, good_end)
+                break
             fetched = _fetched(record, raw, found[-1].record_id if found else None)
             if fetched is not None:
                 found[-1] = dataclasses.replace(found[-1], kind=fetched.kind, run_id=fetched.run_id)
@@ -718,6 +744,17 @@ def scan(handle: BinaryIO, warc_file: str, size: int) -> ScanResult:
     except _UNREADABLE as exc:
         log.warning("%s is torn after byte %d: %s", warc_file, good_end, exc)
     return ScanResult(records=tuple(found), good_end=good_end, torn=good_end < size)
+
+
+def _cut_short(iterator: ArchiveIterator, record, raw: bytes) -> bool:
+    """Whether a record read to its end stops short of itself: fewer payload bytes than
+    it declares, or a gzip member without its end. warcio reads such a record without
+    complaint (a crash mid-write leaves one), so a scan must ask."""
+    declared = record.payload_length
+    if declared is not None and 0 <= len(raw) < declared:
+        return True
+    decompressor = getattr(iterator.reader, "decompressor", None)
+    return decompressor is not None and not getattr(decompressor, "eof", True)
 
 
 def exchange_end(handle: BinaryIO, warc_file: str) -> int:

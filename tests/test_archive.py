@@ -3,6 +3,7 @@ on both catalog engines (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,8 @@ import pytest
 
 from archive.catalog import Catalog, CatalogError, latest_version
 from archive.store import ArchiveError, Paths, Store, init_archive, read_capture
-from archive.warc import HttpExchange, WarcError, iter_warc_files
+from archive.verify import Verifier
+from archive.warc import HttpExchange, WarcError, WarcWriter, iter_warc_files, release
 from tests.catalogs import ENGINES, catalog_setting, drop_catalog, execute, write_settings
 
 WARCIO = Path(sys.executable).parent / "warcio"
@@ -157,6 +159,59 @@ def test_a_torn_warc_tail_is_cut_off_on_open(archive_root):
         assert path.read_bytes() == whole
         assert store.catalog.count_captures() == 1
         assert store.read(saved).payload.startswith(b"<html>")
+
+
+@pytest.mark.parametrize("short_of_end", ["half", 30, 1])
+def test_a_record_cut_inside_its_payload_or_gzip_trailer_is_cut_off(
+    archive_root, tmp_path, short_of_end
+):
+    # warcio reads a gzip member cut inside its payload or trailer without complaint, so
+    # only a scan that asks whether the record is whole keeps it out of the catalog.
+    with Store.open(archive_root) as store:
+        saved = store.save_capture(exchange())
+    path = archive_root / "warcs" / saved.warc_file
+    whole = path.read_bytes()
+    body = random.Random(2).randbytes(20_000)  # does not compress: the member is long
+    later = exchange("https://elections.example.gov/news/2", body)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    located = WarcWriter(elsewhere).write_exchange(later)
+    written = (elsewhere / located.warc_file).read_bytes()
+    member = written[located.offset : located.offset + located.length]
+    cut = len(member) // 2 if short_of_end == "half" else len(member) - short_of_end
+    with open(path, "ab") as handle:  # a crash part way through the member
+        handle.write(member[:cut])
+    with Store.open(archive_root) as store:
+        assert [c.id for c in store.catalog.all_captures()] == [saved.id]
+        assert store.read(saved).payload.startswith(b"<html>")
+    assert path.read_bytes() == whole
+    [quarantined] = (archive_root / "quarantine").iterdir()
+    assert quarantined.read_bytes() == member[:cut]
+
+
+def test_a_file_taken_over_from_a_writer_that_died_is_reconciled_first(archive_root):
+    # Two stores on one archive, as two processes: the second was opened while the first
+    # held the file, so only its first write finds the first one's torn last record.
+    first = Store.open(archive_root)
+    saved = first.save_capture(exchange())
+    second = Store.open(archive_root)
+    path = archive_root / "warcs" / saved.warc_file
+    whole = path.read_bytes()
+    torn = whole[saved.warc_offset : saved.warc_offset + saved.warc_length // 2]
+    with open(path, "ab") as handle:  # the first dies part way through its next write
+        handle.write(torn)
+    release(first.writer._lock)  # as its death would, without reconciling anything
+    first.catalog.close()
+    with second:
+        later = second.save_capture(exchange("https://elections.example.gov/news/2"))
+    assert (later.warc_file, later.warc_offset) == (saved.warc_file, len(whole))
+    [quarantined] = (archive_root / "quarantine").iterdir()
+    assert quarantined.read_bytes() == torn
+    with Store.open(archive_root) as store:
+        assert [c.id for c in store.catalog.all_captures()] == [saved.id, later.id]
+        for capture in (saved, later):
+            assert store.read(capture).payload.startswith(b"<html>")
+        assert Verifier(store.paths, store.catalog).run().problems == []
 
 
 def test_a_digest_mismatch_is_reported(archive_root):

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,9 @@ from click.testing import CliRunner
 
 from archive import ids
 from archive.catalog import Catalog
-from archive.store import Paths, init_archive, read_capture
+from archive.store import Paths, Store, init_archive, read_capture
 from archive.verify import Verifier
+from archive.warc import HttpExchange, scan
 from tests.appserver import serve_app
 from tests.conftest import ONRECORD
 from tests.loopback import LoopbackServer, Reply
@@ -264,6 +266,44 @@ def test_a_full_disk_fails_the_write_and_loses_nothing(small_disk, server):
     repaired = run_verify(root, "--repair")
     assert repaired.exit_code == 0, repaired.output
     assert finish(onrecord("scrape", "--archive", str(root))) == 0
+    assert run_verify(root).exit_code == 0
+
+
+def notice(n: int, size: int = 0) -> HttpExchange:
+    """A page of ``size`` random bytes more than a line: they do not compress."""
+    return HttpExchange(
+        url=f"https://council.example.gov/notice/{n}",
+        fetched_at=datetime(2026, 11, 3, 9, n, tzinfo=UTC),
+        status=200,
+        reason="OK",
+        headers=tuple(HTML.items()),
+        payload=story(n).encode() + random.Random(n).randbytes(size),
+        request_headers=(("User-Agent", "onrecord-test"),),
+    )
+
+
+def test_a_write_the_disk_cuts_short_leaves_nothing_for_the_next_to_follow(small_disk):
+    root = new_archive(small_disk / "archive")
+    with Store.open(root) as store:
+        first = store.save_capture(notice(1))
+        path = store.paths.warcs / first.warc_file
+        size = path.stat().st_size
+        filler = fill(small_disk, leave=100_000)
+        with pytest.raises(OSError, match="No space left"):
+            store.save_capture(notice(2, size=400_000))
+        assert path.stat().st_size == size  # the part written was cut off again
+        filler.unlink()
+        last = store.save_capture(notice(3))  # the same writer, on the same file
+        assert (last.warc_file, last.warc_offset) == (first.warc_file, size)
+        saved = list(store.catalog.all_captures())
+        assert [c.id for c in saved] == [first.id, last.id]
+        for capture, sent in zip(saved, (notice(1), notice(3)), strict=True):
+            assert store.read(capture).raw_payload == sent.payload
+    with open(path, "rb") as handle:
+        scanned = scan(handle, path.name, path.stat().st_size)
+    assert not scanned.torn
+    assert [r.record_id for r in scanned.records] == [c.warc_record_id for c in saved]
+    assert unrepairable(root) == []
     assert run_verify(root).exit_code == 0
 
 
