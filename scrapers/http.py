@@ -39,7 +39,7 @@ from protego import Protego
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NameResolutionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import NameResolutionError, ProtocolError, ReadTimeoutError, SSLError
 
 from scrapers.errors import (
     ConnectionFailed,
@@ -78,6 +78,7 @@ _ROBOTS_RETRY_AFTER = 600.0
 # Content-Encodings we can undo, in the order we advertise them. No "br": no decoder is
 # installed, so we never ask for it.
 _ACCEPT_ENCODING = "gzip, deflate"
+_GZIP_MAGIC = b"\x1f\x8b"  # the first bytes of every gzip member
 _HTTP_VERSIONS = {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}
 
 
@@ -598,6 +599,10 @@ class PoliteSession:
             raise FetchTimeout(
                 url, f"body stalled for more than {config.read_timeout}s", exchanges=chain
             ) from None
+        except SSLError as exc:  # a corrupt TLS record, which urllib3 wraps in no OSError
+            raise ConnectionFailed(
+                url, f"TLS failure while reading the body: {exc}", exchanges=chain
+            ) from None
         except (ProtocolError, OSError) as exc:
             raise _Transient(f"connection broken while reading the body: {exc}") from None
         return b"".join(chunks)
@@ -730,10 +735,34 @@ def public_addresses(
     return found
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address that a packet may be delivered to:
+# NAT64's well-known prefix (a DNS64 resolver answers with it for every IPv4-only host),
+# and the deprecated IPv4-compatible addresses.
+_IPV4_IN_LAST_32_BITS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+# IPv6 prefixes refused outright: local-use NAT64 (RFC 8215), which puts its IPv4 address
+# wherever the local translator is set up to, and the deprecated site-local addresses.
+_NEVER_PUBLIC = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("fec0::/10"))
+
+
 def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    """Whether an address is off the public internet; an IPv6 address that carries an
+    IPv4 address (IPv4-mapped, NAT64, 6to4, IPv4-compatible) is judged by that one, which
+    is where its packets may end up."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if any(address in network for network in _NEVER_PUBLIC):
+            return True
+        address = _carried_ipv4(address) or address
     return not address.is_global or address.is_multicast
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in _IPV4_IN_LAST_32_BITS):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 class _Pinned:
@@ -924,12 +953,14 @@ def _inflate(data: bytes, coding: str, limit: int) -> bytes:
     else:
         wbits = 16 + zlib.MAX_WBITS
     out = bytearray()
-    while data and len(out) <= limit:
+    while len(out) <= limit:
         inflater = zlib.decompressobj(wbits)
         out += inflater.decompress(data, limit + 1 - len(out))
-        if not inflater.eof:
+        data = inflater.unused_data
+        # gzip allows several members back to back; anything else after the body (zero
+        # padding, say) is ignored, as urllib3 and browsers ignore it.
+        if not inflater.eof or coding == "deflate" or not data.startswith(_GZIP_MAGIC):
             break
-        data = inflater.unused_data  # gzip allows several members back to back
     return bytes(out)
 
 

@@ -7,14 +7,21 @@ and backoff schedules are asserted exactly without waiting.
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import socket
+import ssl
 import threading
 import time
 import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from scrapers.errors import (
     ConnectionFailed,
@@ -26,7 +33,13 @@ from scrapers.errors import (
     RobotsDisallowed,
     TooManyRedirects,
 )
-from scrapers.http import HttpConfig, PoliteSession, decode_text
+from scrapers.http import (
+    HttpConfig,
+    NonPublicAddress,
+    PoliteSession,
+    decode_text,
+    public_addresses,
+)
 from tests.loopback import LoopbackServer, Reply
 
 
@@ -273,6 +286,69 @@ def test_trickling_body_hits_the_total_timeout(server):
         session.fetch(server.url("/trickle"))
 
 
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key: its file and the key's."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    certificate_file, key_file = folder / "cert.pem", folder / "key.pem"
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certificate_file, key_file
+
+
+def answer_then_corrupt_a_record(listener: socket.socket, context: ssl.SSLContext) -> None:
+    """Answer one TLS request with the start of its body, then send a record that fails
+    its integrity check (what a broken middlebox or a corrupting link delivers)."""
+    connection, _ = listener.accept()
+    with context.wrap_socket(connection, server_side=True) as tls:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += tls.recv(4096)
+        tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n<p>The board")
+        # Written under TLS, past the encryption: application data with a bad MAC.
+        socket.socket.sendall(tls, b"\x17\x03\x03\x00\x30" + bytes(range(48)))
+        socket.socket.shutdown(tls, socket.SHUT_RDWR)
+
+
+def test_a_tls_failure_while_the_body_streams_is_a_connection_failure(tmp_path, fake):
+    certificate, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        serving = threading.Thread(
+            target=answer_then_corrupt_a_record, args=(listener, context), daemon=True
+        )
+        serving.start()
+        with polite(fake) as session:
+            # The session trusts the public certificate authorities, which this test's
+            # certificate is not signed by; requests' own setting for that is its verify.
+            session._http.verify = str(certificate)
+            with pytest.raises(ConnectionFailed, match="TLS failure while reading the body"):
+                session.fetch(f"https://127.0.0.1:{listener.getsockname()[1]}/statement")
+        serving.join(timeout=5)
+
+
 def test_redirects_are_followed_one_recorded_hop_at_a_time(server, fake):
     server.route("/old", status=301, headers={"Location": "/moved"})
     server.route("/moved", status=302, headers={"Location": server.url("/new")})
@@ -352,6 +428,19 @@ def test_gzip_raw_body_is_kept_and_body_decoded(server, fake):
         final = session.fetch(server.url("/gz")).final
     assert final.raw_body == packed and final.body == page
     assert server.requests[-1].header("Accept-Encoding") == "gzip, deflate"
+
+
+def test_gzip_members_then_padding_decode_to_the_members(server, fake):
+    """Zero padding after the last gzip member is ignored, as urllib3 and browsers
+    ignore it: a robots.txt sent so still disallows, and its Crawl-delay applies."""
+    robots = gzip.compress(b"User-agent: *\nDisallow: /private/\n", mtime=0)
+    robots += gzip.compress(b"Crawl-delay: 5\n", mtime=0) + bytes(16)
+    server.route("/robots.txt", body=robots, headers={"Content-Encoding": "gzip"})
+    server.route("/a", body=b"a")
+    with polite(fake, obey_robots=True, delay=1.0) as session:
+        assert not session.allowed(server.url("/private/x"))
+        session.fetch(server.url("/a"))
+    assert fake.sleeps == [5.0]  # robots.txt -> /a
 
 
 @pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])
@@ -457,6 +546,35 @@ def test_dns_rebinding_cannot_turn_a_checked_public_host_into_loopback(server, f
     assert server.requests == []
     assert dns.asked == ["localhost", "localhost"]  # checked, then checked again to dial
     assert caught.value.exchanges == ()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254, the cloud metadata service
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::5db8:d822",  # local-use NAT64, whatever it carries
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "::127.0.0.1",  # IPv4-compatible loopback
+        "fec0::1",  # site-local
+    ],
+)
+def test_ipv6_addresses_that_carry_a_private_ipv4_address_are_refused(address):
+    with pytest.raises(NonPublicAddress, match="non-public"):
+        public_addresses(address, 80)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::5db8:d822",  # NAT64 of 93.184.216.34, as DNS64 answers on IPv6-only networks
+        "2002:5db8:d822::1",  # 6to4 of 93.184.216.34
+        "::ffff:93.184.216.34",
+        "2606:4700:4700::1111",
+    ],
+)
+def test_public_ipv6_addresses_pass(address):
+    assert public_addresses(address, 80) == [address]
 
 
 def test_delay_is_per_host_and_port(fake):
