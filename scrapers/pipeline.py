@@ -712,8 +712,18 @@ class Pipeline:
                 self.catalog.set_next_due(source.name, source.next_due(now))
 
     def _captured_since(self, url: str, since: datetime) -> bool:
+        """Whether a fetch of ``url`` got its final answer since ``since``. A redirect
+        hop, or an answer the session retries (a 503), is stored by a fetch that went on
+        after it, or died before it could: not an answer, so the URL is fetched again.
+        (Any 3xx with a Location counts as a hop: counting too few answers costs a fetch,
+        too many a page never fetched.)"""
+        retried = self.session.config.retry_statuses
         return any(
-            c.captured_at >= since and c.kind == "page" for c in self.catalog.captures_of_url(url)
+            c.captured_at >= since
+            and c.kind == "page"
+            and c.status not in retried
+            and not (300 <= c.status < 400 and c.location)
+            for c in self.catalog.captures_of_url(ids.canonical_url(url))
         )
 
     def _kept(self, found: Outcome, outcome: Outcome) -> Outcome:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.catalog import Catalog
 from archive.store import Paths, Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
-from scrapers.pipeline import Pipeline
+from scrapers.pipeline import Outcome, Pipeline
+from scrapers.sources import Discovery, Schedule, Source
 from tests.catalogs import drop_catalog
 from tests.conftest import run_onrecord
 from tests.loopback import Reply
@@ -103,6 +105,69 @@ def test_a_failed_fetch_is_a_row_and_leaves_nothing_partial(pipeline, server, ar
                 r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(stream)
             ]
     assert server.url("/huge") not in targets
+
+
+class WorkerKilled(BaseException):
+    """A worker's sudden death (a SIGKILL, a lost machine): nothing in it catches this."""
+
+
+class DyingPipeline(Pipeline):
+    """A worker killed right after the first page exchange of its fetch is stored: the
+    URL is neither processed nor marked done, so its job is delivered again."""
+
+    def recorder(self, source, run_id, outcome):
+        record = super().recorder(source, run_id, outcome)
+
+        def record_then_die(hop, kind):
+            record(hop, kind)
+            if kind == "page":
+                raise WorkerKilled
+
+        return record_then_die
+
+
+def one_page_source(url: str) -> Source:
+    return Source(
+        name="county",
+        publisher="County Elections",
+        kind="statement",
+        start_urls=(url,),
+        discovery=Discovery("none"),
+        schedule=Schedule(every=timedelta(days=1)),
+    )
+
+
+def test_a_job_delivered_again_does_not_refetch_a_page_stored_under_its_canonical_url(
+    archive_root, server
+):
+    server.route("/news/certified", status=200, body=page("statement-v1.html"), headers=HTML)
+    url = server.url("/news/certified?b=2&a=1")  # the catalog files it with a sorted query
+    source = one_page_source(url)
+    with Store.open(archive_root) as store, session() as http:
+        run_id = Pipeline(store, http).open_run(source, Outcome())
+        with pytest.raises(WorkerKilled):
+            DyingPipeline(store, http).capture_in_run(source, run_id, url)
+        outcome = Pipeline(store, http).capture_in_run(source, run_id, url)
+        assert server.hits("/news/certified") == 1
+        assert outcome.new_versions == 1  # the page stored before the death, processed
+
+
+def test_a_job_delivered_again_after_a_retried_answer_fetches_the_page(archive_root, server):
+    server.route(
+        "/news/certified",
+        Reply(status=503, body=b"busy"),
+        Reply(status=200, body=page("statement-v1.html"), headers=HTML),
+    )
+    url = server.url("/news/certified")
+    source = one_page_source(url)
+    with Store.open(archive_root) as store, session() as http:
+        run_id = Pipeline(store, http).open_run(source, Outcome())
+        with pytest.raises(WorkerKilled):  # after the 503 it would have retried
+            DyingPipeline(store, http).capture_in_run(source, run_id, url)
+        outcome = Pipeline(store, http).capture_in_run(source, run_id, url)
+        assert server.hits("/news/certified") == 2
+        assert [c.status for c in outcome.captures] == [200]
+        assert outcome.new_versions == 1
 
 
 def test_capture_killed_between_warc_and_catalog_is_reconciled(archive_root, server):
