@@ -22,6 +22,7 @@ from archive import config as archive_config
 from archive.catalog import Catalog
 from archive.ids import canonical_url
 from archive.store import Paths, Store, init_archive
+from scrapers.sources import load_sources
 from tests.browsers import needs_chromium
 from tests.catalogs import ENGINES, catalog_setting, write_settings
 from tests.conftest import ONRECORD, run_onrecord
@@ -286,6 +287,70 @@ def test_a_failing_host_is_retried_with_backoff_then_one_failure_row_not_a_loop(
     with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
         rows = [f for f in catalog.failures() if f.url == server.url("/down")]
     assert len(rows) == 1
+
+
+# A worker as `onrecord worker` runs one, but with a time limit of a second (the setting
+# is an hour) and one retry, so that a job that hangs is stopped twice within the test.
+SHORT_LIMIT_WORKER = """
+import sys
+from pathlib import Path
+from archive import config
+from web.jobs import Performer
+from web.taskqueue import TaskQueue
+
+root = Path(sys.argv[1])
+settings = config.load(root)
+queue = TaskQueue(
+    settings["broker"],
+    namespace=settings["broker_namespace"],
+    retries=1,
+    backoff=0.2,
+    time_limit=1.0,
+)
+performer = Performer(root, queue)
+try:
+    queue.work(performer, thread_ended=performer.thread_ended)
+finally:
+    performer.close()
+    queue.close()
+"""
+
+
+def test_a_job_past_its_time_limit_is_stopped_retried_then_failed_and_its_source_runs_again(
+    tmp_path, redis, server
+):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    # A page that trickles for minutes: the only thing that ends its capture is the limit.
+    endless = Reply(body=b"x", headers=HTML, length=10**6, chunk_size=16, chunk_delay=0.05)
+    server.route("/endless", endless)
+    (root / "sources" / "slow.toml").write_text(
+        f'[[source]]\nname = "slow"\npublisher = "Slow Office"\nkind = "statement"\n'
+        f'start_urls = ["{server.url("/endless")}"]\ndiscovery = {{ type = "none" }}\n'
+        f'schedule = {{ every = "6h" }}\n',
+        encoding="utf-8",
+    )
+    run = submit(root, "run", source="slow")
+    log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115 (kept by the process)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SHORT_LIMIT_WORKER, str(root)], stdout=log, stderr=log
+    )
+    log.close()
+    try:
+        run_id = wait_for(lambda: finished(root, run), 30, "the run's job").result["run"]
+        url_job = jobs.url_job_id(run_id, server.url("/endless"))
+        stopped = wait_for(lambda: finished(root, url_job), 30, "the URL's job to be given up")
+    finally:
+        stop(process)
+    assert stopped.attempts == 2  # stopped, tried again, stopped again
+    assert stopped.error == "gave up after 2 attempts: the job ran past its time limit of 1 s"
+    settings = archive_config.load(root)
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+        assert [f.reason for f in catalog.failures("slow")] == [stopped.error]
+        assert catalog.active_jobs("slow") == 0
+        later = catalog.next_due("slow")
+        sources = load_sources([root / "sources"])
+        with jobs.connect(settings) as queue:
+            assert [j.source for j in jobs.enqueue_due(catalog, queue, sources, later)] == ["slow"]
 
 
 def test_a_job_whose_source_file_was_deleted_fails_at_once_naming_it(tmp_path, redis):

@@ -30,7 +30,7 @@ from archive.catalog import Catalog, Failure, Job
 from scrapers.errors import SourceError
 from scrapers.pipeline import Outcome
 from scrapers.sources import Source, load_sources
-from web.taskqueue import BrokerError, TaskQueue
+from web.taskqueue import BrokerError, JobTimedOut, TaskQueue
 from web.work import Work
 
 log = logging.getLogger(__name__)
@@ -218,8 +218,8 @@ class Performer:
         except SourceGone as exc:
             self._failed(work, job, str(exc), None)
             return
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
+        except (Exception, JobTimedOut) as exc:
+            reason = self._reason(exc)
             if not last_attempt:
                 log.warning("job %s (%s) failed, to be tried again: %s", job.id, job.kind, reason)
                 with catalog.transaction():
@@ -229,6 +229,12 @@ class Performer:
             raise
         with catalog.transaction():
             catalog.finish_job(job.id, now(), error=error, result=result)
+
+    def _reason(self, exc: BaseException) -> str:
+        """Why an attempt failed, for its job's error and failure row."""
+        if isinstance(exc, JobTimedOut):
+            return f"the job ran past its time limit of {self.queue.time_limit:g} s"
+        return f"{type(exc).__name__}: {exc}"
 
     def _deferred(self, work: Work, job: Job) -> bool:
         """Whether a URL's job was put back in the queue, to come again about when its

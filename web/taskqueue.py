@@ -28,7 +28,7 @@ import pika.exceptions
 import redis.exceptions
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import CurrentMessage, Middleware
+from dramatiq.middleware import CurrentMessage, Middleware, TimeLimitExceeded
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,11 @@ _UNREACHABLE = (
 
 # (job id, whether this is the job's last allowed attempt) -> None
 Handler = Callable[[str, bool], None]
+
+# What a handler's thread is interrupted with once its job has run past the time limit. A
+# BaseException (so that the job's own ``except Exception`` cannot swallow it): a handler
+# that records failures catches it by name and lets it go on to the broker, which retries.
+JobTimedOut = TimeLimitExceeded
 
 
 class _ThreadEnd(Middleware):
@@ -88,7 +93,8 @@ class TaskQueue:
     ``namespace`` keeps the keys (Redis) or queue names (RabbitMQ) of two archives on one
     broker apart. ``retries`` and ``backoff`` (seconds, doubling) bound how often a
     failing job is tried; ``heartbeat`` (seconds) is how long a silent Redis worker
-    keeps its jobs."""
+    keeps its jobs; ``time_limit`` (seconds) is how long a job may run before it is
+    stopped with :data:`JobTimedOut`."""
 
     def __init__(
         self,
@@ -98,9 +104,12 @@ class TaskQueue:
         retries: int = 3,
         backoff: float = 5.0,
         heartbeat: float = 60.0,
+        time_limit: float = TIME_LIMIT_MS / 1000,
     ) -> None:
         self.url = url
         self.retries = retries
+        self.time_limit = time_limit
+        self._booted = False
         scheme = urlsplit(url).scheme
         if scheme in ("redis", "rediss"):
             self.broker = RedisBroker(
@@ -125,7 +134,7 @@ class TaskQueue:
             "max_retries": retries,
             "min_backoff": int(backoff * 1000),
             "max_backoff": int(backoff * 1000) * 2**retries,
-            "time_limit": TIME_LIMIT_MS,
+            "time_limit": round(time_limit * 1000),
         }
         self._actors = {
             browser: dramatiq.Actor(
@@ -189,6 +198,11 @@ class TaskQueue:
         if thread_ended is not None:
             self.broker.add_middleware(_ThreadEnd(thread_ended))
         queues = set(self.queues if browser else self.queues[:1])
+        if not self._booted:
+            # dramatiq's own command announces this; its TimeLimit middleware starts the
+            # thread that stops overlong jobs then, and a thread starts only once.
+            self.broker.emit_after("process_boot")
+            self._booted = True
         worker = dramatiq.Worker(
             self.broker, queues=queues, worker_threads=threads, worker_timeout=1000
         )
