@@ -24,6 +24,7 @@ from archive.store import Paths
 from scrapers.http import HttpConfig, PoliteSession
 from tests.conftest import run_onrecord
 from web import accounts, alert_delivery, create_app, indexing, links
+from web.alert_delivery import iso
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -473,3 +474,90 @@ def test_signed_in_pages_offer_to_follow_what_they_show(site, db):
         assert sent.status_code == 303 and sent.location.endswith(links.alerts_path())
     made = {(s.kind, s.target, s.cadence) for s in db.subscriptions("sam")}
     assert made == {(kind, target, "weekly") for kind, (_, target) in pages.items()}
+
+
+# -- what one delivery gets wrong stays with it -----------------------------------------------
+
+
+def test_an_address_with_a_line_break_is_refused(site, db):
+    app = create_app({"ARCHIVE": str(site.root), "TESTING": True})
+    headers = {"Authorization": f"Bearer {db.issue_token('ann')}", "Accept": "application/json"}
+    before = len(db.subscriptions())
+    for address in ("ann@news.example\nBcc: bob@news.example", "ann@news.example\r\nX: y"):
+        response = app.test_client().post(
+            links.alerts_path(),
+            json={"kind": "search", "target": "ballot", "channel": "email", "address": address},
+            headers=headers,
+        )
+        assert response.status_code == 400, address
+        message = response.get_json()["error"]["message"]
+        assert message == "an alert's address cannot contain a line break"
+    assert len(db.subscriptions()) == before
+
+
+@pytest.fixture
+def empty(archive_root):
+    """A catalog of its own, whose deliveries no other test's round attempts."""
+    with Catalog.open(Paths(archive_root).catalog) as opened:
+        opened.add_user("ann", "reader")
+        yield opened
+
+
+def no_search(query: str):
+    raise AssertionError("these alerts follow no saved search")
+
+
+def pending(db: Catalog, channel: str, address: str, at: datetime):
+    """A follow of a document, with one round recorded at ``at`` to deliver."""
+    item = {"type": "quote", "key": "q-1", "title": "t", "url": "u", "at": iso(at)}
+    made = db.subscribe("ann", "document", "d-1", channel=channel, address=address, now=at)
+    return db.record_round(made, [item], at, at)
+
+
+def test_a_delivery_that_raises_fails_alone_and_the_round_goes_on(empty, smtp):
+    """A subscription stored before addresses were checked, whose address makes the
+    e-mail itself fail to build: its delivery records a failed attempt, to be retried,
+    and the webhook delivery after it in the same round is sent."""
+    _, mailer = smtp()
+    receiver = Receiver()
+    try:
+        now = datetime.now(UTC)
+        first = pending(empty, "email", "ann@x.example\nBcc: b@x.example", now)
+        second = pending(empty, "webhook", receiver.url, now + timedelta(milliseconds=1))
+        later = now + timedelta(seconds=1)
+        with session() as http:
+            counts = alert_delivery.run(empty, no_search, http, mailer, root=ROOT, now=later)
+        assert counts["delivered"] == 1
+        failed = empty.delivery(first.id)
+        assert (failed.status, failed.attempts) == ("pending", 1)
+        assert failed.error.startswith("ValueError: ") and "linefeed" in failed.error
+        assert failed.next_attempt_at == later + alert_delivery.BACKOFF
+        assert empty.delivery(second.id).status == "delivered"
+        ((headers, _),) = receiver.received
+        assert headers["X-Onrecord-Delivery"] == second.id
+    finally:
+        receiver.close()
+
+
+class Rebinding:
+    """A resolver whose first answer is a public address and every later one loopback: a
+    webhook host that passes the check, then turns private when it is dialled."""
+
+    def __init__(self) -> None:
+        self.answers = 0
+
+    def __call__(self, host: str, port: int, *args) -> list:
+        self.answers += 1
+        address = "93.184.216.34" if self.answers == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+
+def test_a_webhook_whose_host_turns_private_is_a_failed_attempt(empty):
+    now = datetime.now(UTC)
+    made = pending(empty, "webhook", "http://h.example/hook", now)
+    later = now + timedelta(seconds=1)
+    with PoliteSession(HttpConfig(), resolver=Rebinding()) as http:
+        alert_delivery.run(empty, no_search, http, None, root=ROOT, now=later)
+    failed = empty.delivery(made.id)
+    assert (failed.status, failed.attempts) == ("pending", 1)
+    assert failed.error == "h.example resolves to 127.0.0.1, a non-public address"

@@ -43,7 +43,7 @@ from archive.models import Event, Quote
 from index.query import parse
 from index.search import Hit, QueryError, SearchResults
 from scrapers.errors import FetchError
-from scrapers.http import PoliteSession
+from scrapers.http import NonPublicAddress, PoliteSession
 from web import links
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,8 @@ def follow(
     address: str | None,
 ) -> Subscription:
     """A new alert for ``user_name``, once what it follows exists (a saved search must
-    parse, a speaker or document be in the archive) and a webhook's URL is one that
-    ``session`` would call; AlertError says what is wrong."""
+    parse, a speaker or document be in the archive), its address holds no line break and
+    a webhook's URL is one that ``session`` would call; AlertError says what is wrong."""
     target = (target or "").strip()
     if kind == "search" and target:
         try:
@@ -84,6 +84,9 @@ def follow(
         raise AlertError(f"onrecord has no speaker {target}")
     if kind == "document" and target and db.document(target) is None:
         raise AlertError(f"onrecord has no document {target}")
+    if any(end in (address or "").strip() for end in "\r\n"):
+        # In an e-mail's To header a line break would start another header (Bcc, say).
+        raise AlertError("an alert's address cannot contain a line break")
     if channel == "webhook" and address:
         try:
             session.refuse_private(address)
@@ -297,6 +300,8 @@ def attempt(
             status = session.post_json(subscription.address, body, headers)
         except FetchError as exc:
             return exc.reason
+        except NonPublicAddress as exc:  # checked again as it connects: its DNS answer changed
+            return str(exc)
         return None if 200 <= status < 300 else f"the webhook answered {status}"
     if mailer is None:
         return "no SMTP server is configured (the smtp_host setting)"
@@ -335,7 +340,11 @@ def run(
         if not db.claim_delivery(delivery, now + CLAIM):
             continue  # another process is attempting it
         subscription = db.subscription(delivery.subscription_id)
-        error = attempt(subscription, delivery, session, mailer)
+        try:
+            error = attempt(subscription, delivery, session, mailer)
+        except Exception as exc:  # a case not foreseen: this delivery fails, the round goes on
+            log.exception("alert %s: delivery %s raised", subscription.id, delivery.id)
+            error = f"{type(exc).__name__}: {exc}"
         retry = None
         if error is not None and delivery.attempts + 1 < MAX_ATTEMPTS:
             retry = now + BACKOFF * 2**delivery.attempts
