@@ -334,9 +334,10 @@ class WarcWriter:
                     written = os.write(fd, view)
                     view = view[written:]
                 os.fsync(fd)
-            except OSError:
-                # A full disk or an I/O error part way: what was written must not stay
-                # for the next record to follow, buried inside the file.
+            except BaseException:
+                # A full disk, an I/O error or a job stopped at its time limit part way:
+                # what was written must not stay for the next record to follow, buried
+                # inside the file.
                 if create:
                     os.unlink(path)
                 else:
