@@ -627,15 +627,38 @@ class Pipeline:
 
     def open_run(self, source: Source, outcome: Outcome) -> str | None:
         """The source's unfinished run, or a new one with the URLs discovery found queued
-        in the catalog; None when discovery failed (the run is recorded as failed)."""
-        run_id = self.catalog.unfinished_run(source.name)
-        if run_id is not None:
-            log.info("resuming run %s of %s", run_id, source.name)
-            return run_id
-        run_id = f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"
-        started = self.clock()
-        with self.catalog.transaction():
-            self.catalog.start_run(run_id, source.name, started)
+        in the catalog; None when discovery failed (the run is recorded as failed).
+
+        An unfinished run whose discovery never finished (its worker died, or its job
+        was stopped at its time limit, before the URLs were queued) is discovered again
+        under its own id: resumed as it was, it would have no URL to capture and would
+        never close. The source's lock is held throughout, so two workers opening one
+        source's run do not both discover it."""
+        with self.catalog.lock(f"run:{source.name}"):
+            run_id = self.catalog.unfinished_run(source.name)
+            run = self.catalog.run(run_id) if run_id is not None else None
+            if run is not None and run.discovered:
+                log.info("resuming run %s of %s", run_id, source.name)
+                return run_id
+            if run is None:
+                run_id = f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"
+                started = self.clock()
+                with self.catalog.transaction():
+                    self.catalog.start_run(run_id, source.name, started)
+            else:
+                log.warning(
+                    "run %s of %s stopped before its discovery finished: discovering again",
+                    run_id,
+                    source.name,
+                )
+                started = run.started_at
+            return self._discover(source, run_id, started, outcome)
+
+    def _discover(
+        self, source: Source, run_id: str, started: datetime, outcome: Outcome
+    ) -> str | None:
+        """Discovery for a run: its URLs queued (the run closed at once when there are
+        none), or the run failed and None."""
         found = Outcome()
         record = self.recorder(source.name, run_id, found)
         try:

@@ -115,15 +115,23 @@ class DyingPipeline(Pipeline):
     """A worker killed right after the first page exchange of its fetch is stored: the
     URL is neither processed nor marked done, so its job is delivered again."""
 
+    dies_after = "page"  # the kind of fetch whose first stored exchange it dies after
+
     def recorder(self, source, run_id, outcome):
         record = super().recorder(source, run_id, outcome)
 
         def record_then_die(hop, kind):
             record(hop, kind)
-            if kind == "page":
+            if kind == self.dies_after:
                 raise WorkerKilled
 
         return record_then_die
+
+
+class DyingInDiscovery(DyingPipeline):
+    """A worker killed in a run's discovery, its listing page stored, no URL queued."""
+
+    dies_after = "listing"
 
 
 def one_page_source(url: str) -> Source:
@@ -168,6 +176,32 @@ def test_a_job_delivered_again_after_a_retried_answer_fetches_the_page(archive_r
         assert server.hits("/news/certified") == 2
         assert [c.status for c in outcome.captures] == [200]
         assert outcome.new_versions == 1
+
+
+def test_a_run_whose_discovery_was_cut_short_is_discovered_again_and_closes(archive_root, server):
+    listing = '<html><body><a href="/news/certified">Results certified</a></body></html>'
+    server.route("/news/", body=listing, headers=HTML)
+    server.route("/news/certified", status=200, body=page("statement-v1.html"), headers=HTML)
+    source = Source(
+        name="county",
+        publisher="County Elections",
+        kind="statement",
+        start_urls=(),
+        discovery=Discovery("listing", server.url("/news/"), "a"),
+        schedule=Schedule(every=timedelta(days=1)),
+    )
+    with Store.open(archive_root) as store, session() as http:
+        with pytest.raises(WorkerKilled):
+            DyingInDiscovery(store, http).open_run(source, Outcome())
+        cut_short = store.catalog.unfinished_run("county")
+        assert store.catalog.pending("county", cut_short) == []
+        run_id = Pipeline(store, http).open_run(source, Outcome())
+        assert run_id == cut_short  # the same run, discovered again
+        (url,) = store.catalog.pending("county", run_id)
+        assert url.endswith("/news/certified")
+        Pipeline(store, http).capture_in_run(source, run_id, url)
+        run = store.catalog.run(run_id)
+    assert run.finished_at is not None and run.discovered == 1 and run.fetched == 1
 
 
 def test_capture_killed_between_warc_and_catalog_is_reconciled(archive_root, server):
