@@ -1,19 +1,21 @@
 """Scrape work on a real queue: workers as separate processes taking jobs from a Redis
 broker of the test's own (or the machine's RabbitMQ), and what bad input gets: no
 broker, an unreachable one, one that goes away mid-run, a poison job, a job whose
-source file was deleted, two schedulers started at once."""
+source file was deleted, a job whose message the broker lost, two schedulers started at
+once."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,7 @@ from tests.workers import (
     worker_log,
 )
 from web import create_app, jobs, links
+from web.taskqueue import TaskQueue
 
 TOKEN = "admin-token"
 
@@ -386,6 +389,86 @@ def test_workers_wait_for_a_broker_that_went_away_and_lose_no_job(tmp_path, serv
         assert "Traceback" not in worker_log(root).split("Consumer encountered")[0]
     assert [job(root, j).state for j in queued] == ["done"] * 6
     assert [len(captures_of(root, url)) for url in urls] == [1] * 6
+
+
+# -- lost messages ----------------------------------------------------------------------
+
+
+def short_queue(root: Path) -> TaskQueue:
+    """The archive's task queue as a scheduler with a time limit of a second, one retry
+    and a short backoff would have it: a job of it counts as lost a little after the
+    margin (:data:`web.jobs.LOST_MARGIN`), not hours later."""
+    settings = archive_config.load(root)
+    return TaskQueue(
+        settings["broker"],
+        namespace=settings["broker_namespace"],
+        retries=1,
+        backoff=0.2,
+        time_limit=1.0,
+    )
+
+
+def wards_source(root: Path, url: str) -> list:
+    (root / "sources" / "wards.toml").write_text(
+        f'[[source]]\nname = "wards"\npublisher = "Ward Office"\nkind = "statement"\n'
+        f'start_urls = ["{url}"]\ndiscovery = {{ type = "none" }}\n'
+        f'schedule = {{ every = "6h" }}\n',
+        encoding="utf-8",
+    )
+    return load_sources([root / "sources"])
+
+
+def test_a_job_whose_message_was_lost_is_sent_again_once_overdue_and_its_source_runs_again(
+    tmp_path, redis, server, caplog
+):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    url = page(server, "/ward/4", 4)
+    sources = wards_source(root, url)
+    lost = jobs.new_job("run", source="wards")
+    with short_queue(root) as queue, Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+        with catalog.transaction():  # recorded; the scheduler was killed before sending it
+            catalog.add_job(lost)
+        overdue = lost.queued_at + jobs.lost_after(queue) + timedelta(seconds=1)
+        with caplog.at_level(logging.WARNING, logger="web.jobs"):
+            for tick in (overdue, overdue + timedelta(minutes=1)):
+                assert jobs.enqueue_due(catalog, queue, sources, tick) == []  # it waits for its job
+        assert catalog.job(lost.id).queued_at == overdue  # sent again at the first tick only
+        [said] = [r.getMessage() for r in caplog.records if r.name == "web.jobs"]
+        assert said.startswith(f"job {lost.id} (run of wards) has been queued since ")
+        assert said.endswith("its message was lost; sent it again")
+        with worker(root):
+            done = wait_for(lambda: finished(root, lost.id), 30, "the job sent again")
+            run_id = done.result["run"]
+            wait_for(lambda: finished(root, jobs.url_job_id(run_id, url)), 30, "its URL's job")
+        assert done.state == "done" and done.attempts == 1
+        assert len(captures_of(root, url)) == 1
+        later = catalog.next_due("wards")
+        assert [j.source for j in jobs.enqueue_due(catalog, queue, sources, later)] == ["wards"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_job_merely_slow_is_not_sent_again_until_it_is_overdue(tmp_path, redis, engine):
+    with catalog_setting(engine) as setting:
+        root = queued_archive(tmp_path / "archive", redis.url, setting)
+        sources = wards_source(root, "http://127.0.0.1:9/")
+        with (
+            short_queue(root) as queue,
+            Catalog.open(Paths(root).catalog, migrate=False) as catalog,
+        ):
+            [slow] = jobs.enqueue_due(catalog, queue, sources, datetime.now(UTC))
+            started = slow.queued_at + timedelta(minutes=5)  # taken late, and still running
+            with catalog.transaction():
+                catalog.start_job(slow.id, started)
+            bound = jobs.lost_after(queue)
+            second = timedelta(seconds=1)
+            for tick in (slow.queued_at + bound + second, started + bound - second):
+                assert jobs.enqueue_due(catalog, queue, sources, tick) == []
+                assert catalog.job(slow.id).queued_at == slow.queued_at  # not sent again
+            gone = started + bound + second  # its worker died, and the broker lost it
+            assert jobs.enqueue_due(catalog, queue, sources, gone) == []
+            resent = catalog.job(slow.id)
+            assert resent.queued_at == gone
+            assert resent.state == "running"  # as it was: the worker that takes it decides
 
 
 # -- one scheduler at a time ------------------------------------------------------------

@@ -10,8 +10,12 @@ carries only the job's id. The kinds:
 
 Delivery is at least once: a job whose worker died is delivered again, and one that
 raised is tried again ``job_retries`` times, after growing pauses, then recorded as failed
-with its error (and a failure row). Doing a job twice changes nothing: a finished job is
-not run again, and a URL is captured at most once per run, under its lock
+with its error (and a failure row). A job whose message the broker lost (a scheduler
+stopped between recording the job and sending it, a broker restarted without its data,
+retries spent on errors raised before the job started) is sent again by the scheduler
+once it has been queued or running for longer than any live job can be
+(:func:`resend_lost`). Doing a job twice changes nothing: a finished job is not run
+again, and a URL is captured at most once per run, under its lock
 (:meth:`scrapers.pipeline.Pipeline.capture_in_run`).
 """
 
@@ -22,7 +26,7 @@ import logging
 import random
 import secrets
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +43,23 @@ log = logging.getLogger(__name__)
 # request, or another worker's request is under way) goes back to the queue until then,
 # and its worker thread takes other work: waiting, it would hold up every other host.
 DEFER_OVER = 0.05
+# Added to the longest a live job can take before its message counts as lost: a dead
+# worker's job waits out the broker's heartbeat before it is delivered again, workers'
+# clocks (which time a job's start) may be a little off the scheduler's, and a job may
+# wait its turn behind others in the queue.
+LOST_MARGIN = timedelta(minutes=10)
 
-__all__ = ["BrokerError", "Performer", "SourceGone", "connect", "enqueue_due", "new_job", "submit"]
+__all__ = [
+    "BrokerError",
+    "Performer",
+    "SourceGone",
+    "connect",
+    "enqueue_due",
+    "lost_after",
+    "new_job",
+    "resend_lost",
+    "submit",
+]
 
 
 class SourceGone(Exception):
@@ -113,11 +132,47 @@ def submit(catalog: Catalog, queue: TaskQueue, job: Job) -> Job:
     return job
 
 
+def lost_after(queue: TaskQueue) -> timedelta:
+    """How long a job can stay queued or running while its message is still in the
+    broker: each of its attempts stopped at the time limit, the longest pause before each
+    retry, and :data:`LOST_MARGIN`."""
+    attempts = queue.retries + 1
+    return (
+        attempts * timedelta(seconds=queue.time_limit)
+        + queue.retries * timedelta(seconds=queue.max_backoff)
+        + LOST_MARGIN
+    )
+
+
+def resend_lost(catalog: Catalog, queue: TaskQueue, when: datetime) -> list[Job]:
+    """Send again the jobs neither queued nor started within :func:`lost_after` of
+    ``when``: the broker has lost their message, and without one they would stay queued
+    or running for ever, and their source would never be queued again. Each counts as
+    queued at ``when`` from then on: sent again once, not at every tick."""
+    lost = catalog.stale_jobs(when - lost_after(queue))
+    for job in lost:
+        queue.send(job.id, browser=job.browser)
+        with catalog.transaction():
+            catalog.requeue_job(job.id, when)
+        log.warning(
+            "job %s (%s of %s) has been %s since %s, longer than any job the broker still"
+            " holds can be: its message was lost; sent it again",
+            job.id,
+            job.kind,
+            job.source or job.url,
+            job.state,
+            max(job.queued_at, job.started_at or job.queued_at).isoformat(),
+        )
+    return lost
+
+
 def enqueue_due(
     catalog: Catalog, queue: TaskQueue, sources: list[Source], when: datetime
 ) -> list[Job]:
     """Queue a run of every source that is due and has no job queued or running (a run
-    in progress is not started twice)."""
+    in progress is not started twice), after sending again the jobs whose message was
+    lost (:func:`resend_lost`)."""
+    resend_lost(catalog, queue, when)
     queued = []
     for source in sources:
         due = catalog.next_due(source.name)

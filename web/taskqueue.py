@@ -109,6 +109,7 @@ class TaskQueue:
         self.url = url
         self.retries = retries
         self.time_limit = time_limit
+        self.max_backoff = backoff * 2**retries  # seconds: the longest pause before a retry
         self._booted = False
         scheme = urlsplit(url).scheme
         if scheme in ("redis", "rediss"):
@@ -133,7 +134,7 @@ class TaskQueue:
         options = {
             "max_retries": retries,
             "min_backoff": int(backoff * 1000),
-            "max_backoff": int(backoff * 1000) * 2**retries,
+            "max_backoff": round(self.max_backoff * 1000),
             "time_limit": round(time_limit * 1000),
         }
         self._actors = {

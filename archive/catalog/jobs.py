@@ -76,23 +76,7 @@ class JobQueries(Queries):
 
     def job(self, job_id: str) -> Job | None:
         row = self._one("SELECT * FROM jobs WHERE id = :id", id=job_id)
-        if row is None:
-            return None
-        return Job(
-            id=row["id"],
-            kind=row["kind"],
-            state=row["state"],
-            queued_at=from_text(row["queued_at"]),
-            source=row["source"],
-            url=row["url"],
-            run_id=row["run_id"],
-            browser=bool(row["browser"]),
-            attempts=row["attempts"],
-            error=row["error"],
-            result=json.loads(row["result"]) if row["result"] else None,
-            started_at=from_text(row["started_at"]),
-            finished_at=from_text(row["finished_at"]),
-        )
+        return None if row is None else _job(row)
 
     def start_job(self, job_id: str, at: datetime) -> None:
         """A worker took the job (again, after a retry or a worker that died)."""
@@ -130,6 +114,21 @@ class JobQueries(Queries):
             result=json.dumps(result, sort_keys=True) if result is not None else None,
         )
 
+    def stale_jobs(self, before: datetime) -> list[Job]:
+        """Jobs still queued or running that were neither queued nor started since
+        ``before``, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM jobs WHERE state IN ('queued', 'running') AND queued_at < :before"
+            " AND (started_at IS NULL OR started_at < :before) ORDER BY queued_at, id",
+            before=to_text(before),
+        )
+        return [_job(row) for row in rows]
+
+    def requeue_job(self, job_id: str, at: datetime) -> None:
+        """The job's message was sent again (the broker had lost it): it counts as
+        queued from ``at``, whatever its state."""
+        self._run("UPDATE jobs SET queued_at = :at WHERE id = :id", id=job_id, at=to_text(at))
+
     def active_jobs(self, source: str) -> int:
         """Jobs of a source still queued or running."""
         return self._value(
@@ -162,6 +161,24 @@ class JobQueries(Queries):
         finally:
             if held:
                 self._run("SELECT pg_advisory_unlock(:key)", key=key)
+
+
+def _job(row) -> Job:
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        state=row["state"],
+        queued_at=from_text(row["queued_at"]),
+        source=row["source"],
+        url=row["url"],
+        run_id=row["run_id"],
+        browser=bool(row["browser"]),
+        attempts=row["attempts"],
+        error=row["error"],
+        result=json.loads(row["result"]) if row["result"] else None,
+        started_at=from_text(row["started_at"]),
+        finished_at=from_text(row["finished_at"]),
+    )
 
 
 @contextlib.contextmanager
