@@ -15,6 +15,7 @@ each redirect hop, each attempt that was retried, the final answer.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import email.utils
 import http.client
 import io
@@ -258,12 +259,13 @@ class PoliteSession:
         self._resolver = resolver
         self._hosts: dict[str, _Host] = {}
         self._hosts_lock = threading.Lock()
+        self._requests = threading.local()  # the deadline of each thread's request
         self._http = requests.Session()
         # Proxies and .netrc from the environment would bypass the address checks.
         self._http.trust_env = False
         # Every connection dials an address it checked itself: requests resolving the
         # name again could be answered with a private address (DNS rebinding).
-        pinned = _PinnedAdapter(self._dial_addresses)
+        pinned = _PinnedAdapter(self._dial_addresses, self._deadline)
         self._http.mount("http://", pinned)
         self._http.mount("https://", pinned)
         self._http.headers.update(
@@ -426,6 +428,11 @@ class PoliteSession:
                     return exchange
                 failed.append(exchange)
                 if attempt == attempts:
+                    # No retry of ours follows, but the rest the server asked for is
+                    # asked of whoever comes next.
+                    retry_after = _retry_after_seconds(exchange)
+                    if retry_after is not None:
+                        self._rest(host, min(retry_after, config.backoff_cap))
                     raise RetriesExhausted(
                         url,
                         f"HTTP {exchange.status} after {attempt} attempts",
@@ -434,12 +441,16 @@ class PoliteSession:
                     )
                 wait = self._retry_wait(exchange, attempt)
                 log.info("retrying %s in %.1fs after HTTP %d", url, wait, exchange.status)
-            # A struggling host waits for everyone, not just for this thread.
-            with host.lock:
-                host.next_allowed = max(host.next_allowed, self._clock() + wait)
-            if self._lease is not None:
-                self._lease.defer(host.key, wait)
+            self._rest(host, wait)
             attempt += 1
+
+    def _rest(self, host: _Host, wait: float) -> None:
+        """Make a struggling host wait `wait` seconds for everyone, not just for this
+        thread (and, given a lease, for every process)."""
+        with host.lock:
+            host.next_allowed = max(host.next_allowed, self._clock() + wait)
+        if self._lease is not None:
+            self._lease.defer(host.key, wait)
 
     def _backoff(self, attempt: int) -> float:
         """Backoff after the n-th attempt: between half and all of base * 2**(n - 1)."""
@@ -488,7 +499,9 @@ class PoliteSession:
 
     def _take_lease(self, host: _Host) -> str | None:
         """Wait for the host's turn in the lease and take it (None without a lease). It
-        is held at most as long as a request may take: a holder that died frees it then."""
+        is held at most as long as a request may take, and the host's delay after it: a
+        holder that died frees it then. A request is stopped at its total_timeout, or
+        when a connection attempt under way then ends (within connect_timeout)."""
         if self._lease is None:
             return None
         config = self.config
@@ -510,34 +523,26 @@ class PoliteSession:
     # -- one request on the wire ---------------------------------------------------------
 
     def _transfer(self, url: str, headers: Mapping[str, str], chain: list[Exchange]) -> Exchange:
+        """One request, connect to last byte within total_timeout: at the deadline its
+        socket is shut down, and whatever came in by then is dropped, not returned."""
         config = self.config
         fetched_at = datetime.now(UTC)
         started = self._clock()
+        deadline = _Deadline(config.total_timeout)
+        self._requests.deadline = deadline
         try:
-            response = self._http.get(
-                url,
-                headers=dict(headers),
-                stream=True,
-                allow_redirects=False,
-                timeout=(config.connect_timeout, config.read_timeout),
-            )
-        except NonPublicAddress as exc:
-            raise PrivateAddress(url, str(exc), exchanges=chain) from None
-        except requests.exceptions.ConnectTimeout:
-            raise _Transient(f"no connection within {config.connect_timeout}s") from None
-        except requests.exceptions.ReadTimeout:
-            raise FetchTimeout(
-                url, f"no response within {config.read_timeout}s", exchanges=chain
-            ) from None
-        except requests.exceptions.SSLError as exc:
-            raise ConnectionFailed(url, f"TLS failure: {exc}", exchanges=chain) from None
-        except requests.exceptions.ConnectionError as exc:
-            raise _Transient(f"connection failed: {exc}") from None
-        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
-            raise InvalidURL(url, str(exc), exchanges=chain) from None
-        with response:
-            remote_ip = _peer_ip(response)
-            raw_body = self._read_body(url, response, started, chain)
+            with self._send(url, headers, chain) as response:
+                remote_ip = _peer_ip(response)
+                raw_body = self._read_body(url, response, chain)
+        except (FetchError, _Transient):
+            if deadline.passed:
+                raise self._timed_out(url, chain) from None
+            raise
+        finally:
+            deadline.end()
+            self._requests.deadline = None
+        if deadline.passed:  # headers or a body cut short at the deadline can look whole
+            raise self._timed_out(url, chain)
         encoding = response.headers.get("Content-Encoding")
         body = _decode_content(url, encoding, raw_body, config.max_bytes, chain)
         sent = response.request
@@ -566,9 +571,43 @@ class PoliteSession:
         )
         return exchange
 
-    def _read_body(
-        self, url: str, response: requests.Response, started: float, chain: list[Exchange]
-    ) -> bytes:
+    def _send(
+        self, url: str, headers: Mapping[str, str], chain: list[Exchange]
+    ) -> requests.Response:
+        """Send the request and read the response's headers; the body is left to stream."""
+        config = self.config
+        try:
+            return self._http.get(
+                url,
+                headers=dict(headers),
+                stream=True,
+                allow_redirects=False,
+                timeout=(config.connect_timeout, config.read_timeout),
+            )
+        except NonPublicAddress as exc:
+            raise PrivateAddress(url, str(exc), exchanges=chain) from None
+        except requests.exceptions.ConnectTimeout:
+            raise _Transient(f"no connection within {config.connect_timeout}s") from None
+        except requests.exceptions.ReadTimeout:
+            raise FetchTimeout(
+                url, f"no response within {config.read_timeout}s", exchanges=chain
+            ) from None
+        except requests.exceptions.SSLError as exc:
+            raise ConnectionFailed(url, f"TLS failure: {exc}", exchanges=chain) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise _Transient(f"connection failed: {exc}") from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
+            raise InvalidURL(url, str(exc), exchanges=chain) from None
+
+    def _timed_out(self, url: str, chain: list[Exchange]) -> FetchTimeout:
+        total = self.config.total_timeout
+        return FetchTimeout(url, f"response not received within {total}s", exchanges=chain)
+
+    def _deadline(self) -> _Deadline | None:
+        """The deadline of the request this thread is sending (None between requests)."""
+        return getattr(self._requests, "deadline", None)
+
+    def _read_body(self, url: str, response: requests.Response, chain: list[Exchange]) -> bytes:
         """Stream the body as sent, stopping as soon as a cap is crossed."""
         config = self.config
         declared = response.headers.get("Content-Length", "")
@@ -580,7 +619,6 @@ class PoliteSession:
             )
         chunks: list[bytes] = []
         size = 0
-        deadline = started + config.total_timeout
         try:
             while chunk := response.raw.read1(_CHUNK, decode_content=False):
                 size += len(chunk)
@@ -589,10 +627,6 @@ class PoliteSession:
                         url,
                         f"body exceeds the {config.max_bytes}-byte cap; stopped reading",
                         exchanges=chain,
-                    )
-                if self._clock() > deadline:
-                    raise FetchTimeout(
-                        url, f"body not received within {config.total_timeout}s", exchanges=chain
                     )
                 chunks.append(chunk)
         except ReadTimeoutError:
@@ -765,35 +799,114 @@ def _carried_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
     return None
 
 
+class _Deadline:
+    """The end of one request's total_timeout. When it comes, the sockets the request
+    uses are shut down, which ends any read or write blocked on them, TLS handshake
+    included (closing a socket from another thread does not); `passed` then tells that
+    what came in may be cut short. It watches copies of the sockets (dup), so that it
+    never shuts down one that was closed meanwhile and whose number went to another
+    connection."""
+
+    def __init__(self, seconds: float) -> None:
+        self.passed = False
+        self._ended = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._pass)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut `sock` down at the deadline; at once if it has passed."""
+        with self._lock:
+            if self._ended:
+                return
+            try:
+                copy = socket.fromfd(sock.fileno(), sock.family, sock.type)
+            except OSError:  # already closed: nothing left to stop
+                return
+            self._sockets.append(copy)
+            if self.passed:
+                _shut_down(copy)
+
+    def _pass(self) -> None:
+        with self._lock:
+            if self._ended:
+                return
+            self.passed = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+    def end(self) -> None:
+        """The request is over: stop the timer, let go of the copies."""
+        self._timer.cancel()
+        with self._lock:
+            self._ended = True
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+
+def _shut_down(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # the peer hung up first
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 class _Pinned:
     """A urllib3 connection that dials only addresses its session resolved and checked
-    for this very connection, never a second lookup's answer."""
+    for this very connection, never a second lookup's answer, and puts the sockets of a
+    request under its deadline (when the session sends one: `deadline` says which)."""
 
     dial_addresses: Callable[[str, int], list[str]]
+    deadline: Callable[[], _Deadline | None]
+    # The address dialled, for the records: http.client hands the socket over to a
+    # response that closes the connection, and the socket's peer is gone with it.
+    dialled_address: str | None = None
 
     def _new_conn(self):
         name = self._dns_host
+        deadline = type(self).deadline()
         try:
             addresses = type(self).dial_addresses(name, self.port)
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
         failure: Exception | None = None
         for address in dict.fromkeys(addresses):
+            if deadline is not None and deadline.passed:
+                break  # the request's time is up: no other address is tried
             self._dns_host = address  # urllib3 dials _dns_host; TLS still checks `host`
             try:
-                return super()._new_conn()
+                sock = super()._new_conn()
             except OSError as exc:
                 failure = exc
+                continue
             finally:
                 self._dns_host = name
-        raise failure or OSError(f"{name} has no address")
+            if deadline is not None:  # before the TLS handshake, which may stall too
+                deadline.watch(sock)
+            self.dialled_address = address
+            return sock
+        raise failure or OSError(f"{name} has no address left to try")
+
+    def request(self, *args, **kwargs) -> None:
+        deadline = type(self).deadline()
+        if deadline is not None and self.sock is not None:  # reused, or dialled already
+            deadline.watch(self.sock)
+        super().request(*args, **kwargs)
 
 
 class _PinnedAdapter(HTTPAdapter):
     """requests' adapter with pools of :class:`_Pinned` connections."""
 
-    def __init__(self, dial_addresses: Callable[[str, int], list[str]]) -> None:
-        dial = {"dial_addresses": staticmethod(dial_addresses)}
+    def __init__(
+        self,
+        dial_addresses: Callable[[str, int], list[str]],
+        deadline: Callable[[], _Deadline | None],
+    ) -> None:
+        dial = {
+            "dial_addresses": staticmethod(dial_addresses),
+            "deadline": staticmethod(deadline),
+        }
         http = type("PinnedHTTPConnection", (_Pinned, HTTPConnection), dial)
         https = type("PinnedHTTPSConnection", (_Pinned, HTTPSConnection), dial)
         self._pools = {
@@ -819,9 +932,7 @@ def _robots_delay(robots: Protego | None, user_agent: str) -> float:
 
 
 def _peer_ip(response: requests.Response) -> str | None:
-    connection = response.raw.connection
-    sock = getattr(connection, "sock", None)
-    return sock.getpeername()[0] if sock is not None else None
+    return getattr(response.raw.connection, "dialled_address", None)
 
 
 def _sent_headers(url: str, headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

@@ -118,6 +118,13 @@ def test_exchange_records_what_crossed_the_wire(server, fake):
     assert server.requests[-1].header("User-Agent") == HttpConfig().user_agent
 
 
+def test_the_servers_address_is_kept_when_it_closes_the_connection(server, fake):
+    # http.client hands such a connection's socket over to the response.
+    server.route("/last", body=b"bye", headers={"Connection": "close"})
+    with polite(fake) as session:
+        assert session.fetch(server.url("/last")).final.remote_ip == "127.0.0.1"
+
+
 def test_client_errors_are_results_not_exceptions(server, fake):
     server.route("/gone", status=410, body=b"withdrawn")
     with polite(fake) as session:
@@ -235,6 +242,17 @@ def test_429_retry_after_date_counts_from_the_servers_date(server, fake):
     assert fake.sleeps == [30.0]
 
 
+def test_retry_after_on_the_last_attempt_holds_for_the_next_request(server, fake):
+    server.route("/busy", status=503, headers={"Retry-After": "5"})
+    server.route("/other", body=b"ok")
+    with polite(fake, max_retries=1) as session:
+        with pytest.raises(RetriesExhausted):
+            session.fetch(server.url("/busy"))
+        assert fake.sleeps == [5.0]  # before the retry
+        session.fetch(server.url("/other"))
+    assert fake.sleeps == [5.0, 5.0]  # the host rests as asked after the last answer too
+
+
 def test_5xx_storm_backs_off_exponentially_then_gives_up(server, fake):
     server.route("/down", status=503, body=b"maintenance")
     with (
@@ -284,6 +302,27 @@ def test_trickling_body_hits_the_total_timeout(server):
     config = HttpConfig(allow_private=True, delay=0.0, total_timeout=0.3, read_timeout=5.0)
     with PoliteSession(config) as session, pytest.raises(FetchTimeout, match="not received within"):
         session.fetch(server.url("/trickle"))
+
+
+def test_total_timeout_covers_the_wait_for_the_headers(server):
+    """A server that answers after 3 s, within read_timeout but past total_timeout: the
+    request is stopped at its total_timeout, and nothing of it is recorded."""
+    server.route("/late", delay=3.0, body=b"late")
+    kept = []
+
+    def record(exchange, kind: str) -> None:
+        kept.append(exchange)
+
+    config = HttpConfig(
+        allow_private=True, delay=0.0, obey_robots=False, total_timeout=0.5, read_timeout=10.0
+    )
+    started = time.monotonic()
+    with PoliteSession(config) as session, pytest.raises(FetchTimeout) as caught:
+        session.fetch(server.url("/late"), record=record)
+    assert time.monotonic() - started < 2.5  # stopped at the deadline, not at the answer
+    assert kept == [] and caught.value.exchanges == ()
+    assert caught.value.reason == "response not received within 0.5s"
+    assert server.hits("/late") == 1  # a timeout is not retried
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:

@@ -6,6 +6,7 @@ SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import itertools
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ import pytest
 from archive.catalog import Catalog
 from archive.catalog.leases import HELD_POLL, HostLeases
 from archive.store import Paths, init_archive
+from scrapers.errors import FetchTimeout
 from scrapers.http import HttpConfig, PoliteSession
 from tests.catalogs import ENGINES, catalog_setting
 from tests.conftest import ONRECORD
@@ -199,3 +201,112 @@ def test_a_backoff_one_process_meets_holds_for_the_others(tmp_path, engine):
     [refused] = [at for (path, n), at in arrivals.items() if path == "/busy" and n == 0]
     [other] = [at for (path, _), at in arrivals.items() if path == "/other"]
     assert other - refused >= 1.0 - CLOCK_SLACK
+
+
+class TricklingHost:
+    """A host that sends the headers of /slow a byte every TRICKLE seconds (9 s in all)
+    and counts the requests in flight to it: from each one's arrival until it is
+    answered or its client hangs up."""
+
+    TRICKLE = 0.2
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.arrived: list[str] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # the test is over and closed the listener
+                return
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(4096)
+            path = request.split(b" ")[1].decode()
+            with self._lock:
+                self.arrived.append(path)
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                if path == "/slow":
+                    for byte in b"X-Padding: " + b"a" * 32 + b"\r\n":
+                        if self._hung_up(connection):
+                            return
+                        connection.sendall(bytes([byte]))
+                connection.sendall(b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+            except OSError:
+                pass
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
+
+    def _hung_up(self, connection: socket.socket) -> bool:
+        """Wait one trickle step, noticing at once a client that hangs up meanwhile."""
+        connection.settimeout(self.TRICKLE)
+        try:
+            return connection.recv(1) == b""
+        except TimeoutError:
+            return False
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_request_never_outlives_its_turn(tmp_path, engine):
+    """A host that trickles its headers keeps a request open far past total_timeout
+    and past the turn it holds, whose hold is sized on total_timeout: the request is
+    stopped at its total_timeout, so the session of another process waiting for the
+    host's turn never sends while it is in flight."""
+    root = tmp_path / "archive"
+    config = HttpConfig(
+        allow_private=True,
+        obey_robots=False,
+        delay=1.0,
+        connect_timeout=0.5,
+        read_timeout=1.0,
+        total_timeout=1.0,
+    )
+    host = TricklingHost()
+    failures: list[tuple[FetchTimeout, float]] = []
+
+    def fetch_slowly(session: PoliteSession) -> None:
+        started = time.monotonic()
+        with pytest.raises(FetchTimeout) as caught:
+            session.fetch(host.url("/slow"))
+        failures.append((caught.value, time.monotonic() - started))
+
+    with (
+        LoopbackServer() as server,
+        catalog_setting(engine) as catalog,
+        host.listener,
+    ):
+        _archive(root, server, catalog)
+        with (
+            HostLeases(Paths(root).catalog) as mine,
+            HostLeases(Paths(root).catalog) as theirs,
+            PoliteSession(config, lease=mine) as first,
+            PoliteSession(config, lease=theirs) as second,
+        ):
+            slow = threading.Thread(target=fetch_slowly, args=(first,))
+            slow.start()
+            while not host.arrived:
+                time.sleep(0.01)
+            assert second.fetch(host.url("/fast")).final.body == b"ok"
+            slow.join()
+    assert host.arrived == ["/slow", "/fast"]
+    assert host.most_in_flight == 1
+    [(timeout, took)] = failures
+    assert took < config.total_timeout + 1.5  # not the 9 s the headers take
+    assert timeout.reason == "response not received within 1.0s"
