@@ -17,10 +17,13 @@ from __future__ import annotations
 import codecs
 import contextlib
 import email.utils
+import heapq
 import http.client
 import io
 import ipaddress
+import itertools
 import logging
+import os
 import random
 import re
 import secrets
@@ -805,16 +808,16 @@ class _Deadline:
     included (closing a socket from another thread does not); `passed` then tells that
     what came in may be cut short. It watches copies of the sockets (dup), so that it
     never shuts down one that was closed meanwhile and whose number went to another
-    connection."""
+    connection. One thread keeps every request's deadline (`_Keeper`): a thread of its
+    own per request cost more than the rest of a loopback fetch."""
 
     def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
         self.passed = False
         self._ended = False
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
-        self._timer = threading.Timer(seconds, self._pass)
-        self._timer.daemon = True
-        self._timer.start()
+        _KEEPER.add(self)
 
     def watch(self, sock: socket.socket) -> None:
         """Shut `sock` down at the deadline; at once if it has passed."""
@@ -829,7 +832,8 @@ class _Deadline:
             if self.passed:
                 _shut_down(copy)
 
-    def _pass(self) -> None:
+    def pass_(self) -> None:
+        """The deadline has come: shut down what the request uses (unless it is over)."""
         with self._lock:
             if self._ended:
                 return
@@ -838,13 +842,56 @@ class _Deadline:
                 _shut_down(sock)
 
     def end(self) -> None:
-        """The request is over: stop the timer, let go of the copies."""
-        self._timer.cancel()
+        """The request is over: let go of the copies, and of the keeper's entry."""
         with self._lock:
             self._ended = True
             for sock in self._sockets:
                 sock.close()
             self._sockets.clear()
+        _KEEPER.ended()
+
+
+class _Keeper:
+    """One thread, started at the first request (and again in a forked process), that
+    sleeps until the earliest deadline of the requests under way and passes those due.
+    Ended deadlines stay in its heap until they come up, or until they are half of it."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()  # ties on time never compare two deadlines
+        self._ended = 0
+        self._wake = threading.Condition()
+        self._pid: int | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._wake:
+            if self._pid != os.getpid():
+                self._heap, self._ended, self._pid = [], 0, os.getpid()
+                threading.Thread(target=self._run, name="http-deadlines", daemon=True).start()
+            heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
+            self._wake.notify()
+
+    def ended(self) -> None:
+        with self._wake:
+            self._ended += 1
+            if self._ended > 64 and self._ended * 2 > len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2]._ended]
+                heapq.heapify(self._heap)
+                self._ended = 0
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._wake.wait(wait)
+                _, _, due = heapq.heappop(self._heap)
+                if due._ended:
+                    self._ended = max(0, self._ended - 1)
+            due.pass_()
+
+
+_KEEPER = _Keeper()
 
 
 def _shut_down(sock: socket.socket) -> None:

@@ -304,10 +304,13 @@ def test_trickling_body_hits_the_total_timeout(server):
         session.fetch(server.url("/trickle"))
 
 
-def test_total_timeout_covers_the_wait_for_the_headers(server):
+@pytest.mark.parametrize("earlier", [0, 200], ids=["first", "after-200-requests"])
+def test_total_timeout_covers_the_wait_for_the_headers(server, earlier):
     """A server that answers after 3 s, within read_timeout but past total_timeout: the
-    request is stopped at its total_timeout, and nothing of it is recorded."""
+    request is stopped at its total_timeout, and nothing of it is recorded. So it is
+    after many requests, whose deadlines the one thread keeping them has let go of."""
     server.route("/late", delay=3.0, body=b"late")
+    server.route("/quick", body=b"quick")
     kept = []
 
     def record(exchange, kind: str) -> None:
@@ -316,9 +319,12 @@ def test_total_timeout_covers_the_wait_for_the_headers(server):
     config = HttpConfig(
         allow_private=True, delay=0.0, obey_robots=False, total_timeout=0.5, read_timeout=10.0
     )
-    started = time.monotonic()
-    with PoliteSession(config) as session, pytest.raises(FetchTimeout) as caught:
-        session.fetch(server.url("/late"), record=record)
+    with PoliteSession(config) as session:
+        for _ in range(earlier):
+            session.fetch(server.url("/quick"))
+        started = time.monotonic()
+        with pytest.raises(FetchTimeout) as caught:
+            session.fetch(server.url("/late"), record=record)
     assert time.monotonic() - started < 2.5  # stopped at the deadline, not at the answer
     assert kept == [] and caught.value.exchanges == ()
     assert caught.value.reason == "response not received within 0.5s"
