@@ -321,8 +321,9 @@ class PoliteSession:
 
     def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
         """POST a JSON body (a webhook) once; the status, or a `FetchError` for a private
-        address, a refused connection or no answer within the timeouts. Redirects are not
-        followed (one could lead to a private address)."""
+        address (also one its DNS answer turns to as it connects), a refused connection or
+        no answer within the timeouts. Redirects are not followed (one could lead to a
+        private address)."""
         self.refuse_private(url)
         try:
             response = self._http.post(
@@ -332,6 +333,8 @@ class PoliteSession:
                 timeout=(self.config.connect_timeout, self.config.read_timeout),
                 allow_redirects=False,
             )
+        except NonPublicAddress as exc:  # checked again as it connects: its DNS answer changed
+            raise PrivateAddress(url, str(exc), exchanges=[]) from None
         except requests.Timeout:
             raise ConnectionFailed(
                 url, f"no answer within {self.config.read_timeout:g} s", exchanges=[]
