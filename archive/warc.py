@@ -751,11 +751,19 @@ def _cut_short(iterator: ArchiveIterator, record, raw: bytes) -> bool:
     """Whether a record read to its end stops short of itself: fewer payload bytes than
     it declares, or a gzip member without its end. warcio reads such a record without
     complaint (a crash mid-write leaves one), so a scan must ask."""
-    declared = record.payload_length
-    if declared is not None and 0 <= len(raw) < declared:
+    if _missing(record, raw):
         return True
     decompressor = getattr(iterator.reader, "decompressor", None)
     return decompressor is not None and not getattr(decompressor, "eof", True)
+
+
+def _missing(record, payload: bytes) -> int:
+    """How many bytes ``payload`` falls short of the length its record declares (0 when
+    whole, or when the record declares none)."""
+    declared = record.payload_length
+    if declared is None or declared < 0:
+        return 0
+    return max(0, declared - len(payload))
 
 
 def exchange_end(handle: BinaryIO, warc_file: str) -> int:
@@ -1033,13 +1041,13 @@ def _foreign_payload(record) -> bytes:
             )
         chunks.append(chunk)
     payload = b"".join(chunks)
-    declared = record.payload_length
-    if declared is not None and declared >= 0 and len(payload) < declared:
+    missing = _missing(record, payload)
+    if missing:
         length = record.rec_headers.get_header("Content-Length")
         raise RecordProblem(
             "torn",
             f"torn: the record declares Content-Length {length} but the file ends "
-            f"{declared - len(payload)} bytes short of it",
+            f"{missing} bytes short of it",
         )
     return payload
 
