@@ -228,19 +228,23 @@ def test_a_page_that_never_finishes_loading_fails_and_stores_nothing(store, site
     assert "1 of the page's requests still under way after 5s; not kept" in caplog.text
 
 
-@pytest.mark.browser_config(max_page_bytes=100_000)
-def test_a_page_whose_responses_pass_the_size_cap_fails_and_stores_nothing(store, site, browser):
+def illustrated_page(site, name: str) -> tuple[str, str]:
+    """A page of ``site`` showing a 300,004-byte image: the page's URL and the image's."""
     site.route(
-        "/huge.png", body=b"\x89PNG" + b"\x00" * 300_000, headers={"Content-Type": "image/png"}
+        f"/{name}.png", body=b"\x89PNG" + b"\x00" * 300_000, headers={"Content-Type": "image/png"}
     )
     site.route(
-        "/statements/heavy",
-        body='<html><body><p>Heavy</p><img src="/huge.png"></body></html>',
+        f"/statements/{name}",
+        body=f'<html><body><p>{name}</p><img src="/{name}.png"></body></html>',
         headers={"Content-Type": "text/html"},
     )
-    outcome = Pipeline(store, browser.http, browser=browser).capture(
-        site.url("/statements/heavy"), browser=True
-    )
+    return site.url(f"/statements/{name}"), site.url(f"/{name}.png")
+
+
+@pytest.mark.browser_config(max_page_bytes=100_000)
+def test_a_page_whose_responses_pass_the_size_cap_fails_and_stores_nothing(store, site, browser):
+    page, _ = illustrated_page(site, "heavy")
+    outcome = Pipeline(store, browser.http, browser=browser).capture(page, browser=True)
     assert [f.reason for f in outcome.failures] == [
         "the page's responses exceed the 100000-byte cap"
     ]
@@ -250,14 +254,7 @@ def test_a_page_whose_responses_pass_the_size_cap_fails_and_stores_nothing(store
 def test_a_session_keeps_its_size_cap_when_another_opens_with_a_smaller_one(store, site, browser):
     """Two sessions in one process (the web app's scrapes, each in its thread) each keep
     their own cap: one opened later with a small cap does not cut this one's pages."""
-    site.route(
-        "/plate.png", body=b"\x89PNG" + b"\x00" * 300_000, headers={"Content-Type": "image/png"}
-    )
-    site.route(
-        "/statements/illustrated",
-        body='<html><body><p>Illustrated</p><img src="/plate.png"></body></html>',
-        headers={"Content-Type": "text/html"},
-    )
+    page, image_url = illustrated_page(site, "illustrated")
     opened, finished = threading.Event(), threading.Event()
 
     def small_session() -> None:  # a Playwright of its own, so a thread of its own
@@ -269,14 +266,12 @@ def test_a_session_keeps_its_size_cap_when_another_opens_with_a_smaller_one(stor
     other.start()
     try:
         assert opened.wait(30)
-        outcome = Pipeline(store, browser.http, browser=browser).capture(
-            site.url("/statements/illustrated"), browser=True
-        )
+        outcome = Pipeline(store, browser.http, browser=browser).capture(page, browser=True)
     finally:
         finished.set()
         other.join(30)
     assert not outcome.failures
-    (image,) = store.catalog.captures_of_url(ids.canonical_url(site.url("/plate.png")))
+    (image,) = store.catalog.captures_of_url(ids.canonical_url(image_url))
     assert len(store.read(image).raw_payload) == 300_004
 
 
