@@ -293,7 +293,7 @@ def test_a_failing_host_is_retried_with_backoff_then_one_failure_row_not_a_loop(
 
 
 # A worker as `onrecord worker` runs one, but with a time limit of a second (the setting
-# is an hour) and one retry, so that a job that hangs is stopped twice within the test.
+# is an hour) and the retries given (one: a job that hangs is stopped twice in the test).
 SHORT_LIMIT_WORKER = """
 import sys
 from pathlib import Path
@@ -306,7 +306,7 @@ settings = config.load(root)
 queue = TaskQueue(
     settings["broker"],
     namespace=settings["broker_namespace"],
-    retries=1,
+    retries=int(sys.argv[2]),
     backoff=0.2,
     time_limit=1.0,
 )
@@ -319,25 +319,37 @@ finally:
 """
 
 
-def test_a_job_past_its_time_limit_is_stopped_retried_then_failed_and_its_source_runs_again(
-    tmp_path, redis, server
-):
-    root = queued_archive(tmp_path / "archive", redis.url)
-    # A page that trickles for minutes: the only thing that ends its capture is the limit.
+def short_limit_worker(root: Path, log_path: Path, retries: int) -> subprocess.Popen:
+    log = open(log_path, "ab")  # noqa: SIM115 (kept by the process)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SHORT_LIMIT_WORKER, str(root), str(retries)], stdout=log, stderr=log
+    )
+    log.close()
+    return process
+
+
+def endless_source(root: Path, server: LoopbackServer) -> Path:
+    """A source named "slow" of one page that trickles for minutes: the only thing that
+    ends its capture is the time limit."""
     endless = Reply(body=b"x", headers=HTML, length=10**6, chunk_size=16, chunk_delay=0.05)
     server.route("/endless", endless)
-    (root / "sources" / "slow.toml").write_text(
+    path = root / "sources" / "slow.toml"
+    path.write_text(
         f'[[source]]\nname = "slow"\npublisher = "Slow Office"\nkind = "statement"\n'
         f'start_urls = ["{server.url("/endless")}"]\ndiscovery = {{ type = "none" }}\n'
         f'schedule = {{ every = "6h" }}\n',
         encoding="utf-8",
     )
+    return path
+
+
+def test_a_job_past_its_time_limit_is_stopped_retried_then_failed_and_its_source_runs_again(
+    tmp_path, redis, server
+):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    endless_source(root, server)
     run = submit(root, "run", source="slow")
-    log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115 (kept by the process)
-    process = subprocess.Popen(
-        [sys.executable, "-c", SHORT_LIMIT_WORKER, str(root)], stdout=log, stderr=log
-    )
-    log.close()
+    process = short_limit_worker(root, tmp_path / "worker.log", retries=1)
     try:
         run_id = wait_for(lambda: finished(root, run), 30, "the run's job").result["run"]
         url_job = jobs.url_job_id(run_id, server.url("/endless"))
@@ -354,6 +366,31 @@ def test_a_job_past_its_time_limit_is_stopped_retried_then_failed_and_its_source
         sources = load_sources([root / "sources"])
         with jobs.connect(settings) as queue:
             assert [j.source for j in jobs.enqueue_due(catalog, queue, sources, later)] == ["slow"]
+
+
+def test_a_url_job_whose_source_file_goes_during_its_last_attempt_ends_failed(
+    tmp_path, redis, server
+):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    source = endless_source(root, server)
+    run = submit(root, "run", source="slow")
+    process = short_limit_worker(root, tmp_path / "worker.log", retries=0)
+    try:
+        run_id = wait_for(lambda: finished(root, run), 30, "the run's job").result["run"]
+        url_job = jobs.url_job_id(run_id, server.url("/endless"))
+        wait_for(lambda: job(root, url_job).state == "running", 30, "the URL's job to start")
+        source.unlink()  # while the page trickles, until the time limit stops it
+        stopped = wait_for(lambda: finished(root, url_job), 30, "the URL's job to end")
+    finally:
+        stop(process)
+    assert stopped.state == "failed"
+    assert stopped.error == "gave up after 1 attempt: the job ran past its time limit of 1 s"
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+        [failure] = catalog.failures("slow")
+        assert failure.url == server.url("/endless") and failure.run_id == run_id
+        assert stopped.error in failure.reason
+        assert catalog.active_jobs("slow") == 0
+    assert "no source named 'slow'" in (tmp_path / "worker.log").read_text(encoding="utf-8")
 
 
 def test_a_job_whose_source_file_was_deleted_fails_at_once_naming_it(tmp_path, redis):

@@ -257,7 +257,7 @@ class Performer:
             self._failed(
                 work,
                 job,
-                f"gave up after {job.attempts} attempts: the worker running it stopped "
+                f"gave up after {_attempts(job.attempts)}: the worker running it stopped "
                 "during each one (killed or crashed) before the job ended",
                 job,
             )
@@ -280,7 +280,7 @@ class Performer:
                 with catalog.transaction():
                     catalog.retry_job(job.id, reason)
                 raise
-            self._failed(work, job, f"gave up after {job.attempts + 1} attempts: {reason}", job)
+            self._failed(work, job, f"gave up after {_attempts(job.attempts + 1)}: {reason}", job)
             raise
         with catalog.transaction():
             catalog.finish_job(job.id, now(), error=error, result=result)
@@ -349,8 +349,16 @@ class Performer:
         """Record a job as failed, with a failure row; a URL of a run is given up so that
         the run finishes without it (``tried``: the job was attempted)."""
         catalog = work.store.catalog
+        source = None
         if tried is not None and job.kind == "url":
-            work.give_up(self._source(work, job.source), job.run_id, job.url, error)
+            try:
+                source = self._source(work, job.source)
+            except SourceGone as exc:
+                # The run cannot be closed without its source; the job ends all the same,
+                # or it would stay running for ever.
+                log.warning("job %s: %s; its run %s stays open", job.id, exc, job.run_id)
+        if source is not None:
+            work.give_up(source, job.run_id, job.url, error)
         else:
             failure = Failure(
                 url=job.url or job.source or job.id,
@@ -358,12 +366,17 @@ class Performer:
                 at=now(),
                 reason=f"job {job.id} ({job.kind}): {error}",
                 status=None,
+                run_id=job.run_id,
             )
             with catalog.transaction():
                 catalog.add_failure(failure)
         with catalog.transaction():
             catalog.finish_job(job.id, now(), error=error)
         log.error("job %s (%s) failed: %s", job.id, job.kind, error)
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" if count == 1 else f"{count} attempts"
 
 
 def summary(outcome: Outcome) -> dict:
