@@ -211,6 +211,11 @@ def claim(path: Path) -> int | None:
     except BlockingIOError:
         os.close(fd)
         return None
+    if os.fstat(fd).st_nlink == 0:
+        # Opened just before the writer that held it finished the file (uploaded it to
+        # the bucket and removed it): appended to or uploaded, it would be lost.
+        os.close(fd)
+        return None
     return fd
 
 

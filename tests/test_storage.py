@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from archive import config as archive_config
 from archive.catalog import Catalog
 from archive.models import Capture
-from archive.storage import S3Settings, S3Storage, StorageError, copy_files
+from archive.storage import S3Settings, S3Storage, StorageError, copy_files, open_storage
 from archive.store import ArchiveError, Paths, Store, init_archive, read_capture
 from archive.wacz import PackageError, export_wacz, import_file
 from archive.warc import HttpExchange, iter_warc_files
@@ -199,6 +201,38 @@ def test_a_bucket_that_refuses_writes_keeps_the_files_until_it_accepts(seaweedfs
     Store.open(root).close()  # opening uploads what waits
     assert local_files(root) == []
     assert list(seaweedfs.keys(place)) == [saved[0].warc_file]
+    assert read_capture(Paths(root), saved[1]).payload == exchange(1).payload
+
+
+def test_a_file_another_process_uploads_as_this_one_claims_it_is_left_to_that_one(
+    seaweedfs, tmp_path, monkeypatch
+):
+    place = seaweedfs.new_place()
+    reader = seaweedfs.settings(place, access_key=READER_KEY, secret_key=READER_SECRET)
+    root = new_archive(tmp_path / "archive", reader)
+    saved = save(root, [exchange(n) for n in range(2)])  # the bucket refuses: kept here
+    local = root / "warcs" / saved[0].warc_file
+    (root / "onrecord.toml").write_text(
+        "[onrecord]\n" + seaweedfs.settings(place), encoding="utf-8"
+    )
+    ours, theirs = (open_storage(root, archive_config.load(root)) for _ in range(2))
+    real_open = os.open
+
+    def open_then_lose_the_race(path, flags, *mode):
+        # Between this process opening the file and locking it, the other one takes it,
+        # uploads it and removes it: the narrowest window there is, made certain.
+        fd = real_open(path, flags, *mode)
+        if Path(path) == local and not raced:
+            raced.append(True)
+            raced.append(theirs.finish_pending())
+        return fd
+
+    raced: list = []
+    monkeypatch.setattr(os, "open", open_then_lose_the_race)
+    assert ours.finish_pending() == []  # nothing to do, and no error: theirs did it
+    assert raced == [True, []] and not local.exists()
+    assert list(seaweedfs.keys(place)) == [local.name]
+    monkeypatch.undo()
     assert read_capture(Paths(root), saved[1]).payload == exchange(1).payload
 
 
