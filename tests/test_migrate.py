@@ -1,5 +1,5 @@
 """`onrecord migrate`: an SQLite archive moves to PostgreSQL with every row unchanged,
-resumes after an interruption, and refuses a target that holds another archive."""
+resumes after an interruption (copying again what changed meanwhile), and refuses a target that holds another archive."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from archive import config
-from archive.catalog import copy
+from archive.catalog import Catalog, copy
+from archive.catalog.jobs import Job
 from archive.migrate import MigrateError, migrate_archive
 from archive.models import Event
 from archive.store import Paths, Store, init_archive
@@ -22,6 +23,8 @@ from tests.test_catalog import exchange
 from tests.webarchive import WebArchive
 from web import create_app
 from web.cli_migrate import migrate_command
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +52,19 @@ def dump(url) -> dict[str, list[tuple]]:
     return found
 
 
+def test_every_table_of_the_schema_is_copied(root):
+    engine = sa.create_engine(Paths(root).catalog)
+    with engine.connect() as connection:
+        tables = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
+    engine.dispose()
+    assert sorted(table for table, _ in copy.TABLES) == sorted(tables)
+
+
 def test_an_archive_moves_to_postgresql_with_every_row_unchanged(root, built):
+    with Catalog.open(Paths(root).catalog) as catalog, catalog.transaction():
+        catalog.add_job(Job(id="j-1", kind="run", state="queued", queued_at=NOW, source="x"))
     before = dump(Paths(root).catalog)
-    assert before["capture_log"] and before["quotes"] and before["events"]
+    assert before["capture_log"] and before["quotes"] and before["events"] and before["jobs"]
     pages = [f"/quotes/{built.pledge}", f"/speakers/{built.director}", "/log"]
     client = create_app({"ARCHIVE": str(root), "TESTING": True}).test_client()
     shown = [client.get(page).data for page in pages]
@@ -91,6 +104,30 @@ def test_an_interrupted_move_resumes(root, monkeypatch):
         moved = migrate_archive(root, catalog=url)
         assert moved.rows == {table: len(rows) for table, rows in before.items()}
         assert dump(Paths(root).catalog) == before
+
+
+def test_a_move_resumed_after_the_archive_changed_copies_it_as_it_is_now(root):
+    with Catalog.open(Paths(root).catalog) as catalog, catalog.transaction():
+        catalog.add_user("ines", "editor", "a-long-password-1")
+        token = catalog.issue_token("ines")
+        catalog.sign_in("ines", "a-long-password-1")
+
+    def interrupt(table: str, rows: int) -> None:
+        if table == "web_sessions":
+            raise KeyboardInterrupt  # after the users, their tokens and sessions
+
+    with postgres_database() as url:
+        with pytest.raises(KeyboardInterrupt):
+            migrate_archive(root, catalog=url, progress=interrupt)
+        with Catalog.open(Paths(root).catalog) as catalog, catalog.transaction():
+            # still in use meanwhile: one token revoked, an account with its sessions gone
+            catalog.revoke_token(catalog.tokens("ines")[0].id)
+            catalog.revoke_user("ines")
+        before = dump(Paths(root).catalog)
+        migrate_archive(root, catalog=url)
+        assert dump(Paths(root).catalog) == before
+        with Catalog.open(url) as catalog:
+            assert catalog.user_of_token(token) is None
 
 
 def test_a_target_holding_another_archive_is_refused(root, tmp_path):

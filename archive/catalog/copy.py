@@ -2,18 +2,23 @@
 
 Every table is copied with its rows unchanged (ids, times, hashes, the capture log's
 sequence numbers), in an order that keeps every foreign key satisfied, in batches that
-each commit; rows already there are skipped, so an interrupted copy resumes where it
-stopped. A target that holds rows of another archive is refused before anything is
-written.
+each commit. A target that holds rows of another archive is refused before anything is
+written. One that holds a part of this archive's rows, left by an interrupted copy, is
+emptied and copied again: the source was still in use meanwhile, so a row copied then
+may have changed or gone since (a token revoked, a session ended), and skipping it would
+carry the old row across.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 
 from archive.catalog import Catalog, CatalogError
+
+log = logging.getLogger(__name__)
 
 # Parents before children; every table of the schema, each with the key it is read in.
 TABLES = (
@@ -42,6 +47,7 @@ TABLES = (
     ("deliveries", "id"),
     ("changes", "seq"),
     ("host_leases", "host"),
+    ("jobs", "id"),
 )
 # Tables whose ids the database issues: on PostgreSQL their sequences move past the
 # copied ids.
@@ -90,21 +96,28 @@ def _rows(source: Catalog, table: str, key: str) -> Iterator[list[dict]]:
 
 
 def copy_catalog(source: Catalog, target: Catalog, progress: Progress | None = None) -> None:
-    """Copy every row of ``source`` that ``target`` lacks (see :func:`check_target`)."""
+    """Copy every row of ``source`` into ``target`` (see :func:`check_target`)."""
     check_target(source, target)
-    columns = {
-        table: [c["name"] for c in sa.inspect(target._conn).get_columns(table)]
-        for table, _ in TABLES
-    }
+    if any(row_counts(target).values()):
+        log.info("%s holds part of an interrupted copy: copying again from the start", target.name)
+        with target.transaction():
+            for table, _ in reversed(TABLES):  # children before parents
+                target._run(f"DELETE FROM {table}")
+    inspector = sa.inspect(target._conn)
     for table, key in TABLES:
-        names = columns[table]
+        columns = inspector.get_columns(table)
+        names = [column["name"] for column in columns]
+        # SQLite keeps a boolean as 0 or 1, which PostgreSQL refuses for its boolean type
+        flags = [c["name"] for c in columns if isinstance(c["type"], sa.Boolean)]
         insert = (
-            f"INSERT INTO {table} ({', '.join(names)})"
-            f" VALUES ({', '.join(':' + n for n in names)}) ON CONFLICT DO NOTHING"
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"
         )
         for batch in _rows(source, table, key):
+            rows = [{n: row[n] for n in names} for row in batch]
+            for row in rows:
+                row.update({n: bool(row[n]) for n in flags if row[n] is not None})
             with target.transaction():
-                target._many(insert, [{n: row[n] for n in names} for row in batch])
+                target._many(insert, rows)
             if progress:
                 progress(table, len(batch))
     if not target.sqlite:
