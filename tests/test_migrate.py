@@ -1,5 +1,6 @@
 """`onrecord migrate`: an SQLite archive moves to PostgreSQL with every row unchanged,
-resumes after an interruption (copying again what changed meanwhile), and refuses a target that holds another archive."""
+resumes after an interruption (copying again what changed meanwhile), and refuses a
+target that holds another archive."""
 
 from __future__ import annotations
 
