@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sqlite3
@@ -164,6 +165,59 @@ def test_every_form_needs_its_csrf_token(web, site, db):
         links.corrections_path(site.reported), data={**form, accounts.CSRF_FIELD: csrf}
     )
     assert again.status_code == 403
+
+
+def test_only_a_bearer_token_excuses_a_form_from_its_csrf_token(web, site, people, db):
+    """A browser behind HTTP Basic, Digest or NTLM authentication sends its own
+    Authorization header with every request, one another site forges included; the session
+    cookie still signs such a request in, so it needs its CSRF token like any other."""
+    signed_in(web, site.pledge)
+    before = len(db.corrections())
+    form = {"kind": "note", "note": "forged by another site", "reason": "no reason"}
+    for sent_by_the_browser in (
+        "Basic " + base64.b64encode(b"reader:proxy password").decode(),
+        'Digest username="reader", realm="proxy", nonce="1", uri="/", response="0"',
+        "NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==",
+    ):
+        forged = web.post(
+            links.corrections_path(site.pledge),
+            data=form,
+            headers={"Authorization": sent_by_the_browser},
+        )
+        assert forged.status_code == 403, sent_by_the_browser
+        assert "CSRF" in soup_of(forged).get_text()
+    assert len(db.corrections()) == before
+    by_token = web.post(
+        links.corrections_path(site.pledge),
+        json={**form, "note": "sent by a script"},
+        headers=bearer(people["ed"]),
+    )
+    assert by_token.status_code == 201, by_token.data
+    assert len(db.corrections()) == before + 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"next": "/\t/evil.example/"},
+        {"next": "/\n/evil.example/"},
+        "next=/%09/evil.example/",
+    ],
+    ids=["tab", "newline", "tab-as-a-link-spells-it"],
+)
+def test_sign_in_goes_back_only_to_a_path_on_this_site(web, query):
+    """A tab is dropped from a URL, so ``/<tab>/evil.example/`` would lead off the site,
+    and a newline cannot be sent in a header: both lead to the captures instead."""
+    form = soup_of(web.get(links.signin_path(), query_string=query)).select_one("form.signin")
+    assert form.select_one("input[name=next]")["value"] == links.captures_path()
+    token = form.select_one(f"input[name={accounts.CSRF_FIELD}]")["value"]
+    response = web.post(
+        links.signin_path(),
+        query_string=query,
+        data={"name": "ed", "password": PASSWORD, accounts.CSRF_FIELD: token},
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == links.captures_path()
 
 
 # -- corrections --------------------------------------------------------------------------

@@ -128,8 +128,12 @@ def _genuine(token: str) -> bool:
 
 
 def check_csrf() -> None:
-    """Refuse a browser's form post without its page's CSRF token (before any view)."""
-    if request.method not in UNSAFE or request.headers.get("Authorization"):
+    """Refuse a browser's form post without its page's CSRF token (before any view).
+
+    Only a bearer token excuses a request from it: a browser behind HTTP Basic, Digest or
+    NTLM authentication sends its own ``Authorization`` header with every request, a
+    forged one included, and such a request is still made by the session cookie."""
+    if request.method not in UNSAFE or bearer():
         return
     if request.blueprint == "admin":  # bearer tokens only: a cookie never authorises it
         return
@@ -198,9 +202,18 @@ def signout():
 
 
 def _next() -> str:
-    """Where to go after signing in: a path on this site only."""
+    """Where to go after signing in: a path on this site only.
+
+    A path with a control character or a space in it is refused too: a tab is dropped
+    from a URL (by Werkzeug and by browsers alike), so ``/<tab>/evil.example/`` would
+    lead off the site, and a newline cannot be sent in a header at all."""
     target = request.values.get("next", "")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in target)
+    ):
         return links.captures_path()
     return target
 
