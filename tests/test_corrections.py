@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import sqlite3
+import threading
+import time
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -16,9 +19,12 @@ from bs4 import BeautifulSoup
 
 from archive import wacz
 from archive.catalog import Catalog
+from archive.catalog.corrections import CorrectionError
+from archive.migrate import migrate_archive
 from archive.store import Paths, Store, init_archive
 from archive.verify import check_corrections
-from tests.conftest import run_onrecord
+from tests.catalogs import ENGINES, postgres_database
+from tests.conftest import copy_site, run_onrecord
 from web import accounts, create_app, links
 from web.cli_accounts import training_example
 
@@ -218,6 +224,89 @@ def test_sign_in_goes_back_only_to_a_path_on_this_site(web, query):
     )
     assert response.status_code == 303
     assert response.headers["Location"] == links.captures_path()
+
+
+# -- edits at the same moment ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def site_on(engine: str, built_site, tmp_path: Path):
+    """A copy of the test site whose catalog is on ``engine``."""
+    site = copy_site(built_site, tmp_path / "archive")
+    if engine == "sqlite":
+        yield site
+        return
+    with postgres_database() as url:
+        migrate_archive(site.root, catalog=url)
+        yield site
+
+
+def at_once(root: Path, *edits) -> list[CorrectionError | None]:
+    """Run each edit on a catalog connection and thread of its own while another
+    connection holds the lock corrections take, so that each edit has done all it does
+    before it waits; then let go. What each raised (None when it was made)."""
+    raised: list[CorrectionError | None] = [None] * len(edits)
+
+    def run(index: int, edit) -> None:
+        with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+            try:
+                edit(catalog)
+            except CorrectionError as exc:
+                raised[index] = exc
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(edits)]
+    with Catalog.open(Paths(root).catalog, migrate=False) as holder, holder.transaction():
+        holder._lock_chain()
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+    for thread in threads:
+        thread.join(30)
+    return raised
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_editors_correcting_a_quote_at_once_each_see_the_other(engine, built_site, tmp_path):
+    with site_on(engine, built_site, tmp_path) as site:
+        raised = at_once(
+            site.root,
+            *(
+                lambda db, role=role: db.correct_quote(
+                    site.reported, "role", role, reason="per the memo", author=role
+                )
+                for role in ("observer", "county observer")
+            ),
+        )
+        assert raised == [None, None]
+        with Catalog.open(Paths(site.root).catalog) as db:
+            first, second = db.corrections_of(site.reported)
+            assert second.before == first.after  # not the role before either of them
+            assert check_corrections(db) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_speakers_merged_into_each_other_at_once_merge_one_way(engine, built_site, tmp_path):
+    with site_on(engine, built_site, tmp_path) as site:
+        with Catalog.open(Paths(site.root).catalog) as db:
+            other = db.quote(site.reported).speaker_id
+        pair = (other, site.director)
+        raised = at_once(
+            site.root,
+            *(
+                lambda db, old=old, new=new: db.merge_speakers(
+                    old, new, reason="same person", author="ed"
+                )
+                for old, new in (pair, pair[::-1])
+            ),
+        )
+        assert sorted(str(exc) for exc in raised if exc) == [
+            "a speaker cannot be merged into itself"
+        ]
+        with Catalog.open(Paths(site.root).catalog) as db:
+            assert db.resolve_speaker_id(other) == db.resolve_speaker_id(site.director)
+        client = create_app({"ARCHIVE": str(site.root), "TESTING": True}).test_client()
+        pages = [client.get(links.speaker_path(speaker)) for speaker in pair]
+        assert sorted(page.status_code for page in pages) == [200, 301]
 
 
 # -- corrections --------------------------------------------------------------------------

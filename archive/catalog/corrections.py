@@ -336,9 +336,18 @@ class CorrectionQueries(Queries):
         if machine is None:
             raise CorrectionError(f"onrecord has no quote {quote_id}")
         with self.transaction():
+            self._lock_chain()  # before reading what the quote is now: an edit at the
+            # same moment would otherwise be undone by this one, its 'before' stale
             current = self.corrected(machine)
             before, after = self._change(current, kind, value)
             return self._append_correction(quote_id, kind, before, after, reason, author)
+
+    def _lock_chain(self) -> None:
+        """Hold the corrections' lock to the end of the transaction: edits of quotes and
+        speakers are made one at a time, each reading what the one before left. (An
+        SQLite transaction holds the whole catalog's write lock from its start.)"""
+        if not self.sqlite:
+            self._run("SELECT pg_advisory_xact_lock(:key)", key=CHAIN_LOCK)
 
     def _change(self, current: Corrected, kind: str, value) -> tuple[dict, dict]:
         quote = current.quote
@@ -415,8 +424,7 @@ class CorrectionQueries(Queries):
         author: str,
         created_at: datetime | None = None,
     ) -> Correction:
-        if not self.sqlite:
-            self._run("SELECT pg_advisory_xact_lock(:key)", key=CHAIN_LOCK)
+        self._lock_chain()
         seq, prev = self.correction_head()
         entry = {
             "quote_id": quote_id,
@@ -452,8 +460,7 @@ class CorrectionQueries(Queries):
             for entry in sorted(entries, key=lambda e: e["seq"]):
                 if entry["id"] in known:
                     continue
-                if not self.sqlite:
-                    self._run("SELECT pg_advisory_xact_lock(:key)", key=CHAIN_LOCK)
+                self._lock_chain()
                 seq, prev = self.correction_head()
                 row = {
                     k: entry[k]
@@ -519,13 +526,15 @@ class CorrectionQueries(Queries):
         reason = (reason or "").strip()
         if not reason:
             raise CorrectionError("a merge needs a reason")
-        old_id, new_id = self.resolve_speaker_id(old_id), self.resolve_speaker_id(new_id)
-        for speaker_id in (old_id, new_id):
-            if self.speaker(speaker_id) is None:
-                raise CorrectionError(f"onrecord has no speaker {speaker_id}")
-        if old_id == new_id:
-            raise CorrectionError("a speaker cannot be merged into itself")
         with self.transaction():
+            # merges read under the lock: two at once could merge A into B and B into A
+            self._lock_chain()
+            old_id, new_id = self.resolve_speaker_id(old_id), self.resolve_speaker_id(new_id)
+            for speaker_id in (old_id, new_id):
+                if self.speaker(speaker_id) is None:
+                    raise CorrectionError(f"onrecord has no speaker {speaker_id}")
+            if old_id == new_id:
+                raise CorrectionError("a speaker cannot be merged into itself")
             affected = self.documents_of_speaker(old_id)
             self._run(
                 "INSERT INTO speaker_merges (old_id, new_id, author, reason, created_at)"
@@ -548,6 +557,7 @@ class CorrectionQueries(Queries):
             raise CorrectionError("choose the quotes that belong to the other speaker")
         made = []
         with self.transaction():
+            self._lock_chain()
             for quote_id in chosen:
                 quote = self.quote(quote_id)
                 if quote is None or self.corrected(quote).quote.speaker_id not in (
