@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from archive import config
+from archive.store import crash_point
 from index import layout
 
 __all__ = ["ENGINES", "DuplicateRecord", "Indexer", "engine_module"]
@@ -155,6 +156,7 @@ class Indexer:
                     wait()
             shutil.rmtree(generation, ignore_errors=True)
             raise
+        crash_point("index-built")
         layout.publish(self._root, generation)
         log.info(
             "rebuilt the index with %d records in %s (%s)",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import threading
 import time
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from archive.store import Paths, Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
 from tests.catalogs import execute, postgres_database
+from tests.conftest import run_onrecord
 from tests.loopback import LoopbackServer
 from tests.tcpproxy import TcpProxy
 from tests.test_web_server import get, serving
@@ -155,6 +157,47 @@ def test_an_index_made_before_the_log_follows_it_from_its_start(archive):
         assert indexing.catch_up(paths, catalog) == 3  # each document reindexed, none built
         assert read_position(paths.index) == catalog.change_head()
     assert {query: results(archive.root, query) for query in QUERIES} == before
+
+
+def test_a_first_build_killed_before_it_published_is_built_again_whole(archive):
+    """An archive whose documents came before the log (its queue was empty when the log
+    began), and an index folder made anew: the first build dies before it publishes,
+    leaving its generation's folder behind, and that is not taken for an index."""
+    paths = Paths(archive.root)
+    before = {query: results(archive.root, query) for query in QUERIES}
+    with Catalog.open(paths.catalog) as catalog, catalog.transaction():
+        catalog._run("DELETE FROM changes")
+    shutil.rmtree(paths.index)
+    killed = run_onrecord(
+        "reindex", "--archive", str(archive.root), env={"ONRECORD_CRASH_AT": "index-built"}
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert [p.name for p in paths.index.iterdir() if p.name.startswith("gen-")]
+    with Catalog.open(paths.catalog) as catalog:
+        indexing.catch_up(paths, catalog)
+    assert {query: results(archive.root, query) for query in QUERIES} == before
+
+
+def test_a_change_committed_while_the_index_is_rebuilt_reaches_it(archive, monkeypatch):
+    paths = Paths(archive.root)
+    with Catalog.open(paths.catalog) as catalog, Catalog.open(paths.catalog) as editor:
+        read = catalog.document_records
+
+        def corrected_as_it_is_read(*args):
+            # another process corrects a quote once the rebuild has read the log's head;
+            # its command waits for the index folder, gives up, and leaves the change
+            monkeypatch.setattr(catalog, "document_records", read)
+            with editor.transaction():
+                editor.correct_quote(
+                    archive.unnamed, "speaker", "Priya Raman", reason="the memo", author="ed"
+                )
+            return read(*args)
+
+        monkeypatch.setattr(catalog, "document_records", corrected_as_it_is_read)
+        indexing.rebuild(paths, catalog)
+        assert read_position(paths.index) == catalog.change_head()
+    [hit] = results(archive.root, 'speaker:"Priya Raman"')["hits"]
+    assert hit["id"] == archive.unnamed
 
 
 def test_an_index_beyond_the_catalogs_log_is_rebuilt(archive):

@@ -11,7 +11,9 @@ folder: the node's follower applies it within a second instead.
 
 An index found without a position was built before the log began (everything but the
 queued documents carried into the log is in it): it starts at position 0. No index at all
-is built from the catalog, at the log's head as it was before the catalog was read.
+(a build killed before it published is none) is built from the catalog, at the log's head
+as it was before the catalog was read; then the changes committed meanwhile are applied,
+as after every rebuild.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from archive.catalog import (
     connection_error,
 )
 from archive.store import Paths, crash_point
+from index import layout
 from index.build import Indexer
 from index.search import QueryError, Searcher, SearchResults
 from web import links
@@ -189,7 +192,12 @@ class IndexKeeper:
                 if other != self._kept_by and other is not None:
                     # Said once, not at each look (a worker's indexing thread looks often).
                     log.info(
-                        "the index %s is kept by %s, which follows the log", self.folder, other
+                        "the index %s is kept by %s, which %s",
+                        self.folder,
+                        other,
+                        "follows the log"
+                        if other.startswith(NODE)
+                        else "applies the log's newest changes when it is done",
                     )
                 self._kept_by = other
                 if other is not None:
@@ -203,7 +211,7 @@ class IndexKeeper:
         could lose the changes it applies meanwhile."""
         with self._mutex:
             if self._held is not None:
-                return build(self.folder, catalog, engine=self.engine)
+                return self._build(catalog)
             with _folder_lock(self.folder, "onrecord reindex", CATCH_UP_WAIT) as other:
                 if other is not None:
                     raise IndexBusy(
@@ -211,12 +219,21 @@ class IndexKeeper:
                         "through that node (POST /admin/reindex), or stop the node, delete "
                         "the folder and start it again"
                     )
-                return build(self.folder, catalog, engine=self.engine)
+                return self._build(catalog)
+
+    def _build(self, catalog: Catalog) -> int:
+        """Build the index, then apply the changes committed while it was built: the
+        commands that made them waited for the folder, gave up, and left them to whoever
+        keeps it. The records written."""
+        count = build(self.folder, catalog, engine=self.engine)
+        self._apply(catalog)
+        return count
 
     def _apply(self, catalog: Catalog) -> int:
         crash_point("before-index")
         position = self.position
         try:
+            count = 0
             if position is None and not _holds_an_index(self.folder):
                 self.building = True
                 try:
@@ -224,10 +241,8 @@ class IndexKeeper:
                 finally:
                     self.building = False
                 self.applied_at = datetime.now(UTC)
-                self._recovered()
-                return count
-            position = position or 0
-            if position > catalog.change_head():
+                position = self.position  # then the changes committed meanwhile
+            elif (position or 0) > catalog.change_head():
                 # A log that ends before this index: the catalog was made anew (rebuilt
                 # from the WARC files, or another archive's); so is the index.
                 log.warning(
@@ -237,9 +252,8 @@ class IndexKeeper:
                 )
                 count = build(self.folder, catalog, engine=self.engine)
                 self.applied_at = datetime.now(UTC)
-                self._recovered()
-                return count
-            count = 0
+                position = self.position
+            position = position or 0
             while changes := catalog.changes_after(position, limit=BATCH):
                 count += apply_changes(self.folder, catalog, changes, engine=self.engine)
                 position = changes[-1].seq
@@ -313,11 +327,9 @@ class IndexKeeper:
 
 
 def _holds_an_index(folder: Path) -> bool:
-    """Whether ``folder`` holds anything but this module's own files (an index)."""
-    own = (POSITION_FILE, LOCK_FILE)
-    return folder.is_dir() and any(
-        not p.name.startswith(".") and p.name not in own for p in folder.iterdir()
-    )
+    """Whether ``folder`` holds a published index: a build killed before it published
+    leaves its generation's folder behind, and that is no index."""
+    return layout.current(folder) is not None
 
 
 def _iso(moment: datetime | None) -> str | None:
