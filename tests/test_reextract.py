@@ -11,6 +11,7 @@ from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline, Readers
 from scrapers.quotes import find_quotes
 from tests.conftest import run_onrecord
+from web import indexing
 
 PAGE = (Path(__file__).parent / "data" / "pages" / "statement-v1.html").read_bytes()
 
@@ -88,3 +89,32 @@ def test_a_better_extractor_keeps_the_old_quote_ids_resolving(archive_root, serv
         assert "has been counted" in new.text
         for quote in old_quotes:
             assert catalog.resolve_quote_id(quote.id) in new_ids
+
+
+def test_a_quote_marked_no_quote_stays_out_of_the_index_and_verify_under_its_new_id(
+    archive_root, server
+):
+    server.route("/s", status=200, body=PAGE, headers={"Content-Type": "text/html"})
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        old_readers = Readers(extract=gluing_extract, release="onrecord-extract/0+test")
+        [document_id] = (
+            Pipeline(store, http, readers=old_readers).capture(server.url("/s")).changed_documents
+        )
+        catalog = store.catalog
+        version_id = catalog.document(document_id).latest_version_id
+        [glued] = [
+            q
+            for q in catalog.quotes_of_extraction(catalog.current_extraction(version_id).id)
+            if "beencounted" in q.text
+        ]
+        catalog.correct_quote(glued.id, "not_quote", True, reason="a heading", author="ed")
+        Pipeline(store, None).reextract(document_id)
+        successor = catalog.resolve_quote_id(glued.id)
+        assert successor != glued.id
+        assert successor in catalog.not_quote_ids()
+        indexing.catch_up(store.paths, catalog)
+    verified = run_onrecord("verify", "--archive", str(archive_root))
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -266,12 +266,15 @@ class CorrectionQueries(Queries):
         return set(self._run("SELECT DISTINCT quote_id FROM corrections").scalars())
 
     def not_quote_ids(self) -> set[str]:
-        """Quotes that editors marked not a quote (the index leaves them out)."""
+        """Quotes that editors marked not a quote (the index leaves them out), by the id
+        each has now: a mark made under an id a re-extraction replaced holds for its
+        successor."""
         latest: dict[str, bool] = {}
         for row in self._run(
             "SELECT quote_id, after FROM corrections WHERE kind = 'not_quote' ORDER BY seq"
-        ):
-            latest[row[0]] = bool(json.loads(row[1]).get("not_quote"))
+        ).all():
+            quote_id = self.resolve_quote_id(row[0]) or row[0]
+            latest[quote_id] = bool(json.loads(row[1]).get("not_quote"))
         return {quote_id for quote_id, flag in latest.items() if flag}
 
     def quotes_corrected_to_speaker(self, speaker_ids: list[str]) -> list[Quote]:
