@@ -7,8 +7,21 @@ A WACZ (version 1.1.1) is a ZIP file, every member stored uncompressed::
     indexes/index.cdx          CDXJ (the name the spec, pywb and py-wacz use): one line
                                per capture, SURT key, timestamp, JSON block
     pages/pages.jsonl          one line per page (a capture that shows a document)
+    onrecord/...               onrecord's own members, listed below
     datapackage.json           every file above with its sha256 digest and size
     datapackage-digest.json    the digest of datapackage.json
+
+onrecord's own members carry what keeps its links and editors' work intact after a move
+(other tools ignore them)::
+
+    onrecord/quote-aliases.json        [old quote id, successor id] pairs
+    onrecord/speaker-aliases.json      [old speaker id, successor id] pairs
+    onrecord/speaker-merges.json       [old id, new id, author, reason, time] of each
+                                       speaker an editor merged into another
+    onrecord/speaker-identifiers.json  [speaker id, scheme, value] (a wikidata id, say)
+    onrecord/capture-sources.json      {capture id: source name} of every capture a
+                                       source made (pages.jsonl names only pages')
+    onrecord/corrections.jsonl         editors' corrections as their hash chain (if any)
 
 Exporting the whole archive copies its WARC files as they are; exporting a part copies
 the bytes of each chosen exchange (its response or revisit record and the request record
@@ -18,7 +31,10 @@ and dates survive.
 Importing re-writes each response and revisit record through :meth:`Store.save_capture`,
 with the WARC-Date, target URI, HTTP headers and payload bytes it had: the capture id
 derives from those, so a capture keeps its id when an archive moves, and importing twice
-stores nothing the second time. Request records go with their responses. Foreign WARC
+stores nothing the second time. Request records go with their responses. Each of
+onrecord's members is read and checked whole before any WARC record is imported, and
+importing it again changes nothing. Packages made before a member existed still import:
+without capture-sources.json a capture's source comes from pages.jsonl. Foreign WARC
 files are read the same way: WARC/1.0, ``<angle-bracketed>`` target URIs (as Debian's
 ``wget --warc-file`` writes them) and sha1 digests are all accepted.
 """
@@ -56,6 +72,7 @@ from archive.warc import (
 log = logging.getLogger(__name__)
 
 WACZ_VERSION = "1.1.1"
+PAGES = "pages/pages.jsonl"
 PAGES_FORMAT = "json-pages-1.0"
 PART_WARC = "data.warc.gz"
 # onrecord's own addition: quote ids older extractions issued, and their successors, so
@@ -63,6 +80,21 @@ PART_WARC = "data.warc.gz"
 ALIASES = "onrecord/quote-aliases.json"
 # The same for speaker ids ("NASA Administrator Jim Bridenstine" -> "Jim Bridenstine").
 SPEAKER_ALIASES = "onrecord/speaker-aliases.json"
+# Editors' speaker merges, each as it was made, so that a merged-away speaker's link
+# still leads to the speaker it was merged into.
+SPEAKER_MERGES = "onrecord/speaker-merges.json"
+# Editors' identifiers of speakers in other registries (wikidata, say).
+SPEAKER_IDENTIFIERS = "onrecord/speaker-identifiers.json"
+# The columns of each row of the members above, all of them strings.
+ROWS = {
+    ALIASES: ("old id", "new id"),
+    SPEAKER_ALIASES: ("old id", "new id"),
+    SPEAKER_MERGES: ("old id", "new id", "author", "reason", "time"),
+    SPEAKER_IDENTIFIERS: ("speaker id", "scheme", "value"),
+}
+# The source of every capture a source made: pages.jsonl lists only captures that show a
+# document, not a source's robots.txt, feeds, sitemaps, listings, redirects or failures.
+CAPTURE_SOURCES = "onrecord/capture-sources.json"
 # Corrections editors made, as their hash chain (archive/catalog/corrections.py).
 CORRECTIONS = "onrecord/corrections.jsonl"
 _COPY_CHUNK = 1 << 20
@@ -146,11 +178,13 @@ def export_wacz(
             cdxj = "".join(sorted(_cdxj_line(entry) for entry in entries)).encode("utf-8")
             _add(package, resources, "indexes/index.cdx", cdxj)
             pages = _pages(catalog, [entry.capture for entry in entries])
-            _add(package, resources, "pages/pages.jsonl", pages)
-            aliases = json.dumps(catalog.quote_aliases(), indent=0).encode("utf-8")
-            _add(package, resources, ALIASES, aliases)
-            speakers = json.dumps(catalog.speaker_aliases(), indent=0).encode("utf-8")
-            _add(package, resources, SPEAKER_ALIASES, speakers)
+            _add(package, resources, PAGES, pages)
+            _add_json(package, resources, ALIASES, catalog.quote_aliases())
+            _add_json(package, resources, SPEAKER_ALIASES, catalog.speaker_aliases())
+            _add_json(package, resources, SPEAKER_MERGES, catalog.speaker_merge_rows())
+            identifiers = catalog.speaker_identifier_rows()
+            _add_json(package, resources, SPEAKER_IDENTIFIERS, identifiers)
+            _add_json(package, resources, CAPTURE_SOURCES, _sources_of(entries))
             chain = "".join(
                 json.dumps(entry, ensure_ascii=False) + "\n"
                 for entry in catalog.correction_entries()
@@ -284,6 +318,18 @@ def _datapackage(resources: list[dict], title: str, created: datetime) -> bytes:
     return json.dumps(document, indent=2).encode("utf-8")
 
 
+def _sources_of(entries: list[_Entry]) -> dict[str, str]:
+    """Capture id -> source name, for every exported capture a source made."""
+    found = {entry.capture.id: entry.capture.source for entry in entries}
+    return {capture_id: found[capture_id] for capture_id in sorted(found) if found[capture_id]}
+
+
+def _add_json(
+    package: zipfile.ZipFile, resources: list[dict], member: str, value: list | dict
+) -> None:
+    _add(package, resources, member, json.dumps(value, indent=0).encode("utf-8"))
+
+
 def _add(package: zipfile.ZipFile, resources: list[dict], member: str, data: bytes) -> None:
     package.writestr(member, data)
     resources.append(_resource(member, _sha256(data), len(data)))
@@ -336,37 +382,64 @@ def _import_wacz(store: Store, path: Path, summary: ImportSummary) -> None:
     with zipfile.ZipFile(path) as package:
         _refuse_zip_bombs(package, path)
         resources = _checked_resources(package, path)
-        sources = _page_sources(package) if "pages/pages.jsonl" in resources else {}
         warcs = [name for name in resources if _is_warc_member(name)]
         if not warcs:
             raise PackageError(f"{path} holds no WARC file under archive/")
+        sources = _sources(package, path, resources)
         corrections = _corrections(package, path) if CORRECTIONS in resources else []
-        quote_aliases = _aliases(package, path, ALIASES, resources)
-        speaker_aliases = _aliases(package, path, SPEAKER_ALIASES, resources)
+        quote_aliases = _rows(package, path, ALIASES, resources)
+        speaker_aliases = _rows(package, path, SPEAKER_ALIASES, resources)
+        merges = _rows(package, path, SPEAKER_MERGES, resources)
+        identifiers = _rows(package, path, SPEAKER_IDENTIFIERS, resources)
         for name in warcs:
             _import_warc(store, _member_opener(package, name), f"{path}!{name}", sources, summary)
-        with store.catalog.transaction():
+        catalog = store.catalog
+        with catalog.transaction():
             for old_id, new_id in quote_aliases:
-                store.catalog.add_quote_alias(old_id, new_id)
+                catalog.add_quote_alias(old_id, new_id)
             for old_id, new_id in speaker_aliases:
-                store.catalog.add_speaker_alias(old_id, new_id)
+                catalog.add_speaker_alias(old_id, new_id)
+            merged = sum(catalog.import_speaker_merge(*merge) for merge in merges)
+            for speaker_id, scheme, value in identifiers:
+                catalog.set_speaker_identifier(speaker_id, scheme, value)
+        if merges:
+            log.info(
+                "imported %d of the %d speaker merges of %s (the rest were here already, or"
+                " would lead back to the speaker merged)",
+                merged,
+                len(merges),
+                path,
+            )
         if corrections:
-            added = store.catalog.import_corrections(corrections)
+            added = catalog.import_corrections(corrections)
             log.info("imported %d corrections from %s", added, path)
 
 
-def _aliases(
+def _rows(
     package: zipfile.ZipFile, path: Path, member: str, resources: list[str]
-) -> list[tuple[str, str]]:
-    """A package's (old id, successor id) pairs, checked before anything is imported; none
-    when the package predates them."""
+) -> list[tuple[str, ...]]:
+    """The rows of one of onrecord's members (:data:`ROWS`), checked before anything is
+    imported; none when the package predates the member."""
     if member not in resources:
         return []
+    columns = ROWS[member]
+    rows = _json_member(package, path, member)
+    if not isinstance(rows, list) or not all(_is_row(row, len(columns)) for row in rows):
+        raise PackageError(f"{path}: {member} is not a list of [{', '.join(columns)}] rows")
+    return [tuple(row) for row in rows]
+
+
+def _is_row(row: object, width: int) -> bool:
+    return (
+        isinstance(row, list) and len(row) == width and all(isinstance(value, str) for value in row)
+    )
+
+
+def _json_member(package: zipfile.ZipFile, path: Path, member: str) -> object:
     try:
-        pairs = json.loads(package.read(member))
-        return [(str(old), str(new)) for old, new in pairs]
-    except (ValueError, TypeError) as exc:
-        raise PackageError(f"{path}: {member} is not a list of [old id, new id] pairs") from exc
+        return json.loads(package.read(member))
+    except ValueError as exc:  # (a UnicodeDecodeError is one too)
+        raise PackageError(f"{path}: {member} is not JSON: {exc}") from None
 
 
 def _corrections(package: zipfile.ZipFile, path: Path) -> list[dict]:
@@ -407,9 +480,11 @@ def _checked_resources(package: zipfile.ZipFile, path: Path) -> list[str]:
         resources = datapackage["resources"]
     except (KeyError, ValueError, TypeError) as exc:
         raise PackageError(f"{path} is not a WACZ package: {exc}") from None
+    if not isinstance(resources, list):
+        raise PackageError(f"{path}: the resources in datapackage.json are not a list")
     names = []
     for resource in resources:
-        name = resource["path"]
+        name = _resource_path(resource, path)
         algorithm, _, expected = resource.get("hash", "").partition(":")
         try:
             hasher = hashlib.new(algorithm or "sha256")
@@ -430,16 +505,54 @@ def _checked_resources(package: zipfile.ZipFile, path: Path) -> list[str]:
     return names
 
 
+def _resource_path(resource: object, path: Path) -> str:
+    """The member a datapackage.json resource lists, once the resource is known to be an
+    object with a path (and a hash, if any, that is a string)."""
+    if not isinstance(resource, dict):
+        raise PackageError(
+            f"{path}: datapackage.json lists a resource that is not an object: "
+            f"{json.dumps(resource):.60}"
+        )
+    name = resource.get("path")
+    if not isinstance(name, str) or not name:
+        raise PackageError(
+            f"{path}: datapackage.json lists a resource with no path: {json.dumps(resource):.60}"
+        )
+    if not isinstance(resource.get("hash", ""), str):
+        raise PackageError(f"{path}: the hash of {name} in datapackage.json is not a string")
+    return name
+
+
 def _is_warc_member(name: str) -> bool:
     return name.startswith("archive/") and name.endswith((".warc", ".warc.gz"))
 
 
-def _page_sources(package: zipfile.ZipFile) -> dict[str, str]:
-    """Capture id -> source name, from the pages an onrecord export lists."""
+def _sources(package: zipfile.ZipFile, path: Path, resources: list[str]) -> dict[str, str]:
+    """Capture id -> source name: every capture's, or in a package made before
+    capture-sources.json, those of the pages it lists."""
+    pages = _page_sources(package, path) if PAGES in resources else {}
+    if CAPTURE_SOURCES not in resources:
+        return pages
+    found = _json_member(package, path, CAPTURE_SOURCES)
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        raise PackageError(f"{path}: {CAPTURE_SOURCES} is not a {{capture id: source}} object")
+    return found
+
+
+def _page_sources(package: zipfile.ZipFile, path: Path) -> dict[str, str]:
+    """Capture id -> source name, from the pages an onrecord export lists (the whole file
+    checked, so that a damaged one refuses the package)."""
     found = {}
-    for line in package.read("pages/pages.jsonl").splitlines():
-        page = json.loads(line)
-        if page.get("id") and page.get("source"):
+    for number, line in enumerate(package.read(PAGES).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            page = json.loads(line)
+        except ValueError as exc:
+            raise PackageError(f"{path}: line {number} of {PAGES} is not JSON: {exc}") from None
+        if not isinstance(page, dict):
+            raise PackageError(f"{path}: line {number} of {PAGES} is not a JSON object")
+        if page.get("id") and isinstance(page.get("source"), str):
             found[page["id"]] = page["source"]
     return found
 

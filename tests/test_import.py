@@ -272,3 +272,55 @@ def test_importing_a_package_leaves_no_scratch_file_even_when_killed(tmp_path):
     assert finished.returncode == 0, finished.stderr
     assert len(captured(root)) == 3
     assert os.listdir(scratch) == []
+
+
+NOTICES = "archive/notices.warc.gz"
+PAGES = b'{"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}\n'
+
+
+@pytest.mark.parametrize(
+    ("changed", "resources", "problem"),
+    [
+        ({}, [{"path": NOTICES}, {"name": "notes"}], "lists a resource with no path"),
+        ({}, [NOTICES], 'lists a resource that is not an object: "archive/notices.warc.gz"'),
+        ({}, {"path": NOTICES}, "the resources in datapackage.json are not a list"),
+        ({"pages/pages.jsonl": PAGES + b"not json\n"}, None, "line 2 of pages/pages.jsonl is"),
+        ({"pages/pages.jsonl": b'["c-1"]\n'}, None, "line 1 of pages/pages.jsonl is not a"),
+        (
+            {"onrecord/capture-sources.json": b'[["c-1", "harbour"]]'},
+            None,
+            "onrecord/capture-sources.json is not a {capture id: source} object",
+        ),
+        (
+            {"onrecord/speaker-merges.json": b'[["s-1", "s-2"]]'},
+            None,
+            "speaker-merges.json is not a list of [old id, new id, author, reason, time] rows",
+        ),
+        ({"onrecord/speaker-identifiers.json": b"wikidata Q42"}, None, "is not JSON"),
+    ],
+    ids=[
+        "resource-without-path",
+        "resource-not-an-object",
+        "resources-not-a-list",
+        "pages-not-json",
+        "page-not-an-object",
+        "capture-sources-not-an-object",
+        "speaker-merges-not-rows",
+        "speaker-identifiers-not-json",
+    ],
+)
+def test_a_malformed_package_is_refused_in_one_sentence(tmp_path, changed, resources, problem):
+    members = {NOTICES: warc(1, gz=True), "pages/pages.jsonl": PAGES} | changed
+    if resources is None:  # every member listed, with its true size
+        resources = [{"path": name, "bytes": len(data)} for name, data in members.items()]
+    package = tmp_path / "malformed.wacz"
+    with zipfile.ZipFile(package, "w") as out:
+        for name, data in members.items():
+            out.writestr(name, data)
+        out.writestr("datapackage.json", json.dumps({"resources": resources}))
+    root = archive(tmp_path)
+    result = run_import(root, package)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a ClickException, not a traceback
+    assert f"{package}: " in result.output and problem in result.output
+    assert captured(root) == []

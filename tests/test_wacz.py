@@ -20,6 +20,7 @@ from archive.catalog import Catalog
 from archive.store import Paths, Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
+from scrapers.sources import load_sources
 from tests.conftest import copy_site
 from tests.loopback import LoopbackServer
 from tests.webarchive import WebArchive
@@ -28,6 +29,7 @@ from web.cli_integrity import export_command, import_command, verify
 
 WACZ = Path(sys.executable).parent / "wacz"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
+XML = {"Content-Type": "application/xml"}
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +43,39 @@ def built(built_site: WebArchive, tmp_path_factory) -> WebArchive:
         outcome = Pipeline(store, http).capture(archive.statement_url)
         assert [c.record_type for c in outcome.captures] == ["revisit"]
     return archive
+
+
+@pytest.fixture(scope="module")
+def scraped(tmp_path_factory) -> Path:
+    """An archive after one run of a feed source: its robots.txt, feed and article."""
+    root = fresh(tmp_path_factory.mktemp("scraped") / "archive")
+    with LoopbackServer() as server:
+        feed = (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour news</title>'
+            f"<item><title>Bridge</title><link>{server.url('/news/bridge')}</link></item>"
+            "</channel></rss>"
+        )
+        article = (
+            "<html><head><title>Bridge update</title></head><body><article><h1>Bridge "
+            "update</h1><p>“The harbour bridge reopens on Monday after the repairs,” said "
+            "Rosa Lind, the city engineer, at a briefing on Thursday.</p></article></body></html>"
+        )
+        server.route("/robots.txt", body="User-agent: *\nDisallow: /private/\n")
+        server.route("/feed.xml", body=feed, headers=XML)
+        server.route("/news/bridge", body=article, headers=HTML)
+        (root / "sources" / "harbour.toml").write_text(
+            '[[source]]\nname = "harbour-feed"\npublisher = "Harbour City"\n'
+            'kind = "statement"\nschedule = { every = "1d" }\n'
+            f'discovery = {{ type = "feed", url = "{server.url("/feed.xml")}" }}\n',
+            encoding="utf-8",
+        )
+        with (
+            Store.open(root) as store,
+            PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+        ):
+            for source in load_sources([root / "sources"]):
+                Pipeline(store, http).scrape(source)
+    return root
 
 
 def invoke(command, *args: str):
@@ -101,6 +136,26 @@ def check_package(path: Path) -> dict[str, bytes]:
     return files
 
 
+def repack(package: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` to ``package`` as a WACZ whose datapackage.json lists each of them
+    (but itself and its digest) with its true digest and size, as a careful forger would."""
+    resources = [
+        {"path": name, "hash": "sha256:" + hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        for name, data in files.items()
+        if name not in ("datapackage.json", "datapackage-digest.json")
+    ]
+    datapackage = json.loads(files["datapackage.json"]) | {"resources": resources}
+    files = files | {"datapackage.json": json.dumps(datapackage).encode()}
+    digest = {
+        "path": "datapackage.json",
+        "hash": "sha256:" + hashlib.sha256(files["datapackage.json"]).hexdigest(),
+    }
+    files["datapackage-digest.json"] = json.dumps(digest).encode()
+    with zipfile.ZipFile(package, "w", compression=zipfile.ZIP_STORED) as rewritten:
+        for name, data in files.items():
+            rewritten.writestr(name, data)
+
+
 def validate(path: Path) -> None:
     result = subprocess.run(
         [str(WACZ), "validate", "-f", str(path)], capture_output=True, text=True, check=False
@@ -158,26 +213,65 @@ def test_a_package_with_unreadable_aliases_is_refused_and_changes_nothing(built,
     package = tmp_path / "aliases.wacz"
     invoke(export_command, package, "--archive", built.root)
     files = members(package)
-    files["onrecord/speaker-aliases.json"] = b'{"not": "pairs"}'
-    datapackage = json.loads(files["datapackage.json"])
-    for resource in datapackage["resources"]:
-        data = files[resource["path"]]
-        resource["hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
-        resource["bytes"] = len(data)
-    files["datapackage.json"] = json.dumps(datapackage).encode()
-    digest = {
-        "path": "datapackage.json",
-        "hash": "sha256:" + hashlib.sha256(files["datapackage.json"]).hexdigest(),
-    }
-    files["datapackage-digest.json"] = json.dumps(digest).encode()
-    with zipfile.ZipFile(package, "w", compression=zipfile.ZIP_STORED) as rewritten:
-        for name, data in files.items():
-            rewritten.writestr(name, data)
+    repack(package, files | {"onrecord/speaker-aliases.json": b'{"not": "pairs"}'})
     target = fresh(tmp_path / "target")
     result = CliRunner().invoke(import_command, [str(package), "--archive", str(target)])
     assert result.exit_code != 0
-    assert "onrecord/speaker-aliases.json is not a list of [old id, new id] pairs" in result.output
+    assert "onrecord/speaker-aliases.json is not a list of [old id, new id] rows" in result.output
     assert identifiers(target)["captures"] == []
+
+
+def test_speaker_merges_and_identifiers_travel_with_the_package(built, tmp_path):
+    archive = copy_site(built, tmp_path / "archive")
+    with Catalog.open(Paths(archive.root).catalog) as catalog:
+        merged = catalog.quote(built.reported).speaker_id
+        kept = catalog.quote(built.hostile_quote).speaker_id
+        catalog.merge_speakers(merged, kept, reason="the same person", author="editor")
+        catalog.set_speaker_identifier(kept, "wikidata", "Q42")
+    package = tmp_path / "merges.wacz"
+    invoke(export_command, package, "--archive", archive.root)
+    check_package(package)
+    target = fresh(tmp_path / "merges")
+    invoke(import_command, package, "--archive", target)
+    invoke(import_command, package, "--archive", target)  # adds nothing, refuses nothing
+    with Catalog.open(Paths(target).catalog) as catalog:
+        assert catalog.speaker_merges() == {merged: kept}
+        assert catalog.speaker_identifiers(kept) == {"wikidata": "Q42"}
+    new = create_app({"ARCHIVE": str(target), "TESTING": True}).test_client()
+    moved = new.get(links.speaker_path(merged))
+    assert (moved.status_code, moved.location) == (301, links.speaker_path(kept))
+    again = tmp_path / "again.wacz"  # each merge once, with its author, reason and time
+    invoke(export_command, again, "--archive", target)
+    for member in ("onrecord/speaker-merges.json", "onrecord/speaker-identifiers.json"):
+        assert members(again)[member] == members(package)[member]
+
+
+def sources(root: Path) -> dict[str, str | None]:
+    with Catalog.open(Paths(root).catalog) as catalog:
+        return {c.id: c.source for c in catalog.all_captures()}
+
+
+def test_every_capture_keeps_its_source_when_the_archive_moves(scraped, tmp_path):
+    before = sources(scraped)
+    with Catalog.open(Paths(scraped).catalog) as catalog:
+        kinds = {c.kind for c in catalog.all_captures() if c.source == "harbour-feed"}
+    assert {"robots", "feed", "page"} <= kinds
+    package = tmp_path / "scraped.wacz"
+    invoke(export_command, package, "--archive", scraped)
+    files = check_package(package)
+    target = fresh(tmp_path / "moved")
+    shutil.copytree(scraped / "sources", target / "sources", dirs_exist_ok=True)
+    invoke(import_command, package, "--archive", target)
+    assert sources(target) == before
+    # A package made before capture-sources.json: the pages it lists keep their sources.
+    del files["onrecord/capture-sources.json"]
+    repack(package, files)
+    pages = {json.loads(line)["id"] for line in files["pages/pages.jsonl"].splitlines()[1:]}
+    assert pages and pages < set(before)
+    older = fresh(tmp_path / "older")
+    shutil.copytree(scraped / "sources", older / "sources", dirs_exist_ok=True)
+    invoke(import_command, package, "--archive", older)
+    assert sources(older) == {c: (s if c in pages else None) for c, s in before.items()}
 
 
 def captures_of(root: Path, url: str):

@@ -572,6 +572,43 @@ class CorrectionQueries(Queries):
                 )
         return made
 
+    def speaker_merge_rows(self) -> list[tuple[str, ...]]:
+        """Every speaker merge as it was made: (old id, new id, author, reason, time)."""
+        rows = self._run(
+            "SELECT old_id, new_id, author, reason, created_at FROM speaker_merges ORDER BY old_id"
+        )
+        return [tuple(row) for row in rows]
+
+    def import_speaker_merge(
+        self, old_id: str, new_id: str, author: str, reason: str, created_at: str
+    ) -> bool:
+        """Add a merge from another archive as it was made (an export); whether it was
+        added: not when ``old_id`` is merged already, or ``new_id`` stands for it here
+        (the two would lead to each other)."""
+        with self.transaction():
+            self._lock_chain()
+            if self.resolve_speaker_id(new_id) == old_id:
+                return False
+            added = self._run(
+                "INSERT INTO speaker_merges (old_id, new_id, author, reason, created_at)"
+                " VALUES (:old, :new, :author, :reason, :at) ON CONFLICT (old_id) DO NOTHING",
+                old=old_id,
+                new=new_id,
+                author=author,
+                reason=reason,
+                at=created_at,
+            ).rowcount
+            if added:
+                self.note_change("merged", self.documents_of_speaker(old_id), old_id)
+        return bool(added)
+
+    def speaker_identifier_rows(self) -> list[tuple[str, ...]]:
+        """Every identifier editors gave a speaker: (speaker id, scheme, value)."""
+        rows = self._run(
+            "SELECT speaker_id, scheme, value FROM speaker_identifiers ORDER BY speaker_id, scheme"
+        )
+        return [tuple(row) for row in rows]
+
     def speaker_identifiers(self, speaker_id: str) -> dict[str, str]:
         rows = self._run(
             "SELECT scheme, value FROM speaker_identifiers WHERE speaker_id = :id ORDER BY scheme",
