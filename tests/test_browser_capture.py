@@ -370,6 +370,17 @@ def test_the_capture_and_quote_pages_show_how_the_page_looked(store, site, brows
     assert rendered.headers["Content-Security-Policy"].startswith("sandbox")
     dom = BeautifulSoup(rendered.text, "html.parser")
     assert dom.select_one("h1").get_text() == HEADLINE
+    stylesheet = dom.select_one("link[rel=stylesheet]")["href"]
+    assert stylesheet.startswith("http://")  # as stored, for any client but a browser
+    # In a reader's browser its links lead into the archive, not out to the live web.
+    shown = client.get(links.rendered_path(page.id), headers={"Sec-Fetch-Mode": "navigate"})
+    assert shown.headers["Content-Security-Policy"].startswith("sandbox")
+    assert "Digest" not in shown.headers  # not the bytes stored
+    dom = BeautifulSoup(shown.text, "html.parser")
+    assert dom.select_one("h1").get_text() == HEADLINE
+    archived = links.raw_capture_path(stylesheet, page.captured_at)
+    assert dom.select_one("link[rel=stylesheet]")["href"] == archived
+    assert client.get(archived, follow_redirects=True).status_code == 200
 
 
 def test_the_capture_command_renders_in_the_browser_when_asked(tmp_path, site, monkeypatch):

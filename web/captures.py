@@ -215,12 +215,35 @@ def _rendered(capture_id: str, record_type: str) -> Response:
     record = rendering_of(found).get(record_type)
     if record is None:
         abort(404, description=f"capture {capture_id} was not made in a browser")
-    response = Response(record.payload, status=200, content_type=record.content_type)
+    response = _for_reader(found, record.payload, record.content_type, 200)
     response.headers["X-Onrecord-Archived"] = "1"
-    response.headers["Digest"] = "sha-256=" + base64.b64encode(
-        bytes.fromhex(record.payload_digest.removeprefix("sha256:"))
-    ).decode("ascii")
+    if response.get_data() == record.payload:  # as stored, not with its links rewritten
+        response.headers["Digest"] = "sha-256=" + base64.b64encode(
+            bytes.fromhex(record.payload_digest.removeprefix("sha256:"))
+        ).decode("ascii")
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+def _for_reader(found: Capture, payload: bytes, content_type: str, status: int) -> Response:
+    """An archived page of ``found`` as a response: for a reader's browser, its links
+    lead into the archive as of the capture (web/rewrite.py); other clients get the bytes
+    as they were stored."""
+    media_type, options = parse_options_header(content_type)
+    if (
+        payload
+        and media_type in ("text/html", "application/xhtml+xml")
+        and rewrite.is_navigation(request.headers)
+    ):
+        payload = rewrite.rewrite_links(
+            payload,
+            options.get("charset"),
+            found.url,
+            lambda url: links.raw_capture_path(url, found.captured_at),
+        )
+        content_type = "text/html; charset=utf-8"
+    response = Response(payload, status=status, content_type=content_type)
+    response.headers["Vary"] = "Sec-Fetch-Mode, Upgrade-Insecure-Requests"
     return response
 
 
@@ -236,23 +259,7 @@ def archived_copy(found: Capture) -> Response:
     content_type = record.header("Content-Type") or "application/octet-stream"
     status = archived_status(found)
     payload = b"" if status in _BODILESS else record.payload
-    media_type, options = parse_options_header(content_type)
-    if (
-        payload
-        and media_type in ("text/html", "application/xhtml+xml")
-        and rewrite.is_navigation(request.headers)
-    ):
-        # A reader's browser: links lead into the archive (web/rewrite.py); other
-        # clients get the bytes as received.
-        payload = rewrite.rewrite_links(
-            payload,
-            options.get("charset"),
-            found.url,
-            lambda url: links.raw_capture_path(url, found.captured_at),
-        )
-        content_type = "text/html; charset=utf-8"
-    response = Response(payload, status=status, content_type=content_type)
-    response.headers["Vary"] = "Sec-Fetch-Mode, Upgrade-Insecure-Requests"
+    response = _for_reader(found, payload, content_type, status)
     location = record.header("Location") if 300 <= status < 400 else None
     if location:  # into the archive, never out to the live web (as pywb rewrites it)
         target = urljoin(found.url, location.strip())
