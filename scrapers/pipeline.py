@@ -373,9 +373,7 @@ class Pipeline:
             and document.latest_version_id
         ):
             self.catalog.link_capture(capture.id, document.latest_version_id)
-            self._save_document(document, capture, state="live")
-            if document.state == "taken_down":
-                self._event("restored", document, capture, outcome)
+            self._captured_again(document, capture, outcome)
             return
         if capture.record_type == "revisit":
             original = self.catalog.capture(capture.refers_to) if capture.refers_to else None
@@ -403,9 +401,7 @@ class Pipeline:
             current = self.catalog.current_extraction(versions[-1].id)
             if current is not None and current.text == extracted.text:
                 self.catalog.link_capture(capture.id, versions[-1].id)
-                self._save_document(document, capture, state="live")
-                if document.state == "taken_down":
-                    self._event("restored", document, capture, outcome)
+                self._captured_again(document, capture, outcome)
                 return
         version = Version(
             id=ids.version_id(document.id, capture.id),
@@ -576,6 +572,16 @@ class Pipeline:
                     self._store_extraction(document, version, extracted)
                     self._changed("reextracted", document_id, version.id, outcome)
         return outcome
+
+    def _captured_again(self, document: Document, capture: Capture, outcome: Outcome) -> None:
+        """A capture of what the document's latest version says already. Search shows
+        and filters by when a document was last captured, so a later capture is a change
+        for the index, though not a changed document."""
+        self._save_document(document, capture, state="live")
+        if capture.captured_at > document.last_captured:
+            self.catalog.note_change("recaptured", [document.id], capture.id)
+        if document.state == "taken_down":
+            self._event("restored", document, capture, outcome)
 
     def _save_document(
         self, document: Document, capture: Capture, *, state: str, latest: str | None = None

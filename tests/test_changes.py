@@ -264,6 +264,27 @@ def test_a_quote_page_shows_a_new_appearance_once_the_index_has_it(archive, serv
     assert [a["speaker"] for a in after if a["id"] not in before] == ["Lena Park"]
 
 
+def test_a_page_captured_again_unchanged_shows_its_last_capture_in_search(tmp_path, server):
+    root = tmp_path / "archive"
+    init_archive(root)
+    server.route("/council", status=200, body=ECHO, headers={"Content-Type": "text/html"})
+    with (
+        Store.open(root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0, obey_robots=False)) as http,
+    ):
+        pipeline = Pipeline(store, http)
+        pipeline.capture(server.url("/council"))
+        indexing.catch_up(store.paths, store.catalog)
+        again = pipeline.capture(server.url("/council"))
+        assert not again.changed_documents  # the same words: no new version
+        indexing.catch_up(store.paths, store.catalog)
+        [document] = store.catalog.documents()
+        hits = indexing.search(store.paths, store.catalog, '"every valid ballot"').hits
+    assert document.last_captured == again.captures[0].captured_at
+    assert {hit.type for hit in hits} == {"document", "quote"}
+    assert {hit.captured for hit in hits} == {document.last_captured}
+
+
 def test_a_change_that_fails_is_logged_shown_retried_and_never_skipped(archive, caplog):
     paths = Paths(archive.root)
     keeper = IndexKeeper(paths.index)

@@ -50,6 +50,7 @@ CHANNEL = "onrecord_changes"
 # What made a document change, as the log and /status show it.
 CHANGE_KINDS = (
     "captured",  # a new document, or a new version of one
+    "recaptured",  # captured again, unchanged
     "edited",
     "taken_down",
     "restored",
