@@ -24,6 +24,7 @@ from tests.conftest import copy_site
 from tests.webarchive import WebArchive
 from web.cli import main
 from web.cli_integrity import verify
+from web.indexing import IndexKeeper
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +115,21 @@ def test_a_lost_catalog_row_is_rebuilt_from_its_record(root):
     repaired = run_verify(root, "--repair")
     assert repaired.exit_code == 0, repaired.output
     assert lost in captures(root)
+
+
+def test_a_repair_while_a_node_keeps_the_index_mends_the_catalog_and_says_so(sqlite_root):
+    lost = captures(sqlite_root)[0]
+    sql(sqlite_root, "DELETE FROM captures WHERE id = :id", id=lost.id)
+    node = IndexKeeper(Paths(sqlite_root).index)
+    node.claim()
+    try:
+        repaired = run_verify(sqlite_root, "--repair")
+    finally:
+        node.release()
+    assert repaired.exception is None or isinstance(repaired.exception, SystemExit)
+    assert "the index was not rebuilt" in repaired.output
+    assert "POST /admin/reindex" in repaired.output
+    assert lost in captures(sqlite_root)
 
 
 def test_a_changed_digest_in_the_catalog_is_rewritten_from_the_warc(root):

@@ -93,8 +93,12 @@ def _repair(archive_dir: Path) -> tuple[Verification, check.IndexDiff, int]:
         touched = repair_catalog(store.catalog, found)
         outcome = work.process_pending()
         if touched or outcome.changed_documents or not diff.clean:
-            count = indexing.rebuild(store.paths, store.catalog)
-            click.echo(f"rebuilt the index: {count} records")
+            try:
+                count = indexing.rebuild(store.paths, store.catalog)
+            except indexing.IndexBusy as exc:  # the catalog is mended all the same
+                click.echo(f"the index was not rebuilt: {exc}")
+            else:
+                click.echo(f"rebuilt the index: {count} records")
         repaired = len(found.problems)
         found, diff = _check(store.paths, store.catalog)
     return found, diff, repaired - len(found.problems)
