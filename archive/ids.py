@@ -26,6 +26,7 @@ __all__ = [
     "capture_id",
     "doc_id",
     "extraction_id",
+    "is_number",
     "memento_ts",
     "normalize_quote_text",
     "parse_timestamp",
@@ -251,10 +252,21 @@ def parse_timestamp(value: str) -> datetime:
     >>> parse_timestamp("202611030900005")
     datetime.datetime(2026, 11, 3, 9, 0, 0, 500000, tzinfo=datetime.timezone.utc)
     """
-    if len(value) <= 14 or not value.isdigit() or len(value) > 17:
+    if len(value) <= 14 or not is_number(value) or len(value) > 17:
         return parse_ts14(value)
     whole, fraction = value[:14], value[14:]
     return parse_ts14(whole).replace(microsecond=int(fraction.ljust(6, "0")))
+
+
+def is_number(text: str) -> bool:
+    """Whether text is a whole number written in ASCII digits, as every number in a
+    header, a timestamp or a request parameter is: '²' and '٣' are digits to
+    ``str.isdigit``, but no number to ``int`` or ``strptime`` (or another number).
+
+    >>> is_number("12"), is_number("²"), is_number("٣"), is_number("-1"), is_number("")
+    (True, False, False, False, False)
+    """
+    return text.isascii() and text.isdigit()
 
 
 def parse_ts14(value: str) -> datetime:
@@ -267,7 +279,7 @@ def parse_ts14(value: str) -> datetime:
     ...
     ValueError: timestamp out of range: '20261399'
     """
-    if not value.isdigit() or not 4 <= len(value) <= 14 or len(value) % 2:
+    if not is_number(value) or not 4 <= len(value) <= 14 or len(value) % 2:
         raise ValueError(f"not a Wayback timestamp: {value!r}")
     padded = value + "0101000000"[len(value) - 4 :]
     try:

@@ -686,7 +686,7 @@ def _location(record, warc_file: str, offset: int, length: int) -> RecordLocatio
     status = None
     if http is not None and record.rec_type in ("response", "revisit"):
         code = http.get_statuscode()
-        status = int(code) if code and code.isdigit() else None
+        status = int(code) if code and ids.is_number(code) else None
     refers_date = headers.get_header("WARC-Refers-To-Date")
     return RecordLocation(
         warc_file=warc_file,
@@ -1083,7 +1083,7 @@ def _foreign_exchange(record, request) -> HttpExchange:
     except ids.InvalidURL as exc:
         raise RecordProblem("not an http(s) URL", str(exc)) from None
     code, _, reason = http.statusline.partition(" ")
-    if not code.isdigit():
+    if not ids.is_number(code):
         raise RecordProblem("not HTTP", f"no HTTP status in {http.statusline!r}")
     payload = raw = _foreign_payload(record)
     if "chunked" in (http.get_header("Transfer-Encoding") or "").lower():

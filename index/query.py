@@ -349,6 +349,6 @@ def _span(value: str) -> tuple[int, int]:
             after_last = date(year + month // 12, month % 12 + 1, 1)
         else:
             first, after_last = date(year, 1, 1), date(year + 1, 1, 1)
-    except ValueError:
+    except (ValueError, OverflowError):  # (9999-12-31 has no day after it)
         raise QueryError(f"bad date '{value}': no such day or month") from None
     return (first - _EPOCH).days, (after_last - _EPOCH).days

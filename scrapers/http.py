@@ -45,6 +45,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, ProtocolError, ReadTimeoutError, SSLError
 
+from archive import ids
 from scrapers.errors import (
     ConnectionFailed,
     FetchError,
@@ -617,7 +618,7 @@ class PoliteSession:
         """Stream the body as sent, stopping as soon as a cap is crossed."""
         config = self.config
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > config.max_bytes:
+        if ids.is_number(declared) and int(declared) > config.max_bytes:
             raise ResponseTooLarge(
                 url,
                 f"Content-Length {declared} exceeds the {config.max_bytes}-byte cap",
@@ -1060,7 +1061,7 @@ class _RecordedSocket:
 def _retry_after_seconds(exchange: Exchange) -> float | None:
     """Retry-After in seconds, from a delay or an HTTP date (against the server's Date)."""
     value = (exchange.header("Retry-After") or "").strip()
-    if value.isdigit():
+    if ids.is_number(value):
         return float(value)
     when = _http_date(value)
     if when is None:

@@ -223,6 +223,16 @@ def test_429_retry_after_seconds_is_honoured_up_to_the_cap(server, fake):
     assert fake.sleeps == [7.0, 60.0]
 
 
+def test_a_retry_after_that_is_no_number_is_ignored(server, fake):
+    server.route(
+        "/busy",
+        Reply(status=429, headers={"Retry-After": "\u00b2"}),  # '²': a digit, but no number
+        Reply(status=200, body=b"ok"),
+    )
+    with polite(fake) as session:
+        assert session.fetch(server.url("/busy")).final.body == b"ok"
+
+
 def test_429_retry_after_date_counts_from_the_servers_date(server, fake):
     now = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
     later = now + timedelta(seconds=30)

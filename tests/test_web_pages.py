@@ -173,7 +173,9 @@ def test_diff_between_two_versions_is_readable(client, site):
     assert reversed_order.status_code == 302
 
 
-@pytest.mark.parametrize("query", ["diff=1,9", "diff=a,b", "diff=1", "version=x", "version=7"])
+@pytest.mark.parametrize(
+    "query", ["diff=1,9", "diff=a,b", "diff=1", "version=x", "version=7", "version=²", "diff=1,²"]
+)
 def test_bad_version_parameters_are_400(client, site, query):
     soup = page(client, f"{links.document_path(site.news)}?{query}", status=400)
     assert soup.select_one(".error")["data-status"] == "400"
@@ -244,7 +246,13 @@ def test_sort_by_date_and_pages(client, site):
 
 @pytest.mark.parametrize(
     ("query", "words"),
-    [("speaker:", "needs a value"), ('"unbalanced', "quotation mark"), ("nope:x", "unknown")],
+    [
+        ("speaker:", "needs a value"),
+        ('"unbalanced', "quotation mark"),
+        ("nope:x", "unknown"),
+        ("published:9999-12-31", "no such day"),  # the last day there is: no day after it
+        ("captured:>9999-12-31", "no such day"),
+    ],
 )
 def test_malformed_queries_are_400_with_the_reason(client, query, words):
     soup = page(client, links.search_path(query), status=400)
@@ -254,7 +262,7 @@ def test_malformed_queries_are_400_with_the_reason(client, query, words):
     assert words in response.get_json()["error"]["message"]
 
 
-@pytest.mark.parametrize("query", ["sort=sideways", "type=person", "page=0", "page=x"])
+@pytest.mark.parametrize("query", ["sort=sideways", "type=person", "page=0", "page=x", "page=²"])
 def test_bad_search_parameters_are_400(client, query):
     assert client.get(f"/search?q=ballot&{query}").status_code == 400
 
@@ -315,6 +323,7 @@ def test_malformed_wayback_urls_are_400(client, path):
         ("0", 400, "page must be a whole number"),
         ("-5", 400, "page must be a whole number"),
         ("abc", 400, "page must be a whole number"),
+        ("²", 400, "page must be a whole number"),  # a digit to str.isdigit, no number
     ],
 )
 def test_a_page_of_captures_that_does_not_exist_is_a_clear_error(client, number, status, words):

@@ -101,7 +101,7 @@ def list_page(total: int) -> int:
     """The page of the capture list asked for: 400 when it is not a page number, 404 past
     the last page (never a database error, however many digits it has)."""
     text = request.args.get("page", "1")
-    if not text.isdigit() or int(text) < 1:
+    if not ids.is_number(text) or int(text) < 1:
         abort(400, description="page must be a whole number from 1")
     last = max((total - 1) // PAGE_SIZE + 1, 1)
     if len(text) > 12 or int(text) > last:

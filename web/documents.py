@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request
 
+from archive import ids
 from archive.catalog import Catalog
 from archive.models import Capture, Document, Extraction, Quote, Version
 from web import api, links
@@ -159,7 +160,7 @@ def get_document_or_404(document_id: str) -> Document:
 
 def version_by_seq(versions: list[Version], value: str, name: str) -> Version:
     """The version numbered ``value`` (1 is the first), or a 400 that says why not."""
-    if not value.isdigit():
+    if not ids.is_number(value):
         abort(400, description=f"{name} must be a version number, not {value[:40]!r}")
     for version in versions:
         if version.seq == int(value):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, jsonify, render_template, request
 
+from archive import ids
 from index.search import SearchResults
 from web import api, links
 from web.indexing import QueryError, hit_path, results_json
@@ -64,7 +65,7 @@ def search_request() -> SearchRequest:
         abort(400, description="type must be quote, document or empty")
     if sort not in SORTS:
         abort(400, description="sort must be relevance, date or date_asc")
-    if not page_text.isdigit() or not 1 <= int(page_text) <= MAX_PAGE:
+    if not ids.is_number(page_text) or not 1 <= int(page_text) <= MAX_PAGE:
         abort(400, description=f"page must be a number from 1 to {MAX_PAGE}")
     return SearchRequest(query, kind, sort, int(page_text))
 
