@@ -434,6 +434,19 @@ def test_the_corrections_feed_and_the_chain(web, site, db):
     assert check_corrections(db) == []
 
 
+def test_a_feed_stays_well_formed_xml_whatever_the_text_holds(web, site, people):
+    reason = "the memo says \x07ring the bell\x0c twice"  # XML allows neither, escaped or not
+    response = web.post(
+        links.corrections_path(site.pledge),
+        json={"kind": "note", "note": "see the memo", "reason": reason},
+        headers=bearer(people["ed"]),
+    )
+    assert response.status_code == 201
+    feed = ET.fromstring(web.get(links.corrections_feed_path()).data)
+    summaries = [e.find(f"{ATOM}summary").text for e in feed.findall(f"{ATOM}entry")]
+    assert any("\ufffdring the bell\ufffd twice" in summary for summary in summaries)
+
+
 def test_training_examples_hold_both_attributions(db, site):
     record = db.corrected(db.quote(site.unnamed))
     text = db.extraction(record.machine.extraction_id).text

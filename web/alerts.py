@@ -28,15 +28,13 @@ from flask import (
 
 from archive.catalog import AlertError, Subscription
 from scrapers.http import HttpConfig, PoliteSession
-from web import api, links
+from web import api, feeds, links
 from web.accounts import require
 from web.alert_delivery import follow, iso
 from web.corrections import field
 from web.resources import catalog
 
 bp = Blueprint("alerts", __name__)
-
-ATOM = "application/atom+xml; charset=utf-8"
 
 
 # -- pages --------------------------------------------------------------------------------
@@ -114,11 +112,10 @@ def feed(subscription_id: str) -> Response:
     items = [item for d in db.deliveries(found.id) for item in d.items]
     items.sort(key=lambda item: item["at"], reverse=True)
     root = request.url_root
-    body = render_template(
+    return feeds.atom(
         "alert.atom.xml",
         alert=found,
         items=items,
         updated=items[0]["at"] if items else iso(found.created_at),
         self_url=links.absolute(root, links.alert_feed_path(found.id)),
     )
-    return Response(body, content_type=ATOM)

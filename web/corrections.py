@@ -18,17 +18,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
+from flask import Blueprint, Response, abort, jsonify, redirect, request
 
 from archive.catalog import KINDS, Corrected, Correction, CorrectionError
-from web import api, links
+from web import api, feeds, links
 from web.accounts import require
 from web.resources import catalog, index_now
 
 bp = Blueprint("corrections", __name__)
 
 FEED_SIZE = 100
-ATOM = "application/atom+xml; charset=utf-8"
 IDENTIFIER_SCHEMES = {
     "wikidata": re.compile(r"Q[1-9][0-9]*"),
     "official_page": re.compile(r"https?://\S+"),
@@ -122,15 +121,13 @@ def _iso(moment: datetime | None) -> str | None:
 def feed() -> Response:
     made = catalog().corrections(limit=FEED_SIZE)
     root = request.url_root
-    body = render_template(
+    return feeds.atom(
         "corrections.atom.xml",
         corrections=made,
         updated=max((c.created_at for c in made), default=datetime.now(UTC)),
         self_url=links.absolute(root, links.corrections_feed_path()),
         quote_url={c.quote_id: links.absolute(root, links.quote_path(c.quote_id)) for c in made},
-        rfc3339=lambda m: m.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    return Response(body, content_type=ATOM)
 
 
 # -- speakers as identities -----------------------------------------------------------

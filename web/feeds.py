@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, render_template, request
@@ -14,6 +15,22 @@ bp = Blueprint("feeds", __name__)
 
 FEED_SIZE = 50
 ATOM = "application/atom+xml; charset=utf-8"
+
+
+# What XML 1.0 does not allow in a document at all, escaped or not: archived text may hold
+# it (a stray bell or form feed), and one such character makes a feed reader refuse the
+# whole feed.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def atom(template: str, **context) -> Response:
+    r"""An Atom feed rendered from ``template``, every character XML forbids replaced.
+
+    >>> _NOT_XML.sub("?", "ring \x07 the bell\tand go")
+    'ring ? the bell\tand go'
+    """
+    body = _NOT_XML.sub("\ufffd", render_template(template, rfc3339=rfc3339, **context))
+    return Response(body, content_type=ATOM)
 
 
 def rfc3339(moment: datetime) -> str:
@@ -32,7 +49,7 @@ def search_feed() -> Response:
     results = run(wanted, page_size=FEED_SIZE, facets=False)
     root = root_url()
     updated = max((hit.captured for hit in results.hits), default=datetime.now(UTC))
-    body = render_template(
+    return atom(
         "feed.atom.xml",
         query=query,
         hits=results.hits,
@@ -40,8 +57,6 @@ def search_feed() -> Response:
         self_url=links.absolute(root, links.search_atom_path(query)),
         page_url=links.absolute(root, links.search_path(query, type="quote", sort="date")),
         quote_url={hit.id: links.absolute(root, links.quote_path(hit.id)) for hit in results.hits},
-        rfc3339=rfc3339,
         log_head=catalog().log_head(),
         log_url=links.absolute(root, links.log_path(json=True)),
     )
-    return Response(body, content_type=ATOM)
