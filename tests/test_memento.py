@@ -97,3 +97,16 @@ def test_capture_pages_and_copies_carry_memento_headers(client, site, news_captu
 def test_memento_bad_requests(client, site, path, headers, status):
     response = client.get(path.format(news=site.news_url), headers=headers)
     assert response.status_code == status
+
+
+def test_a_url_holding_link_syntax_cannot_add_links_of_its_own(client, site):
+    """A '>' ends a link's target: sent raw in the URL asked about (curl sends it so), it
+    would close the original's target early and open one of the asker's choosing."""
+    asked = site.news_url + "?utm_source=a>b,<https://elsewhere.example/>"
+    response = client.get("/timemap/link/" + asked)
+    assert response.status_code == 200  # a tracking parameter: the same page
+    found = parse_links(response.get_data(as_text=True))
+    assert not [url for url, _ in found if "elsewhere.example" in url and "%3C" not in url]
+    [original] = [url for url, params in found if params.get("rel") == "original"]
+    assert original == site.news_url + "?utm_source=a%3Eb,%3Chttps://elsewhere.example/%3E"
+    assert all(len(params) >= 1 for _, params in found)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, request
 
@@ -23,6 +24,9 @@ from web.wayback import MAX_URL, WaybackError, parse_wayback
 bp = Blueprint("memento", __name__)
 
 LINK_FORMAT = "application/link-format"
+# What a URI may hold as it is (RFC 3986's reserved and unreserved characters, and '%' of
+# the escapes it has already).
+_URI_CHARACTERS = ":/?#[]@!$&'()*+,;=-._~%"
 
 
 def http_date(moment: datetime) -> str:
@@ -69,16 +73,28 @@ def accept_datetime(value: str | None) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+def _target(url: str) -> str:
+    """A URL as the target of a link in link-format (RFC 8288): what a URI may not hold
+    (a '>' that would end the target, a space, a quotation mark, a non-ASCII letter)
+    percent-encoded, what it holds already left as it is.
+
+    >>> _target("https://example.gov/a?b=c>d,<https://other.example/>")
+    '<https://example.gov/a?b=c%3Ed,%3Chttps://other.example/%3E>'
+    """
+    return "<" + quote(url, safe=_URI_CHARACTERS) + ">"
+
+
 def link_header(url: str, *mementos: Capture) -> str:
     root = root_url()
     parts = [
-        f'<{url}>; rel="original"',
-        f'<{links.absolute(root, links.timegate_path(url))}>; rel="timegate"',
-        f'<{links.absolute(root, links.timemap_path(url))}>; rel="timemap"; type="{LINK_FORMAT}"',
+        f'{_target(url)}; rel="original"',
+        f'{_target(links.absolute(root, links.timegate_path(url)))}; rel="timegate"',
+        f'{_target(links.absolute(root, links.timemap_path(url)))}; rel="timemap"; '
+        f'type="{LINK_FORMAT}"',
     ]
     for memento in mementos:
         path = links.absolute(root, links.capture_path(memento.url, memento.captured_at))
-        parts.append(f'<{path}>; rel="memento"; datetime="{http_date(memento.captured_at)}"')
+        parts.append(f'{_target(path)}; rel="memento"; datetime="{http_date(memento.captured_at)}"')
     return ", ".join(parts)
 
 
@@ -90,11 +106,11 @@ def timemap(url: str) -> Response:
         abort(404, description=f"onrecord has no capture of {original}")
     root = root_url()
     lines = [
-        f'<{original}>; rel="original"',
-        f'<{links.absolute(root, links.timemap_path(original))}>; rel="self"; '
+        f'{_target(original)}; rel="original"',
+        f'{_target(links.absolute(root, links.timemap_path(original)))}; rel="self"; '
         f'type="{LINK_FORMAT}"; from="{http_date(found[0].captured_at)}"; '
         f'until="{http_date(found[-1].captured_at)}"',
-        f'<{links.absolute(root, links.timegate_path(original))}>; rel="timegate"',
+        f'{_target(links.absolute(root, links.timegate_path(original)))}; rel="timegate"',
     ]
     for index, capture in enumerate(found):
         rel = ["memento"]
@@ -104,7 +120,7 @@ def timemap(url: str) -> Response:
             rel.insert(0, "last")
         path = links.absolute(root, links.capture_path(capture.url, capture.captured_at))
         lines.append(
-            f'<{path}>; rel="{" ".join(rel)}"; datetime="{http_date(capture.captured_at)}"'
+            f'{_target(path)}; rel="{" ".join(rel)}"; datetime="{http_date(capture.captured_at)}"'
         )
     return Response(",\n".join(lines) + "\n", content_type=LINK_FORMAT)
 
@@ -136,6 +152,6 @@ def memento_headers(response: Response) -> Response:
     response.headers["Memento-Datetime"] = http_date(wayback.moment)
     parts = [link_header(wayback.url)]
     path = links.absolute(root_url(), links.capture_path(wayback.url, wayback.moment))
-    parts.append(f'<{path}>; rel="memento"; datetime="{http_date(wayback.moment)}"')
+    parts.append(f'{_target(path)}; rel="memento"; datetime="{http_date(wayback.moment)}"')
     response.headers["Link"] = ", ".join(parts)
     return response
