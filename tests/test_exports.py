@@ -71,3 +71,11 @@ def test_the_command_writes_the_same_rows(client, site):
     assert jsonl.returncode == 0 and all(json.loads(x) for x in jsonl.stdout.splitlines())
     text = run_onrecord("search", "ballot", "--archive", str(site.root))
     assert text.returncode == 0 and "results for 'ballot'" in text.stdout
+
+
+def test_a_cell_a_spreadsheet_would_run_is_written_as_text():
+    hostile = {"quote": '=HYPERLINK("https://t.example/","open")', "outlet": "@Times", "id": "q-1"}
+    header, line = exports.csv_lines([hostile])
+    row = next(csv.DictReader(io.StringIO(header + line)))
+    assert row["quote"] == "'" + hostile["quote"] and row["outlet"] == "'@Times"
+    assert row["id"] == "q-1"

@@ -88,6 +88,26 @@ def row(hit: Hit, root: str = "") -> dict:
     }
 
 
+# What opens a formula in a spreadsheet: a hostile page's quote or outlet that begins
+# '=HYPERLINK(' would run in the journalist's spreadsheet. Such a cell is written after an
+# apostrophe, which spreadsheets show as text and do not display (as OWASP advises); JSON
+# Lines keeps every text as it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A value as a CSV cell: none empty, a text a spreadsheet would run made inert.
+
+    >>> _cell("=HYPERLINK(0)"), _cell("-2 is the count"), _cell("The count"), _cell(None)
+    ("'=HYPERLINK(0)", "'-2 is the count", 'The count', '')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def csv_lines(rows: Iterable[dict]) -> Iterator[str]:
     """A header, then one CSV record per row (RFC 4180, CRLF line ends)."""
     buffer = io.StringIO()
@@ -97,7 +117,7 @@ def csv_lines(rows: Iterable[dict]) -> Iterator[str]:
     for item in rows:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow({k: "" if v is None else v for k, v in item.items()})
+        writer.writerow({k: _cell(v) for k, v in item.items()})
         yield buffer.getvalue()
 
 
