@@ -30,6 +30,23 @@ def test_the_same_words_are_verbatim_and_first_seen_in_the_statement(client, sit
     assert best["archived_copy"].startswith("/")
 
 
+@pytest.mark.parametrize(
+    "copied",
+    [
+        PLEDGE.replace(", and", ",\u200band"),  # a zero-width space after the comma
+        PLEDGE.replace(" was ", "\u200bwas\u200b"),  # zero-width spaces for spaces
+        PLEDGE.replace("ballot", "bal\u00adlot"),  # a soft hyphen
+        "\ufeff" + PLEDGE,  # a byte-order mark ahead of it
+        PLEDGE.replace(", and ", "\u2014and "),  # a dash where a comma was, unspaced
+    ],
+    ids=["zero-width-space", "zero-width-spaces-between", "soft-hyphen", "bom", "dash"],
+)
+def test_words_copied_with_what_the_eye_does_not_see_are_still_verbatim(client, site, copied):
+    found = checked(client, copied)
+    assert found["verdict"] == "verbatim"
+    assert found["matches"][0]["quote"]["id"] == site.pledge
+
+
 def test_words_left_out_are_shortened(client, site):
     found = checked(client, "Every valid ballot was counted, and every count will be published")
     assert found["verdict"] in ("verbatim", "shortened")

@@ -78,13 +78,34 @@ class CheckResult:
         return VERDICTS[self.verdict]
 
 
+# Text copied from a page carries what the eye does not see: a zero-width space where
+# words break, soft hyphens, joiners, a byte-order mark. And a dash between two words
+# separates them, spaced or not ("lost—not" is "lost — not").
+_UNSEEN = str.maketrans(
+    {
+        "\u200b": " ",
+        "\u2013": " - ",
+        "\u2014": " - ",
+        "\u2015": " - ",
+        "\u00ad": None,
+        "\u200c": None,
+        "\u200d": None,
+        "\u2060": None,
+        "\ufeff": None,
+    }
+)
+
+
 def words_of(text: str) -> list[str]:
     """Words as quote sameness compares them (punctuation inside is kept with words).
 
     >>> words_of("“We’re ready,” she said — Café!")
     ["we're", 'ready', 'she', 'said', 'cafe']
+    >>> words_of("\ufeffWe were\u200bready—bal\u00adlots in hand") == words_of(
+    ...     "We were ready — ballots in hand")
+    True
     """
-    folded = normalize_quote_text(text)
+    folded = normalize_quote_text(text.translate(_UNSEEN))
     cleaned = (w.strip("\"'.,;:!?()[]-") for w in folded.split())
     return [w for w in cleaned if w]
 
