@@ -266,7 +266,7 @@ def urls_from_listing(html: bytes | str, base_url: str, selector: str) -> list[s
         raise DiscoveryError(base_url, f"not an HTML page: {exc}") from None
     base = document.find(".//base[@href]")
     if base is not None:
-        base_url = urljoin(base_url, base.get("href").strip())
+        base_url = _absolute(base_url, base.get("href")) or base_url  # unless unusable
     links = []
     for element in matcher(document):
         anchors = [element] if element.get("href") is not None else element.iter("a")
@@ -275,12 +275,22 @@ def urls_from_listing(html: bytes | str, base_url: str, selector: str) -> list[s
 
 
 def _absolute(base_url: str, href: str) -> str:
-    """`href` resolved against `base_url`, without fragment; "" unless http(s)."""
+    """`href` resolved against `base_url`, without fragment; "" unless http(s). A URL
+    that cannot be parsed (``http://[oops/``) is no link either.
+
+    >>> base = "https://a.example/news/"
+    >>> _absolute(base, "1#top"), _absolute(base, "mailto:a@a.example"), _absolute(base, "http://[x/")
+    ('https://a.example/news/1', '', '')
+    """
     href = href.strip()
     if not href:
         return ""
-    url = urldefrag(urljoin(base_url, href)).url
-    return url if urlsplit(url).scheme in ("http", "https") else ""
+    try:
+        url = urldefrag(urljoin(base_url, href)).url
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        return ""
+    return url if scheme in ("http", "https") else ""
 
 
 def _unique(urls: list[str]) -> list[str]:

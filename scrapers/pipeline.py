@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from archive import ids
-from archive.catalog import Catalog, CatalogConflict, Failure
+from archive.catalog import Catalog, CatalogConflict, CatalogError, Failure
 from archive.models import Capture, Document, Event, Extraction, Quote, Speaker, Version
-from archive.store import Store, crash_point
+from archive.store import ArchiveError, Store, crash_point
 from archive.warc import PLAIN_PAGE, Fetched, HttpExchange, Rendering, WarcError
 from scrapers.discover import discover
 from scrapers.errors import (
@@ -47,6 +47,8 @@ _TEXTUAL = ("text/html", "application/xhtml+xml", "application/pdf", "text/plain
 _GONE = (404, 410)
 # How often processing a capture is tried when it deadlocks with another process's.
 PROCESS_ATTEMPTS = 3
+# The archive's own errors (its catalog, its WARC storage): never a source's fault.
+_ARCHIVE_ERRORS = (ArchiveError, CatalogError, WarcError)
 
 Clock = Callable[[], datetime]
 
@@ -382,7 +384,11 @@ class Pipeline:
             capture_for_text = original
         else:
             capture_for_text = capture
-        extracted = self._extract(capture_for_text, dom)
+        try:
+            extracted = self._extract(capture_for_text, dom)
+        except _Unextractable as exc:
+            self._unextractable(capture, source, exc.reason, outcome)
+            return
         if extracted is None:
             return
         if document is None:
@@ -424,22 +430,52 @@ class Pipeline:
 
     def _extract(self, capture: Capture, dom: str | None = None) -> Extracted | None:
         """The article of a capture's payload, or of the browser's rendering of it (`dom`)
-        when the page's own HTML has no article: less than half the rendered text."""
+        when the page's own HTML has no article: less than half the rendered text.
+
+        None when the capture cannot be read back; raises _Unextractable when the
+        extractor fails on it (logged with its traceback)."""
         try:
             record = self.store.read(capture)
         except WarcError as exc:
             log.error("cannot read capture %s back: %s", capture.id, exc)
             return None
-        extracted = self.readers.extract(
-            record.payload, capture.url, content_type=record.header("Content-Type")
-        )
+        content_type = record.header("Content-Type")
+        extracted = self._read(capture, record.payload, content_type)
         if dom is None:
             return extracted
-        rendered = self.readers.extract(dom, capture.url, content_type="text/html")
+        rendered = self._read(capture, dom, "text/html")
         if len(extracted.text.strip()) * 2 >= len(rendered.text.strip()):
             return extracted
         note = "article read from the rendered page: its own HTML has none"
         return replace(rendered, problems=(*rendered.problems, note))
+
+    def _read(self, capture: Capture, page: bytes | str, content_type: str | None) -> Extracted:
+        """The extractor's reading of one page of a capture. Whatever it raises is a bug
+        met on a hostile page: it becomes _Unextractable, so that one page cannot stop a
+        run, or every later run that would process it again."""
+        try:
+            return self.readers.extract(page, capture.url, content_type=content_type)
+        except Exception as exc:
+            log.exception("the extractor failed on capture %s (%s)", capture.id, capture.url)
+            raise _Unextractable(f"cannot extract capture {capture.id}: {_described(exc)}") from exc
+
+    def _unextractable(
+        self, capture: Capture, source: Source | None, reason: str, outcome: Outcome
+    ) -> None:
+        """A capture the extractor fails on: a failure row for its URL (in the processing
+        transaction, so that the capture is marked processed with it): not tried again,
+        lest it stop every later run, but the URL's next capture is extracted afresh."""
+        failure = Failure(
+            url=capture.url,
+            source=source.name if source else capture.source,
+            at=self.clock(),
+            reason=reason,
+            status=None,
+            run_id=capture.run_id,
+        )
+        self.catalog.add_failure(failure)
+        outcome.failures.append(failure)
+        log.warning("could not extract %s: %s", capture.url, reason)
 
     def _rendered_dom(self, capture: Capture) -> str | None:
         """The DOM a browser capture stored with `capture`; None for plain captures."""
@@ -567,7 +603,10 @@ class Pipeline:
                     capture = self.catalog.capture(capture.refers_to or "")
                 else:
                     dom = self._rendered_dom(capture) if capture else None
-                extracted = self._extract(capture, dom) if capture else None
+                try:
+                    extracted = self._extract(capture, dom) if capture else None
+                except _Unextractable:
+                    continue  # logged; the version keeps the extraction it has
                 if extracted is not None:
                     self._store_extraction(document, version, extracted)
                     self._changed("reextracted", document_id, version.id, outcome)
@@ -672,6 +711,13 @@ class Pipeline:
         except (DiscoveryError, FetchError) as exc:
             self._failed_run(source, run_id, str(exc), self._kept(found, outcome))
             return None
+        except _ARCHIVE_ERRORS:
+            raise  # the archive's trouble, not the source's: the run is resumed later
+        except Exception as exc:  # a bug met on one source's pages must not stop the others
+            log.exception("discovery of %s failed unexpectedly", source.name)
+            reason = f"discovery failed unexpectedly: {_described(exc)}"
+            self._failed_run(source, run_id, reason, self._kept(found, outcome))
+            return None
         self._kept(found, outcome)
         with self.catalog.transaction():
             self.catalog.enqueue(source.name, run_id, urls, started)
@@ -774,6 +820,19 @@ class Pipeline:
             self.catalog.set_next_due(source.name, source.next_due(now))
         outcome.failures.append(failure)
         log.warning("run %s of %s failed: %s", run_id, source.name, reason)
+
+
+class _Unextractable(Exception):
+    """The extractor failed on a capture: `reason` says which, and what it raised."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _described(exc: Exception) -> str:
+    """An unforeseen error, for a failure row: its type and message."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _moved_away(capture: Capture) -> bool:

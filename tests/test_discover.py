@@ -265,3 +265,25 @@ def test_discover_fetches_a_bounded_number_of_sitemaps(server, session):
     discover(source, session)
     fetched = sum(server.hits(child) for child in children)
     assert fetched == 19  # 20 sitemaps per run, the index included
+
+
+@pytest.mark.parametrize("method", ["sitemap", "listing"])
+def test_discover_drops_a_link_that_cannot_be_parsed(server, session, method):
+    """One malformed link ("http://[oops/" is an unclosed IPv6 host) is no link: the
+    others are still found, and discovery does not stop on it."""
+    server.route("/sitemap.xml", body=urlset("/news/1", "http://[oops/", "/news/2"))
+    server.route(
+        "/news",
+        body='<ul><li><a href="/news/1">1</a></li><li><a href="http://[oops/">x</a></li>'
+        '<li><a href="/news/2">2</a></li></ul>',
+        headers={"Content-Type": "text/html; charset=utf-8"},
+    )
+    where = {"sitemap": ("/sitemap.xml", None), "listing": ("/news", "ul a")}
+    path, selector = where[method]
+    source = make_source(Discovery(method, server.url(path), selector))
+    assert discover(source, session) == [server.url("/news/1"), server.url("/news/2")]
+
+
+def test_listing_ignores_a_base_href_that_cannot_be_parsed():
+    page = '<html><head><base href="http://[oops/"></head><body><a href="a">a</a></body></html>'
+    assert urls_from_listing(page, "https://x.example/news/", "a") == ["https://x.example/news/a"]

@@ -7,10 +7,13 @@ import signal
 
 import pytest
 
+from archive import ids
 from archive.catalog import Catalog
 from archive.store import Paths, Store
+from scrapers.extract import extract
 from scrapers.http import HttpConfig, PoliteSession
-from scrapers.pipeline import Pipeline
+from scrapers.pipeline import Pipeline, Readers
+from scrapers.sources import load_sources
 from tests.conftest import run_onrecord
 from tests.loopback import Reply
 from web.indexing import read_position
@@ -308,3 +311,82 @@ delay = 0.0
     assert "2 failures" in result.stdout
     assert "2 fetches or runs failed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- unforeseen errors: one source's or one page's, never the whole scrape's ---------------
+
+
+class FeedBug(PoliteSession):
+    """A polite session with a bug that reading a feed sets off, as one malformed link
+    in a sitemap or listing page once made discovery raise ValueError."""
+
+    def fetch(self, url: str, *, kind: str = "page", **options):
+        if kind == "feed":
+            raise ValueError("Invalid IPv6 URL")
+        return super().fetch(url, kind=kind, **options)
+
+
+def test_an_unforeseen_discovery_error_fails_its_run_and_the_next_source_runs(
+    archive_root, site, sources_file, caplog
+):
+    (archive_root / "sources" / "direct.toml").write_text(
+        f"""[[source]]
+name = "direct-updates"
+publisher = "Lakemoor County Elections Office"
+kind = "statement"
+start_urls = ["{site.url("/updates/3")}"]
+schedule = {{ every = "6h" }}
+""",
+        encoding="utf-8",
+    )
+    county, direct = load_sources([archive_root / "sources"])
+    with (
+        Store.open(archive_root) as store,
+        FeedBug(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        pipeline = Pipeline(store, http)
+        [failure] = pipeline.scrape(county).failed
+        assert failure.reason == "discovery failed unexpectedly: ValueError: Invalid IPv6 URL"
+        run = store.catalog.last_run("county-updates")
+        assert run.finished_at is not None and run.error == failure.reason
+        assert store.catalog.failures()[0].run_id == run.id
+        assert store.catalog.next_due("county-updates") is not None
+        logged = [r for r in caplog.records if "discovery of county-updates" in r.getMessage()]
+        assert logged and logged[0].exc_info  # with its traceback
+        assert pipeline.scrape(direct).new_versions == 1
+
+
+def fails_on_update_1(page, url: str, **options):
+    """An extractor with a bug that one page sets off, as a hostile canonical link did."""
+    if url.endswith("/updates/1"):
+        raise ValueError("Invalid IPv6 URL")
+    return extract(page, url, **options)
+
+
+def test_a_page_the_extractor_fails_on_is_a_failure_and_stops_no_later_run(
+    archive_root, site, sources_file
+):
+    [county] = load_sources([sources_file])
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        pipeline = Pipeline(store, http, readers=Readers(extract=fails_on_update_1))
+        first = pipeline.scrape(county)
+        [failure] = first.failed
+        assert failure.url == site.url("/updates/1") and failure.source == "county-updates"
+        assert failure.reason.startswith("cannot extract capture c-")
+        assert failure.reason.endswith(": ValueError: Invalid IPv6 URL")
+        assert first.new_versions == 2
+        assert store.catalog.last_run("county-updates").failed == 2  # and /private/ refused
+        # Marked processed with its failure row: no later run processes it again.
+        assert store.catalog.unprocessed_captures() == []
+
+        site.route("/feed.xml", status=200, body=feed(site.origin, [*PAGES, "/updates/5"]))
+        words = "Update number 5 shows the count is finished in every ward"
+        site.route("/updates/5", status=200, body=article("Update 5", "Nora Quint", words))
+        second = pipeline.scrape(county)
+        assert store.catalog.document_by_url(ids.canonical_url(site.url("/updates/5")))
+        assert second.new_versions == 1
+        # the page is fetched again, and its new capture is tried (and fails) in turn
+        assert [f.url for f in second.failed] == [site.url("/updates/1")]
