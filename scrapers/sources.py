@@ -11,7 +11,7 @@ A source file is TOML and declares one or more `[[source]]` tables:
     allow = ['^https://sos\\.example\\.gov/news/']  # regexes searched in the URL
     deny = ['\\?page=']
     schedule = { every = "6h" }                   # or { cron = "0 */6 * * *" } (UTC)
-    delay = 5.0                                   # seconds between requests; optional
+    delay = 5.0                                   # seconds between requests, 0 to 600; optional
     max_pages = 50                                # pages per run
     render = "browser"                            # pages built by scripts; default "http"
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from lxml.cssselect import CSSSelector, SelectorError
 
 from archive.models import KINDS
@@ -43,6 +43,17 @@ RENDERS = ("http", "browser")  # a plain fetch, or headless Chromium with a scre
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _EVERY = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# The longest delay a source may ask for between two requests to a host: ten minutes,
+# twenty times the longest robots.txt Crawl-delay obeyed by default. Longer is a slip (a
+# stray digit, milliseconds meant): a run fetches its pages one delay apart, so at an hour
+# 100 pages would take four days and hold up the sources after it in `onrecord scrape`,
+# and a worker that dies holding a host's turn keeps the host that long.
+MAX_DELAY = 600.0
+# Why a schedule that reads well gives no next run.
+_NEVER_DUE = {
+    "cron": "matches no date (like February 30): the source would never be due",
+    "every": "is too long: the next run would fall after the year 9999",
+}
 _FIELDS = frozenset(
     (
         "name",
@@ -271,19 +282,29 @@ class _Reader:
         return Discovery(kind, url, selector)
 
     def schedule(self) -> Schedule:
+        """The schedule, once it is known to give a next run: a cron date that no
+        calendar has (February 30) or an interval that ends past the year 9999 would
+        otherwise only fail when the first run ends and its next is set."""
         table = self.table.get("schedule")
         if not isinstance(table, dict) or len(table) != 1 or not {"every", "cron"} & set(table):
             raise self.fail("schedule", 'must be { every = "6h" } or { cron = "0 */6 * * *" }')
-        if "cron" in table:
-            expression = table["cron"]
-            if not isinstance(expression, str) or not croniter.is_valid(expression):
-                raise self.fail("schedule.cron", f"{expression!r} is not a cron expression")
-            return Schedule(cron=expression)
-        match = _EVERY.match(str(table["every"]))
+        key = "cron" if "cron" in table else "every"
+        try:
+            schedule = self.cron(table[key]) if key == "cron" else self.every(table[key])
+            schedule.next_after(datetime.now(UTC))
+        except (CroniterBadDateError, OverflowError):
+            raise self.fail(f"schedule.{key}", f"{table[key]!r} {_NEVER_DUE[key]}") from None
+        return schedule
+
+    def cron(self, expression: Any) -> Schedule:
+        if not isinstance(expression, str) or not croniter.is_valid(expression):
+            raise self.fail("schedule.cron", f"{expression!r} is not a cron expression")
+        return Schedule(cron=expression)
+
+    def every(self, duration: Any) -> Schedule:
+        match = _EVERY.match(str(duration))
         if not match or int(match.group(1)) == 0:
-            raise self.fail(
-                "schedule.every", f"{table['every']!r} is not a duration like 30m, 6h or 1d"
-            )
+            raise self.fail("schedule.every", f"{duration!r} is not a duration like 30m, 6h or 1d")
         return Schedule(every=timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}))
 
     def patterns(self, key: str) -> tuple[re.Pattern[str], ...]:
@@ -302,8 +323,11 @@ class _Reader:
         value = self.table.get("delay")
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise self.fail("delay", f"{value!r} is not a number of seconds >= 0")
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not 0 <= value <= MAX_DELAY:  # nan fails it too: it is in no range
+            raise self.fail(
+                "delay", f"{value!r} is not a number of seconds from 0 to {MAX_DELAY:g}"
+            )
         return float(value)
 
     def max_pages(self) -> int:

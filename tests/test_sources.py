@@ -9,6 +9,7 @@ import pytest
 
 from scrapers.errors import SourceError
 from scrapers.sources import Discovery, Schedule, load_sources
+from tests.conftest import run_onrecord
 
 DATA = Path(__file__).parent / "data" / "sources"
 MALFORMED = DATA / "malformed"
@@ -96,6 +97,12 @@ schedule = {{ every = "1d" }}
         ('schedule = { every = "0h" }', "schedule.every", "not a duration"),
         ("allow = ['(unclosed']", "allow", "invalid regular expression"),
         ("delay = -1", "delay", "not a number of seconds"),
+        ("delay = nan", "delay", "not a number of seconds from 0 to 600"),
+        ("delay = inf", "delay", "not a number of seconds from 0 to 600"),
+        ("delay = 601", "delay", "not a number of seconds from 0 to 600"),
+        ('schedule = { cron = "0 0 30 2 *" }', "schedule.cron", "matches no date"),
+        ('schedule = { every = "99999999999d" }', "schedule.every", "is too long"),
+        ('schedule = { every = "3000000d" }', "schedule.every", "is too long"),
         ("max_pages = 0", "max_pages", "not a whole number"),
         ('render = "chrome"', "render", "not one of http, browser"),
         ("max_page = 10", "max_page", "unknown field"),
@@ -146,3 +153,19 @@ def test_a_binary_source_file_names_the_file_and_line(tmp_path):
         load_sources([path])
     assert (caught.value.path, caught.value.line, caught.value.field) == (path, 2, "file")
     assert "not a UTF-8 text file" in caught.value.problem
+
+
+def test_sources_check_rejects_what_would_fail_at_scrape_time(tmp_path):
+    """nan passes a `delay < 0` test, and February 30 croniter's syntax check: each is
+    refused by `onrecord sources check` with its file, line and field, not later."""
+    nan, feb30 = tmp_path / "nan.toml", tmp_path / "feb30.toml"
+    nan.write_text(SOURCE.format(name="example-office") + "delay = nan\n", encoding="utf-8")
+    feb30.write_text(
+        SOURCE.format(name="other-office").replace('every = "1d"', 'cron = "0 0 30 2 *"'),
+        encoding="utf-8",
+    )
+    for path, where in ((nan, ":7: delay: nan is not"), (feb30, ":6: schedule.cron: '0 0")):
+        result = run_onrecord("sources", "check", str(path), "--archive", str(tmp_path))
+        assert result.returncode == 1
+        assert f"{path}{where}" in result.stderr
+        assert "Traceback" not in result.stderr
