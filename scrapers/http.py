@@ -14,7 +14,6 @@ each redirect hop, each attempt that was retried, the final answer.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import email.utils
 import heapq
@@ -38,7 +37,6 @@ from typing import Protocol
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import requests
-from charset_normalizer import from_bytes
 from protego import Protego
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -58,6 +56,7 @@ from scrapers.errors import (
     RobotsUnavailable,
     TooManyRedirects,
 )
+from scrapers.extract_decode import decode_body
 
 __all__ = [
     "Exchange",
@@ -1126,70 +1125,18 @@ def _inflate(data: bytes, coding: str, limit: int) -> bytes:
     return bytes(out)
 
 
-_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]+)""", re.I)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9_:.+-]+)""")
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-# Labels that servers use for windows-1252 text, as browsers read them (WHATWG Encoding).
-_BROWSER_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}
-
-
 def _charset_param(content_type: str) -> str | None:
     match = re.search(r"""charset\s*=\s*["']?([^"';\s]+)""", content_type, re.I)
     return match.group(1).lower() if match else None
 
 
 def decode_text(body: bytes, content_type_charset: str | None) -> str:
-    """Decode a fetched body to text, never raising.
-
-    Tries, in order: a byte-order mark (unambiguous, so it comes first, as in browsers),
-    the charset of the Content-Type header, the document's own declaration (<meta
-    charset>, the XML declaration), UTF-8; the first under which the bytes decode cleanly
-    wins. Otherwise charset-normalizer guesses; as a last resort, UTF-8 with U+FFFD
-    replacements (binary served as text).
+    """Decode a fetched body to text, never raising, by the one charset rule that
+    extraction follows too (:func:`scrapers.extract_decode.decode_body`): a byte-order
+    mark, valid UTF-8, the Content-Type charset, the document's own declaration (<meta
+    charset>, the XML declaration), then detection.
 
     >>> decode_text("café".encode("cp1252"), "utf-8")
     'café'
     """
-    head = body[:1024]
-    bom = next((codec for mark, codec in _BOMS if body.startswith(mark)), None)
-    meta = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
-    declared = meta.group(1).decode("ascii") if meta else None
-    for label in (bom, content_type_charset, declared, "utf-8"):
-        codec = _codec(label)
-        if codec is None:
-            continue
-        try:
-            return body.decode(codec)
-        except (UnicodeDecodeError, LookupError):
-            continue
-    return _guess(body) or body.decode("utf-8", errors="replace")
-
-
-def _guess(body: bytes) -> str | None:
-    """charset-normalizer's best guess; among equally good ones, windows-1252, the web's
-    legacy default (charset-normalizer alone reads French as Czech as readily)."""
-    matches = from_bytes(body)
-    best = matches.best()
-    if best is None:
-        return None
-    for match in matches:
-        tied = (match.chaos, match.coherence) == (best.chaos, best.coherence)
-        if tied and "cp1252" in match.could_be_from_charset:
-            return body.decode("cp1252")
-    return str(best)
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    try:
-        name = codecs.lookup(label.strip().strip("\"'")).name
-    except LookupError:
-        return None
-    return _BROWSER_ALIASES.get(name, name)
+    return decode_body(body, content_type_charset).text

@@ -33,6 +33,7 @@ from scrapers.errors import (
     RobotsDisallowed,
     TooManyRedirects,
 )
+from scrapers.extract_decode import decode
 from scrapers.http import (
     HttpConfig,
     NonPublicAddress,
@@ -548,6 +549,35 @@ def test_decode_text_bom_and_declarations():
     )
     assert decode_text(b"caf\xe9 au lait", "no-such-charset") == "café au lait"
     assert decode_text(b"\x80", "latin-1") == "€"  # browsers read latin-1 as windows-1252
+
+
+@pytest.mark.parametrize("label", ["undefined", "rot13", "x-no-such-charset"])
+def test_robots_txt_with_an_unusable_charset_is_read(server, fake, label):
+    server.route(
+        "/robots.txt",
+        body="User-agent: *\nDisallow: /drafts/\n",
+        headers={"Content-Type": f"text/plain; charset={label}"},
+    )
+    with polite(fake, obey_robots=True) as session:
+        assert not session.allowed(server.url("/drafts/1"))
+        assert session.allowed(server.url("/news/1"))
+
+
+@pytest.mark.parametrize(
+    ("body", "charset"),
+    [
+        ("café".encode(), "iso-8859-1"),  # valid UTF-8 outranks a wrong label
+        (b"\xef\xbb\xbf<p>hi</p>", None),
+        (b" " * 2000 + '<meta charset="iso-8859-2"><p>ąść</p>'.encode("iso-8859-2"), None),
+        ('<?xml version="1.0" encoding="koi8-r"?><a>Да</a>'.encode("koi8-r"), "utf-8"),
+        (b"<p>1 +ADw-b+AD4-</p>", "utf-7"),  # browsers refuse UTF-7
+        (b"<p>caf\xe9</p>", "undefined"),
+    ],
+)
+def test_decode_text_follows_the_extraction_rule(body, charset):
+    """One charset rule: decode_text reads a body as extraction reads it."""
+    content_type = f"text/html; charset={charset}" if charset else "text/html"
+    assert decode_text(body, charset) == decode(body, content_type).text
 
 
 def test_conditional_request_returns_304_as_a_result(server, fake):
