@@ -38,12 +38,17 @@ EXTRACTOR = "onrecord-extract/2"
 MAX_CHARS = 2_000_000
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _PLAIN_TEXT = ("text/plain",)
-# Markup that never holds article text (JSON-LD, which holds metadata, is kept).
-_INERT = re.compile(
-    r"<script\b(?![^>]*ld\+json)[^>]*>.*?</script\s*>|<style\b.*?</style\s*>"
-    r"|<svg\b.*?</svg\s*>|<!--.*?-->",
-    re.IGNORECASE | re.DOTALL,
-)
+# Markup that never holds article text (JSON-LD, which holds metadata, is kept): where
+# each opens, and what closes it. A comment closes at "--!>" too, and "<!-->" closes
+# itself, as in browsers: its closing is searched for from the opening's own "--".
+_INERT_OPEN = re.compile(r"<(script|style|svg)\b|<!--", re.IGNORECASE)
+_INERT_CLOSE = {
+    "script": re.compile(r"</script\s*>", re.IGNORECASE),
+    "style": re.compile(r"</style\s*>", re.IGNORECASE),
+    "svg": re.compile(r"</svg\s*>", re.IGNORECASE),
+    "comment": re.compile(r"--!?>"),
+}
+_LD_JSON = re.compile(r"ld\+json", re.IGNORECASE)
 _SOFT_HYPHEN = "\u00ad"
 
 
@@ -112,13 +117,59 @@ def prepare(
     if not text.strip():
         return Extracted("", problems=("empty document",))
     if len(text) > MAX_CHARS:
-        text = _INERT.sub("", text)
+        text = _without_inert(text)
     if len(text) > MAX_CHARS:
         problems.append(f"page cut to its first {MAX_CHARS:,} characters")
         text = text[:MAX_CHARS]
     if _media_type(content_type) in _PLAIN_TEXT:
         return _assemble(_plain_paragraphs(text), Metadata(), problems)
     return _from_html(text, url, problems)
+
+
+def _without_inert(text: str) -> str:
+    """The page without its scripts (JSON-LD kept), styles, drawings and comments.
+
+    The page is read once, from start to end: each search starts where the last one ended,
+    and a closing searched for in vain is not searched for again.
+
+    >>> _without_inert("<p>a<!-- b --></p><SCRIPT src=x>c</script ><svg/><p>d<style>e")
+    '<p>a</p><p>d'
+    """
+    pieces, position = [], 0
+    unclosed: set[str] = set()  # kinds with no closing left in the rest of the page
+    while (opening := _INERT_OPEN.search(text, position)) is not None:
+        start, end = _inert_span(text, opening, unclosed)
+        pieces.append(text[position:start])
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _inert_span(text: str, opening: re.Match[str], unclosed: set[str]) -> tuple[int, int]:
+    """Where the element that ``opening`` starts lies, to be left out; an empty span after
+    its start tag when it is kept (JSON-LD; an SVG never closed, which browsers end at the
+    next HTML tag, as lxml does). A script, style or comment never closed runs to the end
+    of the page, as in browsers, and so does a start tag never closed."""
+    kind = (opening.group(1) or "comment").lower()
+    inside = opening.end()
+    if kind in ("script", "svg"):
+        tag_end = text.find(">", inside)
+        if tag_end < 0:
+            return opening.start(), len(text)
+        inside = tag_end + 1
+        if kind == "script" and _LD_JSON.search(text, opening.end(), tag_end):
+            return inside, inside
+        if kind == "svg" and text[tag_end - 1] == "/":  # <svg/>: closed by its own tag
+            return opening.start(), inside
+    elif kind == "comment":
+        inside -= 2  # from the opening's own "--"
+    closing = None if kind in unclosed else _INERT_CLOSE[kind].search(text, inside)
+    if closing is not None:
+        return opening.start(), closing.end()
+    unclosed.add(kind)
+    if kind == "svg":
+        return inside, inside
+    return opening.start(), len(text)
 
 
 def _from_html(text: str, url: str | None, problems: list[str]) -> Extracted | Prepared:

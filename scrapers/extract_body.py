@@ -26,6 +26,8 @@ from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.xml import xmltotxt
 
+from scrapers.metadata import for_trafilatura
+
 log = logging.getLogger(__name__)
 
 # Elements that start a new block of text; everything else flows inline.
@@ -266,7 +268,11 @@ def _add(block: Block, text: str, links: int) -> None:
 def anchor(tree: HtmlElement, url: str | None) -> list[tuple[str, str]]:
     """trafilatura's article paragraphs as (HTML tag, text), tuned for precision."""
     document = trafilatura.bare_extraction(
-        tree, url=url, favor_precision=True, include_comments=False, with_metadata=False
+        for_trafilatura(tree),
+        url=url,
+        favor_precision=True,
+        include_comments=False,
+        with_metadata=False,
     )
     if document is None or document.body is None:
         return []

@@ -20,6 +20,12 @@ from scrapers.metadata import split_authors
 log = logging.getLogger(__name__)
 
 PDF_MAGIC = b"%PDF-"
+# What one PDF may yield: a 75 KB PDF can list one page a thousand times and inflate each
+# to 70 MB of text. A statement or report of dense text holds some 3,000 characters a
+# page, so these let a 1,000-page report through whole; a PDF beyond them is cut short,
+# and its problems say so.
+MAX_PAGES = 1_000
+MAX_CHARS = 3_000_000
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _HYPHENATED = re.compile(r"(\w)-\n(\w)")
 # D:YYYYMMDDHHmmSS+HH'mm' with everything after the year optional.
@@ -50,19 +56,18 @@ def pdf_text(data: bytes) -> PdfText:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             reader.decrypt("")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages, cut = _page_texts(reader)
         info = reader.metadata or {}
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, NotImplementedError) as exc:
         log.info("PDF could not be read: %s", exc)
         return PdfText((), problems=(f"PDF could not be read: {exc}",))
     numbered = [(n, text) for n, page in enumerate(pages, start=1) for text in _paragraphs(page)]
     blank = [str(n) for n, page in enumerate(pages, start=1) if not page.strip()]
+    problems = [cut] if cut else []
     if not numbered:
-        problems: tuple[str, ...] = ("PDF has no text layer",)
+        problems.append("PDF has no text layer")
     elif blank:
-        problems = (f"PDF pages without a text layer (scans?), left out: {', '.join(blank)}",)
-    else:
-        problems = ()
+        problems.append(f"PDF pages without a text layer (scans?), left out: {', '.join(blank)}")
     return PdfText(
         paragraphs=tuple(text for _, text in numbered),
         pages=tuple(n for n, _ in numbered),
@@ -70,8 +75,32 @@ def pdf_text(data: bytes) -> PdfText:
         authors=split_authors(_info(info, "/Author") or ""),
         published=pdf_date(_info(info, "/CreationDate")),
         modified=pdf_date(_info(info, "/ModDate")),
-        problems=problems,
+        problems=tuple(problems),
     )
+
+
+def _page_texts(reader: PdfReader) -> tuple[list[str], str | None]:
+    """The text of each page in order, within ``MAX_PAGES`` and ``MAX_CHARS``, and why the
+    PDF was cut short (None when it was not). A page the page tree lists again ends it: a
+    document never shows one page twice, a PDF made to exhaust its reader does."""
+    texts: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    chars = 0
+    for number, page in enumerate(reader.pages, start=1):
+        if number > MAX_PAGES:
+            return texts, f"PDF cut short after its first {MAX_PAGES:,} pages"
+        reference = page.indirect_reference
+        if reference is not None:
+            if (reference.idnum, reference.generation) in seen:
+                return texts, f"PDF cut short at page {number}, which repeats an earlier page"
+            seen.add((reference.idnum, reference.generation))
+        text = page.extract_text() or ""
+        if chars + len(text) > MAX_CHARS:
+            texts.append(text[: MAX_CHARS - chars])
+            return texts, f"PDF cut short at page {number}: more than {MAX_CHARS:,} characters"
+        texts.append(text)
+        chars += len(text)
+    return texts, None
 
 
 def _paragraphs(page: str) -> list[str]:
