@@ -187,7 +187,7 @@ class Searcher:
         total, exact, found, counts, unavailable = 0, True, [], {}, []
         for shard, plan in plans:
             try:
-                answer = shard.search(plan, match, sort=sort, count=need, facets=facets)
+                answer = _first(shard, plan, match, sort, need, facets)
             except _Unreadable:
                 exact = False
                 unavailable.append(shard.name)
@@ -325,6 +325,9 @@ class _Shard:
     def search(self, plan: p.Plan, match: TextMatch, **options):
         return self._call(lambda engine: engine.search(plan, match, **options))
 
+    def tied(self, plan: p.Plan, match: TextMatch, **options):
+        return self._call(lambda engine: engine.tied(plan, match, **options))
+
     def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator:
         if self.engine is None:
             raise ShardUnavailable(f"the index shard {self.name} cannot be read: {self.error}")
@@ -359,14 +362,52 @@ def _sort_key(sort: str) -> Callable[[tuple[float, dict]], float]:
     return lambda found: sign * dated(found[1])
 
 
+# The most records of one tied group that are read to be put in order of id. Beyond, the
+# engine's own order of them stands: a page cut inside such a group may repeat some of
+# them on the next page and leave others out, where putting them in order would cost
+# more than the page (many copies of one wire story all score the same).
+MAX_TIED = 500
+
+
+def _first(
+    shard: _Shard, plan: p.Plan, match: TextMatch, sort: str, count: int, facets: bool
+) -> tuple:
+    """The shard's answer (total, exactness, results, facet counts) with its first
+    ``count`` results in the order of the pages (`_page`): by sort key, ties by id.
+
+    An engine ranks records that tie by its own record numbers, so when a group of tied
+    records straddles the cut, which of them it keeps depends on where the cut is: pages
+    cut at different places would show some records twice and others never. The group is
+    then asked for again (`tied`): the engine finds the records of that score or date and
+    keeps the first by id, ordering a big group by an id it can sort on (`tied` in
+    `index.whoosh_engine` and `index.tantivy_engine`), not by reading every record,
+    unless it is too big for that (`MAX_TIED`)."""
+    total, exact, found, counts = shard.search(
+        plan, match, sort=sort, count=count + 1, facets=facets
+    )
+    key = _key(sort)
+    if len(found) > count and key(found[count]) == key(found[count - 1]):
+        cut = key(found[count])
+        before = [pair for pair in found if key(pair) != cut]  # the engine ranked them first
+        value = found[count][0] if sort == "relevance" else found[count][1].date
+        more = count - len(before)
+        tied = shard.tied(
+            plan, match, sort=sort, value=value, after=len(before), count=more, most=MAX_TIED
+        )
+        if tied is not None:
+            found = before + tied
+    return total, exact, found[:count], counts
+
+
 def _page(
     found: list[tuple[float, Pending]], sort: str, start: int, stop: int
 ) -> list[tuple[float, Pending]]:
     """Results ``start`` to ``stop`` in order, ties going by id: two indexes holding the
     same records (two web nodes, one rebuilt) show the same page, whatever order their
-    records were written in. Only records tied with others at the page's edges are read
-    to be ordered."""
-    key = _by_score if sort == "relevance" else partial(_by_date, 1 if sort == "date_asc" else -1)
+    records were written in, and pages of any size divide the results between them, each
+    record on one page (each shard offers its first ``stop`` in this order: `_first`).
+    Only records tied with others at the page's edges are read to be ordered."""
+    key = _key(sort)
     ranked = sorted(found, key=key)
     ordered, at = [], 0
     while at < min(stop, len(ranked)):
@@ -379,6 +420,11 @@ def _page(
         ordered += tied
         at = end
     return ordered[start:stop]
+
+
+def _key(sort: str) -> Callable[[tuple[float, Pending]], float]:
+    """The sort key of a (score, `Pending`) result (ties then go by id)."""
+    return _by_score if sort == "relevance" else partial(_by_date, 1 if sort == "date_asc" else -1)
 
 
 def _by_score(found: tuple[float, Pending]) -> float:

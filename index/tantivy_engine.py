@@ -13,7 +13,8 @@ candidates to check word for word rather than every record that has "party".
 
 Records are stored as one JSON blob each (the fields a hit shows, `index.hits`); the facet
 values are fast columns that tantivy counts itself; dates are day numbers for ranges and a
-fast ``sort_date`` for date order. Totals and facets are exact: tantivy counts every match.
+fast ``sort_date`` for date order; the id is a fast column too, the order of records that
+tie (`TantivySearch.tied`). Totals and facets are exact: tantivy counts every match.
 Phrase candidates are checked word for word as with Whoosh: all of them up to
 ``VERIFY_ALL`` (the total is then exact), else only as the page fills (and the total
 counts the candidates not checked, ``total_is_exact`` false).
@@ -73,6 +74,7 @@ _WRITER_HEAP = 64_000_000
 # up to this many values (months: 83 years), and estimated beyond.
 _FACET_BUCKETS = 1000
 
+WALK_COST = 4  # a record listed in the order of the id column costs about four reads of one
 VERIFY_ALL = 20  # phrase candidate sets up to this size (a page) are checked in full
 VERIFY_BUDGET = 200  # beyond that, candidates checked per search beyond the page's
 MAX_PREFIX_EXPANSION = 1000
@@ -81,7 +83,8 @@ MAX_PREFIX_EXPANSION = 1000
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     for name in _RAW:
-        builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
+        fast = name == "id"  # tied records are ordered by it
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=fast)
     builder.add_text_field("domain", tokenizer_name="raw", index_option="basic")
     for name in _STEMMED:
         builder.add_text_field(name, tokenizer_name=_WORDS, index_option="position")
@@ -388,6 +391,7 @@ class TantivySearch:
         self._index = _open(generation)
         self._meta = self._stamp()
         self._searcher = self._index.searcher()
+        self._ids_sorted = _fast_ids(generation)
 
     def _stamp(self) -> int:
         return (self._generation / "meta.json").stat().st_mtime_ns
@@ -461,6 +465,90 @@ class TantivySearch:
         total = max(found.count - rejected, len(accepted))
         return total, False, accepted, self._facets(query) if facets else None
 
+    def tied(
+        self,
+        plan: p.Plan,
+        match: TextMatch,
+        *,
+        sort: str,
+        value: float,
+        after: int,
+        count: int,
+        most: int,
+    ) -> list[tuple[float, Pending]] | None:
+        """Of the results whose sort value is ``value`` (a score, or a date in seconds),
+        which ``after`` results rank before, the first ``count`` in order of id: the ones
+        a page shows of a group of tied records (`index.search`); None when the group
+        holds more than ``most`` records: of equal scores (found among the first
+        ``after`` + ``most`` ranked), or of a date when the ids are no column. Phrases are
+        checked, at most VERIFY_BUDGET beyond the page."""
+        query = _query(plan)
+        wanted = count + VERIFY_BUDGET if match.has_phrases else count
+        if sort == "relevance":
+            group = self._scoring(query, value, after + most + 1)
+            if group is None or len(group) > most:
+                return None
+            ordered = self._by_id(query, group, wanted)
+        else:
+            query = _dated(query, value)
+            if self._ids_sorted:  # the query finds the group itself: first by id
+                ordered = [address for _, address in self._id_order(query, wanted)]
+            elif self._count(query) > most:
+                return None
+            else:
+                ordered = self._by_id(query, self._everything(query), wanted)
+        found = []
+        for address in ordered:
+            pending = self._pending(value, address, sort)
+            if not match.has_phrases or self._records.accepts(pending.stored, match):
+                found.append((_score(value, sort), pending))
+                if len(found) == count:
+                    break
+        return found
+
+    def _scoring(self, query: Query, score: float, limit: int) -> list | None:
+        """The records ``query`` finds with that ``score``, among the first ``limit``
+        ranked; None when they go on beyond."""
+        hits = self._searcher.search(query, limit=limit, count=False).hits
+        if len(hits) == limit and hits[-1][0] == score:
+            return None
+        return [address for found, address in hits if found == score]
+
+    def _everything(self, query: Query) -> list:
+        return [
+            address
+            for _, address in self._search(query, "relevance", self._count(query), count=False).hits
+        ]
+
+    def _count(self, query: Query) -> int:
+        return self._searcher.search(query, limit=1, count=True).count
+
+    def _by_id(self, query: Query, group: list, limit: int) -> list:
+        """The first ``limit`` of ``group`` (records that ``query`` finds) in order of id.
+
+        Their ids are read from the records; but when the group is most of what ``query``
+        finds (everything a filter finds ties), the first of it are picked out of the
+        results in the order of the id column, passing over fewer others than would be
+        read (each record in that order costs about WALK_COST reads)."""
+        if self._ids_sorted and group:
+            total = self._count(query)
+            walk = 2 * limit * total // len(group)  # holding about twice the limit of it
+            if walk * WALK_COST < len(group):
+                places = {_place(address) for address in group}
+                while True:
+                    hits = self._id_order(query, walk)
+                    kept = [address for _, address in hits if _place(address) in places]
+                    if len(kept) >= limit or len(hits) < walk:
+                        return kept[:limit]
+                    walk *= 4
+        return sorted(group, key=lambda address: self._stored(address)["id"])[:limit]
+
+    def _id_order(self, query: Query, limit: int) -> list:
+        """The first ``limit`` records that ``query`` finds, in order of id: (id, address)."""
+        return self._searcher.search(
+            query, limit=max(limit, 1), count=False, order_by_field="id", order=Order.Asc
+        ).hits
+
     def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator[tuple[float, dict]]:
         """Every result as (score, stored fields), in order, phrases checked."""
         query = _query(plan)
@@ -508,6 +596,23 @@ class TantivySearch:
             )
             for facet in _FACETS
         }
+
+
+def _fast_ids(generation: Path) -> bool:
+    """Whether the generation's ids are a fast column (generations written before it was
+    order ties by the ids read from the records, until `onrecord reindex`)."""
+    schema = json.loads((generation / "meta.json").read_text())["schema"]
+    return any(field["name"] == "id" and field["options"].get("fast") for field in schema)
+
+
+def _dated(query: Query, date: int) -> Query:
+    """``query``, limited to the records of that date (in seconds: `sort_date`)."""
+    dated = Query.range_query(_SCHEMA, "sort_date", tantivy.FieldType.Integer, date, date)
+    return Query.boolean_query([(Occur.Must, query), (Occur.Must, dated)])
+
+
+def _place(address: tantivy.DocAddress) -> tuple[int, int]:
+    return address.segment_ord, address.doc
 
 
 def _score(key, sort: str) -> float:

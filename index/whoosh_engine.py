@@ -13,6 +13,9 @@ and score every one of their matches anyway (comparing positions leaves no block
 so one scoring pass lists them all, the sample is taken from that list
 (`index.sample.sample_listed`, the same sample as read from the index) and the ranking is
 taken from the scores already computed.
+
+Records that tie where a page ends are ordered by id (`WhooshSearch.tied`), read from the
+tied records' stored fields, as long as the tied group is small (`index.search.MAX_TIED`).
 """
 
 from __future__ import annotations
@@ -239,16 +242,67 @@ class WhooshSearch:
         if facets and result.facets is None:
             result.facets = self._columns.facets(result.docnums, result.parts)
         ranked = self._ranked(compiled, sort, result, match, need=count)
-        found = [
-            (score, Pending(partial(self._searcher.stored_fields, docnum)))
-            for docnum, score in islice(ranked, count)
-        ]
+        found = [self._pending(docnum, score, sort) for docnum, score in islice(ranked, count)]
         if result.complete:
             total = len(result.docnums) - len(result.rejected)
         else:
             total = max(result.estimate - len(result.rejected), len(found))
         exact = result.complete and result.exact
         return total, exact, found, result.facets if facets else None
+
+    def tied(
+        self,
+        plan: p.Plan,
+        match: TextMatch,
+        *,
+        sort: str,
+        value: float,
+        after: int,
+        count: int,
+        most: int,
+    ) -> list[tuple[float, Pending]] | None:
+        """Of the results whose sort value is ``value`` (a score, or a date in seconds),
+        which ``after`` results rank before, the first ``count`` in order of id: the ones
+        a page shows of a group of tied records (`index.search`); None when the group holds
+        more than ``most`` records (each is read to be ordered). Phrases are checked, at
+        most VERIFY_BUDGET beyond the page."""
+        compiled = self._compiled(plan)
+        result = self._candidates(plan, compiled, match, complete=sort != "relevance")
+        group = self._group(compiled, sort, result, value, after + most + 1)
+        if group is None or len(group) > most:
+            return None
+        read = self._searcher.stored_fields
+        ordered = sorted(group, key=lambda docnum: read(docnum)["id"])
+        score = value if sort == "relevance" else 0.0
+        found = []
+        for docnum in ordered[: count + (0 if result.exact else VERIFY_BUDGET)]:
+            if result.exact or self._accepts(docnum, match):
+                found.append(self._pending(docnum, score, sort))
+                if len(found) == count:
+                    break
+            else:
+                result.rejected.add(docnum)
+        return found
+
+    def _group(
+        self, compiled: wq.Query, sort: str, result: CachedResult, value: float, ask: int
+    ) -> list[int] | None:
+        """The candidates whose sort value is ``value``, refuted ones left out: those of
+        that date; or those of that score among the first ``ask`` ranked, None when the
+        group goes on beyond them."""
+        rejected = result.rejected
+        if sort != "relevance":
+            dates = self._columns.column("sort_date")
+            return [d for d in result.docnums if dates[d] == value and d not in rejected]
+        scored = self._top(compiled, sort, result, ask)
+        if len(scored) == ask and scored[-1][1] == value:
+            return None
+        return [d for d, score in scored if score == value and d not in rejected]
+
+    def _pending(self, docnum: int, score: float, sort: str) -> tuple[float, Pending]:
+        """A result, its stored fields read when needed (its date is the sort column's)."""
+        date = None if sort == "relevance" else self._columns.column("sort_date")[docnum]
+        return score, Pending(partial(self._searcher.stored_fields, docnum), date)
 
     def every_hit(self, plan: p.Plan, match: TextMatch, sort: str) -> Iterator[tuple[float, dict]]:
         """Every result as (score, stored fields), in order, phrases checked."""

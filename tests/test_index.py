@@ -14,6 +14,7 @@ from bs4 import BeautifulSoup
 from whoosh import index as whoosh_index
 
 from index import layout, segments
+from index import search as search_module
 from index.build import DuplicateRecord, Indexer
 from index.query import parse
 from index.search import Searcher
@@ -356,6 +357,42 @@ def test_sort_and_pagination(built: Path) -> None:
     assert [len(p) for p in pages] == [2, 2, 1]
     assert sorted(i for p in pages for i in p) == ["d-1", "d-2", "q-1", "q-2", "q-3"]
     assert searcher.search("", page=4, page_size=2).hits == ()
+
+
+def test_pages_of_any_size_divide_tied_results_between_them(tmp_path: Path) -> None:
+    # The quotes of a document share its date, and quotes of the same words score the
+    # same: ties the engines rank by their own record numbers (here not the order of the
+    # ids, which the pages go by), straddling the end of page after page.
+    said = "The zoning plan needs another hearing."
+    docs = [
+        document(f"d-{n}", said, published=datetime(2026, 11, 5 + n, tzinfo=UTC)) for n in (0, 1)
+    ]
+    quotes = [quote(f"q-{n * 37 % 90:02d}", docs[n % 2], said) for n in range(90)]
+    for doc in docs:
+        Indexer(tmp_path / "ix").update([doc], [q for q in quotes if q["document_id"] == doc["id"]])
+    searcher = Searcher(tmp_path / "ix", text_loader={d["id"]: said for d in docs}.get)
+    for query in ("zoning", '"another hearing"'):
+        for sort in ("relevance", "date", "date_asc"):
+            whole = ids(searcher.search(query, sort=sort, page_size=200, facets=False))
+            assert sorted(whole) == sorted(d["id"] for d in docs + quotes)
+            for size in (7, 20, 45):
+                pages = [
+                    ids(searcher.search(query, sort=sort, page=page, page_size=size, facets=False))
+                    for page in range(1, len(whole) // size + 2)
+                ]
+                assert [i for page in pages for i in page] == whole, (query, sort, size)
+
+
+def test_a_tied_group_too_big_to_order_leaves_the_engines_order(tmp_path, monkeypatch) -> None:
+    said = "The zoning plan needs another hearing."
+    doc = document("d-0", said)
+    quotes = [quote(f"q-{n * 37 % 90:02d}", doc, said) for n in range(90)]
+    Indexer(tmp_path / "ix").update([doc], quotes)
+    monkeypatch.setattr(search_module, "MAX_TIED", 10)  # the 90 tied quotes are too many
+    searcher = Searcher(tmp_path / "ix", text_loader={"d-0": said}.get)
+    for sort in ("relevance", "date"):
+        found = searcher.search("zoning", type="quote", sort=sort, page=2, page_size=20)
+        assert found.total == 90 and len(found.hits) == 20
 
 
 def test_relevance_ranks_the_better_match_first(built: Path) -> None:
