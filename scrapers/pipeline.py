@@ -504,10 +504,13 @@ class Pipeline:
             canonical_url=extracted.canonical_url,
             problems=extracted.problems,
         )
+        found, failed = self._found_quotes(extraction, document.publisher or extracted.publisher)
+        if failed:  # the text is kept, saying so
+            extraction = replace(extraction, problems=(*extraction.problems, failed))
         previous = self.catalog.current_extraction(version.id)
         digest = "sha256:" + hashlib.sha256(extracted.text.encode("utf-8")).hexdigest()
         self.catalog.add_extraction(extraction, digest)
-        quotes = self._quotes(document, extraction, document.publisher or extracted.publisher)
+        quotes = self._quotes(document, extraction, found)
         self.catalog.replace_quotes(extraction.id, quotes)
         if previous is not None and previous.id != extraction.id:
             earlier = self.catalog.quotes_of_extraction(previous.id)
@@ -516,10 +519,23 @@ class Pipeline:
         crash_point("extraction-stored")
         return extraction.id
 
-    def _quotes(self, document: Document, extraction: Extraction, publisher: str | None):
+    def _found_quotes(
+        self, extraction: Extraction, publisher: str | None
+    ) -> tuple[list, str | None]:
+        """The quotes the finder finds in an extraction, and None; or, when it fails on
+        the text (a bug met on a hostile page), none and why, a problem of the extraction:
+        one page's text must not stop the run, or every later run that would process it
+        again."""
+        try:
+            return list(self.readers.find_quotes(attribution_text(extraction), publisher)), None
+        except Exception as exc:
+            log.exception("the quote finder failed on extraction %s", extraction.id)
+            return [], f"quotes could not be found in it: {_described(exc)}"
+
+    def _quotes(self, document: Document, extraction: Extraction, finds: list) -> list[Quote]:
         quotes = []
         text = extraction.text
-        for found in self.readers.find_quotes(attribution_text(extraction), publisher):
+        for found in finds:
             name, anonymous = settle_speaker(found.speaker, found.anonymous)
             speaker_id = None
             if name:

@@ -13,6 +13,7 @@ from archive.store import Paths, Store
 from scrapers.extract import extract
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline, Readers
+from scrapers.quotes import find_quotes
 from scrapers.sources import load_sources
 from tests.conftest import run_onrecord
 from tests.loopback import Reply
@@ -390,3 +391,34 @@ def test_a_page_the_extractor_fails_on_is_a_failure_and_stops_no_later_run(
         assert second.new_versions == 1
         # the page is fetched again, and its new capture is tried (and fails) in turn
         assert [f.url for f in second.failed] == [site.url("/updates/1")]
+
+
+def fails_on_the_count(text: str, publisher: str | None = None):
+    """A quote finder with a bug that one page's words set off."""
+    if "count is finished" in text:
+        raise IndexError("string index out of range")
+    return find_quotes(text, publisher)
+
+
+def test_a_text_the_quote_finder_fails_on_is_kept_with_the_problem_and_stops_no_run(
+    archive_root, site, sources_file
+):
+    [county] = load_sources([sources_file])
+    with (
+        Store.open(archive_root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
+    ):
+        pipeline = Pipeline(store, http, readers=Readers(find_quotes=fails_on_the_count))
+        words = "Update number 5 shows the count is finished in every ward"
+        site.route("/feed.xml", status=200, body=feed(site.origin, [*PAGES, "/updates/5"]))
+        site.route("/updates/5", status=200, body=article("Update 5", "Nora Quint", words))
+        pipeline.scrape(county)
+        assert store.catalog.unprocessed_captures() == []
+        catalog = store.catalog
+        document = catalog.document_by_url(ids.canonical_url(site.url("/updates/5")))
+        extraction = catalog.current_extraction(document.latest_version_id)
+        assert "count is finished" in extraction.text
+        assert extraction.problems[-1] == (
+            "quotes could not be found in it: IndexError: string index out of range"
+        )
+        assert catalog.quotes_of_extraction(extraction.id) == []
