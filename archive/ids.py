@@ -207,15 +207,26 @@ def quote_id(document: str, text: str) -> str:
 
 
 def speaker_id(name: str, document: str | None = None) -> str:
-    """The id of a speaker. Anonymous speakers are scoped to one document.
+    """The id of a speaker. Anonymous speakers are scoped to one document. Names that
+    differ only in spacing, case, the apostrophe an outlet types (’ or ') or the Unicode
+    form of their letters (a PDF's decomposed "é") are one speaker.
 
     >>> speaker_id("Chris  Krebs") == speaker_id("chris krebs")
+    True
+    >>> speaker_id("Conor O’Brien") == speaker_id("Conor O'Brien")
+    True
+    >>> speaker_id("Jose\u0301 Pen\u0303a") == speaker_id("José Peña")
     True
     >>> speaker_id("a senior official", "d-1") == speaker_id("a senior official", "d-2")
     False
     """
+    if not name.isascii():  # (migration 0012 merged the speakers filed before this fold)
+        name = unicodedata.normalize("NFC", name).translate(_APOSTROPHES)
     key = re.sub(r"\s+", " ", name).strip().lower()
     return "s-" + _hash("speaker", key, document or "")
+
+
+_APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u2032", "'"))
 
 
 def ts14(moment: datetime) -> str:
