@@ -15,6 +15,7 @@ import bisect
 import itertools
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -866,8 +867,66 @@ def _via(doc: _Document, attribution: Attribution) -> str | None:
 
 
 def find_quotes(text: str, publisher: str | None = None) -> list[FoundQuote]:
-    """Every direct quote of ``text``, in text order, attributed where the text says who."""
-    return find_quotes_with(text, publisher, default_ranker())
+    r"""Every direct quote of ``text``, in text order, attributed where the text says who.
+
+    Text whose accented letters are decomposed (a base letter and a combining mark, as
+    PDFs made on some systems write them) is read composed, so that "José" is a name and
+    not "Jose" cut at its accent; the offsets returned are into ``text`` as given.
+
+    >>> decomposed = "“We are ready,” said Jose\u0301 Pen\u0303a, the clerk."
+    >>> [found] = find_quotes(decomposed)
+    >>> found.speaker, decomposed[found.speaker_start : found.speaker_end]
+    ('José Peña', 'Jose\u0301 Pen\u0303a')
+    """
+    composed, where = _composed(text)
+    found = find_quotes_with(composed, publisher, default_ranker())
+    return found if where is None else [_offsets_in(quote, where, text) for quote in found]
+
+
+def _composed(text: str) -> tuple[str, list[int] | None]:
+    """``text`` with each letter and the combining marks after it composed (NFC), and
+    where each character of that came from in ``text`` (one more at the end); None when
+    ``text`` is composed already."""
+    if unicodedata.is_normalized("NFC", text):
+        return text, None
+    pieces, where, at = [], [], 0
+    for match in _WITH_MARKS.finditer(text):
+        piece = unicodedata.normalize("NFC", match.group())
+        pieces.append(piece)
+        where.extend([at] * len(piece))
+        at = match.end()
+    where.append(len(text))
+    return "".join(pieces), where
+
+
+# a character and the combining marks that follow it
+_WITH_MARKS = re.compile(
+    r".[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*", re.S
+)
+
+
+def _offsets_in(quote: FoundQuote, where: list[int], text: str) -> FoundQuote:
+    """A quote found in the composed text, with its offsets (and words) in ``text``."""
+
+    def at(offset: int | None) -> int | None:
+        return None if offset is None else where[offset]
+
+    start, end = where[quote.start], where[quote.end]
+    speaker_start, speaker_end = at(quote.speaker_start), at(quote.speaker_end)
+    mention = quote.speaker_mention
+    if speaker_start is not None and speaker_end is not None:
+        mention = text[speaker_start:speaker_end]
+    return replace(
+        quote,
+        start=start,
+        end=end,
+        text=text[start:end],
+        speaker_mention=mention,
+        speaker_start=speaker_start,
+        speaker_end=speaker_end,
+        cue_start=at(quote.cue_start),
+        cue_end=at(quote.cue_end),
+    )
 
 
 Trace = Callable[[MarkedSpan, _Found, list[Candidate], dict[str, float]], None]

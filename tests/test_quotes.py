@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
@@ -383,3 +384,18 @@ def test_a_role_given_once_holds_for_the_speakers_later_quotes():
     first, second = find_quotes(text)
     assert first.role == second.role == "chief clerk of the Tessel County board"
     assert second.via == "the Valley Courier"
+
+
+def test_decomposed_accents_keep_the_name_whole_and_the_offsets_in_the_text_given():
+    composed = "“The café reopens on Monday,” said Renée Müller, the mayor of Saint-Étienne."
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    [found] = find_quotes(decomposed)
+    [expected] = find_quotes(composed)
+    assert found.speaker == expected.speaker == "Renée Müller"
+    assert found.text == decomposed[found.start : found.end]
+    assert unicodedata.normalize("NFC", found.text) == expected.text
+    mention = decomposed[found.speaker_start : found.speaker_end]
+    assert found.speaker_mention == mention
+    assert unicodedata.normalize("NFC", mention) == "Renée Müller"
+    assert decomposed[found.cue_start : found.cue_end] == "said"
