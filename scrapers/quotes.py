@@ -61,7 +61,7 @@ from scrapers.quotes_speakers import (
 # The attributor's release, stored with every extraction: the rules' number (raised whenever
 # they change what they find) and the trained model's version, so that re-extraction runs
 # the attributor again after either has changed.
-ATTRIBUTOR = f"onrecord-quotes/7/{default_ranker().version}"
+ATTRIBUTOR = f"onrecord-quotes/8/{default_ranker().version}"
 
 log = logging.getLogger(__name__)
 
