@@ -6,6 +6,7 @@ environment variable named ``ONRECORD_`` + the upper-cased name (``ONRECORD_ALLO
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ class Setting:
     default: Any
     help: str
     choices: tuple[str, ...] = ()  # the only values allowed, when not empty
+    positive: bool = False  # a number that must be more than 0 (a size, a timeout)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -39,9 +41,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Most seconds a robots.txt Crawl-delay makes fetches wait; a longer one is capped"
         " (and logged).",
     ),
-    Setting("max_bytes", 25 * 1024 * 1024, "Largest response body fetched, in bytes."),
-    Setting("timeout", 30.0, "Read timeout of one request, in seconds."),
-    Setting("max_warc_size", 1_000_000_000, "Size in bytes at which a new WARC file is started."),
+    Setting(
+        "max_bytes",
+        25 * 1024 * 1024,
+        "Largest response body fetched, in bytes.",
+        positive=True,
+    ),
+    Setting("timeout", 30.0, "Read timeout of one request, in seconds.", positive=True),
+    Setting(
+        "max_warc_size",
+        1_000_000_000,
+        "Size in bytes at which a new WARC file is started.",
+        positive=True,
+    ),
     Setting(
         "catalog",
         "",
@@ -96,6 +108,7 @@ SETTINGS: tuple[Setting, ...] = (
         60.0,
         "Seconds after which a silent worker is taken for dead and its jobs are given to "
         "others (Redis broker; RabbitMQ does so as soon as the worker's connection drops).",
+        positive=True,
     ),
     Setting("sources", "sources", "Folder (relative to the archive) of source definition files."),
     Setting(
@@ -108,6 +121,7 @@ SETTINGS: tuple[Setting, ...] = (
         "follow_interval",
         1.0,
         "Seconds between two looks a web node takes at the catalog's change log.",
+        positive=True,
     ),
     Setting(
         "behind_after",
@@ -115,15 +129,21 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a change may wait for a node's index before its pages say search is behind.",
     ),
     Setting("browser", "/usr/bin/chromium", 'Chromium for browser captures (render = "browser").'),
-    Setting("browser_timeout", 60.0, "Longest a browser capture may take, in seconds."),
+    Setting(
+        "browser_timeout",
+        60.0,
+        "Longest a browser capture may take, in seconds.",
+        positive=True,
+    ),
     Setting(
         "browser_max_bytes",
         50 * 1024 * 1024,
         "Largest total of the responses one browser capture receives, in bytes.",
+        positive=True,
     ),
-    Setting("browser_pages", 50, "Pages a browser renders before it is restarted."),
+    Setting("browser_pages", 50, "Pages a browser renders before it is restarted.", positive=True),
     Setting("smtp_host", "", "SMTP server for e-mail alert digests; empty means no e-mail."),
-    Setting("smtp_port", 25, "Port of the SMTP server."),
+    Setting("smtp_port", 25, "Port of the SMTP server.", positive=True),
     Setting("smtp_from", "onrecord@localhost", "Sender address of e-mail alert digests."),
     Setting("smtp_user", "", "SMTP login name; empty means no login."),
     Setting("smtp_password", "", "SMTP password (with smtp_user)."),
@@ -155,8 +175,17 @@ class ConfigError(ValueError):
     """A setting with a value of the wrong type, or an unknown setting."""
 
 
+def _wrong_type(setting: Setting, value: Any) -> ConfigError:
+    """'delay must be a float, not 'fast'', 'max_bytes must be an int, not True'."""
+    kind = type(setting.default).__name__
+    article = "an" if kind[0] in "aeiou" else "a"
+    return ConfigError(f"{setting.name} must be {article} {kind}, not {value!r}")
+
+
 def _coerce(setting: Setting, value: Any) -> Any:
     default = setting.default
+    if not isinstance(default, bool) and isinstance(value, bool | list | dict):
+        raise _wrong_type(setting, value)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -169,8 +198,11 @@ def _coerce(setting: Setting, value: Any) -> Any:
     try:
         coerced = type(default)(value)
     except (TypeError, ValueError):
-        kind = type(default).__name__
-        raise ConfigError(f"{setting.name} must be a {kind}, not {value!r}") from None
+        raise _wrong_type(setting, value) from None
+    if isinstance(coerced, int | float) and not 0 <= coerced < math.inf:  # nan is not either
+        raise ConfigError(f"{setting.name} must be a number from 0, not {value!r}")
+    if setting.positive and coerced == 0:
+        raise ConfigError(f"{setting.name} must be more than 0, not {value!r}")
     if setting.choices and coerced not in setting.choices:
         allowed = " or ".join(repr(choice) for choice in setting.choices)
         raise ConfigError(f"{setting.name} must be {allowed}, not {value!r}")
@@ -187,7 +219,12 @@ def load(root: Path | None, environ: Mapping[str, str] | None = None) -> dict[st
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
-        for name, value in data.get("onrecord", {}).items():
+        table = data.get("onrecord", {})
+        others = sorted(set(data) - {"onrecord"})
+        if not isinstance(table, dict) or others:
+            where = f"{others[0]!r} outside it" if others else "not a table"
+            raise ConfigError(f"{path}: settings go in the [onrecord] table ({where})")
+        for name, value in table.items():
             if name not in SETTINGS_BY_NAME:
                 raise ConfigError(f"{path}: unknown setting {name!r}")
             values[name] = _coerce(SETTINGS_BY_NAME[name], value)

@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ONRECORD, run_onrecord
 
 
@@ -128,3 +130,46 @@ def test_sources_check_on_a_binary_file_is_one_sentence(tmp_path):
     assert result.returncode == 1
     assert f"{path}:1: file: not a UTF-8 text file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "command", "words"),
+    [
+        ("onrecord = 5\n", ("status",), "settings go in the [onrecord] table (not a table)"),
+        ("delay = 5\n[onrecord]\n", ("status",), "('delay' outside it)"),
+        ('[onrecord]\ndelay = "fast"\n', ("status",), "delay must be a float, not 'fast'"),
+        ('[onrecord]\ndelay = "fast"\n', ("sources", "check"), "delay must be a float"),
+        ('[onrecord]\ndelay = "fast"\n', ("scrape",), "delay must be a float"),
+        ('[onrecord]\ndelay = "fast"\n', ("alerts", "run"), "delay must be a float"),
+        ("[onrecord]\ntimeout = 0\n", ("status",), "timeout must be more than 0, not 0"),
+        ("[onrecord]\ndelay = -1.0\n", ("status",), "delay must be a number from 0, not -1.0"),
+        ("[onrecord]\ndelay = nan\n", ("status",), "delay must be a number from 0, not nan"),
+        ("[onrecord]\nindex = { a = 1 }\n", ("status",), "index must be a str, not {'a': 1}"),
+        ("[onrecord]\nmax_bytes = true\n", ("status",), "max_bytes must be an int, not True"),
+    ],
+)
+def test_a_bad_setting_is_one_sentence_whatever_the_command(tmp_path, config, command, words):
+    root = tmp_path / "archive"
+    assert run_onrecord("init", "--archive", str(root)).returncode == 0
+    (root / "onrecord.toml").write_text(config, encoding="utf-8")
+    result = run_onrecord(*command, "--archive", str(root))
+    assert result.returncode == 1
+    assert words in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        (("migrate", "--catalog", "notaurl"), "not a catalog URL: 'notaurl'"),
+        (("serve", "--port", "-1"), "Invalid value for '--port'"),
+        (("serve", "--port", "70000"), "Invalid value for '--port'"),
+        (("serve", "--threads", "0"), "Invalid value for '--threads'"),
+        (("serve", "--host", "no.such.host.invalid"), "cannot listen on no.such.host.invalid"),
+        (("schedule", "--tick", "-1"), "Invalid value for '--tick'"),
+        (("schedule", "--tick", "nan"), "Invalid value for '--tick'"),
+    ],
+)
+def test_a_bad_option_is_one_sentence(archive_root, command, words):
+    result = run_onrecord(*command, "--archive", str(archive_root), timeout=30)
+    assert result.returncode != 0
+    assert words in result.stderr and "Traceback" not in result.stderr
