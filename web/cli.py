@@ -12,6 +12,7 @@ import functools
 import itertools
 import json
 import logging
+import math
 import resource
 import signal
 import sys
@@ -373,10 +374,16 @@ def reextract(document_ids: tuple[str, ...], archive_dir: Path) -> None:
 # -- sources and schedule -------------------------------------------------------------------
 
 
+def _finite(value: float) -> float:
+    """A number of seconds an option gives: nan passes every range check and no clock."""
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds")
+    return value
+
+
 def _sources(archive_dir: Path, files: tuple[Path, ...] = ()) -> list[Source]:
     if not files:
-        settings = archive_config.load(archive_dir)
-        folder = archive_dir / settings["sources"]
+        folder = archive_dir / settings(archive_dir)["sources"]
         files = tuple(sorted(folder.glob("*.toml"))) if folder.is_dir() else ()
     try:
         return load_sources(list(files))
@@ -442,7 +449,13 @@ def scrape(names: tuple[str, ...], archive_dir: Path) -> None:
 @main.command()
 @archive_option
 @click.option("--once", is_flag=True, help="Run (or queue) what is due now, then exit.")
-@click.option("--tick", type=float, default=30.0, help="Seconds between checks.")
+@click.option(
+    "--tick",
+    type=click.FloatRange(min=0, min_open=True),
+    callback=lambda _context, _option, value: _finite(value),
+    default=30.0,
+    help="Seconds between checks.",
+)
 def schedule(archive_dir: Path, once: bool, tick: float) -> None:
     """Run every source when it is due, forever (next-due times live in the catalog), and
     deliver the alerts that are due at each tick.
@@ -586,7 +599,7 @@ def status(archive_dir: Path) -> None:
                 click.echo(f"  failed {failure.at:%Y-%m-%d %H:%M}: {failure.url}: {failure.reason}")
             click.echo(f"  next due {due:%Y-%m-%d %H:%M} UTC" if due else "  due now")
         index = indexing.IndexKeeper(paths.index, paths.search_engine).status(
-            catalog, archive_config.load(archive_dir)["behind_after"]
+            catalog, settings(archive_dir)["behind_after"]
         )
         lag = index["lag"]
         click.echo(
@@ -626,8 +639,8 @@ def changes(archive_dir: Path, fmt: str) -> None:
 @main.command()
 @archive_option
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(min=1))
 def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
     """Serve the archive's web front end with a production WSGI server; a thread keeps
     this node's search index up to date with the catalog's change log."""
@@ -645,7 +658,7 @@ def serve(archive_dir: Path, host: str, port: int, threads: int) -> None:
     except indexing.IndexBusy as exc:
         server.close()
         raise click.ClickException(str(exc)) from None
-    if not archive_config.load(archive_dir)["secret_key"]:
+    if not settings(archive_dir)["secret_key"]:
         click.echo(
             "secret_key is not set: forms shown by this node are refused by any other node "
             "(set the same secret_key on every node of an archive)",
@@ -688,6 +701,8 @@ def listen(app, host: str, port: int, threads: int = 8):
         )
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    except ValueError as exc:  # waitress: a host that does not resolve
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
 
 
 def _allow_open_files(wanted: int) -> None:
@@ -707,7 +722,7 @@ def _allow_open_files(wanted: int) -> None:
     help="Build the demo archive into this (new or empty) folder and exit.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 def demo(archive_dir: Path, build_only: Path | None, host: str, port: int) -> None:
     """Scrape a small fictional newsroom world into a fresh archive, and serve it.
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import click
 
-from archive import config as archive_config
 from archive.catalog import ROLES, AccountError, AlertError
-from web.cli_options import archive_option, http_config, open_catalog, open_store
+from web.cli_options import archive_option, http_config, open_catalog, open_store, settings
 
 log = logging.getLogger(__name__)
 
@@ -242,8 +241,8 @@ def run_alerts(archive_dir: Path, base_url: str | None = None) -> dict[str, int]
     from web import indexing
     from web.alert_delivery import SEARCH_ITEMS, Mailer, run
 
-    settings = archive_config.load(archive_dir)
-    root = base_url or settings["public_url"] or "http://127.0.0.1:8080/"
+    values = settings(archive_dir)
+    root = base_url or values["public_url"] or "http://127.0.0.1:8080/"
     with (
         open_store(archive_dir) as store,
         PoliteSession(http_config(archive_dir)) as session,
@@ -260,7 +259,7 @@ def run_alerts(archive_dir: Path, base_url: str | None = None) -> dict[str, int]
                 highlight=False,
             )
 
-        counts = run(store.catalog, search, session, Mailer.from_settings(settings), root=root)
+        counts = run(store.catalog, search, session, Mailer.from_settings(values), root=root)
     # Said at each scheduler tick: a quiet round is logged at debug level only.
     log.log(
         logging.INFO if any(counts.values()) else logging.DEBUG,

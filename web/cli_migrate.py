@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from archive import config as archive_config
+from archive.catalog import CatalogError
 from archive.migrate import migrate_archive
 from archive.store import ArchiveError
 from web.cli_options import archive_option
@@ -37,7 +38,7 @@ def migrate_command(catalog: str | None, warcs: str | None, archive_dir: Path) -
 
     try:
         moved = migrate_archive(archive_dir, catalog=catalog, warcs=warcs, progress=progress)
-    except (ArchiveError, archive_config.ConfigError) as exc:
+    except (ArchiveError, CatalogError, archive_config.ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     if sys.stderr.isatty():
         click.echo(err=True)
