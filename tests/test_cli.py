@@ -173,3 +173,9 @@ def test_a_bad_option_is_one_sentence(archive_root, command, words):
     result = run_onrecord(*command, "--archive", str(archive_root), timeout=30)
     assert result.returncode != 0
     assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sources_check_of_no_archive_says_so(tmp_path):
+    result = run_onrecord("sources", "check", "--archive", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert f"no archive at {tmp_path / 'nowhere'}" in result.stderr

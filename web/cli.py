@@ -26,7 +26,7 @@ import click
 from archive import config as archive_config
 from archive.catalog import Catalog, CatalogError
 from archive.ids import InvalidURL, canonical_url
-from archive.store import ArchiveError, init_archive
+from archive.store import ArchiveError, init_archive, open_paths
 from scrapers.errors import FetchError, SourceError
 from scrapers.sources import Source, load_sources
 from web import links
@@ -400,7 +400,13 @@ def sources() -> None:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @archive_option
 def sources_check(files: tuple[Path, ...], archive_dir: Path) -> None:
-    """Validate source files without fetching anything."""
+    """Validate source files without fetching anything: those given, or else the
+    archive's."""
+    if not files:
+        try:
+            open_paths(archive_dir, writable=False)  # "0 sources valid" of no archive at all
+        except ArchiveError as exc:
+            raise click.ClickException(str(exc)) from None
     found = _sources(archive_dir, files)
     for source in found:
         click.echo(f"ok  {source.name}  ({source.kind}, {source.publisher})")
