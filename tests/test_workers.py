@@ -83,10 +83,12 @@ def captures_of(root: Path, url: str) -> list:
 
 
 def test_commands_that_serve_no_pages_load_neither_flask_nor_the_extractor(tmp_path):
+    root = tmp_path / "archive"
+    init_archive(root)
     script = (
         "import sys\n"
         "from web.cli import main\n"
-        f"try: main(['sources', 'check', '--archive', {str(tmp_path)!r}])\n"
+        f"try: main(['sources', 'check', '--archive', {str(root)!r}])\n"
         "except SystemExit: pass\n"
         "heavy = ('flask', 'waitress', 'whoosh', 'trafilatura', 'pypdf', 'dramatiq',"
         " 'psycopg', 'surt')\n"
