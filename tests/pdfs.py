@@ -23,6 +23,12 @@ def pdf(pages: list[list[str]], info: dict[str, str]) -> bytes:
     objects.extend(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(s), s) for s in streams)
     fields = " ".join(f"/{key} ({value})" for key, value in info.items())
     objects.append(f"<< {fields} >>".encode("latin-1"))
+    return pdf_file(objects, b" /Info %d 0 R" % len(objects))
+
+
+def pdf_file(objects: list[bytes], trailer: bytes = b"") -> bytes:
+    """A PDF file of ``objects`` (numbered from 1, the first the catalog), with its cross
+    reference table; ``trailer`` adds entries to the trailer."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -31,6 +37,6 @@ def pdf(pages: list[list[str]], info: dict[str, str]) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\n" % (len(objects) + 1, len(objects))
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\n" % (len(objects) + 1, trailer)
     out += b"startxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)

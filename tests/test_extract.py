@@ -16,7 +16,7 @@ from scrapers.extract import EXTRACTOR, MAX_CHARS, Extracted, extract, paragraph
 from scrapers.extract_decode import decode, repair_mojibake
 from scrapers.extract_pdf import MAX_CHARS as PDF_MAX_CHARS
 from scrapers.extract_pdf import MAX_PAGES as PDF_MAX_PAGES
-from tests.pdfs import pdf
+from tests.pdfs import pdf, pdf_file
 
 DATA = Path(__file__).parent / "data" / "extract"
 URL = "https://gazette.example/news/2031/harbour-barrier?utm_source=feed"
@@ -477,19 +477,7 @@ def pdf_of_one_stream(pages: int, listed: int, chars: int) -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream),
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return pdf_file(objects)
 
 
 def test_pdf_that_lists_a_page_again_is_cut_short_there():
