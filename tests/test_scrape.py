@@ -357,6 +357,13 @@ schedule = {{ every = "6h" }}
         assert pipeline.scrape(direct).new_versions == 1
 
 
+def list_update_5(site) -> None:
+    """The feed lists a fifth update, whose words say the count is finished."""
+    site.route("/feed.xml", status=200, body=feed(site.origin, [*PAGES, "/updates/5"]))
+    words = "Update number 5 shows the count is finished in every ward"
+    site.route("/updates/5", status=200, body=article("Update 5", "Nora Quint", words))
+
+
 def fails_on_update_1(page, url: str, **options):
     """An extractor with a bug that one page sets off, as a hostile canonical link did."""
     if url.endswith("/updates/1"):
@@ -383,9 +390,7 @@ def test_a_page_the_extractor_fails_on_is_a_failure_and_stops_no_later_run(
         # Marked processed with its failure row: no later run processes it again.
         assert store.catalog.unprocessed_captures() == []
 
-        site.route("/feed.xml", status=200, body=feed(site.origin, [*PAGES, "/updates/5"]))
-        words = "Update number 5 shows the count is finished in every ward"
-        site.route("/updates/5", status=200, body=article("Update 5", "Nora Quint", words))
+        list_update_5(site)
         second = pipeline.scrape(county)
         assert store.catalog.document_by_url(ids.canonical_url(site.url("/updates/5")))
         assert second.new_versions == 1
@@ -409,9 +414,7 @@ def test_a_text_the_quote_finder_fails_on_is_kept_with_the_problem_and_stops_no_
         PoliteSession(HttpConfig(allow_private=True, delay=0.0)) as http,
     ):
         pipeline = Pipeline(store, http, readers=Readers(find_quotes=fails_on_the_count))
-        words = "Update number 5 shows the count is finished in every ward"
-        site.route("/feed.xml", status=200, body=feed(site.origin, [*PAGES, "/updates/5"]))
-        site.route("/updates/5", status=200, body=article("Update 5", "Nora Quint", words))
+        list_update_5(site)
         pipeline.scrape(county)
         assert store.catalog.unprocessed_captures() == []
         catalog = store.catalog
