@@ -23,8 +23,8 @@ import lxml.html
 from lxml import etree
 
 from archive.models import Paragraph
+from scrapers.charset import decode, is_binary
 from scrapers.extract_body import TUNING, Candidates, Tuning, candidates, choose
-from scrapers.extract_decode import decode, is_binary
 from scrapers.extract_pdf import is_pdf, pdf_text
 from scrapers.metadata import Metadata, page_metadata
 

@@ -44,6 +44,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, ProtocolError, ReadTimeoutError, SSLError
 
 from archive import ids
+from scrapers.charset import decode_body
 from scrapers.errors import (
     ConnectionFailed,
     FetchError,
@@ -56,7 +57,6 @@ from scrapers.errors import (
     RobotsUnavailable,
     TooManyRedirects,
 )
-from scrapers.extract_decode import decode_body
 
 __all__ = [
     "Exchange",
@@ -1132,7 +1132,7 @@ def _charset_param(content_type: str) -> str | None:
 
 def decode_text(body: bytes, content_type_charset: str | None) -> str:
     """Decode a fetched body to text, never raising, by the one charset rule that
-    extraction follows too (:func:`scrapers.extract_decode.decode_body`): a byte-order
+    extraction follows too (:func:`scrapers.charset.decode_body`): a byte-order
     mark, valid UTF-8, the Content-Type charset, the document's own declaration (<meta
     charset>, the XML declaration), then detection.
 

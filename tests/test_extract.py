@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scrapers.charset import decode, repair_mojibake
 from scrapers.extract import EXTRACTOR, MAX_CHARS, Extracted, extract, paragraph_spans
-from scrapers.extract_decode import decode, repair_mojibake
 from scrapers.extract_pdf import MAX_CHARS as PDF_MAX_CHARS
 from scrapers.extract_pdf import MAX_PAGES as PDF_MAX_PAGES
 from tests.pdfs import pdf, pdf_file

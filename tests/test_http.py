@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from scrapers.charset import decode
 from scrapers.errors import (
     ConnectionFailed,
     FetchTimeout,
@@ -33,7 +34,6 @@ from scrapers.errors import (
     RobotsDisallowed,
     TooManyRedirects,
 )
-from scrapers.extract_decode import decode
 from scrapers.http import (
     HttpConfig,
     NonPublicAddress,
