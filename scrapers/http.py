@@ -421,11 +421,14 @@ class PoliteSession:
             try:
                 exchange = self._take_turn(url, headers, host, chain + failed)
             except _Transient as exc:
-                if attempt == attempts:
-                    raise ConnectionFailed(
-                        url, f"{exc.reason} (after {attempt} attempts)", exchanges=chain
-                    ) from None
                 wait = self._backoff(attempt)
+                if attempt == attempts:
+                    # No retry of ours follows; whoever comes next to this host waits
+                    # the backoff a retry would have.
+                    self._rest(host, wait)
+                    raise ConnectionFailed(
+                        url, f"{exc.reason} (after {_attempts(attempt)})", exchanges=chain
+                    ) from None
                 log.info("retrying %s in %.1fs: %s", url, wait, exc.reason)
             else:
                 if record is not None:
@@ -433,19 +436,17 @@ class PoliteSession:
                 if exchange.status not in config.retry_statuses or not retries:
                     return exchange
                 failed.append(exchange)
+                wait = self._retry_wait(exchange, attempt)
                 if attempt == attempts:
-                    # No retry of ours follows, but the rest the server asked for is
-                    # asked of whoever comes next.
-                    retry_after = _retry_after_seconds(exchange)
-                    if retry_after is not None:
-                        self._rest(host, min(retry_after, config.backoff_cap))
+                    # No retry of ours follows, but whoever comes next to this host waits
+                    # what a retry would have: the rest the server asked for, or backoff.
+                    self._rest(host, wait)
                     raise RetriesExhausted(
                         url,
-                        f"HTTP {exchange.status} after {attempt} attempts",
+                        f"HTTP {exchange.status} after {_attempts(attempt)}",
                         status=exchange.status,
                         exchanges=chain + failed,
                     )
-                wait = self._retry_wait(exchange, attempt)
                 log.info("retrying %s in %.1fs after HTTP %d", url, wait, exchange.status)
             self._rest(host, wait)
             attempt += 1
@@ -722,6 +723,10 @@ class PoliteSession:
         if problem:
             return f"{problem}; not fetching for now"
         return f"robots.txt disallows {url} to {self.config.user_agent}"
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" if count == 1 else f"{count} attempts"
 
 
 def _checked_url(url: str, chain: Sequence[Exchange], origin: str | None = None) -> str:

@@ -264,6 +264,29 @@ def test_retry_after_on_the_last_attempt_holds_for_the_next_request(server, fake
     assert fake.sleeps == [5.0, 5.0]  # the host rests as asked after the last answer too
 
 
+def test_the_last_attempts_backoff_holds_for_the_next_request(server, fake):
+    """Without Retry-After the host rests, after the last failure too, the backoff a retry
+    would have waited: a struggling host is not handed the next URL at once."""
+    server.route("/busy", status=503)
+    server.route("/other", body=b"ok")
+    with polite(fake, max_retries=1, delay=0.0) as session:
+        with pytest.raises(RetriesExhausted, match="HTTP 503 after 2 attempts"):
+            session.fetch(server.url("/busy"))
+        assert fake.sleeps == [0.75]  # before the retry
+        session.fetch(server.url("/other"))
+    assert fake.sleeps == [0.75, 1.5]
+
+
+def test_a_refused_connections_backoff_holds_for_the_next_request(fake):
+    with LoopbackServer() as gone:
+        url = gone.url("/a")
+    with polite(fake, max_retries=0, delay=0.0) as session:
+        with pytest.raises(ConnectionFailed, match=r"\(after 1 attempt\)"):
+            session.fetch(url)
+        assert fake.sleeps == []
+        assert session.turn_in(gone.url("/b")) == 0.75
+
+
 def test_5xx_storm_backs_off_exponentially_then_gives_up(server, fake):
     server.route("/down", status=503, body=b"maintenance")
     with (
