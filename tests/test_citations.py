@@ -9,6 +9,8 @@ itself (one says so in JSON-LD, one in a ``<meta name=author>``).
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime
 
 import bibtexparser
 import pytest
@@ -23,7 +25,7 @@ from archive.store import Paths, Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
 from tests.loopback import LoopbackServer
-from web import create_app, indexing, links
+from web import citations, create_app, indexing, links
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 OFFICE = "Lakeland County Elections Office"
@@ -195,3 +197,50 @@ def _long(day: str) -> str:
     names = ["January", "February", "March", "April", "May", "June", "July", "August"]
     names += ["September", "October", "November", "December"]
     return f"{names[month - 1]} {date}, {year}"
+
+
+# A page written to break BibTeX: a stray brace, a backslash, a tilde and a caret, a blank
+# line, a headline that tries to close its field and forge others, a person named with
+# "AND", and an address holding braces, a space and a "%" that starts no escape.
+HOSTILE = citations.Citable(
+    quote_id="q-0123456789abcdef",
+    quote="We will {not} recount \\ every ~ballot^2.\n\nEver}",
+    speaker="Dana } Whitfield",
+    title="Memo says :-} to voters}, url = {https://evil.example/forged}, x = {",
+    authors=("Tom AND Jerry Smith",),
+    publisher="The Harbour Gazette}",
+    published=None,
+    url="https://gazette.example/memo/{draft}/100% sure?q=%20",
+    archived_url="https://onrecord.example/20261103101500/https://gazette.example/memo",
+    captured=datetime(2026, 11, 3, 10, 15, tzinfo=UTC),
+    permalink="https://onrecord.example/quote/q-0123456789abcdef",
+)
+
+
+def test_a_hostile_page_can_neither_break_nor_forge_its_bibtex_entry():
+    library = bibtexparser.parse_string(
+        citations.bibtex(HOSTILE), append_middleware=[SeparateCoAuthors()]
+    )
+    assert not library.failed_blocks
+    (entry,) = library.entries
+    fields = {field.key: field.value for field in entry.fields}
+    assert set(fields) == {"author", "title", "organization", "url", "urldate", "note"}
+    for key, value in fields.items():
+        text = " and ".join(value) if key == "author" else value
+        assert _braces_balance(text), (key, text)
+        assert "\n" not in text, key  # a blank line in a field is a paragraph LaTeX refuses
+    assert len(fields["author"]) == 1  # "AND" inside a name does not make two people
+    assert fields["title"].endswith(r"x = \textbraceleft{}")
+    assert fields["url"] == "https://gazette.example/memo/%7Bdraft%7D/100%25%20sure?q=%20"
+    assert not re.search(r"[{}\\\s]|%(?![0-9A-F]{2})", fields["url"])
+
+
+def _braces_balance(text: str) -> bool:
+    """Whether every brace is closed after it opens, counted as BibTeX and biber count
+    them: a backslash before a brace does not hide it from them."""
+    depth = 0
+    for brace in re.findall(r"[{}]", text):
+        depth += 1 if brace == "{" else -1
+        if depth < 0:
+            return False
+    return depth == 0

@@ -335,13 +335,57 @@ def chicago(item: Citable) -> str:
     return " ".join(parts)
 
 
-def _bibtex_escape(text: str) -> str:
-    """Keep BibTeX's special characters literal.
+# How each character LaTeX would read as markup is written to stay literal. Braces become
+# commands, not \{ and \}: BibTeX and biber count a brace whether or not a backslash stands
+# before it, so one stray brace in a hostile headline would end its field early (and the
+# text after it could forge fields). "\\" is a line break in LaTeX, not a backslash.
+_BIBTEX_LITERALS = {
+    "\\": r"\textbackslash{}",
+    "{": r"\textbraceleft{}",
+    "}": r"\textbraceright{}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "%": r"\%",
+    "&": r"\&",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+}
+# Control characters are dropped: LaTeX stops at most of them.
+_CONTROL_CHARACTERS = dict.fromkeys(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
+_BIBTEX_TEXT = str.maketrans(_BIBTEX_LITERALS | _CONTROL_CHARACTERS)
 
-    >>> _bibtex_escape("50% of {x} & y_1 #2 $3")
-    '50\\\\% of \\\\{x\\\\} \\\\& y\\\\_1 \\\\#2 \\\\$3'
+
+def _bibtex_escape(text: str) -> str:
+    """Text as a BibTeX field value that reads back as written: every brace in it balanced,
+    on one line (a blank line inside a field is a new paragraph, which LaTeX refuses there).
+
+    >>> print(_bibtex_escape("50% of {x} & y_1 #2 $3"))
+    50\\% of \\textbraceleft{}x\\textbraceright{} \\& y\\_1 \\#2 \\$3
+    >>> print(_bibtex_escape("Memo says :-} to\\n\\nvoters"))
+    Memo says :-\\textbraceright{} to voters
     """
-    return re.sub(r"([\\{}%&$#_])", r"\\\1", text)
+    return " ".join(text.split()).translate(_BIBTEX_TEXT)
+
+
+# What a ``url`` field cannot hold as it is: braces (BibTeX counts them), whitespace,
+# backslashes and control characters, and a "%" that starts no percent-escape. A valid
+# escape such as "%20" is kept: encoding its "%" again would change the address.
+_URL_UNSAFE = re.compile(r"[{}\\\s\x00-\x1f\x7f]|%(?![0-9A-Fa-f]{2})")
+
+
+def _bibtex_url(url: str) -> str:
+    """A URL percent-encoded where BibTeX or LaTeX would read it as markup; the field is
+    verbatim, so the other escapes would be taken as part of the address.
+
+    >>> print(_bibtex_url("https://x.example/a{b}%zz c?q=%20"))
+    https://x.example/a%7Bb%7D%25zz%20c?q=%20
+    """
+    return _URL_UNSAFE.sub(_percent_encoded, url)
+
+
+def _percent_encoded(match: re.Match) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode())
 
 
 def _bibtex_key(item: Citable) -> str:
@@ -369,7 +413,7 @@ def bibtex(item: Citable) -> str:
         fields.append(("date", item.published.date().isoformat()))
     if item.page:
         fields.append(("pages", str(item.page)))
-    fields.append(("url", item.url))
+    fields.append(("url", _bibtex_url(item.url)))
     fields.append(("urldate", item.captured.date().isoformat()))
     said = f"Quoting {item.speaker}: " if item.speaker else "Quoted: "
     fields.append(("note", f"{said}``{item.quote}''. Archived copy: {item.archived_url}"))
@@ -389,8 +433,22 @@ def _bibtex_name(family: str, given: str) -> str:
     """A person as "Family, Given"; an organisation double-braced, so BibTeX takes the
     whole name as one family name and never abbreviates or splits it."""
     if given:
-        return f"{_bibtex_escape(family)}, {_bibtex_escape(given)}"
+        return f"{_bibtex_name_part(family)}, {_bibtex_name_part(given)}"
     return f"{{{_bibtex_escape(family)}}}"
+
+
+# BibTeX splits an author list at the word "and" in any case, so a person named with it
+# ("Tom AND Jerry Smith") would be cited as two people; braced, the word stays in the name.
+_AND = re.compile(r"\band\b", re.IGNORECASE)
+
+
+def _bibtex_name_part(text: str) -> str:
+    """A part of a person's name, escaped, with any word "and" kept inside it.
+
+    >>> _bibtex_name_part("Tom AND Jerry")
+    'Tom {AND} Jerry'
+    """
+    return _AND.sub(r"{\g<0>}", _bibtex_escape(text))
 
 
 def _date_parts(moment: datetime) -> dict:
