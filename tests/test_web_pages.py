@@ -11,9 +11,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
+from archive import ids
 from archive.catalog import Catalog
-from archive.store import Paths
-from web import api, citations, documents, feeds, links, memento, search
+from archive.store import Paths, Store, init_archive
+from scrapers.http import HttpConfig, PoliteSession
+from scrapers.pipeline import Pipeline
+from tests.loopback import LoopbackServer
+from tests.webarchive import HTML
+from web import api, citations, create_app, documents, feeds, indexing, links, memento, search
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -340,3 +345,68 @@ def test_over_long_query_strings_are_refused_with_a_message(client):
 def test_doctests_of_the_web_modules(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+# -- publication times in the publisher's zone ----------------------------------------------
+
+# A story published late in the evening west of UTC, and a release that states only its day.
+ZONED_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{title}</title>
+<meta property="article:published_time" content="{published}">
+</head><body><article>
+<h1>{title}</h1>
+<p>The last precinct reported after nine in the evening, leaving both candidates level.</p>
+<p>“We will recount every ballot by hand before anyone is sworn in,” said Dana Whitfield, \
+the county's elections director.</p>
+</article></body></html>
+"""
+ZONED = {
+    "/news/late-count": ("Late count ends in a tie", "2026-11-19T21:40:00-06:00"),
+    "/releases/recount-day": ("Recount day is set", "2026-11-20"),
+}
+
+
+@pytest.fixture(scope="module")
+def zoned(tmp_path_factory):
+    """A client on an archive of the two pages, and each page's document and quote ids."""
+    root = tmp_path_factory.mktemp("zoned") / "archive"
+    init_archive(root)
+    ids_of = {}
+    with (
+        LoopbackServer() as server,
+        Store.open(root) as store,
+        PoliteSession(HttpConfig(allow_private=True, delay=0.0, obey_robots=False)) as http,
+    ):
+        pipeline = Pipeline(store, http)
+        for path, (title, published) in ZONED.items():
+            body = ZONED_PAGE.format(title=title, published=published)
+            server.route(path, status=200, body=body, headers=HTML)
+            pipeline.capture(server.url(path))
+            document = store.catalog.document(ids.doc_id(ids.canonical_url(server.url(path))))
+            extraction = store.catalog.current_extraction(document.latest_version_id)
+            (quote,) = store.catalog.quotes_of_extraction(extraction.id)
+            ids_of[path] = (document.id, quote.id)
+        indexing.catch_up(Paths(root), store.catalog)
+    return create_app({"ARCHIVE": str(root), "TESTING": True}).test_client(), ids_of
+
+
+def test_a_publication_time_is_labelled_with_the_publishers_offset_not_as_utc(zoned):
+    client, ids_of = zoned
+    document_id, quote_id = ids_of["/news/late-count"]
+    for path in (links.quote_path(quote_id), links.document_path(document_id)):
+        published = page(client, path).select_one("dd.published time")
+        assert published["datetime"] == "2026-11-19T21:40:00-06:00"
+        assert published.get_text() == "2026-11-19 21:40 UTC−06:00", path
+
+
+def test_a_publication_date_without_a_time_stays_a_date(zoned):
+    client, ids_of = zoned
+    document_id, quote_id = ids_of["/releases/recount-day"]
+    for path in (links.quote_path(quote_id), links.document_path(document_id)):
+        assert text(page(client, path), "dd.published") == "2026-11-20", path
+
+
+def test_a_publication_time_in_utc_is_labelled_utc(client, site):
+    for path in (links.quote_path(site.pledge), links.document_path(site.statement)):
+        assert text(page(client, path), "dd.published") == "2026-11-04 15:00 UTC", path
