@@ -20,11 +20,13 @@ from aiosmtpd.controller import Controller
 from bs4 import BeautifulSoup
 
 from archive.catalog import Catalog
-from archive.store import Paths
+from archive.store import Paths, Store
 from scrapers.http import HttpConfig, PoliteSession
+from scrapers.pipeline import Pipeline
 from tests.conftest import run_onrecord
 from web import accounts, alert_delivery, create_app, indexing, links
 from web.alert_delivery import iso
+from web.cli_accounts import run_alerts
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -40,10 +42,11 @@ def db(site):
 
 
 def searcher(site, db):
+    """A round's search, as ``onrecord alerts run`` makes it: every quote matching."""
+
     def search(query: str):
-        return indexing.search(
-            Paths(site.root), db, query, type="quote", sort="date", page_size=50, facets=False
-        )
+        with indexing.searching(Paths(site.root), db) as found:
+            yield from found.every_hit(query, type="quote")
 
     return search
 
@@ -561,3 +564,68 @@ def test_a_webhook_whose_host_turns_private_is_a_failed_attempt(empty):
     failed = empty.delivery(made.id)
     assert (failed.status, failed.attempts) == ("pending", 1)
     assert failed.error == "h.example resolves to 127.0.0.1, a non-public address"
+
+
+def berths(number: int, count: int = 50) -> str:
+    """A notice to mariners in which the port director speaks of dredging ``count`` times,
+    published on the ``number``-th of November."""
+    said = "".join(
+        f"<p>“Dredging contract {number}-{i} covers berth {i} of pier {number} and the"
+        " channel beyond it,” said Oren Vasquez, the port director.</p>"
+        for i in range(count)
+    )
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+    <title>Notice {number}</title>
+    <meta property="article:published_time" content="2026-11-{number:02d}T09:00:00Z">
+    </head><body><article><h1>Notice {number}</h1>
+    <p>The harbour authority published its weekly notice to mariners on Monday.</p>
+    {said}</article></body></html>"""
+
+
+def told_by_round(catalog: Catalog, subscription_id: str) -> list[list[list[dict]]]:
+    """The items of each delivery of a follow, by round (oldest first), in their order."""
+    rounds: dict[datetime, list] = {}
+    for delivery in sorted(catalog.deliveries(subscription_id), key=lambda d: (d.created_at, d.id)):
+        rounds.setdefault(delivery.created_at, []).append(delivery.items)
+    return list(rounds.values())
+
+
+def test_a_saved_search_tells_every_new_match_once_however_many(archive_root, server):
+    """A backlog of 250 matching quotes (more than a page of search results, and more
+    than one delivery carries): every one is told, in deliveries of at most
+    DELIVERY_ITEMS, oldest first. The same pages recaptured later that day, which match
+    again, tell nothing again; a new page tells its own quotes alone."""
+    for number in range(1, 7):
+        server.route(f"/notices/{number}", status=200, body=berths(number), headers=HTML)
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
+        catalog.add_user("ann", "reader")
+        alert = catalog.subscribe("ann", "search", "dredging")
+
+    def capture(*numbers: int) -> None:
+        with Store.open(archive_root) as store, session(obey_robots=False, delay=0.0) as http:
+            pipeline = Pipeline(store, http)
+            for number in numbers:
+                pipeline.capture(server.url(f"/notices/{number}"))
+            indexing.catch_up(Paths(archive_root), store.catalog)
+
+    capture(1, 2, 3, 4, 5)
+    run_alerts(archive_root)
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
+        backlog = {q.id for q in catalog.current_quotes()}
+        (first,) = told_by_round(catalog, alert.id)
+    assert len(backlog) == 250
+    told = [item["key"] for items in first for item in items]
+    assert sorted(told) == sorted(backlog)
+    assert [len(items) for items in first] == [alert_delivery.DELIVERY_ITEMS, 50]
+    moments = [item["at"] for items in first for item in items]
+    assert moments == sorted(moments)
+
+    capture(1, 2, 3, 4, 5, 6)  # the backlog again, unchanged, and a new notice
+    run_alerts(archive_root)
+    run_alerts(archive_root)
+    with Catalog.open(Paths(archive_root).catalog) as catalog:
+        new = {q.id for q in catalog.current_quotes()} - backlog
+        rounds = told_by_round(catalog, alert.id)
+    assert len(rounds) == 2
+    assert sorted(item["key"] for items in rounds[1] for item in items) == sorted(new)
+    assert len(new) == 50

@@ -9,7 +9,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from tests.conftest import run_onrecord
-from web import links
+from tests.test_exports import WITHDRAWN, withdrawn_notice
+from web import create_app, links
 
 PLEDGE = "Every valid ballot was counted, and every count will be published in full"
 
@@ -133,3 +134,20 @@ def test_the_command_gives_the_same_verdicts(site):
     assert text.returncode == 0 and text.stdout.startswith("Not found in the archive")
     short = run_onrecord("check", "hi", "--archive", str(site.root))
     assert short.returncode != 0 and "at least 3 words" in short.stderr
+
+
+def test_a_match_links_the_capture_holding_its_words_not_the_takedown(archive_root, server):
+    """A quote whose page was taken down since: the check links the archived copy its
+    quote page links (which holds the words), in the page and in its JSON, never the 410
+    captured last."""
+    quote_id, gone = withdrawn_notice(archive_root, server)
+    client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
+    shown = client.get(links.json_path(links.quote_path(quote_id))).get_json()["capture"]
+    copy = shown["quote_in_archived_copy"]
+    assert copy != gone
+
+    (match,) = checked(client, WITHDRAWN)["matches"]
+    assert match["quote"]["id"] == quote_id and match["archived_copy"] == copy
+    page = BeautifulSoup(client.get(links.check_path(WITHDRAWN)).data, "html.parser")
+    (link,) = page.select("li.check-match a.archived-copy")
+    assert link["href"] == copy

@@ -6,9 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
+from archive.catalog import Catalog
+from archive.store import Paths, Store
+from scrapers.http import HttpConfig, PoliteSession
+from scrapers.pipeline import Pipeline
 from tests.conftest import run_onrecord
-from web import exports, links
+from tests.loopback import LoopbackServer
+from web import create_app, exports, indexing, links
 
 
 def test_csv_export_of_a_search_has_every_column_and_result(client, site):
@@ -79,3 +85,82 @@ def test_a_cell_a_spreadsheet_would_run_is_written_as_text():
     row = next(csv.DictReader(io.StringIO(header + line)))
     assert row["quote"] == "'" + hostile["quote"] and row["outlet"] == "'@Times"
     assert row["id"] == "q-1"
+
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+WITHDRAWN = "The outer channel is open to vessels of every draught from Tuesday morning"
+NOTICE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Channel open</title></head><body><article><h1>Channel open</h1>
+<p>The harbour authority published its weekly notice to mariners on Monday.</p>
+<p>“{WITHDRAWN},” said Oren Vasquez, the harbour authority's port director.</p>
+</article></body></html>"""
+
+
+def withdrawn_notice(root: Path, server: LoopbackServer) -> tuple[str, str]:
+    """Capture a notice quoting the port director into the archive at ``root``, then its
+    takedown (a 410, which becomes the document's last capture). Returns the quote's id
+    and the path of the takedown's capture."""
+    url = server.url("/notices/1")
+    server.route("/notices/1", status=200, body=NOTICE, headers=HTML)
+    config = HttpConfig(allow_private=True, delay=0.0, obey_robots=False)
+    with Store.open(root) as store, PoliteSession(config) as http:
+        pipeline = Pipeline(store, http)
+        pipeline.capture(url)
+        server.route("/notices/1", status=410, body="gone", headers=HTML)
+        pipeline.capture(url)
+        indexing.catch_up(Paths(root), store.catalog)
+        (quote,) = store.catalog.current_quotes()
+        document = store.catalog.document(quote.document_id)
+    assert document.state == "taken_down"
+    return quote.id, links.capture_path(url, document.last_captured)
+
+
+def test_a_row_links_the_capture_holding_its_words_not_the_takedown(archive_root, server):
+    """A page taken down since: its quote's row links (and cites) the archived copy its
+    quote page links, which holds the words, never the 410 captured last; its
+    document's row the capture of its text. So do rows made outside a request (the
+    command's), with a catalog of their own."""
+    quote_id, gone = withdrawn_notice(archive_root, server)
+    client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
+    shown = client.get(links.json_path(links.quote_path(quote_id))).get_json()["capture"]
+    assert shown["status"] == 200 and gone != shown["quote_in_archived_copy"]
+    assert WITHDRAWN in client.get(shown["archived_copy"]).get_data(as_text=True)
+
+    for fmt in ("jsonl", "csv"):
+        body = client.get(links.search_export_path("draught OR notice", fmt)).get_data(as_text=True)
+        if fmt == "jsonl":
+            found = [json.loads(line) for line in body.splitlines()]
+        else:
+            found = list(csv.DictReader(io.StringIO(body)))
+        rows = {r["type"]: r for r in found}
+        quote, document = rows["quote"], rows["document"]
+        assert quote["archived_copy"] == "http://localhost" + shown["quote_in_archived_copy"]
+        assert f"(archived at {quote['archived_copy']})" in quote["citation"]
+        assert document["archived_copy"] == "http://localhost" + shown["page"]
+        assert all(gone not in r["archived_copy"] + r["citation"] for r in found)
+
+    with (
+        Catalog.open(Paths(archive_root).catalog) as catalog,
+        indexing.searching(Paths(archive_root), catalog) as searcher,
+    ):
+        (row,) = exports.rows_of(catalog, searcher.every_hit("draught", type="quote"))
+    assert row["archived_copy"] == shown["quote_in_archived_copy"]
+
+
+def test_the_command_links_the_capture_holding_the_words_too(archive_root, server):
+    """`onrecord search --format jsonl` and `onrecord check --format json` link the
+    archived copy the quote page links, not the takedown's 410 (needs web/cli.py to hand
+    its catalog to `exports.rows_of` and `check.result_json`)."""
+    quote_id, gone = withdrawn_notice(archive_root, server)
+    client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
+    shown = client.get(links.json_path(links.quote_path(quote_id))).get_json()["capture"]
+    done = run_onrecord(
+        "search", "draught", "--type", "quote", "--format", "jsonl", "--archive", str(archive_root)
+    )
+    assert done.returncode == 0, done.stderr
+    (row,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert row["archived_copy"] == shown["quote_in_archived_copy"] != gone
+    assert f"(archived at {row['archived_copy']})" in row["citation"]
+    done = run_onrecord("check", WITHDRAWN, "--format", "json", "--archive", str(archive_root))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["matches"][0]["archived_copy"] == row["archived_copy"]

@@ -16,6 +16,9 @@ earliest version holding them) after the last round: a recapture of unchanged te
 nothing, an edit that adds a quote tells that quote. Each round looks back :data:`LATE`
 past the subscription's mark, for captures whose quotes became visible after a later
 capture's had been told (several workers), and leaves out what recent deliveries told.
+A saved search reads every match of the round's window, however many (the newest page of
+them would leave the rest untold for ever), and a round with more news than
+:data:`DELIVERY_ITEMS` records it as several deliveries, all with the mark's move.
 
 A webhook is a JSON POST signed with HMAC-SHA256 of the body under the alert's secret
 (``X-Onrecord-Signature: sha256=<hex>``, and ``X-Onrecord-Delivery``: the same id on a
@@ -33,15 +36,16 @@ import hmac
 import json
 import logging
 import smtplib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from itertools import islice
 
 from archive.catalog import AlertError, Catalog, Delivery, Subscription
 from archive.models import Event, Quote
 from index.query import parse
-from index.search import Hit, QueryError, SearchResults
+from index.search import Hit, QueryError, ShardUnavailable
 from scrapers.errors import FetchError
 from scrapers.http import PoliteSession
 from web import links
@@ -52,9 +56,12 @@ MAX_ATTEMPTS = 5
 BACKOFF = timedelta(minutes=1)  # doubled after each failed attempt
 CLAIM = timedelta(minutes=10)  # an attempt's hold on a delivery
 LATE = timedelta(hours=1)  # how long after its capture a quote may become visible
-SEARCH_ITEMS = 200  # newest matches of a saved search looked at per round
+DELIVERY_ITEMS = 200  # the most items one delivery (a webhook's body, a digest) carries
+FIRST_SEEN_BATCH = 500  # a saved search's matches whose first sighting is asked at once
 
-Search = Callable[[str], SearchResults]
+# Every quote matching a query, in any order (Searcher.every_hit): QueryError for a saved
+# search that cannot run, ShardUnavailable when part of the index cannot be read.
+Search = Callable[[str], Iterable[Hit]]
 
 
 # -- following ----------------------------------------------------------------------------
@@ -102,8 +109,7 @@ def news(
     db: Catalog, search: Search, subscription: Subscription, root: str
 ) -> tuple[list[dict], datetime]:
     """What ``subscription`` has not been told yet, as alert items with absolute links
-    (oldest first), and the mark to move it to. ``search(query)`` gives the newest
-    quotes of a query; it raises QueryError for a saved search that cannot run."""
+    (oldest first), and the mark to move it to (see :data:`Search`)."""
     since = max(subscription.mark - LATE, subscription.created_at)
     told = db.told_keys(subscription.id, since)
     items = [
@@ -139,16 +145,28 @@ def _new_quotes(
     """The follow's quotes (as corrected) first seen after ``since``."""
     if subscription.kind == "search":
         query = f"({subscription.target}) captured:>={since.date().isoformat()}"
-        said = [_said(hit) for hit in search(query).hits]  # the index holds corrections
+        said = (_said(hit) for hit in search(query))  # the index holds corrections
     elif subscription.kind == "speaker":
-        said = [_said(q) for q in db.speaker_quotes(db.resolve_speaker_id(subscription.target))]
+        said = (_said(q) for q in db.speaker_quotes(db.resolve_speaker_id(subscription.target)))
     elif subscription.kind == "source":
         current = db.source_quotes_since(subscription.target, since)
-        said = [_said(c.quote) for c in db.corrected_many(current) if not c.not_quote]
+        said = (_said(c.quote) for c in db.corrected_many(current) if not c.not_quote)
     else:
         return []
-    seen = db.quotes_first_seen(s.id for s in said)
-    found = {s.id: (s, seen[s.id]) for s in said if s.id in seen and seen[s.id] > since}
+    return _first_seen_after(db, said, since)
+
+
+def _first_seen_after(
+    db: Catalog, said: Iterable[_Said], since: datetime
+) -> list[tuple[_Said, datetime]]:
+    """Those of ``said`` first seen after ``since``, with that moment, asked of the
+    catalog a batch at a time: a saved search's matches (every page recaptured since the
+    mark's day) are read as they come, and only the new ones are kept."""
+    found: dict[str, tuple[_Said, datetime]] = {}
+    said = iter(said)
+    while batch := list(islice(said, FIRST_SEEN_BATCH)):
+        seen = db.quotes_first_seen(s.id for s in batch)
+        found.update((s.id, (s, seen[s.id])) for s in batch if s.id in seen and seen[s.id] > since)
     return list(found.values())
 
 
@@ -332,7 +350,10 @@ def run(
         except QueryError as exc:
             log.warning("alert %s: its search cannot run: %s", subscription.id, exc)
             continue
-        if db.record_round(subscription, items, mark, now) is not None:
+        except ShardUnavailable as exc:  # its mark stays: the next round looks again
+            log.warning("alert %s: part of the index cannot be read: %s", subscription.id, exc)
+            continue
+        if db.record_round(subscription, items, mark, now, most=DELIVERY_ITEMS) is not None:
             recorded += 1
     for delivery in db.pending_deliveries(now):
         if not db.claim_delivery(delivery, now + CLAIM):

@@ -8,7 +8,8 @@ whether the circulated words are **verbatim** (the same words), **shortened** (t
 archived quote's words with some left out), **altered** (words changed or added: a word
 diff shows how), **stitched** (pieces of separate archived quotes joined as one) or
 **not found** in the archive. Each match names its speaker (as corrected on the record),
-where and when its words first appeared, and links to the quote and the archived copy.
+where and when its words first appeared, and links to the quote and the archived copy
+(the capture its quote page links: :func:`web.exports.archived_copies`).
 
 Candidates come from the index alone: exact-phrase searches for a few short runs of the
 circulated words, spread over it (a quote with a word changed still shares runs of
@@ -29,7 +30,8 @@ from archive.ids import normalize_quote_text
 from index.search import Hit, QueryError, SearchResults
 from web import api, links
 from web.documents import Change, word_diff
-from web.resources import searcher
+from web.exports import ArchivedCopy, archived_copies
+from web.resources import catalog, searcher
 
 bp = Blueprint("check", __name__)
 
@@ -283,22 +285,27 @@ def check_page():
         result = check(search_quotes, text)
     except CheckError as exc:
         abort(400, description=str(exc))
+    copies = archived_copies(catalog(), (m.hit for m in result.matches))
     if as_json:
-        return jsonify(result_json(result, request.url_root))
-    return render_template("check.html", text=text, result=result, verdicts=VERDICTS)
+        return jsonify(result_json(result, request.url_root, copies))
+    return render_template("check.html", text=text, result=result, copies=copies, verdicts=VERDICTS)
 
 
-def result_json(result: CheckResult, root: str = "") -> dict:
-    """The JSON shape of the check API and of ``onrecord check --format json``."""
+def result_json(
+    result: CheckResult, root: str = "", copies: dict[str, ArchivedCopy] | None = None
+) -> dict:
+    """The JSON shape of the check API and of ``onrecord check --format json``; a match
+    links its archived copy when ``copies`` (:func:`web.exports.archived_copies`) has it."""
+    copies = copies or {}
     return {
         "text": result.text,
         "verdict": result.verdict,
         "label": result.label,
-        "matches": [match_json(m, root) for m in result.matches],
+        "matches": [match_json(m, root, copies.get(m.hit.id)) for m in result.matches],
     }
 
 
-def match_json(match: Match, root: str = "") -> dict:
+def match_json(match: Match, root: str = "", copy: ArchivedCopy | None = None) -> dict:
     hit, first = match.hit, match.first
     return {
         "verdict": match.verdict,
@@ -326,7 +333,7 @@ def match_json(match: Match, root: str = "") -> dict:
             "published": _iso(first.published),
             "captured": _iso(first.captured),
         },
-        "archived_copy": links.capture_path(hit.url, hit.captured),
+        "archived_copy": copy.path if copy else None,
         "document": links.document_path(hit.document_id),
     }
 

@@ -258,8 +258,8 @@ def search(
 
     paths, catalog = open_catalog(archive_dir)
     if fmt in ("csv", "jsonl"):
-        catalog.close()
-        _export(paths, query, fmt, kind, sort)
+        with catalog:
+            _export(paths, catalog, query, fmt, kind, sort)
         return
     with catalog:
         try:
@@ -279,10 +279,10 @@ def search(
         click.echo(f"    {hit.text[:200]}")
 
 
-def _export(paths, query: str, fmt: str, kind: str | None, sort: str) -> None:
+def _export(paths, catalog, query: str, fmt: str, kind: str | None, sort: str) -> None:
     from index.search import Searcher
     from web import indexing
-    from web.exports import WRITERS, row
+    from web.exports import WRITERS, rows_of
 
     searcher = Searcher(paths.index)
     try:
@@ -290,7 +290,7 @@ def _export(paths, query: str, fmt: str, kind: str | None, sort: str) -> None:
         first = next(hits, None)
         out = click.get_text_stream("stdout")
         found = itertools.chain([first] if first else [], hits)
-        for line in WRITERS[fmt](row(hit) for hit in found):
+        for line in WRITERS[fmt](rows_of(catalog, found)):
             out.write(line)
     except indexing.QueryError as exc:
         raise click.ClickException(f"cannot search for that: {exc}") from None
@@ -307,6 +307,7 @@ def check_command(text: str, archive_dir: Path, fmt: str) -> None:
     stitched from separate quotes, or not found."""
     from web import indexing
     from web.check import CheckError, check, result_json
+    from web.exports import archived_copies
 
     paths, catalog = open_catalog(archive_dir)
     with catalog:
@@ -320,8 +321,10 @@ def check_command(text: str, archive_dir: Path, fmt: str) -> None:
             result = check(quotes, text)
         except CheckError as exc:
             raise click.ClickException(str(exc)) from None
+        copies = archived_copies(catalog, (m.hit for m in result.matches))
     if fmt == "json":
-        click.echo(json.dumps(result_json(result), indent=2, ensure_ascii=False))
+        found = result_json(result, copies=copies)
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
         return
     click.echo(result.label)
     for match in result.matches:

@@ -239,7 +239,7 @@ def run_alerts(archive_dir: Path, base_url: str | None = None) -> dict[str, int]
     made against ``base_url`` or the ``public_url`` setting."""
     from scrapers.http import PoliteSession
     from web import indexing
-    from web.alert_delivery import SEARCH_ITEMS, Mailer, run
+    from web.alert_delivery import Mailer, run
 
     values = settings(archive_dir)
     root = base_url or values["public_url"] or "http://127.0.0.1:8080/"
@@ -250,14 +250,8 @@ def run_alerts(archive_dir: Path, base_url: str | None = None) -> dict[str, int]
     ):
 
         def search(query: str):
-            return searcher.search(
-                query,
-                type="quote",
-                sort="date",
-                page_size=SEARCH_ITEMS,
-                facets=False,
-                highlight=False,
-            )
+            # Every match, not a page of them: what a round leaves out is never told.
+            return searcher.every_hit(query, type="quote")
 
         counts = run(store.catalog, search, session, Mailer.from_settings(values), root=root)
     # Said at each scheduler tick: a quiet round is logged at debug level only.

@@ -5,21 +5,32 @@
 
 The same rows come from ``onrecord search QUERY --format csv|jsonl``. Rows are made as
 they are written, so 100,000 results never sit in memory at once; the export opens a
-searcher of its own, so a long download does not hold up the site's searches.
+searcher and a catalog of its own, so a long download does not hold up the site's
+searches.
+
+A row's archived copy is the capture that holds the words found, as the quote page links
+it (:attr:`web.quotes.Provenance.archived_copy`): the index knows only the document's
+last capture, which a takedown makes its 410. The catalog is asked for them once per
+:data:`BATCH` rows.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, request, stream_with_context
 
+from archive.catalog import Catalog
 from index.search import Hit, QueryError, Searcher
 from web import citations, links
-from web.resources import paths
+from web.quotes import Provenance
+from web.resources import catalogs, paths
 from web.search import search_request
 
 bp = Blueprint("exports", __name__)
@@ -41,20 +52,66 @@ COLUMNS = (
     "citation",
 )
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
+BATCH = 500  # rows whose archived copies are asked of the catalog at once
 
 
 def _iso(moment) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def row(hit: Hit, root: str = "") -> dict:
-    """One result as an export row; links are absolute when ``root`` is given."""
+@dataclass(frozen=True)
+class ArchivedCopy:
+    """Where the archive shows a result's words, and when that capture was made (the
+    date a citation says the words were retrieved)."""
+
+    path: str
+    captured: datetime
+    page: int | None = None  # the PDF page a quote stands on
+
+
+def archived_copies(db: Catalog, hits: Iterable[Hit]) -> dict[str, ArchivedCopy]:
+    """The archived copy of each hit, by id: a quote's is the one its quote page links
+    (the capture of the version it was extracted from; a PDF's at the quote's page), a
+    document's the capture of its latest version. A hit the catalog no longer holds has
+    none."""
+    hits = list(hits)
+    origins = list(db.quote_origins(h.id for h in hits if h.type == "quote").values())
+    # As on the quote page, corrected: moving a quote's boundaries may move it to another page.
+    corrected = db.corrected_many(quote for quote, *_ in origins)
+    copies: dict[str, ArchivedCopy] = {}
+    for (_, *came_from), record in zip(origins, corrected, strict=True):
+        found = Provenance(record.quote, *came_from)
+        copies[found.quote.id] = ArchivedCopy(
+            found.archived_copy, found.capture.captured_at, found.page
+        )
+    documents = [h.id for h in hits if h.type == "document"]
+    for document_id, capture in db.latest_captures(documents).items():
+        path = links.capture_path(capture.url, capture.captured_at)
+        copies[document_id] = ArchivedCopy(path, capture.captured_at)
+    return copies
+
+
+def rows_of(db: Catalog, hits: Iterable[Hit], root: str = "") -> Iterator[dict]:
+    """Export rows of ``hits``, made as they are read, with their archived copies asked
+    of the catalog :data:`BATCH` hits at a time."""
+    hits = iter(hits)
+    while batch := list(itertools.islice(hits, BATCH)):
+        copies = archived_copies(db, batch)
+        for hit in batch:
+            yield row(hit, root, copies.get(hit.id))
+
+
+def row(hit: Hit, root: str = "", copy: ArchivedCopy | None = None) -> dict:
+    """One result as an export row; links are absolute when ``root`` is given. Without
+    its ``copy`` (:func:`archived_copies`) a row has no archived copy, and so no
+    citation: a capture guessed from the index could be a takedown's."""
     path = links.quote_path(hit.id) if hit.type == "quote" else links.document_path(hit.id)
-    archived = links.capture_path(hit.url, hit.captured)
     permalink = links.absolute(root, path) if root else path
-    archived_url = links.absolute(root, archived) if root else archived
+    archived_url = None
+    if copy is not None:
+        archived_url = links.absolute(root, copy.path) if root else copy.path
     citation = ""
-    if hit.type == "quote":
+    if hit.type == "quote" and copy is not None:
         citation = citations.apa(
             citations.Citable(
                 quote_id=hit.id,
@@ -66,8 +123,9 @@ def row(hit: Hit, root: str = "") -> dict:
                 published=hit.published,
                 url=hit.url,
                 archived_url=archived_url,
-                captured=hit.captured,
+                captured=copy.captured,
                 permalink=permalink,
+                page=copy.page,
             )
         )
     return {
@@ -146,18 +204,17 @@ def export():
     root = request.url_root
     current_app.logger.info("exporting %r as %s", wanted.query, fmt)
 
-    def rows() -> Iterator[dict]:
+    def streamed() -> Iterator[dict]:
         try:
             if first is not None:
-                yield row(first, root)
-                for hit in hits:
-                    yield row(hit, root)
+                with catalogs().open() as db:
+                    yield from rows_of(db, itertools.chain([first], hits), root)
         finally:
             searcher.close()
 
     name = "onrecord-search." + fmt
     return Response(
-        stream_with_context(WRITERS[fmt](rows())),
+        stream_with_context(WRITERS[fmt](streamed())),
         content_type=MEDIA[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

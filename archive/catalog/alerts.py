@@ -3,11 +3,12 @@ and how they are told, and each delivery with its attempts.
 
 A subscription keeps a *mark*: the catalog time of the newest thing it has been told.
 A round finds what is newer (looking back a little way past the mark for captures whose
-quotes became visible late, less what recent deliveries already told), records one
-delivery for it and moves the mark, in one transaction that only succeeds if nobody moved
-the mark meanwhile, so nothing is told twice or skipped, whichever process runs the round
-and however often it restarts. A delivery is then claimed by one process, attempted, and
-retried with backoff until it succeeds or is given up.
+quotes became visible late, less what recent deliveries already told), records it in one
+delivery (several when it is too much for one) and moves the mark, in one transaction
+that only succeeds if nobody moved the mark meanwhile, so nothing is told twice or
+skipped, whichever process runs the round and however often it restarts. A delivery is
+then claimed by one process, attempted, and retried with backoff until it succeeds or is
+given up.
 """
 
 from __future__ import annotations
@@ -176,13 +177,25 @@ class AlertQueries(Queries):
         )
 
     def record_round(
-        self, subscription: Subscription, items: list[dict], mark: datetime, now: datetime
+        self,
+        subscription: Subscription,
+        items: list[dict],
+        mark: datetime,
+        now: datetime,
+        *,
+        most: int | None = None,
     ) -> Delivery | None:
         """Record a round of ``subscription`` at ``now``: move its mark to ``mark`` and,
-        when there is news, record a delivery of ``items`` to attempt now; both or
-        neither. Nothing is recorded (and None returned) when another process ran a round
-        of it since ``subscription`` was read."""
-        delivery_id = "y-" + secrets.token_hex(12)
+        when there is news, record deliveries of ``items`` to attempt now, in order and
+        at most ``most`` items in each (all in one when None); all or nothing. Returns
+        the first delivery; nothing is recorded (and None returned) when another process
+        ran a round of it since ``subscription`` was read."""
+        size = most or max(len(items), 1)
+        parts = [items[start : start + size] for start in range(0, len(items), size)]
+        # One random stem and a counter: a round's deliveries, made at one moment, are
+        # attempted (and listed) in the order of their items.
+        stem = secrets.token_hex(10)
+        delivery_ids = [f"y-{stem}{number:04x}" for number in range(len(parts))]
         with self.transaction():
             moved = self._run(
                 "UPDATE subscriptions SET mark = :mark, checked_at = :now,"
@@ -197,16 +210,21 @@ class AlertQueries(Queries):
             )
             if moved.rowcount != 1 or not items:
                 return None
-            self._run(
+            self._many(
                 "INSERT INTO deliveries (id, subscription_id, created_at, items, status,"
                 " attempts, next_attempt_at) VALUES (:id, :sub, :now, :items, 'pending', 0,"
                 " :now)",
-                id=delivery_id,
-                sub=subscription.id,
-                now=to_text(now),
-                items=json.dumps(items, ensure_ascii=False),
+                [
+                    {
+                        "id": delivery_id,
+                        "sub": subscription.id,
+                        "now": to_text(now),
+                        "items": json.dumps(part, ensure_ascii=False),
+                    }
+                    for delivery_id, part in zip(delivery_ids, parts, strict=True)
+                ],
             )
-        return self.delivery(delivery_id)
+        return self.delivery(delivery_ids[0])
 
     def told_keys(self, subscription_id: str, since: datetime) -> set[str]:
         """The keys of the items that deliveries recorded after ``since`` told."""

@@ -10,10 +10,10 @@ as SQLAlchemy's, as every other statement's are.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, RowMapping
@@ -64,6 +64,7 @@ def _driver_sql(sql: str, pyformat: bool, lengths: tuple[tuple[str, int], ...]) 
 
 
 Row = Mapping[str, Any]
+Made = TypeVar("Made")
 
 
 class Queries:
@@ -146,6 +147,17 @@ class Queries:
     def _value(self, sql: str, **named):
         _names, found = self._read(sql, named, 1)
         return found[0][0] if found else None
+
+    def _by_ids(
+        self, table: str, ids: Iterable[str], make: Callable[[Row], Made]
+    ) -> dict[str, Made]:
+        """The rows of ``table`` with these ids, each made into its record, by id: what
+        ``SELECT * ... WHERE id = :id`` gives one at a time, in a query per batch of ids."""
+        found: dict[str, Made] = {}
+        for batch in batches(ids):
+            for row in self._rows(f"SELECT * FROM {table} WHERE id IN :ids", ids=batch):
+                found[row["id"]] = make(row)
+        return found
 
     def _predecessors(self, table: str, start: str) -> list[str]:
         """``start`` and every id that ``table``'s (old_id -> new_id) rows lead to it,

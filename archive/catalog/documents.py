@@ -176,6 +176,21 @@ class DocumentQueries(Queries):
         )
         return [capture_row(row) for row in rows]
 
+    def latest_captures(self, document_ids: Iterable[str]) -> dict[str, Capture]:
+        """The capture that made each document's latest version (the text the index
+        holds), by document id: not its last capture, which may be a takedown's 410 or a
+        recapture of the same text."""
+        found: dict[str, Capture] = {}
+        for batch in batches(document_ids):
+            rows = self._rows(
+                "SELECT d.id AS document_id, c.* FROM documents d"
+                " JOIN versions v ON v.id = d.latest_version_id"
+                " JOIN captures c ON c.id = v.capture_id WHERE d.id IN :ids",
+                ids=batch,
+            )
+            found.update((row["document_id"], capture_row(row)) for row in rows)
+        return found
+
     def capture_titles(self, capture_ids: Iterable[str]) -> dict[str, str | None]:
         """For captures that show a version of a document: the title of that version's
         current text, by capture id."""
