@@ -36,7 +36,7 @@ from lxml.cssselect import CSSSelector, SelectorError
 from archive.models import KINDS
 from scrapers.errors import SourceError
 
-__all__ = ["Discovery", "Schedule", "Source", "load_sources"]
+__all__ = ["Discovery", "Schedule", "Source", "load_sources", "load_valid_sources"]
 
 DISCOVERY_TYPES = ("feed", "sitemap", "listing", "none")
 RENDERS = ("http", "browser")  # a plain fetch, or headless Chromium with a screenshot
@@ -122,6 +122,19 @@ class Source:
             raise ValueError("next_due needs a timezone-aware datetime")
         return self.schedule.next_after(after)
 
+    def due(self, last_finished: datetime | None) -> datetime | None:
+        """When the source is next due, by its schedule as declared now, given when its
+        last run finished; None (due now) when none has.
+
+        Worked out at each look, not kept from when the run ended: a schedule edited
+        since (30 days made one hour, or one hour made 30 days) applies at once.
+
+        >>> daily = Source("s", "P", "news", (), Discovery("none"), Schedule(every=timedelta(1)))
+        >>> daily.due(None), daily.due(datetime(2026, 11, 3, 9, 30, tzinfo=UTC)).isoformat()
+        (None, '2026-11-04T09:30:00+00:00')
+        """
+        return None if last_finished is None else self.next_due(last_finished)
+
     def wants(self, url: str) -> bool:
         """Whether `url` belongs to this source: http(s), allowed, not denied.
 
@@ -146,17 +159,44 @@ def load_sources(paths: Iterable[str | Path]) -> list[Source]:
     sources: list[Source] = []
     seen: dict[str, Source] = {}
     for path in _files(paths):
-        text = _read(path)
-        for index, source in enumerate(_parse(path, text)):
-            first = seen.get(source.name)
-            if first is not None:
-                line = _locate(text, index, "name")
-                raise SourceError(
-                    path, line, "name", f"{source.name!r} is already declared in {first.path}"
-                )
-            seen[source.name] = source
-            sources.append(source)
+        sources += _load_file(path, seen)
     return sources
+
+
+def load_valid_sources(paths: Iterable[str | Path]) -> tuple[list[Source], list[SourceError]]:
+    """The sources of every file in `paths` that loads, and the error of each file that
+    does not (none of its sources is kept: half a file is not what its author meant).
+
+    For a process that runs for days, the scheduler and the workers: a file mistyped
+    while it runs must cost that file's sources only, not every source of the archive.
+    A name declared again is the later file's error, as :func:`load_sources` has it.
+    """
+    sources: list[Source] = []
+    problems: list[SourceError] = []
+    seen: dict[str, Source] = {}
+    for path in _files(paths):
+        try:
+            sources += _load_file(path, seen)
+        except SourceError as exc:
+            problems.append(exc)
+    return sources, problems
+
+
+def _load_file(path: Path, seen: dict[str, Source]) -> list[Source]:
+    """The sources of one file, their names checked against ``seen`` (the files before
+    it), to which they are added once the whole file is valid."""
+    text = _read(path)
+    found: dict[str, Source] = {}
+    for index, source in enumerate(_parse(path, text)):
+        first = seen.get(source.name) or found.get(source.name)
+        if first is not None:
+            line = _locate(text, index, "name")
+            raise SourceError(
+                path, line, "name", f"{source.name!r} is already declared in {first.path}"
+            )
+        found[source.name] = source
+    seen.update(found)
+    return list(found.values())
 
 
 def _read(path: Path) -> str:

@@ -578,6 +578,51 @@ def test_the_scheduler_queues_a_due_source_once_while_its_run_is_in_progress(tmp
         assert catalog.job_counts()["queued"] == 1
 
 
+def test_the_scheduler_queues_a_source_by_its_schedule_as_edited_since_its_last_run(
+    tmp_path, redis
+):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    declared = root / "sources" / "wards.toml"
+    monthly = 'start_urls = ["http://127.0.0.1:9/"]\nschedule = { every = "30d" }\n'
+    declared.write_text(
+        f'[[source]]\nname = "wards"\npublisher = "Ward Office"\nkind = "statement"\n{monthly}',
+        encoding="utf-8",
+    )
+    [wards] = load_sources([declared])
+    now = datetime.now(UTC)
+    ended = now - timedelta(hours=2)
+    with short_queue(root) as queue, Catalog.open(Paths(root).catalog) as catalog:
+        with catalog.transaction():  # as a worker ends a run: finished, next due set
+            catalog.start_run("wards-1", "wards", ended - timedelta(minutes=1))
+            catalog.finish_run("wards-1", ended)
+            catalog.set_next_due("wards", wards.next_due(ended))
+        assert jobs.enqueue_due(catalog, queue, [wards], now) == []
+        declared.write_text(declared.read_text().replace('"30d"', '"1h"'), encoding="utf-8")
+        [hourly] = load_sources([declared])
+        assert [j.source for j in jobs.enqueue_due(catalog, queue, [hourly], now)] == ["wards"]
+
+
+def test_a_mistyped_source_file_stops_neither_the_scheduler_nor_other_sources_jobs(
+    tmp_path, redis, server
+):
+    root = queued_archive(tmp_path / "archive", redis.url)
+    url = page(server, "/ward/5", 5)
+    wards_source(root, url)
+    typo = root / "sources" / "wire.toml"
+    typo.write_text(
+        '[[source]]\nname = "wire"\npublisher = "Wire"\nkind = "statment"\n'
+        f'start_urls = ["{url}"]\nschedule = {{ every = "6h" }}\n',
+        encoding="utf-8",
+    )
+    tick = run_onrecord("schedule", "--once", "--archive", str(root))
+    assert tick.returncode == 0, tick.stderr
+    assert f"left out until it is fixed: {typo}:4: kind: 'statment'" in tick.stderr
+    with worker(root):  # takes the run's job, then its URL's
+        wait_for(lambda: captures_of(root, url), 30, "the run of wards")
+    with Catalog.open(Paths(root).catalog, migrate=False) as catalog:
+        assert catalog.job_counts() == {"queued": 0, "running": 0, "done": 2, "failed": 0}
+
+
 # -- RabbitMQ ----------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import resource
+import secrets
 import signal
 import sys
 import time
@@ -24,11 +25,11 @@ from typing import TYPE_CHECKING
 import click
 
 from archive import config as archive_config
-from archive.catalog import Catalog, CatalogError
-from archive.ids import InvalidURL, canonical_url
+from archive.catalog import Catalog, CatalogError, Failure
+from archive.ids import InvalidURL, canonical_url, ts14
 from archive.store import ArchiveError, init_archive, open_paths
 from scrapers.errors import FetchError, SourceError
-from scrapers.sources import Source, load_sources
+from scrapers.sources import Source, load_sources, load_valid_sources
 from web import links
 from web.cli_accounts import alerts, corrections, run_alerts, users
 from web.cli_integrity import export_command, import_command, verify
@@ -44,6 +45,7 @@ from web.cli_options import (
 )
 
 if TYPE_CHECKING:
+    from archive.catalog.jobs import Held
     from scrapers.pipeline import Outcome
 
 # Commands import what only they need where they run: the extractor (trafilatura,
@@ -466,29 +468,24 @@ def scrape(names: tuple[str, ...], archive_dir: Path) -> None:
     help="Seconds between checks.",
 )
 def schedule(archive_dir: Path, once: bool, tick: float) -> None:
-    """Run every source when it is due, forever (next-due times live in the catalog), and
-    deliver the alerts that are due at each tick.
+    """Run every source when it is due, forever (by the schedules its files declare, from
+    when each last ran), and deliver the alerts that are due at each tick.
 
     With a broker configured, each due source's run is queued for the workers instead.
     One scheduler is active per archive: another one started waits, and says so, until
-    the active one stops."""
+    the active one stops. One that finds at a tick it no longer holds the lock stops,
+    exit status 1. A source file that does not load, or a source whose run cannot start,
+    is logged and left for the next tick; the other sources and the alerts go on."""
     # A service manager stops it with SIGTERM: leave as from Ctrl-C, through every
     # `finally` (the lock released, the catalog closed), not in the middle of a write.
     signal.signal(signal.SIGTERM, _stop)
     queue = _task_queue(archive_dir)
     _, catalog = open_catalog(archive_dir)  # holds the scheduler's lock while it runs
     with catalog, contextlib.ExitStack() as held:
-        if not held.enter_context(catalog.lock("scheduler", wait=False)):
-            click.echo(
-                f"another scheduler is active on {catalog.name}; waiting until it stops",
-                err=True,
-            )
-            held.enter_context(catalog.lock("scheduler"))
-            click.echo("the other scheduler stopped: this one is active now", err=True)
-        else:
-            click.echo(f"scheduler active on {catalog.name}", err=True)
+        lock = _scheduler_lock(catalog, held)
         try:
             while True:
+                _still_active(catalog, lock)
                 _schedule_tick(archive_dir, queue)
                 if once:
                     return
@@ -502,17 +499,44 @@ def _stop(signum: int, _frame) -> None:
     raise SystemExit(f"stopped by {signal.Signals(signum).name}")
 
 
+def _scheduler_lock(catalog: Catalog, held: contextlib.ExitStack) -> Held:
+    """The scheduler's lock, kept until ``held`` closes: taken at once, or once the
+    active scheduler stops (waiting for it, and saying so)."""
+    lock = held.enter_context(catalog.lock("scheduler", wait=False))
+    if lock:
+        click.echo(f"scheduler active on {catalog.name}", err=True)
+        return lock
+    click.echo(f"another scheduler is active on {catalog.name}; waiting until it stops", err=True)
+    lock = held.enter_context(catalog.lock("scheduler"))
+    click.echo("the other scheduler stopped: this one is active now", err=True)
+    return lock
+
+
+def _still_active(catalog: Catalog, lock: Held) -> None:
+    """Stop when the scheduler's lock went while it ran (its PostgreSQL connection was
+    closed, its lock file removed): a scheduler that was waiting has it by now, and two
+    would run every source twice.
+
+    Stopping, rather than waiting for the lock again in this process: the service
+    manager restarts it (``Restart=on-failure``), and a restarted scheduler waits while
+    another is active; that is also how a scheduler leaves when the catalog cannot be
+    reached at a tick, and the exit shows in the service's status and journal."""
+    if not lock.held():
+        raise click.ClickException(
+            f"this scheduler lost its lock on {catalog.name} (its connection to the catalog "
+            "was closed, or its lock file removed), and another scheduler may be active "
+            "now: stopping, so that no source runs twice (started again, it waits while "
+            "another one is active)"
+        )
+
+
 def _schedule_tick(archive_dir: Path, queue) -> None:
     """One check of the schedule: run (or, with a broker, queue) the sources due now,
     then deliver the alerts that are due."""
-    every = _sources(archive_dir)
+    every = _loadable_sources(archive_dir)
     now = datetime.now(UTC)
     if queue is None:
-        _, catalog = open_catalog(archive_dir)
-        with catalog:
-            due = [s for s in every if (catalog.next_due(s.name) or now) <= now]
-        if due:
-            _run_sources(archive_dir, due)
+        _run_due(archive_dir, every, now)
     else:
         from web.jobs import BrokerError, enqueue_due
 
@@ -522,6 +546,52 @@ def _schedule_tick(archive_dir: Path, queue) -> None:
             except BrokerError as exc:  # the next tick tries again
                 log.warning("%s", exc)
     run_alerts(archive_dir)
+
+
+def _loadable_sources(archive_dir: Path) -> list[Source]:
+    """The sources of the archive's files that load; each file that does not is left
+    out and logged, naming it and its problem, at every tick until it is fixed. (A
+    scheduler stopped by one mistyped file would stop every source and every alert, and
+    stop again at each restart; `onrecord scrape` and `sources check` refuse the file.)"""
+    folder = archive_dir / settings(archive_dir)["sources"]
+    found, problems = load_valid_sources([folder]) if folder.is_dir() else ([], [])
+    for problem in problems:
+        log.error("source file left out until it is fixed: %s", problem)
+    return found
+
+
+def _run_due(archive_dir: Path, sources: list[Source], now: datetime) -> None:
+    """Run the sources due at ``now`` one after another in this process. One whose run
+    cannot start (its browser will not) gets a failed run, and the others run."""
+    _, catalog = open_catalog(archive_dir)
+    with catalog:
+        due = [s for s in sources if (s.due(catalog.last_finished(s.name)) or now) <= now]
+    if not due:
+        return
+    with open_work(archive_dir) as work:
+        for source in progress(due, "scraping"):
+            try:
+                work.scrape(source)
+            except (FileNotFoundError, FetchError) as exc:  # the browser would not start
+                _failed_to_start(work.store.catalog, source, browser_failure(exc).message)
+
+
+def _failed_to_start(catalog: Catalog, source: Source, reason: str) -> None:
+    """Record a run of ``source`` that could not start as the pipeline records one whose
+    discovery failed: finished with ``reason``, a failure row, the next due time set.
+    Without it the source would be tried again at every tick and `onrecord status` would
+    say it never ran."""
+    now = datetime.now(UTC)
+    run_id = f"{source.name}-{ts14(now)}-{secrets.token_hex(2)}"  # as the pipeline names runs
+    failure = Failure(
+        url=source.name, source=source.name, at=now, reason=reason, status=None, run_id=run_id
+    )
+    with catalog.transaction():
+        catalog.start_run(run_id, source.name, now)
+        catalog.add_failure(failure)
+        catalog.finish_run(run_id, now, error=reason)
+        catalog.set_next_due(source.name, source.next_due(now))
+    log.error("run %s of %s could not start: %s", run_id, source.name, reason)
 
 
 def _task_queue(archive_dir: Path):
@@ -591,7 +661,7 @@ def status(archive_dir: Path) -> None:
     with catalog:
         for source in every:
             run = catalog.last_run(source.name)
-            due = catalog.next_due(source.name)
+            due = source.due(catalog.last_finished(source.name))
             click.echo(f"{source.name} ({source.kind}, {source.publisher})")
             if run is None:
                 click.echo("  never run")

@@ -31,9 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from archive.catalog import Catalog, Failure, Job
-from scrapers.errors import SourceError
 from scrapers.pipeline import Outcome
-from scrapers.sources import Source, load_sources
+from scrapers.sources import Source, load_valid_sources
 from web.taskqueue import BrokerError, JobTimedOut, TaskQueue
 from web.work import Work
 
@@ -169,13 +168,13 @@ def resend_lost(catalog: Catalog, queue: TaskQueue, when: datetime) -> list[Job]
 def enqueue_due(
     catalog: Catalog, queue: TaskQueue, sources: list[Source], when: datetime
 ) -> list[Job]:
-    """Queue a run of every source that is due and has no job queued or running (a run
-    in progress is not started twice), after sending again the jobs whose message was
-    lost (:func:`resend_lost`)."""
+    """Queue a run of every source that is due (by its schedule as declared now) and has
+    no job queued or running (a run in progress is not started twice), after sending
+    again the jobs whose message was lost (:func:`resend_lost`)."""
     resend_lost(catalog, queue, when)
     queued = []
     for source in sources:
-        due = catalog.next_due(source.name)
+        due = source.due(catalog.last_finished(source.name))
         if (due or when) <= when and catalog.active_jobs(source.name) == 0:
             queued.append(submit(catalog, queue, new_job("run", source=source.name)))
             log.info("queued a run of %s", source.name)
@@ -332,12 +331,16 @@ class Performer:
         return {**summary(outcome), "run": run_id, "queued": len(urls)}, None
 
     def _source(self, work: Work, name: str) -> Source:
+        """The source ``name`` as its file declares it now. Another file that does not
+        load is no concern of this job's (as the scheduler skips it, so do workers)."""
         folder = self.root / work.settings["sources"]
-        try:
-            sources = load_sources([folder]) if folder.is_dir() else []
-        except SourceError as exc:
-            raise SourceGone(f"the sources cannot be read: {exc}") from None
+        sources, problems = load_valid_sources([folder]) if folder.is_dir() else ([], [])
         found = next((s for s in sources if s.name == name), None)
+        if found is None and problems:
+            raise SourceGone(
+                f"no source named {name!r} in the files of {folder} that can be read; "
+                f"{len(problems)} cannot, the first: {problems[0]}"
+            )
         if found is None:
             raise SourceGone(
                 f"no source named {name!r} in {folder} any more (its file was deleted or "

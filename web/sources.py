@@ -55,7 +55,12 @@ def _iso(moment: datetime | None) -> str | None:
 def sources():
     db = catalog()
     statuses = [
-        SourceStatus(s, db.last_run(s.name), db.failures(s.name, limit=5), db.next_due(s.name))
+        SourceStatus(
+            s,
+            db.last_run(s.name),
+            db.failures(s.name, limit=5),
+            s.due(db.last_finished(s.name)),  # by the schedule declared now, as the scheduler
+        )
         for s in declared_sources()
     ]
     if api.wants_json():

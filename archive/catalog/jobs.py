@@ -4,22 +4,28 @@ scheduler at a time, one capture of a URL at a time.
 
 A lock is the engine's own: a PostgreSQL advisory lock on the catalog's connection, or,
 for an SQLite catalog (whose workers share one machine), an ``flock`` on a file beside
-it. Either goes with the process that holds it, however it ends.
+it. Either goes with the process that holds it, however it ends, and either can also go
+while the process runs on: the connection closed under it (a PostgreSQL restart,
+``idle_session_timeout``, a pooler or firewall dropping idle connections), the lock file
+deleted or replaced (its folder cleaned up, the archive restored). A holder that keeps a
+lock for long asks :meth:`Held.held` now and then.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from archive.catalog.base import Queries
+from archive.catalog.engine import DISCONNECTED
 from archive.catalog.rows import from_text, to_text
 
 JOB_STATES = ("queued", "running", "done", "failed")
@@ -55,6 +61,22 @@ def lock_key(name: str) -> int:
     -6905248152981328462
     """
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+class Held:
+    """A lock as :meth:`JobQueries.lock` yields it: true when it was taken."""
+
+    def __init__(self, taken: bool, check: Callable[[], bool]) -> None:
+        self.taken = taken
+        self._check = check
+
+    def __bool__(self) -> bool:
+        return self.taken
+
+    def held(self) -> bool:
+        """Whether the lock is still held, asked of the engine now: False once it went
+        behind the holder's back (see the module's docstring)."""
+        return self.taken and self._check()
 
 
 class JobQueries(Queries):
@@ -143,9 +165,9 @@ class JobQueries(Queries):
     # -- locks --------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lock(self, name: str, *, wait: bool = True) -> Iterator[bool]:
-        """Hold the lock ``name`` (``kind:what``) for the block: True once held; with
-        ``wait=False``, False at once when another process (or connection) holds it."""
+    def lock(self, name: str, *, wait: bool = True) -> Iterator[Held]:
+        """Hold the lock ``name`` (``kind:what``) for the block: true once held; with
+        ``wait=False``, false at once when another process (or connection) holds it."""
         if self.sqlite:
             with _file_lock(Path(self.url.database), name, wait) as held:
                 yield held
@@ -153,14 +175,38 @@ class JobQueries(Queries):
         key = lock_key(name)
         if wait:
             self._run("SELECT pg_advisory_lock(:key)", key=key)
-            held = True
+            taken = True
         else:
-            held = bool(self._value("SELECT pg_try_advisory_lock(:key)", key=key))
+            taken = bool(self._value("SELECT pg_try_advisory_lock(:key)", key=key))
         try:
-            yield held
+            yield Held(taken, functools.partial(self._holds, key))
         finally:
-            if held:
-                self._run("SELECT pg_advisory_unlock(:key)", key=key)
+            if taken:
+                self._unlock(key)
+
+    def _holds(self, key: int) -> bool:
+        """Whether this connection's server process holds the advisory lock ``key``
+        (PostgreSQL lists a bigint key as its high and low halves); False when the
+        connection is gone, for the lock went with it."""
+        unsigned = key % 2**64
+        try:  # through SQLAlchemy, which notices a lost connection and drops it
+            found = self._run(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid = pg_backend_pid() AND objsubid = 1"
+                " AND classid::bigint = :high AND objid::bigint = :low",
+                high=unsigned >> 32,
+                low=unsigned & 0xFFFFFFFF,
+            ).scalar()
+        except DISCONNECTED:
+            return False
+        return bool(found)
+
+    def _unlock(self, key: int) -> None:
+        # A connection that is gone took the lock with it: nothing is left to release.
+        if self._conn.invalidated:  # found gone already
+            return
+        with contextlib.suppress(*DISCONNECTED):
+            self._run("SELECT pg_advisory_unlock(:key)", key=key)
 
 
 def _job(row) -> Job:
@@ -182,19 +228,48 @@ def _job(row) -> Job:
 
 
 @contextlib.contextmanager
-def _file_lock(catalog: Path, name: str, wait: bool) -> Iterator[bool]:
+def _file_lock(catalog: Path, name: str, wait: bool) -> Iterator[Held]:
     # flock belongs to the open file, so two threads of one process exclude each other too.
     folder = catalog.with_name(catalog.name + ".locks")
-    folder.mkdir(exist_ok=True)
     kind = name.split(":", 1)[0]
     path = folder / f"{kind}-{lock_key(name) % LOCK_FILES:03d}.lock"
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = _locked_file(path, wait)
+    if descriptor is None:
+        yield Held(False, bool)  # not taken: there is nothing to check
+        return
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
+        yield Held(True, functools.partial(_same_file, descriptor, path))
     finally:
         os.close(descriptor)
+
+
+def _locked_file(path: Path, wait: bool) -> int | None:
+    """``path`` open and locked; None when another process holds it and not ``wait``.
+    A file deleted or replaced while this process waited for its lock is locked again
+    as it is now: the old one's lock would exclude nobody."""
+    while True:
+        path.parent.mkdir(exist_ok=True)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        kept = False
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            kept = _same_file(descriptor, path)
+        except BlockingIOError:
+            return None
+        finally:
+            if not kept:
+                os.close(descriptor)
+        if kept:
+            return descriptor
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    """Whether ``path`` is still the file open as ``descriptor``. The flock of a lock file
+    deleted or replaced is on a file that a process opening ``path`` no longer finds: the
+    next one to lock ``path`` makes a new file there and takes its lock at once."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(descriptor)
+    return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)

@@ -157,7 +157,17 @@ class SourceQueries(Queries):
             url=url,
         )
 
+    def last_finished(self, source: str) -> datetime | None:
+        """When the source's last finished run (done or failed) ended: what its next due
+        time follows from, by the schedule its file declares now (``Source.due``)."""
+        return from_text(
+            self._value("SELECT MAX(finished_at) FROM runs WHERE source = :source", source=source)
+        )
+
     def next_due(self, source: str) -> datetime | None:
+        """The next due time set when the source's last run ended, by the schedule
+        declared then: the scheduler goes by :meth:`last_finished` and the schedule
+        declared now, so that an edited schedule applies at once."""
         return from_text(
             self._value("SELECT next_due FROM schedule WHERE source = :source", source=source)
         )
