@@ -655,6 +655,30 @@ def test_a_worker_takes_jobs_from_rabbitmq(tmp_path, server):
 # -- browser workers ---------------------------------------------------------------------
 
 
+def test_a_browser_sources_run_is_opened_by_a_worker_without_a_browser(tmp_path, redis, server):
+    """Discovery is plain HTTP: the run's job (queued for any worker) opens the run on a
+    worker with no browser, however broken the archive's browser setting, and queues the
+    URLs' jobs for workers that have one."""
+    root = queued_archive(tmp_path / "archive", redis.url, extra='browser = "/no/chromium"\n')
+    url = page(server, "/ward/4", 4)
+    (root / "sources" / "wards.toml").write_text(
+        f'[[source]]\nname = "wards"\npublisher = "Ward Office"\nkind = "statement"\n'
+        f'start_urls = ["{url}"]\ndiscovery = {{ type = "none" }}\nrender = "browser"\n'
+        f'schedule = {{ every = "6h" }}\n',
+        encoding="utf-8",
+    )
+    run = submit(root, "run", source="wards")
+    with worker(root):
+        done = wait_for(lambda: finished(root, run), 30, "the run's job")
+    assert done.state == "done", done.error
+    assert done.result["queued"] == 1
+    queued = job(root, jobs.url_job_id(done.result["run"], url))
+    assert (queued.state, queued.browser) == ("queued", True)  # left for a browser worker
+
+
+# -- browser workers ---------------------------------------------------------------------
+
+
 @pytest.mark.browser
 @needs_chromium
 def test_browser_captures_wait_for_a_worker_that_has_a_browser(tmp_path, redis, server):

@@ -165,8 +165,12 @@ class Work:
 
     def open_run(self, source: Source) -> tuple[str | None, Outcome]:
         """Start (or resume) a run of a source: discovery, its URLs queued in the catalog.
-        The run's id, or None when discovery failed (recorded in the outcome)."""
-        pipeline = self.pipeline(source)
+        The run's id, or None when discovery failed (recorded in the outcome).
+
+        Discovery reads feeds, sitemaps and listings over plain HTTP, so a run needs no
+        browser, even a browser source's: its job goes to any worker, and the jobs of its
+        URLs to those that have one."""
+        pipeline = Pipeline(self.store, self.session(source.delay))
         outcome = pipeline.process_pending(only=source)
         run_id = pipeline.open_run(source, outcome)
         self._worked()
