@@ -59,6 +59,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     app.config["PUBLIC_URL"] = links.public_root(app.config["PUBLIC_URL"])
+    # Archived copies are served from this origin alone, when it is set (web/captures.py).
+    app.config["REPLAY_ORIGIN"] = links.replay_root(
+        app.config["REPLAY_ORIGIN"] or "", app.config["PUBLIC_URL"]
+    )
     resources.init_app(app)
     security.init_app(app)
     accounts.init_app(app)

@@ -1,21 +1,34 @@
-"""Captures: the list, a capture's page, and the archived copy itself."""
+"""Captures: the list, a capture's page, and the archived copy itself.
+
+An archived copy is hostile. It is served sandboxed (web/security.py), on the replay
+origin when the ``replay_origin`` setting names one (the app's host sends a reader there,
+and that host serves nothing else), and a browser that loads it as a document sees what
+it received only in a form that cannot act: HTML with its links rewritten into the
+archive (web/rewrite.py); text, pictures, sound, film and PDF as they are; and every
+other type, which a browser might render as a document of its own (SVG and any XML,
+``multipart/x-mixed-replace``, whatever comes next), as ``text/plain``, its source shown.
+What type that is, is told as a browser tells it (:func:`mime_type`). Other clients
+(pywb, Memento tools, ``curl``, and a page's own images and stylesheets) get the bytes
+and Content-Type as received.
+"""
 
 from __future__ import annotations
 
 import base64
 import functools
+import re
+from collections.abc import Mapping, Sequence
 from urllib.parse import urljoin
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from werkzeug.exceptions import NotFound
-from werkzeug.http import parse_options_header
 
 from archive import ids
 from archive.catalog.captures import CAPTURE_FILTERS
 from archive.models import Capture
 from archive.store import Paths, read_capture, read_capture_rendering
 from archive.warc import RenderedRecord, WarcError
-from web import api, links, rewrite
+from web import api, links, rewrite, security
 from web.resources import catalog, paths
 from web.wayback import TimestampConverter, WaybackError, parse_wayback
 
@@ -28,6 +41,47 @@ def _register_converter(state) -> None:
     state.app.url_map.converters["ts"] = TimestampConverter
     state.app.url_map.merge_slashes = False
     state.app.url_map.strict_slashes = False
+
+
+def replay_origin() -> str:
+    """Where archived copies are served: the ``replay_origin`` setting, or "" (this
+    origin). Links to them are ``links.absolute(replay_origin(), path)``."""
+    return current_app.config.get("REPLAY_ORIGIN") or ""
+
+
+@bp.app_context_processor
+def inject_replay_origin() -> dict:
+    return {"replay_origin": replay_origin()}
+
+
+def asks_for_archived() -> bool:
+    """Whether the request is for an archived copy, or a browser capture's rendered DOM
+    or screenshot: what the replay origin serves, and nothing else."""
+    if request.endpoint in ("captures.rendered", "captures.screenshot"):
+        return True
+    stamp = (request.view_args or {}).get("stamp", "")
+    return request.endpoint == "captures.capture" and stamp.endswith("id_")
+
+
+@bp.before_app_request
+def keep_replay_apart() -> Response | None:
+    """With a replay origin, the app's host sends requests for archived copies there, and
+    the replay host answers nothing but them (and static files: its not-archived page's
+    stylesheet): every app page there is a 404."""
+    origin = replay_origin()
+    if not origin:
+        return None
+    archived = asks_for_archived()
+    if security.serves_replay():
+        if archived or request.endpoint == "static":
+            return None
+        abort(404, description="this origin serves archived copies only")
+    if not archived:
+        return None
+    location = links.absolute(origin, links.encoded_path(request.path))
+    if request.query_string:
+        location += "?" + request.query_string.decode("latin-1")
+    return Response(status=302, headers={"Location": location})
 
 
 @bp.get("/captures")
@@ -92,7 +146,9 @@ def capture_json(found: Capture) -> dict:
         },
         "source": found.source,
         "page": links.capture_path(found.url, found.captured_at),
-        "archived_copy": links.raw_capture_path(found.url, found.captured_at),
+        "archived_copy": links.absolute(
+            replay_origin(), links.raw_capture_path(found.url, found.captured_at)
+        ),
         "timemap": links.timemap_path(found.url),
     }
 
@@ -215,8 +271,8 @@ def _rendered(capture_id: str, record_type: str) -> Response:
     record = rendering_of(found).get(record_type)
     if record is None:
         abort(404, description=f"capture {capture_id} was not made in a browser")
-    response = _for_reader(found, record.payload, record.content_type, 200)
-    response.headers["X-Onrecord-Archived"] = "1"
+    response = _for_reader(found, record.payload, [record.content_type], 200)
+    response.headers[security.ARCHIVED] = "1"
     if response.get_data() == record.payload:  # as stored, not with its links rewritten
         response.headers["Digest"] = "sha-256=" + base64.b64encode(
             bytes.fromhex(record.payload_digest.removeprefix("sha256:"))
@@ -225,26 +281,54 @@ def _rendered(capture_id: str, record_type: str) -> Response:
     return response
 
 
-def _for_reader(found: Capture, payload: bytes, content_type: str, status: int) -> Response:
-    """An archived page of ``found`` as a response: for a reader's browser, its links
-    lead into the archive as of the capture (web/rewrite.py); other clients get the bytes
-    as they were stored."""
-    media_type, options = parse_options_header(content_type)
-    if (
-        payload
-        and media_type in ("text/html", "application/xhtml+xml")
-        and rewrite.is_navigation(request.headers)
-    ):
-        payload = rewrite.rewrite_links(
-            payload,
-            options.get("charset"),
-            found.url,
-            lambda url: links.raw_capture_path(url, found.captured_at),
-        )
-        content_type = "text/html; charset=utf-8"
+# What a browser shows as a document with nothing in it that acts, besides HTML (which is
+# rewritten): text, a picture (not SVG), sound, film, a PDF.
+_INERT_TYPES = ("text/plain", "application/pdf")
+_INERT_KINDS = ("image", "audio", "video")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Requests whose response a browser renders as a document: navigations, and <object> and
+# <embed>, which load one without navigating.
+_DOCUMENT_DESTINATIONS = ("object", "embed")
+VARY = "Sec-Fetch-Mode, Sec-Fetch-Dest, Upgrade-Insecure-Requests"
+
+
+def _for_reader(
+    found: Capture, payload: bytes, content_types: Sequence[str], status: int
+) -> Response:
+    """An archived response of ``found`` (``content_types``: every Content-Type header
+    it came with): for a browser loading it as a document, in a form that cannot act
+    (HTML's links lead into the archive as of the capture); for anything else, as
+    received."""
+    content_type = content_types[0] if content_types else "application/octet-stream"
+    if payload and _as_document(request.headers):
+        essence, charset = mime_type(", ".join(content_types))
+        if essence in _HTML_TYPES:
+            payload = rewrite.rewrite_links(
+                payload, charset, found.url, functools.partial(_in_archive, found)
+            )
+            content_type = "text/html; charset=utf-8"
+        else:
+            inert = essence in _INERT_TYPES or (
+                essence.split("/")[0] in _INERT_KINDS and not re.search("xml|svg", essence)
+            )
+            content_type = essence if inert else "text/plain"
+            if content_type == "text/plain" and charset and _TOKEN.fullmatch(charset):
+                content_type += f"; charset={charset}"
     response = Response(payload, status=status, content_type=content_type)
-    response.headers["Vary"] = "Sec-Fetch-Mode, Upgrade-Insecure-Requests"
+    response.headers["Vary"] = VARY
     return response
+
+
+def _in_archive(found: Capture, url: str) -> str:
+    """Where a link of ``found``'s archived copy leads: ``url`` archived as of then."""
+    return links.raw_capture_path(url, found.captured_at)
+
+
+def _as_document(headers: Mapping[str, str]) -> bool:
+    return (
+        rewrite.is_navigation(headers)
+        or (headers.get("Sec-Fetch-Dest") or "").lower() in _DOCUMENT_DESTINATIONS
+    )
 
 
 def archived_copy(found: Capture) -> Response:
@@ -256,15 +340,16 @@ def archived_copy(found: Capture) -> Response:
         record = read_capture(paths(), target)
     except WarcError as exc:
         abort(500, description=f"the archived copy cannot be read: {exc}")
-    content_type = record.header("Content-Type") or "application/octet-stream"
+    # A browser reads every Content-Type header, as one list: so does _for_reader.
+    content_types = [v for k, v in record.location.headers if k.lower() == "content-type"]
     status = archived_status(found)
     payload = b"" if status in _BODILESS else record.payload
-    response = _for_reader(found, payload, content_type, status)
+    response = _for_reader(found, payload, content_types, status)
     location = record.header("Location") if 300 <= status < 400 else None
     if location:  # into the archive, never out to the live web (as pywb rewrites it)
         target = urljoin(found.url, location.strip())
         response.headers["Location"] = links.raw_capture_path(target, found.captured_at)
-    response.headers["X-Onrecord-Archived"] = "1"
+    response.headers[security.ARCHIVED] = "1"
     response.headers["Memento-Datetime"] = found.captured_at.strftime("%a, %d %b %Y %H:%M:%S GMT")
     return response
 
@@ -274,6 +359,123 @@ def not_archived(url: str) -> Response:
     a page that says so and names the live URL, served as inert as an archived copy so
     that it can show inside the archived copy's frame."""
     response = Response(render_template("not_archived.html", url=url), status=404)
-    response.headers["Vary"] = "Sec-Fetch-Mode, Upgrade-Insecure-Requests"
-    response.headers["X-Onrecord-Archived"] = "1"
+    response.headers["Vary"] = VARY
+    response.headers[security.ARCHIVED] = "1"
     return response
+
+
+# -- the MIME type of a response, as the Fetch standard has a browser extract it ---------------
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_WHITESPACE = " \t\r\n"  # HTTP whitespace
+
+
+def mime_type(content_type: str) -> tuple[str, str | None]:
+    """The MIME type a browser takes from a response's Content-Type headers (joined by
+    ", "): its essence, in lower case ("" when there is none), and its charset. Each of
+    the comma-separated values is parsed; the last valid one that is not ``*/*`` wins.
+
+    >>> mime_type("TEXT/HTML; Charset=UTF-8")
+    ('text/html', 'UTF-8')
+    >>> mime_type("text/plain, text/html")
+    ('text/html', None)
+    >>> mime_type('text/html; charset="a,b", text/html, */*, nonsense')
+    ('text/html', 'a,b')
+    >>> mime_type("text/plain; charset=latin1, image/svg+xml")
+    ('image/svg+xml', None)
+    >>> mime_type(""), mime_type("text/")
+    (('', None), ('', None))
+    """
+    essence, charset, found = "", None, ("", None)
+    for value in _split_values(content_type):
+        parsed = _parse_mime_type(value)
+        if parsed is None or parsed[0] == "*/*":
+            continue
+        if parsed[0] != essence:
+            essence, charset = found = parsed
+        else:  # the same type again: its charset, or the one it first came with
+            found = (essence, charset if parsed[1] is None else parsed[1])
+    return found
+
+
+def _split_values(text: str) -> list[str]:
+    """A header's value split at the commas outside double quotes (Fetch: "getting,
+    decoding, and splitting a header value")."""
+    values, value, position = [], "", 0
+    while True:
+        start = position
+        while position < len(text) and text[position] not in '",':
+            position += 1
+        value += text[start:position]
+        if position < len(text) and text[position] == '"':
+            start = position
+            _, position = _quoted_string(text, position)
+            value += text[start:position]
+            if position < len(text):
+                continue
+        values.append(value.strip(" \t"))
+        value = ""
+        if position >= len(text):
+            return values
+        position += 1  # past the comma
+
+
+def _quoted_string(text: str, position: int) -> tuple[str, int]:
+    """The value of the HTTP quoted string that starts at ``position`` (a double quote),
+    and the position after it (the end of ``text`` when it is not closed)."""
+    value = ""
+    position += 1
+    while position < len(text):
+        character = text[position]
+        position += 1
+        if character == '"':
+            break
+        if character == "\\" and position < len(text):
+            character = text[position]
+            position += 1
+        value += character
+    return value, position
+
+
+def _parse_mime_type(value: str) -> tuple[str, str | None] | None:
+    """(essence, charset) of one MIME type, or None when it is not one (the MIME
+    Sniffing standard's "parse a MIME type", keeping only the charset parameter)."""
+    text = value.strip(_WHITESPACE)
+    kind, slash, rest = text.partition("/")
+    position = len(kind) + 1 + (rest.find(";") if ";" in rest else len(rest))
+    subtype = text[len(kind) + 1 : position].rstrip(_WHITESPACE)
+    if not (slash and _TOKEN.fullmatch(kind) and _TOKEN.fullmatch(subtype)):
+        return None
+    charset = None
+    while position < len(text):
+        position += 1  # past the ";"
+        while position < len(text) and text[position] in _WHITESPACE:
+            position += 1
+        start = position
+        while position < len(text) and text[position] not in ";=":
+            position += 1
+        name = text[start:position].lower()
+        if position < len(text):
+            if text[position] == ";":
+                continue
+            position += 1  # past the "="
+        if position >= len(text):
+            break
+        if text[position] == '"':
+            parameter, position = _quoted_string(text, position)
+            while position < len(text) and text[position] != ";":
+                position += 1
+        else:
+            start = position
+            while position < len(text) and text[position] != ";":
+                position += 1
+            parameter = text[start:position].rstrip(_WHITESPACE)
+            if not parameter:
+                continue
+        if name == "charset" and charset is None and _quoted_string_characters(parameter):
+            charset = parameter
+    return f"{kind}/{subtype}".lower(), charset
+
+
+def _quoted_string_characters(text: str) -> bool:
+    return all(c == "\t" or " " <= c <= "~" or "\x80" <= c <= "\xff" for c in text)

@@ -8,9 +8,15 @@ a promise: links issued once keep working, so change them only by adding new one
     /speaker/<speaker id>                  everything a speaker said, roles over time
     /<YYYYMMDDhhmmss[mmm]>/<original URL>  a capture, in the Wayback form (milliseconds
                                            when it has them; 14 digits still resolve)
-    /<YYYYMMDDhhmmss[mmm]>id_/<original URL>  the archived copy itself, as received (sandboxed)
+    /<YYYYMMDDhhmmss[mmm]>id_/<original URL>  the archived copy itself, as received (sandboxed;
+                                           on the replay origin when there is one)
     /timemap/link/<original URL>           Memento TimeMap (RFC 7089)
     /timegate/<original URL>               Memento TimeGate
+
+An original URL after the timestamp keeps its characters, except what a browser would
+read otherwise than the server does (see :func:`_safe`): "%", "\\", and the "/" before a
+"." or ".." segment are percent-encoded, so that no browser collapses a dot segment out of
+the ``/<timestamp>id_/`` prefix onto the app's own pages; the server decodes them back.
 
 >>> from datetime import datetime, timezone
 >>> capture_path("https://example.gov/a?b=1", datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc))
@@ -23,6 +29,7 @@ a promise: links issued once keep working, so change them only by adding new one
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from urllib.parse import quote as _escape
 from urllib.parse import urlencode, urlsplit
@@ -31,9 +38,37 @@ from archive.config import ConfigError
 from archive.ids import memento_ts
 from web import fragments
 
+# What the path of an original URL keeps unescaped: RFC 3986's delimiters and unreserved
+# characters, but not "%" (a browser reads "%2e" as a dot, the server decodes "%252e" to
+# the original's "%2e"), nor "\" (a "/" to a browser). Its query and fragment keep "%".
+_PATH_CHARACTERS = ":/@!$&'()*+,;=~-._"
+_QUERY_CHARACTERS = ":/?&=%#@!$'()*+,;~-._"
+# The "/" before a "." or ".." segment: encoded, it no longer starts a segment that a
+# browser's URL parser (or curl) removes, with the segment before it.
+_DOT_SEGMENT = re.compile(r"/(?=\.\.?(?:/|$))")
+
 
 def _safe(url: str) -> str:
-    return _escape(url, safe=":/?&=%#@!$'()*+,;~-._")
+    """An original URL as the end of a path of this app, so that a browser's URL parser
+    keeps every segment of it (and the server decodes it back to ``url``).
+
+    >>> _safe("http://example.gov/a/../../check?q=a%20b#top")
+    'http://example.gov/a%2F..%2F../check?q=a%20b#top'
+    >>> _safe("http://example.gov/%2e%2E/a%20b\\\\c/.")
+    'http://example.gov/%252e%252E/a%2520b%5Cc%2F.'
+    """
+    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=len(url))
+    return encoded_path(url[:cut]) + _escape(url[cut:], safe=_QUERY_CHARACTERS)
+
+
+def encoded_path(path: str) -> str:
+    """A decoded path (a request's, or an original URL's up to its query) encoded so that
+    a browser keeps all its segments: what a redirect to the same path sends.
+
+    >>> encoded_path("/20261103090000id_/http://example.gov/../../../../check?q=%2e")
+    '/20261103090000id_/http://example.gov%2F..%2F..%2F..%2F../check%3Fq=%252e'
+    """
+    return _DOT_SEGMENT.sub("%2F", _escape(path, safe=_PATH_CHARACTERS))
 
 
 def quote_path(quote_id: str) -> str:
@@ -171,6 +206,61 @@ def public_root(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigError(f"public_url must be an absolute http(s) URL, not {url!r}")
     return url.rstrip("/") + "/"
+
+
+def replay_root(url: str, public_url: str) -> str:
+    """The ``replay_origin`` setting checked: an origin (scheme, host and port, nothing
+    after) other than ``public_url``'s, which it needs; "" stays unset.
+
+    >>> replay_root("https://Replay.onrecord.example:443/", "https://onrecord.example/")
+    'https://replay.onrecord.example'
+    >>> replay_root("http://127.0.0.1:8081", "http://127.0.0.1:8080/")
+    'http://127.0.0.1:8081'
+    >>> replay_root("https://onrecord.example/replay/", "https://onrecord.example/")
+    Traceback (most recent call last):
+    ...
+    archive.config.ConfigError: replay_origin must be an origin (http(s)://host[:port]), \
+not 'https://onrecord.example/replay/'
+    >>> replay_root("https://onrecord.example", "https://onrecord.example/archive/")
+    Traceback (most recent call last):
+    ...
+    archive.config.ConfigError: replay_origin must be another origin than public_url's, \
+not 'https://onrecord.example'
+    """
+    if not url:
+        return ""
+    origin = _origin(url)
+    if not origin:
+        raise ConfigError(f"replay_origin must be an origin (http(s)://host[:port]), not {url!r}")
+    if not public_url:
+        raise ConfigError(
+            "replay_origin needs public_url: the replay origin links back to the app by it"
+        )
+    if origin == _origin(public_url, path=True):
+        raise ConfigError(f"replay_origin must be another origin than public_url's, not {url!r}")
+    return origin
+
+
+def _origin(url: str, path: bool = False) -> str:
+    """``scheme://host[:port]`` of an http(s) URL, lower case and without a default port;
+    "" when it is not one (or, unless ``path``, has more than a "/" after the origin)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or (parts.path not in ("", "/") and not path)
+    ):
+        return ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 
 
 def absolute(root: str, path: str) -> str:
