@@ -61,7 +61,7 @@ from scrapers.quotes_speakers import (
 # The attributor's release, stored with every extraction: the rules' number (raised whenever
 # they change what they find) and the trained model's version, so that re-extraction runs
 # the attributor again after either has changed.
-ATTRIBUTOR = f"onrecord-quotes/8/{default_ranker().version}"
+ATTRIBUTOR = f"onrecord-quotes/9/{default_ranker().version}"
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,15 @@ _ABBREVIATION = re.compile(
     r"Jan|Feb|Aug|Sept|Sep|Oct|Nov|Dec|U\.S|U\.K|D\.C|a\.m|p\.m)|\b[A-Z])\.[\"”’')]*\s+$"
 )
 _CUE_WORD = re.compile(r"[A-Za-z]+")
+# How many of the speakers quoted last a pronoun may look back over for whom it stands for
+# (as Entities.antecedent looks back over only so many persons named): a bound on the time
+# a text of one giant paragraph takes, and more quotes than a paragraph and the one before
+# it hold in practice.
+_RECALLED_SPEAKERS = 40
+# How far either side of a position its sentence is read, in characters: many times the
+# longest sentence a writer means as one, and a bound on the time a text whose sentence
+# ends go unrecognised takes.
+_MAX_SENTENCE_REACH = 800
 _ACCORDING = re.compile(r"\b(?:according to|in the words of|as quoted by)\s+", re.I)
 _SMALL_WORDS = frozenset(
     ["of", "and", "the", "a", "an", "in", "on", "for", "to", "at", "by", "or", "with", "from"]
@@ -239,17 +248,34 @@ class _Document:
             starts.append(position)
         return sorted(starts)
 
-    def sentence(self, position: int) -> tuple[int, int]:
-        """The sentence holding ``position``, as offsets."""
+    def whole_sentence(self, position: int) -> tuple[int, int]:
+        """The sentence holding ``position``, as offsets, however long it runs."""
         index = bisect.bisect_right(self.boundaries, position) - 1
         if index >= 0:
             return self.boundaries[index], self._sentence_ends[index]
         end = self.boundaries[0] if self.boundaries else len(self.text)
         return 0, min(end, self.paragraph_of(position).end)
 
+    def sentence(self, position: int) -> tuple[int, int]:
+        """The sentence holding ``position``, as offsets, but no more than
+        _MAX_SENTENCE_REACH characters either side of it (from a word's start): a text
+        whose sentence ends go unrecognised ('。') is one sentence a paragraph long, which
+        every quote in it would otherwise read from its start and to its end."""
+        start, end = self.whole_sentence(position)
+        if position - start > _MAX_SENTENCE_REACH:
+            floor = position - _MAX_SENTENCE_REACH
+            space = self.text.find(" ", floor, position)
+            start = floor if space < 0 else space + 1
+        return start, min(end, position + _MAX_SENTENCE_REACH)
+
+    def _recent_speakers(self) -> list[tuple[int, str]]:
+        """The last speakers quoted, latest first: only so many, for a text of one giant
+        paragraph would otherwise have every pronoun look back over all of its quotes."""
+        return self.speakers[: -_RECALLED_SPEAKERS - 1 : -1]
+
     def last_person(self, floor: int) -> str | None:
         """The named person quoted last, if that was after ``floor``."""
-        for position, speaker in reversed(self.speakers):
+        for position, speaker in self._recent_speakers():
             if position < floor:
                 return None
             if self.entities.is_person(speaker):
@@ -260,7 +286,7 @@ class _Document:
         """The organisation or publication quoted last ('the Times wrote'), if that was
         after ``floor`` and no one named or unnamed was quoted since: whom an 'it said'
         stands for."""
-        for position, speaker in reversed(self.speakers):
+        for position, speaker in self._recent_speakers():
             if position < floor:
                 return None
             if speaker.lower() in PRONOUNS:
@@ -309,9 +335,12 @@ def _trie(words: list[str]) -> str:
 
 
 # The words of _cues: every cue verb, the verbs that open a phrasal cue, and an inverted
-# cue in capitals, which opens its sentence ('Said Varga: "..."')
+# cue in capitals, which opens its sentence ('Said Varga: "..."'); not the end of a word
+# hyphenated to the one before it ('so-called', 'well-said')
 _CUE_WORDS = re.compile(
-    r"(?<![A-Za-z])" + _trie(sorted(CUE_VERBS | _PHRASAL_VERBS | OPENING_CUES)) + r"(?![A-Za-z])"
+    r"(?<![A-Za-z])(?<![A-Za-z]-)"
+    + _trie(sorted(CUE_VERBS | _PHRASAL_VERBS | OPENING_CUES))
+    + r"(?![A-Za-z])"
 )
 _cue_words: tuple[str, list[int], list[re.Match]] = ("", [], [])  # the last text's, once
 
@@ -638,6 +667,21 @@ def _outer_source(doc: _Document, found: Attribution, end: int) -> Attribution:
     return Attribution(mention, "reported", reported.start(), name if is_outlet(name) else None)
 
 
+def _closes_a_cued_sentence(doc: _Document, span: MarkedSpan, sentence_start: int) -> bool:
+    """'Park said, "We are seeing fewer cases." Haddad said ...': a quote that a cue right
+    before its opening mark introduces, and whose last words end a sentence with a full
+    stop, ends its sentence too; what follows its closing mark is the next sentence's,
+    no attribution of this quote."""
+    text = doc.text
+    if not text[span.start : span.end].rstrip(" '’\"”").endswith("."):
+        return False
+    floor = max(sentence_start, span.open_mark - 40)
+    cues = _cues(text, floor, span.open_mark)
+    return (
+        bool(cues) and re.fullmatch(r"[\s,:—–-]*", text[cues[-1][1] : span.open_mark]) is not None
+    )
+
+
 def _attribute(doc: _Document, index: int) -> _Found:
     span = doc.spans[index]
     label = _TRANSCRIPT_LABEL.match(doc.text, span.start, span.end)
@@ -653,11 +697,15 @@ def _attribute(doc: _Document, index: int) -> _Found:
     following = doc.spans[index + 1] if index + 1 < len(doc.spans) else None
     same_paragraph = following is not None and following.paragraph == span.paragraph
     next_open = following.open_mark if same_paragraph else doc.paragraphs[span.paragraph].end
-    if span.close_mark is not None and not _in_opening_clause(doc, span, sentence_start):
+    if (
+        span.close_mark is not None
+        and not _in_opening_clause(doc, span, sentence_start)
+        and not _closes_a_cued_sentence(doc, span, sentence_start)
+    ):
         # A sentence may end inside the quote ('." Trump said.'): read past that boundary,
         # but only into a short attribution, not into the next sentence's own business.
         _, after_end = doc.sentence(span.close_mark + 3)
-        crossed = after_end > sentence_end
+        crossed = doc.whole_sentence(span.close_mark + 3) != doc.whole_sentence(span.open_mark)
         ceiling = min(next_open, max(sentence_end, after_end))
         found = _after(doc, span, ceiling)
         if found and not (crossed and after_end - found.cue_start > 40):
@@ -695,8 +743,8 @@ def _attribute(doc: _Document, index: int) -> _Found:
     if found:
         return _Found(found, "previous")
     # Nothing in or before the sentence says who: the speaker quoted last, if that was in
-    # this paragraph or the one before, is still the likeliest.
-    for i in range(index - 1, -1, -1):
+    # this paragraph or the one before, is still the likeliest (of the last few quoted).
+    for i in range(index - 1, max(-1, index - 1 - _RECALLED_SPEAKERS), -1):
         if doc.spans[i].paragraph < span.paragraph - 1:
             break
         if doc.found[i].attribution:

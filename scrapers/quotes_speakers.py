@@ -188,6 +188,10 @@ _INDEFINITE = frozenset(
 )
 _UNNAMED = re.compile(r"anonymity|not to be named|not authori[sz]ed|declined to be", re.I)
 _PARTY_TAG = re.compile(r"[RDI]-[A-Z][A-Za-z.]*")  # 'R-Wis.' after 'Paul Ryan,'
+# How far past its start a noun phrase is read, in characters: room for a name, its titles
+# and an appositive role (at most 200 characters more), not the rest of a paragraph-long
+# sentence, which would make reading every subject in it quadratic
+_MAX_PHRASE_REACH = 400
 _MOST_NAME_WORDS = 4  # 'Jorge Antonio Villasenor Llamas'; a longer run is a headline
 _TITLE_WORDS = frozenset(title.rstrip(".") for title in TITLES)
 _ROLE_WORDS = _TITLE_WORDS | ANONYMOUS_HEADS  # a title or a role noun: 'Sen.', 'strategist'
@@ -331,7 +335,9 @@ def _peel(text: str, start: int, end: int) -> tuple[int, str | None]:
             return end, role
         last = words[-1]
         low = _lower(text, last)
-        if (low in AUXILIARIES or (low.endswith("ly") and low.islower())) and len(words) > 1:
+        # an adverb ('Jo Lee quickly said') is peeled off, a surname ('Kelly') is not
+        adverb = low.endswith("ly") and text[last[0] : last[1]].islower()
+        if (low in AUXILIARIES or adverb) and len(words) > 1:
             end = last[0]
             continue
         of = next(
@@ -401,20 +407,31 @@ def subject_before(text: str, floor: int, end: int) -> Mention | None:
 
 _STANDALONE = frozenset(["another", "one", "others"])  # determiners that stand for someone
 _RUN_ENDS = PRONOUNS | DETERMINERS  # capitalised, these open a sentence: 'Jr. He left'
-# 'Ledger.' or 'CNN.' ending a sentence, not 'Jr.', 'U.S.' or 'J.'
-_SENTENCE_STOP = re.compile(r"(?:(?<=[a-z]{3})|(?<=[A-Z]{3}))\.$")
+# A word of two letters or more, no dot inside, and a full stop: 'Ledger.', 'CNN.', 'Lee.'
+# or 'Wu.' ending a sentence, not 'U.S.' or 'J.' (nor 'Jr.': see _ABBREVIATION_STOPS)
+_SENTENCE_STOP = re.compile(r"[^\W\d_][\w'’&-]*[^\W\d_]\.")
+_ABBREVIATION_STOPS = _ABBREVIATED | frozenset(["inc.", "corp.", "co.", "ltd.", "bros.", "esq."])
+
+
+def _stops_sentence(word: str) -> bool:
+    """Whether the full stop ending ``word`` ends its sentence, not an abbreviation.
+
+    >>> [_stops_sentence(w) for w in ["Lee.", "Wu.", "CNN.", "Jr.", "J.", "U.S.", "Lee"]]
+    [True, True, True, False, False, False, False]
+    """
+    return bool(_SENTENCE_STOP.fullmatch(word)) and word.lower() not in _ABBREVIATION_STOPS
 
 
 def _end_of_name(text: str, word: tuple[int, int]) -> int:
     """Where a phrase ending in ``word`` ends: before the full stop that ends its sentence
     ('," said Holan.', 'according to CNN.'), after an initial's or an abbreviation's."""
-    return word[1] - bool(_SENTENCE_STOP.search(text, word[0], word[1]))
+    return word[1] - _stops_sentence(text[word[0] : word[1]])
 
 
 def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Mention | None:
     """The noun phrase that starts at ``start``: a sentence's subject, or the speaker after
     an ``inverted`` cue ('said Jane Doe', '," said he.' but not '," said they would')."""
-    words = _words(text, start, end)
+    words = _words(text, start, min(end, start + _MAX_PHRASE_REACH))
     if not words:
         return None
     low = _lower(text, words[0])
@@ -962,8 +979,6 @@ def head_noun(description: str) -> str | None:
 
 # -- a speaker as the archive records it, whichever attributor named it ---------------------
 
-_ABBREVIATION_STOPS = _ABBREVIATED | frozenset(["inc.", "corp.", "co.", "ltd.", "bros.", "esq."])
-
 
 def settle_speaker(name: str | None, anonymous: bool) -> tuple[str | None, bool]:
     """The speaker's name as stored, and whether it stands for someone unnamed: space
@@ -983,8 +998,7 @@ def settle_speaker(name: str | None, anonymous: bool) -> tuple[str | None, bool]
     if name is None:
         return None, anonymous
     name = " ".join(name.split())
-    last = name.rsplit(" ", 1)[-1].lower()
-    if _SENTENCE_STOP.search(name) and last not in _ABBREVIATION_STOPS:
+    if _stops_sentence(name.rsplit(" ", 1)[-1]):
         name = name[:-1]
     words = re.findall(r"[\w]+", name.lower())
     if (

@@ -399,3 +399,31 @@ def test_decomposed_accents_keep_the_name_whole_and_the_offsets_in_the_text_give
     assert found.speaker_mention == mention
     assert unicodedata.normalize("NFC", mention) == "Renée Müller"
     assert decomposed[found.cue_start : found.cue_end] == "said"
+
+
+def test_a_hyphenated_word_ending_in_a_cue_verb_is_no_cue() -> None:
+    # 'so-called' names what follows; it is no 'called' with 'The so-' as its speaker
+    text = "The so-called “quiet period” ended Monday, and the “fresh start” plan followed."
+    assert all(q.speaker != "The so-" for q in find_quotes(text))
+    text = "Lawmakers discussed the so-called “river compact” on Friday, the clerk wrote."
+    assert all(q.cue != "called" for q in find_quotes(text))
+
+
+def test_a_quote_ending_its_sentence_takes_no_speaker_from_the_next() -> None:
+    # 'X said, "...."': the full stop inside the marks ends the sentence, and the cue of the
+    # sentence after it belongs to that sentence's own quote, or to nothing quoted.
+    text = (
+        "Engineer Mara Quist said, “The bridge is sound.” "
+        "Inspector Tomas Varga said, “We found no cracks.”"
+    )
+    first, second = find_quotes(text)
+    assert (first.speaker, second.speaker) == ("Mara Quist", "Tomas Varga")
+    (quote,) = find_quotes("Okafor said, “The budget is balanced.” Critics objected.")
+    assert quote.speaker == "Okafor"
+
+
+def test_a_quote_after_its_cue_without_a_full_stop_still_reads_on() -> None:
+    # no full stop inside the marks: the words after the quote are still its sentence's
+    text = "Mayor Ines Dahl called the plan “a good start,” said her spokesman, Leo Brandt."
+    (quote,) = find_quotes(text)
+    assert quote.text == "a good start,"

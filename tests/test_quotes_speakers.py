@@ -11,7 +11,7 @@ import pytest
 
 from scrapers.quotes import find_quotes, find_quotes_with
 from scrapers.quotes_ranker import MODEL_PATH, Ranker, default_ranker, pick
-from scrapers.quotes_speakers import person_and_role
+from scrapers.quotes_speakers import person_and_role, settle_speaker
 
 
 def test_titles_and_offices_before_a_name_go_to_the_role() -> None:
@@ -229,6 +229,26 @@ def test_a_five_megabyte_document_in_bounded_time() -> None:
     quotes = _timed(text, 120.0)
     assert len(quotes) == text.count("“We need")
     assert {q.speaker for q in quotes} == {"Ada Brill"}
+
+
+def test_a_five_megabyte_paragraph_of_quotes_in_bounded_time() -> None:
+    # One paragraph, every quote's pronoun resolved against the speakers before it: how far
+    # back that looks is bounded, not the whole paragraph.
+    unit = "The board voted twice on the harbour plan. “Not yet,” she said. "
+    text = (unit * (5_000_000 // len(unit))).strip()
+    assert len(text.encode("utf-8")) >= 4_900_000
+    quotes = _timed(text, 120.0)
+    assert len(quotes) == text.count("“Not yet")
+
+
+def test_quotes_without_recognised_sentence_ends_in_bounded_time() -> None:
+    # '。' ends no sentence the attributor knows: 200 KB is one sentence, which no quote
+    # reads from end to end.
+    unit = "“我们明天继续谈判，”市长周三在港口说。"
+    text = unit * (200_000 // len(unit))
+    _timed(text, 30.0)
+    english = "“We keep talking,” the mayor said at the harbour on Wednesday, and " * 3000
+    _timed(english, 30.0)
 
 
 def test_text_with_no_quotes_in_bounded_time() -> None:
@@ -496,3 +516,44 @@ def test_the_source_a_report_is_according_to_is_its_speaker() -> None:
     )
     (quote,) = find_quotes(text)
     assert quote.speaker_mention == "their lawyers"
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        ("Mayor Dana Kelly said, “The bridge reopens on Friday.”", "Dana Kelly"),
+        ("“The pool stays shut,” Councillor Aidan Connolly told residents.", "Aidan Connolly"),
+        ("Judge Nora O’Reilly said, “The hearing is adjourned.”", "Nora O’Reilly"),
+    ],
+)
+def test_a_surname_ending_in_ly_is_no_adverb(text: str, speaker: str) -> None:
+    (quote,) = find_quotes(text)
+    assert quote.speaker == speaker
+
+
+def test_an_adverb_before_the_cue_is_still_no_part_of_the_name() -> None:
+    (quote,) = find_quotes("Council member Rosa Vance quickly said, “We disagree.”")
+    assert quote.speaker == "Rosa Vance"
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        ("“The roads are clear,” said Fire Chief Sam Ng.", "Sam Ng"),
+        ("“The roads are clear,” said Tom Lee.", "Tom Lee"),
+        ("“The roads are clear,” said Ivan Wu.", "Ivan Wu"),
+        ("“The roads are clear,” said Jose Ruiz Jr.", "Jose Ruiz Jr."),
+        ("“The roads are clear,” said Lena P. Ortiz.", "Lena P. Ortiz"),
+    ],
+)
+def test_a_short_surname_leaves_the_sentences_full_stop(text: str, speaker: str) -> None:
+    (quote,) = find_quotes(text)
+    assert quote.speaker == speaker
+    assert not quote.speaker_mention.endswith(".") or speaker.endswith(".")
+
+
+def test_settled_speakers_drop_a_sentences_stop_after_a_short_surname() -> None:
+    assert settle_speaker("Tom Lee.", False) == ("Tom Lee", False)
+    assert settle_speaker("Ivan Wu.", False) == ("Ivan Wu", False)
+    assert settle_speaker("Jose Ruiz Jr.", False) == ("Jose Ruiz Jr.", False)
+    assert settle_speaker("Lena P.", False) == ("Lena P.", False)
