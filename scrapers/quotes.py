@@ -51,6 +51,7 @@ from scrapers.quotes_speakers import (
     is_anonymous,
     is_outlet,
     issuer,
+    issuer_before,
     opens_sentence,
     person_and_role,
     role_before,
@@ -61,7 +62,7 @@ from scrapers.quotes_speakers import (
 # The attributor's release, stored with every extraction: the rules' number (raised whenever
 # they change what they find) and the trained model's version, so that re-extraction runs
 # the attributor again after either has changed.
-ATTRIBUTOR = f"onrecord-quotes/9/{default_ranker().version}"
+ATTRIBUTOR = f"onrecord-quotes/10/{default_ranker().version}"
 
 log = logging.getLogger(__name__)
 
@@ -841,6 +842,12 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
                 if earlier is not None and earlier.mention.kind != "pronoun":
                     return _resolve(doc, earlier)
         if word == "it":
+            # 'The NAACP released a statement Tuesday. "...," it said': who issued it
+            start, _ = doc.sentence(mention.start)
+            if start > doc.paragraph_of(mention.start).start:
+                issued_by = issuer_before(text, doc.sentence(start - 1)[0], start)
+                if issued_by is not None and not doc.entities.is_person(issued_by):
+                    return issued_by, False, mention.role
             # '," the Times wrote. "...," it added': the organisation quoted last
             paragraph_index = doc.paragraph_index(mention.start)
             organisation = doc.last_organisation(doc.paragraphs[max(0, paragraph_index - 1)].start)
@@ -858,10 +865,31 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
     issued_by = issuer(text, mention.start, mention.end)
     if issued_by is not None:
         # 'the statement said': the organisation (or person) that issued it speaks.
-        name = doc.entities.canonical(issued_by) if doc.entities.is_person(issued_by) else issued_by
-        return name, False, mention.role
+        # 'In an email, a spokeswoman said': someone unnamed, then.
+        people = issued_by.split(" and ")
+        if issued_by[0].isupper() and all(doc.entities.is_person(p) for p in people):
+            # 'a joint statement' of 'Gov. Ann Lee and Gov. Ben Roe': both of them
+            names = " and ".join(doc.entities.canonical(person) for person in people)
+            return names, False, mention.role
+        return issued_by, is_anonymous(issued_by), mention.role
     description = _introduced(doc, mention, said, attribution.cue_start)
     return description, is_anonymous(description), mention.role
+
+
+def _without_article(doc: _Document, speaker: str, anonymous: bool) -> str:
+    """'the NAACP' -> 'NAACP': an organisation's name without the article before it, so
+    that 'the NAACP said' and 'a statement from NAACP' give one speaker.
+
+    The mention keeps the article; an unnamed 'the official' keeps it too, and so does a
+    name of one word that is no acronym ('The Hill', 'The Atlantic'): there the article is
+    part of the name."""
+    named = re.fullmatch(r"[Tt]he\s+([A-Z].*)", speaker, re.S)
+    if anonymous or named is None or doc.entities.is_person(named.group(1)):
+        return speaker
+    name = named.group(1)
+    if " " not in name and not name.isupper():
+        return speaker
+    return name
 
 
 def _introduced(doc: _Document, mention: Mention, said: str, cue_start: int) -> str:
@@ -1038,6 +1066,7 @@ def find_quotes_with(
         else:
             mention = attribution.mention
             speaker, anonymous, role = _resolve(doc, attribution)
+            speaker = _without_article(doc, speaker, anonymous)
             doc.speakers.append((span.start, speaker))
             mention_text = text[mention.start : mention.end]
             mention_start, mention_end = mention.start, mention.end

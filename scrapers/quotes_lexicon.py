@@ -780,6 +780,7 @@ OUTLET_ENDINGS = frozenset(
         "magazine",
         "radio",
         "tv",
+        "television",
         "network",
         "gazette",
         "globe",

@@ -453,6 +453,7 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
                     _lower(text, words[last + 1]) == "of" and _names_a_person(text, words, last)
                 )
             )
+            or _office_and(text, words, last + 1)
         ):
             last += 1
         first = _past_titles(text, words, 0, last)
@@ -488,18 +489,50 @@ def subject_after(text: str, start: int, end: int, inverted: bool = False) -> Me
     return _titled_name(text, words)
 
 
+def _office_and(text: str, words: list[tuple[int, int]], index: int) -> bool:
+    """Whether the 'and' at words[index] is inside an office's name before a title and a
+    person: 'Health and Human Services Secretary Xavier Becerra'."""
+    if _lower(text, words[index]) != "and":
+        return False
+    for after in range(index + 1, min(index + 5, len(words) - 1)):
+        if not _is_cap(text, words[after]):
+            return False
+        if _lower(text, words[after]).rstrip(".") in _TITLE_WORDS:
+            return after > index + 1 and _is_cap(text, words[after + 1])
+    return False
+
+
+def _role_then_name(text: str, words: list[tuple[int, int]], index: int) -> int | None:
+    """The index of the name after lower-case role words that start at words[index]
+    ('hopeful Nikki Haley', 'press secretary Karoline Leavitt'), if they read so: at most
+    three of them, the last a role noun, or any nouns before a known first name and a
+    surname."""
+    after = index
+    while after < len(words) and after - index < 3 and _lower(text, words[after]).isalpha():
+        low = _lower(text, words[after])
+        if _is_cap(text, words[after]):
+            break
+        if low in _BARRIERS or low in DETERMINERS or low in AUXILIARIES or low in CUE_VERBS:
+            return None
+        if low in _PREPOSITIONS or low in _SENTENCE_WORDS or low in PRONOUNS:
+            return None
+        after += 1
+    if after == index or after + 1 >= len(words) or not _is_cap(text, words[after]):
+        return None
+    if _lower(text, words[after - 1]) in _ROLE_WORDS:
+        return after
+    if not _is_cap(text, words[after + 1]) or first_name_gender(text[slice(*words[after])]) is None:
+        return None
+    return None if _lower(text, words[after - 1]).endswith(("ed", "ly", "ing")) else after
+
+
 def _name_after_title(text: str, words: list[tuple[int, int]], last: int) -> Mention | None:
     """'said Space Launch System program manager John Honeycutt': the capitalised words
     end in a lower-case title and a name follows; the name speaks, the rest is the role."""
-    index = last + 1
-    while index < len(words) and index - last <= 3 and _lower(text, words[index]).isalpha():
-        if _is_cap(text, words[index]):
-            break
-        index += 1
-    if index >= len(words) or index == last + 1 or not _is_cap(text, words[index]):
+    # 'said Republican strategist Ryan Williams', not 'said Trump in New York'
+    index = _role_then_name(text, words, last + 1)
+    if index is None:
         return None
-    if _lower(text, words[index - 1]).rstrip(".") not in _ROLE_WORDS:
-        return None  # 'said Republican strategist Ryan Williams', not 'said Trump in New York'
     stop = index
     while stop + 1 < len(words) and _is_cap(text, words[stop + 1]):
         stop += 1
@@ -541,6 +574,8 @@ def _titled_name(text: str, words: list[tuple[int, int]]) -> Mention | None:
             following = words[index + 1] if index + 1 < len(words) else None
             if low.rstrip(".") in _ROLE_WORDS and following and _is_cap(text, following):
                 continue  # 'undecided Republican voter Jo Lee': a role, and the name after
+            if _role_then_name(text, words, index) is not None:
+                continue  # 'new White House press secretary Jo Lee'
             break
     if last is None:
         return None
@@ -569,20 +604,48 @@ def _role_after(text: str, words: list[tuple[int, int]], last: int) -> str | Non
 
 
 def cue_object(text: str, cue: tuple[int, int], end: int) -> tuple[str, str | None]:
-    """The cue as the text gives it ("told POLITICO") and the outlet it names, if any."""
+    """The cue as the text gives it and the outlet it names, if any: 'told POLITICO' is
+    the cue 'told' by way of POLITICO. Whom a speaker told is never part of the cue: an
+    outlet goes to ``via``, anyone else (a person, a name it cannot tell) nowhere."""
     verb = text[cue[0] : cue[1]]
     match = _CUE_TARGET.match(text, cue[1], end)
     if verb.lower() in _TOLD and match:
         target = match.group(1).strip()
+        if target in ("reporters", "us"):
+            return f"{verb} {target}", None
         if target.endswith(".") and "." not in target.rsplit(" ", 1)[-1][:-1]:
             target = target[:-1]  # 'told CNN.': the sentence's full stop
-        if is_outlet(target):
-            return verb, target  # 'told CNN': the outlet is where, not part of the cue
-        return f"{verb} {target}", None
+        return verb, _told_outlet(text, target, match.end(1), end)
     outlet = _CUE_OUTLET.match(text, cue[1], end)
     if outlet and is_outlet(outlet.group(1).strip()):
         return verb, outlet.group(1).strip()
     return verb, None
+
+
+_CALL_LETTERS = re.compile(r"[A-Z]{2,5}-(?:TV|FM|AM|DT)|[KW][A-Z]{3}")  # 'WSAZ-TV', 'KQED'
+_PROGRAMME = re.compile(r"\s*[“\"]([^”\"\n]{1,60}?)[.,]?[”\"]")  # NBC’s “Meet the Press.”
+
+
+def _told_outlet(text: str, target: str, after: int, end: int) -> str | None:
+    """The outlet in 'told <target>', if the target reads as one: a known outlet or a name
+    ending like one ('Bloomberg Television', 'the Charleston Gazette-Mail'), call letters
+    ('WSAZ-TV'), a possessive owner of a programme in quotes (NBC’s “Meet the Press”) or
+    of a journalist (CBS News’ Margaret Brennan, via CBS News)."""
+    owned = re.match(r"((?:the |The )?[A-Z].*?)['’]s?(?:\s+[A-Z].*)?$", target)
+    if owned is not None:
+        owner = owned.group(1)
+        programme = _PROGRAMME.match(text, after, max(end, min(len(text), after + 70)))
+        if programme is not None and target.endswith(("’s", "'s", "’", "'")):
+            return f"{target} “{programme.group(1)}”"
+        return owner if _reads_as_outlet(owner) else None
+    return target if _reads_as_outlet(target) else None
+
+
+def _reads_as_outlet(name: str) -> bool:
+    if is_outlet(name) or _CALL_LETTERS.fullmatch(name):
+        return True
+    words = name.lower().removeprefix("the ").split()
+    return len(words) > 1 and any(p in OUTLET_ENDINGS for p in words[-1].split("-"))
 
 
 @cache
@@ -842,9 +905,14 @@ def _piece_name(piece: str) -> tuple[str, str | None, bool] | None:
     """A capitalised run read as a person's name: (name, the title or organisation written
     before it, whether an honorific opens it), or None when it names no one."""
     name = _strip_titles(piece)
-    if not name or not _personal(name) or name.lower() in TIME_NAMES:
+    if not name or name.lower() in TIME_NAMES:
         return None
-    name, prefix = person_and_role(name)
+    # the role split off first: 'Harris County Judge Lina Hidalgo' is a person, though
+    # 'County' makes the whole run read as an organisation
+    person, prefix = person_and_role(name)
+    if not _personal(person if prefix else name):
+        return None
+    name = person
     return name, prefix, piece.split(" ", 1)[0].lower().rstrip(".") in _HONORIFICS
 
 
@@ -929,6 +997,11 @@ _ISSUER = (  # an organisation's or person's name: 'the Department of Homeland S
     r"(?:[Tt]he\s+)?(?P<org>[A-Z][\w.&’'-]*"
     r"(?:\s+(?:of|and|for|on|the)\s+[A-Z][\w.&’'-]*|\s+[A-Z][\w.&’'-]*)*)"
 )
+_IN_ISSUED = (
+    rf"\b[Ii]n\s+(?:a|an|its|their|his|her)\s+(?:[\w-]+\s+){{0,2}}(?:{_ISSUED})s?\b"
+    r"(?:\s+[\w’'-]+){0,4}?,\s+"  # 'In a statement posted Tuesday, '
+)
+_ISSUING_VERBS = "said|says|wrote|announced|added|argued|warned|stated|confirmed|called"
 _ISSUERS = (
     re.compile(
         rf"\b(?:issued|released|distributed|published|put out|sent|signed)\s+by\s+{_ISSUER}"
@@ -940,6 +1013,12 @@ _ISSUERS = (
     re.compile(rf"\b(?:{_ISSUED})s?\s+(?:from|by)\s+{_ISSUER}"),
     re.compile(
         rf"{_ISSUER}\s+said\s+in\s+(?:a|an|its|their)\s+(?:[\w-]+\s+){{0,2}}(?:{_ISSUED})\b"
+    ),
+    # 'In a statement, the Department of Health said ...'
+    re.compile(rf"{_IN_ISSUED}{_ISSUER}\s+(?:{_ISSUING_VERBS})\b"),
+    # 'In an email, a spokeswoman for the county said ...': someone unnamed issued it
+    re.compile(
+        rf"{_IN_ISSUED}(?P<org>(?:an?|the)\s+[a-z][^,.;:“”\"\n]{{0,60}}?)\s+(?:{_ISSUING_VERBS})\b"
     ),
 )
 
@@ -967,6 +1046,17 @@ def issuer(text: str, start: int, end: int) -> str | None:
             if best is None or distance < best[0]:
                 best = (distance, org)
     return best[1] if best else None
+
+
+def issuer_before(text: str, start: int, end: int) -> str | None:
+    """The organisation or person last named in [start, end) as issuing a document ('The
+    NAACP released a statement Tuesday.'): whom an 'it said' after it stands for."""
+    found = None
+    for pattern in _ISSUERS:
+        for match in pattern.finditer(text, start, end):
+            if match.group("org")[0].isupper() and (found is None or match.start() > found[0]):
+                found = (match.start(), match.group("org").strip())
+    return found[1] if found else None
 
 
 def head_noun(description: str) -> str | None:

@@ -427,3 +427,19 @@ def test_a_quote_after_its_cue_without_a_full_stop_still_reads_on() -> None:
     text = "Mayor Ines Dahl called the plan “a good start,” said her spokesman, Leo Brandt."
     (quote,) = find_quotes(text)
     assert quote.text == "a good start,"
+
+
+@pytest.mark.parametrize(
+    ("told", "via"),
+    [
+        ("told ABC’s “Sunday Roundtable.”", "ABC’s “Sunday Roundtable”"),
+        ("told Fox News’ Dana Reyes.", "Fox News"),
+        ("told KXLM-TV.", "KXLM-TV"),
+        ("told Reuters Television.", "Reuters Television"),
+        ("told the Dayton Herald-Courier.", "the Dayton Herald-Courier"),
+        ("told Pat Ochoa.", None),  # a person: not an outlet, and not part of the cue
+    ],
+)
+def test_whom_a_speaker_told_is_never_part_of_the_cue(told: str, via: str | None) -> None:
+    (quote,) = find_quotes(f"“The plant will stay open,” Mayor Ivo Brandt {told}")
+    assert (quote.speaker, quote.cue, quote.via) == ("Ivo Brandt", "told", via)
