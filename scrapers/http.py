@@ -782,8 +782,12 @@ def public_addresses(
 
 # IPv6 prefixes whose last 32 bits are an IPv4 address that a packet may be delivered to:
 # NAT64's well-known prefix (a DNS64 resolver answers with it for every IPv4-only host),
-# and the deprecated IPv4-compatible addresses.
-_IPV4_IN_LAST_32_BITS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+# SIIT's IPv4-translated addresses (RFC 2765), and the deprecated IPv4-compatible ones.
+_IPV4_IN_LAST_32_BITS = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+    ipaddress.ip_network("::/96"),
+)
 # IPv6 prefixes refused outright: local-use NAT64 (RFC 8215), which puts its IPv4 address
 # wherever the local translator is set up to, and the deprecated site-local addresses.
 _NEVER_PUBLIC = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("fec0::/10"))

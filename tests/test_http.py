@@ -664,6 +664,7 @@ def test_dns_rebinding_cannot_turn_a_checked_public_host_into_loopback(server, f
         "64:ff9b:1::5db8:d822",  # local-use NAT64, whatever it carries
         "2002:a00:1::1",  # 6to4 of 10.0.0.1
         "::127.0.0.1",  # IPv4-compatible loopback
+        "::ffff:0:a00:1",  # IPv4-translated (SIIT) 10.0.0.1
         "fec0::1",  # site-local
     ],
 )
@@ -678,6 +679,7 @@ def test_ipv6_addresses_that_carry_a_private_ipv4_address_are_refused(address):
         "64:ff9b::5db8:d822",  # NAT64 of 93.184.216.34, as DNS64 answers on IPv6-only networks
         "2002:5db8:d822::1",  # 6to4 of 93.184.216.34
         "::ffff:93.184.216.34",
+        "::ffff:0:5db8:d822",  # IPv4-translated (SIIT) 93.184.216.34
         "2606:4700:4700::1111",
     ],
 )
