@@ -480,3 +480,26 @@ def test_in_chromium_archived_copies_live_on_the_replay_origin(page, two_origins
         page.wait_for_load_state("load")
         assert page.evaluate("window.PWNED || null") is None
         page.unroute(app + links.captures_path())
+
+
+def test_a_quotes_json_links_its_archived_copy_on_the_replay_origin(archive_root, server):
+    """The quote's JSON names the archived copy where it is served, not on the app's host,
+    which would only redirect there."""
+    from scrapers.http import HttpConfig, PoliteSession
+    from scrapers.pipeline import Pipeline
+
+    page = (
+        "<html><body><article><h1>Ferry notice</h1><p>“The evening crossing resumes on"
+        " Friday after the pier repairs,” said Ines Varga, the ferry line's manager.</p>"
+        "</article></body></html>"
+    )
+    server.route("/notice", body=page, headers={"Content-Type": "text/html; charset=utf-8"})
+    config = HttpConfig(allow_private=True, delay=0.0, obey_robots=False)
+    with Store.open(archive_root) as store, PoliteSession(config) as http:
+        Pipeline(store, http).capture(server.url("/notice"))
+        (quote,) = store.catalog.current_quotes()
+        (capture,) = store.catalog.captures_of_url(store.catalog.document(quote.document_id).url)
+    config = {"PUBLIC_URL": APP + "/", "REPLAY_ORIGIN": REPLAY, "TESTING": True}
+    client = create_app({"ARCHIVE": str(archive_root), **config}).test_client()
+    shown = client.get(links.json_path(links.quote_path(quote.id)), base_url=APP).get_json()
+    assert shown["capture"]["archived_copy"] == REPLAY + raw(capture)

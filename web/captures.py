@@ -45,8 +45,14 @@ def _register_converter(state) -> None:
 
 def replay_origin() -> str:
     """Where archived copies are served: the ``replay_origin`` setting, or "" (this
-    origin). Links to them are ``links.absolute(replay_origin(), path)``."""
+    origin). Links to them are ``replayed(path)``."""
     return current_app.config.get("REPLAY_ORIGIN") or ""
+
+
+def replayed(path: str) -> str:
+    """A path to an archived copy, a rendered DOM or a screenshot, where it is served: on
+    the replay origin when there is one (the app's host would only redirect there)."""
+    return links.absolute(replay_origin(), path)
 
 
 @bp.app_context_processor
@@ -146,9 +152,7 @@ def capture_json(found: Capture) -> dict:
         },
         "source": found.source,
         "page": links.capture_path(found.url, found.captured_at),
-        "archived_copy": links.absolute(
-            replay_origin(), links.raw_capture_path(found.url, found.captured_at)
-        ),
+        "archived_copy": replayed(links.raw_capture_path(found.url, found.captured_at)),
         "timemap": links.timemap_path(found.url),
     }
 

@@ -14,7 +14,7 @@ from archive.ids import normalize_quote_text
 from archive.models import Capture, Document, Extraction, Quote, Version
 from index.search import QueryError
 from web import api, citations, corrections, links
-from web.captures import screenshot_digest
+from web.captures import replayed, screenshot_digest
 from web.documents import Change, word_diff
 from web.resources import catalog, root_url, searcher
 
@@ -254,12 +254,15 @@ def quote_json(found: Provenance, seen: list[Appearance], item: citations.Citabl
             "warc_file": capture.warc_file,
             "warc_record_id": capture.warc_record_id,
             "page": links.capture_path(capture.url, capture.captured_at),
-            "archived_copy": links.raw_capture_path(capture.url, capture.captured_at),
+            "archived_copy": replayed(links.raw_capture_path(capture.url, capture.captured_at)),
             "pdf_page": found.page,
-            "quote_in_archived_copy": found.archived_copy,
+            # a PDF's page is its archived copy itself, which the replay origin serves
+            "quote_in_archived_copy": (
+                replayed(found.archived_copy) if found.page else found.archived_copy
+            ),
             "log_position": catalog().log_position(capture.id),
             "screenshot": (
-                links.screenshot_path(capture.id) if screenshot_digest(capture) else None
+                replayed(links.screenshot_path(capture.id)) if screenshot_digest(capture) else None
             ),
         },
         "live": live_link(found),
