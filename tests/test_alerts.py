@@ -11,6 +11,7 @@ import hmac
 import json
 import socket
 import threading
+import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,12 +61,14 @@ class Receiver:
 
     def __init__(self, *, silent: bool = False) -> None:
         self.received: list[tuple[dict, bytes]] = []
-        received, hold = self.received, threading.Event()
+        self.posts: list[bytes] = []  # every POST, answered or not
+        received, posts, hold = self.received, self.posts, threading.Event()
         self.hold = hold
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                posts.append(body)
                 if silent:
                     hold.wait(5)
                     return
@@ -158,6 +161,37 @@ def test_a_webhook_that_never_answers_is_retried_then_given_up(site, db):
         (delivery,) = db.deliveries(made.id)  # one delivery: the news was recorded once
         assert (delivery.status, delivery.attempts) == ("failed", alert_delivery.MAX_ATTEMPTS)
         assert delivery.next_attempt_at is None
+    finally:
+        receiver.close()
+
+
+def test_a_delivery_taken_late_in_a_long_round_is_not_sent_twice(site, db):
+    """A round that began long ago (slow webhooks before this one) holds a delivery from
+    when it takes it: a round run meanwhile leaves it alone, where it found the claim
+    (timed from the first round's start) over and sent the same news again."""
+    receiver = Receiver(silent=True)  # holds each POST for 5 s, unanswered
+    try:
+        made = db.subscribe(
+            "ann", "search", "ballot", channel="webhook", address=receiver.url, now=LONG_AGO
+        )
+        began = datetime.now(UTC) - timedelta(hours=1)
+
+        def long_round() -> None:
+            with Catalog.open(Paths(site.root).catalog) as mine, session(read_timeout=3) as http:
+                alert_delivery.run(mine, searcher(site, mine), http, None, root=ROOT, now=began)
+
+        first = threading.Thread(target=long_round)
+        first.start()
+        deadline = time.monotonic() + 10
+        while not receiver.posts and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(receiver.posts) == 1  # the first round is attempting it
+        with session(read_timeout=3) as http:
+            alert_delivery.run(db, searcher(site, db), http, None, root=ROOT)
+        first.join()
+        assert len(receiver.posts) == 1
+        (delivery,) = db.deliveries(made.id)
+        assert delivery.attempts == 1
     finally:
         receiver.close()
 

@@ -356,7 +356,9 @@ def run(
         if db.record_round(subscription, items, mark, now, most=DELIVERY_ITEMS) is not None:
             recorded += 1
     for delivery in db.pending_deliveries(now):
-        if not db.claim_delivery(delivery, now + CLAIM):
+        # held from when it is taken: a round of many slow webhooks outlasts a claim timed
+        # from its start, and another round would find it over and send the news again
+        if not db.claim_delivery(delivery, max(now, datetime.now(UTC)) + CLAIM):
             continue  # another process is attempting it
         subscription = db.subscription(delivery.subscription_id)
         try:
