@@ -62,7 +62,7 @@ from scrapers.quotes_speakers import (
 # The attributor's release, stored with every extraction: the rules' number (raised whenever
 # they change what they find) and the trained model's version, so that re-extraction runs
 # the attributor again after either has changed.
-ATTRIBUTOR = f"onrecord-quotes/10/{default_ranker().version}"
+ATTRIBUTOR = f"onrecord-quotes/11/{default_ranker().version}"
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +161,11 @@ _BASE_CONFIDENCE = {
 # A transcript's speaker label: a name in capitals and a colon, opening the quoted words.
 _TRANSCRIPT_LABEL = re.compile(r"([A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,2}): (?=\S)")
 # A dash and a name after a quote's closing mark, ending there or at a comma or stop.
+# '— Ana Ruiz', '— Secretary of State Ana Ruiz': capitalised words, and the small words of
+# an office or a name between them
 _SIGNATURE = re.compile(
-    r"[ \t\u00a0]*[―—–][ \t\u00a0]*([A-Z][\w.'’-]*(?:[ \u00a0][A-Z][\w.'’-]*){0,4})"
+    r"[ \t\u00a0]*[―—–][ \t\u00a0]*([A-Z][\w.'’-]*"
+    r"(?:[ \u00a0](?:(?:of|for|and|the|de|del|da|van|von|bin|al)[ \u00a0])?[A-Z][\w.'’-]*){0,6})"
     r"[ \t\u00a0]*(?:[.,;]|$)"
 )
 _MAX_AFTER_SIGNATURE = 120  # characters of description after a signature's name
@@ -460,7 +463,7 @@ def _leads(gap: str) -> bool:
 def _trailing_verb(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Any past-tense verb closing a short clause after a quote: '," an angry Hollande
     retaliated.' The position alone makes it an attribution."""
-    clause = re.match(r"[^.,;!?\n“”\"]{3,60}[.,;!?]", text[start:end])
+    clause = re.match(r"[^.,;!?\r\n“”\"]{3,60}[.,;!?]", text[start:end])
     if clause is None:
         return []
     words = list(re.finditer(r"[a-z]{3,}ed\b", clause.group()))
@@ -810,7 +813,9 @@ def _resolve(doc: _Document, attribution: Attribution) -> tuple[str, bool, str |
     """Who a mention is: canonical speaker, whether anonymous, and a role."""
     text = doc.text
     mention = attribution.mention
-    said = text[mention.start : mention.end]
+    # one space for every run of them, as the names the document's entities hold: a tab or
+    # a no-break space inside 'Jane Doe' leaves her the same person
+    said = " ".join(text[mention.start : mention.end].split())
     if mention.kind == "name":
         name = doc.entities.canonical(said)
         prefix = person_and_role(said.removesuffix("’s").removesuffix("'s"))[1]
@@ -901,7 +906,7 @@ def _introduced(doc: _Document, mention: Mention, said: str, cue_start: int) -> 
         return doc.definite[said.lower()]  # "the official" again: the same official
     # words of one sentence: no line break, no full stop but an initialism's ('a U.S. official')
     pattern = re.compile(
-        rf"\b(?:a|an|one|another)[^\S\n]+(?:(?:[\w’'-]+|(?:[A-Za-z]\.)+)[^\S\n]+){{0,5}}{head}\b",
+        rf"\b(?:a|an|one|another)[^\S\r\n]+(?:(?:[\w’'-]+|(?:[A-Za-z]\.)+)[^\S\r\n]+){{0,5}}{head}\b",
         re.I,
     )
     best = None
@@ -1066,7 +1071,8 @@ def find_quotes_with(
         else:
             mention = attribution.mention
             speaker, anonymous, role = _resolve(doc, attribution)
-            speaker = _without_article(doc, speaker, anonymous)
+            # (offsets stay exact in the mention; the speaker is a name, spaced as one)
+            speaker = _without_article(doc, " ".join(speaker.split()), anonymous)
             doc.speakers.append((span.start, speaker))
             mention_text = text[mention.start : mention.end]
             mention_start, mention_end = mention.start, mention.end

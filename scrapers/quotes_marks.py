@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 MAX_UNCLOSED = 2000
 
-_PARAGRAPH = re.compile(r"[^\n]+")
+_PARAGRAPH = re.compile(r"[^\r\n]+")  # a line ends at LF, CRLF or a lone CR alike
 _MARKS = re.compile(r"[\"“”„«»]")
 _OPENERS_BEFORE = frozenset(" \t([{—–-/\u00a0'‘’:")
 _CLOSERS_AFTER = frozenset(" \t)]}—–-/\u00a0.,;:!?'‘’…")
@@ -40,7 +40,8 @@ class MarkedSpan(NamedTuple):
 
 
 def paragraphs(text: str) -> list[Paragraph]:
-    """Non-empty lines, as offsets; a line break always ends a paragraph."""
+    """Non-empty lines, as offsets; a line break ('\\n', '\\r\\n' or '\\r') always ends
+    a paragraph."""
     return [
         Paragraph(match.start(), match.end())
         for match in _PARAGRAPH.finditer(text)

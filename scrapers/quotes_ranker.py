@@ -297,6 +297,19 @@ def _cue_subjects(doc: _Document, context: _Context, cue: tuple[int, int]):
     return found
 
 
+_LINE_BREAKS = re.compile(r"[^\S\r\n]*[\r\n]\s*")
+
+
+def _after_quote(text: str, close: int) -> int:
+    """A position in the sentence after a quote that ends at ``close``: the next
+    paragraph's start when a line break (of any convention) follows, else two characters
+    on, past the space after the closing mark."""
+    breaks = _LINE_BREAKS.match(text, close)
+    if breaks is not None:
+        return min(len(text) - 1, breaks.end())
+    return min(len(text) - 1, close + 2)
+
+
 def candidates(
     doc: _Document,
     context: _Context,
@@ -312,7 +325,7 @@ def candidates(
     sentence_start, sentence_end = doc.sentence(open_mark)
     previous_start = doc.sentence(sentence_start - 1)[0] if sentence_start > 0 else 0
     paragraph = doc.paragraph_of(open_mark)
-    _, after_end = doc.sentence(min(len(text) - 1, close + 2)) if close < len(text) else (0, close)
+    _, after_end = doc.sentence(_after_quote(text, close)) if close < len(text) else (0, close)
     low = max(previous_start, open_mark - _WINDOW_BEFORE)
     high = min(max(sentence_end, after_end), close + _WINDOW_AFTER)
     found_by_span: dict[tuple[int, int], Candidate] = {}
@@ -496,7 +509,7 @@ def _mention_features(
     before = text[max(0, mention.start - 2) : mention.start]
     subject = (
         mention.start == 0
-        or before.endswith(("\n", ". ", '" ', "” "))
+        or before.endswith(("\n", "\r", ". ", '" ', "” "))
         or mention.start in context.subjects_at
     )
     if subject:

@@ -198,6 +198,8 @@ _ROLE_WORDS = _TITLE_WORDS | ANONYMOUS_HEADS  # a title or a role noun: 'Sen.', 
 _HONORIFIC_GENDER = {"mr": "m", "mrs": "f", "ms": "f", "miss": "f", "sir": "m", "dame": "f"}
 _PRONOUN_GENDER = {"he": "m", "she": "f"}
 _HONORIFICS = frozenset([*_HONORIFIC_GENDER, "dr", "prof"])
+# a cue verb and a he or she right after a name: 'Taylor Morgan said she', ', who says he'
+_PRONOUN_AFTER = re.compile(r",?\s+(?:who\s+)?([a-z]+)\s+(?:that\s+)?(he|she)\b")
 _HONORIFIC = re.compile(r"\b(Mr|Mrs|Ms|Miss|Sir|Dame)\.?\s+(?:[A-Z][\w.'’-]*\s+)?([A-Z][\w'’-]*)")
 _TOLD = frozenset(["told", "tells", "tell", "telling"])
 _CUE_TARGET = re.compile(r"\s+((?:the |The )?(?:[A-Z][\w.'’&-]*\s?)+|reporters|us)")
@@ -623,7 +625,7 @@ def cue_object(text: str, cue: tuple[int, int], end: int) -> tuple[str, str | No
 
 
 _CALL_LETTERS = re.compile(r"[A-Z]{2,5}-(?:TV|FM|AM|DT)|[KW][A-Z]{3}")  # 'WSAZ-TV', 'KQED'
-_PROGRAMME = re.compile(r"\s*[“\"]([^”\"\n]{1,60}?)[.,]?[”\"]")  # NBC’s “Meet the Press.”
+_PROGRAMME = re.compile(r"\s*[“\"]([^”\"\r\n]{1,60}?)[.,]?[”\"]")  # NBC’s “Meet the Press.”
 
 
 def _told_outlet(text: str, target: str, after: int, end: int) -> str | None:
@@ -656,14 +658,28 @@ def _first_names():
     return gender_guesser.detector.Detector(case_sensitive=False)
 
 
+# gender-guesser's answers as (gender, whether certain): a 'mostly_male' name such as
+# Taylor or Morgan is only a prior, which what the text says of the person overrides
+_GUESSES = {
+    "male": ("m", True),
+    "female": ("f", True),
+    "mostly_male": ("m", False),
+    "mostly_female": ("f", False),
+}
+
+
 @cache
-def first_name_gender(word: str) -> str | None:
-    """'m' or 'f' for a first name the name data knows one way, else None."""
+def first_name_guess(word: str) -> tuple[str | None, bool]:
+    """('m' or 'f', whether the name data is certain) for a first name, else (None, False)."""
     word = word.strip(".,’'").split("-")[0]
     if len(word) < 2 or not word[0].isupper() or word.isupper():
-        return None
-    found = _first_names().get_gender(word)
-    return {"male": "m", "mostly_male": "m", "female": "f", "mostly_female": "f"}.get(found)
+        return None, False
+    return _GUESSES.get(_first_names().get_gender(word), (None, False))
+
+
+def first_name_gender(word: str) -> str | None:
+    """'m' or 'f' for a first name the name data knows, mostly or always, one way; else None."""
+    return first_name_guess(word)[0]
 
 
 def role_before(text: str, start: int) -> str | None:
@@ -682,7 +698,7 @@ def role_before(text: str, start: int) -> str | None:
     first = last
     while first > 0 and last - first < 5:
         low = _lower(text, words[first - 1])
-        if "\n" in text[words[first - 1][1] : words[first][0]] or (
+        if _LINE_BREAK.search(text, words[first - 1][1], words[first][0]) or (
             low.endswith(".") and low[:-1] not in _TITLE_WORDS and len(low) > 2
         ):
             break  # 'the veto would fall.\n\nHouse Speaker Paul Ryan': another sentence
@@ -749,7 +765,7 @@ class Entities:
     # 'Jane Doe, the agency's spokeswoman,': the role after the comma is looked for first
     # (a scan for ", " is fast), then the name that ends at the comma.
     _APPOSITIVE = re.compile(
-        r", ((?:the|a|an|his|her|its|their|[A-Z][\w.-]*['’]s) [^,.;:“”\"\n]{3,140}?)[,.;]"
+        r", ((?:the|a|an|his|her|its|their|[A-Z][\w.-]*['’]s) [^,.;:“”\"\r\n]{3,140}?)[,.;]"
     )
     _NAME_BEFORE = re.compile(r"(?:[A-Z][\w'’.-]*\s)*[A-Z][\w'’.-]*\Z")
 
@@ -802,6 +818,7 @@ class Entities:
             self._roles.setdefault(self.canonical(name), prefix)
         self._genders: dict[str, str | None] = {}
         self._honorifics: dict[str, str] | None = None  # surname -> gender, when first asked
+        self._pronouns: dict[str, str | None] | None = None  # name -> gender, when first asked
 
     @staticmethod
     def _strip_titles(run: str) -> str:
@@ -865,7 +882,9 @@ class Entities:
 
     def gender(self, name: str) -> str | None:
         """'m', 'f' or None for a person of this document: an honorific before their
-        surname ('Mrs. Lind'), else their first name."""
+        surname ('Mrs. Lind'), else a first name the name data is certain of, else a pronoun
+        the text puts right after the name ('Taylor Morgan said she'), else a first name
+        that is mostly one gender."""
         if name in self._genders:
             return self._genders[name]
         words = name.split()
@@ -876,9 +895,28 @@ class Entities:
             }
         found = self._honorifics.get(words[-1])
         if found is None and len(words) > 1:
-            found = first_name_gender(words[0])
+            found, certain = first_name_guess(words[0])
+            if not certain:
+                found = self._pronoun_genders().get(name) or found
         self._genders[name] = found
         return found
+
+    def _pronoun_genders(self) -> dict[str, str | None]:
+        """The gender of the he or she that opens a clause right after a person's name,
+        by canonical name: 'Taylor Morgan said she', 'Taylor Morgan, who said she'; None
+        for a person the text gives both."""
+        if self._pronouns is None:
+            self._pronouns = {}
+            for mention in self._persons:
+                match = _PRONOUN_AFTER.match(self._text, mention.end)
+                if match is None or match.group(1).lower() not in CUE_VERBS:
+                    continue
+                name = self.canonical(mention.name)
+                wanted = _PRONOUN_GENDER[match.group(2).lower()]
+                known = self._pronouns.setdefault(name, wanted)
+                if known != wanted:
+                    self._pronouns[name] = None
+        return self._pronouns
 
     def learn_gender(self, name: str, pronoun: str) -> None:
         """A pronoun resolved to a person whose gender nothing else told."""
@@ -953,7 +991,8 @@ def _personal(name: str) -> bool:
     return not name.isupper() or len(words) == 2
 
 
-_CLAUSE_END = re.compile(r"[.!?\n]")
+_LINE_BREAK = re.compile(r"[\r\n]")
+_CLAUSE_END = re.compile(r"[.!?\r\n]")
 
 
 def opens_sentence(text: str, start: int) -> bool:
@@ -963,7 +1002,7 @@ def opens_sentence(text: str, start: int) -> bool:
     before = text[max(0, start - 40) : start].rstrip(" \t\u00a0")
     if before.endswith(("”", '"')):
         before = before[:-1]
-    return not before or before[-1] in ".!?\n"
+    return not before or before[-1] in ".!?\r\n"
 
 
 def _opens_clause(text: str, start: int) -> bool:
@@ -1018,7 +1057,7 @@ _ISSUERS = (
     re.compile(rf"{_IN_ISSUED}{_ISSUER}\s+(?:{_ISSUING_VERBS})\b"),
     # 'In an email, a spokeswoman for the county said ...': someone unnamed issued it
     re.compile(
-        rf"{_IN_ISSUED}(?P<org>(?:an?|the)\s+[a-z][^,.;:“”\"\n]{{0,60}}?)\s+(?:{_ISSUING_VERBS})\b"
+        rf"{_IN_ISSUED}(?P<org>(?:an?|the)\s+[a-z][^,.;:“”\"\r\n]{{0,60}}?)\s+(?:{_ISSUING_VERBS})\b"
     ),
 )
 

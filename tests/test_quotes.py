@@ -443,3 +443,53 @@ def test_a_quote_after_its_cue_without_a_full_stop_still_reads_on() -> None:
 def test_whom_a_speaker_told_is_never_part_of_the_cue(told: str, via: str | None) -> None:
     (quote,) = find_quotes(f"“The plant will stay open,” Mayor Ivo Brandt {told}")
     assert (quote.speaker, quote.cue, quote.via) == ("Ivo Brandt", "told", via)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_a_quote_over_paragraphs_keeps_its_speaker_whatever_the_line_endings(
+    newline: str,
+) -> None:
+    text = newline.join(
+        [
+            "“The orchard lost half its trees to the frost.",
+            "",
+            "“We replanted the rest by hand,” said grower Helga Marsh.",
+            "",
+            "The cooperative meets in March.",
+        ]
+    )
+    quotes = find_quotes(text)
+    assert_offsets(text, quotes)
+    assert [q.text for q in quotes] == [
+        "The orchard lost half its trees to the frost.",
+        "We replanted the rest by hand,",
+    ]
+    assert [q.speaker for q in quotes] == ["Helga Marsh", "Helga Marsh"]
+
+
+@pytest.mark.parametrize("space", ["\t", "\u00a0", "  "])
+def test_a_speaker_is_spaced_as_one_name_while_the_mention_keeps_the_text(space: str) -> None:
+    text = (
+        f"“The ferry runs again,” said harbour master Ines{space}Calloway. "
+        "“We checked every hull,” Calloway added."
+    )
+    first, second = find_quotes(text)
+    assert first.speaker == second.speaker == "Ines Calloway"
+    assert first.speaker_mention == f"Ines{space}Calloway"
+    assert text[first.speaker_start : first.speaker_end] == first.speaker_mention
+
+
+@pytest.mark.parametrize(
+    ("signature", "speaker", "role"),
+    [
+        ("— Commissioner of Fisheries Odile Brandt", "Odile Brandt", "Commissioner of Fisheries"),
+        (
+            "— Minister for Housing and Planning Ruben Sato",
+            "Ruben Sato",
+            "Minister for Housing and Planning",
+        ),
+    ],
+)
+def test_a_signature_whose_office_has_small_words(signature: str, speaker: str, role: str) -> None:
+    (quote,) = find_quotes(f"“No family should wait a year for a roof.” {signature}")
+    assert (quote.speaker, quote.role) == (speaker, role)

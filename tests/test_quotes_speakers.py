@@ -668,3 +668,37 @@ def test_a_person_after_an_organisations_title_is_a_person(
 def test_said_then_a_role_of_several_words_then_a_name(said: str, speaker: str, role: str) -> None:
     (quote,) = find_quotes(f"“The budget is balanced,” {said}")
     assert (quote.speaker, quote.role) == (speaker, role)
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        (
+            "Library Director Robin Achebe said she had reopened the reading room. "
+            "“The shelves are full again,” she said.",
+            "Robin Achebe",
+        ),
+        (
+            "Riley Okonjo, who said she had walked the route twice, led the march. "
+            "“We kept to the pavement,” she said.",
+            "Riley Okonjo",
+        ),
+    ],
+)
+def test_a_pronoun_right_after_a_name_outweighs_a_mostly_male_first_name(
+    text: str, speaker: str
+) -> None:
+    (quote,) = find_quotes(text)
+    assert (quote.speaker, quote.anonymous) == (speaker, False)
+
+
+def test_a_first_name_that_is_always_male_never_takes_she() -> None:
+    text = "Gregor Lindqvist said she had signed it. “The contract is void,” she said."
+    (quote,) = find_quotes(text)
+    assert quote.speaker != "Gregor Lindqvist"
+
+
+def test_a_mostly_male_first_name_without_other_evidence_stays_a_man() -> None:
+    text = "Blake Ferreira spoke first. “The vote was fair,” he said."
+    (quote,) = find_quotes(text)
+    assert quote.speaker == "Blake Ferreira"
