@@ -18,6 +18,7 @@ import base64
 import functools
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from urllib.parse import urljoin
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
@@ -169,26 +170,34 @@ def list_page(total: int) -> int:
     return int(text)
 
 
-def closest_capture(url: str, moment, digits: str = "") -> Capture:
-    """The capture of ``url`` nearest to ``moment`` (404 when there is none).
+def closest_capture(url: str, moment: datetime | None, digits: str = "") -> Capture:
+    """The capture of ``url`` nearest to ``moment``, the latest when ``moment`` is None
+    (404 when there is none).
 
-    A timestamp of 14 or more ``digits`` names the first capture whose own timestamp
-    begins with them (so a 14-digit link issued before milliseconds were keeps leading to
-    the first capture of its second); otherwise the nearest in time."""
+    Nearest at the second: every datetime the archive states (a TimeMap's ``datetime=``,
+    Memento-Datetime) and every HTTP date a client asks with is whole seconds, so a
+    capture is as near as the second it was made in, and of two as near, the earlier wins:
+    the first capture of the second asked for. A 14-digit timestamp so names the first
+    capture of its second, as it did before links had milliseconds; 15 to 17 ``digits``
+    name the first capture whose own timestamp begins with them."""
     try:
         canonical = ids.canonical_url(url)
     except ids.InvalidURL:
         abort(404, description="not an archivable URL")
-    found = catalog().captures_of_url(canonical)
+    found = catalog().captures_of_url(canonical)  # oldest first
     if not found:
         abort(404, description=f"onrecord has no capture of {url}")
-    if len(digits) >= 14:
+    if moment is None:
+        return found[-1]
+    if len(digits) > 14:
         named = [c for c in found if _full_stamp(c).startswith(digits)]
         if named:
-            return named[0]  # oldest first
+            return named[0]
+    asked = moment.replace(microsecond=0)
 
-    def distance(candidate: Capture) -> tuple[float, str]:
-        return abs((candidate.captured_at - moment).total_seconds()), candidate.id
+    def distance(candidate: Capture) -> tuple[float, datetime, str]:
+        second = candidate.captured_at.replace(microsecond=0)
+        return abs((second - asked).total_seconds()), candidate.captured_at, candidate.id
 
     return min(found, key=distance)
 
@@ -304,7 +313,8 @@ def _for_reader(
     (HTML's links lead into the archive as of the capture); for anything else, as
     received."""
     content_type = content_types[0] if content_types else "application/octet-stream"
-    if payload and _as_document(request.headers):
+    as_document = _as_document(request.headers)
+    if payload and as_document:
         essence, charset = mime_type(", ".join(content_types))
         if essence in _HTML_TYPES:
             payload = rewrite.rewrite_links(
@@ -319,6 +329,10 @@ def _for_reader(
             if content_type == "text/plain" and charset and _TOKEN.fullmatch(charset):
                 content_type += f"; charset={charset}"
     response = Response(payload, status=status, content_type=content_type)
+    if not content_types and not as_document:
+        # Received without a Content-Type (a redirect, a 404): sent on without one, as
+        # received, rather than with a type made up here.
+        del response.headers["Content-Type"]
     response.headers["Vary"] = VARY
     return response
 

@@ -7,7 +7,6 @@ headers on capture pages.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
@@ -19,7 +18,7 @@ from archive.models import Capture
 from web import links
 from web.captures import closest_capture
 from web.resources import catalog, root_url
-from web.wayback import MAX_URL, WaybackError, parse_wayback
+from web.wayback import MAX_URL, WaybackError, original_from_path, parse_wayback
 
 bp = Blueprint("memento", __name__)
 
@@ -40,9 +39,7 @@ def http_date(moment: datetime) -> str:
 
 def original_url(path: str) -> str:
     """The original URL from the rest of a Memento path (and the request's query)."""
-    url = re.sub(r"^(https?):/+", r"\1://", path)
-    if request.query_string:
-        url += "?" + request.query_string.decode("latin-1")
+    url = original_from_path(path, request.query_string)
     if len(url) > MAX_URL:
         abort(414, description="the original URL is too long")
     try:
@@ -62,15 +59,16 @@ def accept_datetime(value: str | None) -> datetime | None:
         return None
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        # OverflowError: a date that is no date in UTC ("31 Dec 9999 23:59:59 -0100").
+        return moment.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
         abort(
             400,
             description="Accept-Datetime must be an HTTP date, like "
             "'Tue, 03 Nov 2026 09:00:00 GMT'",
         )
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _target(url: str) -> str:
@@ -129,7 +127,7 @@ def timemap(url: str) -> Response:
 def timegate(url: str) -> Response:
     original = original_url(url)
     moment = accept_datetime(request.headers.get("Accept-Datetime"))
-    found = closest_capture(original, moment or datetime.now(UTC))
+    found = closest_capture(original, moment)  # the latest, when no moment is asked for
     response = Response(status=302)
     response.headers["Location"] = links.capture_path(found.url, found.captured_at)
     response.headers["Vary"] = "accept-datetime"

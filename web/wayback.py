@@ -39,6 +39,30 @@ class TimestampConverter(BaseConverter):
     regex = r"\d{4,17}(?:id_)?"
 
 
+def original_from_path(path: str, query: bytes = b"") -> str:
+    """The original URL a request names at the end of its path (as the WSGI server decoded
+    it) and in its query string.
+
+    A "?" or "#" in a decoded path can only have been sent as "%3F" or "%23": the query
+    string begins at the first "?", and a fragment, which clients do not send, is split
+    off by waitress and by Werkzeug (its server and its test client) alike. So they are
+    escaped again, and what a Memento client sends for ``http://example.gov/a%3Fb``
+    names that URL, not ``http://example.gov/a?b``. The app's own links escape the "%"
+    of such a path as well (:func:`web.links.capture_path`) and lead to the same URL.
+    (Reading the undecoded ``REQUEST_URI`` instead would give the same answer, with
+    less certainty: not every WSGI server sets it, and it holds ``SCRIPT_NAME``.)
+
+    >>> original_from_path("https:/example.gov/a?b#c", b"x=1")
+    'https://example.gov/a%3Fb%23c?x=1'
+    >>> original_from_path("https://example.gov/a%3Fb")
+    'https://example.gov/a%3Fb'
+    """
+    url = re.sub(r"^(https?):/+", r"\1://", path).replace("?", "%3F").replace("#", "%23")
+    if query:
+        url += "?" + query.decode("latin-1")
+    return url
+
+
 def parse_wayback(stamp: str, path: str, query: bytes = b"") -> WaybackURL:
     raw = stamp.endswith("id_")
     digits = stamp.removesuffix("id_")
@@ -46,9 +70,7 @@ def parse_wayback(stamp: str, path: str, query: bytes = b"") -> WaybackURL:
         moment = parse_timestamp(digits)
     except ValueError as exc:
         raise WaybackError(str(exc)) from None
-    url = re.sub(r"^(https?):/+", r"\1://", path)
-    if query:
-        url += "?" + query.decode("latin-1")
+    url = original_from_path(path, query)
     if len(url) > MAX_URL:
         raise WaybackError("the original URL is too long")
     try:
