@@ -36,11 +36,14 @@ onrecord's members is read and checked whole before any WARC record is imported,
 importing it again changes nothing. Packages made before a member existed still import:
 without capture-sources.json a capture's source comes from pages.jsonl. Foreign WARC
 files are read the same way: WARC/1.0, ``<angle-bracketed>`` target URIs (as Debian's
-``wget --warc-file`` writes them) and sha1 digests are all accepted.
+``wget --warc-file`` writes them) and sha1 digests are all accepted. A revisit record is
+imported when the response it repeats is archived, in the same import or before: found
+by WARC-Refers-To, by target URI and date, or by URL and payload digest (:func:`_original`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -51,7 +54,7 @@ import time
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from archive import ids
@@ -131,6 +134,17 @@ class ImportSummary:
     @property
     def damaged(self) -> int:
         return sum(self.reasons[kind] for kind in DAMAGED)
+
+
+@dataclass
+class _Seen:
+    """What one import has stored or found archived already, for the revisit records
+    after it (in the same file or a later member of the package): each capture by the
+    WARC-Record-ID its record had in the file, and each response's WARC-Payload-Digest
+    as its writer gave it (a revisit repeats that one, not onrecord's sha256)."""
+
+    captures: dict[str, str] = field(default_factory=dict)  # record id -> capture id
+    digests: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # capture id -> digest
 
 
 # -- export -------------------------------------------------------------------------------
@@ -361,7 +375,7 @@ def import_file(store: Store, path: Path) -> ImportSummary:
         if zipfile.is_zipfile(path):
             _import_wacz(store, path, summary)
         else:
-            _import_warc(store, path, str(path), {}, summary)
+            _import_warc(store, path, str(path), {}, summary, _Seen())
     except OSError as exc:
         raise PackageError(f"cannot read {path}: {exc}") from None
     except WarcError as exc:
@@ -391,8 +405,10 @@ def _import_wacz(store: Store, path: Path, summary: ImportSummary) -> None:
         speaker_aliases = _rows(package, path, SPEAKER_ALIASES, resources)
         merges = _rows(package, path, SPEAKER_MERGES, resources)
         identifiers = _rows(package, path, SPEAKER_IDENTIFIERS, resources)
+        seen = _Seen()
         for name in warcs:
-            _import_warc(store, _member_opener(package, name), f"{path}!{name}", sources, summary)
+            opener = _member_opener(package, name)
+            _import_warc(store, opener, f"{path}!{name}", sources, summary, seen)
         catalog = store.catalog
         with catalog.transaction():
             for old_id, new_id in quote_aliases:
@@ -563,13 +579,14 @@ def _import_warc(
     label: str,
     sources: dict[str, str],
     summary: ImportSummary,
+    seen: _Seen,
 ) -> None:
     for found in read_exchanges(source, label):
         if found.exchange is None:
             line = f"{label}: {found.record_id or found.record_type}: {found.problem}"
             summary.skip(found.kind or "unreadable", line)
             continue
-        _save(store, found, sources, summary, f"{label}: {found.record_id}")
+        _save(store, found, sources, summary, seen, f"{label}: {found.record_id}")
 
 
 def _save(
@@ -577,12 +594,13 @@ def _save(
     found: ForeignRecord,
     sources: dict[str, str],
     summary: ImportSummary,
+    seen: _Seen,
     label: str,
 ) -> None:
     exchange = found.exchange
     revisit_of = None
     if found.record_type == "revisit":
-        revisit_of = _original(store.catalog, found)
+        revisit_of = _original(store, found, seen)
         if revisit_of is None:
             summary.skip(
                 "revisits of captures not archived",
@@ -593,6 +611,11 @@ def _save(
     else:
         digest = "sha256:" + hashlib.sha256(exchange.payload).hexdigest()
     capture_id = ids.capture_id(exchange.url, exchange.fetched_at, digest)
+    if found.record_id:
+        seen.captures[found.record_id] = capture_id
+    written = _digest_key(found.payload_digest) if revisit_of is None else None
+    if written is not None:
+        seen.digests[capture_id] = written
     if store.catalog.capture(capture_id) is not None:
         summary.present.append(capture_id)
         return
@@ -607,15 +630,120 @@ def _save(
     summary.added.append(capture.id)
 
 
-def _original(catalog: Catalog, found: ForeignRecord) -> Capture | None:
-    """The archived capture a revisit record refers to (by target URI and date)."""
-    if found.refers_to_date is None or not found.refers_to_url:
+def _original(store: Store, found: ForeignRecord, seen: _Seen) -> Capture | None:
+    """The archived response a revisit record repeats, looked for as pywb looks: by the
+    record id it names (WARC-Refers-To, all wget writes); by its WARC-Refers-To-Target-URI
+    and -Date, the date compared at the precision it was written in; failing both (older
+    Heritrix writes neither), the latest capture of the URL, no later than the revisit,
+    with the payload digest the revisit names. None when the original is not archived."""
+    catalog = store.catalog
+    if found.refers_to_id:
+        original = _of_record(catalog, found.refers_to_id.strip(), seen)
+        if original is not None:
+            return original
+    if not found.refers_to_url:
         return None
     try:
         canonical = ids.canonical_url(found.refers_to_url)
     except ids.InvalidURL:
         return None
-    for capture in catalog.captures_of_url(canonical):
-        if capture.captured_at == found.refers_to_date and capture.record_type == "response":
+    responses = [c for c in catalog.captures_of_url(canonical) if c.record_type == "response"]
+    if found.refers_to_date is not None:
+        dated = [c for c in responses if _within(c.captured_at, found.refers_to_date)]
+        exact = [c for c in dated if c.captured_at == found.refers_to_date]
+        if len(exact or dated) == 1:
+            return (exact or dated)[0]
+        if dated:  # several in the second it names: the one with the payload, or the last
+            return _latest_with_digest(store, found, dated, seen) or dated[-1]
+    return _latest_with_digest(store, found, responses, seen)
+
+
+def _of_record(catalog: Catalog, record_id: str, seen: _Seen) -> Capture | None:
+    """The response archived from the record ``record_id``: one this import read, or one
+    onrecord wrote (a revisit's own original, when the record was a revisit)."""
+    if record_id in seen.captures:
+        capture = catalog.capture(seen.captures[record_id])
+    else:
+        capture = catalog.capture_of_record(record_id)
+    if capture is not None and capture.record_type == "revisit" and capture.refers_to:
+        capture = catalog.capture(capture.refers_to)
+    if capture is None or capture.record_type != "response":
+        return None
+    return capture
+
+
+def _within(moment: datetime, written: datetime) -> bool:
+    """Whether ``moment`` (a capture's WARC-Date) is the date ``written``, taken at the
+    precision it was written in: a WARC-Refers-To-Date of whole seconds names the
+    second, though the original's WARC-Date (WARC 1.1) had a fraction of one.
+
+    >>> at = datetime(2026, 1, 5, 10, 0, 0, 123456, tzinfo=UTC)
+    >>> [_within(at, at.replace(microsecond=m)) for m in (0, 120000, 123456, 124000)]
+    [True, True, True, False]
+    """
+    digits = f"{written.microsecond:06d}".rstrip("0")
+    return written <= moment < written + timedelta(microseconds=10 ** (6 - len(digits)))
+
+
+def _latest_with_digest(
+    store: Store, found: ForeignRecord, candidates: list[Capture], seen: _Seen
+) -> Capture | None:
+    """The latest of ``candidates`` (oldest first) made no later than the revisit whose
+    payload has the digest the revisit names."""
+    wanted = _digest_key(found.payload_digest)
+    if wanted is None or found.exchange is None:
+        return None
+    for capture in reversed(candidates):
+        if capture.captured_at > found.exchange.fetched_at:
+            continue
+        if _has_digest(store, capture, wanted, seen):
             return capture
     return None
+
+
+def _has_digest(store: Store, capture: Capture, wanted: tuple[str, bytes], seen: _Seen) -> bool:
+    """Whether the payload of ``capture`` has the digest ``wanted``: the catalog's sha256,
+    the digest its record had in a file this import read, or else its payload read back."""
+    if wanted in (seen.digests.get(capture.id), _digest_key(capture.payload_digest)):
+        return True
+    algorithm, value = wanted
+    if algorithm == "sha256":  # the catalog's digest was of the same bytes
+        return False
+    try:
+        payload = store.read(capture).raw_payload
+    except WarcError as exc:
+        log.warning("cannot read %s to compare its payload digest: %s", capture.id, exc)
+        return False
+    return hashlib.new(algorithm, payload).digest() == value
+
+
+def _digest_key(digest: str | None) -> tuple[str, bytes] | None:
+    """A WARC payload digest (``algorithm:value``, in base32 or hex as writers give it)
+    as the hashlib name and the digest's bytes; None for one onrecord cannot compute.
+
+    >>> _digest_key("sha1:2JMJ7L5RSW0YVB") is None  # too short
+    True
+    >>> _digest_key("sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ") == _digest_key(
+    ...     "SHA-1:da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    ... )
+    True
+    """
+    algorithm, _, value = (digest or "").strip().partition(":")
+    algorithm = algorithm.lower().replace("-", "")
+    value = value.strip()
+    try:
+        size = hashlib.new(algorithm).digest_size
+    except ValueError:
+        return None
+    for decode in (bytes.fromhex, _base32):
+        try:
+            raw = decode(value)
+        except ValueError:  # (binascii.Error is one)
+            continue
+        if len(raw) == size:
+            return algorithm, raw
+    return None
+
+
+def _base32(value: str) -> bytes:
+    return base64.b32decode(value.upper() + "=" * (-len(value) % 8))

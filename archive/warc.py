@@ -831,6 +831,8 @@ class ForeignRecord:
     problem: str | None = None
     refers_to_url: str | None = None
     refers_to_date: datetime | None = None
+    refers_to_id: str | None = None  # a revisit's WARC-Refers-To (the original's record id)
+    payload_digest: str | None = None  # its WARC-Payload-Digest as written (sha1:<base32>…)
     kind: str | None = None  # the reason in a word or two, for counting
     rendering: Rendering | None = None  # a browser capture's DOM and screenshot, kept with it
     fetched: Fetched = PLAIN_PAGE  # why onrecord fetched it, from its metadata record
@@ -932,6 +934,8 @@ def _foreign_records(
                 problem=problem,
                 refers_to_url=(refers_url or "").strip("<>") or None,
                 refers_to_date=_parse_warc_date(refers_date) if refers_date else None,
+                refers_to_id=headers.get_header("WARC-Refers-To"),
+                payload_digest=headers.get_header("WARC-Payload-Digest"),
                 kind=kind,
             )
     if pending is not None:

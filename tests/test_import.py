@@ -324,3 +324,175 @@ def test_a_malformed_package_is_refused_in_one_sentence(tmp_path, changed, resou
     assert isinstance(result.exception, SystemExit)  # a ClickException, not a traceback
     assert f"{package}: " in result.output and problem in result.output
     assert captured(root) == []
+
+
+# -- deduplicating revisits as other tools write them ---------------------------------------
+
+NEWS = "https://ferries.example.gov/news/timetable"
+IDENTICAL = "http://netpreserve.org/warc/1.0/revisit/identical-payload-digest"
+
+
+def response(writer: WARCWriter, url: str, date: str, payload: bytes):
+    """Write a response record, as warcio writes one (with a sha1 payload digest)."""
+    http = StatusAndHeaders(
+        "200 OK",
+        [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(payload)))],
+        protocol="HTTP/1.1",
+    )
+    record = writer.create_warc_record(
+        url,
+        "response",
+        payload=io.BytesIO(payload),
+        length=len(payload),
+        http_headers=http,
+        warc_headers_dict={"WARC-Date": date},
+    )
+    writer.write_record(record)
+    return record
+
+
+def revisit(writer: WARCWriter, url: str, date: str, digest: str, **refers_to: str) -> None:
+    """Write a revisit record naming ``digest`` and only the WARC-Refers-To headers given
+    (``WARC_Refers_To="<urn:uuid:…>"``, say)."""
+    headers = {"WARC-Date": date, "WARC-Payload-Digest": digest, "WARC-Profile": IDENTICAL}
+    headers |= {name.replace("_", "-"): value for name, value in refers_to.items()}
+    http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    record = writer.create_warc_record(url, "revisit", http_headers=http, warc_headers_dict=headers)
+    writer.write_record(record)
+
+
+def digest_of(record) -> str:
+    return record.rec_headers.get_header("WARC-Payload-Digest")
+
+
+def capture_at(root: Path, url: str, date: str):
+    """The capture of ``url`` made at ``date`` (a WARC-Date)."""
+    with Catalog.open(root / "catalog.sqlite") as catalog:
+        found = [c for c in catalog.all_captures() if c.url == url]
+    [capture] = [c for c in found if c.captured_at.isoformat().replace("+00:00", "Z") == date]
+    return capture
+
+
+def dedup_warc(path: Path, style: str) -> Path:
+    """An original response, then a revisit of it, as ``style`` writes the revisit:
+    wget names only the original's record id; Heritrix before 3.3 names nothing but the
+    payload digest; a WARC 1.1 writer the original's date to the second only."""
+    with open(path, "wb") as out:
+        writer = WARCWriter(out, gzip=True, warc_version="1.1" if style == "seconds" else "1.0")
+        first = "2026-01-05T10:00:00.123456Z" if style == "seconds" else "2026-01-05T10:00:00Z"
+        original = response(writer, NEWS, first, page(1))
+        refers_to = {
+            "wget": {"WARC_Refers_To": original.rec_headers.get_header("WARC-Record-ID")},
+            "digest-only": {},
+            "seconds": {
+                "WARC_Refers_To_Target_URI": NEWS,
+                "WARC_Refers_To_Date": "2026-01-05T10:00:00Z",
+            },
+        }[style]
+        revisit(writer, NEWS, "2026-01-06T10:00:00Z", digest_of(original), **refers_to)
+    return path
+
+
+@pytest.mark.parametrize("style", ["wget", "digest-only", "seconds"])
+def test_a_revisit_is_imported_with_the_original_in_the_same_file(tmp_path, style):
+    source = dedup_warc(tmp_path / f"{style}.warc.gz", style)
+    root = archive(tmp_path)
+    result = run_import(root, source)
+    assert result.exit_code == 0, result.output
+    assert "2 new captures, 0 already archived, 0 records skipped" in result.output
+    first = "2026-01-05T10:00:00.123456Z" if style == "seconds" else "2026-01-05T10:00:00Z"
+    original = capture_at(root, NEWS, first)
+    repeat = capture_at(root, NEWS, "2026-01-06T10:00:00Z")
+    assert (repeat.record_type, repeat.refers_to) == ("revisit", original.id)
+    assert repeat.payload_digest == original.payload_digest
+    assert "0 new captures, 2 already archived" in run_import(root, source).output
+    assert_whole(root)
+
+
+def test_wgets_refers_to_finds_an_original_of_another_url_by_its_record_id(tmp_path):
+    # wget --warc-dedup matches payloads, not URLs: the URL and digest alone find nothing
+    source = tmp_path / "wget.warc"
+    with open(source, "wb") as out:
+        writer = WARCWriter(out, gzip=False, warc_version="1.0")
+        original = response(writer, NEWS, "2026-01-05T10:00:00Z", page(1))
+        record_id = original.rec_headers.get_header("WARC-Record-ID")
+        mirror = "https://mirror.example.gov/news/timetable"
+        revisit(
+            writer, mirror, "2026-01-06T10:00:00Z", digest_of(original), WARC_Refers_To=record_id
+        )
+    root = archive(tmp_path)
+    result = run_import(root, source)
+    assert result.exit_code == 0 and "0 records skipped" in result.output, result.output
+    repeat = capture_at(root, mirror, "2026-01-06T10:00:00Z")
+    assert repeat.refers_to == capture_at(root, NEWS, "2026-01-05T10:00:00Z").id
+
+
+def test_a_revisit_finds_its_original_in_the_archive_already(tmp_path):
+    """The original came in with an earlier import (by digest: sha1, which onrecord's
+    catalog does not keep) or was written by onrecord (by the record id onrecord gave it,
+    as a tool deduplicating against a whole-archive export names it)."""
+    first = tmp_path / "first.warc"
+    with open(first, "wb") as out:
+        original = response(WARCWriter(out, gzip=False), NEWS, "2026-01-05T10:00:00Z", page(1))
+    root = archive(tmp_path)
+    assert run_import(root, first).exit_code == 0
+    archived = capture_at(root, NEWS, "2026-01-05T10:00:00Z")
+    assert archived.warc_record_id != original.rec_headers.get_header("WARC-Record-ID")
+    mirror = "https://mirror.example.gov/news/timetable"
+    later = tmp_path / "later.warc"
+    with open(later, "wb") as out:
+        writer = WARCWriter(out, gzip=False)
+        revisit(writer, NEWS, "2026-01-06T10:00:00Z", digest_of(original))
+        refers_to = archived.warc_record_id
+        revisit(
+            writer, mirror, "2026-01-07T10:00:00Z", digest_of(original), WARC_Refers_To=refers_to
+        )
+    result = run_import(root, later)
+    assert result.exit_code == 0, result.output
+    assert "2 new captures, 0 already archived, 0 records skipped" in result.output
+    assert capture_at(root, NEWS, "2026-01-06T10:00:00Z").refers_to == archived.id
+    assert capture_at(root, mirror, "2026-01-07T10:00:00Z").refers_to == archived.id
+    assert_whole(root)
+
+
+def test_a_revisit_by_digest_repeats_the_latest_earlier_capture_with_that_payload(tmp_path):
+    source = tmp_path / "changing.warc"
+    with open(source, "wb") as out:
+        writer = WARCWriter(out, gzip=False)
+        same = digest_of(response(writer, NEWS, "2026-01-05T10:00:00Z", page(1)))
+        response(writer, NEWS, "2026-01-06T10:00:00Z", page(2))  # changed
+        revisit(writer, NEWS, "2026-01-07T10:00:00Z", same)  # back as it was on the 5th
+        response(writer, NEWS, "2026-01-08T10:00:00Z", page(1))
+        revisit(writer, NEWS, "2026-01-09T10:00:00Z", same)
+    root = archive(tmp_path)
+    result = run_import(root, source)
+    assert result.exit_code == 0 and "5 new captures" in result.output, result.output
+    fifth, eighth = (capture_at(root, NEWS, f"2026-01-0{d}T10:00:00Z") for d in (5, 8))
+    assert capture_at(root, NEWS, "2026-01-07T10:00:00Z").refers_to == fifth.id
+    assert capture_at(root, NEWS, "2026-01-09T10:00:00Z").refers_to == eighth.id
+
+
+def test_a_revisit_whose_original_is_not_there_is_still_skipped_and_counted(tmp_path):
+    source = tmp_path / "orphans.warc"
+    with open(source, "wb") as out:
+        writer = WARCWriter(out, gzip=False)
+        kept = response(writer, NEWS, "2026-01-05T10:00:00Z", page(1))
+        elsewhere = response(WARCWriter(io.BytesIO()), NEWS, "2026-01-04T10:00:00Z", page(2))
+        missing = elsewhere.rec_headers.get_header("WARC-Record-ID")
+        revisit(writer, NEWS, "2026-01-06T10:00:00Z", digest_of(elsewhere))
+        revisit(writer, NEWS, "2026-01-06T11:00:00Z", digest_of(elsewhere), WARC_Refers_To=missing)
+        revisit(  # the original's URL and digest, but a date it was not captured at
+            writer,
+            NEWS,
+            "2026-01-06T12:00:00Z",
+            digest_of(elsewhere),
+            WARC_Refers_To_Target_URI=NEWS,
+            WARC_Refers_To_Date="2026-01-04T10:00:00Z",
+        )
+        revisit(writer, NEWS, "2026-01-04T09:00:00Z", digest_of(kept))  # before it
+    root = archive(tmp_path)
+    result = run_import(root, source)
+    assert result.exit_code == 0, result.output
+    assert "1 new captures, 0 already archived, 4 records skipped" in result.output
+    assert "(4 revisits of captures not archived)" in result.output
+    assert captured(root) == [NEWS]

@@ -139,6 +139,11 @@ class CaptureQueries(Queries):
         row = self._one("SELECT * FROM captures WHERE id = :id", id=capture_id)
         return capture_row(row) if row else None
 
+    def capture_of_record(self, warc_record_id: str) -> Capture | None:
+        """The capture whose WARC record has this WARC-Record-ID (``<urn:uuid:…>``)."""
+        row = self._one("SELECT * FROM captures WHERE warc_record_id = :rid", rid=warc_record_id)
+        return capture_row(row) if row else None
+
     def captures(
         self, *, limit: int = 100, offset: int = 0, kind: str | None = None
     ) -> list[Capture]:
