@@ -164,3 +164,21 @@ def test_the_command_links_the_capture_holding_the_words_too(archive_root, serve
     done = run_onrecord("check", WITHDRAWN, "--format", "json", "--archive", str(archive_root))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["matches"][0]["archived_copy"] == row["archived_copy"]
+
+
+def test_an_export_of_a_phrase_holds_only_documents_that_hold_it(archive_root, server):
+    """An exact phrase is checked against each document's text, as the search page checks
+    it: a document matching the words, not the phrase, is in neither export."""
+    withdrawn_notice(archive_root, server)
+    client = create_app({"ARCHIVE": str(archive_root), "TESTING": True}).test_client()
+    for phrase, expected in (('"every draught"', 1), ('"every draughts"', 0)):
+        shown = client.get(links.json_path(links.search_path(phrase, type="document")))
+        assert shown.get_json()["total"] == expected
+        body = client.get(links.search_export_path(phrase, "jsonl", type="document"))
+        assert len(body.get_data(as_text=True).splitlines()) == expected
+        done = run_onrecord(
+            "search", phrase, "--type", "document", "--format", "jsonl",
+            "--archive", str(archive_root),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert len(done.stdout.splitlines()) == expected

@@ -282,22 +282,20 @@ def search(
 
 
 def _export(paths, catalog, query: str, fmt: str, kind: str | None, sort: str) -> None:
-    from index.search import Searcher
     from web import indexing
     from web.exports import WRITERS, rows_of
 
-    searcher = Searcher(paths.index)
-    try:
-        hits = searcher.every_hit(query, type=kind, sort=sort)
-        first = next(hits, None)
-        out = click.get_text_stream("stdout")
-        found = itertools.chain([first] if first else [], hits)
-        for line in WRITERS[fmt](rows_of(catalog, found)):
-            out.write(line)
-    except indexing.QueryError as exc:
-        raise click.ClickException(f"cannot search for that: {exc}") from None
-    finally:
-        searcher.close()
+    # the catalog's texts check an exact phrase in documents, as the search page does
+    with indexing.searching(paths, catalog) as searcher:
+        try:
+            hits = searcher.every_hit(query, type=kind, sort=sort)
+            first = next(hits, None)
+            out = click.get_text_stream("stdout")
+            found = itertools.chain([first] if first else [], hits)
+            for line in WRITERS[fmt](rows_of(catalog, found)):
+                out.write(line)
+        except indexing.QueryError as exc:
+            raise click.ClickException(f"cannot search for that: {exc}") from None
 
 
 @main.command("check")

@@ -194,12 +194,16 @@ def export():
     wanted = search_request()
     if not wanted.query.strip():
         abort(400, description="give a query in the q parameter")
-    searcher = Searcher(paths().index)
+    # The catalog gives each document's text, against which an exact phrase is checked
+    # (as the search page checks it), and each row's archived copy.
+    db = catalogs().open()
+    searcher = Searcher(paths().index, text_loader=db.document_text)
     try:
         hits = searcher.every_hit(wanted.query, type=wanted.type or None, sort=wanted.sort)
         first = next(hits, None)  # a bad query is a 400 before any byte is sent
     except QueryError as exc:
         searcher.close()
+        db.close()
         abort(400, description=f"That query cannot be run: {exc}")
     root = request.url_root
     current_app.logger.info("exporting %r as %s", wanted.query, fmt)
@@ -207,10 +211,10 @@ def export():
     def streamed() -> Iterator[dict]:
         try:
             if first is not None:
-                with catalogs().open() as db:
-                    yield from rows_of(db, itertools.chain([first], hits), root)
+                yield from rows_of(db, itertools.chain([first], hits), root)
         finally:
             searcher.close()
+            db.close()
 
     name = "onrecord-search." + fmt
     return Response(
