@@ -10,11 +10,13 @@ month terms and the ragged ends as day terms.
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Sequence
 from datetime import date, timedelta
 from itertools import pairwise
 
 from whoosh import query as wq
+from whoosh.matching import AndNotMatcher, Matcher
 
 from index import plan as p
 from index.phrase import Sequence as Phrased
@@ -57,12 +59,30 @@ def whoosh_query(plan: p.Plan, *, pairs: bool = False) -> wq.Query:
         case p.Or(children=children):
             return wq.Or([whoosh_query(child, pairs=pairs) for child in children])
         case p.AndNot(positive=positive, negative=negative):
-            return wq.AndNot(
-                whoosh_query(positive, pairs=pairs), whoosh_query(negative, pairs=pairs)
-            )
+            return _AndNot(whoosh_query(positive, pairs=pairs), whoosh_query(negative, pairs=pairs))
     if plan is p.NOTHING:
         return wq.NullQuery
     raise TypeError(f"not a query plan: {plan!r}")
+
+
+class _AndNot(wq.AndNot):
+    """Whoosh's ``AndNot``, with a matcher that excludes the first record too (`_Excluding`)."""
+
+    def matcher(self, searcher, context=None) -> Matcher:
+        return _Excluding(
+            self.a.matcher(searcher, context), self.b.matcher(searcher, searcher.boolean_context())
+        )
+
+
+class _Excluding(AndNotMatcher):
+    """Whoosh's ``AndNotMatcher`` moves the excluded records up to the first record found
+    only when the two start on the same record: a phrase whose first candidate comes after
+    the first excluded record kept that candidate even when it was excluded
+    (``"every ballot" -type:document`` found a document)."""
+
+    def _find_first(self) -> None:
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()
 
 
 def _sequence(plan: p.Sequence, pairs: bool) -> wq.Query:
@@ -89,34 +109,55 @@ def _paired(folded: list[str], stems: list[str]) -> wq.Query:
 
 
 def _dates(node: p.DayRange) -> wq.Query:
-    """Whole months as month terms, the ragged ends as day terms."""
-    start = None if node.start is None else _EPOCH + timedelta(days=node.start)
-    end = None if node.end is None else _EPOCH + timedelta(days=node.end)  # exclusive
-    if start is not None and end is not None and start >= end:
+    """Whole months as month terms, the ragged ends as day terms.
+
+    Worked out on the first and last days (inclusive) and on month numbers, so that no
+    step needs a day or month outside the calendar (`index.plan` keeps the bounds in it).
+    """
+    first = None if node.start is None else _EPOCH + timedelta(days=node.start)
+    last = None if node.end is None else _EPOCH + timedelta(days=node.end - 1)
+    if first is not None and last is not None and first > last:
         return wq.NullQuery
     day_field, month_field = node.field, node.field.replace("day", "month")
-    months_from = start if start is None or start.day == 1 else _next_month(start)
-    months_to = end if end is None else end.replace(day=1)  # exclusive
-    if months_from is not None and months_to is not None and months_from >= months_to:
-        return _day_range(day_field, start, end)
+    months_from = None if first is None else _month(first) + (first.day != 1)
+    months_to = None if last is None else _month(last) - (not _month_end(last))  # inclusive
+    if months_from is not None and months_to is not None and months_from > months_to:
+        return _day_range(day_field, first, last)
     parts = []
-    if start is not None and start != months_from:
-        parts.append(_day_range(day_field, start, months_from))
-    parts.append(
-        wq.TermRange(
-            month_field,
-            None if months_from is None else f"{months_from:%Y-%m}",
-            None if months_to is None else f"{months_to - timedelta(days=1):%Y-%m}",
+    if first is not None and first.day != 1:
+        parts.append(_day_range(day_field, first, first.replace(day=_days_in(first))))
+    if (months_from is None or months_from <= _month(date.max)) and (
+        months_to is None or months_to >= _month(date.min)
+    ):  # (no whole month after the start in 9999-12, or before the end in 0001-01)
+        parts.append(
+            wq.TermRange(
+                month_field,
+                None if months_from is None else _month_term(months_from),
+                None if months_to is None else _month_term(months_to),
+            )
         )
-    )
-    if end is not None and end != months_to:
-        parts.append(_day_range(day_field, months_to, end))
+    if last is not None and not _month_end(last):
+        parts.append(_day_range(day_field, last.replace(day=1), last))
     return parts[0] if len(parts) == 1 else wq.Or(parts)
 
 
-def _day_range(field: str, start: date, end: date) -> wq.Query:
-    return wq.TermRange(field, f"{start:%Y-%m-%d}", f"{end - timedelta(days=1):%Y-%m-%d}")
+def _day_range(field: str, first: date, last: date) -> wq.Query:
+    return wq.TermRange(field, first.isoformat(), last.isoformat())
 
 
-def _next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+def _month(day: date) -> int:
+    """Months counted from January of year 0."""
+    return day.year * 12 + day.month - 1
+
+
+def _month_term(month: int) -> str:
+    """A month as the index writes it: "2026-11" (years of four digits)."""
+    return f"{month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def _days_in(day: date) -> int:
+    return monthrange(day.year, day.month)[1]
+
+
+def _month_end(day: date) -> bool:
+    return day.day == _days_in(day)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence as Sequence_
 from dataclasses import dataclass
+from datetime import date
 
 from index.query import And as QAnd
 from index.query import Dates, Field, Match, Node, Not, Phrase, QueryError, Word
@@ -27,6 +28,10 @@ from index.query import Or as QOr
 from index.text import STOP_WORDS, words
 
 __all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
+    "MAX_EXPANSIONS",
+    "MAX_PREFIX_EXPANSION",
     "NOTHING",
     "STEMMED_FIELDS",
     "TEXT_FIELDS",
@@ -50,6 +55,12 @@ TEXT_FIELDS = {
     "document": (("title", True), ("body", True)),
 }
 STEMMED_FIELDS = frozenset({"text", "title", "body"})
+# The most words one wildcard may expand to, and all the wildcards of a query together.
+MAX_PREFIX_EXPANSION = 1000
+MAX_EXPANSIONS = 2000
+# The first and last days of the calendar, counted from 1970-01-01 as `DayRange` counts.
+FIRST_DAY = (date.min - date(1970, 1, 1)).days
+LAST_DAY = (date.max - date(1970, 1, 1)).days
 _NAME_FIELD_TYPE = {"speaker": "quote", "role": "quote", "via": "quote", "author": "document"}
 
 
@@ -84,7 +95,7 @@ class Prefix:
 @dataclass(frozen=True)
 class DayRange:
     """Records whose ``field`` day (counted from 1970-01-01) is in ``[start, end)``; None is
-    open."""
+    open. A bound is a day of the calendar (``FIRST_DAY < start``, ``end <= LAST_DAY``)."""
 
     field: str
     start: int | None
@@ -157,12 +168,14 @@ def _plan(node: Node, record_type: str) -> _Planned:
         case Match():
             return _match(node, record_type)
         case Dates():
-            return _Planned(DayRange(node.field, node.start, node.end), False)
+            return _dates(node)
         case QAnd():
             children = [_plan_child(child, record_type) for child in node.children]
             return _and(children, record_type)
         case QOr():
             return _or([_plan(child, record_type) for child in node.children])
+        case Not(child=Not(child=child)):
+            return _plan(child, record_type)
         case Not():
             return _and([(True, _plan(node.child, record_type))], record_type)
     raise TypeError(f"not a query node: {node!r}")
@@ -186,6 +199,11 @@ def _and(children: list[tuple[bool, _Planned]], record_type: str) -> _Planned:
                 negatives.append(child.plan)
         elif child.plan is NOTHING:
             return _Planned(NOTHING, True)
+        elif isinstance(child.plan, AndNot):
+            # (x NOT a) NOT b is x NOT (a OR b): one exclusion, not one inside another
+            typed = typed or child.typed
+            positives.append(child.plan.positive)
+            negatives.append(child.plan.negative)
         else:
             typed = typed or child.typed
             positives.append(child.plan)
@@ -199,6 +217,20 @@ def _and(children: list[tuple[bool, _Planned]], record_type: str) -> _Planned:
         return _Planned(base, typed)
     excluded = negatives[0] if len(negatives) == 1 else Or(tuple(negatives))
     return _Planned(AndNot(base, excluded), typed)
+
+
+def _dates(node: Dates) -> _Planned:
+    """The days of ``node`` within the calendar (years 1 to 9999): a bound at or beyond its
+    edge is open, a range wholly beyond it matches nothing."""
+    start = None if node.start is None or node.start <= FIRST_DAY else node.start
+    end = None if node.end is None or node.end > LAST_DAY else node.end
+    if (
+        (start is not None and start > LAST_DAY)
+        or (end is not None and end <= FIRST_DAY)
+        or (start is not None and end is not None and start >= end)
+    ):
+        return _Planned(NOTHING, True)
+    return _Planned(DayRange(node.field, start, end), False)
 
 
 def _all(record_type: str) -> Term:

@@ -23,9 +23,10 @@ Not(child=Word(text='hoax', prefix=False))))
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from archive.models import KINDS
 from index.text import plain_typography
@@ -46,7 +47,9 @@ __all__ = [
 ]
 
 MAX_QUERY_LENGTH = 1000
-MAX_DEPTH = 16
+MAX_DEPTH = 16  # parentheses and NOTs, each a level
+MAX_OPERATORS = 64  # AND, OR and NOT (written or implied by "-") in one query
+MAX_PREFIXES = 5  # different wildcard words in one query
 MIN_PREFIX = 3
 _EPOCH = date(1970, 1, 1)
 
@@ -154,11 +157,33 @@ def parse(query: str) -> Node | None:
     tokens = list(_lex(plain_typography(query)))
     if not tokens:
         return None
+    operators = sum(1 for token in tokens if token.kind in ("AND", "OR", "NOT"))
+    if operators > MAX_OPERATORS:
+        raise QueryError(
+            f"the query has too many operators ({operators} AND, OR, NOT and '-'; "
+            f"at most {MAX_OPERATORS})"
+        )
     parser = _Parser(tokens)
     node = parser.expression(0)
     if parser.position < len(tokens):
         raise QueryError("unbalanced parenthesis in the query: a ')' has no matching '('")
+    prefixes = {n.text.lower() for n in _words(node) if n.prefix}
+    if len(prefixes) > MAX_PREFIXES:
+        raise QueryError(
+            f"the query has too many wildcards ({len(prefixes)}; at most {MAX_PREFIXES})"
+        )
     return node
+
+
+def _words(node: Node) -> Iterator[Word]:
+    match node:
+        case Word():
+            yield node
+        case And(children=children) | Or(children=children):
+            for child in children:
+                yield from _words(child)
+        case Not(child=child):
+            yield from _words(child)
 
 
 def _lex(query: str) -> Iterator[_Token]:
@@ -229,30 +254,35 @@ class _Parser:
         return token
 
     def expression(self, depth: int) -> Node:
-        if depth > MAX_DEPTH:
-            raise QueryError(f"the query nests parentheses more than {MAX_DEPTH} deep")
+        _check_depth(depth)
         children = [self.disjunction(depth)]
         while (token := self.peek()) is not None and token.kind != ")":
             if token.kind == "AND":
                 self.take()
             children.append(self.disjunction(depth))
-        return children[0] if len(children) == 1 else And(tuple(children))
+        return _joined(And, children)
 
     def disjunction(self, depth: int) -> Node:
         children = [self.unary(depth)]
         while (token := self.peek()) is not None and token.kind == "OR":
             self.take()
             children.append(self.unary(depth))
-        return children[0] if len(children) == 1 else Or(tuple(children))
+        return _joined(Or, children)
 
     def unary(self, depth: int) -> Node:
-        token = self.peek()
+        """A primary after any number of NOTs, each a level deeper; ``NOT NOT x`` is ``x``
+        (engines would otherwise nest one exclusion in another, each costlier)."""
+        negations = 0
+        while (token := self.peek()) is not None and token.kind == "NOT":
+            self.take()
+            negations += 1
+            _check_depth(depth + negations)
         if token is None:
             raise QueryError("the query ends with an operator; add a word after it")
-        if token.kind == "NOT":
-            self.take()
-            return Not(self.unary(depth))
-        return self.primary(depth)
+        node = self.primary(depth + negations)
+        if negations % 2 == 0:
+            return node
+        return node.child if isinstance(node, Not) else Not(node)
 
     def primary(self, depth: int) -> Node:
         token = self.take()
@@ -272,6 +302,17 @@ class _Parser:
         if token.kind == "field":
             return _field(token.field, token.text, token.quoted)
         return _word(token.text)
+
+
+def _check_depth(depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise QueryError(f"the query nests parentheses and NOTs more than {MAX_DEPTH} deep")
+
+
+def _joined(kind: type[And] | type[Or], children: list[Node]) -> Node:
+    """``children`` joined by AND or OR, each once (``x x`` is ``x``)."""
+    unique = tuple(dict.fromkeys(children))
+    return unique[0] if len(unique) == 1 else kind(unique)
 
 
 def _word(text: str) -> Word:
@@ -341,14 +382,16 @@ def _span(value: str) -> tuple[int, int]:
         raise QueryError(f"bad date '{value}': use YYYY, YYYY-MM or YYYY-MM-DD")
     year, month, day = (int(g) if g else None for g in match.groups())
     try:
-        if day is not None:
-            first = date(year, month, day)
-            after_last = first + timedelta(days=1)
-        elif month is not None:
-            first = date(year, month, 1)
-            after_last = date(year + month // 12, month % 12 + 1, 1)
-        else:
-            first, after_last = date(year, 1, 1), date(year + 1, 1, 1)
-    except (ValueError, OverflowError):  # (9999-12-31 has no day after it)
-        raise QueryError(f"bad date '{value}': no such day or month") from None
-    return (first - _EPOCH).days, (after_last - _EPOCH).days
+        first = date(year, month or 1, day or 1)
+    except ValueError:
+        raise QueryError(
+            f"bad date '{value}': no such day or month (years run from 0001 to 9999)"
+        ) from None
+    if day is not None:
+        last = first
+    elif month is not None:
+        last = first.replace(day=monthrange(year, month)[1])
+    else:
+        last = first.replace(month=12, day=31)
+    # counted on ordinals: the day after 9999-12-31 is a count, though not a date
+    return first.toordinal() - _EPOCH.toordinal(), last.toordinal() + 1 - _EPOCH.toordinal()

@@ -247,22 +247,40 @@ class Searcher:
             if wanted:
                 plan = p.plan_query(node, wanted)
                 if plan is not p.NOTHING:
+                    self._compiles(plan)
                     plans.append((shard, plan))
         return plans
+
+    def _compiles(self, plan: p.Plan) -> None:
+        """Refuse a plan the engine cannot compile, before any shard is searched: a shard
+        that fails is set aside as damaged, which a query should never cause."""
+        try:
+            engine_module(self._engine).compile_plan(plan)
+        except (ValueError, OverflowError) as exc:
+            log.warning("query plan %r cannot be compiled: %s", plan, exc)
+            raise QueryError(f"the query cannot be run ({exc})") from None
 
     def _check_prefixes(
         self, node: Node | None, types: tuple[str, ...], plans: list[tuple[_Shard, p.Plan]]
     ) -> None:
-        prefixes = list(_prefixes(node))
+        """Refuse wildcards that expand to too many words, one by one or all together."""
+        prefixes = list(dict.fromkeys(_prefixes(node)))
         if not prefixes:
             return
         for shard, _ in plans:
             try:
-                prefix = shard.check_prefixes(prefixes, types)
+                counts = shard.prefix_counts(prefixes, types)
             except _Unreadable:
                 continue
-            if prefix is not None:
-                raise QueryError(f"'{prefix}*' matches too many words; type a few more letters")
+            for prefix, count in zip(prefixes, counts, strict=True):
+                if count > p.MAX_PREFIX_EXPANSION:
+                    raise QueryError(f"'{prefix}*' matches too many words; type a few more letters")
+            if sum(counts) > p.MAX_EXPANSIONS:
+                wildcards = ", ".join(f"{prefix}*" for prefix in prefixes)
+                raise QueryError(
+                    f"the wildcards {wildcards} match too many words together "
+                    f"(more than {p.MAX_EXPANSIONS:,}); type a few more letters or use fewer"
+                )
 
 
 class ShardUnavailable(RuntimeError):
@@ -318,9 +336,9 @@ class _Shard:
             self._failed(exc)
             return ShardStatus(self.name, 0, 0, self.error)
 
-    def check_prefixes(self, prefixes: list[str], types: tuple[str, ...]) -> str | None:
+    def prefix_counts(self, prefixes: list[str], types: tuple[str, ...]) -> list[int]:
         wanted = tuple(t for t in types if t in self.types)
-        return self._call(lambda engine: engine.check_prefixes(prefixes, wanted))
+        return self._call(lambda engine: engine.prefix_counts(prefixes, wanted))
 
     def search(self, plan: p.Plan, match: TextMatch, **options):
         return self._call(lambda engine: engine.search(plan, match, **options))

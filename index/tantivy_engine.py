@@ -44,7 +44,16 @@ from index.hits import Pending, Records, stored_facets
 from index.text import APOSTROPHES, STOP_WORDS
 from index.textmatch import TextMatch
 
-__all__ = ["ENGINE", "TantivySearch", "build", "create", "delete_document", "ids", "write"]
+__all__ = [
+    "ENGINE",
+    "TantivySearch",
+    "build",
+    "compile_plan",
+    "create",
+    "delete_document",
+    "ids",
+    "write",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +86,7 @@ _FACET_BUCKETS = 1000
 WALK_COST = 4  # a record listed in the order of the id column costs about four reads of one
 VERIFY_ALL = 20  # phrase candidate sets up to this size (a page) are checked in full
 VERIFY_BUDGET = 200  # beyond that, candidates checked per search beyond the page's
-MAX_PREFIX_EXPANSION = 1000
+MAX_PREFIX_EXPANSION = p.MAX_PREFIX_EXPANSION
 
 
 def _schema() -> tantivy.Schema:
@@ -417,17 +426,20 @@ class TantivySearch:
     def segments(self) -> int:
         return self._searcher.num_segments
 
-    def check_prefixes(self, prefixes: Iterable[str], types: tuple[str, ...]) -> str | None:
-        """The first prefix that expands to too many words, if any."""
+    def prefix_counts(self, prefixes: Iterable[str], types: tuple[str, ...]) -> list[int]:
+        """How many words each prefix expands to, in the text field of ``types`` where it
+        expands to most (counted up to one more than `MAX_PREFIX_EXPANSION`)."""
+        counts = []
         for prefix in prefixes:
+            most = 0
             for record_type in types:
                 for field, _ in p.TEXT_FIELDS[record_type]:
                     found = self._searcher.terms_with_prefix(
                         field, _fold_name(prefix), limit=MAX_PREFIX_EXPANSION + 1
                     )
-                    if len(found) > MAX_PREFIX_EXPANSION:
-                        return prefix
-        return None
+                    most = max(most, len(found))
+            counts.append(most)
+        return counts
 
     def search(
         self, plan: p.Plan, match: TextMatch, *, sort: str, count: int, facets: bool
@@ -627,6 +639,11 @@ def _fold_name(word: str) -> str:
 def _analysed(field: str, word: str) -> list[str]:
     analyzer = _ANALYZERS[_WORDS if field in p.STEMMED_FIELDS else _NAMES]
     return analyzer.analyze(_joined(word))
+
+
+def compile_plan(plan: p.Plan) -> Query:
+    """The tantivy query of a plan."""
+    return _query(plan)
 
 
 def _query(plan: p.Plan) -> Query:

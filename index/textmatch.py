@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
-from index.query import And, Field, Node, Not, Or, Phrase, Word
+from index.query import And, Node, Not, Or, Phrase, Word
 from index.text import FOLDED_WORD, fold, term, words
 
 __all__ = ["TextMatch"]
@@ -57,7 +57,7 @@ class TextMatch:
         """
         if self._node is None or not self.has_phrases or any(t is None for t in texts):
             return True
-        return _holds(self._node, [_Text(t) for t in texts if t])
+        return _holds(self._node, [_Text(t) for t in texts if t]) is not False
 
     def snippet(self, text: str) -> str:
         """HTML for ``text``: escaped, matches in ``<mark>``, cut to windows around them
@@ -166,7 +166,11 @@ class _Text:
         return self._stems
 
 
-def _holds(node: Node, texts: list[_Text]) -> bool:
+def _holds(node: Node, texts: list[_Text]) -> bool | None:
+    """Whether ``node`` holds on ``texts``, or None when the texts cannot tell: a field or
+    date filter, which the index settled. Unknowns follow three-valued logic, so that
+    ``NOT kind:blog`` neither rejects a candidate nor accepts it on its own:
+    ``"every ballot" -kind:blog`` stands or falls by its phrase."""
     match node:
         case Word(text=text, prefix=True):
             pattern = _prefix_pattern(text)
@@ -177,14 +181,15 @@ def _holds(node: Node, texts: list[_Text]) -> bool:
                 return wanted is None or any(wanted in t.stems for t in texts)
             return any(_found(pattern, t.folded) for t in texts)
         case And(children=children):
-            return all(_holds(child, texts) for child in children)
+            found = [_holds(child, texts) for child in children]
+            return False if False in found else None if None in found else True
         case Or(children=children):
-            return any(_holds(child, texts) for child in children)
+            found = [_holds(child, texts) for child in children]
+            return True if True in found else None if None in found else False
         case Not(child=child):
-            return not _holds(child, texts)
-        case Field():
-            return True
-    return True
+            held = _holds(child, texts)
+            return None if held is None else not held
+    return None  # Field, Match, Dates: not in the text
 
 
 @lru_cache(maxsize=1024)

@@ -48,16 +48,31 @@ from index.segments import write_segments
 from index.text import fold
 from index.textmatch import TextMatch
 
-__all__ = ["ENGINE", "WhooshSearch", "build", "create", "delete_document", "ids", "write"]
+__all__ = [
+    "ENGINE",
+    "WhooshSearch",
+    "build",
+    "compile_plan",
+    "create",
+    "delete_document",
+    "ids",
+    "write",
+]
 
 log = logging.getLogger(__name__)
 
 ENGINE = "whoosh"
-MAX_PREFIX_EXPANSION = 1000
+MAX_PREFIX_EXPANSION = p.MAX_PREFIX_EXPANSION
 VERIFY_ALL = 200  # phrase candidate sets up to this size are checked in full
 VERIFY_BUDGET = 400  # candidates checked per search beyond that
 SCORE_KNOWN = 5000  # up to this many known candidates are scored one by one
 OPEN_ATTEMPTS = 5  # opening the index while other processes commit to it
+
+
+def compile_plan(plan: p.Plan) -> wq.Query:
+    """The Whoosh query of ``plan`` (for an index without word pairs): needs no index, so a
+    plan it cannot compile is told from a shard that cannot be read."""
+    return whoosh_query(plan)
 
 
 def create(generation: Path) -> None:
@@ -216,18 +231,19 @@ class WhooshSearch:
     def segments(self) -> int:
         return len(self._searcher.reader().leaf_readers())
 
-    def check_prefixes(self, prefixes: Iterable[str], types: tuple[str, ...]) -> str | None:
-        """The first prefix that expands to too many words, if any."""
+    def prefix_counts(self, prefixes: Iterable[str], types: tuple[str, ...]) -> list[int]:
+        """How many words each prefix expands to, in the text field of ``types`` where it
+        expands to most (counted up to one more than `MAX_PREFIX_EXPANSION`)."""
         reader = self._searcher.reader()
+        counts = []
         for prefix in prefixes:
+            most = 0
             for record_type in types:
                 for field, _ in p.TEXT_FIELDS[record_type]:
                     words = reader.expand_prefix(field, fold(prefix))
-                    if sum(1 for _ in islice(words, MAX_PREFIX_EXPANSION + 1)) > (
-                        MAX_PREFIX_EXPANSION
-                    ):
-                        return prefix
-        return None
+                    most = max(most, sum(1 for _ in islice(words, MAX_PREFIX_EXPANSION + 1)))
+            counts.append(most)
+        return counts
 
     def _compiled(self, plan: p.Plan) -> wq.Query:
         return whoosh_query(plan, pairs="text_pairs" in self._searcher.schema)

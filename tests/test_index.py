@@ -488,3 +488,46 @@ def test_tantivy_checks_only_as_many_phrase_candidates_as_a_page_needs(tmp_path:
     assert len(found.hits) == 5 and not found.total_is_exact and 50 <= found.total <= 60
     assert len(set(loaded)) < 30  # not all 60 candidates; each body loaded once per search
     assert len(loaded) == len(set(loaded))
+
+
+BODIES = {D1["id"]: D1["text"], D2["id"]: D2["text"]}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"every ballot" -kind:blog',
+        '"every ballot" -speaker:nobody',
+        '"every ballot" NOT anonymous:yes',
+        '"every ballot" -publisher:"no such paper"',
+        '"every ballot" -published:1999',
+        '"every ballot" -domain:nowhere.example',
+        '"every ballot" -type:quote',
+        '"every ballot" (kind:blog OR NOT kind:news)',
+    ],
+)
+def test_a_phrase_with_a_negated_filter_that_excludes_nothing(built: Path, query: str) -> None:
+    # the filter is the index's to settle, the phrase the text's ("every ballot" is in d-1's
+    # body, checked word for word)
+    assert ids(Searcher(built, text_loader=BODIES.get).search(query)) == ["d-1"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"counted by hand" -type:document',
+        '"counted by hand" -after:2026-11-01',
+        '"counted by hand" -publisher:"Washington Post"',
+        '"every ballot" -kind:statement',
+    ],
+)
+def test_a_phrase_with_a_negated_filter_that_excludes_it(built: Path, query: str) -> None:
+    assert ids(Searcher(built, text_loader=BODIES.get).search(query, type="document")) == []
+
+
+def test_filters_are_left_to_the_index_when_phrases_are_checked() -> None:
+    text = ["Officials counted every ballot twice."]
+    assert TextMatch(parse('"every ballot" -kind:blog')).accepts(text)
+    assert TextMatch(parse('"every ballot" NOT (speaker:x OR published:2020)')).accepts(text)
+    assert not TextMatch(parse('"every vote" -kind:blog')).accepts(text)
+    assert not TextMatch(parse('-"every ballot" -kind:blog')).accepts(text)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from index import plan as p
 from index.build import Indexer
+from index.plan import plan_query
 from index.query import And, Dates, Field, Match, Not, Or, Phrase, Word, parse
 from index.search import QueryError, Searcher
 
@@ -128,3 +132,94 @@ def test_harmless_oddities_are_searched(searcher: Searcher) -> None:
     assert searcher.search("security the").total == 1005
     assert searcher.search("statement -security").total == 0
     assert searcher.search("published:2026-11-05..2026-11-01").total == 0
+
+
+def test_a_chain_of_nots_is_folded_and_each_not_counts_toward_the_depth() -> None:
+    assert parse("NOT NOT NOT election") == Not(Word("election"))
+    assert parse("-NOT -NOT election") == Word("election")
+    assert parse("NOT (NOT election)") == Word("election")
+    with pytest.raises(QueryError, match="parentheses and NOTs more than 16 deep"):
+        parse("NOT " * 17 + "election")
+    with pytest.raises(QueryError, match="parentheses and NOTs more than 16 deep"):
+        parse("NOT (" * 9 + "election" + ")" * 9)
+
+
+def test_a_query_with_too_many_operators_is_refused() -> None:
+    assert parse("fraud" + " OR fraud" * 60) == Word("fraud")  # repeats are dropped
+    with pytest.raises(QueryError, match="too many operators"):
+        parse(" OR ".join(f"w{n}" for n in range(80)))
+
+
+def test_nested_exclusions_are_planned_as_one() -> None:
+    plan = plan_query(parse("(fraud -hoax) -rumour"), ["quote"])
+    assert isinstance(plan, p.AndNot) and not isinstance(plan.positive, p.AndNot)
+
+
+def test_a_query_holds_a_few_different_wildcards_at_most() -> None:
+    assert parse("secur* secur*") == Word("secur", prefix=True)
+    parse("con* Con* dis* pro* com* pre*")  # five different ones
+    with pytest.raises(QueryError, match="too many wildcards"):
+        parse("con* dis* pro* com* pre* cha*")
+
+
+def test_wildcards_that_expand_to_too_many_words_together_are_refused(
+    tmp_path: Path,
+) -> None:
+    records = [
+        {
+            "id": f"d-{n}",
+            "url": f"https://example.gov/{n}",
+            "title": None,
+            "text": f"alpha{n} bravo{n} charlie{n}",
+            "publisher": None,
+            "authors": [],
+            "kind": None,
+            "language": None,
+            "published": None,
+            "captured": DAY,
+            "domain": "example.gov",
+            "source": None,
+        }
+        for n in range(800)  # each prefix 800 words, under the cap of 1,000 for one
+    ]
+    Indexer(tmp_path / "ix").update(records, [])
+    searcher = Searcher(tmp_path / "ix")
+    assert searcher.search("alpha* bravo*", type="document").total == 800
+    with pytest.raises(QueryError, match="match too many words together"):
+        searcher.search("alpha* bravo* charlie*", type="document")
+
+
+def test_dates_at_the_edges_of_the_calendar() -> None:
+    assert parse("published:9999-12-31") == Dates("published_day", p.LAST_DAY, p.LAST_DAY + 1)
+    assert parse("published:1970..9999") == Dates("published_day", 0, p.LAST_DAY + 1)
+    with pytest.raises(QueryError, match="years run from 0001 to 9999"):
+        parse("published:0000")
+    # bounds beyond the calendar are open; ranges wholly beyond it match nothing
+    assert plan_query(parse("published:1970..9999"), ["quote"]) == plan_query(
+        parse("published:>=1970"), ["quote"]
+    )
+    assert plan_query(parse("before:0001"), ["quote"]) is p.NOTHING
+    assert plan_query(parse("published:>9999-12-31 fraud"), ["quote"]) is p.NOTHING
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "before:0001",
+        "before:0001-01-20",
+        "published:<0001-02-01",
+        "after:9999-12-02",
+        "published:9999-12-15..",
+        "published:9999-12-31",
+        "published:9999-12",
+    ],
+)
+def test_dates_at_the_edges_find_nothing_and_damage_no_shard(
+    searcher: Searcher, query: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        found = searcher.search(query)
+    assert (found.total, found.unavailable) == (0, ())
+    assert not caplog.records
+    assert searcher.status().broken == ()
+    assert searcher.search("published:1970..9999 OR captured:1970..9999").total == 1005

@@ -255,8 +255,7 @@ def test_sort_by_date_and_pages(client, site):
         ("speaker:", "needs a value"),
         ('"unbalanced', "quotation mark"),
         ("nope:x", "unknown"),
-        ("published:9999-12-31", "no such day"),  # the last day there is: no day after it
-        ("captured:>9999-12-31", "no such day"),
+        ("published:0000", "no such day"),  # years run from 0001
     ],
 )
 def test_malformed_queries_are_400_with_the_reason(client, query, words):
@@ -265,6 +264,12 @@ def test_malformed_queries_are_400_with_the_reason(client, query, words):
     response = client.get(links.json_path(links.search_path(query)))
     assert response.status_code == 400
     assert words in response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("query", ["published:9999-12-31", "captured:>9999-12-31", "before:0001"])
+def test_the_calendars_last_and_first_days_are_days_that_hold_nothing(client, query):
+    found = client.get(links.json_path(links.search_path(query))).get_json()
+    assert (found["total"], found["unavailable"]) == (0, [])
 
 
 @pytest.mark.parametrize("query", ["sort=sideways", "type=person", "page=0", "page=x", "page=²"])
