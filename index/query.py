@@ -5,7 +5,7 @@
     krebs OR wray fraud (= (krebs OR wray) AND fraud)   fraud AND NOT rigged   -rigged
     speaker:krebs  speaker:"Chris Krebs"  publisher:"Washington Post"  role:director
     via:politico  kind:statement  anonymous:yes  lang:en  domain:example.gov  type:quote
-    author:"Jane Doe"  secur*  (a prefix of at least three letters)
+    author:"Jane Doe"  secur*  (a prefix of at least three letters, of the words' stems)
     published:2026-11  published:2026-11-01..2026-11-30  captured:>=2026-11-03
     after:2026-11-01  before:2026-12  (on or after / strictly before; on the published
                                        date, or the captured date when there is none)
