@@ -243,6 +243,53 @@ def test_a_scheduler_that_lost_its_lock_stops_and_the_waiting_one_takes_over(tmp
             assert second.poll() is None  # it holds the lock, and finds so at each tick
 
 
+def test_a_waiting_scheduler_whose_connection_closes_says_so_in_one_sentence(tmp_path):
+    """A scheduler waiting on PostgreSQL's lock whose connection is closed (a restart, a
+    pooler) exits 1 saying what happened, not with a traceback; the active one runs on."""
+    with catalog_setting("postgresql") as setting:
+        root = new_archive(tmp_path / "archive", setting)
+        started: list[subprocess.Popen] = []
+
+        def schedule() -> subprocess.Popen:
+            command = [str(ONRECORD), "schedule", "--tick", "0.2", "--archive", str(root)]
+            started.append(
+                subprocess.Popen(
+                    command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+                )
+            )
+            return started[-1]
+
+        with watchdog(60, started):
+            first = schedule()
+            assert first.stderr.readline().startswith("scheduler active on ")
+            second = schedule()
+            assert second.stderr.readline().startswith("another scheduler is active on ")
+            time.sleep(1)  # it waits on the lock right after saying so
+            close_waiting(root)
+            assert second.wait(timeout=30) == 1
+            said = second.stderr.read()
+            assert said.startswith("Error: the connection to the catalog closed while "), said
+            assert "Traceback" not in said
+            assert first.poll() is None
+
+
+def close_waiting(root: Path) -> None:
+    """Close the connection that waits for the scheduler's lock on PostgreSQL."""
+    key = lock_key("scheduler") % 2**64
+    engine = sa.create_engine(Paths(root).catalog)
+    with engine.connect() as connection:
+        closed = connection.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND NOT granted AND classid::bigint = :high AND objid::bigint = :low"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            {"high": key >> 32, "low": key & 0xFFFFFFFF},
+        ).all()
+    engine.dispose()
+    assert closed == [(True,)]
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_lock_says_whether_it_is_still_held(tmp_path, engine):
     with catalog_setting(engine) as setting:

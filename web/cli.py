@@ -26,6 +26,7 @@ import click
 
 from archive import config as archive_config
 from archive.catalog import Catalog, CatalogError, Failure
+from archive.catalog.engine import DISCONNECTED
 from archive.ids import InvalidURL, canonical_url, ts14
 from archive.store import ArchiveError, init_archive, open_paths
 from scrapers.errors import FetchError, SourceError
@@ -505,7 +506,13 @@ def _scheduler_lock(catalog: Catalog, held: contextlib.ExitStack) -> Held:
         click.echo(f"scheduler active on {catalog.name}", err=True)
         return lock
     click.echo(f"another scheduler is active on {catalog.name}; waiting until it stops", err=True)
-    lock = held.enter_context(catalog.lock("scheduler"))
+    try:
+        lock = held.enter_context(catalog.lock("scheduler"))
+    except DISCONNECTED:
+        raise click.ClickException(
+            f"the connection to the catalog closed while this scheduler waited for the lock"
+            f" on {catalog.name} (a restart, a pooler); started again, it waits again"
+        ) from None
     click.echo("the other scheduler stopped: this one is active now", err=True)
     return lock
 
