@@ -4,17 +4,19 @@ command, with the same rows."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 from pathlib import Path
 
 from archive.catalog import Catalog
-from archive.store import Paths, Store
+from archive.store import Paths, Store, init_archive
 from scrapers.http import HttpConfig, PoliteSession
 from scrapers.pipeline import Pipeline
+from tests.catalogs import write_settings
 from tests.conftest import run_onrecord
 from tests.loopback import LoopbackServer
-from web import create_app, exports, indexing, links
+from web import create_app, exports, indexing, links, resources
 
 
 def test_csv_export_of_a_search_has_every_column_and_result(client, site):
@@ -182,3 +184,37 @@ def test_an_export_of_a_phrase_holds_only_documents_that_hold_it(archive_root, s
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert len(done.stdout.splitlines()) == expected
+
+
+def test_an_export_gives_its_catalog_connection_back_however_it_ends(site):
+    """Streamed whole, cut off by the client after its first line, or never read (HEAD):
+    the export's catalog connection goes back to the pool when the response closes, not
+    when the garbage collector gets to it (a burst of HEADs held the pool's connections)."""
+    app = create_app({"ARCHIVE": str(site.root), "TESTING": True})
+    client = app.test_client()
+    url = links.search_export_path("ballot", "csv", type="quote")
+    gc.disable()  # what is given back is given back by the response's close
+    try:
+        for _ in range(3):
+            client.head(url).close()
+        cut = client.get(url, buffered=False)
+        next(iter(cut.response))  # the header line, then the client goes away
+        cut.close()
+        whole = client.get(url)
+        assert whole.get_data(as_text=True).count("\n") > 1
+        whole.close()
+        with app.app_context():
+            assert resources.catalogs().in_use() == 0
+    finally:
+        gc.enable()
+
+
+def test_an_export_without_its_catalog_is_a_503_as_every_page(tmp_path):
+    root = tmp_path / "archive"
+    root.mkdir()
+    write_settings(root, "")
+    init_archive(root)
+    (root / "catalog.sqlite").unlink()  # the catalog gone (a restore under way)
+    client = create_app({"ARCHIVE": str(root), "TESTING": True}).test_client()
+    for path in (links.search_path("ballot"), links.search_export_path("ballot", "csv")):
+        assert client.get(path).status_code == 503

@@ -16,6 +16,7 @@ last capture, which a takedown makes its 410. The catalog is asked for them once
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -26,7 +27,7 @@ from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, request, stream_with_context
 
-from archive.catalog import Catalog
+from archive.catalog import Catalog, CatalogError
 from index.search import Hit, QueryError, Searcher
 from web import citations, links
 from web.quotes import Provenance
@@ -195,30 +196,38 @@ def export():
     if not wanted.query.strip():
         abort(400, description="give a query in the q parameter")
     # The catalog gives each document's text, against which an exact phrase is checked
-    # (as the search page checks it), and each row's archived copy.
-    db = catalogs().open()
-    searcher = Searcher(paths().index, text_loader=db.document_text)
+    # (as the search page checks it), and each row's archived copy. Both it and the
+    # searcher are closed when the response is, however it ends: streamed to the end, cut
+    # off by the client, never read (HEAD), or an error before the first byte.
+    opened = contextlib.ExitStack()
     try:
+        db = opened.enter_context(catalogs().open())
+        searcher = Searcher(paths().index, text_loader=db.document_text)
+        opened.callback(searcher.close)
         hits = searcher.every_hit(wanted.query, type=wanted.type or None, sort=wanted.sort)
         first = next(hits, None)  # a bad query is a 400 before any byte is sent
+    except CatalogError as exc:
+        opened.close()
+        current_app.logger.error("catalog unavailable: %s", exc)
+        abort(503, description=str(exc))
     except QueryError as exc:
-        searcher.close()
-        db.close()
+        opened.close()
         abort(400, description=f"That query cannot be run: {exc}")
+    except BaseException:
+        opened.close()
+        raise
     root = request.url_root
     current_app.logger.info("exporting %r as %s", wanted.query, fmt)
 
     def streamed() -> Iterator[dict]:
-        try:
-            if first is not None:
-                yield from rows_of(db, itertools.chain([first], hits), root)
-        finally:
-            searcher.close()
-            db.close()
+        if first is not None:
+            yield from rows_of(db, itertools.chain([first], hits), root)
 
     name = "onrecord-search." + fmt
-    return Response(
+    response = Response(
         stream_with_context(WRITERS[fmt](streamed())),
         content_type=MEDIA[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+    response.call_on_close(opened.close)
+    return response

@@ -221,6 +221,10 @@ class Catalogs:
         self._engine: sa.Engine | None = None
         self._lock = threading.Lock()
 
+    def in_use(self) -> int:
+        """How many of the pool's connections are handed out and not yet closed."""
+        return 0 if self._engine is None else self._engine.pool.checkedout()
+
     def open(self) -> Catalog:
         if not exists(self.url):
             raise CatalogError(f"no catalog at {shown(self.url)}")
