@@ -167,23 +167,24 @@ def parse(query: str) -> Node | None:
     node = parser.expression(0)
     if parser.position < len(tokens):
         raise QueryError("unbalanced parenthesis in the query: a ')' has no matching '('")
-    prefixes = {n.text.lower() for n in _words(node) if n.prefix}
-    if len(prefixes) > MAX_PREFIXES:
+    different = {text.lower() for text in prefixes(node)}
+    if len(different) > MAX_PREFIXES:
         raise QueryError(
-            f"the query has too many wildcards ({len(prefixes)}; at most {MAX_PREFIXES})"
+            f"the query has too many wildcards ({len(different)}; at most {MAX_PREFIXES})"
         )
     return node
 
 
-def _words(node: Node) -> Iterator[Word]:
+def prefixes(node: Node | None) -> Iterator[str]:
+    """The words of a query that end in a wildcard, as written, in order."""
     match node:
-        case Word():
-            yield node
+        case Word(text=text, prefix=True):
+            yield text
         case And(children=children) | Or(children=children):
             for child in children:
-                yield from _words(child)
+                yield from prefixes(child)
         case Not(child=child):
-            yield from _words(child)
+            yield from prefixes(child)
 
 
 def _lex(query: str) -> Iterator[_Token]:

@@ -23,7 +23,7 @@ from index import layout
 from index import plan as p
 from index.build import engine_module
 from index.hits import Hit, Pending, Records, dated, top_facets
-from index.query import And, Node, Not, Or, QueryError, Word, parse
+from index.query import Node, QueryError, parse, prefixes
 from index.textmatch import TextMatch
 
 __all__ = [
@@ -264,19 +264,19 @@ class Searcher:
         self, node: Node | None, types: tuple[str, ...], plans: list[tuple[_Shard, p.Plan]]
     ) -> None:
         """Refuse wildcards that expand to too many words, one by one or all together."""
-        prefixes = list(dict.fromkeys(_prefixes(node)))
-        if not prefixes:
+        wanted = list(dict.fromkeys(prefixes(node)))
+        if not wanted:
             return
         for shard, _ in plans:
             try:
-                counts = shard.prefix_counts(prefixes, types)
+                counts = shard.prefix_counts(wanted, types)
             except _Unreadable:
                 continue
-            for prefix, count in zip(prefixes, counts, strict=True):
+            for prefix, count in zip(wanted, counts, strict=True):
                 if count > p.MAX_PREFIX_EXPANSION:
                     raise QueryError(f"'{prefix}*' matches too many words; type a few more letters")
             if sum(counts) > p.MAX_EXPANSIONS:
-                wildcards = ", ".join(f"{prefix}*" for prefix in prefixes)
+                wildcards = ", ".join(f"{prefix}*" for prefix in wanted)
                 raise QueryError(
                     f"the wildcards {wildcards} match too many words together "
                     f"(more than {p.MAX_EXPANSIONS:,}); type a few more letters or use fewer"
@@ -337,8 +337,17 @@ class _Shard:
             return ShardStatus(self.name, 0, 0, self.error)
 
     def prefix_counts(self, prefixes: list[str], types: tuple[str, ...]) -> list[int]:
-        wanted = tuple(t for t in types if t in self.types)
-        return self._call(lambda engine: engine.prefix_counts(prefixes, wanted))
+        """How many words each prefix expands to, in the text field of ``types`` where it
+        expands to most (counted up to one more than `MAX_PREFIX_EXPANSION`)."""
+        fields = [f for t in types if t in self.types for f, _ in p.TEXT_FIELDS[t]]
+
+        def counts(engine) -> list[int]:
+            return [
+                max((engine.prefix_count(f, prefix) for f in fields), default=0)
+                for prefix in prefixes
+            ]
+
+        return self._call(counts)
 
     def search(self, plan: p.Plan, match: TextMatch, **options):
         return self._call(lambda engine: engine.search(plan, match, **options))
@@ -451,17 +460,6 @@ def _by_score(found: tuple[float, Pending]) -> float:
 
 def _by_date(sign: int, found: tuple[float, Pending]) -> int:
     return sign * found[1].date
-
-
-def _prefixes(node: Node | None) -> Iterator[str]:
-    match node:
-        case Word(text=text, prefix=True):
-            yield text
-        case And(children=children) | Or(children=children):
-            for child in children:
-                yield from _prefixes(child)
-        case Not(child=child):
-            yield from _prefixes(child)
 
 
 def _empty_facets(facets: bool) -> dict[str, list[tuple[str, int]]]:

@@ -426,20 +426,11 @@ class TantivySearch:
     def segments(self) -> int:
         return self._searcher.num_segments
 
-    def prefix_counts(self, prefixes: Iterable[str], types: tuple[str, ...]) -> list[int]:
-        """How many words each prefix expands to, in the text field of ``types`` where it
-        expands to most (counted up to one more than `MAX_PREFIX_EXPANSION`)."""
-        counts = []
-        for prefix in prefixes:
-            most = 0
-            for record_type in types:
-                for field, _ in p.TEXT_FIELDS[record_type]:
-                    found = self._searcher.terms_with_prefix(
-                        field, _fold_name(prefix), limit=MAX_PREFIX_EXPANSION + 1
-                    )
-                    most = max(most, len(found))
-            counts.append(most)
-        return counts
+    def prefix_count(self, field: str, prefix: str) -> int:
+        """How many words of ``field`` begin with ``prefix``, up to one more than
+        `MAX_PREFIX_EXPANSION`."""
+        limit = MAX_PREFIX_EXPANSION + 1
+        return len(self._searcher.terms_with_prefix(field, _fold_name(prefix), limit=limit))
 
     def search(
         self, plan: p.Plan, match: TextMatch, *, sort: str, count: int, facets: bool

@@ -231,19 +231,11 @@ class WhooshSearch:
     def segments(self) -> int:
         return len(self._searcher.reader().leaf_readers())
 
-    def prefix_counts(self, prefixes: Iterable[str], types: tuple[str, ...]) -> list[int]:
-        """How many words each prefix expands to, in the text field of ``types`` where it
-        expands to most (counted up to one more than `MAX_PREFIX_EXPANSION`)."""
-        reader = self._searcher.reader()
-        counts = []
-        for prefix in prefixes:
-            most = 0
-            for record_type in types:
-                for field, _ in p.TEXT_FIELDS[record_type]:
-                    words = reader.expand_prefix(field, fold(prefix))
-                    most = max(most, sum(1 for _ in islice(words, MAX_PREFIX_EXPANSION + 1)))
-            counts.append(most)
-        return counts
+    def prefix_count(self, field: str, prefix: str) -> int:
+        """How many words of ``field`` begin with ``prefix``, up to one more than
+        `MAX_PREFIX_EXPANSION`."""
+        words = self._searcher.reader().expand_prefix(field, fold(prefix))
+        return sum(1 for _ in islice(words, MAX_PREFIX_EXPANSION + 1))
 
     def _compiled(self, plan: p.Plan) -> wq.Query:
         return whoosh_query(plan, pairs="text_pairs" in self._searcher.schema)
