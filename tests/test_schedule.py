@@ -166,19 +166,7 @@ def lose_lock(root: Path) -> None:
         catalog = Path(url.database)
         shutil.rmtree(catalog.with_name(catalog.name + ".locks"))
         return
-    key = lock_key("scheduler") % 2**64
-    engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        closed = connection.execute(
-            sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
-                " AND granted AND classid::bigint = :high AND objid::bigint = :low"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            ),
-            {"high": key >> 32, "low": key & 0xFFFFFFFF},
-        ).all()
-    engine.dispose()
-    assert closed == [(True,)]
+    close_lock_connection(root, granted=True)
 
 
 @contextmanager
@@ -214,24 +202,8 @@ def test_a_scheduler_that_lost_its_lock_stops_and_the_waiting_one_takes_over(tmp
     with catalog_setting(engine) as setting:
         root = new_archive(tmp_path / "archive", setting)
         started: list[subprocess.Popen] = []
-
-        def schedule() -> subprocess.Popen:
-            started.append(
-                subprocess.Popen(
-                    [str(ONRECORD), "schedule", "--tick", "0.2", "--archive", str(root)],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            )
-            return started[-1]
-
         with watchdog(60, started):
-            first = schedule()
-            assert first.stderr.readline().startswith("scheduler active on ")
-            second = schedule()
-            assert second.stderr.readline().startswith("another scheduler is active on ")
-            time.sleep(1)  # it waits on the lock right after saying so (the same lock file)
+            first, second = active_and_waiting(root, started)
             lose_lock(root)
             assert first.wait(timeout=30) == 1
             said = first.stderr.read()
@@ -249,23 +221,9 @@ def test_a_waiting_scheduler_whose_connection_closes_says_so_in_one_sentence(tmp
     with catalog_setting("postgresql") as setting:
         root = new_archive(tmp_path / "archive", setting)
         started: list[subprocess.Popen] = []
-
-        def schedule() -> subprocess.Popen:
-            command = [str(ONRECORD), "schedule", "--tick", "0.2", "--archive", str(root)]
-            started.append(
-                subprocess.Popen(
-                    command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-                )
-            )
-            return started[-1]
-
         with watchdog(60, started):
-            first = schedule()
-            assert first.stderr.readline().startswith("scheduler active on ")
-            second = schedule()
-            assert second.stderr.readline().startswith("another scheduler is active on ")
-            time.sleep(1)  # it waits on the lock right after saying so
-            close_waiting(root)
+            first, second = active_and_waiting(root, started)
+            close_lock_connection(root, granted=False)  # the waiting one's
             assert second.wait(timeout=30) == 1
             said = second.stderr.read()
             assert said.startswith("Error: the connection to the catalog closed while "), said
@@ -273,18 +231,39 @@ def test_a_waiting_scheduler_whose_connection_closes_says_so_in_one_sentence(tmp
             assert first.poll() is None
 
 
-def close_waiting(root: Path) -> None:
-    """Close the connection that waits for the scheduler's lock on PostgreSQL."""
+def active_and_waiting(
+    root: Path, started: list[subprocess.Popen]
+) -> tuple[subprocess.Popen, subprocess.Popen]:
+    """Two schedulers of ``root`` (kept in ``started``, their messages piped): the first
+    active, the second waiting on its lock."""
+
+    def schedule() -> subprocess.Popen:
+        command = [str(ONRECORD), "schedule", "--tick", "0.2", "--archive", str(root)]
+        started.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        )
+        return started[-1]
+
+    first = schedule()
+    assert first.stderr.readline().startswith("scheduler active on ")
+    second = schedule()
+    assert second.stderr.readline().startswith("another scheduler is active on ")
+    time.sleep(1)  # it waits on the lock right after saying so (the same lock file)
+    return first, second
+
+
+def close_lock_connection(root: Path, *, granted: bool) -> None:
+    """Close the PostgreSQL connection that holds (or waits for) the scheduler's lock."""
     key = lock_key("scheduler") % 2**64
     engine = sa.create_engine(Paths(root).catalog)
     with engine.connect() as connection:
         closed = connection.execute(
             sa.text(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
-                " AND NOT granted AND classid::bigint = :high AND objid::bigint = :low"
+                " AND granted = :granted AND classid::bigint = :high AND objid::bigint = :low"
                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
-            {"high": key >> 32, "low": key & 0xFFFFFFFF},
+            {"granted": granted, "high": key >> 32, "low": key & 0xFFFFFFFF},
         ).all()
     engine.dispose()
     assert closed == [(True,)]
