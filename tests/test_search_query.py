@@ -22,25 +22,27 @@ DAY = datetime(2026, 11, 3, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
     path = tmp_path_factory.mktemp("ix")
-    records = [
-        {
-            "id": f"d-{n}",
-            "url": f"https://example.gov/{n}",
-            "title": None,
-            "text": f"abacus{n} statement about security",
-            "publisher": None,
-            "authors": [],
-            "kind": None,
-            "language": None,
-            "published": None,
-            "captured": DAY,
-            "domain": "example.gov",
-            "source": None,
-        }
-        for n in range(1005)
-    ]
+    records = [document(n, f"abacus{n} statement about security") for n in range(1005)]
     Indexer(path).update(records, [])
     return Searcher(path)
+
+
+def document(n: int, text: str) -> dict:
+    """The index record of a document of ``text``, the n-th of a test's index."""
+    return {
+        "id": f"d-{n}",
+        "url": f"https://example.gov/{n}",
+        "title": None,
+        "text": text,
+        "publisher": None,
+        "authors": [],
+        "kind": None,
+        "language": None,
+        "published": None,
+        "captured": DAY,
+        "domain": "example.gov",
+        "source": None,
+    }
 
 
 def test_words_phrases_and_operators() -> None:
@@ -165,23 +167,8 @@ def test_a_query_holds_a_few_different_wildcards_at_most() -> None:
 def test_wildcards_that_expand_to_too_many_words_together_are_refused(
     tmp_path: Path,
 ) -> None:
-    records = [
-        {
-            "id": f"d-{n}",
-            "url": f"https://example.gov/{n}",
-            "title": None,
-            "text": f"alpha{n} bravo{n} charlie{n}",
-            "publisher": None,
-            "authors": [],
-            "kind": None,
-            "language": None,
-            "published": None,
-            "captured": DAY,
-            "domain": "example.gov",
-            "source": None,
-        }
-        for n in range(800)  # each prefix 800 words, under the cap of 1,000 for one
-    ]
+    # each prefix 800 words, under the cap of 1,000 for one
+    records = [document(n, f"alpha{n} bravo{n} charlie{n}") for n in range(800)]
     Indexer(tmp_path / "ix").update(records, [])
     searcher = Searcher(tmp_path / "ix")
     assert searcher.search("alpha* bravo*", type="document").total == 800
