@@ -57,8 +57,8 @@ def replayed(path: str) -> str:
 
 
 @bp.app_context_processor
-def inject_replay_origin() -> dict:
-    return {"replay_origin": replay_origin()}
+def inject_replayed() -> dict:
+    return {"replayed": replayed}
 
 
 def asks_for_archived() -> bool:
