@@ -702,7 +702,7 @@ class Pipeline:
                 log.info("resuming run %s of %s", run_id, source.name)
                 return run_id
             if run is None:
-                run_id = f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"
+                run_id = self._new_run_id(source)
                 started = self.clock()
                 with self.catalog.transaction():
                     self.catalog.start_run(run_id, source.name, started)
@@ -714,6 +714,20 @@ class Pipeline:
                 )
                 started = run.started_at
             return self._discover(source, run_id, started, outcome)
+
+    def _new_run_id(self, source: Source) -> str:
+        return f"{source.name}-{ids.ts14(self.clock())}-{secrets.token_hex(2)}"
+
+    def failed_to_start(self, source: Source, reason: str) -> Failure:
+        """Record a run of ``source`` that could not start (the browser it renders in would
+        not) as a run whose discovery failed: finished with ``reason``, a failure row, the
+        next due time set; not tried again at every tick of the scheduler."""
+        run_id = self._new_run_id(source)
+        with self.catalog.transaction():
+            self.catalog.start_run(run_id, source.name, self.clock())
+        outcome = Outcome()
+        self._failed_run(source, run_id, reason, outcome, how="could not start")
+        return outcome.failures[0]
 
     def _discover(
         self, source: Source, run_id: str, started: datetime, outcome: Outcome
@@ -825,7 +839,9 @@ class Pipeline:
         outcome.kept += found.kept
         return outcome
 
-    def _failed_run(self, source: Source, run_id: str, reason: str, outcome: Outcome) -> None:
+    def _failed_run(
+        self, source: Source, run_id: str, reason: str, outcome: Outcome, how: str = "failed"
+    ) -> None:
         now = self.clock()
         failure = Failure(
             url=source.name, source=source.name, at=now, reason=reason, status=None, run_id=run_id
@@ -835,7 +851,7 @@ class Pipeline:
             self.catalog.finish_run(run_id, now, error=reason)
             self.catalog.set_next_due(source.name, source.next_due(now))
         outcome.failures.append(failure)
-        log.warning("run %s of %s failed: %s", run_id, source.name, reason)
+        log.warning("run %s of %s %s: %s", run_id, source.name, how, reason)
 
 
 class _Unextractable(Exception):

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import resource
-import secrets
 import signal
 import sys
 import time
@@ -25,9 +24,9 @@ from typing import TYPE_CHECKING
 import click
 
 from archive import config as archive_config
-from archive.catalog import Catalog, CatalogError, Failure
+from archive.catalog import Catalog, CatalogError
 from archive.catalog.engine import DISCONNECTED
-from archive.ids import InvalidURL, canonical_url, ts14
+from archive.ids import InvalidURL, canonical_url
 from archive.store import ArchiveError, init_archive, open_paths
 from scrapers.errors import FetchError, SourceError
 from scrapers.sources import Source, load_sources, load_valid_sources
@@ -578,25 +577,7 @@ def _run_due(archive_dir: Path, sources: list[Source], now: datetime) -> None:
             try:
                 work.scrape(source)
             except (FileNotFoundError, FetchError) as exc:  # the browser would not start
-                _failed_to_start(work.store.catalog, source, browser_failure(exc).message)
-
-
-def _failed_to_start(catalog: Catalog, source: Source, reason: str) -> None:
-    """Record a run of ``source`` that could not start as the pipeline records one whose
-    discovery failed: finished with ``reason``, a failure row, the next due time set.
-    Without it the source would be tried again at every tick and `onrecord status` would
-    say it never ran."""
-    now = datetime.now(UTC)
-    run_id = f"{source.name}-{ts14(now)}-{secrets.token_hex(2)}"  # as the pipeline names runs
-    failure = Failure(
-        url=source.name, source=source.name, at=now, reason=reason, status=None, run_id=run_id
-    )
-    with catalog.transaction():
-        catalog.start_run(run_id, source.name, now)
-        catalog.add_failure(failure)
-        catalog.finish_run(run_id, now, error=reason)
-        catalog.set_next_due(source.name, source.next_due(now))
-    log.error("run %s of %s could not start: %s", run_id, source.name, reason)
+                work.failed_to_start(source, browser_failure(exc).message)
 
 
 def _task_queue(archive_dir: Path):

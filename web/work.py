@@ -176,6 +176,11 @@ class Work:
         self._worked()
         return run_id, outcome
 
+    def failed_to_start(self, source: Source, reason: str) -> Failure:
+        """A run of ``source`` that could not start (its browser would not), recorded as
+        failed; no fetch is made, so no session or browser is opened for it."""
+        return Pipeline(self.store, None).failed_to_start(source, reason)
+
     def pending(self, source: Source, run_id: str) -> list[str]:
         return self.store.catalog.pending(source.name, run_id)
 
