@@ -21,6 +21,7 @@ _PARAGRAPH = re.compile(r"[^\r\n]+")  # a line ends at LF, CRLF or a lone CR ali
 _MARKS = re.compile(r"[\"“”„«»]")
 _OPENERS_BEFORE = frozenset(" \t([{—–-/\u00a0'‘’:")
 _CLOSERS_AFTER = frozenset(" \t)]}—–-/\u00a0.,;:!?'‘’…")
+_ENDS = frozenset(",.!?")  # ends a quoted sentence or clause
 
 
 class Paragraph(NamedTuple):  # tuples, not dataclasses: made for every line of a text
@@ -52,6 +53,8 @@ def paragraphs(text: str) -> list[Paragraph]:
 def _can_open(text: str, at: int, start: int, end: int) -> bool:
     before = text[at - 1] if at > start else " "
     after = text[at + 1] if at + 1 < end else " "
+    if before in _ENDS and after.isupper():
+        return True  # a space left out after a sentence: 'the authorities."We were ...'
     return (before in _OPENERS_BEFORE or before in '"“„«') and not after.isspace()
 
 
@@ -60,6 +63,8 @@ def _can_close(text: str, at: int, start: int, end: int) -> bool:
     if before == " " and at - 2 >= start and text[at - 2] in "'’":
         before = text[at - 2]  # a nested quote closed first: ",' \" said"
     after = text[at + 1] if at + 1 < end else " "
+    if before in _ENDS and after.isalpha():
+        return True  # a space left out after the quote: '... audiences,"Katie Packer said'
     return not before.isspace() and (after in _CLOSERS_AFTER or after in '"”»')
 
 

@@ -493,3 +493,22 @@ def test_a_speaker_is_spaced_as_one_name_while_the_mention_keeps_the_text(space:
 def test_a_signature_whose_office_has_small_words(signature: str, speaker: str, role: str) -> None:
     (quote,) = find_quotes(f"“No family should wait a year for a roof.” {signature}")
     assert (quote.speaker, quote.role) == (speaker, role)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'The notice went up Monday. "The pool stays shut all summer,"Dora Kesk said.',
+        '"The pool stays shut," said Dora Kesk, who manages it."It stays shut all summer."',
+    ],
+)
+def test_a_space_left_out_beside_a_straight_mark(text: str) -> None:
+    # a closing mark glued to the next word, or an opening one glued to the sentence before,
+    # is still a mark: the quotes are found whole and none runs on past its end
+    quotes = find_quotes_with(text, None, None)
+    assert [q.text for q in quotes][-1] in {
+        "The pool stays shut all summer,",
+        "It stays shut all summer.",
+    }
+    assert all('"' not in q.text for q in quotes)
+    assert all(q.speaker == "Dora Kesk" for q in quotes)
