@@ -43,6 +43,7 @@ from scrapers.quotes_ranker import (
     quote_features,
 )
 from scrapers.quotes_speakers import (
+    STANDALONE,
     Attribution,
     Entities,
     Mention,
@@ -62,7 +63,7 @@ from scrapers.quotes_speakers import (
 # The attributor's release, stored with every extraction: the rules' number (raised whenever
 # they change what they find) and the trained model's version, so that re-extraction runs
 # the attributor again after either has changed.
-ATTRIBUTOR = f"onrecord-quotes/11/{default_ranker().version}"
+ATTRIBUTOR = f"onrecord-quotes/12/{default_ranker().version}"
 
 log = logging.getLogger(__name__)
 
@@ -308,6 +309,7 @@ class _Document:
 
 
 _NOT_BEFORE_CUE = DETERMINERS | {"to"}
+_PAST = ("said", "told", "wrote", "ed")  # a verb, not a noun, after 'another' or 'one'
 
 
 def _trie(words: list[str]) -> str:
@@ -379,7 +381,9 @@ def _cues(text: str, start: int, end: int) -> list[tuple[int, int]]:
             continue
         before = text[max(start, match.start() - 30) : match.start()].split()
         previous = before[-1] if before else ""
-        if previous.lower() not in _NOT_BEFORE_CUE and not previous.endswith(("’s", "'s")):
+        if previous.lower() in STANDALONE and word.endswith(_PAST):
+            found.append((match.start(), match.end()))  # 'Yet another said', 'one added'
+        elif previous.lower() not in _NOT_BEFORE_CUE and not previous.endswith(("’s", "'s")):
             found.append((match.start(), match.end()))
     return found
 
@@ -530,6 +534,8 @@ def _outer_subject(doc: _Document, pronoun: Mention) -> Mention:
     if text[pronoun.start : pronoun.end].lower() not in {"he", "she"}:
         return pronoun
     start, _ = doc.sentence(pronoun.start)
+    if text[start : pronoun.start].rstrip().endswith(","):
+        return pronoun  # 'Cost estimates, he added, were': set off, the pronoun's own cue
     subject = _opening_subject(doc, start, pronoun.start)
     if subject is None or subject.kind == "pronoun" or subject.end >= pronoun.start:
         return pronoun

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapers.quotes_lexicon import (
+    ANONYMOUS_HEADS,
     AUXILIARIES,
     BELIEF_VERBS,
     CUE_VERBS,
@@ -46,6 +47,8 @@ from scrapers.quotes_lexicon import (
     ORGANISATION_WORDS,
 )
 from scrapers.quotes_speakers import (
+    STANDALONE,
+    TITLE_WORDS,
     Attribution,
     Mention,
     cue_object,
@@ -65,7 +68,11 @@ _PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|[Tt]hey|I|[Ww]e|[Ii]t|[Hh]im|[Hh]er)\b
 _WINDOW_BEFORE = 500  # characters before the opening mark searched for candidates
 _WINDOW_AFTER = 200  # characters after the closing mark
 _MAX_CANDIDATES = 12
+_GOVERNED_AFTER = 40  # characters after the closing mark where a cue still governs it
 _CUE_OR_THAT = CUE_VERBS | {"that"}
+# words that make a description someone: a role ('a senior aide'), a title, a pronoun's
+# stand-in ('another', 'one'); lower case, as descriptions are compared
+_PERSON_WORDS = ANONYMOUS_HEADS | TITLE_WORDS | STANDALONE
 _GAP_STOP = re.compile(r"[.;:!?\"“”]")  # ends the words between a mention and its cue
 
 
@@ -76,6 +83,7 @@ class Candidate:
     attribution: Attribution
     origins: set[str] = field(default_factory=set)
     features: dict[str, float] = field(default_factory=dict)
+    cues: set[int] = field(default_factory=set)  # starts of the cues it is the subject of
 
     @property
     def mention(self) -> Mention:
@@ -227,6 +235,7 @@ class _Context:
         # words the text writes in lower case somewhere: 'Between' or 'Estimates' opening a
         # sentence is a word, not a name
         self._lower_words: dict[str, bool] = {}
+        self._opening_words: dict[str, bool] = {}
         self.mention_features: dict[tuple[int, int, str], tuple[dict[str, float], bool]] = {}
         self.marked_in_paragraph = Counter(span.paragraph for span in doc.spans)
 
@@ -242,6 +251,21 @@ class _Context:
                     known = self._lower_words[word] = False
                 elif not (_word_char(text, at - 1) or _word_char(text, at + len(word))):
                     break
+        return known
+
+    def only_opens(self, word: str) -> bool:
+        """Whether the text writes ``word`` only where a sentence opens ('Much of ...',
+        'Take the ...'): a capital that may be the sentence's, not a name's."""
+        known = self._opening_words.get(word)
+        if known is None:
+            text, at, known = self.doc.text, -1, True
+            while known:
+                at = text.find(word, at + 1)
+                if at < 0:
+                    break
+                if not (_word_char(text, at - 1) or _word_char(text, at + len(word))):
+                    known = _OPENS.search(text, max(0, at - 6), at) is not None or at == 0
+            self._opening_words[word] = known
         return known
 
     def cues(self, low: int, high: int) -> list[tuple[int, int]]:
@@ -263,6 +287,11 @@ class _Context:
             cues, starts = known
             found.extend(cues[bisect.bisect_left(starts, low) : bisect.bisect_left(starts, high)])
         return found
+
+
+# what stands right before a word that opens a sentence: a line break, or a sentence's end
+# and a space, past any opening mark or bracket
+_OPENS = re.compile(r"(?:^|[\r\n]|[.!?:][\"”’')]*\s)[\s\"“‘'(]*\Z")
 
 
 def _word_char(text: str, at: int) -> bool:
@@ -330,7 +359,7 @@ def candidates(
     high = min(max(sentence_end, after_end), close + _WINDOW_AFTER)
     found_by_span: dict[tuple[int, int], Candidate] = {}
 
-    def add(attribution: Attribution, origin: str) -> None:
+    def add(attribution: Attribution, origin: str, cue: int | None = None) -> None:
         mention = attribution.mention
         if mention.end <= mention.start:
             return
@@ -341,6 +370,8 @@ def candidates(
         elif origin == "rule":
             candidate.attribution = attribution
         candidate.origins.add(origin)
+        if cue is not None:
+            candidate.cues.add(cue)
 
     if found.attribution is not None:
         add(found.attribution, "rule")
@@ -353,7 +384,7 @@ def candidates(
         for mention, origin in _cue_subjects(doc, context, cue):
             if low <= mention.start < high:
                 cue_text, via = cue_object(text, cue, high)
-                add(Attribution(mention, cue_text, cue[0], via), origin)
+                add(Attribution(mention, cue_text, cue[0], via), origin, cue[0])
     for start, end, _subject in _in_range(context.name_starts, context.names, low, high):
         add(Attribution(Mention(start, end, "name"), "", start, None), "entity")
     for match in _PRONOUN.finditer(text, low, high):
@@ -393,6 +424,11 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
     opens = f"qopens={opens_paragraph}&"
     how = f"qhow={rule.how}&"
     lead_is = f"qlead={lead}"
+    # the cues that govern the quote: the last before it in its sentence, the first after
+    # it within a few words; their subjects are the mentions annotators name as a source
+    before = [cue[0] for cue in cues if sentence[0] <= cue[0] and cue[1] <= open_mark]
+    after = [cue[0] for cue in cues if close <= cue[0] <= close + _GOVERNED_AFTER]
+    governing = {"before": before[-1] if before else None, "after": after[0] if after else None}
     ranks: dict[str, list[tuple[int, int]]] = {}  # side and kind -> (distance, index)
     placed = []  # (side, distance) of each candidate
     for index, candidate in enumerate(found):
@@ -441,6 +477,10 @@ def _describe(doc, context, cues, found, span, rule, sentence, paragraph) -> Non
             if origin == "rule":
                 features["rule_how=" + rule.how] = 1.0
         features[f"norigins={min(len(candidate.origins), 3)}"] = 1.0
+        for which, cue_start in governing.items():
+            if cue_start in candidate.cues:
+                features["gov=" + which] = 1.0
+                features["gov=" + which + "&" + kind] = 1.0
         if rule.attribution is None:
             features["norule&" + side] = 1.0
         own, subject = _mention_features(doc, context, mention)
@@ -502,6 +542,10 @@ def _mention_features(
         features["possessive"] = 1.0
     if any(word in ORGANISATION_WORDS for word in low.split()):
         features["org"] = 1.0
+    elif kind == "description" and not any(
+        word.strip(".,’'") in _PERSON_WORDS for word in low.split()
+    ):
+        features["no_person_word"] = 1.0  # 'a snappy', 'Those stances': no one named
     if last in {"statement", "release", "ad", "video", "report", "poll", "survey"}:
         features["document"] = 1.0
     if kind == "name" and n_words == 1 and said.isupper():
@@ -538,6 +582,8 @@ def _name_shape(doc: _Document, context: _Context, said: str, features: dict) ->
         features[f"first_lower_elsewhere&{min(len(words), 3)}"] = 1.0
     if first_name_gender(first):
         features["first_name"] = 1.0
+    elif len(words) == 1 and first[:1].isupper() and context.only_opens(first):
+        features["only_opens"] = 1.0
     if len(words) > 2 and said.isupper():
         features["headline"] = 1.0
     if doc.entities.is_person(said):

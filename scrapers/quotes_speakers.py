@@ -188,13 +188,27 @@ _INDEFINITE = frozenset(
 )
 _UNNAMED = re.compile(r"anonymity|not to be named|not authori[sz]ed|declined to be", re.I)
 _PARTY_TAG = re.compile(r"[RDI]-[A-Z][A-Za-z.]*")  # 'R-Wis.' after 'Paul Ryan,'
+# a time between a subject and its verb: 'Beck on Wednesday called', 'Trump Tuesday said',
+# 'Smith in March said', 'the campaign last week said'; a month alone may be a name's
+# ('the Women's March said'), a weekday alone may not
+_WEEKDAYS = "|".join(sorted(name for name in TIME_NAMES if name.endswith("day")))
+_TIMES = "|".join(sorted(TIME_NAMES))
+_TIME = (
+    rf"(?:(?:(?:on|last|this|next|early|late|earlier|later)\s+)?(?:{_WEEKDAYS})"
+    rf"|(?:in|last|this|next|early|late|earlier|later)\s+(?:{_TIMES})"
+    r"|(?:(?:earlier|later)\s+)?(?:last|this|next)\s+(?:week|weekend|month|year)"
+    r"|yesterday|today|tonight)(?:\s+(?:morning|afternoon|evening|night))?"
+)
+# set off by commas ('Obama, on Friday, said') or not ('Marlow, who chairs it, on Friday
+# said': the appositive's comma stays to be peeled)
+_TRAILING_TIME = re.compile(rf"(?:\s*,\s*{_TIME}\s*,|\s+{_TIME})\s*\Z", re.I)
 # How far past its start a noun phrase is read, in characters: room for a name, its titles
 # and an appositive role (at most 200 characters more), not the rest of a paragraph-long
 # sentence, which would make reading every subject in it quadratic
 _MAX_PHRASE_REACH = 400
 _MOST_NAME_WORDS = 4  # 'Jorge Antonio Villasenor Llamas'; a longer run is a headline
-_TITLE_WORDS = frozenset(title.rstrip(".") for title in TITLES)
-_ROLE_WORDS = _TITLE_WORDS | ANONYMOUS_HEADS  # a title or a role noun: 'Sen.', 'strategist'
+TITLE_WORDS = frozenset(title.rstrip(".") for title in TITLES)
+_ROLE_WORDS = TITLE_WORDS | ANONYMOUS_HEADS  # a title or a role noun: 'Sen.', 'strategist'
 _HONORIFIC_GENDER = {"mr": "m", "mrs": "f", "ms": "f", "miss": "f", "sir": "m", "dame": "f"}
 _PRONOUN_GENDER = {"he": "m", "she": "f"}
 _HONORIFICS = frozenset([*_HONORIFIC_GENDER, "dr", "prof"])
@@ -292,7 +306,7 @@ def _past_titles(text: str, words: list[tuple[int, int]], first: int, last: int)
     titled = False
     while first < last:
         low = _lower(text, words[first])
-        if low.rstrip(".") in _TITLE_WORDS:
+        if low.rstrip(".") in TITLE_WORDS:
             titled = True
         elif not (titled and low in _NAME_PARTICLES):
             break  # a particle opening a name is the name's: 'Le Pen', 'De Blasio'
@@ -311,8 +325,8 @@ def _description_start(text: str, words: list[tuple[int, int]], last: int) -> in
         low = _lower(text, words[index])
         if low in _BARRIERS or low in CUE_VERBS or low in AUXILIARIES:
             break
-        if not low[0].isalnum() and low not in "-’'":
-            break
+        if not low[0].isalnum() and low not in "’'":
+            break  # punctuation, or a hyphen standing alone: a dash ('election -- the X')
         if low in DETERMINERS or _POSSESSIVE.match(text[words[index][0] : words[index][1]]):
             start = index
             # keep going: "one person familiar with the matter" starts at "one"
@@ -341,6 +355,10 @@ def _peel(text: str, start: int, end: int) -> tuple[int, str | None]:
         adverb = low.endswith("ly") and text[last[0] : last[1]].islower()
         if (low in AUXILIARIES or adverb) and len(words) > 1:
             end = last[0]
+            continue
+        time = _TRAILING_TIME.search(text, max(start, end - 60), end)
+        if time is not None and time.start() > start and text[start : time.start()].strip():
+            end = time.start()
             continue
         of = next(
             (
@@ -393,8 +411,13 @@ def subject_before(text: str, floor: int, end: int) -> Mention | None:
     low = _lower(text, words[last])
     if low in PRONOUNS and (last == 0 or _lower(text, words[last - 1]) not in DETERMINERS):
         return Mention(words[last][0], words[last][1], "pronoun", role)
-    if low in _STANDALONE and (last == 0 or not _lower(text, words[last - 1]).isalpha()):
-        return Mention(words[last][0], words[last][1], "description", role)  # 'Another said'
+    if low in STANDALONE and (
+        last == 0
+        or not _lower(text, words[last - 1]).isalpha()
+        or _lower(text, words[last - 1]) in _LINKING
+    ):
+        # 'Another said', 'Yet another said'
+        return Mention(words[last][0], words[last][1], "description", role)
     first = _name_run(text, words, last)
     if first is not None:
         if first > 0 and _lower(text, words[first - 1]) in DETERMINERS:
@@ -407,7 +430,8 @@ def subject_before(text: str, floor: int, end: int) -> Mention | None:
     return None
 
 
-_STANDALONE = frozenset(["another", "one", "others"])  # determiners that stand for someone
+STANDALONE = frozenset(["another", "one", "others"])  # determiners that stand for someone
+_LINKING = frozenset(["and", "but", "yet", "still", "while", "so", "then"])  # 'Yet another'
 _RUN_ENDS = PRONOUNS | DETERMINERS  # capitalised, these open a sentence: 'Jr. He left'
 # A word of two letters or more, no dot inside, and a full stop: 'Ledger.', 'CNN.', 'Lee.'
 # or 'Wu.' ending a sentence, not 'U.S.' or 'J.' (nor 'Jr.': see _ABBREVIATION_STOPS)
@@ -499,7 +523,7 @@ def _office_and(text: str, words: list[tuple[int, int]], index: int) -> bool:
     for after in range(index + 1, min(index + 5, len(words) - 1)):
         if not _is_cap(text, words[after]):
             return False
-        if _lower(text, words[after]).rstrip(".") in _TITLE_WORDS:
+        if _lower(text, words[after]).rstrip(".") in TITLE_WORDS:
             return after > index + 1 and _is_cap(text, words[after + 1])
     return False
 
@@ -699,7 +723,7 @@ def role_before(text: str, start: int) -> str | None:
     while first > 0 and last - first < 5:
         low = _lower(text, words[first - 1])
         if _LINE_BREAK.search(text, words[first - 1][1], words[first][0]) or (
-            low.endswith(".") and low[:-1] not in _TITLE_WORDS and len(low) > 2
+            low.endswith(".") and low[:-1] not in TITLE_WORDS and len(low) > 2
         ):
             break  # 'the veto would fall.\n\nHouse Speaker Paul Ryan': another sentence
         if low == "of" and first >= 2 and _is_cap(text, words[first - 2]):

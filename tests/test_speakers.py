@@ -147,8 +147,8 @@ UNCERTAIN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Quay reopens</title></head><body><article><h1>Quay reopens</h1>
 <p>The harbour authority reopened the north quay on Monday after a winter of repairs.</p>
 <p>Tomas Berglund, who runs the ferry company, watched from the pier with Mina Okafor.</p>
-<p>Some in town thought the repairs “a small miracle for the whole town,” and the band
-played.</p>
+<p>Some in town thought the repairs “a small miracle for the whole town, and we owe the
+crews for it,” and the band played.</p>
 <p>“The repairs are done,” said Mina Okafor, the port director.</p>
 </article></body></html>"""
 
