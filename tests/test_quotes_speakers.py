@@ -501,6 +501,13 @@ def test_a_party_and_state_after_a_name_is_no_speaker() -> None:
     assert not [c for c in candidates if c.startswith("D-Ore")]
 
 
+def by_ranker_and_rules(text: str) -> list[list]:
+    """The quotes of ``text`` as the ranker finds them, every quote looked at (keep
+    threshold 0), and as the rules alone find them: a rule's fix holds for both."""
+    everything = replace(default_ranker(), keep_threshold=0.0)
+    return [find_quotes_with(text, None, ranker) for ranker in (everything, None)]
+
+
 def test_a_day_or_a_month_is_no_speaker() -> None:
     # 'Thursday' opens the sentence in capitals, set off by a comma like a subject; every
     # quote is looked at (keep threshold 0), and neither the rules nor the ranker credit it.
@@ -508,9 +515,7 @@ def test_a_day_or_a_month_is_no_speaker() -> None:
         "Thursday, after weeks of silence, Dahl backed the plan, saying, “It is the only way "
         "across.”\n\nWednesday brought more rain. “We wait for the wind.”"
     )
-    everything = replace(default_ranker(), keep_threshold=0.0)
-    for ranker in (everything, None):
-        quotes = find_quotes_with(text, None, ranker)
+    for quotes in by_ranker_and_rules(text):
         assert len(quotes) == 2
         assert not {q.speaker_mention for q in quotes} & {"Thursday", "Wednesday"}
 
@@ -726,10 +731,8 @@ def test_a_time_between_the_speaker_and_the_cue_is_no_speaker(between: str, spea
         "The ferry board met again. Pell Rourke chairs it, and Ines Marlow, who has sat on it "
         f"for years, {between} called the timetable “a promise nobody can keep.”"
     )
-    everything = replace(default_ranker(), keep_threshold=0.0)
-    for ranker in (everything, None):
-        (quote,) = find_quotes_with(text, None, ranker)
-        assert quote.speaker == speaker, ranker
+    for (quote,) in by_ranker_and_rules(text):
+        assert quote.speaker == speaker
 
 
 def test_a_months_name_inside_an_organisations_name_stays_in_it() -> None:
@@ -765,7 +768,5 @@ def test_a_pronoun_set_off_with_its_cue_is_the_speaker_not_the_sentences_first_w
         "Odell Varga, the harbour master, spoke Tuesday. Repair estimates, he added, were "
         "“higher than anyone hoped.”"
     )
-    everything = replace(default_ranker(), keep_threshold=0.0)
-    for ranker in (everything, None):
-        (quote,) = find_quotes_with(text, None, ranker)
-        assert (quote.speaker_mention, quote.speaker) == ("he", "Odell Varga"), ranker
+    for (quote,) in by_ranker_and_rules(text):
+        assert (quote.speaker_mention, quote.speaker) == ("he", "Odell Varga")
