@@ -52,7 +52,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The project's own modules are compiled first: where Python is told not to write bytecode
+# (PYTHONDONTWRITEBYTECODE, set on CI machines), every `onrecord` process a test starts
+# compiled them again (half a second of CPU each, on a slow machine); it reads them.
 pytest: $(STAMP)
+	$(BIN)/python -m compileall -q -j 0 archive scrapers index web tests bench
 	$(BIN)/pytest
 
 test: system lint pytest
