@@ -31,7 +31,7 @@ from web.cli_integrity import verify
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 PAGES = 10
-KILL_BUDGET_SECONDS = 30.0
+KILL_BUDGET_SECONDS = 20.0
 MAX_KILLS = 60
 MIN_KILLS = 10
 # On a loaded machine each job's processes start slowly: past the budget, jobs go on until

@@ -28,7 +28,7 @@ from tests.test_scrape import HTML, RSS, article, feed
 from tests.workers import queued_archive, start_worker, stop, wait_for
 
 HOSTS = 4
-PAGES_PER_HOST = 50
+PAGES_PER_HOST = 30
 DELAY = 0.05  # seconds between two requests to one host
 ROBOTS = "User-agent: *\nAllow: /\n"
 XML = {"Content-Type": "application/xml"}
