@@ -30,7 +30,7 @@ import math
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -243,14 +243,9 @@ class _Context:
         """Whether the text writes ``word`` (lower case letters) as a word of its own."""
         known = self._lower_words.get(word)
         if known is None:
-            known = self._lower_words[word] = word.isascii() and word.isalpha() and word.islower()
-            text, at = self.doc.text, -1
-            while known:
-                at = text.find(word, at + 1)
-                if at < 0:
-                    known = self._lower_words[word] = False
-                elif not (_word_char(text, at - 1) or _word_char(text, at + len(word))):
-                    break
+            known = word.isascii() and word.isalpha() and word.islower()
+            known = known and next(_standing_alone(self.doc.text, word), None) is not None
+            self._lower_words[word] = known
         return known
 
     def only_opens(self, word: str) -> bool:
@@ -258,14 +253,11 @@ class _Context:
         'Take the ...'): a capital that may be the sentence's, not a name's."""
         known = self._opening_words.get(word)
         if known is None:
-            text, at, known = self.doc.text, -1, True
-            while known:
-                at = text.find(word, at + 1)
-                if at < 0:
-                    break
-                if not (_word_char(text, at - 1) or _word_char(text, at + len(word))):
-                    known = _OPENS.search(text, max(0, at - 6), at) is not None or at == 0
-            self._opening_words[word] = known
+            text = self.doc.text
+            known = self._opening_words[word] = all(
+                at == 0 or _OPENS.search(text, max(0, at - 6), at) is not None
+                for at in _standing_alone(text, word)
+            )
         return known
 
     def cues(self, low: int, high: int) -> list[tuple[int, int]]:
@@ -292,6 +284,15 @@ class _Context:
 # what stands right before a word that opens a sentence: a line break, or a sentence's end
 # and a space, past any opening mark or bracket
 _OPENS = re.compile(r"(?:^|[\r\n]|[.!?:][\"”’')]*\s)[\s\"“‘'(]*\Z")
+
+
+def _standing_alone(text: str, word: str) -> Iterator[int]:
+    """Where ``text`` writes ``word`` as a word of its own, in order."""
+    at = text.find(word)
+    while at >= 0:
+        if not (_word_char(text, at - 1) or _word_char(text, at + len(word))):
+            yield at
+        at = text.find(word, at + 1)
 
 
 def _word_char(text: str, at: int) -> bool:
